@@ -1,0 +1,3 @@
+from migfix.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""The errors a user can act on.
+
+Each is raised where the problem is detected and turned into one paragraph and an
+exit code in exactly one place, ``cli.main``. Nothing else prints a traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+class MigfixError(Exception):
+    """Base of every error migfix reports to the user (exit 2 unless a subclass says otherwise)."""
+
+    exit_code: int = EXIT_USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(MigfixError):
+    """No Alembic project found, or its configuration cannot be read."""
+
+
+class ScanError(MigfixError):
+    """A revision file cannot be read well enough to act on it."""
+
+
+class Refusal(MigfixError):
+    """migfix will not do what was asked, because it would be wrong or ambiguous."""
+
+
+class GitError(MigfixError):
+    """git could not give what migfix needs (unknown ref, shallow clone, conflicts)."""
