@@ -1,0 +1,431 @@
+"""Find an Alembic project and the version locations Alembic would read.
+
+This mirrors ``alembic.config.Config`` and ``ScriptDirectory.from_config`` closely
+(``%(here)s``, ``pkg:dir`` resources, ``path_separator`` / ``version_path_separator`` /
+legacy splitting, ``[tool.alembic]`` in pyproject.toml, ``recursive_version_locations``)
+without importing alembic: ``import alembic.script`` alone costs ~300 ms, more than
+a whole ``migfix check`` is allowed to take.
+
+One deliberate difference: Alembic resolves relative paths against the current
+directory, which only works when it is run from the project root. migfix can be run
+from anywhere below it, so relative paths are resolved against the directory the
+user would run ``alembic`` (or ``flask db``) from: the directory of ``alembic.ini``,
+or the parent of a Flask-Migrate ``migrations/`` folder.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migfix.errors import ConfigError
+
+STRATEGIES = ("merge", "rebase")
+_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads")
+# Alembic's own legacy split for version_locations when no separator is configured.
+_LEGACY_SPLIT = re.compile(r", *|(?: +)")
+_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``[tool.migfix]`` in pyproject.toml."""
+
+    upstream: str | None = None
+    strategy: str = "merge"
+    commit: bool = False
+    message: str = "merge heads"
+    allow_heads: tuple[str, ...] = ()
+    source: Path | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where an Alembic project's revision files live, and how Alembic is configured."""
+
+    root: Path
+    """Directory that relative paths in reports are given against."""
+    version_locations: tuple[Path, ...]
+    recursive: bool = False
+    config_file: Path | None = None
+    toml_file: Path | None = None
+    ini_section: str = "alembic"
+    script_location: Path | None = None
+    kind: str = "alembic"
+    """'alembic', 'flask' (Flask-Migrate migrations/alembic.ini), 'pyproject' or 'versions'."""
+    settings: Settings = field(default_factory=Settings)
+
+    def relpath(self, path: Path) -> str:
+        """``path`` relative to the project root, in POSIX form when it is below it."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_project(
+    cwd: Path,
+    *,
+    config: Path | None = None,
+    name: str = "alembic",
+    versions: Sequence[Path] = (),
+    recursive: bool = False,
+) -> Project:
+    """Locate the project like ``alembic`` would, searching upward from ``cwd``.
+
+    ``versions`` bypasses configuration entirely (directories read as they are);
+    ``config`` names an ini file or a pyproject.toml explicitly.
+    """
+    cwd = cwd.absolute()
+    if versions:
+        dirs = tuple((cwd / v).absolute() for v in versions)
+        for d in dirs:
+            if not d.is_dir():
+                raise ConfigError(
+                    f"--versions {d}: no such directory. Give the folder that holds the "
+                    "revision files (usually .../versions)."
+                )
+        settings = _find_settings(cwd)
+        return Project(
+            root=cwd,
+            version_locations=dirs,
+            recursive=recursive,
+            kind="versions",
+            settings=settings,
+        )
+    if config is not None:
+        config = (cwd / config).absolute()
+        if not config.is_file():
+            raise ConfigError(
+                f"Config file {config} does not exist. Pass the path of your alembic.ini "
+                "(or pyproject.toml) with -c, or run migfix from the project directory."
+            )
+        if config.name == "pyproject.toml":
+            return _from_pyproject(config, required=True)  # type: ignore[return-value]
+        return _from_ini(config, name)
+    looked: list[str] = []
+    for d in (cwd, *cwd.parents):
+        ini = d / "alembic.ini"
+        looked.append(str(ini))
+        if ini.is_file():
+            return _from_ini(ini, name)
+        pyproject = d / "pyproject.toml"
+        if pyproject.is_file():
+            found = _from_pyproject(pyproject, required=False)
+            if found is not None:
+                return found
+        flask_ini = d / "migrations" / "alembic.ini"
+        looked.append(str(flask_ini))
+        if flask_ini.is_file():
+            return _from_ini(flask_ini, name)
+        if (d / ".git").exists():
+            # The repository root bounds the search: a config above it belongs to
+            # some other project.
+            break
+    raise ConfigError(
+        "No Alembic project found: looked for alembic.ini, pyproject.toml with "
+        "[tool.alembic] and migrations/alembic.ini in "
+        f"{cwd} and its parents up to {d}. Run migfix from your project, or pass "
+        "-c path/to/alembic.ini, or --versions path/to/versions."
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    # tomllib is stdlib from 3.11; tomli is its backport (a dependency only there).
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it as TOML ({exc}). Fix the file.") from exc
+
+
+def _from_pyproject(path: Path, *, required: bool) -> Project | None:
+    data = _read_toml(path)
+    tool = data.get("tool", {})
+    alembic = tool.get("alembic") if isinstance(tool, dict) else None
+    if alembic is None:
+        if required:
+            raise ConfigError(
+                f"{path} has no [tool.alembic] table. Point -c at your alembic.ini instead, "
+                "or add [tool.alembic] (Alembic >= 1.16)."
+            )
+        return None
+    if not isinstance(alembic, dict):
+        raise ConfigError(f"{path}: [tool.alembic] must be a table.")
+    here = path.parent
+    settings = _settings_from(data, path)
+    # A pyproject-configured project usually has an alembic.ini beside it for the
+    # database URL; options there win over [tool.alembic], as in Alembic.
+    ini = here / "alembic.ini"
+    ini_opts = _ini_options(ini, "alembic") if ini.is_file() else {}
+    return _project_from_options(
+        ini_opts,
+        alembic,
+        here=here,
+        base=here,
+        config_file=ini if ini.is_file() else None,
+        toml_file=path,
+        ini_section="alembic",
+        kind="pyproject",
+        settings=settings,
+        flask_dir=None,
+    )
+
+
+def _ini_options(path: Path, section: str) -> dict[str, str]:
+    parser = configparser.ConfigParser({"here": path.parent.absolute().as_posix()})
+    try:
+        with path.open(encoding="utf-8") as f:
+            parser.read_file(f)
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise ConfigError(f"{path}: cannot read it as an ini file ({exc}). Fix the file.") from exc
+    if not parser.has_section(section):
+        return {}
+    try:
+        return {k: parser.get(section, k) for k in parser.options(section) if k != "here"}
+    except configparser.Error as exc:
+        raise ConfigError(f"{path}: [{section}] cannot be read ({exc}). Fix the file.") from exc
+
+
+def _from_ini(path: Path, section: str) -> Project:
+    opts = _ini_options(path, section)
+    here = path.parent
+    flask_dir: Path | None = None
+    base = here
+    kind = "alembic"
+    if "script_location" not in opts and (here / "env.py").is_file():
+        # Flask-Migrate's migrations/alembic.ini has no script_location: Flask-Migrate
+        # sets it to the folder itself, relative to the app's directory.
+        flask_dir = here
+        base = here.parent
+        kind = "flask"
+    elif "script_location" not in opts:
+        raise ConfigError(
+            f"{path} has no script_location in [{section}]. Add one "
+            "(e.g. script_location = %(here)s/migrations), or pass -n with the right section."
+        )
+    toml = here / "pyproject.toml"
+    toml_opts: Mapping[str, Any] = {}
+    toml_file = None
+    data: dict[str, Any] = {}
+    if toml.is_file():
+        data = _read_toml(toml)
+        tool = data.get("tool", {})
+        maybe = tool.get("alembic") if isinstance(tool, dict) else None
+        if isinstance(maybe, dict):
+            toml_opts, toml_file = maybe, toml
+    settings = _settings_from(data, toml) if data else _find_settings(base)
+    return _project_from_options(
+        opts,
+        toml_opts,
+        here=here,
+        base=base,
+        config_file=path,
+        toml_file=toml_file,
+        ini_section=section,
+        kind=kind,
+        settings=settings,
+        flask_dir=flask_dir,
+    )
+
+
+def _project_from_options(
+    ini: Mapping[str, str],
+    toml: Mapping[str, Any],
+    *,
+    here: Path,
+    base: Path,
+    config_file: Path | None,
+    toml_file: Path | None,
+    ini_section: str,
+    kind: str,
+    settings: Settings,
+    flask_dir: Path | None,
+) -> Project:
+    where = config_file or toml_file
+    toml_here = {"here": (toml_file.parent if toml_file else here).absolute().as_posix()}
+
+    def toml_str(key: str) -> Any:
+        value = toml.get(key)
+        try:
+            if isinstance(value, str):
+                return value % toml_here
+            if isinstance(value, list):
+                return [v % toml_here if isinstance(v, str) else v for v in value]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{toml_file}: [tool.alembic] {key}: bad %-interpolation ({exc}).")
+        return value
+
+    script_location: Path | None
+    if flask_dir is not None and "script_location" not in ini:
+        script_location = flask_dir
+    else:
+        raw = ini.get("script_location") or toml_str("script_location")
+        if not raw:
+            raise ConfigError(
+                f"{where}: no script_location configured. Add script_location to [{ini_section}] "
+                "or [tool.alembic]."
+            )
+        script_location = _resolve_location(str(raw), base, where)
+
+    locations: list[str] | None = None
+    raw_vl = ini.get("version_locations")
+    if raw_vl:
+        sep = _separator(ini, where)
+        if sep is None:
+            locations = [p for p in _LEGACY_SPLIT.split(raw_vl)]
+        else:
+            locations = [x.strip() for x in raw_vl.split(sep) if x]
+        locations = [p for p in locations if p.strip()]
+    else:
+        vl = toml_str("version_locations")
+        if vl is not None:
+            if not isinstance(vl, list) or not all(isinstance(x, str) for x in vl):
+                raise ConfigError(
+                    f"{toml_file}: [tool.alembic] version_locations must be a list of strings."
+                )
+            locations = list(vl)
+    if locations:
+        version_locations = tuple(_resolve_location(p, base, where) for p in locations)
+    else:
+        version_locations = (script_location / "versions",)
+
+    if "recursive_version_locations" in ini:
+        recursive = ini["recursive_version_locations"] == "true"
+    else:
+        rv = toml.get("recursive_version_locations", False)
+        if not isinstance(rv, bool):
+            raise ConfigError(
+                f"{toml_file}: [tool.alembic] recursive_version_locations must be true or false."
+            )
+        recursive = rv
+    if not script_location.is_dir() and kind != "versions":
+        raise ConfigError(
+            f"{where}: script_location {script_location} does not exist. Fix script_location, "
+            "or run `alembic init` / `flask db init` first."
+        )
+    return Project(
+        root=base.absolute(),
+        version_locations=version_locations,
+        recursive=recursive,
+        config_file=config_file.absolute() if config_file else None,
+        toml_file=toml_file.absolute() if toml_file else None,
+        ini_section=ini_section,
+        script_location=script_location,
+        kind=kind,
+        settings=settings,
+    )
+
+
+def _separator(ini: Mapping[str, str], where: Path | None) -> str | None:
+    for key in ("path_separator", "version_path_separator"):
+        value = ini.get(key)
+        if value is not None:
+            try:
+                return _SEPARATORS[value]
+            except KeyError:
+                raise ConfigError(
+                    f"{where}: '{value}' is not a valid value for {key}; expected 'space', "
+                    "'newline', 'os', ':' or ';'."
+                ) from None
+    return None
+
+
+def _resolve_location(raw: str, base: Path, where: Path | None) -> Path:
+    raw = raw.strip()
+    if not os.path.isabs(raw) and ":" in raw:
+        return _resolve_resource(raw, base, where)
+    return (base / raw).absolute()
+
+
+def _resolve_resource(raw: str, base: Path, where: Path | None) -> Path:
+    """``pkg:dir`` names a folder inside an importable package.
+
+    Found without importing the package (importing it would run the application):
+    first as a folder beside the config, which is where nearly every project keeps
+    it, then through the import system's finder, which does not execute the package.
+    """
+    package, *parts = raw.split(":")
+    rel = Path(*package.split("."), *parts)
+    for root in (base, base / "src"):
+        if (root / rel).is_dir():
+            return (root / rel).absolute()
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package.split(".")[0])
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            candidate = Path(loc, *package.split(".")[1:], *parts)
+            if candidate.is_dir():
+                return candidate.absolute()
+    raise ConfigError(
+        f"{where}: cannot find the package resource '{raw}' (looked in {base} and on "
+        "sys.path). Install the package, or write the location as a path."
+    )
+
+
+def _find_settings(start: Path) -> Settings:
+    for d in (start, *start.parents):
+        pyproject = d / "pyproject.toml"
+        if pyproject.is_file():
+            return _settings_from(_read_toml(pyproject), pyproject)
+        if (d / ".git").exists():
+            break
+    return Settings()
+
+
+def _settings_from(data: Mapping[str, Any], path: Path) -> Settings:
+    tool = data.get("tool", {})
+    raw = tool.get("migfix") if isinstance(tool, dict) else None
+    if raw is None:
+        return Settings(source=None)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [tool.migfix] must be a table.")
+    return parse_settings(raw, path)
+
+
+def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
+    """Validate ``[tool.migfix]``; unknown keys and bad values are configuration errors."""
+    where = f"{path}: [tool.migfix]" if path else "[tool.migfix]"
+    for key in raw:
+        if key not in _MIGFIX_KEYS:
+            raise ConfigError(
+                f"{where} has an unknown key '{key}'. Allowed keys: {', '.join(_MIGFIX_KEYS)}."
+            )
+    upstream = raw.get("upstream")
+    if upstream is not None and (not isinstance(upstream, str) or not upstream):
+        raise ConfigError(f"{where} upstream must be a git ref name such as \"origin/main\".")
+    strategy = raw.get("strategy", "merge")
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"{where} strategy = {strategy!r}: allowed values are \"merge\", \"rebase\".")
+    commit = raw.get("commit", False)
+    if not isinstance(commit, bool):
+        raise ConfigError(f"{where} commit = {commit!r}: allowed values are true, false.")
+    message = raw.get("message", "merge heads")
+    if not isinstance(message, str) or not message.strip():
+        raise ConfigError(f"{where} message must be a non-empty string.")
+    allow = raw.get("allow_heads", [])
+    if isinstance(allow, str) or not isinstance(allow, list) or not all(
+        isinstance(x, str) for x in allow
+    ):
+        raise ConfigError(f"{where} allow_heads must be a list of revision ids, e.g. [\"ab12\", \"cd34\"].")
+    return Settings(
+        upstream=upstream,
+        strategy=strategy,
+        commit=commit,
+        message=message,
+        allow_heads=tuple(allow),
+        source=path,
+    )
