@@ -297,6 +297,19 @@ def test_legacy_left_behind_without_a_hook_is_chained(tmp_path: Path) -> None:
     assert hook.status(repo)[0].state == "installed, chained to legacy"
 
 
+def test_uninstall_without_our_hook_leaves_a_legacy_hook_alone(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    hooks = repo / ".git" / "hooks"
+    write_hook(hooks / "post-merge.legacy", FOREIGN_HOOK)
+
+    assert hook.uninstall(repo, hook_types=["post-merge"]) == [
+        f"no post-merge hook at {hooks / 'post-merge'}; nothing to do; "
+        f"{hooks / 'post-merge.legacy'} is left where it is"
+    ]
+    assert (hooks / "post-merge.legacy").read_bytes() == FOREIGN_HOOK
+    assert not (hooks / "post-merge").exists()
+
+
 def test_unknown_hook_type_is_refused(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     with pytest.raises(Refusal) as info:

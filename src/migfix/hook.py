@@ -320,7 +320,8 @@ def uninstall(repo: Path, hook_types: Sequence[str] = HOOK_TYPES) -> list[str]:
         hook = directory / hook_type
         legacy = directory / f"{hook_type}{LEGACY_SUFFIX}"
         if not os.path.lexists(hook):
-            messages.append(f"no {hook_type} hook at {hook}; nothing to do")
+            note = f"; {legacy} is left where it is" if os.path.lexists(legacy) else ""
+            messages.append(f"no {hook_type} hook at {hook}; nothing to do{note}")
             continue
         if _read_ours(hook) is None:
             messages.append(f"left {hook} untouched: it is not migfix's {hook_type} hook")
