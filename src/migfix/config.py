@@ -18,6 +18,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,13 +138,14 @@ def find_project(
 
 def _read_toml(path: Path) -> dict[str, Any]:
     # tomllib is stdlib from 3.11; tomli is its backport (a dependency only there).
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
         with path.open("rb") as f:
-            return tomllib.load(f)
+            data: dict[str, Any] = tomllib.load(f)
+            return data
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it as TOML ({exc}). Fix the file.") from exc
 
@@ -262,7 +264,9 @@ def _project_from_options(
             if isinstance(value, list):
                 return [v % toml_here if isinstance(v, str) else v for v in value]
         except (KeyError, ValueError, TypeError) as exc:
-            raise ConfigError(f"{toml_file}: [tool.alembic] {key}: bad %-interpolation ({exc}).")
+            raise ConfigError(
+                f"{toml_file}: [tool.alembic] {key}: bad %-interpolation ({exc})."
+            ) from exc
         return value
 
     script_location: Path | None
@@ -406,10 +410,10 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
             )
     upstream = raw.get("upstream")
     if upstream is not None and (not isinstance(upstream, str) or not upstream):
-        raise ConfigError(f"{where} upstream must be a git ref name such as \"origin/main\".")
+        raise ConfigError(f'{where} upstream must be a git ref name such as "origin/main".')
     strategy = raw.get("strategy", "merge")
     if strategy not in STRATEGIES:
-        raise ConfigError(f"{where} strategy = {strategy!r}: allowed values are \"merge\", \"rebase\".")
+        raise ConfigError(f'{where} strategy = {strategy!r}: allowed values are "merge", "rebase".')
     commit = raw.get("commit", False)
     if not isinstance(commit, bool):
         raise ConfigError(f"{where} commit = {commit!r}: allowed values are true, false.")
@@ -417,10 +421,14 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
     if not isinstance(message, str) or not message.strip():
         raise ConfigError(f"{where} message must be a non-empty string.")
     allow = raw.get("allow_heads", [])
-    if isinstance(allow, str) or not isinstance(allow, list) or not all(
-        isinstance(x, str) for x in allow
+    if (
+        isinstance(allow, str)
+        or not isinstance(allow, list)
+        or not all(isinstance(x, str) for x in allow)
     ):
-        raise ConfigError(f"{where} allow_heads must be a list of revision ids, e.g. [\"ab12\", \"cd34\"].")
+        raise ConfigError(
+            f'{where} allow_heads must be a list of revision ids, e.g. ["ab12", "cd34"].'
+        )
     return Settings(
         upstream=upstream,
         strategy=strategy,

@@ -41,7 +41,9 @@ _ASSIGN = re.compile(
 _FIND_WORDS = ("revision", "branch_labels", "depends_on")  # "revision" also finds down_revision
 # Code between two statements that cannot hide a string or an open bracket.
 _SAFE_GAP = re.compile(r"""(?:[^"'#(\[{\\\n]*(?:\#[^\n]*)?\n)*[^"'#(\[{\\\n]*""")
-_DOCSTRING = re.compile(r"""(?:[ \t]*(?:\#[^\n]*)?\n)*([rRuU]?)("""+'"""'+r"""|''')((?:[^\\]|\\.)*?)\2""", re.S)
+_DOCSTRING = re.compile(
+    r"""(?:[ \t]*(?:\#[^\n]*)?\n)*([rRuU]?)(""" + '"""' + r"""|''')((?:[^\\]|\\.)*?)\2""", re.S
+)
 _SIMPLE_VALUE = re.compile(
     r"""(?:(None)|'([^'\\\n]*)'|"([^"\\\n]*)")[ \t]*(?:\#[^\n]*)?(?:\n|\Z)"""
 )
@@ -109,7 +111,9 @@ class RevisionFile:
     """The docstring's ``Revises:`` header; None when there is none."""
     revises_line: int
     doc: str
-    """First line of the docstring, as ``alembic heads -v`` shows it."""
+    """First paragraph of the docstring (Alembic's ``Script.doc``)."""
+    docstring: str = ""
+    """The whole docstring, raw and stripped (Alembic's ``Script.longdoc``)."""
     issues: tuple[Issue, ...] = field(default=())
 
     @property
@@ -249,10 +253,14 @@ def _plain_gap(text: str, begin: int, stop: int, found: _Found) -> bool:
         if tok.end() > stop:
             return False  # ``stop`` lies inside a string or comment
         kind = tok.lastgroup
-        if begin == 0 and found.doc is None and kind == "s":
-            if not text[:s].strip() or _only_comments(text[:s]):
-                found.doc = _string_body(tok.group())
-                found.doc_line = _line_of(text, s)
+        if (
+            begin == 0
+            and found.doc is None
+            and kind == "s"
+            and (not text[:s].strip() or _only_comments(text[:s]))
+        ):
+            found.doc = _string_body(tok.group())
+            found.doc_line = _line_of(text, s)
         if kind == "o":
             depth += 1
         elif kind == "x":
@@ -375,7 +383,11 @@ def _assignments(
             yield from _bind(stmt.target, stmt.value, stmt.lineno, source)
     elif isinstance(stmt, ast.AugAssign):
         if isinstance(stmt.target, ast.Name) and stmt.target.id in NAMES:
-            yield stmt.target.id, stmt.lineno, Unknown(source(stmt), "changed by augmented assignment")
+            yield (
+                stmt.target.id,
+                stmt.lineno,
+                Unknown(source(stmt), "changed by augmented assignment"),
+            )
     elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
         for alias in stmt.names:
             bound = alias.asname or alias.name.split(".")[0]
@@ -384,8 +396,10 @@ def _assignments(
     elif isinstance(stmt, _COMPOUND):
         for node in _walk_no_scopes(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in NAMES:
-                yield node.id, node.lineno, Unknown(
-                    source(node), "assigned inside a module-level if/try/with/loop block"
+                yield (
+                    node.id,
+                    node.lineno,
+                    Unknown(source(node), "assigned inside a module-level if/try/with/loop block"),
                 )
 
 
@@ -408,7 +422,7 @@ def _bind(
         if not names:
             return
         if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
-            for t, v in zip(target.elts, value.elts):
+            for t, v in zip(target.elts, value.elts, strict=True):
                 yield from _bind(t, v, line, src)
         else:
             for t in names:
@@ -500,7 +514,7 @@ def _build(path: Path, found: _Found) -> RevisionFile:
                 )
             )
     revises, revises_line = _parse_revises(found.doc, found.doc_line)
-    doc = (found.doc or "").strip().split("\n\n")[0].strip() if found.doc else ""
+    doc = (found.doc or "").strip().split("\n\n")[0] if found.doc else ""
     return RevisionFile(
         path=path,
         revision=revision,
@@ -511,6 +525,7 @@ def _build(path: Path, found: _Found) -> RevisionFile:
         revises=revises,
         revises_line=revises_line,
         doc=doc,
+        docstring=(found.doc or "").strip(),
         issues=tuple(issues),
     )
 
@@ -553,7 +568,9 @@ def scan_locations(
     return out
 
 
-def scan_sources(sources: dict[Path, bytes], *, recursive: bool, locations: list[Path]) -> list[RevisionFile]:
+def scan_sources(
+    sources: dict[Path, bytes], *, recursive: bool, locations: list[Path]
+) -> list[RevisionFile]:
     """Same as :func:`scan_locations` for files given as bytes (e.g. read from git objects)."""
     by_loc: list[RevisionFile] = []
     for loc in locations:

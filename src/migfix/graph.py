@@ -1,0 +1,438 @@
+"""The revision graph: pure, typed, in memory.
+
+Semantics follow Alembic's ``RevisionMap`` (``alembic/script/revision.py``):
+
+* a head is a revision that no other revision names in ``down_revision``
+  (``depends_on`` does not count), listed in load order;
+* a base is a revision whose ``down_revision`` is empty, in load order;
+* branch labels apply to the revision that declares them and to its descendants;
+* when two files declare the same id, the later file wins (Alembic warns and
+  overwrites), and migfix reports it as an error.
+
+Unlike ``RevisionMap`` it never raises on a broken graph: every fault becomes a
+:class:`Problem`, so ``migfix check`` can report all of them at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from migfix.config import Project
+from migfix.scan import RevisionFile, Unknown
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    severity: str  # "error" or "warning"
+    message: str
+    path: Path | None
+    line: int
+    revisions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Node:
+    revision: str
+    file: RevisionFile
+    down: tuple[str, ...]
+    labels: tuple[str, ...] | None
+    """Own declared branch labels; None when they are not literal."""
+    deps: tuple[str, ...] | None
+    """Declared ``depends_on``; None when not literal."""
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+
+class Graph:
+    """Revisions keyed by id, with Alembic's heads and bases, and every fault found."""
+
+    def __init__(self, files: Sequence[RevisionFile], *, allow_heads: Iterable[str] = ()) -> None:
+        self.files = list(files)
+        self.allow_heads = frozenset(allow_heads)
+        self.nodes: dict[str, Node] = {}
+        self._dupes: list[tuple[RevisionFile, Node]] = []
+        for f in self.files:
+            if f.revision is None:
+                continue
+            labels = f.branch_labels.value
+            deps = f.depends_on.value
+            node = Node(
+                revision=f.revision,
+                file=f,
+                down=f.down_revisions,
+                labels=None if isinstance(labels, Unknown) else labels,
+                deps=None if isinstance(deps, Unknown) else deps,
+            )
+            if f.revision in self.nodes:
+                self._dupes.append((f, self.nodes[f.revision]))
+            self.nodes[f.revision] = node
+        self.children: dict[str, list[str]] = {rev: [] for rev in self.nodes}
+        for node in self.nodes.values():
+            for parent in dict.fromkeys(node.down):
+                if parent in self.children and parent != node.revision:
+                    self.children[parent].append(node.revision)
+        self.heads: tuple[str, ...] = tuple(r for r, kids in self.children.items() if not kids)
+        self.bases: tuple[str, ...] = tuple(r for r, n in self.nodes.items() if not n.down)
+        self._labels: dict[str, frozenset[str] | None] | None = None
+
+    # -- structure -----------------------------------------------------------------
+
+    def __contains__(self, rev: object) -> bool:
+        return rev in self.nodes
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def branch_points(self) -> tuple[str, ...]:
+        return tuple(r for r, kids in self.children.items() if len(kids) > 1)
+
+    @property
+    def merge_points(self) -> tuple[str, ...]:
+        return tuple(r for r, n in self.nodes.items() if len(n.down) > 1)
+
+    def ancestors(self, rev: str) -> set[str]:
+        """Every revision reachable through ``down_revision`` (not ``rev`` itself)."""
+        seen: set[str] = set()
+        stack = list(self.nodes[rev].down) if rev in self.nodes else []
+        while stack:
+            r = stack.pop()
+            if r in seen or r not in self.nodes:
+                continue
+            seen.add(r)
+            stack.extend(self.nodes[r].down)
+        seen.discard(rev)
+        return seen
+
+    def descendants(self, rev: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(self.children.get(rev, ()))
+        while stack:
+            r = stack.pop()
+            if r in seen:
+                continue
+            seen.add(r)
+            stack.extend(self.children[r])
+        seen.discard(rev)
+        return seen
+
+    def topological_order(self) -> list[str]:
+        """Parents before children; ties keep load order. Revisions on a cycle are left out."""
+        pending = {
+            r: len({p for p in n.down if p in self.nodes and p != r}) for r, n in self.nodes.items()
+        }
+        order_index = {r: i for i, r in enumerate(self.nodes)}
+        import heapq
+
+        ready = [(order_index[r], r) for r, k in pending.items() if k == 0]
+        heapq.heapify(ready)
+        out: list[str] = []
+        while ready:
+            _, r = heapq.heappop(ready)
+            out.append(r)
+            for child in self.children[r]:
+                pending[child] -= 1
+                if pending[child] == 0:
+                    heapq.heappush(ready, (order_index[child], child))
+        return out
+
+    def effective_labels(self, rev: str) -> frozenset[str] | None:
+        """Labels that apply to ``rev``: its own and its ancestors'. None if any is unknown."""
+        if self._labels is None:
+            self._labels = {}
+            for r in self.topological_order():
+                node = self.nodes[r]
+                acc: set[str] = set()
+                unknown = node.labels is None
+                if node.labels:
+                    acc.update(node.labels)
+                for p in node.down:
+                    if p not in self.nodes:
+                        continue
+                    inherited = self._labels.get(p)
+                    if inherited is None:
+                        unknown = True
+                    else:
+                        acc.update(inherited)
+                self._labels[r] = None if unknown else frozenset(acc)
+        return self._labels.get(rev)
+
+    # -- intent ----------------------------------------------------------------------
+
+    def head_groups(self) -> list[tuple[str, ...]]:
+        """Heads that Alembic cannot upgrade together, grouped; each group of two or
+        more is a problem. Heads under different branch labels are intended, and so
+        are heads listed in ``allow_heads``."""
+        candidates = [h for h in self.heads if h not in self.allow_heads]
+        groups: list[list[str]] = []
+        unlabelled: list[str] = []
+        by_label: dict[str, list[str]] = {}
+        for h in candidates:
+            labels = self.effective_labels(h)
+            if labels is None:
+                continue  # labels not literal: cannot tell, see unknown_label_heads()
+            if not labels:
+                unlabelled.append(h)
+            for label in sorted(labels):
+                by_label.setdefault(label, []).append(h)
+        if len(unlabelled) > 1:
+            groups.append(unlabelled)
+        for heads in by_label.values():
+            if len(heads) > 1 and heads not in groups:
+                groups.append(heads)
+        return [tuple(g) for g in groups]
+
+    def unintended_heads(self) -> tuple[str, ...]:
+        """Every head that belongs to some problem group, in load order."""
+        bad = {h for g in self.head_groups() for h in g}
+        return tuple(h for h in self.heads if h in bad)
+
+    def unknown_label_heads(self) -> tuple[str, ...]:
+        return tuple(
+            h for h in self.heads if h not in self.allow_heads and self.effective_labels(h) is None
+        )
+
+    # -- faults ----------------------------------------------------------------------
+
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        for f in self.files:
+            for issue in f.issues:
+                out.append(
+                    Problem(
+                        issue.code,
+                        issue.severity,
+                        issue.message,
+                        f.path,
+                        issue.line,
+                        (f.revision,) if f.revision else (),
+                    )
+                )
+        for later, earlier in self._dupes:
+            out.append(
+                Problem(
+                    "duplicate-revision",
+                    "error",
+                    f"revision '{later.revision}' is also declared in {earlier.path}; Alembic "
+                    "keeps only one of them. Give one file a new id (and repoint its children).",
+                    later.path,
+                    later.revision_line,
+                    (later.revision or "",),
+                )
+            )
+        label_owner: dict[str, Node] = {}
+        for node in self.nodes.values():
+            for label in node.labels or ():
+                if label in label_owner:
+                    out.append(
+                        Problem(
+                            "duplicate-label",
+                            "error",
+                            f"branch label '{label}' is already used by revision "
+                            f"{label_owner[label].revision} ({label_owner[label].path}); Alembic "
+                            "refuses to load this. Rename one of the labels.",
+                            node.path,
+                            node.file.branch_labels.line,
+                            (node.revision,),
+                        )
+                    )
+                else:
+                    label_owner[label] = node
+        for node in self.nodes.values():
+            if node.revision in node.down:
+                out.append(
+                    Problem(
+                        "self-reference",
+                        "error",
+                        f"revision {node.revision} names itself in down_revision. Point it at "
+                        "its real parent.",
+                        node.path,
+                        node.file.down_revision.line,
+                        (node.revision,),
+                    )
+                )
+            for parent in node.down:
+                if parent not in self.nodes and parent != node.revision:
+                    out.append(
+                        Problem(
+                            "unknown-parent",
+                            "error",
+                            f"down_revision names '{parent}', which no revision file declares. "
+                            "Restore the missing file, or point down_revision at an existing "
+                            "revision.",
+                            node.path,
+                            node.file.down_revision.line,
+                            (node.revision, parent),
+                        )
+                    )
+            for dep in node.deps or ():
+                if dep == node.revision:
+                    out.append(
+                        Problem(
+                            "self-reference",
+                            "error",
+                            f"revision {node.revision} names itself in depends_on.",
+                            node.path,
+                            node.file.depends_on.line,
+                            (node.revision,),
+                        )
+                    )
+                elif dep not in self.nodes and dep not in label_owner:
+                    out.append(
+                        Problem(
+                            "unknown-dependency",
+                            "error",
+                            f"depends_on names '{dep}', which is neither a revision nor a "
+                            "branch label. Fix the id, or restore the missing revision.",
+                            node.path,
+                            node.file.depends_on.line,
+                            (node.revision, dep),
+                        )
+                    )
+            header = node.file.revises
+            if (
+                header is not None
+                and not isinstance(node.file.down_revision.value, Unknown)
+                and set(header) != set(node.down)
+            ):
+                shown = ", ".join(node.down) or "(none)"
+                out.append(
+                    Problem(
+                        "revises-mismatch",
+                        "warning",
+                        f"the docstring says 'Revises: {', '.join(header)}' but "
+                        f"down_revision is {shown}. Alembic uses down_revision; fix the "
+                        "header so people reading the file are not misled.",
+                        node.path,
+                        node.file.revises_line,
+                        (node.revision,),
+                    )
+                )
+        out.extend(self._cycle_problems())
+        out.extend(self._head_problems())
+        return out
+
+    def _cycle_problems(self) -> list[Problem]:
+        placed = set(self.topological_order())
+        stuck = [r for r in self.nodes if r not in placed]
+        out: list[Problem] = []
+        reported: set[str] = set()
+        for start in stuck:
+            if start in reported:
+                continue
+            # Walk parents inside the stuck set until a revision repeats: that loop
+            # is a cycle. Stuck revisions outside loops merely descend from one.
+            path: list[str] = []
+            index: dict[str, int] = {}
+            r: str | None = start
+            while r is not None and r not in index:
+                index[r] = len(path)
+                path.append(r)
+                r = next(
+                    (
+                        p
+                        for p in self.nodes[r].down
+                        if p in self.nodes and p not in placed and p != r
+                    ),
+                    None,
+                )
+            if r is None:
+                continue
+            loop = path[index[r] :]
+            if reported.intersection(loop):
+                continue
+            reported.update(loop)
+            first = self.nodes[loop[0]]
+            chain = " -> ".join([*loop, loop[0]])
+            out.append(
+                Problem(
+                    "cycle",
+                    "error",
+                    f"revisions form a cycle through down_revision: {chain}. Alembic cannot "
+                    "order them; one of these down_revision values is wrong.",
+                    first.path,
+                    first.file.down_revision.line,
+                    tuple(loop),
+                )
+            )
+        return out
+
+    def _head_problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        for group in self.head_groups():
+            nodes = [self.nodes[h] for h in group]
+            labels = self.effective_labels(group[0]) or frozenset()
+            shared = sorted(set.intersection(*(set(self.effective_labels(h) or ()) for h in group)))
+            where = f"under branch label '{shared[0]}'" if shared else "without branch labels"
+            listing = ", ".join(f"{n.revision} ({n.path.name})" for n in nodes)
+            del labels
+            last = nodes[-1]
+            out.append(
+                Problem(
+                    "multiple-heads",
+                    "error",
+                    f"{len(group)} heads {where}: {listing}; `alembic upgrade head` fails on "
+                    "this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), "
+                    "or list them in [tool.migfix] allow_heads if they are intended.",
+                    last.path,
+                    last.file.revision_line,
+                    group,
+                )
+            )
+        unknown = self.unknown_label_heads()
+        if len(unknown) > 1:
+            n = self.nodes[unknown[-1]]
+            out.append(
+                Problem(
+                    "unknown-labels",
+                    "warning",
+                    f"heads {', '.join(unknown)} carry branch labels that are not literals, so "
+                    "migfix cannot tell whether they are intended; they are treated as intended.",
+                    n.path,
+                    n.file.revision_line,
+                    unknown,
+                )
+            )
+        return out
+
+
+def read_graph(project: Project) -> Graph:
+    """Scan a project's version locations and build its graph (the read-only path)."""
+    from migfix.scan import scan_locations
+
+    files = scan_locations(project.version_locations, recursive=project.recursive)
+    return Graph(files, allow_heads=project.settings.allow_heads)
+
+
+def deep_problems(files: Sequence[RevisionFile]) -> list[Problem]:
+    """Syntax errors anywhere in the files (``check --deep``): a full parse of each,
+    which the fast scan skips because it costs ~20x more than reading the header."""
+    import ast
+
+    from migfix.scan import decode_source
+
+    out: list[Problem] = []
+    for f in files:
+        if any(i.code in ("unparseable", "unreadable") for i in f.issues):
+            continue  # already reported
+        try:
+            ast.parse(decode_source(f.path.read_bytes()), filename=str(f.path))
+        except SyntaxError as exc:
+            out.append(
+                Problem(
+                    "unparseable",
+                    "error",
+                    f"is not valid Python: {exc.msg}. Alembic will fail to load it.",
+                    f.path,
+                    exc.lineno or 1,
+                    (f.revision,) if f.revision else (),
+                )
+            )
+        except (OSError, UnicodeDecodeError, LookupError, ValueError) as exc:
+            out.append(Problem("unreadable", "error", f"cannot be read: {exc}", f.path, 1))
+    return out

@@ -1,0 +1,49 @@
+"""click options shared by several commands, declared once (pip-tools style)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_options(f: F) -> F:
+    """How to find the Alembic project: like ``alembic -c/-n``, or bare directories."""
+    f = click.option(
+        "--recursive",
+        is_flag=True,
+        help="With --versions: also read sub-directories (recursive_version_locations).",
+    )(f)
+    f = click.option(
+        "--versions",
+        "versions",
+        multiple=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Read revision files from this directory, without any config (repeatable).",
+    )(f)
+    f = click.option(
+        "-n",
+        "--name",
+        default="alembic",
+        show_default=True,
+        help="Section of the ini file to read, like `alembic -n`.",
+    )(f)
+    f = click.option(
+        "-c",
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="alembic.ini or pyproject.toml to use (default: search upward from here).",
+    )(f)
+    return f
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print a diff of what would change; write nothing (exit 1 if changes are needed).",
+)
