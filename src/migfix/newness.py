@@ -1,0 +1,94 @@
+"""Which revisions are *new* (may be rewritten) and which are *settled* (never touched).
+
+A revision on the upstream ref is settled: someone may already have applied it to a
+database, so rewriting its ``down_revision`` would fork history under their feet.
+Everything else (not on upstream, uncommitted, untracked, or named with ``--new``)
+is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from migfix.config import Project
+from migfix.errors import Refusal
+from migfix.graph import Graph
+
+
+@dataclass(frozen=True)
+class Newness:
+    new: frozenset[str]
+    upstream: str | None
+    """The ref compared against, or None (no git, or no upstream could be found)."""
+    reason: str
+    """One sentence saying how ``new`` was decided, for reports."""
+
+    def is_new(self, rev: str) -> bool:
+        return rev in self.new
+
+
+def upstream_revisions(project: Project, repo: Path, ref: str) -> set[str]:
+    """Revision ids declared in the version locations of ``ref``'s tree."""
+    from migfix import gitops
+    from migfix.scan import scan_sources
+
+    ids: set[str] = set()
+    for loc in project.version_locations:
+        files = gitops.read_tree_files(repo, ref, loc, recursive=project.recursive)
+        if not files:
+            continue
+        for f in scan_sources(files, recursive=project.recursive, locations=[loc]):
+            if f.revision:
+                ids.add(f.revision)
+    return ids
+
+
+def classify(
+    project: Project,
+    graph: Graph,
+    *,
+    upstream: str | None = None,
+    extra_new: Iterable[str] = (),
+    cwd: Path | None = None,
+) -> Newness:
+    """Decide which revisions of ``graph`` are new.
+
+    ``upstream`` (``--upstream``) overrides ``[tool.migfix] upstream``, which overrides
+    the branch's ``@{upstream}``, ``origin/HEAD``, ``main`` or ``master``.
+    """
+    extra = set(extra_new)
+    for rev in extra:
+        if rev not in graph.nodes:
+            raise Refusal(
+                f"--new {rev}: no revision file declares '{rev}'. Give the id of one of this "
+                "branch's revisions (see `migfix graph`)."
+            )
+    from migfix import gitops
+
+    repo = gitops.find_repo(cwd or project.root)
+    if repo is None:
+        reason = (
+            "not in a git repository: only the revisions named with --new are treated as new"
+            if extra
+            else "not in a git repository and no --new given: every revision is settled"
+        )
+        return Newness(frozenset(extra), None, reason)
+    ref = upstream or project.settings.upstream or gitops.default_upstream(repo)
+    dirty_paths = gitops.uncommitted_paths(repo, list(project.version_locations))
+    dirty = {f.revision for f in graph.files if f.revision and f.path in dirty_paths}
+    if ref is None:
+        reason = (
+            "no upstream ref found (no @{upstream}, origin/HEAD, main or master): "
+            "only uncommitted revisions and --new are treated as new"
+        )
+        return Newness(frozenset(dirty | extra), None, reason)
+    gitops.resolve_ref(repo, ref)  # a clear error for a ref that does not exist
+    on_upstream = upstream_revisions(project, repo, ref)
+    new = {r for r in graph.nodes if r not in on_upstream} | extra
+    # An uncommitted file whose id is on upstream stays settled: rewriting it would
+    # change a revision someone may have applied.
+    new |= dirty - on_upstream
+    reason = f"new = not on {ref}" + (" or named with --new" if extra else "")
+    return Newness(frozenset(new), ref, reason)
