@@ -175,12 +175,11 @@ def default_upstream(repo_root: Path) -> str | None:
     In order: the current branch's configured upstream (skipped on a detached HEAD), what
     ``origin/HEAD`` points at, a local ``main``, a local ``master``. None when none exists.
     """
-    on_branch = _run(repo_root, "symbolic-ref", "--quiet", "HEAD").returncode == 0
-    if on_branch:
-        proc = _run(repo_root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
-        # A configured upstream whose remote branch was deleted fails here: fall through.
-        if proc.returncode == 0:
-            return _out_line(proc.stdout)
+    # On a detached HEAD, and when the upstream's remote branch was deleted, git fails here
+    # rather than naming a branch: both fall through to the defaults.
+    proc = _run(repo_root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
+    if proc.returncode == 0:
+        return _out_line(proc.stdout)
     proc = _run(repo_root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
     if proc.returncode == 0:
         target = _out_line(proc.stdout)
@@ -328,7 +327,8 @@ def first_commit_times(repo_root: Path, paths: Sequence[Path]) -> dict[Path, int
     One ``git log`` for all paths, limited to their directories (a long list of files could
     overflow the command line). Renames are not followed: a file moved into place counts as
     added by the move. Paths never committed are absent. In a shallow clone, files older than
-    the cut-off count as added by the oldest fetched commit.
+    the cut-off count as added by the oldest fetched commit. A file added more than once
+    (deleted and re-added, or added on two merged branches) gets the earliest author time.
     """
     if not paths or _try_resolve(repo_root, "HEAD") is None:
         return {}
