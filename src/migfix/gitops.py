@@ -1,0 +1,421 @@
+"""Everything migfix needs from git.
+
+Cheap questions (where is the repository, is a merge in progress, did these directories
+change) run one plain ``git`` subprocess each, because they sit on the post-merge hook's fast
+path. Reading files out of another revision's tree goes through GitPython, which is imported
+only inside :func:`read_tree_files` so that importing this module stays cheap.
+
+Paths in and out are absolute :class:`pathlib.Path` objects spelled the way the caller spelled
+them; git itself only ever sees paths relative to the work tree root, in POSIX form, passed with
+``--literal-pathspecs`` so that a directory named ``[v1]`` is not read as a glob.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from migfix.errors import GitError
+
+if TYPE_CHECKING:
+    import git
+
+# Variables that tell git which repository or index to use. git sets some of them when it runs a
+# hook; left in place they would override the ``cwd`` we pass and point every call at the hook's
+# repository instead of the one asked about (pre-commit strips them for the same reason).
+_REPO_LOCATING_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+)
+
+_UNSHALLOW_HINT = "run `git fetch --unshallow` (or `git fetch --deepen=<n>`)"
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _REPO_LOCATING_ENV}
+    # Messages we quote back to the user are easier to act on in one predictable language.
+    env["LC_ALL"] = "C"
+    return env
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git ARGS`` in CWD and return the finished process, whatever its exit code."""
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, env=_env(), capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError(
+            "git was not found on PATH. migfix needs the git command line tool for this; "
+            "install git (https://git-scm.com/downloads) and try again."
+        ) from None
+
+
+def _stderr(proc: subprocess.CompletedProcess[bytes]) -> str:
+    return " ".join(proc.stderr.decode("utf-8", "replace").split())
+
+
+def _check(cwd: Path, *args: str) -> bytes:
+    """Run ``git ARGS`` in CWD and return its stdout; any non-zero exit is a GitError."""
+    proc = _run(cwd, *args)
+    if proc.returncode != 0:
+        # Quote the command without its pathspecs, which can be long.
+        shown = " ".join(args[: args.index("--")] if "--" in args else args)
+        raise GitError(
+            f"`git {shown}` failed in {cwd} (exit {proc.returncode}): "
+            f"{_stderr(proc) or 'no message'}. Run it yourself to see what git needs."
+        )
+    return proc.stdout
+
+
+def _out_line(raw: bytes) -> str:
+    # Strip only the trailing newline: a path may legitimately end in spaces.
+    return os.fsdecode(raw).rstrip("\n")
+
+
+def _rel(repo_root: Path, path: Path) -> str:
+    """PATH relative to REPO_ROOT in POSIX form ('.' for the root itself)."""
+    try:
+        rel = path.relative_to(repo_root)
+    except ValueError:
+        # One side may be spelled through a symlink (macOS /tmp, a linked checkout).
+        try:
+            rel = path.resolve().relative_to(repo_root.resolve())
+        except ValueError:
+            raise GitError(
+                f"{path} is outside the git work tree {repo_root}, so migfix cannot use git "
+                "to read it. Keep the migrations inside the repository, or run migfix from the "
+                "repository that contains them."
+            ) from None
+    return rel.as_posix()
+
+
+def _pathspecs(repo_root: Path, under: Iterable[Path]) -> list[str]:
+    return [_rel(repo_root, p) for p in under]
+
+
+def _from_git_path(repo_root: Path, raw: bytes) -> Path:
+    return repo_root.joinpath(*PurePosixPath(os.fsdecode(raw)).parts)
+
+
+def _looks_like_option(rev: str) -> bool:
+    # A revision starting with '-' would be read by git as an option; no real ref name can.
+    return not rev or rev.startswith("-")
+
+
+def find_repo(path: Path) -> Path | None:
+    """The root of the git work tree containing PATH, or None when PATH is not in one.
+
+    Works from a linked worktree too (it returns that worktree's root). When PATH is reached
+    through a symlink, the root is returned spelled the same way as PATH, so that callers can
+    use ``relative_to`` between the two.
+    """
+    start = path if path.is_dir() else path.parent
+    while not start.is_dir() and start != start.parent:
+        start = start.parent
+    proc = _run(start, "rev-parse", "--show-toplevel")
+    if proc.returncode != 0:
+        if b"dubious ownership" in proc.stderr:
+            raise GitError(
+                f"git refuses to work in {start} because the repository belongs to another "
+                'user ("dubious ownership"). If you trust it, run '
+                f"`git config --global --add safe.directory <repository root>` and try again."
+            )
+        return None
+    top = Path(_out_line(proc.stdout))
+    real_top = top.resolve()
+    for candidate in (path, *path.parents):
+        if candidate == top or candidate.resolve() == real_top:
+            return candidate
+    return top
+
+
+def is_shallow(repo_root: Path) -> bool:
+    """True when REPO_ROOT is a shallow clone (history cut off at some depth)."""
+    return _out_line(_check(repo_root, "rev-parse", "--is-shallow-repository")) == "true"
+
+
+def _unknown_revision(repo_root: Path, ref: str) -> GitError:
+    message = (
+        f"Unknown git revision '{ref}'. If it is a remote branch, run `git fetch` first; "
+        "otherwise check the name with `git branch -a`."
+    )
+    if is_shallow(repo_root):
+        message = (
+            f"Unknown git revision '{ref}'. If it is a remote branch, run `git fetch` first. "
+            "This repository is a shallow clone, so older commits are missing: "
+            f"{_UNSHALLOW_HINT} if the revision is older than the fetched history. "
+            "Otherwise check the name with `git branch -a`."
+        )
+    return GitError(message)
+
+
+def _try_resolve(repo_root: Path, ref: str) -> str | None:
+    if _looks_like_option(ref):
+        return None
+    proc = _run(repo_root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return _out_line(proc.stdout) if proc.returncode == 0 else None
+
+
+def resolve_ref(repo_root: Path, ref: str) -> str:
+    """The full sha of the commit REF names (a branch, tag, sha, ``HEAD~2``, ...)."""
+    sha = _try_resolve(repo_root, ref)
+    if sha is None:
+        raise _unknown_revision(repo_root, ref)
+    return sha
+
+
+def default_upstream(repo_root: Path) -> str | None:
+    """The ref this branch is most likely meant to follow, by name (e.g. ``'origin/main'``).
+
+    In order: the current branch's configured upstream (skipped on a detached HEAD), what
+    ``origin/HEAD`` points at, a local ``main``, a local ``master``. None when none exists.
+    """
+    # On a detached HEAD, and when the upstream's remote branch was deleted, git fails here
+    # rather than naming a branch: both fall through to the defaults.
+    proc = _run(repo_root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
+    if proc.returncode == 0:
+        return _out_line(proc.stdout)
+    proc = _run(repo_root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    if proc.returncode == 0:
+        target = _out_line(proc.stdout)
+        if _try_resolve(repo_root, f"refs/remotes/{target}") is not None:
+            return target
+    for name in ("main", "master"):
+        if _try_resolve(repo_root, f"refs/heads/{name}") is not None:
+            return name
+    return None
+
+
+def read_tree_files(
+    repo_root: Path, ref: str, directory: Path, *, recursive: bool
+) -> dict[Path, bytes] | None:
+    """The files under DIRECTORY as they are in REF's tree, read from git's object store.
+
+    Keys are the absolute paths the files would have in the work tree (DIRECTORY joined with
+    the path inside it); only DIRECTORY's own files unless RECURSIVE. Returns None when REF has
+    no directory there. The work tree and index are never touched. Symlinks and submodules are
+    skipped: their blob is a link target, not a file's content.
+    """
+    import git
+
+    sha = resolve_ref(repo_root, ref)
+    rel = _rel(repo_root, directory)
+    with git.Repo(repo_root) as repo:
+        try:
+            tree = repo.commit(sha).tree
+            if rel != ".":
+                found = tree / rel
+                if not isinstance(found, git.Tree):
+                    return None
+                tree = found
+            files: dict[Path, bytes] = {}
+            _collect_blobs(tree, directory, recursive, files)
+        except KeyError:
+            return None
+        except (ValueError, git.GitError) as exc:
+            raise _missing_object(repo_root, ref, rel, exc) from exc
+    return files
+
+
+def _collect_blobs(tree: git.Tree, base: Path, recursive: bool, out: dict[Path, bytes]) -> None:
+    for blob in tree.blobs:
+        if blob.mode != blob.link_mode:
+            out[base / blob.name] = blob.data_stream.read()
+    if recursive:
+        for sub in tree.trees:
+            _collect_blobs(sub, base / sub.name, recursive, out)
+
+
+def _missing_object(repo_root: Path, ref: str, rel: str, exc: Exception) -> GitError:
+    what = f"Cannot read '{rel}' from git revision '{ref}': {' '.join(str(exc).split())}."
+    if is_shallow(repo_root):
+        return GitError(
+            f"{what} This repository is a shallow clone and lacks that history: "
+            f"{_UNSHALLOW_HINT} and try again."
+        )
+    return GitError(f"{what} The repository may be damaged: run `git fsck` to check it.")
+
+
+def uncommitted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
+    """Files under UNDER whose state differs from HEAD, plus untracked (not ignored) files.
+
+    That is: modified (staged or not), added, deleted, both sides of a rename, unmerged, and
+    untracked. Deleted paths are included so that a "nothing uncommitted" check really means
+    the directories match HEAD; callers looking up files on disk simply will not meet them.
+    """
+    if not under:
+        return set()
+    out = _check(
+        repo_root,
+        "--literal-pathspecs",
+        "status",
+        "--porcelain",
+        "-z",
+        "--untracked-files=all",
+        "--",
+        *_pathspecs(repo_root, under),
+    )
+    paths: set[Path] = set()
+    entries = iter(out.split(b"\0"))
+    for entry in entries:
+        if not entry:
+            continue
+        status, path = entry[:2], entry[3:]
+        paths.add(_from_git_path(repo_root, path))
+        if b"R" in status or b"C" in status:
+            # -z prints a rename as "XY new NUL old": the next entry is the source path.
+            source = next(entries, b"")
+            if b"R" in status and source:
+                paths.add(_from_git_path(repo_root, source))
+    return paths
+
+
+def conflicted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
+    """Files under UNDER with unmerged index entries (an unresolved merge conflict)."""
+    if not under:
+        return set()
+    out = _check(
+        repo_root,
+        "--literal-pathspecs",
+        "ls-files",
+        "--unmerged",
+        "-z",
+        "--",
+        *_pathspecs(repo_root, under),
+    )
+    # Each entry is "mode sha stage<TAB>path"; a conflicted file has one entry per stage.
+    return {
+        _from_git_path(repo_root, entry.split(b"\t", 1)[1])
+        for entry in out.split(b"\0")
+        if b"\t" in entry
+    }
+
+
+def operation_in_progress(repo_root: Path) -> str | None:
+    """'rebase', 'am', 'merge', 'cherry-pick' or 'revert' when one is stopped half-way.
+
+    Looks in this worktree's own git dir, where git keeps that state for linked worktrees too.
+    ``git am`` shares ``rebase-apply/`` with old-style rebases and is told apart by the
+    ``applying`` marker git writes there.
+    """
+    git_dir = Path(_out_line(_check(repo_root, "rev-parse", "--absolute-git-dir")))
+    if (git_dir / "rebase-merge").is_dir():
+        return "rebase"
+    if (git_dir / "rebase-apply").is_dir():
+        return "am" if (git_dir / "rebase-apply" / "applying").exists() else "rebase"
+    for marker, name in (
+        ("MERGE_HEAD", "merge"),
+        ("CHERRY_PICK_HEAD", "cherry-pick"),
+        ("REVERT_HEAD", "revert"),
+    ):
+        if (git_dir / marker).exists():
+            return name
+    return None
+
+
+_COMMIT_MARK = "\x01"
+
+
+def first_commit_times(repo_root: Path, paths: Sequence[Path]) -> dict[Path, int]:
+    """For each of PATHS committed on HEAD, the author time (Unix seconds) of its oldest add.
+
+    One ``git log`` for all paths, limited to their directories (a long list of files could
+    overflow the command line). Renames are not followed: a file moved into place counts as
+    added by the move. Paths never committed are absent. In a shallow clone, files older than
+    the cut-off count as added by the oldest fetched commit. A file added more than once
+    (deleted and re-added, or added on two merged branches) gets the earliest author time.
+    """
+    if not paths or _try_resolve(repo_root, "HEAD") is None:
+        return {}
+    wanted = {_rel(repo_root, p): p for p in paths}
+    dirs = sorted({PurePosixPath(rel).parent.as_posix() for rel in wanted})
+    out = _check(
+        repo_root,
+        # log.follow would turn on --follow when a single directory is given.
+        "-c",
+        "log.follow=false",
+        "--literal-pathspecs",
+        "log",
+        "HEAD",
+        "--diff-filter=A",
+        "--no-renames",
+        "--no-show-signature",
+        "--no-color",
+        f"--format={_COMMIT_MARK}%at",
+        "--name-only",
+        "-z",
+        "--",
+        *dirs,
+    )
+    # With -z the output is: MARK time NUL "\n" name NUL name NUL ... MARK time NUL ...
+    times: dict[Path, int] = {}
+    current = 0
+    after_header = False
+    for token in os.fsdecode(out).split("\0"):
+        if token.startswith(_COMMIT_MARK):
+            current = int(token[1:].strip())
+            after_header = True
+            continue
+        if after_header:
+            token = token.removeprefix("\n")
+            after_header = False
+        path = wanted.get(token)
+        if path is not None:
+            times[path] = min(times.get(path, current), current)
+    return times
+
+
+def changed_between(repo_root: Path, old: str, new: str, under: Sequence[Path]) -> bool:
+    """Whether any file under UNDER differs between commits OLD and NEW.
+
+    Plain subprocess only: the post-merge hook calls this on every merge and pull.
+    """
+    if not under:
+        return False
+    for rev in (old, new):
+        if _looks_like_option(rev):
+            raise _unknown_revision(repo_root, rev)
+    proc = _run(
+        repo_root,
+        "--literal-pathspecs",
+        "diff",
+        "--quiet",
+        "--no-ext-diff",
+        "--no-textconv",
+        old,
+        new,
+        "--",
+        *_pathspecs(repo_root, under),
+    )
+    if proc.returncode in (0, 1):
+        return proc.returncode == 1
+    for rev in (old, new):
+        resolve_ref(repo_root, rev)
+    raise GitError(
+        f"`git diff {old} {new}` failed in {repo_root}: {_stderr(proc) or 'no message'}. "
+        "Run it yourself to see what git needs."
+    )
+
+
+def is_ancestor(repo_root: Path, a: str, b: str) -> bool:
+    """Whether commit A is B or one of B's ancestors.
+
+    In a shallow clone, history beyond the cut-off is unknown and this can answer False.
+    """
+    for rev in (a, b):
+        if _looks_like_option(rev):
+            raise _unknown_revision(repo_root, rev)
+    proc = _run(repo_root, "merge-base", "--is-ancestor", a, b)
+    if proc.returncode in (0, 1):
+        return proc.returncode == 0
+    for rev in (a, b):
+        resolve_ref(repo_root, rev)
+    raise GitError(
+        f"`git merge-base --is-ancestor {a} {b}` failed in {repo_root}: "
+        f"{_stderr(proc) or 'no message'}. Run it yourself to see what git needs."
+    )
