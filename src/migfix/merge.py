@@ -1,0 +1,407 @@
+"""``migfix merge``: join unintended heads with a merge revision written by Alembic,
+and move new revisions on top of it.
+
+The plan is computed first, in memory, from the static graph; only then is anything
+written, in one transaction (``_fileio.apply_changes``). Alembic renders the merge
+file with the project's own ``script.py.mako``, ``file_template``, timezone, output
+encoding and post-write hooks, but it is handed the static graph instead of loading
+(importing) every revision file: that is both faster and works when the migrations
+import an application that is not installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import types
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migfix._fileio import FileChange
+from migfix.config import Project
+from migfix.errors import MigfixError, Refusal
+from migfix.graph import Graph
+from migfix.newness import Newness
+from migfix.scan import RevisionFile, Unknown, scan_file
+
+
+@dataclass(frozen=True)
+class NewMerge:
+    revision: str
+    parents: tuple[str, ...]
+    path: Path
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Repoint:
+    revision: str
+    path: Path
+    old: tuple[str, ...]
+    new: tuple[str, ...]
+
+
+@dataclass
+class MergePlan:
+    project: Project
+    newness: Newness
+    merges: list[NewMerge] = field(default_factory=list)
+    repoints: list[Repoint] = field(default_factory=list)
+    changes: list[FileChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.merges and not self.repoints
+
+    def to_json(self) -> dict[str, Any]:
+        rel = self.project.relpath
+        return {
+            "version": 1,
+            "changed": not self.empty,
+            "upstream": self.newness.upstream,
+            "new_revisions": sorted(self.newness.new),
+            "merges": [
+                {"revision": m.revision, "parents": list(m.parents), "path": rel(m.path)}
+                for m in self.merges
+            ],
+            "repointed": [
+                {"revision": r.revision, "path": rel(r.path), "old": list(r.old), "new": list(r.new)}
+                for r in self.repoints
+            ],
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class MergeOptions:
+    message: str | None = None
+    rev_id: str | None = None
+    branch_label: str | None = None
+    heads: tuple[str, ...] = ()
+    """Heads named on the command line (default: every unintended head)."""
+    no_repoint: bool = False
+
+
+def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOptions) -> MergePlan:
+    """Everything ``migfix merge`` would do, computed without writing a byte."""
+    plan = MergePlan(project, newness)
+    message = opts.message or project.settings.message
+    if opts.rev_id is not None and opts.rev_id in graph.nodes:
+        existing = graph.nodes[opts.rev_id].path
+        raise Refusal(
+            f"--rev-id {opts.rev_id} already exists ({project.relpath(existing)}). Choose another "
+            "id, or leave --rev-id out to let Alembic pick one."
+        )
+    for h in opts.heads:
+        if h not in graph.nodes or h not in graph.heads:
+            heads = ", ".join(graph.heads) or "(none)"
+            raise Refusal(
+                f"{h} is not a head, so it cannot be merged. The current heads are: {heads}."
+            )
+    groups = _groups(graph, opts.heads)
+    if not groups:
+        return plan
+    rev_ids = iter(_rev_ids(opts.rev_id))
+    # The graph as it will be after the plan: parents per revision.
+    parents: dict[str, tuple[str, ...]] = {r: n.down for r, n in graph.nodes.items()}
+    merges: list[tuple[str, tuple[str, ...]]] = []
+    for group in groups:
+        if opts.no_repoint:
+            merges.append((next(rev_ids), group))
+            continue
+        _plan_group(graph, newness, group, parents, merges, rev_ids, plan)
+    if not merges and not plan.repoints:
+        return plan
+    if merges:
+        plan.merges = _render_merges(project, graph, parents, merges, message, opts)
+    _check_result(graph, parents, plan)
+    return plan
+
+
+def _groups(graph: Graph, named: Sequence[str]) -> list[tuple[str, ...]]:
+    if named:
+        return [tuple(h for h in graph.heads if h in named)] if len(named) > 1 else []
+    return graph.head_groups()
+
+
+def _rev_ids(first: str | None) -> Iterable[str]:
+    if first:
+        yield first
+    import uuid
+
+    while True:
+        # Alembic's util.rev_id(), without importing alembic for it.
+        yield uuid.uuid4().hex[-12:]
+
+
+def _plan_group(
+    graph: Graph,
+    newness: Newness,
+    group: tuple[str, ...],
+    parents: dict[str, tuple[str, ...]],
+    merges: list[tuple[str, tuple[str, ...]]],
+    rev_ids: Iterable[str],
+    plan: MergePlan,
+) -> None:
+    ids = iter(rev_ids)
+    region: set[str] = set(group)
+    for h in group:
+        region |= graph.ancestors(h)
+    order = {r: i for i, r in enumerate(graph.nodes)}
+    settled = {r for r in region if not newness.is_new(r)}
+    settled_heads = sorted(
+        (r for r in settled if not any(c in settled for c in graph.children[r])),
+        key=order.__getitem__,
+    )
+    target: str | None
+    if len(settled_heads) > 1:
+        target = next(ids)
+        merges.append((target, tuple(settled_heads)))
+        parents[target] = tuple(settled_heads)
+    else:
+        target = settled_heads[0] if settled_heads else None
+    if target is not None:
+        stale = settled - {target} - (graph.ancestors(target) & set())  # all settled but target
+        target_ancestry = _ancestry(parents, target)
+        for rev in sorted((r for r in region if newness.is_new(r)), key=order.__getitem__):
+            old = parents[rev]
+            if not any(p in stale and p in target_ancestry for p in old):
+                continue
+            new: list[str] = []
+            for p in old:
+                q = target if (p in stale and p in target_ancestry) else p
+                if q not in new:
+                    new.append(q)
+            parents[rev] = tuple(new)
+            node = graph.nodes[rev]
+            if isinstance(node.file.down_revision.value, Unknown):
+                raise Refusal(
+                    f"{plan.project.relpath(node.path)}:{node.file.down_revision.line}: "
+                    f"down_revision of new revision {rev} is not a literal "
+                    f"({node.file.down_revision.value.source}), and it must change to point "
+                    f"at {target}. Replace it with the revision id(s) it stands for and run "
+                    "migfix merge again."
+                )
+            plan.repoints.append(Repoint(rev, node.path, old, tuple(new)))
+    # Several independent new chains (or a new chain beside the settled head) may
+    # still leave several heads: join what remains with one more merge.
+    remaining = _heads_within(parents, region | ({target} if target else set()))
+    remaining = sorted(remaining, key=lambda r: order.get(r, len(order)))
+    if len(remaining) > 1:
+        extra = next(ids)
+        merges.append((extra, tuple(remaining)))
+        parents[extra] = tuple(remaining)
+
+
+def _ancestry(parents: dict[str, tuple[str, ...]], rev: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [rev]
+    while stack:
+        r = stack.pop()
+        if r in seen:
+            continue
+        seen.add(r)
+        stack.extend(p for p in parents.get(r, ()) if p in parents)
+    return seen
+
+
+def _heads_within(parents: dict[str, tuple[str, ...]], region: set[str]) -> list[str]:
+    named = {p for r in region for p in parents.get(r, ())}
+    return [r for r in region if r not in named]
+
+
+def _check_result(graph: Graph, parents: dict[str, tuple[str, ...]], plan: MergePlan) -> None:
+    for rp in plan.repoints:
+        if not plan.newness.is_new(rp.revision):  # pragma: no cover - guarded by the plan
+            raise Refusal(
+                f"{plan.project.relpath(rp.path)}: revision {rp.revision} is settled (it is on "
+                f"{plan.newness.upstream}); migfix never rewrites a settled revision."
+            )
+
+
+# -- rendering through Alembic -----------------------------------------------------------
+
+
+def alembic_config(project: Project) -> Any:
+    """An ``alembic.config.Config`` for the project, as ``alembic``/``flask db`` build it."""
+    from alembic.config import Config
+
+    cfg = Config(
+        file_=str(project.config_file) if project.config_file else None,
+        toml_file=str(project.toml_file) if project.toml_file else None,
+        ini_section=project.ini_section,
+    )
+    if project.script_location is not None:
+        # Relative script_location values are relative to where alembic is run; migfix
+        # may run from a sub-directory, so hand Alembic the resolved folder.
+        cfg.set_main_option("script_location", str(project.script_location))
+    if project.kind != "versions":
+        locations = [str(p) for p in project.version_locations]
+        cfg.set_main_option("path_separator", "newline")
+        cfg.set_main_option("version_locations", "\n".join(locations))
+    return cfg
+
+
+def _static_scripts(graph: Graph, parents: dict[str, tuple[str, ...]]) -> list[Any]:
+    from alembic.script import Script
+
+    out = []
+    for rev, node in graph.nodes.items():
+        module = types.ModuleType(f"migfix_static_{rev}")
+        down = parents.get(rev, node.down)
+        module.down_revision = down[0] if len(down) == 1 else (down or None)  # type: ignore[attr-defined]
+        module.branch_labels = node.labels or None  # type: ignore[attr-defined]
+        # Dependencies only matter to Alembic for ordering; unknown ones are left out.
+        module.depends_on = None  # type: ignore[attr-defined]
+        module.__doc__ = node.file.docstring
+        out.append(Script(module, rev, node.path))
+    return out
+
+
+def _render_merges(
+    project: Project,
+    graph: Graph,
+    parents: dict[str, tuple[str, ...]],
+    merges: list[tuple[str, tuple[str, ...]]],
+    message: str,
+    opts: MergeOptions,
+) -> list[NewMerge]:
+    """Have Alembic write each merge file into a scratch folder, then read it back.
+
+    The scratch folder sits inside the real version location so that post-write hooks
+    (black, ruff...) find the project's own configuration, and it is removed before
+    anything else happens. The real file is written later, with every other change.
+    """
+    try:
+        from alembic.script import ScriptDirectory
+        from alembic.script.revision import RevisionMap
+        from alembic.util import CommandError
+    except ImportError as exc:  # pragma: no cover - alembic is a dependency
+        raise MigfixError(f"alembic is needed to write a merge revision ({exc}).") from exc
+
+    if project.script_location is None:
+        raise Refusal(
+            "No script_location is known (the project was given with --versions), so there is "
+            "no script.py.mako to render a merge revision with. Run migfix with -c "
+            "path/to/alembic.ini."
+        )
+    template = project.script_location / "script.py.mako"
+    try:
+        template_text = template.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise Refusal(
+            f"{template}: cannot read the revision template ({exc.strerror}). Restore "
+            "script.py.mako (e.g. from `alembic init`)."
+        ) from exc
+    if "${down_revision" not in template_text and "down_revision}" not in template_text:
+        raise Refusal(
+            f"{template} has no ${{down_revision}}, so a merge revision rendered from it would "
+            "not name its parents. Add `down_revision = ${repr(down_revision)}` to the template."
+        )
+    cfg = alembic_config(project)
+    out: list[NewMerge] = []
+    placed = dict(parents)
+    for rev, heads in merges:
+        # Alembic puts the file beside the first head when there are several version
+        # locations; the scratch folder takes that place.
+        real_dir = _version_dir(project, graph, heads)
+        scratch = Path(tempfile.mkdtemp(prefix=".migfix-", dir=real_dir))
+        try:
+            script_dir = ScriptDirectory.from_config(cfg)
+            script_dir.version_locations = [str(scratch)]
+            script_dir.__dict__.pop("_version_locations", None)
+            script_dir.__dict__.pop("_singular_version_location", None)
+            known = {r: p for r, p in placed.items() if r in graph.nodes}
+            scripts = _static_scripts(graph, known) + [
+                _virtual_script(r, placed[r], project) for r, _ in merges[: len(out)]
+            ]
+            script_dir.revision_map = RevisionMap(lambda scripts=scripts: scripts)
+            try:
+                _run_revision_environment(cfg, script_dir)
+                script = script_dir.generate_revision(
+                    rev,
+                    message,
+                    refresh=True,
+                    head=list(heads),
+                    branch_labels=opts.branch_label,
+                    config=cfg,
+                )
+            except CommandError as exc:
+                raise Refusal(f"Alembic refused to write the merge revision: {exc}") from exc
+            if script is None:  # pragma: no cover - alembic returns None only for odd names
+                raise Refusal("Alembic wrote no merge revision (check file_template).")
+            written = Path(script.path)
+            content = written.read_bytes()
+            out.append(NewMerge(rev, tuple(heads), real_dir / written.relative_to(scratch), content))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return out
+
+
+def _virtual_script(rev: str, down: tuple[str, ...], project: Project) -> Any:
+    from alembic.script import Script
+
+    module = types.ModuleType(f"migfix_merge_{rev}")
+    module.down_revision = down[0] if len(down) == 1 else down  # type: ignore[attr-defined]
+    module.branch_labels = None  # type: ignore[attr-defined]
+    module.depends_on = None  # type: ignore[attr-defined]
+    return Script(module, rev, project.version_locations[0] / f"{rev}.py")
+
+
+def _run_revision_environment(cfg: Any, script_dir: Any) -> None:
+    """``revision_environment = true`` makes ``alembic merge`` run env.py; so does migfix."""
+    from alembic import util
+
+    if not util.asbool(cfg.get_alembic_option("revision_environment")):
+        return
+    from alembic.runtime.environment import EnvironmentContext
+
+    def nothing(rev: Any, context: Any) -> list[Any]:
+        return []
+
+    try:
+        with EnvironmentContext(cfg, script_dir, fn=nothing, as_sql=False, template_args={}):
+            script_dir.run_env()
+    except ImportError as exc:
+        raise Refusal(
+            f"revision_environment is on, so env.py must run to write a revision, and it "
+            f"failed to import {getattr(exc, 'name', None) or exc}. Install the application's "
+            "dependencies (or run migfix inside its virtualenv), or turn revision_environment off."
+        ) from exc
+
+
+def _version_dir(project: Project, graph: Graph, heads: Sequence[str]) -> Path:
+    if len(project.version_locations) > 1:
+        for h in heads:
+            if h in graph.nodes:
+                return graph.nodes[h].path.parent
+    return project.version_locations[0]
+
+
+# -- applying ------------------------------------------------------------------------------
+
+
+def build_changes(plan: MergePlan, graph: Graph) -> list[FileChange]:
+    """Every file write of the plan: new merge files, then rewritten parents."""
+    from migfix import rewrite
+
+    changes = [FileChange(m.path, None, m.content) for m in plan.merges]
+    for m in plan.merges:
+        if m.path.exists():
+            raise Refusal(
+                f"{m.path} already exists; Alembic's file_template gave the merge revision a "
+                "name that is taken. Pass --rev-id or -m to get another name."
+            )
+    for rp in plan.repoints:
+        old = rp.path.read_bytes()
+        new = rewrite.rewrite_parents(old, rp.new, path=rp.path)
+        changes.append(FileChange(rp.path, old, new))
+    return changes
+
+
+def verify_planned(changes: Sequence[FileChange]) -> list[RevisionFile]:
+    """Re-read every new or rewritten file statically before anything is written."""
+    return [scan_file(c.path, c.new) for c in changes]
