@@ -1,0 +1,242 @@
+"""Atomic, all-or-nothing writes of revision files.
+
+Every file migfix writes goes through here so that a run which fails half-way leaves the
+tree exactly as it was: contents are staged in temp files beside their targets, checked
+against what migfix read earlier, and only then moved into place with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import difflib
+import io
+import os
+import re
+import stat
+import tempfile
+import tokenize
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from migfix.errors import Refusal
+
+# Temp names stay short and fixed in shape: a long target name must not make the temp
+# name itself too long for the filesystem.
+_TMP_PREFIX = ".migfix-"
+_TMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """New content for one file; ``old`` is what migfix read (``None``: the file is new)."""
+
+    path: Path
+    old: bytes | None
+    new: bytes
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a file exactly as stored: no newline or encoding translation."""
+    return path.read_bytes()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step, keeping the permission bits of the old file."""
+    tmp = _stage(path, data, _mode_for(path))
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def apply_changes(changes: Sequence[FileChange]) -> list[Path]:
+    """Write every change or none of them; return the paths actually written.
+
+    Changes whose new content equals the old are skipped. Before anything is written,
+    each existing file must still hold exactly the bytes migfix read, and each new file
+    must not exist yet. If any write fails, files already replaced get their old bytes
+    back, files already created are removed, and the error is raised again.
+    """
+    pending = [change for change in changes if change.new != change.old]
+    seen: set[Path] = set()
+    for change in pending:
+        if change.path in seen:
+            raise ValueError(f"two changes for the same file: {change.path}")
+        seen.add(change.path)
+    for change in pending:
+        _check_unchanged(change)
+
+    staged: list[tuple[FileChange, Path]] = []
+    done: list[FileChange] = []
+    try:
+        for change in pending:
+            # A new file was just checked to be absent: do not stat it again.
+            mode = _new_file_mode() if change.old is None else _mode_for(change.path)
+            staged.append((change, _stage(change.path, change.new, mode)))
+        for change, tmp in staged:
+            os.replace(tmp, change.path)
+            done.append(change)
+    except BaseException:
+        for _change, tmp in staged:
+            _unlink_quietly(tmp)
+        _roll_back(done)
+        raise
+
+    written = [change.path for change in done]
+    for directory in {p.parent for p in written}:
+        _fsync_dir(directory)
+    for path in written:
+        if path.suffix == ".py":
+            remove_stale_bytecode(path)
+    return written
+
+
+def remove_stale_bytecode(path: Path) -> None:
+    """Delete ``__pycache__/<stem>.*.pyc`` beside ``path``.
+
+    A .pyc is trusted when the source's size and mtime (whole seconds) match; a rewrite that
+    swaps one revision id for another of the same length within the same second would
+    otherwise let Python (and so Alembic) load the old code.
+    """
+    cache = path.parent / "__pycache__"
+    # <stem>.<tag>.pyc or <stem>.<tag>.opt-N.pyc; the tag never has a dot, so a file named
+    # "<stem>.other.py" keeps its own bytecode.
+    pattern = re.compile(re.escape(path.stem) + r"\.[^.]+(\.opt-[^.]*)?\.pyc")
+    try:
+        names = os.listdir(cache)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            _unlink_quietly(cache / name)
+
+
+def unified_diff(change: FileChange, root: Path) -> str:
+    """A unified diff of ``change`` labelled ``a/<relpath>`` and ``b/<relpath>``."""
+    try:
+        rel = change.path.relative_to(root).as_posix()
+    except ValueError:
+        rel = change.path.as_posix()
+    if change.old is None:
+        before: list[str] = []
+        from_label = "/dev/null"
+    else:
+        before = _lines(decode_source(change.old))
+        from_label = f"a/{rel}"
+    after = _lines(decode_source(change.new))
+    out: list[str] = []
+    for line in difflib.unified_diff(before, after, from_label, f"b/{rel}"):
+        if line.endswith(("\n", "\r")):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def decode_source(data: bytes) -> str:
+    """Decode Python source as the interpreter would: BOM, then PEP 263 cookie, else UTF-8.
+
+    Bytes that do not decode that way fall back to latin-1, which never fails, so a diff can
+    always be shown.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    else:
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError:
+            encoding = "latin-1"
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return data.decode("latin-1")
+
+
+def _lines(text: str) -> list[str]:
+    # newline="" splits on \n, \r and \r\n but keeps each ending as it is in the file.
+    return io.StringIO(text, newline="").readlines()
+
+
+def _check_unchanged(change: FileChange) -> None:
+    if change.old is None:
+        if os.path.lexists(change.path):
+            raise Refusal(
+                f"{change.path} already exists; migfix was about to create it. "
+                "Nothing was written. Remove or rename that file, or run migfix again."
+            )
+        return
+    try:
+        current = change.path.read_bytes()
+    except FileNotFoundError:
+        current = None
+    if current != change.old:
+        raise Refusal(
+            f"{change.path} changed under migfix while it was working. "
+            "Nothing was written; run migfix again."
+        )
+
+
+def _stage(path: Path, data: bytes, mode: int) -> Path:
+    """Write ``data`` to a temp file beside ``path``, with permission bits ``mode``."""
+    fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return tmp
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return _new_file_mode()
+
+
+def _new_file_mode() -> int:
+    # mkstemp creates 0600; a new file should get what open() would give it.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _roll_back(done: list[FileChange]) -> None:
+    # Best effort: keep restoring the others if one restore fails; the caller re-raises
+    # the original error, which is the one the user needs to see.
+    for change in reversed(done):
+        try:
+            if change.old is None:
+                change.path.unlink()
+            else:
+                atomic_write(change.path, change.old)
+        except OSError:
+            continue
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform lets a directory be opened.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
