@@ -15,7 +15,7 @@ import click
 
 from migfix import __version__
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, MigfixError
-from migfix.options import json_option, project_options
+from migfix.options import dry_run_option, json_option, project_options, upstream_options
 
 
 def _project(config: Path | None, name: str, versions: tuple[Path, ...], recursive: bool) -> Any:
@@ -145,6 +145,177 @@ def check(
             hint = "; run `migfix merge` to join the heads"
         click.echo(report.summary(problems, g) + hint)
     return EXIT_OK if ok else EXIT_PROBLEMS
+
+
+@cli.command()
+@project_options
+@click.argument("heads", nargs=-1)
+@click.option(
+    "-m",
+    "--message",
+    help='Message of the merge revision (default: [tool.migfix] message, else "merge heads").',
+)
+@click.option("--rev-id", help="Revision id for the merge revision (default: a new random id).")
+@click.option("--branch-label", help="Branch label for the merge revision.")
+@click.option(
+    "--no-repoint",
+    is_flag=True,
+    help="Only write one merge revision over the current heads, like `alembic merge heads`.",
+)
+@upstream_options
+@dry_run_option
+@json_option
+@click.option(
+    "--verify", "run_verify", is_flag=True, help="Run `migfix verify --only-new` afterwards."
+)
+def merge(
+    config: Path | None,
+    name: str,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    heads: tuple[str, ...],
+    message: str | None,
+    rev_id: str | None,
+    branch_label: str | None,
+    no_repoint: bool,
+    upstream: str | None,
+    new: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+    run_verify: bool,
+) -> int:
+    """Join unintended heads: write a merge revision and move new revisions onto it.
+
+    HEADS: merge only these heads (default: every head that is not intended).
+    """
+    from migfix import apply, report
+    from migfix.merge import MergeOptions
+
+    project = _project(config, name, versions, recursive)
+    opts = MergeOptions(
+        message=message,
+        rev_id=rev_id,
+        branch_label=branch_label,
+        heads=heads,
+        no_repoint=no_repoint,
+    )
+    result = apply.merge(project, opts, upstream=upstream, extra_new=new, dry_run=dry_run)
+    if as_json:
+        click.echo(report.dumps(result.to_json()))
+    else:
+        click.echo(result.text())
+    if result.changed and not dry_run and run_verify:
+        from migfix.verify import verify_only_new
+
+        return verify_only_new(project, upstream=upstream, extra_new=new)
+    return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
+
+
+@cli.group()
+def hook() -> None:
+    """Install, remove or inspect the git hooks that fix heads after merges."""
+
+
+_hook_types = click.option(
+    "--hook-type",
+    "hook_types",
+    multiple=True,
+    type=click.Choice(["post-merge", "post-rewrite"]),
+    help="Only this hook (repeatable; default: post-merge and post-rewrite).",
+)
+
+
+@hook.command("install")
+@_hook_types
+@click.option(
+    "--strategy", type=click.Choice(["merge", "rebase"]), help="Override [tool.migfix] strategy."
+)
+@click.option(
+    "--commit/--no-commit", default=None, help="Commit the fix (default: [tool.migfix] commit)."
+)
+@click.option(
+    "--always",
+    is_flag=True,
+    help="Check heads after every merge, not only when migrations changed.",
+)
+def hook_install(
+    hook_types: tuple[str, ...], strategy: str | None, commit: bool | None, always: bool
+) -> int:
+    """Install the post-merge and post-rewrite hooks (a hook already there is kept and chained)."""
+    from migfix import hook as hooks
+
+    types = hook_types or hooks.HOOK_TYPES
+    for line in hooks.install(
+        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always
+    ):
+        click.echo(line)
+    return EXIT_OK
+
+
+@hook.command("uninstall")
+@_hook_types
+def hook_uninstall(hook_types: tuple[str, ...]) -> int:
+    """Remove migfix's hooks and restore any hook they had chained."""
+    from migfix import hook as hooks
+
+    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES):
+        click.echo(line)
+    return EXIT_OK
+
+
+@hook.command("status")
+@json_option
+def hook_status(as_json: bool) -> int:
+    """Show which hooks are installed, where, and with which interpreter."""
+    from migfix import hook as hooks
+    from migfix import report
+
+    states = hooks.status(Path.cwd())
+    if as_json:
+        click.echo(
+            report.dumps(
+                {
+                    "version": 1,
+                    "hooks": [
+                        {
+                            "hook_type": s.hook_type,
+                            "path": str(s.path),
+                            "state": s.state,
+                            "interpreter": s.interpreter,
+                            "options": list(s.options),
+                            "legacy": str(s.legacy) if s.legacy else None,
+                        }
+                        for s in states
+                    ],
+                }
+            )
+        )
+    else:
+        for s in states:
+            extra = f" ({s.interpreter})" if s.interpreter else ""
+            click.echo(f"{s.hook_type}: {s.state}{extra}  {s.path}")
+    return EXIT_OK
+
+
+@hook.command("run", hidden=True)
+@click.argument("hook_type", type=click.Choice(["post-merge", "post-rewrite"]))
+@click.option("--strategy", type=click.Choice(["merge", "rebase"]))
+@click.option("--commit/--no-commit", default=None)
+@click.option("--always", is_flag=True)
+@click.argument("git_args", nargs=-1)
+def hook_run(
+    hook_type: str,
+    strategy: str | None,
+    commit: bool | None,
+    always: bool,
+    git_args: tuple[str, ...],
+) -> int:
+    """Called by the installed hook script; always exits 0."""
+    from migfix import hookrun
+
+    return hookrun.run(
+        hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,7 +68,12 @@ class MergePlan:
                 for m in self.merges
             ],
             "repointed": [
-                {"revision": r.revision, "path": rel(r.path), "old": list(r.old), "new": list(r.new)}
+                {
+                    "revision": r.revision,
+                    "path": rel(r.path),
+                    "old": list(r.old),
+                    "new": list(r.new),
+                }
                 for r in self.repoints
             ],
             "notes": self.notes,
@@ -164,7 +169,7 @@ def _plan_group(
     else:
         target = settled_heads[0] if settled_heads else None
     if target is not None:
-        stale = settled - {target} - (graph.ancestors(target) & set())  # all settled but target
+        stale = settled - {target}
         target_ancestry = _ancestry(parents, target)
         for rev in sorted((r for r in region if newness.is_new(r)), key=order.__getitem__):
             old = parents[rev]
@@ -227,12 +232,16 @@ def _check_result(graph: Graph, parents: dict[str, tuple[str, ...]], plan: Merge
 
 def alembic_config(project: Project) -> Any:
     """An ``alembic.config.Config`` for the project, as ``alembic``/``flask db`` build it."""
+    from argparse import Namespace
+
     from alembic.config import Config
 
     cfg = Config(
         file_=str(project.config_file) if project.config_file else None,
         toml_file=str(project.toml_file) if project.toml_file else None,
         ini_section=project.ini_section,
+        # quiet: Alembic would announce the scratch path it renders into.
+        cmd_opts=Namespace(quiet=True),
     )
     if project.script_location is not None:
         # Relative script_location values are relative to where alembic is run; migfix
@@ -318,7 +327,7 @@ def _render_merges(
             scripts = _static_scripts(graph, known) + [
                 _virtual_script(r, placed[r], project) for r, _ in merges[: len(out)]
             ]
-            script_dir.revision_map = RevisionMap(lambda scripts=scripts: scripts)
+            script_dir.revision_map = RevisionMap(_constant(scripts))
             try:
                 _run_revision_environment(cfg, script_dir)
                 script = script_dir.generate_revision(
@@ -335,10 +344,19 @@ def _render_merges(
                 raise Refusal("Alembic wrote no merge revision (check file_template).")
             written = Path(script.path)
             content = written.read_bytes()
-            out.append(NewMerge(rev, tuple(heads), real_dir / written.relative_to(scratch), content))
+            out.append(
+                NewMerge(rev, tuple(heads), real_dir / written.relative_to(scratch), content)
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return out
+
+
+def _constant(scripts: list[Any]) -> Any:
+    def generate() -> list[Any]:
+        return scripts
+
+    return generate
 
 
 def _virtual_script(rev: str, down: tuple[str, ...], project: Project) -> Any:

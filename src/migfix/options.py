@@ -47,3 +47,21 @@ dry_run_option = click.option(
     is_flag=True,
     help="Print a diff of what would change; write nothing (exit 1 if changes are needed).",
 )
+
+
+def upstream_options(f: F) -> F:
+    """Which revisions are new (may be rewritten): see ``migfix.newness``."""
+    f = click.option(
+        "--new",
+        "new",
+        multiple=True,
+        metavar="REV",
+        help="Treat this revision as new, i.e. migfix may rewrite it (repeatable).",
+    )(f)
+    f = click.option(
+        "--upstream",
+        metavar="REF",
+        help="Revisions on this git ref are settled and never rewritten "
+        "(default: [tool.migfix] upstream, else @{upstream}, origin/HEAD, main, master).",
+    )(f)
+    return f

@@ -1,0 +1,177 @@
+"""Run ``migfix merge`` end to end: check the ground, plan, prove the plan, then write.
+
+Nothing is written until the whole plan has been rendered and re-read: the new graph
+(files as they would be) must have no unintended heads and no new faults. Then all
+files are written in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migfix._fileio import FileChange, apply_changes, unified_diff
+from migfix.config import Project
+from migfix.errors import Refusal
+from migfix.graph import Graph, read_graph
+from migfix.merge import MergeOptions, MergePlan, build_changes, plan_merge
+from migfix.newness import classify
+
+# Faults that make any rewrite unsafe: the graph itself cannot be trusted.
+BLOCKING = (
+    "unparseable",
+    "unreadable",
+    "missing-revision",
+    "duplicate-revision",
+    "duplicate-label",
+    "cycle",
+    "self-reference",
+    "unknown-parent",
+    "bad-value",
+)
+
+
+@dataclass
+class Outcome:
+    project: Project
+    plan: MergePlan
+    changes: list[FileChange] = field(default_factory=list)
+    dry_run: bool = False
+    diff: str = ""
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return not self.plan.empty
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.plan.to_json()
+        data["dry_run"] = self.dry_run
+        data["written"] = [self.project.relpath(p) for p in self.written]
+        if self.dry_run:
+            data["diff"] = self.diff
+        return data
+
+    def text(self) -> str:
+        rel = self.project.relpath
+        plan = self.plan
+        if plan.empty:
+            return "Nothing to do: no unintended heads."
+        verb = "Would create" if self.dry_run else "Created"
+        lines = []
+        for m in plan.merges:
+            lines.append(
+                f"{verb} merge revision {m.revision} ({', '.join(m.parents)}): {rel(m.path)}"
+            )
+        verb = "Would repoint" if self.dry_run else "Repointed"
+        for r in plan.repoints:
+            lines.append(
+                f"{verb} {r.revision}: {', '.join(r.old) or '<base>'} -> {', '.join(r.new)}"
+                f"  ({rel(r.path)})"
+            )
+        lines.extend(plan.notes)
+        if self.dry_run:
+            lines.append("")
+            lines.append(self.diff.rstrip("\n"))
+        else:
+            lines.append("Review the result and commit it; `migfix check` now passes.")
+        return "\n".join(lines)
+
+
+def refuse_conflicts(project: Project, repo: Path | None) -> None:
+    if repo is None:
+        return
+    from migfix import gitops
+
+    conflicted = gitops.conflicted_paths(repo, list(project.version_locations))
+    if conflicted:
+        names = ", ".join(sorted(project.relpath(p) for p in conflicted))
+        op = gitops.operation_in_progress(repo) or "merge"
+        raise Refusal(
+            f"A {op} is in progress with unresolved conflicts in the versions folder ({names}). "
+            "Resolve them and `git add` the files (or abort the "
+            f"{op}), then run migfix again."
+        )
+
+
+def refuse_broken(project: Project, graph: Graph) -> None:
+    blocking = [p for p in graph.problems() if p.code in BLOCKING]
+    if blocking:
+        first = blocking[0]
+        where = project.relpath(first.path) if first.path else str(project.root)
+        more = f" (and {len(blocking) - 1} more; see `migfix check`)" if len(blocking) > 1 else ""
+        raise Refusal(
+            f"The revision graph has faults that make rewriting unsafe: {where}:{first.line}: "
+            f"{first.message}{more}. Fix them first."
+        )
+
+
+def merge(
+    project: Project,
+    opts: MergeOptions,
+    *,
+    upstream: str | None = None,
+    extra_new: Sequence[str] = (),
+    dry_run: bool = False,
+    graph: Graph | None = None,
+) -> Outcome:
+    from migfix import gitops
+
+    graph = graph or read_graph(project)
+    repo = gitops.find_repo(project.root)
+    refuse_conflicts(project, repo)
+    refuse_broken(project, graph)
+    if not graph.head_groups() and not opts.heads:
+        # Nothing to do: decide that before asking git which revisions are new.
+        from migfix.newness import Newness
+
+        return Outcome(project, MergePlan(project, Newness(frozenset(), None, "")), dry_run=dry_run)
+    newness = classify(project, graph, upstream=upstream, extra_new=extra_new)
+    plan = plan_merge(project, graph, newness, opts)
+    outcome = Outcome(project, plan, dry_run=dry_run)
+    if plan.empty:
+        return outcome
+    outcome.changes = build_changes(plan, graph)
+    after = prove(project, graph, outcome.changes, allow_heads=project.settings.allow_heads)
+    if not opts.heads and after.head_groups():  # pragma: no cover - would be a planner bug
+        left = ", ".join(h for g in after.head_groups() for h in g)
+        raise Refusal(
+            f"migfix's plan would still leave several heads ({left}); nothing was written. "
+            "Please report this, and merge by hand with `alembic merge`."
+        )
+    if dry_run:
+        outcome.diff = "".join(unified_diff(c, project.root) for c in outcome.changes)
+        return outcome
+    outcome.written = apply_changes(outcome.changes)
+    return outcome
+
+
+def prove(
+    project: Project,
+    graph: Graph,
+    changes: Sequence[FileChange],
+    *,
+    allow_heads: Sequence[str] = (),
+) -> Graph:
+    """Re-read the files as they will be and refuse a plan that would not fix the heads."""
+    from migfix.scan import scan_file
+
+    replaced = {c.path: scan_file(c.path, c.new) for c in changes}
+    files = [replaced.pop(f.path, f) for f in graph.files]
+    files.extend(replaced.values())
+    after = Graph(files, allow_heads=allow_heads)
+    before_codes = {(p.code, p.path) for p in graph.problems()}
+    new_faults = [
+        p
+        for p in after.problems()
+        if p.severity == "error" and (p.code, p.path) not in before_codes
+    ]
+    if new_faults:  # pragma: no cover - would be a bug in the planner
+        first = new_faults[0]
+        raise Refusal(
+            f"migfix's plan would leave a fault ({first.message} in {first.path}); nothing was "
+            "written. Please report this."
+        )
+    return after

@@ -1,0 +1,119 @@
+"""What the installed git hook does after ``git merge`` / ``git pull`` / ``git rebase``.
+
+A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
+leaves files untouched on error. The common case (one head, or a merge that did not
+touch the migrations) must cost almost nothing, so this module imports only the
+static reader until it knows there is work to do.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from migfix.errors import MigfixError
+
+
+def _say(text: str) -> None:
+    for line in text.splitlines():
+        print(f"migfix: {line}" if line else "migfix:", file=sys.stderr)
+
+
+def run(
+    hook_type: str,
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    strategy: str | None = None,
+    commit: bool | None = None,
+    always: bool = False,
+) -> int:
+    try:
+        _run(hook_type, args, cwd=cwd, strategy=strategy, commit=commit, always=always)
+    except MigfixError as exc:
+        _say(
+            f"could not fix the migration heads automatically: {exc.message}\n"
+            f"Your {_what(hook_type)} is complete and no file was changed; run `migfix check` "
+            "and `migfix merge` by hand."
+        )
+    except Exception as exc:  # a hook must never break the user's merge
+        _say(
+            f"internal error ({type(exc).__name__}: {exc}); your {_what(hook_type)} is complete "
+            "and no file was changed. Run `migfix merge` by hand, and please report this."
+        )
+    return 0
+
+
+def _what(hook_type: str) -> str:
+    return "rebase" if hook_type == "post-rewrite" else "merge"
+
+
+def _run(
+    hook_type: str,
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    strategy: str | None,
+    commit: bool | None,
+    always: bool,
+) -> None:
+    from migfix import gitops
+    from migfix.config import find_project
+    from migfix.errors import ConfigError
+    from migfix.graph import read_graph
+
+    if hook_type == "post-rewrite" and args and args[0] != "rebase":
+        return  # `git commit --amend` rewrites no history worth checking
+    if hook_type == "post-merge" and args and args[0] == "1":
+        return  # `git merge --squash`: nothing is committed yet; the commit will tell
+    repo = gitops.find_repo(cwd)
+    if repo is None:
+        return
+    try:
+        project = find_project(cwd)
+    except ConfigError:
+        return  # not an Alembic project: the hook has nothing to say
+    if not always and not gitops.changed_between(
+        repo, "ORIG_HEAD", "HEAD", list(project.version_locations)
+    ):
+        return
+    graph = read_graph(project)
+    if not graph.head_groups():
+        return
+    chosen = strategy or project.settings.strategy
+    do_commit = project.settings.commit if commit is None else commit
+    heads = ", ".join(graph.unintended_heads())
+    _say(f"the {_what(hook_type)} left several migration heads ({heads}); fixing with `{chosen}`.")
+    if chosen == "rebase":
+        from migfix.rebase import hook_rebase
+
+        written, report = hook_rebase(project)
+    else:
+        from migfix import apply
+        from migfix.merge import MergeOptions
+
+        outcome = apply.merge(project, MergeOptions(), graph=graph)
+        written, report = outcome.written, outcome.text()
+    _say(report)
+    if written and do_commit:
+        rel = [str(p) for p in written]
+        subprocess.run(["git", "add", "--", *rel], cwd=repo, check=True)
+        subprocess.run(
+            [
+                "git",
+                "commit",
+                "--no-verify",
+                "-q",
+                "-m",
+                "Merge migration heads (migfix)",
+                "--",
+                *rel,
+            ],
+            cwd=repo,
+            check=True,
+        )
+        _say("committed the result.")
+    elif written:
+        _say("left uncommitted for review: `git diff`, then commit.")
