@@ -1,0 +1,42 @@
+"""``migfix check --against REF``: the graph that merging this branch into REF would give.
+
+REF's revision files are read from git objects (no checkout); this branch contributes
+the revisions of its work tree whose ids REF does not have. A pull request that adds a
+migration on an outdated parent is flagged before it is merged, not after.
+"""
+
+from __future__ import annotations
+
+from migfix.config import Project
+from migfix.errors import GitError
+from migfix.graph import Graph, read_graph
+from migfix.scan import RevisionFile, scan_sources
+
+
+def ref_files(project: Project, repo_ref: tuple[object, str]) -> list[RevisionFile]:
+    from pathlib import Path
+
+    from migfix import gitops
+
+    repo, ref = repo_ref
+    assert isinstance(repo, Path)
+    out: list[RevisionFile] = []
+    for loc in project.version_locations:
+        files = gitops.read_tree_files(repo, ref, loc, recursive=project.recursive)
+        if files:
+            out.extend(scan_sources(files, recursive=project.recursive, locations=[loc]))
+    return out
+
+
+def graph_against(project: Project, ref: str) -> Graph:
+    from migfix import gitops
+
+    repo = gitops.find_repo(project.root)
+    if repo is None:
+        raise GitError(f"--against {ref} needs a git repository, and {project.root} is not in one.")
+    gitops.resolve_ref(repo, ref)
+    theirs = ref_files(project, (repo, ref))
+    their_ids = {f.revision for f in theirs if f.revision}
+    ours = read_graph(project)
+    mine = [f for f in ours.files if f.revision not in their_ids]
+    return Graph([*theirs, *mine], allow_heads=project.settings.allow_heads)
