@@ -33,7 +33,7 @@ class Problem:
     revisions: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Node:
     revision: str
     file: RevisionFile
@@ -79,6 +79,10 @@ class Graph:
         self.heads: tuple[str, ...] = tuple(r for r, kids in self.children.items() if not kids)
         self.bases: tuple[str, ...] = tuple(r for r, n in self.nodes.items() if not n.down)
         self._labels: dict[str, frozenset[str] | None] | None = None
+        self._order: list[str] | None = None
+        # Most projects have no branch labels at all: then every effective label set
+        # is empty and nothing needs computing.
+        self._has_labels = any(n.labels is None or n.labels for n in self.nodes.values())
 
     # -- structure -----------------------------------------------------------------
 
@@ -123,6 +127,11 @@ class Graph:
 
     def topological_order(self) -> list[str]:
         """Parents before children; ties keep load order. Revisions on a cycle are left out."""
+        if self._order is None:
+            self._order = self._topological_order()
+        return list(self._order)
+
+    def _topological_order(self) -> list[str]:
         pending = {
             r: len({p for p in n.down if p in self.nodes and p != r}) for r, n in self.nodes.items()
         }
@@ -143,6 +152,8 @@ class Graph:
 
     def effective_labels(self, rev: str) -> frozenset[str] | None:
         """Labels that apply to ``rev``: its own and its ancestors'. None if any is unknown."""
+        if not self._has_labels:
+            return frozenset() if rev in self.nodes else None
         if self._labels is None:
             self._labels = {}
             for r in self.topological_order():

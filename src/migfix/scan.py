@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
@@ -87,8 +88,8 @@ class Issue:
     severity: str = "error"
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
+    # A NamedTuple, not a dataclass: four are built per file, on the hot path.
     value: Value
     line: int
     assigned: bool = True
@@ -97,9 +98,10 @@ class Field:
 _ABSENT = Field((), 0, assigned=False)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RevisionFile:
-    """What one revision file declares, read statically."""
+    """What one revision file declares, read statically. Treat it as immutable (it is
+    not frozen only because a frozen dataclass is ~3x slower to build, 5,000 times)."""
 
     path: Path
     revision: str | None
@@ -172,7 +174,7 @@ def scan_file(path: Path, data: bytes | None = None) -> RevisionFile:
     return _build(path, found)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Found:
     fields: dict[str, Field] = field(default_factory=dict)
     doc: str | None = None

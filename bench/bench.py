@@ -1,0 +1,232 @@
+"""Benchmark migfix against Alembic and against the floor, in one run, as ratios.
+
+    python bench/bench.py [--corpus DIR] [--repeat N] [--quick]
+
+DIR is the corpus downloaded by ``../shared/corpus/fetch.sh DIR`` (default:
+$MIGFIX_CORPUS, else ../corpus-cache beside the project). Every number is the median
+wall time of N runs of a fresh process, because what users feel is a whole command
+inside a git hook, start-up and imports included. Ratios, not seconds, are compared
+with the targets, so the result means the same on a slow or a fast machine.
+
+Targets (issue 3, 4 and 6):
+  heads on synthetic-5000        >= 15x faster than `alembic heads`
+  heads on synthetic-5000        <= 2.5x of the floor (python -c pass + reading every file once)
+  check on 300 revisions         <= 4x of python -c pass + cat of its files
+  hook no-op on 300 revisions    <= 4x of python -c pass + cat of its files
+  merge on synthetic-5000        >= 5x faster than `alembic merge heads`
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def timed(cmd: list[str], *, cwd: Path, repeat: int, after: object = None) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True)
+        times.append(time.perf_counter() - t)
+        if proc.returncode not in (0, 1):
+            sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
+        if callable(after):
+            after()
+    return statistics.median(times)
+
+
+def write_alembic_project(dest: Path, versions: Path) -> None:
+    """A minimal alembic project whose version_locations is ``versions``."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(dest / "alembic.ini"))
+    command.init(cfg, str(dest / "migrations"))
+    ini = (dest / "alembic.ini").read_text()
+    ini = ini.replace("[alembic]\n", f"[alembic]\nversion_locations = {versions}\n", 1)
+    (dest / "alembic.ini").write_text(ini)
+
+
+def chain_prefix(versions: Path, n: int, dest: Path) -> None:
+    """Copy the first ``n`` revisions of the synthetic chain (base first) into ``dest``."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from migfix.graph import Graph
+    from migfix.scan import scan_locations
+
+    g = Graph(scan_locations([versions], recursive=False))
+    dest.mkdir(parents=True)
+    for rev in g.topological_order()[:n]:
+        shutil.copy2(g.nodes[rev].path, dest / g.nodes[rev].path.name)
+
+
+def add_second_head(versions: Path) -> None:
+    """One more revision branching off the 10th-from-last revision: two heads."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from migfix.graph import Graph
+    from migfix.scan import scan_locations
+
+    g = Graph(scan_locations([versions], recursive=False))
+    parent = g.topological_order()[-10]
+    (versions / "bbbbbbbb0001_side_branch.py").write_text(
+        '"""side branch\n\nRevision ID: bbbbbbbb0001\nRevises: %s\n"""\n'
+        "revision = 'bbbbbbbb0001'\ndown_revision = '%s'\nbranch_labels = None\n"
+        "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+        % (parent, parent)
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    default = os.environ.get("MIGFIX_CORPUS") or str(ROOT.parent / "corpus-cache")
+    ap.add_argument("--corpus", default=default)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="skip the slow Alembic merge run")
+    args = ap.parse_args()
+    synth = Path(args.corpus) / "synthetic-5000" / "versions"
+    if not synth.is_dir():
+        sys.exit(
+            f"{synth} not found: run ../shared/corpus/fetch.sh {args.corpus} first "
+            "(or pass --corpus)."
+        )
+    r = args.repeat
+    results: list[tuple[str, float, str, bool]] = []
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        files = sorted(str(p) for p in synth.iterdir() if p.suffix == ".py")
+        read_all = "import sys\nfor p in sys.argv[1:]:\n    open(p, 'rb').read()\n"
+        t_pass = timed([PY, "-c", "pass"], cwd=tmp, repeat=r)
+        t_floor = timed([PY, "-c", read_all, *files], cwd=tmp, repeat=r)
+        t_heads = timed([PY, "-m", "migfix", "heads", "--versions", str(synth)], cwd=tmp, repeat=r)
+        proj = tmp / "alembic5000"
+        proj.mkdir()
+        write_alembic_project(proj, synth)
+        t_alembic_heads = timed([PY, "-m", "alembic", "heads"], cwd=proj, repeat=max(1, r // 2))
+        results.append(
+            (
+                "heads 5000: alembic heads / migfix heads",
+                t_alembic_heads / t_heads,
+                ">= 15",
+                t_alembic_heads / t_heads >= 15,
+            )
+        )
+        results.append(
+            (
+                "heads 5000: migfix heads / floor",
+                t_heads / t_floor,
+                "<= 2.5",
+                t_heads / t_floor <= 2.5,
+            )
+        )
+
+        small = tmp / "p300" / "versions"
+        chain_prefix(synth, 300, small)
+        small_files = sorted(str(p) for p in small.iterdir())
+        t_cat = timed(["cat", *small_files], cwd=tmp, repeat=r)
+        floor300 = t_pass + t_cat
+        t_check = timed([PY, "-m", "migfix", "check", "--versions", str(small)], cwd=tmp, repeat=r)
+        results.append(
+            (
+                "check 300: migfix check / (pass + cat)",
+                t_check / floor300,
+                "<= 4",
+                t_check / floor300 <= 4,
+            )
+        )
+
+        # The hook's no-op path: a git repo whose last merge touched the migrations
+        # but left one head, so the hook reads the whole graph and finds nothing to do.
+        repo = tmp / "hookrepo"
+        (repo / "versions").mkdir(parents=True)
+        for p in small_files[:-1]:
+            shutil.copy2(p, repo / "versions")
+        genv = {
+            **ENV,
+            "GIT_AUTHOR_NAME": "b",
+            "GIT_AUTHOR_EMAIL": "b@b",
+            "GIT_COMMITTER_NAME": "b",
+            "GIT_COMMITTER_EMAIL": "b@b",
+        }
+        for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "a"]):
+            subprocess.run(cmd, cwd=repo, env=genv, check=True)
+        shutil.copy2(small_files[-1], repo / "versions")
+        for cmd in (
+            ["git", "add", "-A"],
+            ["git", "commit", "-qm", "b"],
+            ["git", "update-ref", "ORIG_HEAD", "HEAD~1"],
+        ):
+            subprocess.run(cmd, cwd=repo, env=genv, check=True)
+        (repo / "alembic.ini").write_text(
+            "[alembic]\nscript_location = %(here)s\nversion_locations = %(here)s/versions\n"
+        )
+        t_hook = timed(
+            [PY, "-m", "migfix", "hook", "run", "post-merge", "--", "0"], cwd=repo, repeat=r
+        )
+        results.append(
+            (
+                "hook no-op 300: hook run / (pass + cat)",
+                t_hook / floor300,
+                "<= 4",
+                t_hook / floor300 <= 4,
+            )
+        )
+
+        if not args.quick:
+            two = tmp / "two" / "versions"
+            shutil.copytree(synth, two)
+            add_second_head(two)
+            mproj = tmp / "two"
+            write_alembic_project(mproj, two)
+
+            def cleanup() -> None:
+                for p in two.iterdir():
+                    if "merge" in p.name:
+                        p.unlink()
+
+            t_mig_merge = timed(
+                [PY, "-m", "migfix", "merge"], cwd=mproj, repeat=max(1, r // 2), after=cleanup
+            )
+            t_alembic_merge = timed(
+                [PY, "-m", "alembic", "merge", "heads", "-m", "merge heads"],
+                cwd=mproj,
+                repeat=max(1, r // 2),
+                after=cleanup,
+            )
+            ratio = t_alembic_merge / t_mig_merge
+            results.append(
+                ("merge 5000: alembic merge heads / migfix merge", ratio, ">= 5", ratio >= 5)
+            )
+
+    print(
+        f"python -c pass: {t_pass * 1000:.0f} ms; floor (start + read 5000 files): {t_floor * 1000:.0f} ms"
+    )
+    print(
+        f"migfix heads 5000: {t_heads * 1000:.0f} ms; alembic heads 5000: {t_alembic_heads * 1000:.0f} ms"
+    )
+    print(
+        f"migfix check 300: {t_check * 1000:.0f} ms; hook no-op 300: {t_hook * 1000:.0f} ms; pass + cat 300: {floor300 * 1000:.0f} ms"
+    )
+    if not args.quick:
+        print(
+            f"migfix merge 5000: {t_mig_merge * 1000:.0f} ms; alembic merge heads 5000: {t_alembic_merge * 1000:.0f} ms"
+        )
+    print()
+    ok = True
+    for name, ratio, target, passed in results:
+        ok &= passed
+        print(f"{'PASS' if passed else 'FAIL'}  {name}: {ratio:.2f}x (target {target})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
