@@ -254,11 +254,13 @@ def alembic_config(project: Project) -> Any:
     return cfg
 
 
-def _static_scripts(graph: Graph, parents: dict[str, tuple[str, ...]]) -> list[Any]:
+def _static_scripts(graph: Graph, parents: dict[str, tuple[str, ...]], keep: set[str]) -> list[Any]:
     from alembic.script import Script
 
     out = []
     for rev, node in graph.nodes.items():
+        if rev not in keep:
+            continue
         module = types.ModuleType(f"migfix_static_{rev}")
         down = parents.get(rev, node.down)
         module.down_revision = down[0] if len(down) == 1 else (down or None)  # type: ignore[attr-defined]
@@ -323,9 +325,16 @@ def _render_merges(
             script_dir.version_locations = [str(scratch)]
             script_dir.__dict__.pop("_version_locations", None)
             script_dir.__dict__.pop("_singular_version_location", None)
-            known = {r: p for r, p in placed.items() if r in graph.nodes}
-            scripts = _static_scripts(graph, known) + [
-                _virtual_script(r, placed[r], project) for r, _ in merges[: len(out)]
+            # Alembic sees exactly the history the merge sits on: the ancestry of its
+            # parents, with parents as planned (earlier merges and repoints included).
+            # Revisions outside it (say, a new revision already moved onto this very
+            # merge) would otherwise make the parents look like non-heads.
+            keep: set[str] = set()
+            for h in heads:
+                keep |= _ancestry(placed, h)
+            rendered = {r for r, _ in merges[: len(out)]}
+            scripts = _static_scripts(graph, placed, keep) + [
+                _virtual_script(r, placed[r], project) for r in keep & rendered
             ]
             script_dir.revision_map = RevisionMap(_constant(scripts))
             try:
