@@ -504,3 +504,18 @@ def test_env_py_that_ignores_the_url_is_refused_before_migrating(plain: Path) ->
     )
     with sqlite3.connect(real) as conn:
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+def test_use_app_db_migrates_the_apps_own_database_only_when_allowed(app_dir: Path) -> None:
+    proc = migfix(app_dir, "verify", "--use-app-db")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)").replace(
+        "a temporary SQLite database", "the app's database"
+    )
+    with sqlite3.connect(app_dir / "app.db") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("cccc0003",)]
+    # Now it has tables: a second run needs --allow-existing.
+    proc = migfix(app_dir, "verify", "--use-app-db")
+    assert proc.returncode == 2
+    assert "already has tables (post, user)" in errors(proc)
+    assert migfix(app_dir, "verify", "--use-app-db", "--allow-existing").returncode == 0
