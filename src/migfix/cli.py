@@ -15,14 +15,29 @@ import click
 
 from migfix import __version__
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, MigfixError
-from migfix.options import dry_run_option, json_option, project_options, upstream_options
+from migfix.options import (
+    DIRECTORY_KEY,
+    dry_run_option,
+    json_option,
+    project_options,
+    upstream_options,
+)
 
 
 def _project(config: Path | None, name: str, versions: tuple[Path, ...], recursive: bool) -> Any:
     from migfix.config import find_project
 
+    # -d/--directory, or the app's migrations folder under `flask migfix`, arrives
+    # through ctx.meta (see options.DIRECTORY_KEY) so no command signature changes.
+    ctx = click.get_current_context(silent=True)
+    directory = ctx.meta.get(DIRECTORY_KEY) if ctx is not None else None
     return find_project(
-        Path.cwd(), config=config, name=name, versions=versions, recursive=recursive
+        Path.cwd(),
+        config=config,
+        name=name,
+        versions=versions,
+        recursive=recursive,
+        directory=directory,
     )
 
 
@@ -205,10 +220,21 @@ def merge(
     else:
         click.echo(result.text())
     if result.changed and not dry_run and run_verify:
-        from migfix.verify import verify_only_new
-
-        return verify_only_new(project, upstream=upstream, extra_new=new)
+        return _verify_new(project, upstream)
     return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
+
+
+def _verify_new(project: Any, upstream: str | None) -> int:
+    """``--verify`` after merge/rebase: ``migfix verify --only-new`` on the result."""
+    from migfix import verify as verifying
+    from migfix.graph import read_graph
+
+    result = verifying.verify(project, read_graph(project), mode="only-new", upstream=upstream)
+    if result.failure is not None:
+        click.echo(f"migfix: {verifying.failure_text(project, result)}", err=True)
+        return EXIT_PROBLEMS
+    click.echo(verifying.summary_text(result))
+    return EXIT_OK
 
 
 @cli.group()
@@ -316,6 +342,82 @@ def hook_run(
     return hookrun.run(
         hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always
     )
+
+
+@cli.command()
+@project_options
+@click.option(
+    "--steps",
+    "n_steps",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="After upgrading to heads, step this many revisions down and up again.",
+)
+@click.option(
+    "--full", is_flag=True, help="base -> heads -> base -> heads, one revision at a time."
+)
+@click.option(
+    "--only-new",
+    is_flag=True,
+    help="Step only the revisions new since the upstream ref up, down and up again.",
+)
+@click.option("--upstream", metavar="REF", help="With --only-new: the ref to compare against.")
+@click.option(
+    "--url",
+    envvar="MIGFIX_DATABASE_URL",
+    metavar="URL",
+    help="Database to migrate instead of a temporary SQLite file (env: MIGFIX_DATABASE_URL).",
+)
+@click.option(
+    "--allow-existing", is_flag=True, help="Migrate a given database even if it has tables."
+)
+@click.option(
+    "--use-app-db",
+    is_flag=True,
+    help="Use the database env.py / the Flask app configures instead of a scratch one.",
+)
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    config: Path | None,
+    name: str,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    n_steps: int,
+    full: bool,
+    only_new: bool,
+    upstream: str | None,
+    url: str | None,
+    allow_existing: bool,
+    use_app_db: bool,
+) -> int:
+    """Run the migrations for real on a scratch database: up, down and up again (exit 1 if
+    one fails)."""
+    from migfix import verify as verifying
+    from migfix.graph import read_graph
+
+    if full and only_new:
+        raise click.UsageError("--full and --only-new are different modes; give only one.")
+    mode = "full" if full else "only-new" if only_new else "steps"
+    project = _project(config, name, versions, recursive)
+    result = verifying.verify(
+        project,
+        read_graph(project),
+        mode=mode,
+        steps=n_steps,
+        upstream=upstream,
+        url=url or None,
+        allow_existing=allow_existing,
+        use_app_db=use_app_db,
+        # Set by `flask migfix` so the app it already loaded is used (flask_cli.py).
+        load_app=ctx.meta.get(verifying.APP_LOADER_KEY),
+    )
+    if result.failure is not None:
+        click.echo(f"migfix: {verifying.failure_text(project, result)}", err=True)
+        return EXIT_PROBLEMS
+    click.echo(verifying.summary_text(result))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

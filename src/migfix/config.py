@@ -76,13 +76,17 @@ def find_project(
     name: str = "alembic",
     versions: Sequence[Path] = (),
     recursive: bool = False,
+    directory: Path | None = None,
 ) -> Project:
     """Locate the project like ``alembic`` would, searching upward from ``cwd``.
 
     ``versions`` bypasses configuration entirely (directories read as they are);
-    ``config`` names an ini file or a pyproject.toml explicitly.
+    ``config`` names an ini file or a pyproject.toml explicitly; ``directory`` names a
+    Flask-Migrate migrations folder (``flask db -d``).
     """
     cwd = cwd.absolute()
+    if directory is not None and not versions and config is None:
+        return _from_directory((cwd / directory).absolute(), name)
     if versions:
         dirs = tuple((cwd / v).absolute() for v in versions)
         for d in dirs:
@@ -120,6 +124,9 @@ def find_project(
             found = _from_pyproject(pyproject, required=False)
             if found is not None:
                 return found
+        custom = flask_directory(d)
+        if custom is not None and (custom / "alembic.ini").is_file():
+            return _from_ini(custom / "alembic.ini", name)
         flask_ini = d / "migrations" / "alembic.ini"
         looked.append(str(flask_ini))
         if flask_ini.is_file():
@@ -134,6 +141,78 @@ def find_project(
         f"{cwd} and its parents up to {d}. Run migfix from your project, or pass "
         "-c path/to/alembic.ini, or --versions path/to/versions."
     )
+
+
+def _from_directory(directory: Path, section: str) -> Project:
+    """A migrations folder named with ``-d/--directory``, as ``flask db -d`` takes it."""
+    ini = directory / "alembic.ini"
+    if ini.is_file():
+        return _from_ini(ini, section)
+    if (directory / "env.py").is_file():
+        # A migrations folder without alembic.ini (copied by hand, or the ini kept
+        # elsewhere): Flask-Migrate's layout still fixes versions/ beside env.py.
+        return Project(
+            root=directory.parent,
+            version_locations=(directory / "versions",),
+            config_file=None,
+            ini_section=section,
+            script_location=directory,
+            kind="flask",
+            settings=_find_settings(directory.parent),
+        )
+    raise ConfigError(
+        f"--directory {directory}: no alembic.ini or env.py there. Give the migrations "
+        "folder itself (the one `flask db init` created, holding env.py and versions/)."
+    )
+
+
+# Where Flask apps usually create ``Migrate(app, db, directory=...)``.
+_APP_MODULES = ("app.py", "wsgi.py", "*/__init__.py", "*/app.py", "*/extensions.py")
+
+
+def flask_directory(base: Path) -> Path | None:
+    """The ``directory=`` of a ``Migrate(...)`` / ``migrate.init_app(...)`` call near ``base``.
+
+    Read statically with ``ast``: importing the app would run its factory, which may
+    need settings, a database, or take seconds. Only a string literal is understood;
+    anything else is left to ``-d/--directory``.
+    """
+    import ast
+
+    for pattern in _APP_MODULES:
+        for path in sorted(base.glob(pattern)):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            # Cheap filter first: parsing every package __init__ would cost more than
+            # the rest of `migfix check`.
+            if "Migrate" not in text:
+                continue
+            try:
+                tree = ast.parse(text, str(path))
+            except (SyntaxError, ValueError):
+                continue
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                if isinstance(func, ast.Name):
+                    fname = func.id
+                elif isinstance(func, ast.Attribute):
+                    fname = func.attr
+                else:
+                    continue
+                if fname not in ("Migrate", "init_app"):
+                    continue
+                # Migrate(app, db, directory) and init_app(app, db, directory) alike.
+                values = [kw.value for kw in node.keywords if kw.arg == "directory"]
+                values += node.args[2:3]
+                for value in values:
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        # Flask-Migrate resolves it against the directory `flask` runs in.
+                        return (base / value.value).absolute()
+    return None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

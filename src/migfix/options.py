@@ -10,6 +10,20 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+DIRECTORY_KEY = "migfix.directory"
+"""``ctx.meta`` key of the migrations folder given with ``-d`` (or by ``flask migfix``).
+
+Kept in ``ctx.meta`` instead of a parameter so that every command taking
+``project_options`` gets it without a new argument; ``cli._project`` reads it.
+"""
+
+
+def _store_directory(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    # ``meta`` is shared by a context and its parents, so a value set by a parent group
+    # (``flask migfix``) is seen here, and an explicit -d wins over it.
+    if value is not None:
+        ctx.meta[DIRECTORY_KEY] = value
+
 
 def project_options(f: F) -> F:
     """How to find the Alembic project: like ``alembic -c/-n``, or bare directories."""
@@ -24,6 +38,14 @@ def project_options(f: F) -> F:
         multiple=True,
         type=click.Path(path_type=Path, file_okay=False),
         help="Read revision files from this directory, without any config (repeatable).",
+    )(f)
+    f = click.option(
+        "-d",
+        "--directory",
+        type=click.Path(path_type=Path, file_okay=False),
+        expose_value=False,
+        callback=_store_directory,
+        help="Flask-Migrate migrations folder (holding env.py), like `flask db -d`.",
     )(f)
     f = click.option(
         "-n",
