@@ -30,11 +30,14 @@ _TMP_SUFFIX = ".tmp"
 
 @dataclass(frozen=True)
 class FileChange:
-    """New content for one file; ``old`` is what migfix read (``None``: the file is new)."""
+    """New content for one file; ``old`` is what migfix read (``None``: the file is new).
+
+    ``new`` is ``None`` to delete the file (``old`` must then be the bytes migfix read).
+    """
 
     path: Path
     old: bytes | None
-    new: bytes
+    new: bytes | None
 
 
 def read_bytes(path: Path) -> bytes:
@@ -72,19 +75,37 @@ def apply_changes(changes: Sequence[FileChange]) -> list[Path]:
 
     staged: list[tuple[FileChange, Path]] = []
     done: list[FileChange] = []
+    # A deleted file is first moved aside (same directory, so it is a rename), which can be
+    # undone exactly, mode included; the moved-aside copies are removed once all succeeded.
+    moved_aside: dict[Path, Path] = {}
     try:
         for change in pending:
+            if change.new is None:
+                # Reserve the name the file will be moved aside to.
+                fd, name = tempfile.mkstemp(
+                    prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=change.path.parent
+                )
+                os.close(fd)
+                staged.append((change, Path(name)))
+                continue
             # A new file was just checked to be absent: do not stat it again.
             mode = _new_file_mode() if change.old is None else _mode_for(change.path)
             staged.append((change, _stage(change.path, change.new, mode)))
         for change, tmp in staged:
-            os.replace(tmp, change.path)
+            if change.new is None:
+                os.replace(change.path, tmp)
+                moved_aside[change.path] = tmp
+            else:
+                os.replace(tmp, change.path)
             done.append(change)
     except BaseException:
-        for _change, tmp in staged:
-            _unlink_quietly(tmp)
-        _roll_back(done)
+        for change, tmp in staged:
+            if change.path not in moved_aside:
+                _unlink_quietly(tmp)
+        _roll_back(done, moved_aside)
         raise
+    for tmp in moved_aside.values():
+        _unlink_quietly(tmp)
 
     written = [change.path for change in done]
     for directory in {p.parent for p in written}:
@@ -127,9 +148,14 @@ def unified_diff(change: FileChange, root: Path) -> str:
     else:
         before = _lines(decode_source(change.old))
         from_label = f"a/{rel}"
-    after = _lines(decode_source(change.new))
+    if change.new is None:
+        after: list[str] = []
+        to_label = "/dev/null"
+    else:
+        after = _lines(decode_source(change.new))
+        to_label = f"b/{rel}"
     out: list[str] = []
-    for line in difflib.unified_diff(before, after, from_label, f"b/{rel}"):
+    for line in difflib.unified_diff(before, after, from_label, to_label):
         if line.endswith(("\n", "\r")):
             out.append(line)
         else:
@@ -210,12 +236,14 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _roll_back(done: list[FileChange]) -> None:
+def _roll_back(done: list[FileChange], moved_aside: dict[Path, Path]) -> None:
     # Best effort: keep restoring the others if one restore fails; the caller re-raises
     # the original error, which is the one the user needs to see.
     for change in reversed(done):
         try:
-            if change.old is None:
+            if change.path in moved_aside:
+                os.replace(moved_aside[change.path], change.path)
+            elif change.old is None:
                 change.path.unlink()
             else:
                 atomic_write(change.path, change.old)
