@@ -21,6 +21,10 @@ import pytest
 from gitutil import commit_all, git, git_proc, isolate_git
 
 from migfix.cli import main
+from migfix.errors import Refusal
+from migfix.graph import Graph
+from migfix.rebase import RebasePlan, plan_rebase
+from migfix.scan import scan_file
 
 SRC = Path(__file__).parents[1] / "src"
 VERSIONS = Path("alembic") / "versions"
@@ -598,7 +602,6 @@ def test_real_corpus_feature_branch_rebased_onto_main(
     P2's; rebasing the feature onto main gives one head, and only parents change."""
     from alembic.script.revision import Revision, RevisionMap
 
-    from migfix.graph import Graph
     from migfix.scan import scan_locations
 
     projects = list(corpus_projects())
@@ -672,3 +675,106 @@ def test_real_corpus_feature_branch_rebased_onto_main(
         assert changed and all("down_revision" in c or "Revises:" in c for c in changed), changed
         assert p1 in "".join(c for c in changed if c.startswith("+ "))
     assert migfix(dev, "rebase", "--onto", "origin/main")[1].startswith("Nothing to do")
+
+
+# -- the plan alone (pure): shapes that are awkward to make with git -----------------------------
+
+
+def graph_of(*specs: tuple[str, tuple[str, ...]] | tuple[str, tuple[str, ...], str]) -> Graph:
+    """A graph from (revision, parents[, branch label]) read as real files would be."""
+    files = []
+    for spec in specs:
+        rev, down = spec[0], spec[1]
+        label = f"({spec[2]!r},)" if len(spec) == 3 else "None"
+        text = (
+            f'"""{rev}\n\nRevision ID: {rev}\nRevises: {", ".join(down)}\n"""\n'
+            f"revision = {rev!r}\ndown_revision = {down!r}\nbranch_labels = {label}\n"
+        )
+        files.append(scan_file(Path("/p/versions") / f"{rev}.py", text.encode()))
+    return Graph(files)
+
+
+def plan_of(work: Graph, onto: Graph, *, drop_merges: bool = False) -> RebasePlan:
+    return plan_rebase(work, onto, ref="main", root=Path("/p"), drop_merges=drop_merges)
+
+
+def refusal_of(work: Graph, onto: Graph) -> str:
+    with pytest.raises(Refusal) as info:
+        plan_of(work, onto)
+    return info.value.message
+
+
+MAIN = [("a1", ()), ("a2", ("a1",)), ("a3", ("a1",)), ("a4", ("a2", "a3"))]
+
+
+def test_plan_drops_a_merge_of_two_ref_revisions_and_repoints_its_child() -> None:
+    work = graph_of(
+        ("a1", ()), ("a2", ("a1",)), ("a3", ("a1",)), ("m1", ("a2", "a3")), ("b1", ("m1",))
+    )
+    onto = graph_of(*MAIN)
+    assert refusal_of(work, onto).startswith("m1 (versions/m1.py) is a merge revision")
+    plan = plan_of(work, onto, drop_merges=True)
+    assert [(m.revision, m.old_parents, m.new_parents) for m in plan.moves] == [
+        ("b1", ("m1",), ("a4",))
+    ]
+    assert [d.revision for d in plan.dropped] == ["m1"]
+
+
+def test_plan_refuses_a_merge_of_own_revisions_and_ref_history() -> None:
+    work = graph_of(
+        ("a1", ()), ("a2", ("a1",)), ("b1", ("a1",)), ("b2", ("a1",)), ("m1", ("b1", "b2", "a2"))
+    )
+    assert refusal_of(work, graph_of(*MAIN)) == (
+        "versions/m1.py: m1 merges this branch's revisions b1, b2 and also main's a2; migfix "
+        "rebase only drops merges of main's history and will not guess this one. Remove a2 "
+        "from its down_revision by hand, then run again."
+    )
+
+
+def test_plan_refuses_a_branch_with_two_heads_of_its_own() -> None:
+    work = graph_of(("a1", ()), ("b1", ("a1",)), ("b2", ("b1",)), ("b3", ("b1",)))
+    assert refusal_of(work, graph_of(*MAIN)) == (
+        "This branch's own revisions have 2 heads (b2, b3) that grow from one line; migfix "
+        "rebase makes one chain and will not guess their order. Join them with `migfix merge` "
+        "first, then run `migfix rebase --onto main` again."
+    )
+
+
+def test_plan_refuses_a_parent_that_leads_to_several_labelled_heads() -> None:
+    onto = graph_of(("a1", ()), ("e1", ("a1",), "expand"), ("c1", ("a1",), "contract"))
+    work = graph_of(("a1", ()), ("b1", ("a1",)))
+    assert refusal_of(work, onto) == (
+        "versions/b1.py: b1 comes after a1, which leads to several heads on main (e1, c1), so "
+        "migfix cannot tell which one it belongs on. Point its down_revision at the line you "
+        "mean (or give it that line's branch label), then run migfix rebase again."
+    )
+
+
+def test_plan_leaves_a_new_labelled_branch_where_it_starts() -> None:
+    work = graph_of(("a1", ()), ("f1", ("a1",), "feature"), ("f2", ("f1",)), ("b1", ("a1",)))
+    plan = plan_of(work, graph_of(("a1", ()), ("a2", ("a1",))))
+    assert [(m.revision, m.new_parents) for m in plan.moves] == [("b1", ("a2",))]
+
+
+def test_plan_refuses_a_parent_nobody_declares() -> None:
+    work = graph_of(("a1", ()), ("b1", ("zz",)))
+    assert refusal_of(work, graph_of(*MAIN)) == (
+        "versions/b1.py: down_revision of b1 names 'zz', which neither main nor this branch "
+        "declares, so migfix cannot place it. Restore that revision or fix down_revision, then "
+        "run migfix rebase again."
+    )
+
+
+def test_plan_json_lists_the_stacked_chains() -> None:
+    work = graph_of(("a1", ()), ("b1", ("a1",)), ("c1", ("a1",)))
+    plan = plan_of(work, graph_of(("a1", ()), ("a2", ("a1",))))
+    data = plan.to_json()
+    assert data["chains"] == [
+        {"onto": "a2", "labels": [], "revisions": ["b1", "c1"], "stacked": [["b1"], ["c1"]]}
+    ]
+    assert data["moves"][1] == {
+        "revision": "c1",
+        "path": "versions/c1.py",
+        "old_parents": ["a1"],
+        "new_parents": ["b1"],
+    }
