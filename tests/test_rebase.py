@@ -316,6 +316,12 @@ def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix
     b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
     merge_file = versions / "mmmm0001_merge_main.py"
     b1_before, b2_before = b1.read_text(), b2.read_text()
+    code, out, _ = migfix(
+        own_merge.dev, "rebase", "--onto", "origin/main", "--drop-merges", "--dry-run"
+    )
+    assert code == 1
+    assert "--- a/alembic/versions/mmmm0001_merge_main.py\n+++ /dev/null\n" in out
+    assert merge_file.exists()
 
     code, out, _ = migfix(own_merge.dev, "rebase", "--onto", "origin/main", "--drop-merges")
 
@@ -778,3 +784,45 @@ def test_plan_json_lists_the_stacked_chains() -> None:
         "old_parents": ["a1"],
         "new_parents": ["b1"],
     }
+
+
+def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
+    own_merge: Repos,
+) -> None:
+    from migfix import rebase
+    from migfix.config import find_project
+
+    versions = own_merge.dev / VERSIONS
+    plan = rebase.plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
+    b2 = versions / "bbbb0002_feature_two.py"
+    b2.write_text(repointed(b2.read_text(), "mmmm0001", "aaaa0003"))
+    before = {p: p.read_bytes() for p in versions.iterdir()}
+
+    with pytest.raises(Refusal) as info:
+        rebase.apply(plan)
+
+    assert info.value.message == (
+        "alembic/versions/bbbb0002_feature_two.py changed since migfix read it (down_revision "
+        "is now aaaa0003, was mmmm0001). Nothing was written; run `migfix rebase --onto "
+        "origin/main` again."
+    )
+
+    assert {p: p.read_bytes() for p in versions.iterdir()} == before
+
+
+def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) -> None:
+    from migfix import rebase
+    from migfix._fileio import apply_changes
+    from migfix.config import find_project
+
+    versions = own_merge.dev / VERSIONS
+    plan = rebase.plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
+    changes = rebase.build_changes(plan)
+    merge_file = versions / "mmmm0001_merge_main.py"
+    merge_file.write_text(merge_file.read_text() + "# kept by hand\n")
+    before = {p: p.read_bytes() for p in versions.iterdir()}
+
+    with pytest.raises(Refusal, match="changed under migfix while it was working"):
+        apply_changes(changes)
+
+    assert {p: p.read_bytes() for p in versions.iterdir()} == before

@@ -423,10 +423,19 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
 def build_changes(plan: RebasePlan) -> list[FileChange]:
     """Every file change of PLAN, computed before anything is written."""
     from migfix import rewrite
+    from migfix.scan import scan_file
 
     changes: list[FileChange] = []
     for move in plan.moves:
         old = move.path.read_bytes()
+        now = scan_file(move.path, old).down_revisions
+        if now != move.old_parents:
+            # Rewriting would silently undo whatever the user just did to this file.
+            raise Refusal(
+                f"{plan.relpath(move.path)} changed since migfix read it (down_revision is now "
+                f"{_ids(now)}, was {_ids(move.old_parents)}). Nothing was written; run "
+                f"`migfix rebase --onto {plan.ref}` again."
+            )
         changes.append(
             FileChange(
                 move.path, old, rewrite.rewrite_parents(old, move.new_parents, path=move.path)
