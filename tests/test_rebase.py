@@ -826,3 +826,25 @@ def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) 
         apply_changes(changes)
 
     assert {p: p.read_bytes() for p in versions.iterdir()} == before
+
+
+def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
+    from migfix.config import find_project
+    from migfix.rebase import hook_rebase
+
+    b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
+    commit_all(repos.dev, "feature")
+    repos.rev(repos.up, "aaaa0002", "second")
+    repos.push("second")
+    repos.fetch()
+    git(repos.dev, "merge", "-q", "--no-edit", "origin/main")  # what fires post-merge
+
+    written, report = hook_rebase(find_project(repos.dev))
+
+    assert written == [b1]
+    assert report == (
+        "Rebasing onto origin/main:\n"
+        "  bbbb0001: aaaa0001 -> aaaa0002  (alembic/versions/bbbb0001_feature_one.py)\n"
+        "Chain: aaaa0002 -> bbbb0001"
+    )
+    assert_alembic_ok(repos.dev, {"bbbb0001"})

@@ -417,6 +417,26 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
     )
 
 
+def hook_rebase(project: Project) -> tuple[list[Path], str]:
+    """What the post-merge / post-rewrite hook runs with ``strategy = "rebase"``.
+
+    Rebases onto ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
+    ``origin/HEAD``, ``main`` or ``master``. Returns the paths written and the report.
+    Merges of REF's history are not dropped: deleting files is left to a human.
+    """
+    from migfix import gitops
+
+    repo = gitops.find_repo(project.root)
+    ref = project.settings.upstream or (gitops.default_upstream(repo) if repo else None)
+    if ref is None:
+        raise Refusal(
+            "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
+            "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
+        )
+    planned = plan_onto(project, ref)
+    return apply(planned), render(planned)
+
+
 # -- writing -----------------------------------------------------------------------------------
 
 
