@@ -420,6 +420,56 @@ def verify(
     return EXIT_OK
 
 
+@cli.command()
+@project_options
+@json_option
+@dry_run_option
+@click.option(
+    "--onto",
+    "onto",
+    required=True,
+    metavar="REF",
+    help="Git revision to put this branch's migrations on top of (origin/main, main, a sha).",
+)
+@click.option(
+    "--drop-merges",
+    is_flag=True,
+    help="Delete this branch's merge revisions that only joined REF's history.",
+)
+@click.option(
+    "--verify", "run_verify", is_flag=True, help="Run `migfix verify --only-new` afterwards."
+)
+def rebase(
+    config: Path | None,
+    name: str,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    as_json: bool,
+    dry_run: bool,
+    onto: str,
+    drop_merges: bool,
+    run_verify: bool,
+) -> int:
+    """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
+    from migfix import rebase as rebase_mod
+    from migfix import report
+
+    project = _project(config, name, versions, recursive)
+    plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
+    if dry_run:
+        if as_json:
+            click.echo(report.dumps(plan.to_json()))
+        else:
+            click.echo(rebase_mod.diff(plan), nl=False)
+            click.echo(rebase_mod.render(plan))
+        return EXIT_PROBLEMS if plan.changed else EXIT_OK
+    rebase_mod.apply(plan)
+    click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
+    if plan.changed and run_verify:
+        return _verify_new(project, onto)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: never lets a traceback reach the user."""
     try:

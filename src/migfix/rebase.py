@@ -1,0 +1,509 @@
+"""Re-root this branch's revisions onto another git ref's head (``migfix rebase --onto REF``).
+
+The branch's revisions are those in the working tree whose id REF's tree lacks. Each one
+whose parent is on REF gets REF's head (of the same intended branch) instead; parents inside
+the branch stay. Independent chains of the branch are stacked one on the other, oldest first
+commit first, so the result is one line per intended branch.
+
+Two steps, kept apart: :func:`plan_rebase` is pure (two graphs and commit times in, a
+:class:`RebasePlan` out) and :func:`apply` writes through ``_fileio``. :func:`plan` is the
+impure glue that reads REF's files from git objects. Files whose revision id exists on REF
+are never rewritten: they are REF's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migfix._fileio import FileChange
+from migfix.config import Project
+from migfix.errors import Refusal
+from migfix.graph import Graph
+from migfix.scan import Unknown
+
+JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Move:
+    """One branch revision whose ``down_revision`` changes."""
+
+    revision: str
+    path: Path
+    old_parents: tuple[str, ...]
+    new_parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DroppedMerge:
+    """A branch merge revision that only joined REF's history; its file is deleted."""
+
+    revision: str
+    path: Path
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One intended branch after the rebase: REF's head, then the branch's revisions."""
+
+    onto: str
+    labels: tuple[str, ...]
+    revisions: tuple[str, ...]
+    """The branch's revisions on top of ``onto``, parents first."""
+    stacked: tuple[tuple[str, ...], ...] = ()
+    """The independent chains, in the order they were stacked, when there were several."""
+
+
+@dataclass(frozen=True)
+class RebasePlan:
+    ref: str
+    root: Path
+    branch: tuple[str, ...]
+    """Every revision of the working tree that REF lacks (the kept and the dropped)."""
+    moves: tuple[Move, ...] = ()
+    dropped: tuple[DroppedMerge, ...] = ()
+    chains: tuple[Chain, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.moves or self.dropped)
+
+    def relpath(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": JSON_VERSION,
+            "ref": self.ref,
+            "changed": self.changed,
+            "branch_revisions": list(self.branch),
+            "moves": [
+                {
+                    "revision": m.revision,
+                    "path": self.relpath(m.path),
+                    "old_parents": list(m.old_parents),
+                    "new_parents": list(m.new_parents),
+                }
+                for m in self.moves
+            ],
+            "dropped_merges": [
+                {"revision": d.revision, "path": self.relpath(d.path), "parents": list(d.parents)}
+                for d in self.dropped
+            ],
+            "chains": [
+                {
+                    "onto": c.onto,
+                    "labels": list(c.labels),
+                    "revisions": list(c.revisions),
+                    "stacked": [list(s) for s in c.stacked],
+                }
+                for c in self.chains
+            ],
+            "notes": list(self.notes),
+        }
+
+
+# -- planning (pure) ---------------------------------------------------------------------------
+
+
+def _ids(revs: Sequence[str]) -> str:
+    return ", ".join(revs) if revs else "(none)"
+
+
+def plan_rebase(
+    work: Graph,
+    onto: Graph,
+    *,
+    ref: str,
+    root: Path,
+    first_commits: Mapping[Path, int] | None = None,
+    drop_merges: bool = False,
+) -> RebasePlan:
+    """Plan re-rooting WORK's revisions that ONTO (REF's graph) lacks onto ONTO's heads.
+
+    FIRST_COMMITS gives, per file path, when it was first committed (Unix seconds); it orders
+    independent chains (files missing from it count as not committed yet, and go last).
+    """
+    first_commits = first_commits or {}
+
+    def rel(path: Path) -> str:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            return str(path)
+
+    unintended = onto.unintended_heads()
+    if unintended:
+        raise Refusal(
+            f"{ref} itself has several heads ({', '.join(unintended)}), so there is no single "
+            f"head to rebase onto. Run `migfix merge` on {ref} first (check it out, merge its "
+            f"heads, commit and push), then run `migfix rebase --onto {ref}` again."
+        )
+
+    order = work.topological_order()
+    branch_set = {r for r in work.nodes if r not in onto.nodes}
+    branch = [r for r in order if r in branch_set]
+    if len(branch) < len(branch_set):
+        stuck = sorted(branch_set - set(branch))
+        raise Refusal(
+            f"This branch's revisions {', '.join(stuck)} form a cycle through down_revision, so "
+            "they have no order to rebase. Run `migfix check` to see the cycle, fix it, then "
+            "run migfix rebase again."
+        )
+    for r in branch:
+        node = work.nodes[r]
+        value = node.file.down_revision.value
+        if isinstance(value, Unknown):
+            raise Refusal(
+                f"{rel(node.path)}:{node.file.down_revision.line}: down_revision of {r} is not "
+                f"a literal ({value.source}), so migfix cannot tell which revisions it comes "
+                "after and will not rewrite it. Replace it with the revision id(s) it stands "
+                f"for, then run `migfix rebase --onto {ref}` again."
+            )
+        for p in node.down:
+            if p not in branch_set and p not in onto.nodes:
+                raise Refusal(
+                    f"{rel(node.path)}: down_revision of {r} names '{p}', which neither {ref} "
+                    "nor this branch declares, so migfix cannot place it. Restore that "
+                    "revision or fix down_revision, then run migfix rebase again."
+                )
+
+    head_ancestry: dict[str, set[str]] = {}
+
+    def line_head(r: str, p: str) -> str:
+        candidates = []
+        for h in onto.heads:
+            if h not in head_ancestry:
+                head_ancestry[h] = onto.ancestors(h)
+            if p == h or p in head_ancestry[h]:
+                candidates.append(h)
+        if len(candidates) > 1:
+            labels = onto.effective_labels(p)
+            same = [h for h in candidates if onto.effective_labels(h) == labels]
+            if len(same) == 1:
+                return same[0]
+            raise Refusal(
+                f"{rel(work.nodes[r].path)}: {r} comes after {p}, which leads to several heads "
+                f"on {ref} ({', '.join(candidates)}), so migfix cannot tell which one it "
+                "belongs on. Point its down_revision at the line you mean (or give it that "
+                "line's branch label), then run migfix rebase again."
+            )
+        if not candidates:
+            raise Refusal(
+                f"{p} on {ref} leads to no head there (its history has a cycle), so migfix "
+                f"cannot rebase {r} onto it. Run `migfix check` on {ref}, fix it, then run "
+                "migfix rebase again."
+            )
+        return candidates[0]
+
+    def lines_of(r: str, theirs: Sequence[str]) -> list[str]:
+        heads = list(dict.fromkeys(line_head(r, p) for p in theirs))
+        if len(heads) > 1:
+            raise Refusal(
+                f"{rel(work.nodes[r].path)}: {r} comes after revisions of different lines on "
+                f"{ref} (heads {', '.join(heads)}); migfix rebase cannot put it on one of "
+                "them. Rebase it by hand, then run migfix rebase again."
+            )
+        return heads
+
+    # Merges of the branch that only joined REF's history: at most one parent of their own.
+    redundant: dict[str, tuple[str, ...]] = {}
+    for r in branch:
+        node = work.nodes[r]
+        if len(node.down) < 2:
+            continue
+        own = tuple(p for p in node.down if p in branch_set)
+        theirs = [p for p in node.down if p not in branch_set]
+        if not theirs:
+            continue
+        if len(own) > 1:
+            raise Refusal(
+                f"{rel(node.path)}: {r} merges this branch's revisions {', '.join(own)} and also "
+                f"{ref}'s {', '.join(theirs)}; migfix rebase only drops merges of {ref}'s "
+                "history and will not guess this one. Remove "
+                f"{', '.join(theirs)} from its down_revision by hand, then run again."
+            )
+        if not own:
+            lines_of(r, theirs)  # a merge across intended branches is not REF's history only
+        redundant[r] = own if own else tuple(theirs)
+    if redundant and not drop_merges:
+        listed = ", ".join(f"{r} ({rel(work.nodes[r].path)})" for r in redundant)
+        one = len(redundant) == 1
+        raise Refusal(
+            f"{listed} {'is a merge revision' if one else 'are merge revisions'} of this branch "
+            f"that only {'joins' if one else 'join'} {ref}'s history; on top of {ref} there is "
+            "nothing left to merge. Run `migfix rebase --onto "
+            f"{ref} --drop-merges` to delete {'it' if one else 'them'} and point "
+            f"{'its' if one else 'their'} children at what {'it' if one else 'they'} merged, "
+            "or remove them yourself."
+        )
+
+    def resolve(parents: Sequence[str]) -> tuple[str, ...]:
+        out: list[str] = []
+        for p in parents:
+            for q in resolve(redundant[p]) if p in redundant else (p,):
+                if q not in out:
+                    out.append(q)
+        return tuple(out)
+
+    kept = [r for r in branch if r not in redundant]
+    kept_set = set(kept)
+    parents = {r: resolve(work.nodes[r].down) for r in kept}
+
+    # Components of the branch (connected through parents inside it).
+    comp_of: dict[str, int] = {}
+    components: list[list[str]] = []
+    for r in kept:  # topological: a revision's own parents already have a component
+        ids = sorted({comp_of[p] for p in parents[r] if p in kept_set})
+        if not ids:
+            comp_of[r] = len(components)
+            components.append([r])
+            continue
+        target = ids[0]
+        for other in ids[1:]:
+            for moved in components[other]:
+                comp_of[moved] = target
+            components[target].extend(components[other])
+            components[other] = []
+        comp_of[r] = target
+        components[target].append(r)
+    position = {r: i for i, r in enumerate(kept)}
+    comps = [sorted(c, key=position.__getitem__) for c in components if c]
+
+    # Each component goes onto one head of REF; roots that start a labelled branch of their
+    # own, or a new base, are left where they are.
+    anchored: dict[str, str] = {}
+    by_head: dict[str, list[list[str]]] = {}
+    for comp in comps:
+        targets: dict[str, None] = {}
+        for r in comp:
+            if any(p in kept_set for p in parents[r]):
+                continue
+            theirs = [p for p in parents[r] if p in onto.nodes]
+            if not theirs or work.nodes[r].labels != ():
+                continue
+            head = lines_of(r, theirs)[0]
+            anchored[r] = head
+            targets[head] = None
+        if len(targets) > 1:
+            raise Refusal(
+                f"This branch's revisions {', '.join(comp)} join lines that end in different "
+                f"heads on {ref} ({', '.join(targets)}); migfix rebase cannot put them on one "
+                "head. Rebase them by hand, then run migfix rebase again."
+            )
+        if targets:
+            tips = [r for r in comp if not any(r in parents[c] for c in comp if c != r)]
+            if len(tips) > 1:
+                raise Refusal(
+                    f"This branch's own revisions have {len(tips)} heads ({', '.join(tips)}) "
+                    "that grow from one line; migfix rebase makes one chain and will not guess "
+                    "their order. Join them with `migfix merge` first, then run "
+                    f"`migfix rebase --onto {ref}` again."
+                )
+            by_head.setdefault(next(iter(targets)), []).append(comp)
+
+    def comp_key(comp: list[str]) -> tuple[int, int, str]:
+        paths = [work.nodes[r].path for r in comp]
+        times = [first_commits[p] for p in paths if p in first_commits]
+        first_path = min(rel(p) for p in paths)
+        return (0, min(times), first_path) if times else (1, 0, first_path)
+
+    def describe(comp: list[str]) -> str:
+        key = comp_key(comp)
+        when = (
+            "first committed " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(key[1]))
+            if key[0] == 0
+            else "not committed yet"
+        )
+        return f"{' -> '.join(comp)} ({when})"
+
+    new_parents: dict[str, tuple[str, ...]] = dict(parents)
+    chains: list[Chain] = []
+    notes: list[str] = []
+    for head in onto.heads:
+        group = by_head.get(head)
+        if not group:
+            continue
+        group.sort(key=comp_key)
+        tip = head
+        for comp in group:
+            for r in comp:
+                if r in anchored:
+                    new_parents[r] = (tip,)
+            tip = next(r for r in reversed(comp) if not any(r in parents[c] for c in comp))
+        labels = tuple(sorted(onto.effective_labels(head) or ()))
+        stacked = tuple(tuple(c) for c in group) if len(group) > 1 else ()
+        chains.append(Chain(head, labels, tuple(r for c in group for r in c), stacked))
+        if stacked:
+            notes.append(
+                f"{len(group)} independent chains of this branch were stacked onto {head}, "
+                "oldest first commit first: " + "; then ".join(describe(c) for c in group) + "."
+            )
+
+    moves = tuple(
+        Move(r, work.nodes[r].path, work.nodes[r].down, new_parents[r])
+        for r in kept
+        if new_parents[r] != work.nodes[r].down
+    )
+    dropped = tuple(DroppedMerge(r, work.nodes[r].path, work.nodes[r].down) for r in redundant)
+    return RebasePlan(
+        ref=ref,
+        root=root,
+        branch=tuple(branch),
+        moves=moves,
+        dropped=dropped,
+        chains=tuple(chains),
+        notes=tuple(notes),
+    )
+
+
+# -- reading REF (git) -------------------------------------------------------------------------
+
+
+def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> RebasePlan:
+    """Read this project's graph and REF's (from git objects) and plan the rebase."""
+    from migfix import gitops
+    from migfix.graph import read_graph
+    from migfix.scan import scan_sources
+
+    repo = gitops.find_repo(project.root)
+    if repo is None:
+        raise Refusal(
+            f"{project.root} is not inside a git repository, and migfix rebase reads {ref} "
+            "from git. Run it from the repository's work tree."
+        )
+    locations = list(project.version_locations)
+    operation = gitops.operation_in_progress(repo)
+    if operation is not None:
+        conflicted = sorted(gitops.conflicted_paths(repo, locations))
+        if conflicted:
+            shown = ", ".join(project.relpath(p) for p in conflicted)
+            raise Refusal(
+                f"A git {operation} is in progress with conflicts in the migrations folder "
+                f"({shown}). Resolve them and finish the {operation} (`git {operation} "
+                f"--continue`), or abort it, then run `migfix rebase --onto {ref}` again."
+            )
+    sha = gitops.resolve_ref(repo, ref)
+    sources: dict[Path, bytes] = {}
+    for loc in locations:
+        files = gitops.read_tree_files(repo, sha, loc, recursive=project.recursive)
+        if files is None:
+            where = loc.relative_to(repo).as_posix() if loc.is_relative_to(repo) else str(loc)
+            raise Refusal(
+                f"{ref} has no folder {where} in its tree, which is where this project's "
+                f"revision files live, so there is nothing to rebase onto. Check that {ref} is "
+                f"the branch you meant, then run `migfix rebase --onto {ref}` again."
+            )
+        sources.update(files)
+    allow = project.settings.allow_heads
+    onto = Graph(
+        scan_sources(sources, recursive=project.recursive, locations=locations),
+        allow_heads=allow,
+    )
+    work = read_graph(project)
+    branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
+    times = gitops.first_commit_times(repo, branch_paths)
+    return plan_rebase(
+        work, onto, ref=ref, root=project.root, first_commits=times, drop_merges=drop_merges
+    )
+
+
+def hook_rebase(project: Project) -> tuple[list[Path], str]:
+    """What the post-merge / post-rewrite hook runs with ``strategy = "rebase"``.
+
+    Rebases onto ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
+    ``origin/HEAD``, ``main`` or ``master``. Returns the paths written and the report.
+    Merges of REF's history are not dropped: deleting files is left to a human.
+    """
+    from migfix import gitops
+
+    repo = gitops.find_repo(project.root)
+    ref = project.settings.upstream or (gitops.default_upstream(repo) if repo else None)
+    if ref is None:
+        raise Refusal(
+            "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
+            "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
+        )
+    planned = plan_onto(project, ref)
+    return apply(planned), render(planned)
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def build_changes(plan: RebasePlan) -> list[FileChange]:
+    """Every file change of PLAN, computed before anything is written."""
+    from migfix import rewrite
+    from migfix.scan import scan_file
+
+    changes: list[FileChange] = []
+    for move in plan.moves:
+        old = move.path.read_bytes()
+        now = scan_file(move.path, old).down_revisions
+        if now != move.old_parents:
+            # Rewriting would silently undo whatever the user just did to this file.
+            raise Refusal(
+                f"{plan.relpath(move.path)} changed since migfix read it (down_revision is now "
+                f"{_ids(now)}, was {_ids(move.old_parents)}). Nothing was written; run "
+                f"`migfix rebase --onto {plan.ref}` again."
+            )
+        changes.append(
+            FileChange(
+                move.path, old, rewrite.rewrite_parents(old, move.new_parents, path=move.path)
+            )
+        )
+    for drop in plan.dropped:
+        changes.append(FileChange(drop.path, drop.path.read_bytes(), None))
+    return changes
+
+
+def apply(plan: RebasePlan) -> list[Path]:
+    """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed."""
+    from migfix._fileio import apply_changes
+
+    return apply_changes(build_changes(plan))
+
+
+def diff(plan: RebasePlan) -> str:
+    """Unified diffs of what :func:`apply` would write."""
+    from migfix._fileio import unified_diff
+
+    return "".join(unified_diff(c, plan.root) for c in build_changes(plan))
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def render(plan: RebasePlan) -> str:
+    """Per file ``b1: a -> c``, the dropped merges, the stacking, and each final chain."""
+    if not plan.branch:
+        return f"Nothing to do: this branch has no revisions that {plan.ref} lacks."
+    lines: list[str] = []
+    if not plan.changed:
+        lines.append(f"Nothing to do: this branch's revisions are already on top of {plan.ref}.")
+    else:
+        lines.append(f"Rebasing onto {plan.ref}:")
+        for m in plan.moves:
+            lines.append(
+                f"  {m.revision}: {_ids(m.old_parents)} -> {_ids(m.new_parents)}"
+                f"  ({plan.relpath(m.path)})"
+            )
+        for d in plan.dropped:
+            lines.append(
+                f"  {d.revision}: deleted, it only merged {plan.ref}'s history "
+                f"({_ids(d.parents)})  ({plan.relpath(d.path)})"
+            )
+    lines.extend(plan.notes)
+    for c in plan.chains:
+        label = f" ({', '.join(c.labels)})" if c.labels else ""
+        lines.append(f"Chain{label}: {' -> '.join((c.onto, *c.revisions))}")
+    return "\n".join(lines)
