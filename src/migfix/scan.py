@@ -349,19 +349,6 @@ def literal(node: ast.expr, source: str) -> Value:
     return Unknown(source)
 
 
-_COMPOUND = (
-    ast.If,
-    ast.For,
-    ast.AsyncFor,
-    ast.While,
-    ast.With,
-    ast.AsyncWith,
-    ast.Try,
-    *((ast.TryStar,) if hasattr(ast, "TryStar") else ()),
-    *((ast.Match,) if hasattr(ast, "Match") else ()),
-)
-
-
 def _ast_scan(text: str) -> _Found:
     found = _Found()
     try:
@@ -414,7 +401,11 @@ def _assignments(
             bound = alias.asname or alias.name.split(".")[0]
             if bound in NAMES:
                 yield bound, stmt.lineno, Unknown(source(stmt), "bound by an import")
-    elif isinstance(stmt, _COMPOUND):
+    elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if stmt.name in NAMES:
+            yield stmt.name, stmt.lineno, Unknown(stmt.name, "bound by a def or class")
+    else:
+        # if/try/with/loops, and any expression statement (a walrus binds at module level)
         for node in _walk_no_scopes(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in NAMES:
                 yield (
