@@ -257,7 +257,8 @@ def test_docstring_line_is_not_an_assignment(tmp_path: Path) -> None:
 def test_revision_inside_string_in_brackets(tmp_path: Path) -> None:
     f = _scan(
         tmp_path,
-        "revision = 'r1'\nSQL = (\n    'x'\n'''\nrevision = \"fake\"\n'''\n)\ndown_revision = 'r0'\n",
+        "revision = 'r1'\nSQL = (\n    'x'\n'''\nrevision = \"fake\"\n'''\n)\n"
+        "down_revision = 'r0'\n",
     )
     assert f.revision == "r1"
     assert f.down_revision == Field(("r0",), 8)
