@@ -364,10 +364,12 @@ def _resolve_resource(raw: str, base: Path, where: Path | None) -> Path:
     it, then through the import system's finder, which does not execute the package.
     """
     package, *parts = raw.split(":")
-    rel = Path(*package.split("."), *parts)
+    pkg_dir = Path(*package.split("."))
+    # Only the package must exist: a version location inside it may not exist yet,
+    # which Alembic accepts (it skips missing version folders).
     for root in (base, base / "src"):
-        if (root / rel).is_dir():
-            return (root / rel).absolute()
+        if (root / pkg_dir).is_dir():
+            return (root / pkg_dir / Path(*parts)).absolute()
     import importlib.util
 
     try:
@@ -376,9 +378,9 @@ def _resolve_resource(raw: str, base: Path, where: Path | None) -> Path:
         spec = None
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
-            candidate = Path(loc, *package.split(".")[1:], *parts)
-            if candidate.is_dir():
-                return candidate.absolute()
+            found = Path(loc, *package.split(".")[1:])
+            if found.is_dir():
+                return Path(found, *parts).absolute()
     raise ConfigError(
         f"{where}: cannot find the package resource '{raw}' (looked in {base} and on "
         "sys.path). Install the package, or write the location as a path."
