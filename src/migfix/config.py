@@ -280,20 +280,9 @@ def _ini_options(path: Path, section: str) -> dict[str, str]:
 def _from_ini(path: Path, section: str) -> Project:
     opts = _ini_options(path, section)
     here = path.parent
-    flask_dir: Path | None = None
-    base = here
-    kind = "alembic"
-    if "script_location" not in opts and (here / "env.py").is_file():
-        # Flask-Migrate's migrations/alembic.ini has no script_location: Flask-Migrate
-        # sets it to the folder itself, relative to the app's directory.
-        flask_dir = here
-        base = here.parent
-        kind = "flask"
-    elif "script_location" not in opts:
-        raise ConfigError(
-            f"{path} has no script_location in [{section}]. Add one "
-            "(e.g. script_location = %(here)s/migrations), or pass -n with the right section."
-        )
+    # A pyproject.toml beside the ini may hold [tool.alembic] (Alembic >= 1.16 reads
+    # both; the ini then often holds only the database URL), so script_location may
+    # come from there.
     toml = here / "pyproject.toml"
     toml_opts: Mapping[str, Any] = {}
     toml_file = None
@@ -304,6 +293,22 @@ def _from_ini(path: Path, section: str) -> Project:
         maybe = tool.get("alembic") if isinstance(tool, dict) else None
         if isinstance(maybe, dict):
             toml_opts, toml_file = maybe, toml
+    flask_dir: Path | None = None
+    base = here
+    kind = "alembic"
+    if "script_location" in opts or "script_location" in toml_opts:
+        pass
+    elif (here / "env.py").is_file():
+        # Flask-Migrate's migrations/alembic.ini has no script_location: Flask-Migrate
+        # sets it to the folder itself, relative to the app's directory.
+        flask_dir = here
+        base = here.parent
+        kind = "flask"
+    else:
+        raise ConfigError(
+            f"{path} has no script_location in [{section}]. Add one "
+            "(e.g. script_location = %(here)s/migrations), or pass -n with the right section."
+        )
     settings = _settings_from(data, toml) if data else _find_settings(base)
     return _project_from_options(
         opts,
@@ -438,10 +443,12 @@ def _resolve_resource(raw: str, base: Path, where: Path | None) -> Path:
     it, then through the import system's finder, which does not execute the package.
     """
     package, *parts = raw.split(":")
-    rel = Path(*package.split("."), *parts)
+    pkg_dir = Path(*package.split("."))
+    # Only the package must exist: a version location inside it may not exist yet,
+    # which Alembic accepts (it skips missing version folders).
     for root in (base, base / "src"):
-        if (root / rel).is_dir():
-            return (root / rel).absolute()
+        if (root / pkg_dir).is_dir():
+            return (root / pkg_dir / Path(*parts)).absolute()
     import importlib.util
 
     try:
@@ -450,9 +457,9 @@ def _resolve_resource(raw: str, base: Path, where: Path | None) -> Path:
         spec = None
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
-            candidate = Path(loc, *package.split(".")[1:], *parts)
-            if candidate.is_dir():
-                return candidate.absolute()
+            found = Path(loc, *package.split(".")[1:])
+            if found.is_dir():
+                return Path(found, *parts).absolute()
     raise ConfigError(
         f"{where}: cannot find the package resource '{raw}' (looked in {base} and on "
         "sys.path). Install the package, or write the location as a path."

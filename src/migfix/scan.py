@@ -39,6 +39,14 @@ _ILLEGAL_REV_CHARS = frozenset("@-+:")
 _ASSIGN = re.compile(
     r"(revision|down_revision|branch_labels|depends_on)[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*"
 )
+# Text before / after a name, inside a line, that may bind it at module level: chained
+# and unpacking assignments, walrus, import, for, with/except ... as, def, class, del,
+# global, match-case captures. Occurrences anywhere else (comments, strings, reads)
+# cannot. False positives only cost a trip through the ast path.
+_BIND_BEFORE = re.compile(
+    r"(?:[=(\[,*]|\b(?:def|class|as|import|for|del|global|nonlocal|case))[ \t]*\Z"
+)
+_BIND_AFTER = re.compile(r"[ \t]*(?:=(?!=)|:=|,|\)|\])")
 _FIND_WORDS = ("revision", "branch_labels", "depends_on")  # "revision" also finds down_revision
 # Code between two statements that cannot hide a string or an open bracket.
 _SAFE_GAP = re.compile(r"""(?:[^"'#(\[{\\\n]*(?:\#[^\n]*)?\n)*[^"'#(\[{\\\n]*""")
@@ -190,7 +198,10 @@ def _fast_scan(text: str) -> _Found | None:
     """The template-shaped path. Returns None whenever the ast path must decide."""
     found = _Found()
     prev = 0
-    for line_start, name_start in _name_lines(text):
+    lines = _name_lines(text)
+    if lines is None:
+        return None
+    for line_start, name_start in lines:
         if name_start != line_start:
             if _ASSIGN.match(text, name_start) is not None:
                 # An indented assignment: a function local, or a module-level if/try
@@ -214,8 +225,9 @@ def _fast_scan(text: str) -> _Found | None:
     return found
 
 
-def _name_lines(text: str) -> list[tuple[int, int]]:
-    """(line start, name start) of each line whose first word is one of ``NAMES``.
+def _name_lines(text: str) -> list[tuple[int, int]] | None:
+    """(line start, name start) of each line whose first word is one of ``NAMES``;
+    None when a name appears elsewhere in a place that may bind it.
 
     ``str.find`` is several times faster than a multi-line regex here, and this runs
     on every file of every ``migfix check``.
@@ -229,8 +241,17 @@ def _name_lines(text: str) -> list[tuple[int, int]]:
             if j == size or not (text[j].isalnum() or text[j] == "_"):
                 start = i - 5 if word == "revision" and text.endswith("down_", 0, i) else i
                 line_start = text.rfind("\n", 0, start) + 1
-                if not text[line_start:start].strip(" \t\f"):
+                before = text[line_start:start]
+                if not before.strip(" \t\f"):
                     out.add((line_start, start))
+                elif (
+                    _BIND_BEFORE.search(before) is not None
+                    or _BIND_AFTER.match(text, j) is not None
+                ) and not before.endswith("."):
+                    # The name may be bound here by something other than a
+                    # column-0 assignment (``x = revision = ...``, ``import``,
+                    # ``for``, ``as``, ``def``...): only the ast can tell.
+                    return None
             i = text.find(word, j)
     return sorted(out)
 
@@ -330,19 +351,6 @@ def literal(node: ast.expr, source: str) -> Value:
     return Unknown(source)
 
 
-_COMPOUND = (
-    ast.If,
-    ast.For,
-    ast.AsyncFor,
-    ast.While,
-    ast.With,
-    ast.AsyncWith,
-    ast.Try,
-    *((ast.TryStar,) if hasattr(ast, "TryStar") else ()),
-    *((ast.Match,) if hasattr(ast, "Match") else ()),
-)
-
-
 def _ast_scan(text: str) -> _Found:
     found = _Found()
     try:
@@ -395,7 +403,11 @@ def _assignments(
             bound = alias.asname or alias.name.split(".")[0]
             if bound in NAMES:
                 yield bound, stmt.lineno, Unknown(source(stmt), "bound by an import")
-    elif isinstance(stmt, _COMPOUND):
+    elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if stmt.name in NAMES:
+            yield stmt.name, stmt.lineno, Unknown(stmt.name, "bound by a def or class")
+    else:
+        # if/try/with/loops, and any expression statement (a walrus binds at module level)
         for node in _walk_no_scopes(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in NAMES:
                 yield (

@@ -1,0 +1,295 @@
+"""migfix.graph: structure, intent (head groups), problems; differential tests against Alembic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic_oracle import alembic_graph, fixture_graph
+from graphgen import GenGraph, graphs, render_project
+from hypothesis import HealthCheck, given, settings
+
+from migfix.config import find_project
+from migfix.graph import Graph, Problem, read_graph
+from migfix.scan import Field, RevisionFile, Unknown, Value, scan_locations
+
+V = Path("/p/versions")
+
+
+def rf(
+    rev: str,
+    down: Value = (),
+    labels: Value = (),
+    deps: Value = (),
+    *,
+    revises: tuple[str, ...] | None = None,
+    name: str | None = None,
+) -> RevisionFile:
+    """A revision file as the scanner reports it: revision on line 10, down 11, labels 12,
+    deps 13, the Revises: header on line 3."""
+    return RevisionFile(
+        path=V / (name or f"{rev}.py"),
+        revision=rev,
+        revision_line=10,
+        down_revision=Field(down, 11),
+        branch_labels=Field(labels, 12),
+        depends_on=Field(deps, 13),
+        revises=revises,
+        revises_line=3 if revises is not None else 0,
+        doc=f"step {rev}",
+    )
+
+
+def codes(problems: list[Problem]) -> list[tuple[str, str, str, int]]:
+    return [(p.code, p.severity, p.path.name if p.path else "", p.line) for p in problems]
+
+
+# -- structure ---------------------------------------------------------------------------------
+
+
+def diamond() -> Graph:
+    #   a -> b -> d -> e
+    #    \-> c -/
+    return Graph([rf("a"), rf("b", ("a",)), rf("c", ("a",)), rf("d", ("b", "c")), rf("e", ("d",))])
+
+
+def test_structure_of_a_diamond() -> None:
+    g = diamond()
+    assert g.heads == ("e",)
+    assert g.bases == ("a",)
+    assert g.branch_points == ("a",)
+    assert g.merge_points == ("d",)
+    assert g.ancestors("d") == {"a", "b", "c"}
+    assert g.ancestors("a") == set()
+    assert g.descendants("a") == {"b", "c", "d", "e"}
+    assert g.descendants("c") == {"d", "e"}
+    assert g.children["a"] == ["b", "c"]
+    assert g.topological_order() == ["a", "b", "c", "d", "e"]
+    assert len(g) == 5 and "d" in g and "z" not in g
+
+
+def test_topological_order_keeps_load_order_for_ties() -> None:
+    g = Graph([rf("z3", ("a1",)), rf("a1"), rf("m2", ("a1",)), rf("b0", ("m2", "z3"))])
+    assert g.topological_order() == ["a1", "z3", "m2", "b0"]
+
+
+def test_heads_ignore_depends_on() -> None:
+    g = Graph([rf("a"), rf("b", ("a",)), rf("x"), rf("y", ("x",), deps=("b",))])
+    assert g.heads == ("b", "y")
+    assert g.bases == ("a", "x")
+
+
+def test_effective_labels_propagate_to_descendants() -> None:
+    g = Graph(
+        [
+            rf("a", labels=("billing",)),
+            rf("b", ("a",)),
+            rf("x", labels=("auth",)),
+            rf("m", ("b", "x")),
+            rf("u", labels=Unknown("(cli.EXPAND,)")),
+            rf("v", ("u",)),
+        ]
+    )
+    assert g.effective_labels("a") == {"billing"}
+    assert g.effective_labels("b") == {"billing"}
+    assert g.effective_labels("m") == {"billing", "auth"}
+    assert g.effective_labels("u") is None
+    assert g.effective_labels("v") is None
+
+
+# -- intent ----------------------------------------------------------------------------------
+
+
+def test_unlabelled_heads_from_one_base_are_a_problem() -> None:
+    g = Graph([rf("a"), rf("b", ("a",)), rf("c", ("a",))])
+    assert g.head_groups() == [("b", "c")]
+    assert g.unintended_heads() == ("b", "c")
+    [p] = [p for p in g.problems() if p.code == "multiple-heads"]
+    assert p.message == (
+        "2 heads without branch labels: b (b.py), c (c.py); `alembic upgrade head` fails on "
+        "this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), or list them "
+        "in [tool.migfix] allow_heads if they are intended."
+    )
+    assert (p.severity, p.path, p.line, p.revisions) == ("error", V / "c.py", 10, ("b", "c"))
+
+
+def test_unlabelled_heads_from_separate_bases_are_a_problem() -> None:
+    g = Graph([rf("a"), rf("b", ("a",)), rf("x")])
+    assert g.head_groups() == [("b", "x")]
+
+
+def test_heads_with_different_labels_are_intended() -> None:
+    g = Graph([rf("a", labels=("billing",)), rf("b", ("a",)), rf("x", labels=("auth",))])
+    assert g.head_groups() == []
+    assert g.problems() == []
+
+
+def test_two_heads_under_the_same_label_are_a_problem() -> None:
+    g = Graph(
+        [
+            rf("a", labels=("billing",)),
+            rf("b", ("a",)),
+            rf("c", ("a",)),
+            rf("x", labels=("auth",)),
+        ]
+    )
+    assert g.head_groups() == [("b", "c")]
+    [p] = [p for p in g.problems() if p.code == "multiple-heads"]
+    assert p.message.startswith("2 heads under branch label 'billing': b (b.py), c (c.py);")
+
+
+def test_allow_heads() -> None:
+    files = [rf("a"), rf("b", ("a",)), rf("c", ("a",)), rf("d", ("a",))]
+    assert Graph(files, allow_heads=["c"]).head_groups() == [("b", "d")]
+    assert Graph(files, allow_heads=["b", "c"]).head_groups() == []
+
+
+def test_unknown_labels_are_only_a_warning() -> None:
+    g = Graph(
+        [
+            rf("k"),
+            rf("e", ("k",), labels=Unknown("(cli.EXPAND_BRANCH,)")),
+            rf("c", ("k",), labels=Unknown("(cli.CONTRACT_BRANCH,)")),
+        ]
+    )
+    assert g.head_groups() == []
+    assert g.unknown_label_heads() == ("e", "c")
+    assert codes(g.problems()) == [("unknown-labels", "warning", "c.py", 10)]
+
+
+# -- problems ------------------------------------------------------------------------------
+
+
+def test_unknown_parent() -> None:
+    g = Graph([rf("a"), rf("b", ("gone",))])
+    assert [(p.code, p.revisions, p.line) for p in g.problems()] == [
+        ("unknown-parent", ("b", "gone"), 11),
+        ("multiple-heads", ("a", "b"), 10),
+    ]
+    assert g.problems()[0].message == (
+        "down_revision names 'gone', which no revision file declares. Restore the missing "
+        "file, or point down_revision at an existing revision."
+    )
+
+
+def test_unknown_dependency_but_a_branch_label_is_fine() -> None:
+    g = Graph(
+        [
+            rf("a", labels=("billing",)),
+            rf("x", labels=("auth",), deps=("billing",)),
+            rf("y", ("x",), deps=("nope", "a")),
+        ]
+    )
+    assert codes(g.problems()) == [("unknown-dependency", "error", "y.py", 13)]
+    assert g.problems()[0].message == (
+        "depends_on names 'nope', which is neither a revision nor a branch label. Fix the id, "
+        "or restore the missing revision."
+    )
+
+
+def test_duplicate_revision_id() -> None:
+    g = Graph([rf("a"), rf("b", ("a",)), rf("b", ("a",), name="b_copy.py")])
+    assert codes(g.problems()) == [("duplicate-revision", "error", "b_copy.py", 10)]
+    assert g.nodes["b"].path.name == "b_copy.py"  # the later file wins, as in Alembic
+    assert "is also declared in /p/versions/b.py" in g.problems()[0].message
+
+
+def test_duplicate_label() -> None:
+    g = Graph([rf("a", labels=("x",)), rf("b", labels=("x",))])
+    assert codes(g.problems())[0] == ("duplicate-label", "error", "b.py", 12)
+
+
+def test_cycle_message_names_the_chain() -> None:
+    g = Graph([rf("base"), rf("a", ("c",)), rf("b", ("a",)), rf("c", ("b",)), rf("d", ("a",))])
+    cycles = [p for p in g.problems() if p.code == "cycle"]
+    assert len(cycles) == 1
+    assert cycles[0].message == (
+        "revisions form a cycle through down_revision: a -> c -> b -> a. Alembic cannot order "
+        "them; one of these down_revision values is wrong."
+    )
+    assert (cycles[0].path, cycles[0].line) == (V / "a.py", 11)
+    assert g.topological_order() == ["base"]
+
+
+def test_self_reference() -> None:
+    g = Graph([rf("a"), rf("b", ("b", "a"))])
+    assert [p.code for p in g.problems()] == ["self-reference"]
+    assert g.problems()[0].message == (
+        "revision b names itself in down_revision. Point it at its real parent."
+    )
+    dep = Graph([rf("a", deps=("a",))])
+    assert [p.code for p in dep.problems()] == ["self-reference"]
+
+
+def test_revises_mismatch_is_a_warning() -> None:
+    g = Graph([rf("a"), rf("b", ("a",)), rf("c", ("b",), revises=("a",))])
+    assert codes(g.problems()) == [("revises-mismatch", "warning", "c.py", 3)]
+    assert g.problems()[0].message == (
+        "the docstring says 'Revises: a' but down_revision is b. Alembic uses down_revision; "
+        "fix the header so people reading the file are not misled."
+    )
+    ok = Graph([rf("a", revises=()), rf("m", ("a",), revises=("a",))])
+    assert ok.problems() == []
+
+
+# -- differential: migfix == Alembic ---------------------------------------------------------
+
+
+def migfix_view(files: list[RevisionFile], graph: Graph) -> dict[str, Any]:
+    """The graph in alembic_oracle's shape."""
+
+    def lst(v: Value) -> Any:
+        return v if isinstance(v, Unknown) else sorted(v)
+
+    return {
+        "heads": sorted(graph.heads),
+        "bases": sorted(graph.bases),
+        "revisions": {
+            rev: {
+                "file": str(n.path.resolve()),
+                "down": sorted(n.down),
+                "labels": lst(n.file.branch_labels.value),
+                "deps": lst(n.file.depends_on.value),
+            }
+            for rev, n in sorted(graph.nodes.items())
+        },
+    }
+
+
+FIXTURES = ["plain", "typed", "two_heads", "labels", "recursive", "pyproject_cfg", "flask_app"]
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixture_graph_equals_alembic(fixtures_dir: Path, name: str) -> None:
+    project = find_project(fixtures_dir / name)
+    graph = read_graph(project)
+    assert migfix_view(graph.files, graph) == fixture_graph(fixtures_dir / name)
+
+
+def _differential(graph: GenGraph, dest: Path, *, typed: bool) -> None:
+    render_project(graph, dest, typed=typed)
+    files = scan_locations([dest], recursive=False)
+    g = Graph(files)
+    assert all(not f.issues for f in files)
+    assert migfix_view(files, g) == alembic_graph([dest])
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(graphs(max_size=15))
+def test_generated_graphs_typed_template(
+    tmp_path_factory: pytest.TempPathFactory, graph: GenGraph
+) -> None:
+    _differential(graph, tmp_path_factory.mktemp("typed"), typed=True)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(graphs(max_size=15))
+def test_generated_graphs_flask_template(
+    tmp_path_factory: pytest.TempPathFactory, graph: GenGraph
+) -> None:
+    _differential(graph, tmp_path_factory.mktemp("flask"), typed=False)
