@@ -35,6 +35,12 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV["PYTHONPATH"] = str(ROOT / "src")
 
 
+def migfix_cmd() -> list[str]:
+    """The installed console script when there is one (what users run), else -m."""
+    script = Path(PY).with_name("migfix")
+    return [str(script)] if script.exists() else [PY, "-m", "migfix"]
+
+
 def timed(cmd: list[str], *, cwd: Path, repeat: int, after: object = None) -> float:
     times = []
     for _ in range(repeat):
@@ -109,7 +115,7 @@ def main() -> int:
         read_all = "import sys\nfor p in sys.argv[1:]:\n    open(p, 'rb').read()\n"
         t_pass = timed([PY, "-c", "pass"], cwd=tmp, repeat=r)
         t_floor = timed([PY, "-c", read_all, *files], cwd=tmp, repeat=r)
-        t_heads = timed([PY, "-m", "migfix", "heads", "--versions", str(synth)], cwd=tmp, repeat=r)
+        t_heads = timed([*migfix_cmd(), "heads", "--versions", str(synth)], cwd=tmp, repeat=r)
         proj = tmp / "alembic5000"
         proj.mkdir()
         write_alembic_project(proj, synth)
@@ -136,7 +142,7 @@ def main() -> int:
         small_files = sorted(str(p) for p in small.iterdir())
         t_cat = timed(["cat", *small_files], cwd=tmp, repeat=r)
         floor300 = t_pass + t_cat
-        t_check = timed([PY, "-m", "migfix", "check", "--versions", str(small)], cwd=tmp, repeat=r)
+        t_check = timed([*migfix_cmd(), "check", "--versions", str(small)], cwd=tmp, repeat=r)
         results.append(
             (
                 "check 300: migfix check / (pass + cat)",
@@ -171,9 +177,7 @@ def main() -> int:
         (repo / "alembic.ini").write_text(
             "[alembic]\nscript_location = %(here)s\nversion_locations = %(here)s/versions\n"
         )
-        t_hook = timed(
-            [PY, "-m", "migfix", "hook", "run", "post-merge", "--", "0"], cwd=repo, repeat=r
-        )
+        t_hook = timed([PY, "-m", "migfix.hookrun", "post-merge", "--", "0"], cwd=repo, repeat=r)
         results.append(
             (
                 "hook no-op 300: hook run / (pass + cat)",
@@ -196,7 +200,7 @@ def main() -> int:
                         p.unlink()
 
             t_mig_merge = timed(
-                [PY, "-m", "migfix", "merge"], cwd=mproj, repeat=max(1, r // 2), after=cleanup
+                [*migfix_cmd(), "merge"], cwd=mproj, repeat=max(1, r // 2), after=cleanup
             )
             t_alembic_merge = timed(
                 [PY, "-m", "alembic", "merge", "heads", "-m", "merge heads"],

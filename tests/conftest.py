@@ -15,7 +15,22 @@ FIXTURES = REPO / "fixtures"
 # Where `fetch.sh` puts the corpus on the development machine when MIGFIX_CORPUS is unset.
 DEFAULT_CORPUS = Path("/work/corpus-cache")
 # Truth files ship with the corpus tooling, not with the download.
-TRUTH_DIRS = (REPO / "corpus" / "truth", Path("/work/shared/corpus/truth"))
+# CI lays shared/ beside the clone, so look there first.
+TRUTH_DIRS = (
+    REPO.parent / "shared" / "corpus" / "truth",
+    REPO / "corpus" / "truth",
+    Path("/work/shared/corpus/truth"),
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The scan cache lives under the user's cache directory; tests (and every migfix
+    # subprocess they start, which inherits the environment) use a private one.
+    if "MIGFIX_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        os.environ["MIGFIX_CACHE_DIR"] = tempfile.mkdtemp(prefix="migfix-test-cache-")
+
 
 # Files that running a fixture in place can leave behind; never part of a copy.
 _RUN_LEFTOVERS = shutil.ignore_patterns("__pycache__", "*.db", "instance")

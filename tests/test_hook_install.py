@@ -398,7 +398,7 @@ def test_real_merge_runs_the_foreign_hook_and_migfix_failure_does_not_fail_it(
     write_hook(hooks / "post-merge", FOREIGN_HOOK)
     add_branch_with_commit(repo, "feature", "feature.txt")
     hook.install(repo, hook_types=["post-merge"])
-    # The hook runs `<this python> -m migfix hook run`; whatever that does on this branch
+    # The hook runs `<this python> -m migfix.hookrun`; whatever that does on this branch
     # (the runner may not exist yet), the merge must succeed and the foreign hook must run.
     monkeypatch.setenv("PYTHONPATH", str(SRC))
 
@@ -424,7 +424,7 @@ def test_real_merge_passes_recorded_options_to_migfix(tmp_path: Path) -> None:
     git(repo, "merge", "--no-edit", "feature")
 
     assert log.read_text() == (
-        "args:-m migfix hook run post-merge --strategy merge --no-commit --always -- 0\n"
+        "args:-m migfix.hookrun post-merge --strategy merge --no-commit --always -- 0\n"
     )
 
 
@@ -454,7 +454,7 @@ def test_real_rebase_feeds_both_hooks_the_same_stdin_and_amend_skips_migfix(
     new = git(repo, "rev-parse", "feature").stdout.strip()
     assert legacy_log.read_text() == f"legacy rebase\nlegacy-stdin:{old} {new}\n"
     assert log.read_text() == (
-        f"args:-m migfix hook run post-rewrite -- rebase\nstdin:{old} {new}\n"
+        f"args:-m migfix.hookrun post-rewrite -- rebase\nstdin:{old} {new}\n"
     )
 
     git(repo, "commit", "-q", "--amend", "-m", "reworded")
@@ -483,7 +483,7 @@ def test_script_exits_with_the_legacy_status_whatever_migfix_does(
     proc = run_script(hooks / "post-merge", "0", cwd=repo)
 
     assert proc.returncode == expected_exit
-    assert log.read_text().startswith("args:-m migfix hook run post-merge -- 0\n")
+    assert log.read_text().startswith("args:-m migfix.hookrun post-merge -- 0\n")
     if migfix_exit:
         assert proc.stderr == (
             f"migfix: post-merge hook failed (exit {migfix_exit}); your merge is done, "

@@ -15,7 +15,6 @@ or the parent of a Flask-Migrate ``migrations/`` folder.
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 import sys
@@ -263,6 +262,8 @@ def _from_pyproject(path: Path, *, required: bool) -> Project | None:
 
 
 def _ini_options(path: Path, section: str) -> dict[str, str]:
+    import configparser
+
     parser = configparser.ConfigParser({"here": path.parent.absolute().as_posix()})
     try:
         with path.open(encoding="utf-8") as f:

@@ -5,7 +5,8 @@ hook that was already there is moved to ``<hook>.legacy`` and still runs first, 
 directory comes from git itself (``git rev-parse --git-path hooks``), so linked worktrees and
 ``core.hooksPath`` land where git will look.
 
-The installed script does no work of its own: it calls ``python -m migfix hook run`` with the
+The installed script does no work of its own: it calls ``python -m migfix.hookrun`` (the same as
+``migfix hook run``, without click's start-up cost) with the
 interpreter that installed it (by absolute path, so a GUI client or a shell without the
 virtualenv activated still finds migfix). What the hook does after a merge lives in
 ``migfix.hookrun``. Only the standard library is imported here: this module sits on the path
@@ -117,7 +118,7 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
         )
     py = shlex.quote(interpreter)
     opts = "".join(" " + shlex.quote(o) for o in options)
-    run = f'"$python" -m migfix hook run {hook_type}{opts} -- "$@"'
+    run = f'"$python" -m migfix.hookrun {hook_type}{opts} -- "$@"'
     failed = (
         f'echo "migfix: {hook_type} hook failed (exit $?); your {_what(hook_type)} is done, '
         'run migfix check" >&2'

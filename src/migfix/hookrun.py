@@ -117,3 +117,41 @@ def _run(
         _say("committed the result.")
     elif written:
         _say("left uncommitted for review: `git diff`, then commit.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m migfix.hookrun HOOK [--strategy S] [--commit|--no-commit] [--always] -- ARGS``
+
+    What the installed hook script calls. It parses its own fixed arguments instead of
+    going through click: importing click alone costs more than the whole no-op path
+    (one head) is allowed to take.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    git_args: list[str] = []
+    if "--" in args:
+        cut = args.index("--")
+        args, git_args = args[:cut], args[cut + 1 :]
+    strategy: str | None = None
+    commit: bool | None = None
+    always = False
+    hook_type = args.pop(0) if args else ""
+    while args:
+        opt = args.pop(0)
+        if opt == "--strategy" and args:
+            strategy = args.pop(0)
+        elif opt == "--commit":
+            commit = True
+        elif opt == "--no-commit":
+            commit = False
+        elif opt == "--always":
+            always = True
+        else:
+            _say(f"ignoring unknown hook option {opt!r} (reinstall with `migfix hook install`).")
+    if hook_type not in ("post-merge", "post-rewrite") or strategy not in (None, "merge", "rebase"):
+        _say(f"unknown hook {hook_type!r} or strategy {strategy!r}; nothing done.")
+        return 0
+    return run(hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

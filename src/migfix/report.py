@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from migfix.config import Project
@@ -267,4 +266,6 @@ def problems_github(project: Project, problems: list[Problem]) -> str:
 
 
 def dumps(data: dict[str, Any]) -> str:
+    import json
+
     return json.dumps(data, indent=2, ensure_ascii=False)

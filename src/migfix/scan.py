@@ -19,14 +19,16 @@ A value that is not a literal is never guessed: it is reported as :class:`Unknow
 
 from __future__ import annotations
 
-import ast
 import codecs
 import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import ast
 
 NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
@@ -86,8 +88,7 @@ Value = tuple[str, ...] | Unknown
 """A literal is normalized like Alembic's ``util.to_tuple``: None -> (), 'a' -> ('a',)."""
 
 
-@dataclass(frozen=True)
-class Issue:
+class Issue(NamedTuple):
     """A fault found while reading one file (graph-level faults live in ``graph``)."""
 
     code: str
@@ -316,6 +317,8 @@ def _read_value(text: str, pos: int) -> tuple[Value, int] | None:
             return (), m.end()
         s = m.group(2) if m.group(2) is not None else m.group(3)
         return (s,), m.end()
+    import ast  # only here: the template-shaped values above need no parser
+
     end = text.find("\n", pos)
     for _ in range(_MAX_VALUE_LINES):
         chunk = text[pos : len(text) if end < 0 else end]
@@ -334,6 +337,8 @@ def _read_value(text: str, pos: int) -> tuple[Value, int] | None:
 
 def literal(node: ast.expr, source: str) -> Value:
     """Alembic's ``to_tuple`` of a literal expression, or Unknown for anything else."""
+    import ast
+
     if isinstance(node, ast.Constant):
         if node.value is None:
             return ()
@@ -352,6 +357,8 @@ def literal(node: ast.expr, source: str) -> Value:
 
 
 def _ast_scan(text: str) -> _Found:
+    import ast
+
     found = _Found()
     try:
         tree = ast.parse(text)
@@ -385,6 +392,8 @@ def _assignments(
     stmt: ast.stmt, source: Callable[[ast.AST], str]
 ) -> Iterator[tuple[str, int, Value]]:
     """Module-level bindings of the four names made by one statement, in order."""
+    import ast
+
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
             yield from _bind(target, stmt.value, stmt.lineno, source)
@@ -418,6 +427,8 @@ def _assignments(
 
 
 def _walk_no_scopes(node: ast.AST) -> Iterator[ast.AST]:
+    import ast
+
     for child in ast.iter_child_nodes(node):
         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
@@ -428,6 +439,8 @@ def _walk_no_scopes(node: ast.AST) -> Iterator[ast.AST]:
 def _bind(
     target: ast.expr, value: ast.expr, line: int, src: Callable[[ast.AST], str]
 ) -> Iterator[tuple[str, int, Value]]:
+    import ast
+
     if isinstance(target, ast.Name):
         if target.id in NAMES:
             yield target.id, line, literal(value, src(value))
@@ -560,26 +573,94 @@ def _broken(path: Path, code: str, line: int, message: str) -> RevisionFile:
 
 
 def scan_locations(
-    locations: tuple[Path, ...] | list[Path], *, recursive: bool
+    locations: tuple[Path, ...] | list[Path], *, recursive: bool, cache: bool = True
 ) -> list[RevisionFile]:
     """Every revision file of a project, in Alembic's load order, each read once.
 
     A file reached twice (overlapping version locations) is read once, as Alembic does.
+    Unchanged files are taken from the scan cache (``migfix.scancache``) without being
+    read.
     """
+    from migfix.scancache import LocationCache
+
     seen: set[str] = set()
     out: list[RevisionFile] = []
     # Only overlapping locations can reach a file twice; resolving every path costs
     # a few stat calls per file, so a single flat location skips it.
     dedupe = len(locations) > 1 or recursive
     for loc in locations:
+        store = LocationCache(loc, recursive) if cache else None
         for p in list_revision_files(loc, recursive=recursive):
+            name = str(p)
             if dedupe:
-                real = os.path.realpath(p)
+                real = os.path.realpath(name)
                 if real in seen:
                     continue
                 seen.add(real)
-            out.append(scan_file(p))
+            if store is None:
+                out.append(scan_file(p))
+                continue
+            try:
+                stat = os.stat(name)
+            except OSError:
+                out.append(scan_file(p))
+                continue
+            record = store.get(name, stat)
+            if record is not None:
+                out.append(_from_record(p, record))
+                continue
+            rf = scan_file(p)
+            out.append(rf)
+            store.put(name, stat, _to_record(rf))
+        if store is not None:
+            store.save()
     return out
+
+
+def _field_record(f: Field) -> tuple[object, int, bool]:
+    v = f.value
+    # marshal keeps lists and tuples apart: a list marks an Unknown.
+    return ([v.source, v.reason] if isinstance(v, Unknown) else v), f.line, f.assigned
+
+
+def _field_from(rec: tuple[object, int, bool]) -> Field:
+    v, line, assigned = rec
+    if isinstance(v, list):
+        return Field(Unknown(v[0], v[1]), line, assigned)
+    assert isinstance(v, tuple)
+    return Field(v, line, assigned)
+
+
+def _to_record(rf: RevisionFile) -> tuple[object, ...]:
+    return (
+        rf.revision,
+        rf.revision_line,
+        _field_record(rf.down_revision),
+        _field_record(rf.branch_labels),
+        _field_record(rf.depends_on),
+        rf.revises,
+        rf.revises_line,
+        rf.doc,
+        rf.docstring,
+        tuple(tuple(i) for i in rf.issues),
+    )
+
+
+def _from_record(path: Path, rec: tuple[Any, ...]) -> RevisionFile:
+    rev, rev_line, down, labels, deps, revises, revises_line, doc, docstring, issues = rec
+    return RevisionFile(
+        path,
+        rev,
+        rev_line,
+        _field_from(down),
+        _field_from(labels),
+        _field_from(deps),
+        revises,
+        revises_line,
+        doc,
+        docstring,
+        tuple(Issue(*i) for i in issues),
+    )
 
 
 def scan_sources(

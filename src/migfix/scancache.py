@@ -1,0 +1,105 @@
+"""Remember what each revision file declared, keyed by the file's identity.
+
+The post-merge hook and ``migfix check`` run again and again on the same folder, where
+almost no file changed since the last run. With this cache a run stats every file but
+reads and scans only the changed ones, like git's index does for the work tree.
+
+Safety, as in git's "racy git" rule: an entry is only trusted when inode, size, mtime
+and ctime all match, and a file whose mtime or ctime is less than two seconds old is
+never stored (it could change again within the filesystem's timestamp granularity
+without any of those moving). The cache is a private file under the user's cache
+directory (``$MIGFIX_CACHE_DIR``, else ``$XDG_CACHE_HOME/migfix``, else
+``~/.cache/migfix``); ``MIGFIX_NO_CACHE=1`` turns it off. Any problem reading or
+writing it just means a cold run: it never changes a result.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from migfix import __version__
+
+# Bump when what the scanner extracts changes, so old entries are not reused.
+FORMAT = f"migfix-scan-3/{__version__}"
+_RACY_NS = 2_000_000_000
+
+Entry = tuple[tuple[int, int, int, int], Any]
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get("MIGFIX_NO_CACHE"):
+        return None
+    base = os.environ.get("MIGFIX_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "migfix" if xdg else Path.home() / ".cache" / "migfix"
+
+
+class LocationCache:
+    """The cache of one version location (with its recursive flag)."""
+
+    def __init__(self, location: Path, recursive: bool) -> None:
+        self.location = str(location)
+        self.recursive = recursive
+        base = _cache_dir()
+        name = f"{zlib.crc32(self.location.encode()):08x}-{int(recursive)}.scan"
+        self.path = base / name if base is not None else None
+        self.entries: dict[str, Entry] = {}
+        self.fresh: dict[str, Entry] = {}
+        self.dirty = False
+        self.now_ns = time.time_ns()
+        self._load()
+
+    def _load(self) -> None:
+        if self.path is None:
+            return
+        try:
+            data = marshal.loads(self.path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            return
+        # The location is stored too: two locations whose names share a checksum
+        # must not read each other's entries.
+        if (
+            isinstance(data, tuple)
+            and len(data) == 4
+            and data[0] == FORMAT
+            and data[1] == self.location
+            and data[2] == self.recursive
+            and isinstance(data[3], dict)
+        ):
+            self.entries = data[3]
+
+    def get(self, path: str, stat: os.stat_result) -> Any | None:
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        entry = self.entries.get(path)
+        if entry is not None and entry[0] == key:
+            self.fresh[path] = entry
+            return entry[1]
+        return None
+
+    def put(self, path: str, stat: os.stat_result, record: Any) -> None:
+        self.dirty = True
+        newest = max(stat.st_mtime_ns, stat.st_ctime_ns)
+        if self.now_ns - newest < _RACY_NS:
+            return  # too recent to trust its timestamps: scan it again next time
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        self.fresh[path] = (key, record)
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        if not self.dirty and len(self.fresh) == len(self.entries):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(marshal.dumps((FORMAT, self.location, self.recursive, self.fresh)))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a read-only home or a full disk only costs speed
