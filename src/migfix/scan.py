@@ -133,6 +133,16 @@ class RevisionFile:
         return () if isinstance(v, Unknown) else v
 
 
+def _join(parent: Path, name: str) -> Path:
+    return parent / name
+
+
+# ``parent / name`` parses ``name`` again; pathlib's own glob uses this private helper
+# to skip that for a bare file name (4x faster, and this runs for every file of every
+# run). Fall back to ``/`` on a Python whose pathlib lacks it.
+_child: Callable[[Path, str], Path] = getattr(Path, "_make_child_relpath", _join)
+
+
 def list_revision_files(directory: Path, *, recursive: bool) -> list[Path]:
     """The files Alembic would load from one version location, in Alembic's order.
 
@@ -147,7 +157,8 @@ def list_revision_files(directory: Path, *, recursive: bool) -> list[Path]:
         if root.endswith("__pycache__"):
             continue
         rootp = Path(root)
-        out.extend(rootp / name for name in sorted(files) if _SOURCE_FILE.match(name))
+        match = _SOURCE_FILE.match
+        out.extend(_child(rootp, name) for name in sorted(files) if match(name))
         if not recursive:
             break
         dirs.sort()
@@ -623,12 +634,10 @@ def _field_record(f: Field) -> tuple[object, int, bool]:
     return ([v.source, v.reason] if isinstance(v, Unknown) else v), f.line, f.assigned
 
 
-def _field_from(rec: tuple[object, int, bool]) -> Field:
-    v, line, assigned = rec
-    if isinstance(v, list):
-        return Field(Unknown(v[0], v[1]), line, assigned)
-    assert isinstance(v, tuple)
-    return Field(v, line, assigned)
+def _field_from(rec: tuple[Any, int, bool]) -> Field:
+    if type(rec[0]) is list:
+        return Field(Unknown(*rec[0]), rec[1], rec[2])
+    return Field(*rec)
 
 
 def _to_record(rf: RevisionFile) -> tuple[object, ...]:
@@ -659,7 +668,7 @@ def _from_record(path: Path, rec: tuple[Any, ...]) -> RevisionFile:
         revises_line,
         doc,
         docstring,
-        tuple(Issue(*i) for i in issues),
+        tuple(Issue(*i) for i in issues) if issues else (),
     )
 
 
