@@ -7,7 +7,6 @@ against what migfix read earlier, and only then moved into place with ``os.repla
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import difflib
 import io
@@ -15,7 +14,6 @@ import os
 import re
 import stat
 import tempfile
-import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,20 +162,12 @@ def unified_diff(change: FileChange, root: Path) -> str:
 
 
 def decode_source(data: bytes) -> str:
-    """Decode Python source as the interpreter would: BOM, then PEP 263 cookie, else UTF-8.
+    """Decode Python source as the scanner does (BOM, PEP 263 cookie, else UTF-8), falling
+    back to latin-1, which never fails, so a diff can always be shown."""
+    from migfix.scan import decode_source as strict
 
-    Bytes that do not decode that way fall back to latin-1, which never fails, so a diff can
-    always be shown.
-    """
-    if data.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    else:
-        try:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        except SyntaxError:
-            encoding = "latin-1"
     try:
-        return data.decode(encoding)
+        return strict(data)
     except (UnicodeDecodeError, LookupError):
         return data.decode("latin-1")
 
