@@ -259,8 +259,10 @@ def _static_scripts(graph: Graph, parents: dict[str, tuple[str, ...]]) -> list[A
 
     out = []
     for rev, node in graph.nodes.items():
+        if rev not in parents:
+            continue  # left out on purpose by the caller
         module = types.ModuleType(f"migfix_static_{rev}")
-        down = parents.get(rev, node.down)
+        down = parents[rev]
         module.down_revision = down[0] if len(down) == 1 else (down or None)  # type: ignore[attr-defined]
         module.branch_labels = node.labels or None  # type: ignore[attr-defined]
         # Dependencies only matter to Alembic for ordering; unknown ones are left out.
@@ -323,20 +325,27 @@ def _render_merges(
             script_dir.version_locations = [str(scratch)]
             script_dir.__dict__.pop("_version_locations", None)
             script_dir.__dict__.pop("_singular_version_location", None)
-            known = {r: p for r, p in placed.items() if r in graph.nodes}
+            # Revisions already repointed onto this merge (or a later one) cannot be in
+            # the map yet: they would name a revision Alembic does not know. They sit
+            # above the merge anyway, so leaving them out keeps the heads what they are.
+            above = _descendants_of(placed, {r for r, _ in merges[len(out) :]})
+            known = {r: p for r, p in placed.items() if r in graph.nodes and r not in above}
             scripts = _static_scripts(graph, known) + [
                 _virtual_script(r, placed[r], project) for r, _ in merges[: len(out)]
             ]
             script_dir.revision_map = RevisionMap(_constant(scripts))
+            # As in `alembic merge`: env.py may add template arguments through
+            # context.configure(template_args=...), so the same dict goes to the template.
+            template_args: dict[str, Any] = {"config": cfg}
             try:
-                _run_revision_environment(cfg, script_dir)
+                _run_revision_environment(cfg, script_dir, template_args)
                 script = script_dir.generate_revision(
                     rev,
                     message,
                     refresh=True,
                     head=list(heads),
                     branch_labels=opts.branch_label,
-                    config=cfg,
+                    **template_args,
                 )
             except CommandError as exc:
                 raise Refusal(f"Alembic refused to write the merge revision: {exc}") from exc
@@ -369,7 +378,24 @@ def _virtual_script(rev: str, down: tuple[str, ...], project: Project) -> Any:
     return Script(module, rev, project.version_locations[0] / f"{rev}.py")
 
 
-def _run_revision_environment(cfg: Any, script_dir: Any) -> None:
+def _descendants_of(parents: dict[str, tuple[str, ...]], roots: set[str]) -> set[str]:
+    """``roots`` and every revision above them, following ``parents`` downward."""
+    children: dict[str, list[str]] = {}
+    for rev, down in parents.items():
+        for p in down:
+            children.setdefault(p, []).append(rev)
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        r = stack.pop()
+        if r in seen:
+            continue
+        seen.add(r)
+        stack.extend(children.get(r, ()))
+    return seen
+
+
+def _run_revision_environment(cfg: Any, script_dir: Any, template_args: dict[str, Any]) -> None:
     """``revision_environment = true`` makes ``alembic merge`` run env.py; so does migfix."""
     from alembic import util
 
@@ -381,7 +407,9 @@ def _run_revision_environment(cfg: Any, script_dir: Any) -> None:
         return []
 
     try:
-        with EnvironmentContext(cfg, script_dir, fn=nothing, as_sql=False, template_args={}):
+        with EnvironmentContext(
+            cfg, script_dir, fn=nothing, as_sql=False, template_args=template_args
+        ):
             script_dir.run_env()
     except ImportError as exc:
         raise Refusal(
