@@ -11,6 +11,7 @@ import an application that is not installed.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import types
@@ -25,6 +26,12 @@ from migfix.errors import MigfixError, Refusal
 from migfix.graph import Graph
 from migfix.newness import Newness
 from migfix.scan import RevisionFile, Unknown, scan_file
+
+# A line assigning down_revision from the template variable, e.g.
+# ``down_revision: Union[...] = ${repr(down_revision)}``.
+_DOWN_IN_TEMPLATE = re.compile(
+    r"(?m)^[ \t]*down_revision\b[^\n]*=[^\n]*\$\{[^}\n]*\bdown_revision\b"
+)
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,17 @@ def _plan_group(
         stale = settled - {target}
         target_ancestry = _ancestry(parents, target)
         for rev in sorted((r for r in region if newness.is_new(r)), key=order.__getitem__):
+            node = graph.nodes[rev]
+            if isinstance(node.file.down_revision.value, Unknown):
+                # Its parents read as none, so whether it hangs off a stale parent (and
+                # must move) is unknowable; planning around it would write a wrong merge.
+                raise Refusal(
+                    f"{plan.project.relpath(node.path)}:{node.file.down_revision.line}: "
+                    f"down_revision of new revision {rev} is not a literal "
+                    f"({node.file.down_revision.value.source}), so migfix cannot tell whether "
+                    f"it must move onto {target}. Replace it with the revision id(s) it stands "
+                    "for and run migfix merge again."
+                )
             old = parents[rev]
             if not any(p in stale and p in target_ancestry for p in old):
                 continue
@@ -181,15 +199,6 @@ def _plan_group(
                 if q not in new:
                     new.append(q)
             parents[rev] = tuple(new)
-            node = graph.nodes[rev]
-            if isinstance(node.file.down_revision.value, Unknown):
-                raise Refusal(
-                    f"{plan.project.relpath(node.path)}:{node.file.down_revision.line}: "
-                    f"down_revision of new revision {rev} is not a literal "
-                    f"({node.file.down_revision.value.source}), and it must change to point "
-                    f"at {target}. Replace it with the revision id(s) it stands for and run "
-                    "migfix merge again."
-                )
             plan.repoints.append(Repoint(rev, node.path, old, tuple(new)))
     # Several independent new chains (or a new chain beside the settled head) may
     # still leave several heads: join what remains with one more merge.
@@ -307,7 +316,8 @@ def _render_merges(
             f"{template}: cannot read the revision template ({exc.strerror}). Restore "
             "script.py.mako (e.g. from `alembic init`)."
         ) from exc
-    if "${down_revision" not in template_text and "down_revision}" not in template_text:
+    # The Revises: header also uses ${down_revision}; what matters is the assignment.
+    if not _DOWN_IN_TEMPLATE.search(template_text):
         raise Refusal(
             f"{template} has no ${{down_revision}}, so a merge revision rendered from it would "
             "not name its parents. Add `down_revision = ${repr(down_revision)}` to the template."
