@@ -9,12 +9,17 @@ Revision names follow issue 4's table: ``a`` is the fixture's head (bbbb0004 / g
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import corpus_index, corpus_truth
 from gitutil import git, git_proc, isolate_git
 from projutil import (
     Proj,
@@ -620,3 +625,247 @@ def test_settled_revisions_are_never_planned_for_a_rewrite(run: Run, tmp_path: P
         f"migrations/versions/{N}_add_n.py: revision {N} is settled (it is on HEAD); migfix "
         "never rewrites a settled revision."
     )
+
+
+# --- the merge file is what `alembic merge` would write -------------------------------------
+
+STAMP = "# stamped by the post-write hook\n"
+
+
+def _configured_project(tmp_path: Path) -> Proj:
+    """The typed project with every option that shapes a new revision file turned on."""
+    proj = new_project(tmp_path, "typed")
+    hook = tmp_path / "stamp.sh"
+    hook.write_text(f"#!/bin/sh\nprintf '{STAMP.strip()}\\n' >> \"$1\"\n")
+    hook.chmod(0o755)
+    ini = proj.root / "alembic.ini"
+    text = ini.read_text()
+    text = text.replace(
+        "[alembic]\n",
+        "[alembic]\n"
+        "file_template = %%(year)d_%%(rev)s_%%(slug)s\n"
+        "truncate_slug_length = 8\n"
+        "timezone = UTC\n"
+        "output_encoding = latin-1\n"
+        "revision_environment = true\n",
+        1,
+    )
+    text = text.replace(
+        "[post_write_hooks]\n",
+        "[post_write_hooks]\n"
+        "hooks = stamp\n"
+        "stamp.type = exec\n"
+        f"stamp.executable = {hook}\n"
+        "stamp.options = REVISION_SCRIPT_FILENAME\n",
+        1,
+    )
+    ini.write_text(text)
+    env = proj.migrations / "env.py"
+    text = env.read_text()
+    text = text.replace(
+        "config = context.config\n",
+        "config = context.config\n"
+        "with open(os.path.join(os.path.dirname(__file__), 'env-ran.txt'), 'a') as _f:\n"
+        "    _f.write('ran\\n')\n",
+        1,
+    )
+    text = text.replace(
+        "connection=connection, target_metadata=target_metadata\n",
+        "connection=connection, target_metadata=target_metadata,\n"
+        "            template_args={'reviewed_by': 'env.py'},\n",
+        1,
+    )
+    env.write_text(text)
+    mako = proj.migrations / "script.py.mako"
+    text = mako.read_text()
+    mako.write_text(
+        # A bare coding comment would be read by Mako as the template's own encoding.
+        '${"# -*- coding: latin-1 -*-"}\n'
+        + text.replace(
+            "import sqlalchemy as sa\n", "import sqlalchemy as sa\n# reviewed by: ${reviewed_by}\n"
+        )
+    )
+    return proj
+
+
+def test_merge_file_honours_the_project_options_like_alembic_merge(
+    run: Run, tmp_path: Path
+) -> None:
+    proj = _configured_project(tmp_path)
+    proj.revision(B, "add b", head=proj.a, splice=True)
+    proj.revision(C, "add c", head=proj.a, splice=True)
+    message = "merge h\u00e9ads"
+    ref = proj.copy(tmp_path / "ref")
+    expected = ref.alembic_merge(M, message=message)
+    ran = (proj.migrations / "env-ran.txt").read_text().count("ran")
+
+    result = run(proj.root, "merge", "-m", message, "--rev-id", M)
+
+    assert result.rc == 0, result.err
+    (written,) = (p for p in proj.versions.iterdir() if M in p.name)
+    # file_template, truncate_slug_length: the name Alembic chose.
+    assert written.name == expected.name
+    assert written.name.endswith(f"_{M}_merge_.py")
+    data = written.read_bytes()
+    assert normalize(data) == normalize(expected.read_bytes())
+    # output_encoding: latin-1 bytes; timezone: an aware UTC date.
+    assert "merge h\u00e9ads".encode("latin-1") in data
+    assert re.search(rb"Create Date: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\+00:00", data)
+    # revision_environment: env.py ran once and its template_args reached the template.
+    assert (proj.migrations / "env-ran.txt").read_text().count("ran") == ran + 1
+    assert b"# reviewed by: env.py\n" in data
+    # post_write_hooks: the hook's change is in the written file.
+    assert data.endswith(STAMP.encode())
+    assert f"{written.name}" in result.out
+    assert_healthy(run, proj, [M])
+
+
+def test_parents_follow_alembics_load_order_not_revision_ids(run: Run, tmp_path: Path) -> None:
+    proj = new_project(tmp_path, "flask")
+    ini = proj.migrations / "alembic.ini"
+    ini.write_text(
+        ini.read_text().replace(
+            "# file_template = %%(rev)s_%%(slug)s", "file_template = %%(slug)s_%%(rev)s"
+        )
+    )
+    # b's file is zeta_b..., c's alpha_c...: Alembic loads c first.
+    proj.revision(B, "zeta", head=proj.a, splice=True)
+    proj.revision(C, "alpha", head=proj.a, splice=True)
+    expected = reference_merge(proj, tmp_path / "ref")
+    assert f"down_revision = ('{C}', '{B}')".encode() in expected
+
+    result = run(proj.root, "merge", "--rev-id", M)
+
+    assert result.rc == 0, result.err
+    assert f"Created merge revision {M} ({C}, {B}): migrations/versions/merge_heads_{M}.py" in (
+        result.out
+    )
+    assert normalize((proj.versions / f"merge_heads_{M}.py").read_bytes()) == expected
+
+
+def test_existing_revision_files_are_never_imported(run: Run, tmp_path: Path) -> None:
+    proj = new_project(tmp_path, "typed")
+    proj.revision(B, "add b", head=proj.a, splice=True)
+    proj.revision(C, "add c", head=proj.a, splice=True)
+    for path in proj.versions.glob("*.py"):
+        text = path.read_text()
+        path.write_text(
+            text.replace(
+                "\nfrom alembic import op\n",
+                "\nimport not_installed_app_module\nfrom alembic import op\n",
+                1,
+            )
+        )
+        assert "import not_installed_app_module" in path.read_text()
+    # Real Alembic imports them, so it cannot merge this project at all.
+    with pytest.raises(ModuleNotFoundError, match="not_installed_app_module"):
+        proj.copy(tmp_path / "ref").alembic_merge(M)
+
+    result = run(proj.root, "merge", "--rev-id", M)
+
+    assert result.rc == 0, result.err
+    assert f"Created merge revision {M} ({B}, {C})" in result.out
+    assert f"down_revision: Union[str, Sequence[str], None] = ('{B}', '{C}')" in (
+        merge_file(proj).read_text()
+    )
+    assert run(proj.root, "check").rc == 0
+
+
+# --- a real project's history ---------------------------------------------------------------
+
+
+def _removable_merge(revisions: dict[str, Any], heads: list[str]) -> tuple[str, set[str]]:
+    """A merge revision whose removal (with everything above it) leaves exactly its parents
+    as the new heads beside the project's other heads; the smallest such cut."""
+    children: dict[str, set[str]] = {r: set() for r in revisions}
+    for rev, entry in revisions.items():
+        for parent in entry["down"]:
+            children[parent].add(rev)
+    options = []
+    for rev, entry in sorted(revisions.items()):
+        if len(entry["down"]) < 2:
+            continue
+        cut, stack = set(), [rev]
+        while stack:
+            r = stack.pop()
+            if r not in cut:
+                cut.add(r)
+                stack.extend(children[r])
+        left = {r for r in revisions if r not in cut}
+        named = {p for r in left for p in revisions[r]["down"]}
+        new_heads = {r for r in left if r not in named}
+        if new_heads == set(entry["down"]) | (set(heads) - cut):
+            options.append((len(cut), rev, cut))
+    assert options, "no merge revision can be cut off cleanly"
+    _, rev, cut = min(options)
+    return rev, cut
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("project_id", ["langflow", "galaxy"])
+def test_real_project_merge_is_rebuilt_with_the_same_parents(
+    run: Run, tmp_path: Path, corpus_dir: Path, project_id: str
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    locations = [Path(p) for p in corpus_index(corpus_dir)[project_id]["version_locations"]]
+    truth = corpus_truth(corpus_dir, project_id)
+    merge_rev, cut = _removable_merge(truth["revisions"], truth["heads"])
+    parents = truth["revisions"][merge_rev]["down"]
+    cut_files = {Path(truth["revisions"][r]["file"]) for r in cut}
+
+    # A fresh `alembic init` project whose version_locations are copies of the real folders,
+    # without the merge and everything after it; and the same files as import-free stubs.
+    root = tmp_path / "proj"
+    root.mkdir()
+    ini = root / "alembic.ini"
+    command.init(Config(str(ini)), str(root / "alembic"))
+    copies: list[Path] = []
+    stubs: list[Path] = []
+    by_file = {Path(e["file"]): (r, e) for r, e in truth["revisions"].items()}
+    for loc in locations:
+        copy, stub = root / loc.name, root / f"stub_{loc.name}"
+        stub.mkdir()
+        shutil.copytree(loc, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        for path in sorted(loc.resolve().iterdir()):
+            if path in cut_files:
+                (copy / path.name).unlink()
+            elif path in by_file:
+                rev, entry = by_file[path]
+                (stub / path.name).write_text(
+                    f"revision = {rev!r}\n"
+                    f"down_revision = {tuple(entry['down']) or None!r}\n"
+                    f"branch_labels = {tuple(entry['labels']) or None!r}\n"
+                    f"depends_on = {tuple(entry['deps']) or None!r}\n"
+                )
+        copies.append(copy)
+        stubs.append(stub)
+    text = ini.read_text()
+    ini.write_text(
+        text.replace(
+            "[alembic]\n",
+            f"[alembic]\nversion_locations = {os.pathsep.join(map(str, copies))}\n",
+            1,
+        )
+    )
+
+    result = run(root, "merge", "--rev-id", M, "--json")
+
+    assert result.rc == 0, result.err
+    data = json.loads(result.out)
+    assert data["repointed"] == []
+    (merge,) = data["merges"]
+    assert set(merge["parents"]) == set(parents)
+    # Alembic's order for these heads: what `alembic merge heads` would pass on, read from
+    # real Alembic loading the stubs (the real files import the application).
+    stub_cfg = Config(str(ini))
+    stub_cfg.set_main_option("version_locations", os.pathsep.join(map(str, stubs)))
+    script = ScriptDirectory.from_config(stub_cfg)
+    order = [r.revision for r in script.revision_map.get_revisions("heads")]
+    assert merge["parents"] == [h for h in order if h in parents]
+    # The merge sits beside its first parent, as Alembic would put it.
+    first = Path(truth["revisions"][merge["parents"][0]]["file"]).parent.name
+    assert merge["path"].startswith(f"{first}/")
+    assert run(root, "check").rc == 0
