@@ -869,3 +869,52 @@ def test_real_project_merge_is_rebuilt_with_the_same_parents(
     first = Path(truth["revisions"][merge["parents"][0]]["file"]).parent.name
     assert merge["path"].startswith(f"{first}/")
     assert run(root, "check").rc == 0
+
+
+# --- smaller options ------------------------------------------------------------------------
+
+
+def test_message_from_config_and_branch_label(run: Run, tmp_path: Path) -> None:
+    proj = new_project(tmp_path, "typed")
+    (proj.root / "pyproject.toml").write_text('[tool.migfix]\nmessage = "join the heads"\n')
+    proj.revision(B, "add b", head=proj.a, splice=True)
+    proj.revision(C, "add c", head=proj.a, splice=True)
+
+    result = run(proj.root, "merge", "--rev-id", M, "--branch-label", "core")
+
+    assert result.rc == 0, result.err
+    written = proj.versions / f"{M}_join_the_heads.py"
+    text = written.read_text()
+    assert text.startswith('"""join the heads\n')
+    assert "branch_labels: Union[str, Sequence[str], None] = ('core',)\n" in text
+    assert_healthy(run, proj, [M])
+
+
+def test_unknown_upstream_ref_is_a_git_error(run: Run, tmp_path: Path) -> None:
+    alice = _row3(tmp_path)
+    assert_refused(
+        run,
+        alice,
+        ["--upstream", "origin/nosuch"],
+        "Unknown git revision 'origin/nosuch'. If it is a remote branch, run `git fetch` "
+        "first; otherwise check the name with `git branch -a`.",
+    )
+
+
+def test_stale_bytecode_of_a_rewritten_file_is_removed(run: Run, tmp_path: Path) -> None:
+    import py_compile
+
+    proj = new_project(tmp_path, "typed")
+    proj.revision(B, "add b", head=proj.a, splice=True)
+    c_path = proj.revision(C, "add c", head=proj.a, splice=True)
+    # Same length as the old parent: size and (whole-second) mtime could match the old .pyc.
+    assert len(B) == len(proj.a)
+    pyc = Path(py_compile.compile(str(c_path), doraise=True))
+    kept = Path(py_compile.compile(str(proj.file(B)), doraise=True))
+
+    result = run(proj.root, "merge", "--new", C)
+
+    assert result.rc == 0, result.err
+    assert f"Repointed {C}: {proj.a} -> {B}" in result.out
+    assert not pyc.exists()
+    assert kept.exists()  # only the rewritten file's bytecode goes

@@ -19,7 +19,11 @@ from gitutil import GIT_ENV, commit_all, git, make_repo
 ROOT = Path(__file__).resolve().parents[1]
 PRE_COMMIT = Path("/work/venv-dev/bin/pre-commit")
 
-pytestmark = pytest.mark.skipif(not PRE_COMMIT.exists(), reason="pre-commit is not installed")
+# slow: each try-repo builds migfix and its dependencies into a fresh virtualenv with pip.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not PRE_COMMIT.exists(), reason="pre-commit is not installed"),
+]
 
 
 @pytest.fixture(scope="module")
