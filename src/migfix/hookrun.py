@@ -98,25 +98,52 @@ def _run(
         written, report = outcome.written, outcome.text()
     _say(report)
     if written and do_commit:
-        rel = [str(p) for p in written]
-        subprocess.run(["git", "add", "--", *rel], cwd=repo, check=True)
-        subprocess.run(
-            [
-                "git",
-                "commit",
-                "--no-verify",
-                "-q",
-                "-m",
-                "Merge migration heads (migfix)",
-                "--",
-                *rel,
-            ],
-            cwd=repo,
-            check=True,
-        )
+        try:
+            _commit(repo, written, "Merge migration heads (migfix)")
+        except subprocess.CalledProcessError as exc:
+            # The fix is on disk: say so, rather than the generic "no file was changed".
+            said = " ".join((exc.stderr or b"").decode("utf-8", "replace").split())
+            _say(
+                f"wrote the fix but could not commit it (git said: {said or 'nothing'}); it is "
+                "left uncommitted for review: `git diff`, then commit."
+            )
+            return
         _say("committed the result.")
     elif written:
         _say("left uncommitted for review: `git diff`, then commit.")
+
+
+def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:
+    """Commit PATHS on top of HEAD, and nothing else.
+
+    Not ``git commit``: post-merge runs while MERGE_HEAD still exists, where ``git commit --
+    PATHS`` refuses ("cannot do a partial commit during a merge") and a plain commit would
+    record a second merge. The commit is built from HEAD's tree plus PATHS in a scratch index,
+    so nothing else the user staged is swept in; then the real index takes PATHS too.
+    """
+    import os
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
+    env.pop("GIT_INDEX_FILE", None)
+    rel = [str(p) for p in paths]
+
+    def git(*args: str, index: str | None = None) -> str:
+        run_env = env if index is None else {**env, "GIT_INDEX_FILE": index}
+        proc = subprocess.run(
+            ["git", *args], cwd=repo, env=run_env, capture_output=True, check=True
+        )
+        return proc.stdout.decode().strip()
+
+    with tempfile.TemporaryDirectory(prefix="migfix-index-") as scratch:
+        index = os.path.join(scratch, "index")
+        head = git("rev-parse", "--verify", "HEAD")
+        git("read-tree", head, index=index)
+        git("add", "--", *rel, index=index)
+        tree = git("write-tree", index=index)
+        sha = git("commit-tree", tree, "-p", head, "-m", message)
+    git("update-ref", "-m", f"migfix: {message}", "HEAD", sha, head)
+    git("add", "--", *rel)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import an application that is not installed.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import types
@@ -25,6 +26,12 @@ from migfix.errors import MigfixError, Refusal
 from migfix.graph import Graph
 from migfix.newness import Newness
 from migfix.scan import RevisionFile, Unknown, scan_file
+
+# A line assigning down_revision from the template variable, e.g.
+# ``down_revision: Union[...] = ${repr(down_revision)}``.
+_DOWN_IN_TEMPLATE = re.compile(
+    r"(?m)^[ \t]*down_revision\b[^\n]*=[^\n]*\$\{[^}\n]*\bdown_revision\b"
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,16 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
             f"--rev-id {opts.rev_id} already exists ({project.relpath(existing)}). Choose another "
             "id, or leave --rev-id out to let Alembic pick one."
         )
+    if opts.branch_label:
+        owner = next(
+            (n for n in graph.nodes.values() if opts.branch_label in (n.labels or ())), None
+        )
+        if owner is not None:
+            raise Refusal(
+                f"--branch-label {opts.branch_label}: that label is already used by revision "
+                f"{owner.revision} ({project.relpath(owner.path)}), and Alembic requires "
+                "branch labels to be unique. Choose another label."
+            )
     for h in opts.heads:
         if h not in graph.nodes or h not in graph.heads:
             heads = ", ".join(graph.heads) or "(none)"
@@ -121,7 +138,7 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
     if not merges and not plan.repoints:
         return plan
     if merges:
-        plan.merges = _render_merges(project, graph, parents, merges, message, opts)
+        plan.merges = _render_merges(project, graph, merges, message, opts)
     _check_result(graph, parents, plan)
     return plan
 
@@ -172,6 +189,17 @@ def _plan_group(
         stale = settled - {target}
         target_ancestry = _ancestry(parents, target)
         for rev in sorted((r for r in region if newness.is_new(r)), key=order.__getitem__):
+            node = graph.nodes[rev]
+            if isinstance(node.file.down_revision.value, Unknown):
+                # Its parents read as none, so whether it hangs off a stale parent (and
+                # must move) is unknowable; planning around it would write a wrong merge.
+                raise Refusal(
+                    f"{plan.project.relpath(node.path)}:{node.file.down_revision.line}: "
+                    f"down_revision of new revision {rev} is not a literal "
+                    f"({node.file.down_revision.value.source}), so migfix cannot tell whether "
+                    f"it must move onto {target}. Replace it with the revision id(s) it stands "
+                    "for and run migfix merge again."
+                )
             old = parents[rev]
             if not any(p in stale and p in target_ancestry for p in old):
                 continue
@@ -181,15 +209,6 @@ def _plan_group(
                 if q not in new:
                     new.append(q)
             parents[rev] = tuple(new)
-            node = graph.nodes[rev]
-            if isinstance(node.file.down_revision.value, Unknown):
-                raise Refusal(
-                    f"{plan.project.relpath(node.path)}:{node.file.down_revision.line}: "
-                    f"down_revision of new revision {rev} is not a literal "
-                    f"({node.file.down_revision.value.source}), and it must change to point "
-                    f"at {target}. Replace it with the revision id(s) it stands for and run "
-                    "migfix merge again."
-                )
             plan.repoints.append(Repoint(rev, node.path, old, tuple(new)))
     # Several independent new chains (or a new chain beside the settled head) may
     # still leave several heads: join what remains with one more merge.
@@ -254,28 +273,9 @@ def alembic_config(project: Project) -> Any:
     return cfg
 
 
-def _static_scripts(graph: Graph, parents: dict[str, tuple[str, ...]], keep: set[str]) -> list[Any]:
-    from alembic.script import Script
-
-    out = []
-    for rev, node in graph.nodes.items():
-        if rev not in keep:
-            continue
-        module = types.ModuleType(f"migfix_static_{rev}")
-        down = parents.get(rev, node.down)
-        module.down_revision = down[0] if len(down) == 1 else (down or None)  # type: ignore[attr-defined]
-        module.branch_labels = node.labels or None  # type: ignore[attr-defined]
-        # Dependencies only matter to Alembic for ordering; unknown ones are left out.
-        module.depends_on = None  # type: ignore[attr-defined]
-        module.__doc__ = node.file.docstring
-        out.append(Script(module, rev, node.path))
-    return out
-
-
 def _render_merges(
     project: Project,
     graph: Graph,
-    parents: dict[str, tuple[str, ...]],
     merges: list[tuple[str, tuple[str, ...]]],
     message: str,
     opts: MergeOptions,
@@ -307,14 +307,14 @@ def _render_merges(
             f"{template}: cannot read the revision template ({exc.strerror}). Restore "
             "script.py.mako (e.g. from `alembic init`)."
         ) from exc
-    if "${down_revision" not in template_text and "down_revision}" not in template_text:
+    # The Revises: header also uses ${down_revision}; what matters is the assignment.
+    if not _DOWN_IN_TEMPLATE.search(template_text):
         raise Refusal(
             f"{template} has no ${{down_revision}}, so a merge revision rendered from it would "
             "not name its parents. Add `down_revision = ${repr(down_revision)}` to the template."
         )
     cfg = alembic_config(project)
     out: list[NewMerge] = []
-    placed = dict(parents)
     for rev, heads in merges:
         # Alembic puts the file beside the first head when there are several version
         # locations; the scratch folder takes that place.
@@ -325,27 +325,20 @@ def _render_merges(
             script_dir.version_locations = [str(scratch)]
             script_dir.__dict__.pop("_version_locations", None)
             script_dir.__dict__.pop("_singular_version_location", None)
-            # Alembic sees exactly the history the merge sits on: the ancestry of its
-            # parents, with parents as planned (earlier merges and repoints included).
-            # Revisions outside it (say, a new revision already moved onto this very
-            # merge) would otherwise make the parents look like non-heads.
-            keep: set[str] = set()
-            for h in heads:
-                keep |= _ancestry(placed, h)
-            rendered = {r for r, _ in merges[: len(out)]}
-            scripts = _static_scripts(graph, placed, keep) + [
-                _virtual_script(r, placed[r], project) for r in keep & rendered
-            ]
+            scripts = _parent_scripts(project, graph, heads)
             script_dir.revision_map = RevisionMap(_constant(scripts))
+            # As in `alembic merge`: env.py may add template arguments through
+            # context.configure(template_args=...), so the same dict goes to the template.
+            template_args: dict[str, Any] = {"config": cfg}
             try:
-                _run_revision_environment(cfg, script_dir)
+                _run_revision_environment(cfg, script_dir, template_args)
                 script = script_dir.generate_revision(
                     rev,
                     message,
                     refresh=True,
                     head=list(heads),
                     branch_labels=opts.branch_label,
-                    config=cfg,
+                    **template_args,
                 )
             except CommandError as exc:
                 raise Refusal(f"Alembic refused to write the merge revision: {exc}") from exc
@@ -361,6 +354,29 @@ def _render_merges(
     return out
 
 
+def _parent_scripts(project: Project, graph: Graph, heads: Sequence[str]) -> list[Any]:
+    """The merge's parents as Alembic scripts, each standing alone as a base.
+
+    To render a merge, Alembic needs its parents to exist and be heads; the history
+    below them changes nothing in the file it writes. Building Alembic's RevisionMap
+    over a 5,000-revision history costs ~200 ms, so it gets only the parents (a parent
+    may be a merge planned just before this one, not in the graph yet).
+    """
+    from alembic.script import Script
+
+    out = []
+    for rev in heads:
+        node = graph.nodes.get(rev)
+        module = types.ModuleType(f"migfix_parent_{rev}")
+        module.down_revision = None  # type: ignore[attr-defined]
+        module.branch_labels = (node.labels or None) if node else None  # type: ignore[attr-defined]
+        module.depends_on = None  # type: ignore[attr-defined]
+        module.__doc__ = node.file.docstring if node else ""
+        path = node.path if node else project.version_locations[0] / f"{rev}.py"
+        out.append(Script(module, rev, path))
+    return out
+
+
 def _constant(scripts: list[Any]) -> Any:
     def generate() -> list[Any]:
         return scripts
@@ -368,17 +384,7 @@ def _constant(scripts: list[Any]) -> Any:
     return generate
 
 
-def _virtual_script(rev: str, down: tuple[str, ...], project: Project) -> Any:
-    from alembic.script import Script
-
-    module = types.ModuleType(f"migfix_merge_{rev}")
-    module.down_revision = down[0] if len(down) == 1 else down  # type: ignore[attr-defined]
-    module.branch_labels = None  # type: ignore[attr-defined]
-    module.depends_on = None  # type: ignore[attr-defined]
-    return Script(module, rev, project.version_locations[0] / f"{rev}.py")
-
-
-def _run_revision_environment(cfg: Any, script_dir: Any) -> None:
+def _run_revision_environment(cfg: Any, script_dir: Any, template_args: dict[str, Any]) -> None:
     """``revision_environment = true`` makes ``alembic merge`` run env.py; so does migfix."""
     from alembic import util
 
@@ -390,7 +396,9 @@ def _run_revision_environment(cfg: Any, script_dir: Any) -> None:
         return []
 
     try:
-        with EnvironmentContext(cfg, script_dir, fn=nothing, as_sql=False, template_args={}):
+        with EnvironmentContext(
+            cfg, script_dir, fn=nothing, as_sql=False, template_args=template_args
+        ):
             script_dir.run_env()
     except ImportError as exc:
         raise Refusal(

@@ -1,0 +1,395 @@
+"""What the installed hooks do: real ``migfix hook install`` (through the CLI, so the recorded
+interpreter is this test's Python), then real ``git merge`` / ``git pull`` / ``git pull
+--rebase`` firing them in real repositories with Alembic projects made by ``alembic revision``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gitutil import git, git_proc, isolate_git
+from projutil import SRC, Proj, land, make_team, migfix_proc, new_project
+
+B, C, N = "b0000001", "c0000001", "n0000001"
+MERGE_FILE = re.compile(r"\?\? migrations/versions/([0-9a-f]{12})_merge_heads\.py")
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("GIT_"):
+            monkeypatch.delenv(name)
+    isolate_git(monkeypatch)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    # The hook runs `python -m migfix`: git passes our environment on to it.
+    monkeypatch.setenv("PYTHONPATH", str(SRC))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.delenv("MIGFIX_SKIP_HOOK", raising=False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    yield
+
+
+def install(repo: Path, *args: str) -> str:
+    proc = migfix_proc(repo, "hook", "install", *args)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def commit(proj: Proj, message: str) -> None:
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "-m", message)
+
+
+def local_project(tmp_path: Path, template: str = "typed") -> Proj:
+    """A repository on main with the fixture project committed, no remote."""
+    proj = new_project(tmp_path, template, "repo")
+    git(proj.root, "init", "-q", "-b", "main")
+    (proj.root / ".gitignore").write_text("__pycache__/\n*.db\ninstance/\n")
+    commit(proj, "project")
+    return proj
+
+
+def two_migration_branches(proj: Proj) -> None:
+    """Branches feat-b and feat-c, each adding one migration on top of main's head."""
+    for branch, rev in (("feat-b", B), ("feat-c", C)):
+        git(proj.root, "checkout", "-q", "-b", branch, "main")
+        proj.revision(rev, f"add {rev[0]}")
+        commit(proj, f"add {rev}")
+    git(proj.root, "checkout", "-q", "main")
+    git(proj.root, "merge", "-q", "feat-b")  # fast-forward: one head
+
+
+def hook_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("migfix:")]
+
+
+def heads(proj: Proj) -> list[str]:
+    proc = migfix_proc(proj.root, "heads", "--json")
+    return sorted(h["revision"] for h in json.loads(proc.stdout)["heads"])
+
+
+# --- post-merge ------------------------------------------------------------------------------
+
+
+def test_real_merge_fires_the_hook_which_writes_the_merge_and_leaves_it_uncommitted(
+    tmp_path: Path,
+) -> None:
+    proj = local_project(tmp_path)
+    install(proj.root)
+    two_migration_branches(proj)
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feat-c")
+
+    assert merged.returncode == 0, merged.stderr
+    status = git(proj.root, "status", "--porcelain")
+    found = MERGE_FILE.fullmatch(status)
+    assert found, status
+    rev = found.group(1)
+    path = f"migrations/versions/{rev}_merge_heads.py"
+    assert hook_lines(merged.stderr) == [
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`.",
+        f"migfix: Created merge revision {rev} ({B}, {C}): {path}",
+        "migfix: Review the result and commit it; `migfix check` now passes.",
+        "migfix: left uncommitted for review: `git diff`, then commit.",
+    ]
+    assert git(proj.root, "log", "-1", "--format=%s") == "Merge branch 'feat-c'"
+    assert heads(proj) == [rev]
+    assert migfix_proc(proj.root, "check").returncode == 0
+
+
+@pytest.mark.parametrize("how", ["config", "install-option"])
+def test_commit_setting_commits_the_fix(tmp_path: Path, how: str) -> None:
+    proj = local_project(tmp_path)
+    if how == "config":
+        (proj.root / "pyproject.toml").write_text("[tool.migfix]\ncommit = true\n")
+        commit(proj, "migfix config")
+        install(proj.root)
+    else:
+        assert "post-merge" in install(proj.root, "--commit")
+    two_migration_branches(proj)
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feat-c")
+
+    assert merged.returncode == 0, merged.stderr
+    assert hook_lines(merged.stderr)[-1] == "migfix: committed the result."
+    assert git(proj.root, "status", "--porcelain") == ""
+    assert git(proj.root, "log", "-1", "--format=%s") == "Merge migration heads (migfix)"
+    changed = git(proj.root, "show", "--name-status", "--format=", "HEAD")
+    assert re.fullmatch(r"A\tmigrations/versions/[0-9a-f]{12}_merge_heads\.py", changed)
+    # A plain commit on top of the merge commit, not a second merge.
+    assert len(git(proj.root, "rev-list", "--parents", "-n1", "HEAD").split()) == 2
+    assert git(proj.root, "rev-parse", "HEAD~1^2") == git(proj.root, "rev-parse", "feat-c")
+    assert migfix_proc(proj.root, "check").returncode == 0
+
+
+def test_commit_after_pull_rebase(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    install(alice.root, "--commit")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    land(team.bob, C, "add c")
+
+    pulled = git_proc(alice.root, "pull", "--rebase")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert hook_lines(pulled.stderr)[-1] == "migfix: committed the result."
+    assert git(alice.root, "status", "--porcelain") == ""
+    assert git(alice.root, "log", "--format=%s", "-3").splitlines() == [
+        "Merge migration heads (migfix)",
+        "n",
+        f"add {C}",
+    ]
+    assert heads(alice) == [N]
+
+
+def test_git_pull_from_a_bare_remote_repoints_this_branchs_revision(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "flask")
+    alice = team.alice
+    install(alice.root)
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    land(team.bob, C, "add c")
+
+    pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert hook_lines(pulled.stderr)[:2] == [
+        f"migfix: the merge left several migration heads ({C}, {N}); fixing with `merge`.",
+        f"migfix: Repointed {N}: {alice.a} -> {C}  (migrations/versions/{N}_add_n.py)",
+    ]
+    assert git(alice.root, "status", "--porcelain") == f" M migrations/versions/{N}_add_n.py"
+    assert heads(alice) == [N]
+
+
+def test_git_pull_rebase_fires_post_rewrite(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    install(alice.root)
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    land(team.bob, C, "add c")
+
+    pulled = git_proc(alice.root, "pull", "--rebase")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert hook_lines(pulled.stderr)[:2] == [
+        f"migfix: the rebase left several migration heads ({C}, {N}); fixing with `merge`.",
+        f"migfix: Repointed {N}: {alice.a} -> {C}  (migrations/versions/{N}_add_n.py)",
+    ]
+    # A rebase, not a merge: linear history, and the fix waits in the work tree.
+    assert git(alice.root, "rev-list", "--merges", "HEAD") == ""
+    assert git(alice.root, "status", "--porcelain") == f" M migrations/versions/{N}_add_n.py"
+    assert heads(alice) == [N]
+
+
+_IMPORTS = r"""
+import sys
+from migfix.cli import main
+rc = main(["hook", "run", *sys.argv[1:]])
+heavy = {"alembic", "sqlalchemy", "libcst", "git", "mako"} & set(sys.modules)
+print(rc, sorted(heavy))
+"""
+
+
+def _hook_run_imports(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _IMPORTS, *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_merge_without_migrations_is_silent_and_cheap(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    install(proj.root)
+    two_migration_branches(proj)
+    git(proj.root, "merge", "-q", "--no-edit", "feat-c")  # the hook fixed these heads
+    commit(proj, "merge heads")
+    git(proj.root, "checkout", "-q", "-b", "docs", "main~1")
+    (proj.root / "README").write_text("docs\n")
+    commit(proj, "docs")
+    git(proj.root, "checkout", "-q", "main")
+
+    started = time.monotonic()
+    merged = git_proc(proj.root, "merge", "--no-edit", "docs")
+    elapsed = time.monotonic() - started
+
+    assert merged.returncode == 0, merged.stderr
+    assert hook_lines(merged.stderr) == []
+    assert git(proj.root, "status", "--porcelain") == ""
+    assert elapsed < 5, elapsed  # generous: it is one `git diff` and no heavy import
+    # The same path, timed by what it imports: nothing heavy.
+    proc = _hook_run_imports(proj.root, "post-merge", "--", "0")
+    assert (proc.stdout, proc.stderr) == ("0 []\n", "")
+
+
+def test_one_head_is_silent(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    install(proj.root)
+    git(proj.root, "checkout", "-q", "-b", "feat-b")
+    proj.revision(B, "add b")
+    commit(proj, "b")
+    git(proj.root, "checkout", "-q", "main")
+    (proj.root / "README").write_text("x\n")
+    commit(proj, "readme")
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feat-b")
+
+    assert merged.returncode == 0, merged.stderr
+    assert hook_lines(merged.stderr) == []
+    assert git(proj.root, "status", "--porcelain") == ""
+    # Migrations changed, so the graph was read, but with one head nothing heavy is imported.
+    git(proj.root, "reset", "-q", "--hard", "HEAD~1")
+    git(proj.root, "merge", "-q", "--no-edit", "feat-b")
+    proc = _hook_run_imports(proj.root, "post-merge", "--", "0")
+    assert (proc.stdout, proc.stderr) == ("0 []\n", "")
+
+
+def test_always_checks_after_a_merge_that_did_not_touch_migrations(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    # Two heads already committed, before any hook.
+    proj.revision(B, "add b")
+    proj.revision(C, "add c", head=proj.a, splice=True)
+    commit(proj, "two heads")
+    for name in ("docs1", "docs2"):
+        git(proj.root, "checkout", "-q", "-b", name, "main~1")
+        (proj.root / f"{name}.txt").write_text("x\n")
+        commit(proj, name)
+    git(proj.root, "checkout", "-q", "main")
+    install(proj.root)
+
+    quiet = git_proc(proj.root, "merge", "--no-edit", "docs1")
+    assert quiet.returncode == 0
+    assert hook_lines(quiet.stderr) == []
+
+    install(proj.root, "--always")
+    fixed = git_proc(proj.root, "merge", "--no-edit", "docs2")
+    assert fixed.returncode == 0
+    assert hook_lines(fixed.stderr)[0] == (
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`."
+    )
+    assert MERGE_FILE.fullmatch(git(proj.root, "status", "--porcelain"))
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("migfix.rebase") is None, reason="migfix.rebase is not written yet"
+)
+def test_rebase_strategy_moves_the_branch_instead_of_merging(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    (alice.root / "pyproject.toml").write_text('[tool.migfix]\nstrategy = "rebase"\n')
+    commit(alice, "config")
+    install(alice.root)
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    land(team.bob, C, "add c")
+
+    pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert hook_lines(pulled.stderr)[0] == (
+        f"migfix: the merge left several migration heads ({C}, {N}); fixing with `rebase`."
+    )
+    assert "merge_heads" not in git(alice.root, "status", "--porcelain")
+    assert heads(alice) == [N]
+
+
+def test_broken_project_exits_0_changes_nothing_and_says_why(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    install(proj.root)
+    two_migration_branches(proj)
+    git(proj.root, "checkout", "-q", "feat-c")
+    broken = proj.versions / "zzzz0001_half_written.py"
+    broken.write_text('"""half written\n\nrevision = (\n')
+    commit(proj, "broken file")
+    git(proj.root, "checkout", "-q", "main")
+    before = proj.snapshot()
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feat-c")
+
+    assert merged.returncode == 0, merged.stderr
+    assert git(proj.root, "log", "-1", "--format=%s") == "Merge branch 'feat-c'"
+    assert git(proj.root, "status", "--porcelain") == ""
+    assert {k: v[0] for k, v in proj.snapshot().items()} == {
+        **{k: v[0] for k, v in before.items()},
+        f"{C}_add_c.py": (proj.versions / f"{C}_add_c.py").read_bytes(),
+        broken.name: broken.read_bytes(),
+    }
+    lines = hook_lines(merged.stderr)
+    assert lines[0] == (
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`."
+    )
+    assert lines[1].startswith(
+        "migfix: could not fix the migration heads automatically: The revision graph has "
+        f"faults that make rewriting unsafe: migrations/versions/{broken.name}:"
+    )
+    assert lines[1].endswith(". Fix them first.")
+    assert lines[2] == (
+        "migfix: Your merge is complete and no file was changed; run `migfix check` and "
+        "`migfix merge` by hand."
+    )
+
+
+# --- where the hook lives ----------------------------------------------------------------------
+
+
+def test_foreign_hook_installed_before_still_runs(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    hook = proj.root / ".git" / "hooks" / "post-merge"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text('#!/bin/sh\necho "team hook ran: $*" >> "$(git rev-parse --git-dir)/ran"\n')
+    hook.chmod(0o755)
+    assert "moved the existing post-merge hook" in install(proj.root)
+    two_migration_branches(proj)
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feat-c")
+
+    assert merged.returncode == 0, merged.stderr
+    # Once for the fast-forward of feat-b, once for this merge.
+    assert (proj.root / ".git" / "ran").read_text() == "team hook ran: 0\n" * 2
+    assert MERGE_FILE.fullmatch(git(proj.root, "status", "--porcelain"))
+
+
+def test_linked_worktree_fixes_its_own_checkout(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    install(proj.root)
+    two_migration_branches(proj)
+    wt_root = tmp_path / "wt"
+    git(proj.root, "worktree", "add", "-q", "-b", "combined", str(wt_root), "feat-b")
+    wt = Proj(wt_root, proj.template)
+
+    merged = git_proc(wt.root, "merge", "--no-edit", "feat-c")
+
+    assert merged.returncode == 0, merged.stderr
+    # This branch has no upstream, so main decides: b is on main (settled), c is not (new).
+    assert f"migfix: Repointed {C}: {proj.a} -> {B}" in merged.stderr
+    assert git(wt.root, "status", "--porcelain") == f" M migrations/versions/{C}_add_c.py"
+    assert git(proj.root, "status", "--porcelain") == ""  # the main checkout is untouched
+    assert migfix_proc(wt.root, "check").returncode == 0
+
+
+def test_core_hooks_path(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    git(proj.root, "config", "core.hooksPath", ".githooks")
+    install(proj.root)
+    assert (proj.root / ".githooks" / "post-merge").is_file()
+    assert not (proj.root / ".git" / "hooks" / "post-merge").exists()
+    commit(proj, "shared hooks")  # the hooks folder is part of the project
+    two_migration_branches(proj)
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feat-c")
+
+    assert merged.returncode == 0, merged.stderr
+    assert MERGE_FILE.fullmatch(git(proj.root, "status", "--porcelain"))
