@@ -241,11 +241,11 @@ def test_check_text(
 
 
 def test_check_github(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(
-        ["check", "--format", "github"], fixtures_dir / "faults", monkeypatch, capsys
-    )
+    # A copy outside any git repository: paths are relative to the project root.
+    project = copy_fixture("faults", tmp_path)
+    code, out, _ = run(["check", "--format", "github"], project, monkeypatch, capsys)
     lines = out.splitlines()
     assert code == 1
     assert len(lines) == len(FAULTS)
@@ -411,3 +411,21 @@ def test_read_commands_do_not_import_heavy_packages(fixtures_dir: Path, argv: li
             imported.add(m.group(2).split(".")[0])
     assert "migfix" in imported  # the parse works
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
+def test_check_github_paths_are_relative_to_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GitHub resolves annotation paths against the repository root, not alembic.ini's folder.
+    import subprocess
+
+    backend = tmp_path / "repo" / "backend"
+    backend.parent.mkdir()
+    copy_fixture("two_heads", tmp_path).rename(backend)
+    subprocess.run(["git", "init", "-q", str(backend.parent)], check=True)
+    code, out, _ = run(["check", "--format", "github"], backend, monkeypatch, capsys)
+    assert code == 1
+    assert out.startswith(
+        "::error file=backend/migrations/versions/cccc0003_create_team_table.py,line=15,"
+        "title=migfix multiple-heads::"
+    )

@@ -149,7 +149,9 @@ def check(
     if fmt == "json":
         click.echo(report.dumps(report.problems_json(project, g, problems, ok)))
     elif fmt == "github":
-        text = report.problems_github(project, problems)
+        from migfix.gitops import find_repo
+
+        text = report.problems_github(project, problems, repo_root=find_repo(project.root))
         if text:
             click.echo(text)
     else:

@@ -80,6 +80,7 @@ class Graph:
         self.bases: tuple[str, ...] = tuple(r for r, n in self.nodes.items() if not n.down)
         self._labels: dict[str, frozenset[str] | None] | None = None
         self._order: list[str] | None = None
+        self._problems: list[Problem] | None = None
         # Most projects have no branch labels at all: then every effective label set
         # is empty and nothing needs computing.
         self._has_labels = any(n.labels is None or n.labels for n in self.nodes.values())
@@ -211,6 +212,12 @@ class Graph:
     # -- faults ----------------------------------------------------------------------
 
     def problems(self) -> list[Problem]:
+        """Every fault, computed once per graph (a copy each call: callers extend it)."""
+        if self._problems is None:
+            self._problems = self._find_problems()
+        return list(self._problems)
+
+    def _find_problems(self) -> list[Problem]:
         out: list[Problem] = []
         for f in self.files:
             for issue in f.issues:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from migfix.config import Project
@@ -251,13 +252,20 @@ def _gh_escape(text: str, *, prop: bool = False) -> str:
     return text
 
 
-def problems_github(project: Project, problems: list[Problem]) -> str:
+def problems_github(
+    project: Project, problems: list[Problem], *, repo_root: Path | None = None
+) -> str:
+    """GitHub workflow annotations. GitHub wants paths relative to the repository root,
+    which differs from the project root when alembic.ini sits in a sub-folder."""
     lines = []
     for p in problems:
         level = "error" if p.severity == "error" else "warning"
         props = []
         if p.path:
-            props.append("file=" + _gh_escape(project.relpath(p.path), prop=True))
+            where = project.relpath(p.path)
+            if repo_root is not None and p.path.is_relative_to(repo_root):
+                where = p.path.relative_to(repo_root).as_posix()
+            props.append("file=" + _gh_escape(where, prop=True))
         if p.line:
             props.append(f"line={p.line}")
         props.append("title=" + _gh_escape(f"migfix {p.code}", prop=True))
