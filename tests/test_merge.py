@@ -532,9 +532,9 @@ def test_refuses_while_a_merge_has_conflicts_in_the_versions_folder(
         run,
         alice,
         [],
-        "A merge is in progress with unresolved conflicts in the versions folder "
-        f"(migrations/versions/{N}_add_n.py). Resolve them and `git add` the files (or abort "
-        "the merge), then run migfix again.",
+        "A git merge is in progress with unresolved conflicts in the versions folder "
+        f"(migrations/versions/{N}_add_n.py). Resolve them and `git add` the files, then "
+        "finish the merge (`git merge --continue`) or abort it, and run `migfix merge` again.",
     )
 
 

@@ -532,9 +532,9 @@ def test_refuses_during_a_merge_with_conflicts_in_the_versions_folder(
     repos.fetch()
     assert git_proc(repos.dev, "merge", "origin/main").returncode != 0
     assert refused(migfix, repos.dev, "--onto", "origin/main") == (
-        f"A git merge is in progress with conflicts in the migrations folder ({first}). "
-        "Resolve them and finish the merge (`git merge --continue`), or abort it, then run "
-        "`migfix rebase --onto origin/main` again."
+        "A git merge is in progress with unresolved conflicts in the versions folder "
+        f"({first}). Resolve them and `git add` the files, then finish the merge "
+        "(`git merge --continue`) or abort it, and run `migfix rebase --onto origin/main` again."
     )
 
 

@@ -80,7 +80,8 @@ class Outcome:
         return "\n".join(lines)
 
 
-def refuse_conflicts(project: Project, repo: Path | None) -> None:
+def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None:
+    """Refuse while git has unresolved conflicts in a version location (merge and rebase)."""
     if repo is None:
         return
     from migfix import gitops
@@ -90,9 +91,9 @@ def refuse_conflicts(project: Project, repo: Path | None) -> None:
         names = ", ".join(sorted(project.relpath(p) for p in conflicted))
         op = gitops.operation_in_progress(repo) or "merge"
         raise Refusal(
-            f"A {op} is in progress with unresolved conflicts in the versions folder ({names}). "
-            "Resolve them and `git add` the files (or abort the "
-            f"{op}), then run migfix again."
+            f"A git {op} is in progress with unresolved conflicts in the versions folder "
+            f"({names}). Resolve them and `git add` the files, then finish the {op} "
+            f"(`git {op} --continue`) or abort it, and run `{rerun}` again."
         )
 
 
@@ -121,7 +122,7 @@ def merge(
 
     graph = graph or read_graph(project)
     repo = gitops.find_repo(project.root)
-    refuse_conflicts(project, repo)
+    refuse_conflicts(project, repo, rerun="migfix merge")
     refuse_broken(project, graph)
     if not graph.head_groups() and not opts.heads:
         # Nothing to do: decide that before asking git which revisions are new.

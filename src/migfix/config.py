@@ -524,3 +524,33 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         allow_heads=tuple(allow),
         source=path,
     )
+
+
+def _ini_escape(value: str) -> str:
+    # Config.set_main_option goes through ConfigParser interpolation: % must be doubled.
+    return value.replace("%", "%%")
+
+
+def alembic_config(project: Project) -> Any:
+    """An ``alembic.config.Config`` for the project, as ``alembic``/``flask db`` build it,
+    with the locations migfix resolved (imports alembic: only for merge and verify)."""
+    from argparse import Namespace
+
+    from alembic.config import Config
+
+    cfg = Config(
+        file_=str(project.config_file) if project.config_file else None,
+        toml_file=str(project.toml_file) if project.toml_file else None,
+        ini_section=project.ini_section,
+        # quiet: Alembic would announce the scratch path it renders into.
+        cmd_opts=Namespace(quiet=True),
+    )
+    if project.script_location is not None:
+        # Relative script_location values are relative to where alembic is run; migfix
+        # may run from a sub-directory, so hand Alembic the resolved folder.
+        cfg.set_main_option("script_location", _ini_escape(str(project.script_location)))
+    if project.kind != "versions":
+        locations = [str(p) for p in project.version_locations]
+        cfg.set_main_option("path_separator", "newline")
+        cfg.set_main_option("version_locations", _ini_escape("\n".join(locations)))
+    return cfg

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from migfix._fileio import FileChange
-from migfix.config import Project
+from migfix.config import Project, alembic_config
 from migfix.errors import MigfixError, Refusal
 from migfix.graph import Graph
 from migfix.newness import Newness
@@ -247,30 +247,6 @@ def _check_result(graph: Graph, parents: dict[str, tuple[str, ...]], plan: Merge
 
 
 # -- rendering through Alembic -----------------------------------------------------------
-
-
-def alembic_config(project: Project) -> Any:
-    """An ``alembic.config.Config`` for the project, as ``alembic``/``flask db`` build it."""
-    from argparse import Namespace
-
-    from alembic.config import Config
-
-    cfg = Config(
-        file_=str(project.config_file) if project.config_file else None,
-        toml_file=str(project.toml_file) if project.toml_file else None,
-        ini_section=project.ini_section,
-        # quiet: Alembic would announce the scratch path it renders into.
-        cmd_opts=Namespace(quiet=True),
-    )
-    if project.script_location is not None:
-        # Relative script_location values are relative to where alembic is run; migfix
-        # may run from a sub-directory, so hand Alembic the resolved folder.
-        cfg.set_main_option("script_location", str(project.script_location))
-    if project.kind != "versions":
-        locations = [str(p) for p in project.version_locations]
-        cfg.set_main_option("path_separator", "newline")
-        cfg.set_main_option("version_locations", "\n".join(locations))
-    return cfg
 
 
 def _render_merges(

@@ -372,6 +372,7 @@ def plan_rebase(
 def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> RebasePlan:
     """Read this project's graph and REF's (from git objects) and plan the rebase."""
     from migfix import gitops
+    from migfix.apply import refuse_conflicts
     from migfix.graph import read_graph
     from migfix.scan import scan_sources
 
@@ -382,16 +383,7 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
             "from git. Run it from the repository's work tree."
         )
     locations = list(project.version_locations)
-    operation = gitops.operation_in_progress(repo)
-    if operation is not None:
-        conflicted = sorted(gitops.conflicted_paths(repo, locations))
-        if conflicted:
-            shown = ", ".join(project.relpath(p) for p in conflicted)
-            raise Refusal(
-                f"A git {operation} is in progress with conflicts in the migrations folder "
-                f"({shown}). Resolve them and finish the {operation} (`git {operation} "
-                f"--continue`), or abort it, then run `migfix rebase --onto {ref}` again."
-            )
+    refuse_conflicts(project, repo, rerun=f"migfix rebase --onto {ref}")
     sha = gitops.resolve_ref(repo, ref)
     sources: dict[Path, bytes] = {}
     for loc in locations:

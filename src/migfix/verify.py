@@ -265,16 +265,9 @@ def _is_flask(project: Project) -> bool:
 
 
 def _alembic_config(project: Project, target: _Target, app_ext: Any) -> Any:
-    from alembic.config import Config
+    from migfix.config import alembic_config
 
-    config = Config(
-        file_=str(project.config_file) if project.config_file else None,
-        toml_file=str(project.toml_file) if project.toml_file else None,
-        ini_section=project.ini_section,
-    )
-    if project.kind == "flask" or project.config_file is None:
-        # Flask-Migrate's alembic.ini has no script_location: Migrate.get_config sets it.
-        config.set_main_option("script_location", str(project.script_location))
+    config = alembic_config(project)
     if None in target.urls:
         # ConfigParser interpolation: a literal % in a URL (an escaped password) is %%.
         config.set_main_option("sqlalchemy.url", target.urls[None].replace("%", "%%"))
