@@ -113,10 +113,37 @@ class RebasePlan:
 
 
 # -- planning (pure) ---------------------------------------------------------------------------
+#
+# plan_rebase runs these steps in order, each a function below: refuse a REF that has no single
+# head, find the branch's revisions, drop the merges of REF's history, split what is kept into
+# independent chains, choose REF's head for each line, stack chains that share a head, and turn
+# the new parents into moves.
 
 
 def _ids(revs: Sequence[str]) -> str:
     return ", ".join(revs) if revs else "(none)"
+
+
+@dataclass
+class _Sides:
+    """The two graphs every planning step compares, and how to name files in messages."""
+
+    work: Graph
+    onto: Graph
+    ref: str
+    root: Path
+    head_ancestry: dict[str, set[str]] = field(default_factory=dict)
+    """REF's heads' ancestors, computed only for the heads a branch revision asks about."""
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def where(self, rev: str) -> str:
+        """The file of this branch's revision REV, for messages."""
+        return self.rel(self.work.nodes[rev].path)
 
 
 def plan_rebase(
@@ -133,14 +160,31 @@ def plan_rebase(
     FIRST_COMMITS gives, per file path, when it was first committed (Unix seconds); it orders
     independent chains (files missing from it count as not committed yet, and go last).
     """
-    first_commits = first_commits or {}
+    sides = _Sides(work, onto, ref, root)
+    _refuse_unmerged_ref(onto, ref)
+    branch = _branch_revisions(work, onto)
+    _refuse_unplaceable(sides, branch)
+    redundant = _redundant_merges(sides, branch)
+    if redundant and not drop_merges:
+        _refuse_redundant_merges(sides, redundant)
+    kept = [r for r in branch if r not in redundant]
+    parents = {r: _skip_dropped(work.nodes[r].down, redundant) for r in kept}
+    anchored, by_head = _choose_heads(sides, _chains_of(kept, parents), parents)
+    new_parents, chains, notes = _stack_chains(
+        sides, by_head, anchored, parents, first_commits or {}
+    )
+    return RebasePlan(
+        ref=ref,
+        root=root,
+        branch=tuple(branch),
+        moves=_build_moves(work, kept, new_parents),
+        dropped=tuple(DroppedMerge(r, work.nodes[r].path, work.nodes[r].down) for r in redundant),
+        chains=tuple(chains),
+        notes=tuple(notes),
+    )
 
-    def rel(path: Path) -> str:
-        try:
-            return path.relative_to(root).as_posix()
-        except ValueError:
-            return str(path)
 
+def _refuse_unmerged_ref(onto: Graph, ref: str) -> None:
     unintended = onto.unintended_heads()
     if unintended:
         raise Refusal(
@@ -149,9 +193,11 @@ def plan_rebase(
             f"heads, commit and push), then run `migfix rebase --onto {ref}` again."
         )
 
-    order = work.topological_order()
+
+def _branch_revisions(work: Graph, onto: Graph) -> list[str]:
+    """WORK's revisions that ONTO lacks, parents first; refuses when they form a cycle."""
     branch_set = {r for r in work.nodes if r not in onto.nodes}
-    branch = [r for r in order if r in branch_set]
+    branch = [r for r in work.topological_order() if r in branch_set]
     if len(branch) < len(branch_set):
         stuck = sorted(branch_set - set(branch))
         raise Refusal(
@@ -159,66 +205,79 @@ def plan_rebase(
             "they have no order to rebase. Run `migfix check` to see the cycle, fix it, then "
             "run migfix rebase again."
         )
+    return branch
+
+
+def _refuse_unplaceable(sides: _Sides, branch: Sequence[str]) -> None:
+    """Refuse a branch revision whose parents are not literal or exist on neither side."""
+    branch_set = set(branch)
     for r in branch:
-        node = work.nodes[r]
+        node = sides.work.nodes[r]
         value = node.file.down_revision.value
         if isinstance(value, Unknown):
             raise Refusal(
-                f"{rel(node.path)}:{node.file.down_revision.line}: down_revision of {r} is not "
-                f"a literal ({value.source}), so migfix cannot tell which revisions it comes "
+                f"{sides.rel(node.path)}:{node.file.down_revision.line}: down_revision of {r} is "
+                f"not a literal ({value.source}), so migfix cannot tell which revisions it comes "
                 "after and will not rewrite it. Replace it with the revision id(s) it stands "
-                f"for, then run `migfix rebase --onto {ref}` again."
+                f"for, then run `migfix rebase --onto {sides.ref}` again."
             )
         for p in node.down:
-            if p not in branch_set and p not in onto.nodes:
+            if p not in branch_set and p not in sides.onto.nodes:
                 raise Refusal(
-                    f"{rel(node.path)}: down_revision of {r} names '{p}', which neither {ref} "
-                    "nor this branch declares, so migfix cannot place it. Restore that "
-                    "revision or fix down_revision, then run migfix rebase again."
+                    f"{sides.rel(node.path)}: down_revision of {r} names '{p}', which neither "
+                    f"{sides.ref} nor this branch declares, so migfix cannot place it. Restore "
+                    "that revision or fix down_revision, then run migfix rebase again."
                 )
 
-    head_ancestry: dict[str, set[str]] = {}
 
-    def line_head(r: str, p: str) -> str:
-        candidates = []
-        for h in onto.heads:
-            if h not in head_ancestry:
-                head_ancestry[h] = onto.ancestors(h)
-            if p == h or p in head_ancestry[h]:
-                candidates.append(h)
-        if len(candidates) > 1:
-            labels = onto.effective_labels(p)
-            same = [h for h in candidates if onto.effective_labels(h) == labels]
-            if len(same) == 1:
-                return same[0]
-            raise Refusal(
-                f"{rel(work.nodes[r].path)}: {r} comes after {p}, which leads to several heads "
-                f"on {ref} ({', '.join(candidates)}), so migfix cannot tell which one it "
-                "belongs on. Point its down_revision at the line you mean (or give it that "
-                "line's branch label), then run migfix rebase again."
-            )
-        if not candidates:
-            raise Refusal(
-                f"{p} on {ref} leads to no head there (its history has a cycle), so migfix "
-                f"cannot rebase {r} onto it. Run `migfix check` on {ref}, fix it, then run "
-                "migfix rebase again."
-            )
-        return candidates[0]
+def _head_above(sides: _Sides, r: str, p: str) -> str:
+    """REF's head on the line through P, REF's revision that branch revision R comes after."""
+    onto = sides.onto
+    candidates = []
+    for h in onto.heads:
+        if h not in sides.head_ancestry:
+            sides.head_ancestry[h] = onto.ancestors(h)
+        if p == h or p in sides.head_ancestry[h]:
+            candidates.append(h)
+    if len(candidates) > 1:
+        labels = onto.effective_labels(p)
+        same = [h for h in candidates if onto.effective_labels(h) == labels]
+        if len(same) == 1:
+            return same[0]
+        raise Refusal(
+            f"{sides.where(r)}: {r} comes after {p}, which leads to several heads "
+            f"on {sides.ref} ({', '.join(candidates)}), so migfix cannot tell which one it "
+            "belongs on. Point its down_revision at the line you mean (or give it that "
+            "line's branch label), then run migfix rebase again."
+        )
+    if not candidates:
+        raise Refusal(
+            f"{p} on {sides.ref} leads to no head there (its history has a cycle), so migfix "
+            f"cannot rebase {r} onto it. Run `migfix check` on {sides.ref}, fix it, then run "
+            "migfix rebase again."
+        )
+    return candidates[0]
 
-    def lines_of(r: str, theirs: Sequence[str]) -> list[str]:
-        heads = list(dict.fromkeys(line_head(r, p) for p in theirs))
-        if len(heads) > 1:
-            raise Refusal(
-                f"{rel(work.nodes[r].path)}: {r} comes after revisions of different lines on "
-                f"{ref} (heads {', '.join(heads)}); migfix rebase cannot put it on one of "
-                "them. Rebase it by hand, then run migfix rebase again."
-            )
-        return heads
 
-    # Merges of the branch that only joined REF's history: at most one parent of their own.
+def _line_head(sides: _Sides, r: str, theirs: Sequence[str]) -> str:
+    """The one head of REF that all of THEIRS (REF's parents of branch revision R) lead to."""
+    heads = list(dict.fromkeys(_head_above(sides, r, p) for p in theirs))
+    if len(heads) > 1:
+        raise Refusal(
+            f"{sides.where(r)}: {r} comes after revisions of different lines on "
+            f"{sides.ref} (heads {', '.join(heads)}); migfix rebase cannot put it on one of "
+            "them. Rebase it by hand, then run migfix rebase again."
+        )
+    return heads[0]
+
+
+def _redundant_merges(sides: _Sides, branch: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The branch's merges that only joined REF's history (at most one parent of their own),
+    each with the parents its children get instead."""
+    branch_set = set(branch)
     redundant: dict[str, tuple[str, ...]] = {}
     for r in branch:
-        node = work.nodes[r]
+        node = sides.work.nodes[r]
         if len(node.down) < 2:
             continue
         own = tuple(p for p in node.down if p in branch_set)
@@ -227,39 +286,48 @@ def plan_rebase(
             continue
         if len(own) > 1:
             raise Refusal(
-                f"{rel(node.path)}: {r} merges this branch's revisions {', '.join(own)} and also "
-                f"{ref}'s {', '.join(theirs)}; migfix rebase only drops merges of {ref}'s "
-                "history and will not guess this one. Remove "
+                f"{sides.rel(node.path)}: {r} merges this branch's revisions {', '.join(own)} "
+                f"and also {sides.ref}'s {', '.join(theirs)}; migfix rebase only drops merges of "
+                f"{sides.ref}'s history and will not guess this one. Remove "
                 f"{', '.join(theirs)} from its down_revision by hand, then run again."
             )
         if not own:
-            lines_of(r, theirs)  # a merge across intended branches is not REF's history only
+            # A merge across intended branches is not REF's history only: refused there.
+            _line_head(sides, r, theirs)
         redundant[r] = own if own else tuple(theirs)
-    if redundant and not drop_merges:
-        listed = ", ".join(f"{r} ({rel(work.nodes[r].path)})" for r in redundant)
-        one = len(redundant) == 1
-        raise Refusal(
-            f"{listed} {'is a merge revision' if one else 'are merge revisions'} of this branch "
-            f"that only {'joins' if one else 'join'} {ref}'s history; on top of {ref} there is "
-            "nothing left to merge. Run `migfix rebase --onto "
-            f"{ref} --drop-merges` to delete {'it' if one else 'them'} and point "
-            f"{'its' if one else 'their'} children at what {'it' if one else 'they'} merged, "
-            "or remove them yourself."
-        )
+    return redundant
 
-    def resolve(parents: Sequence[str]) -> tuple[str, ...]:
-        out: list[str] = []
-        for p in parents:
-            for q in resolve(redundant[p]) if p in redundant else (p,):
-                if q not in out:
-                    out.append(q)
-        return tuple(out)
 
-    kept = [r for r in branch if r not in redundant]
+def _refuse_redundant_merges(sides: _Sides, redundant: Mapping[str, tuple[str, ...]]) -> None:
+    ref = sides.ref
+    listed = ", ".join(f"{r} ({sides.where(r)})" for r in redundant)
+    one = len(redundant) == 1
+    raise Refusal(
+        f"{listed} {'is a merge revision' if one else 'are merge revisions'} of this branch "
+        f"that only {'joins' if one else 'join'} {ref}'s history; on top of {ref} there is "
+        "nothing left to merge. Run `migfix rebase --onto "
+        f"{ref} --drop-merges` to delete {'it' if one else 'them'} and point "
+        f"{'its' if one else 'their'} children at what {'it' if one else 'they'} merged, "
+        "or remove them yourself."
+    )
+
+
+def _skip_dropped(
+    parents: Sequence[str], redundant: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """PARENTS with each dropped merge replaced by what it merged, without repeats."""
+    out: list[str] = []
+    for p in parents:
+        for q in _skip_dropped(redundant[p], redundant) if p in redundant else (p,):
+            if q not in out:
+                out.append(q)
+    return tuple(out)
+
+
+def _chains_of(kept: Sequence[str], parents: Mapping[str, tuple[str, ...]]) -> list[list[str]]:
+    """The independent chains of KEPT (parents first): revisions connected through parents
+    inside the branch, each chain in KEPT's order."""
     kept_set = set(kept)
-    parents = {r: resolve(work.nodes[r].down) for r in kept}
-
-    # Components of the branch (connected through parents inside it).
     comp_of: dict[str, int] = {}
     components: list[list[str]] = []
     for r in kept:  # topological: a revision's own parents already have a component
@@ -277,92 +345,117 @@ def plan_rebase(
         comp_of[r] = target
         components[target].append(r)
     position = {r: i for i, r in enumerate(kept)}
-    comps = [sorted(c, key=position.__getitem__) for c in components if c]
+    return [sorted(c, key=position.__getitem__) for c in components if c]
 
-    # Each component goes onto one head of REF; roots that start a labelled branch of their
-    # own, or a new base, are left where they are.
+
+def _choose_heads(
+    sides: _Sides, chains: Sequence[list[str]], parents: Mapping[str, tuple[str, ...]]
+) -> tuple[dict[str, str], dict[str, list[list[str]]]]:
+    """Put each chain onto one head of REF, the head of the line its roots come after.
+
+    Returns the roots to re-parent (root -> REF's head) and the chains per head. Roots that
+    start a labelled branch of their own, or a new base, are left where they are.
+    """
+    kept = parents.keys()
     anchored: dict[str, str] = {}
     by_head: dict[str, list[list[str]]] = {}
-    for comp in comps:
+    for chain in chains:
         targets: dict[str, None] = {}
-        for r in comp:
-            if any(p in kept_set for p in parents[r]):
+        for r in chain:
+            if any(p in kept for p in parents[r]):
                 continue
-            theirs = [p for p in parents[r] if p in onto.nodes]
-            if not theirs or work.nodes[r].labels != ():
+            theirs = [p for p in parents[r] if p in sides.onto.nodes]
+            if not theirs or sides.work.nodes[r].labels != ():
                 continue
-            head = lines_of(r, theirs)[0]
+            head = _line_head(sides, r, theirs)
             anchored[r] = head
             targets[head] = None
         if len(targets) > 1:
             raise Refusal(
-                f"This branch's revisions {', '.join(comp)} join lines that end in different "
-                f"heads on {ref} ({', '.join(targets)}); migfix rebase cannot put them on one "
-                "head. Rebase them by hand, then run migfix rebase again."
+                f"This branch's revisions {', '.join(chain)} join lines that end in different "
+                f"heads on {sides.ref} ({', '.join(targets)}); migfix rebase cannot put them on "
+                "one head. Rebase them by hand, then run migfix rebase again."
             )
         if targets:
-            tips = [r for r in comp if not any(r in parents[c] for c in comp if c != r)]
+            tips = [r for r in chain if not any(r in parents[c] for c in chain if c != r)]
             if len(tips) > 1:
                 raise Refusal(
                     f"This branch's own revisions have {len(tips)} heads ({', '.join(tips)}) "
                     "that grow from one line; migfix rebase makes one chain and will not guess "
                     "their order. Join them with `migfix merge` first, then run "
-                    f"`migfix rebase --onto {ref}` again."
+                    f"`migfix rebase --onto {sides.ref}` again."
                 )
-            by_head.setdefault(next(iter(targets)), []).append(comp)
+            by_head.setdefault(next(iter(targets)), []).append(chain)
+    return anchored, by_head
 
-    def comp_key(comp: list[str]) -> tuple[int, int, str]:
-        paths = [work.nodes[r].path for r in comp]
-        times = [first_commits[p] for p in paths if p in first_commits]
-        first_path = min(rel(p) for p in paths)
-        return (0, min(times), first_path) if times else (1, 0, first_path)
 
-    def describe(comp: list[str]) -> str:
-        key = comp_key(comp)
-        when = (
-            "first committed " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(key[1]))
-            if key[0] == 0
-            else "not committed yet"
-        )
-        return f"{' -> '.join(comp)} ({when})"
+def _age(
+    sides: _Sides, chain: Sequence[str], first_commits: Mapping[Path, int]
+) -> tuple[int, int, str]:
+    """Sort key of a chain: committed ones by their first commit, then the uncommitted."""
+    paths = [sides.work.nodes[r].path for r in chain]
+    times = [first_commits[p] for p in paths if p in first_commits]
+    first_path = min(sides.rel(p) for p in paths)
+    return (0, min(times), first_path) if times else (1, 0, first_path)
 
+
+def _describe(sides: _Sides, chain: Sequence[str], first_commits: Mapping[Path, int]) -> str:
+    key = _age(sides, chain, first_commits)
+    when = (
+        "first committed " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(key[1]))
+        if key[0] == 0
+        else "not committed yet"
+    )
+    return f"{' -> '.join(chain)} ({when})"
+
+
+def _stack_chains(
+    sides: _Sides,
+    by_head: Mapping[str, list[list[str]]],
+    anchored: Mapping[str, str],
+    parents: Mapping[str, tuple[str, ...]],
+    first_commits: Mapping[Path, int],
+) -> tuple[dict[str, tuple[str, ...]], list[Chain], list[str]]:
+    """Stack the chains going onto each head of REF, oldest first commit first.
+
+    Returns every kept revision's new parents, the resulting line per head, and a note per
+    head where several chains were stacked.
+    """
     new_parents: dict[str, tuple[str, ...]] = dict(parents)
     chains: list[Chain] = []
     notes: list[str] = []
-    for head in onto.heads:
+    for head in sides.onto.heads:
         group = by_head.get(head)
         if not group:
             continue
-        group.sort(key=comp_key)
+        group.sort(key=lambda c: _age(sides, c, first_commits))
         tip = head
         for comp in group:
             for r in comp:
                 if r in anchored:
                     new_parents[r] = (tip,)
             tip = next(r for r in reversed(comp) if not any(r in parents[c] for c in comp))
-        labels = tuple(sorted(onto.effective_labels(head) or ()))
+        labels = tuple(sorted(sides.onto.effective_labels(head) or ()))
         stacked = tuple(tuple(c) for c in group) if len(group) > 1 else ()
         chains.append(Chain(head, labels, tuple(r for c in group for r in c), stacked))
         if stacked:
             notes.append(
                 f"{len(group)} independent chains of this branch were stacked onto {head}, "
-                "oldest first commit first: " + "; then ".join(describe(c) for c in group) + "."
+                "oldest first commit first: "
+                + "; then ".join(_describe(sides, c, first_commits) for c in group)
+                + "."
             )
+    return new_parents, chains, notes
 
-    moves = tuple(
+
+def _build_moves(
+    work: Graph, kept: Sequence[str], new_parents: Mapping[str, tuple[str, ...]]
+) -> tuple[Move, ...]:
+    """A move for each kept revision whose parents change, in KEPT's order."""
+    return tuple(
         Move(r, work.nodes[r].path, work.nodes[r].down, new_parents[r])
         for r in kept
         if new_parents[r] != work.nodes[r].down
-    )
-    dropped = tuple(DroppedMerge(r, work.nodes[r].path, work.nodes[r].down) for r in redundant)
-    return RebasePlan(
-        ref=ref,
-        root=root,
-        branch=tuple(branch),
-        moves=moves,
-        dropped=dropped,
-        chains=tuple(chains),
-        notes=tuple(notes),
     )
 
 
