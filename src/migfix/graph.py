@@ -15,7 +15,7 @@ Unlike ``RevisionMap`` it never raises on a broken graph: every fault becomes a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -46,6 +46,28 @@ class Node:
     @property
     def path(self) -> Path:
         return self.file.path
+
+
+def reachable(
+    starts: Iterable[str],
+    step: Callable[[str], Iterable[str]],
+    *,
+    within: Container[str] | None = None,
+) -> set[str]:
+    """STARTS and every revision reached from them through STEP (parents, or children).
+
+    With WITHIN, revisions outside it are neither kept nor followed (a ``down_revision``
+    may name a revision no file declares). A cycle is walked once, not forever.
+    """
+    seen: set[str] = set()
+    stack = list(starts)
+    while stack:
+        r = stack.pop()
+        if r in seen or (within is not None and r not in within):
+            continue
+        seen.add(r)
+        stack.extend(step(r))
+    return seen
 
 
 class Graph:
@@ -103,26 +125,15 @@ class Graph:
 
     def ancestors(self, rev: str) -> set[str]:
         """Every revision reachable through ``down_revision`` (not ``rev`` itself)."""
-        seen: set[str] = set()
-        stack = list(self.nodes[rev].down) if rev in self.nodes else []
-        while stack:
-            r = stack.pop()
-            if r in seen or r not in self.nodes:
-                continue
-            seen.add(r)
-            stack.extend(self.nodes[r].down)
+        nodes = self.nodes
+        if rev not in nodes:
+            return set()
+        seen = reachable(nodes[rev].down, lambda r: nodes[r].down, within=nodes)
         seen.discard(rev)
         return seen
 
     def descendants(self, rev: str) -> set[str]:
-        seen: set[str] = set()
-        stack = list(self.children.get(rev, ()))
-        while stack:
-            r = stack.pop()
-            if r in seen:
-                continue
-            seen.add(r)
-            stack.extend(self.children[r])
+        seen = reachable(self.children.get(rev, ()), self.children.__getitem__)
         seen.discard(rev)
         return seen
 

@@ -23,7 +23,7 @@ from typing import Any
 from migfix._fileio import FileChange
 from migfix.config import Project, alembic_config
 from migfix.errors import MigfixError, Refusal
-from migfix.graph import Graph
+from migfix.graph import Graph, reachable
 from migfix.newness import Newness
 from migfix.scan import RevisionFile, Unknown, scan_file
 
@@ -187,7 +187,8 @@ def _plan_group(
         target = settled_heads[0] if settled_heads else None
     if target is not None:
         stale = settled - {target}
-        target_ancestry = _ancestry(parents, target)
+        # Over the planned parents: TARGET may be the merge just planned, not in GRAPH.
+        target_ancestry = reachable([target], parents.__getitem__, within=parents)
         for rev in sorted((r for r in region if newness.is_new(r)), key=order.__getitem__):
             node = graph.nodes[rev]
             if isinstance(node.file.down_revision.value, Unknown):
@@ -218,18 +219,6 @@ def _plan_group(
         extra = next(ids)
         merges.append((extra, tuple(remaining)))
         parents[extra] = tuple(remaining)
-
-
-def _ancestry(parents: dict[str, tuple[str, ...]], rev: str) -> set[str]:
-    seen: set[str] = set()
-    stack = [rev]
-    while stack:
-        r = stack.pop()
-        if r in seen:
-            continue
-        seen.add(r)
-        stack.extend(p for p in parents.get(r, ()) if p in parents)
-    return seen
 
 
 def _heads_within(parents: dict[str, tuple[str, ...]], region: set[str]) -> list[str]:
