@@ -134,6 +134,11 @@ def remove_stale_bytecode(path: Path) -> None:
             _unlink_quietly(cache / name)
 
 
+def unified_diffs(changes: Sequence[FileChange], root: Path) -> str:
+    """The unified diffs of every change, one after the other (what a dry run prints)."""
+    return "".join(unified_diff(c, root) for c in changes)
+
+
 def unified_diff(change: FileChange, root: Path) -> str:
     """A unified diff of ``change`` labelled ``a/<relpath>`` and ``b/<relpath>``."""
     try:

@@ -7,25 +7,38 @@ migration on an outdated parent is flagged before it is merged, not after.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from migfix.config import Project
 from migfix.errors import GitError
 from migfix.graph import Graph, read_graph
 from migfix.scan import RevisionFile, scan_sources
 
 
-def ref_files(project: Project, repo_ref: tuple[object, str]) -> list[RevisionFile]:
-    from pathlib import Path
+def ref_files(
+    project: Project,
+    repo: Path,
+    ref: str,
+    *,
+    on_missing: Callable[[Path], None] | None = None,
+) -> list[RevisionFile]:
+    """The revision files of the project's version locations as REF's tree has them, read
+    from git objects (no checkout). A location REF has no folder for is skipped, after
+    ON_MISSING (which may refuse) is called with it.
 
+    What ``check --against``, merge's settled revisions and ``rebase --onto`` all read.
+    """
     from migfix import gitops
 
-    repo, ref = repo_ref
-    assert isinstance(repo, Path)
-    out: list[RevisionFile] = []
-    for loc in project.version_locations:
+    locations = list(project.version_locations)
+    sources: dict[Path, bytes] = {}
+    for loc in locations:
         files = gitops.read_tree_files(repo, ref, loc, recursive=project.recursive)
-        if files:
-            out.extend(scan_sources(files, recursive=project.recursive, locations=[loc]))
-    return out
+        if files is None and on_missing is not None:
+            on_missing(loc)
+        sources.update(files or {})
+    return scan_sources(sources, recursive=project.recursive, locations=locations)
 
 
 def graph_against(project: Project, ref: str) -> Graph:
@@ -35,7 +48,7 @@ def graph_against(project: Project, ref: str) -> Graph:
     if repo is None:
         raise GitError(f"--against {ref} needs a git repository, and {project.root} is not in one.")
     gitops.resolve_ref(repo, ref)
-    theirs = ref_files(project, (repo, ref))
+    theirs = ref_files(project, repo, ref)
     their_ids = {f.revision for f in theirs if f.revision}
     ours = read_graph(project)
     mine = [f for f in ours.files if f.revision not in their_ids]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migfix._fileio import FileChange, apply_changes, unified_diff
+from migfix._fileio import FileChange, apply_changes, unified_diffs
 from migfix.config import Project
 from migfix.errors import Refusal
 from migfix.graph import Graph, read_graph
@@ -143,7 +143,7 @@ def merge(
             "Please report this, and merge by hand with `alembic merge`."
         )
     if dry_run:
-        outcome.diff = "".join(unified_diff(c, project.root) for c in outcome.changes)
+        outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
     outcome.written = apply_changes(outcome.changes)
     return outcome

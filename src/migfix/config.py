@@ -62,10 +62,18 @@ class Project:
 
     def relpath(self, path: Path) -> str:
         """``path`` relative to the project root, in POSIX form when it is below it."""
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        return relpath(path, self.root)
+
+
+def relpath(path: Path, root: Path) -> str:
+    """PATH relative to ROOT in POSIX form when it is below ROOT, else PATH as it is.
+
+    How every message and report names a file.
+    """
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def find_project(

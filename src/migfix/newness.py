@@ -31,18 +31,9 @@ class Newness:
 
 def upstream_revisions(project: Project, repo: Path, ref: str) -> set[str]:
     """Revision ids declared in the version locations of ``ref``'s tree."""
-    from migfix import gitops
-    from migfix.scan import scan_sources
+    from migfix.against import ref_files
 
-    ids: set[str] = set()
-    for loc in project.version_locations:
-        files = gitops.read_tree_files(repo, ref, loc, recursive=project.recursive)
-        if not files:
-            continue
-        for f in scan_sources(files, recursive=project.recursive, locations=[loc]):
-            if f.revision:
-                ids.add(f.revision)
-    return ids
+    return {f.revision for f in ref_files(project, repo, ref) if f.revision}
 
 
 def classify(

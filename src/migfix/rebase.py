@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from migfix._fileio import FileChange
-from migfix.config import Project
+from migfix.config import Project, relpath
 from migfix.errors import Refusal
 from migfix.graph import Graph
 from migfix.scan import Unknown
@@ -75,10 +75,7 @@ class RebasePlan:
         return bool(self.moves or self.dropped)
 
     def relpath(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        return relpath(path, self.root)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,10 +133,7 @@ class _Sides:
     """REF's heads' ancestors, computed only for the heads a branch revision asks about."""
 
     def rel(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        return relpath(path, self.root)
 
     def where(self, rev: str) -> str:
         """The file of this branch's revision REV, for messages."""
@@ -465,9 +459,9 @@ def _build_moves(
 def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> RebasePlan:
     """Read this project's graph and REF's (from git objects) and plan the rebase."""
     from migfix import gitops
+    from migfix.against import ref_files
     from migfix.apply import refuse_conflicts
     from migfix.graph import read_graph
-    from migfix.scan import scan_sources
 
     repo = gitops.find_repo(project.root)
     if repo is None:
@@ -475,30 +469,25 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
             f"{project.root} is not inside a git repository, and migfix rebase reads {ref} "
             "from git. Run it from the repository's work tree."
         )
-    locations = list(project.version_locations)
     refuse_conflicts(project, repo, rerun=f"migfix rebase --onto {ref}")
     sha = gitops.resolve_ref(repo, ref)
-    sources: dict[Path, bytes] = {}
-    for loc in locations:
-        files = gitops.read_tree_files(repo, sha, loc, recursive=project.recursive)
-        if files is None:
-            where = loc.relative_to(repo).as_posix() if loc.is_relative_to(repo) else str(loc)
-            raise Refusal(
-                f"{ref} has no folder {where} in its tree, which is where this project's "
-                f"revision files live, so there is nothing to rebase onto. Check that {ref} is "
-                f"the branch you meant, then run `migfix rebase --onto {ref}` again."
-            )
-        sources.update(files)
-    allow = project.settings.allow_heads
     onto = Graph(
-        scan_sources(sources, recursive=project.recursive, locations=locations),
-        allow_heads=allow,
+        ref_files(project, repo, sha, on_missing=lambda loc: _refuse_missing(ref, repo, loc)),
+        allow_heads=project.settings.allow_heads,
     )
     work = read_graph(project)
     branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
     times = gitops.first_commit_times(repo, branch_paths)
     return plan_rebase(
         work, onto, ref=ref, root=project.root, first_commits=times, drop_merges=drop_merges
+    )
+
+
+def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
+    raise Refusal(
+        f"{ref} has no folder {relpath(loc, repo)} in its tree, which is where this "
+        f"project's revision files live, so there is nothing to rebase onto. Check that "
+        f"{ref} is the branch you meant, then run `migfix rebase --onto {ref}` again."
     )
 
 
@@ -560,9 +549,9 @@ def apply(plan: RebasePlan) -> list[Path]:
 
 def diff(plan: RebasePlan) -> str:
     """Unified diffs of what :func:`apply` would write."""
-    from migfix._fileio import unified_diff
+    from migfix._fileio import unified_diffs
 
-    return "".join(unified_diff(c, plan.root) for c in build_changes(plan))
+    return unified_diffs(build_changes(plan), plan.root)
 
 
 # -- reporting ---------------------------------------------------------------------------------
