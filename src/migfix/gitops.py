@@ -377,11 +377,10 @@ def changed_between(repo_root: Path, old: str, new: str, under: Sequence[Path]) 
     """
     if not under:
         return False
-    for rev in (old, new):
-        if _looks_like_option(rev):
-            raise _unknown_revision(repo_root, rev)
-    proc = _run(
+    status = _yes_no(
         repo_root,
+        (old, new),
+        f"git diff {old} {new}",
         "--literal-pathspecs",
         "diff",
         "--quiet",
@@ -392,14 +391,7 @@ def changed_between(repo_root: Path, old: str, new: str, under: Sequence[Path]) 
         "--",
         *_pathspecs(repo_root, under),
     )
-    if proc.returncode in (0, 1):
-        return proc.returncode == 1
-    for rev in (old, new):
-        resolve_ref(repo_root, rev)
-    raise GitError(
-        f"`git diff {old} {new}` failed in {repo_root}: {_stderr(proc) or 'no message'}. "
-        "Run it yourself to see what git needs."
-    )
+    return status == 1
 
 
 def is_ancestor(repo_root: Path, a: str, b: str) -> bool:
@@ -407,15 +399,33 @@ def is_ancestor(repo_root: Path, a: str, b: str) -> bool:
 
     In a shallow clone, history beyond the cut-off is unknown and this can answer False.
     """
-    for rev in (a, b):
+    status = _yes_no(
+        repo_root,
+        (a, b),
+        f"git merge-base --is-ancestor {a} {b}",
+        "merge-base",
+        "--is-ancestor",
+        a,
+        b,
+    )
+    return status == 0
+
+
+def _yes_no(repo_root: Path, revs: Sequence[str], shown: str, *args: str) -> int:
+    """Run ``git ARGS``, a question about commits REVS that git answers with exit status 0 or 1.
+
+    Any other status is an error: an unknown revision among REVS is named as such, else the
+    command (SHOWN) and git's message are.
+    """
+    for rev in revs:
         if _looks_like_option(rev):
             raise _unknown_revision(repo_root, rev)
-    proc = _run(repo_root, "merge-base", "--is-ancestor", a, b)
+    proc = _run(repo_root, *args)
     if proc.returncode in (0, 1):
-        return proc.returncode == 0
-    for rev in (a, b):
+        return proc.returncode
+    for rev in revs:
         resolve_ref(repo_root, rev)
     raise GitError(
-        f"`git merge-base --is-ancestor {a} {b}` failed in {repo_root}: "
-        f"{_stderr(proc) or 'no message'}. Run it yourself to see what git needs."
+        f"`{shown}` failed in {repo_root}: {_stderr(proc) or 'no message'}. "
+        "Run it yourself to see what git needs."
     )
