@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,7 +21,12 @@ from migfix.options import (
     json_option,
     project_options,
     upstream_options,
+    verify_option,
 )
+
+if TYPE_CHECKING:
+    from migfix.config import Project
+    from migfix.verify import Result as VerifyResult
 
 
 def _project(config: Path | None, name: str, versions: tuple[Path, ...], recursive: bool) -> Any:
@@ -182,9 +187,7 @@ def check(
 @upstream_options
 @dry_run_option
 @json_option
-@click.option(
-    "--verify", "run_verify", is_flag=True, help="Run `migfix verify --only-new` afterwards."
-)
+@verify_option
 def merge(
     config: Path | None,
     name: str,
@@ -232,6 +235,13 @@ def _verify_new(project: Any, upstream: str | None) -> int:
     from migfix.graph import read_graph
 
     result = verifying.verify(project, read_graph(project), mode="only-new", upstream=upstream)
+    return _print_verified(project, result)
+
+
+def _print_verified(project: Project, result: VerifyResult) -> int:
+    """Print a verify result: the failure on stderr (exit 1), else the summary."""
+    from migfix import verify as verifying
+
     if result.failure is not None:
         click.echo(f"migfix: {verifying.failure_text(project, result)}", err=True)
         return EXIT_PROBLEMS
@@ -415,11 +425,7 @@ def verify(
         # Set by `flask migfix` so the app it already loaded is used (flask_cli.py).
         load_app=ctx.meta.get(verifying.APP_LOADER_KEY),
     )
-    if result.failure is not None:
-        click.echo(f"migfix: {verifying.failure_text(project, result)}", err=True)
-        return EXIT_PROBLEMS
-    click.echo(verifying.summary_text(result))
-    return EXIT_OK
+    return _print_verified(project, result)
 
 
 @cli.command()
@@ -438,9 +444,7 @@ def verify(
     is_flag=True,
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
-@click.option(
-    "--verify", "run_verify", is_flag=True, help="Run `migfix verify --only-new` afterwards."
-)
+@verify_option
 def rebase(
     config: Path | None,
     name: str,

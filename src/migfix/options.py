@@ -69,6 +69,9 @@ dry_run_option = click.option(
     is_flag=True,
     help="Print a diff of what would change; write nothing (exit 1 if changes are needed).",
 )
+verify_option = click.option(
+    "--verify", "run_verify", is_flag=True, help="Run `migfix verify --only-new` afterwards."
+)
 
 
 def upstream_options(f: F) -> F:
