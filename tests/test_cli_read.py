@@ -225,6 +225,19 @@ def test_check_json_reports_every_fault(
         assert set(p) == {"code", "severity", "message", "path", "line", "revisions"}
 
 
+def test_check_names_the_duplicate_file_relative_to_the_project(
+    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["check", "--format", "json"], fixtures_dir / "faults", monkeypatch, capsys)
+    [dupe] = [p for p in json.loads(out)["problems"] if p["code"] == "duplicate-revision"]
+    assert code == 1
+    assert dupe["message"] == (
+        "revision 'hhhh0003' is also declared in "
+        "migrations/versions/hhhh0003_add_user_email.py; Alembic keeps only one of them. "
+        "Give one file a new id (and repoint its children)."
+    )
+
+
 def test_check_text(
     fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -189,10 +189,17 @@ def test_unknown_dependency_but_a_branch_label_is_fine() -> None:
 
 
 def test_duplicate_revision_id() -> None:
-    g = Graph([rf("a"), rf("b", ("a",)), rf("b", ("a",), name="b_copy.py")])
+    files = [rf("a"), rf("b", ("a",)), rf("b", ("a",), name="b_copy.py")]
+    g = Graph(files, root=Path("/p"))
     assert codes(g.problems()) == [("duplicate-revision", "error", "b_copy.py", 10)]
     assert g.nodes["b"].path.name == "b_copy.py"  # the later file wins, as in Alembic
-    assert "is also declared in /p/versions/b.py" in g.problems()[0].message
+    # Named relative to the project root, like every other message.
+    assert g.problems()[0].message == (
+        "revision 'b' is also declared in versions/b.py; Alembic keeps only one of them. "
+        "Give one file a new id (and repoint its children)."
+    )
+    # A graph built without a root (no project) can only name the file by its full path.
+    assert "is also declared in /p/versions/b.py;" in Graph(files).problems()[0].message
 
 
 def test_duplicate_label() -> None:

@@ -52,4 +52,4 @@ def graph_against(project: Project, ref: str) -> Graph:
     their_ids = {f.revision for f in theirs if f.revision}
     ours = read_graph(project)
     mine = [f for f in ours.files if f.revision not in their_ids]
-    return Graph([*theirs, *mine], allow_heads=project.settings.allow_heads)
+    return Graph([*theirs, *mine], allow_heads=project.settings.allow_heads, root=project.root)

@@ -162,7 +162,7 @@ def prove(
     replaced = {c.path: scan_file(c.path, c.new) for c in changes}
     files = [replaced.pop(f.path, f) for f in graph.files]
     files.extend(replaced.values())
-    after = Graph(files, allow_heads=allow_heads)
+    after = Graph(files, allow_heads=allow_heads, root=graph.root)
     before_codes = {(p.code, p.path) for p in graph.problems()}
     new_faults = [
         p

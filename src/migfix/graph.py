@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from migfix.config import Project
+from migfix.config import Project, relpath
 from migfix.scan import RevisionFile, Unknown
 
 
@@ -73,9 +73,17 @@ def reachable(
 class Graph:
     """Revisions keyed by id, with Alembic's heads and bases, and every fault found."""
 
-    def __init__(self, files: Sequence[RevisionFile], *, allow_heads: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        files: Sequence[RevisionFile],
+        *,
+        allow_heads: Iterable[str] = (),
+        root: Path | None = None,
+    ) -> None:
         self.files = list(files)
         self.allow_heads = frozenset(allow_heads)
+        # Messages name files relative to the project root; without one, by absolute path.
+        self.root = root
         self.nodes: dict[str, Node] = {}
         self._dupes: list[tuple[RevisionFile, Node]] = []
         for f in self.files:
@@ -222,6 +230,10 @@ class Graph:
 
     # -- faults ----------------------------------------------------------------------
 
+    def _name(self, path: Path) -> str:
+        """PATH as a message names it: relative to the project root when there is one."""
+        return str(path) if self.root is None else relpath(path, self.root)
+
     def problems(self) -> list[Problem]:
         """Every fault, computed once per graph (a copy each call: callers extend it)."""
         if self._problems is None:
@@ -247,8 +259,9 @@ class Graph:
                 Problem(
                     "duplicate-revision",
                     "error",
-                    f"revision '{later.revision}' is also declared in {earlier.path}; Alembic "
-                    "keeps only one of them. Give one file a new id (and repoint its children).",
+                    f"revision '{later.revision}' is also declared in "
+                    f"{self._name(earlier.path)}; Alembic keeps only one of them. Give one file "
+                    "a new id (and repoint its children).",
                     later.path,
                     later.revision_line,
                     (later.revision or "",),
@@ -435,7 +448,7 @@ def read_graph(project: Project) -> Graph:
     from migfix.scan import scan_locations
 
     files = scan_locations(project.version_locations, recursive=project.recursive)
-    return Graph(files, allow_heads=project.settings.allow_heads)
+    return Graph(files, allow_heads=project.settings.allow_heads, root=project.root)
 
 
 def deep_problems(files: Sequence[RevisionFile]) -> list[Problem]:
