@@ -848,3 +848,17 @@ def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
         "Chain: aaaa0002 -> bbbb0001"
     )
     assert_alembic_ok(repos.dev, {"bbbb0001"})
+
+
+def test_refuses_a_branch_revision_that_names_itself(repos: Repos, migfix: Run) -> None:
+    b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
+    b1.write_text(b1.read_text().replace("= 'aaaa0001'\n", "= 'bbbb0001'\n"))
+    before = b1.read_bytes()
+    code, out, err = migfix(repos.dev, "rebase", "--onto", "origin/main")
+    assert code == 2 and out == ""
+    assert err.startswith(
+        "migfix: The revision graph has faults that make rewriting unsafe: "
+        "alembic/versions/bbbb0001_feature_one.py:"
+    )
+    assert "names itself in down_revision" in err and "Traceback" not in err
+    assert b1.read_bytes() == before

@@ -97,8 +97,8 @@ def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None
         )
 
 
-def refuse_broken(project: Project, graph: Graph) -> None:
-    blocking = [p for p in graph.problems() if p.code in BLOCKING]
+def refuse_broken(project: Project, graph: Graph, *, ignore: Sequence[str] = ()) -> None:
+    blocking = [p for p in graph.problems() if p.code in BLOCKING and p.code not in ignore]
     if blocking:
         first = blocking[0]
         where = project.relpath(first.path) if first.path else str(project.root)

@@ -276,7 +276,7 @@ class Graph:
                             "duplicate-label",
                             "error",
                             f"branch label '{label}' is already used by revision "
-                            f"{label_owner[label].revision} ({label_owner[label].path}); Alembic "
+                            f"{label_owner[label].revision} ({self._name(label_owner[label].path)}); Alembic "
                             "refuses to load this. Rename one of the labels.",
                             node.path,
                             node.file.branch_labels.line,

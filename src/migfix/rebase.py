@@ -460,7 +460,7 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
     """Read this project's graph and REF's (from git objects) and plan the rebase."""
     from migfix import gitops
     from migfix.against import ref_files
-    from migfix.apply import refuse_conflicts
+    from migfix.apply import refuse_broken, refuse_conflicts
     from migfix.graph import read_graph
 
     repo = gitops.find_repo(project.root)
@@ -476,6 +476,9 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
         allow_heads=project.settings.allow_heads,
     )
     work = read_graph(project)
+    # Before `git merge`, a rebased revision's parent exists only on REF: the planner
+    # checks parents against both sides itself.
+    refuse_broken(project, work, ignore=("unknown-parent",))
     branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
     times = gitops.first_commit_times(repo, branch_paths)
     return plan_rebase(
