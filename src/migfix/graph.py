@@ -271,12 +271,13 @@ class Graph:
         for node in self.nodes.values():
             for label in node.labels or ():
                 if label in label_owner:
+                    owner = label_owner[label]
                     out.append(
                         Problem(
                             "duplicate-label",
                             "error",
                             f"branch label '{label}' is already used by revision "
-                            f"{label_owner[label].revision} ({self._name(label_owner[label].path)}); Alembic "
+                            f"{owner.revision} ({self._name(owner.path)}); Alembic "
                             "refuses to load this. Rename one of the labels.",
                             node.path,
                             node.file.branch_labels.line,
