@@ -46,6 +46,33 @@ def run(
     return 0
 
 
+def _other_side(repo: Path, hook_type: str) -> str | None:
+    """The commit whose history the merge or rebase just brought in, to rebase onto.
+
+    Not the branch's upstream: a feature branch tracking origin/feature that merges
+    origin/main must treat main's revisions as settled, and they are exactly the ones
+    in the merged-in commit (HEAD^2). After a rebase, git lists "old new" pairs on
+    stdin; the first new commit's parent is what the branch was replayed onto.
+    """
+    if hook_type == "post-merge":
+        rev = "HEAD^2"
+    else:
+        try:
+            first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
+        except (OSError, ValueError):
+            first = []
+        if len(first) < 2:
+            return None
+        rev = f"{first[1]}^"
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    return proc.stdout.strip() or None
+
+
 def _what(hook_type: str) -> str:
     return "rebase" if hook_type == "post-rewrite" else "merge"
 
@@ -89,7 +116,7 @@ def _run(
     if chosen == "rebase":
         from migfix.rebase import hook_rebase
 
-        written, report = hook_rebase(project)
+        written, report = hook_rebase(project, onto=_other_side(repo, hook_type))
     else:
         from migfix import apply
         from migfix.merge import MergeOptions

@@ -494,17 +494,18 @@ def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
     )
 
 
-def hook_rebase(project: Project) -> tuple[list[Path], str]:
+def hook_rebase(project: Project, *, onto: str | None = None) -> tuple[list[Path], str]:
     """What the post-merge / post-rewrite hook runs with ``strategy = "rebase"``.
 
-    Rebases onto ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
+    Rebases onto ``onto`` (the commit the merge or rebase brought in, see
+    ``hookrun``), else ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
     ``origin/HEAD``, ``main`` or ``master``. Returns the paths written and the report.
     Merges of REF's history are not dropped: deleting files is left to a human.
     """
     from migfix import gitops
 
     repo = gitops.find_repo(project.root)
-    ref = project.settings.upstream or (gitops.default_upstream(repo) if repo else None)
+    ref = onto or project.settings.upstream or (gitops.default_upstream(repo) if repo else None)
     if ref is None:
         raise Refusal(
             "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
