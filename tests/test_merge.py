@@ -22,6 +22,7 @@ import pytest
 from conftest import corpus_index, corpus_truth
 from gitutil import git, git_proc, isolate_git
 from projutil import (
+    DOWN_PREFIX,
     Proj,
     alembic_view,
     land,
@@ -577,6 +578,25 @@ def test_refuses_a_named_head_that_is_not_a_head(run: Run, tmp_path: Path) -> No
         alice,
         ["nosuch01", B],
         f"nosuch01 is not a head, so it cannot be merged. The current heads are: {B}, {N}.",
+    )
+
+
+def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(run: Run, tmp_path: Path) -> None:
+    # A typo'd down_revision: the refusal quotes check's message once, without a doubled period.
+    proj = new_project(tmp_path, "typed")
+    proj.revision(B, "add b", head=proj.a, splice=True)
+    c_path = proj.revision(C, "add c", head=proj.a, splice=True)
+    prefix = DOWN_PREFIX["typed"]
+    c_path.write_text(c_path.read_text().replace(f"{prefix}'{proj.a}'", f"{prefix}'typo0001'"))
+    line = c_path.read_text().splitlines().index(f"{prefix}'typo0001'") + 1
+    assert_refused(
+        run,
+        proj,
+        ["--new", C],
+        "The revision graph has faults that make rewriting unsafe: "
+        f"migrations/versions/{C}_add_c.py:{line}: down_revision names 'typo0001', which no "
+        "revision file declares. Restore the missing file, or point down_revision at an "
+        "existing revision. Fix them first.",
     )
 
 
