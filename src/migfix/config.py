@@ -134,10 +134,17 @@ def find_project(
             # The repository root bounds the search: a config above it belongs to
             # some other project.
             break
+    if d == cwd and (d / ".git").exists():
+        # Started at the repository root (a monorepo root, say): there were no parents.
+        where = f"{cwd} (the root of its git repository; migfix does not look above it)"
+    elif d == cwd:
+        where = str(cwd)
+    else:
+        where = f"{cwd} and its parents up to {d}"
     raise ConfigError(
         "No Alembic project found: looked for alembic.ini, pyproject.toml with "
-        "[tool.alembic] and migrations/alembic.ini in "
-        f"{cwd} and its parents up to {d}. Run migfix from your project, or pass "
+        f"[tool.alembic] and migrations/alembic.ini in {where}. Run migfix from your "
+        "project, or pass "
         "-c path/to/alembic.ini, or --versions path/to/versions."
     )
 
