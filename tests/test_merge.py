@@ -581,6 +581,28 @@ def test_refuses_a_named_head_that_is_not_a_head(run: Run, tmp_path: Path) -> No
     )
 
 
+def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_the_project(
+    run: Run, tmp_path: Path
+) -> None:
+    # Every other refusal names files relative to the project root; this one did not.
+    alice = _row3(tmp_path)
+    n_path = alice.file(N)
+    prefix = DOWN_PREFIX["typed"]
+    old = f"revision: str = '{N}'\n{prefix}'{C}'"
+    assert old in n_path.read_text()
+    n_path.write_text(n_path.read_text().replace(old, f"revision, down_revision = '{N}', '{C}'"))
+    line = n_path.read_text().splitlines().index(f"revision, down_revision = '{N}', '{C}'") + 1
+    assert_refused(
+        run,
+        alice,
+        ["--rev-id", M],
+        f"migrations/versions/{N}_add_n.py:{line}: down_revision is set by unpacking "
+        f"(revision, down_revision = '{N}', '{C}'); migfix will not guess what it means. "
+        "Replace it with the revision id(s) it stands for, or edit this revision's parents by "
+        "hand.",
+    )
+
+
 def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(run: Run, tmp_path: Path) -> None:
     # A typo'd down_revision: the refusal quotes check's message once, without a doubled period.
     proj = new_project(tmp_path, "typed")
