@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import git, git_proc, isolate_git
+from gitutil import commit_all, git, git_proc, isolate_git
 from projutil import SRC, Proj, land, make_team, migfix_proc, new_project
 
 B, C, N = "b0000001", "c0000001", "n0000001"
@@ -303,6 +303,37 @@ def test_rebase_strategy_moves_the_branch_instead_of_merging(tmp_path: Path) -> 
         f"migfix: the merge left several migration heads ({C}, {N}); fixing with `rebase`."
     )
     assert "merge_heads" not in git(alice.root, "status", "--porcelain")
+    assert heads(alice) == [N]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hook_rebase (rebase.py) rebases onto @{upstream} = origin/feature, so main's "
+    "revision just merged in counts as this branch's and is stacked on top of older work",
+)
+def test_rebase_strategy_never_rewrites_a_revision_the_merge_brought_in(tmp_path: Path) -> None:
+    # A feature branch that tracks origin/feature merges origin/main. The revision that came
+    # from main is on main (maybe applied in production): the hook must not rewrite it, even
+    # when this branch's own revision was committed earlier.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    (alice.root / "pyproject.toml").write_text('[tool.migfix]\nstrategy = "rebase"\n')
+    commit(alice, "config")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    install(alice.root)
+    alice.revision(N, "add n")
+    commit_all(alice.root, "n", date="2020-01-01T00:00:00+00:00")
+    git(team.bob.root, "pull", "-q")
+    land(team.bob, C, "add c")
+    git(alice.root, "fetch", "-q")
+    c_bytes = git(alice.root, "show", f"origin/main:migrations/versions/{C}_add_c.py")
+
+    merged = git_proc(alice.root, "merge", "--no-edit", "origin/main")
+
+    assert merged.returncode == 0, merged.stderr
+    assert (alice.file(C)).read_text() == c_bytes + "\n"
     assert heads(alice) == [N]
 
 
