@@ -324,6 +324,43 @@ def test_branch_without_tracking_uses_origin_head(run: Run, tmp_path: Path) -> N
     assert_healthy(run, bob, [N])
 
 
+def test_default_branch_revisions_stay_settled_on_a_branch_tracking_its_own_remote(
+    run: Run, tmp_path: Path
+) -> None:
+    # `git push -u origin feature`, then `git merge origin/main`: @{upstream} is origin/feature,
+    # which lacks main's revision c. c is on main (maybe applied in production) and must not
+    # be rewritten; moving it onto the branch's b1 would make Alembic skip b1 on databases at c.
+    team = make_team(tmp_path, "typed")
+    alice = team.bob  # a real clone: origin/HEAD -> origin/main
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(B1, "add b1")
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "b1")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    alice.revision(B2, "add b2")
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "b2")
+    land(team.alice, C, "add c")
+    git(alice.root, "fetch", "-q")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    before = alice.snapshot()
+
+    result = run(alice.root, "merge", "--rev-id", M, "--json")
+
+    assert result.rc == 0, result.err
+    data = json.loads(result.out)
+    assert data["new_revisions"] == [B2]
+    assert [(m["revision"], m["parents"]) for m in data["merges"]] == [(M, [B1, C])]
+    assert data["repointed"] == [
+        {"revision": B2, "path": f"migrations/versions/{B2}_add_b2.py", "old": [B1], "new": [M]}
+    ]
+    after = alice.snapshot()
+    for rev in (C, B1):
+        name = alice.file(rev).name
+        assert after[name] == before[name]
+    assert_healthy(run, alice, [B2])
+
+
 @pytest.mark.parametrize("stage", ["untracked", "staged"])
 def test_uncommitted_revision_files_are_new(run: Run, tmp_path: Path, stage: str) -> None:
     team = make_team(tmp_path, "typed")
