@@ -156,6 +156,28 @@ def test_full_and_steps_report_what_they_exercised(app_dir: Path) -> None:
     assert two.stdout == ok_line("stepped 2 revision(s) down and up again (bbbb0002, cccc0003)")
 
 
+def test_url_stamped_with_a_revision_is_not_an_empty_database(
+    app_dir: Path, tmp_path: Path
+) -> None:
+    # Only alembic_version, at a revision (say, a database of data-only migrations): it is not
+    # empty. Running verify on it would step the real database down, and report upgrades that
+    # never ran.
+    target = tmp_path / "given.db"
+    with sqlite3.connect(target) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('cccc0003')")
+    before = target.read_bytes()
+    url = f"sqlite:///{target}"
+    proc = migfix(app_dir, "verify", "--url", url)
+    assert proc.returncode == 2
+    assert errors(proc) == (
+        f"migfix: The database {url} already has tables (alembic_version); verify downgrades "
+        "and upgrades, which can destroy data. Nothing was migrated. Give an empty database, or "
+        "pass --allow-existing if this one may be changed."
+    )
+    assert target.read_bytes() == before
+
+
 def test_url_with_tables_is_refused_unless_allowed(app_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "given.db"
     with sqlite3.connect(target) as conn:

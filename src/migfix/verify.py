@@ -316,6 +316,10 @@ def _probe(project: Project, config: Any, target: _Target, *, allow_existing: ob
         script.get_heads()
         conn = context.connection
         tables = [t for t in sqlalchemy.inspect(conn).get_table_names() if t != "alembic_version"]
+        if not tables and context.get_current_heads():
+            # An empty alembic_version table is fine; one holding a revision is not an empty
+            # database, even when the migrations so far created no table.
+            tables = ["alembic_version"]
         seen.append((conn.engine.url, tables))
         return []
 
