@@ -253,6 +253,13 @@ def test_check_github(
         assert line.startswith(f"::{severity} file={path},line={lineno},title=migfix {fault}::"), (
             line
         )
+    # The other file is named like heads are, never by the runner's absolute path.
+    assert lines[2] == (
+        "::error file=migrations/versions/hhhh0003_copy_of_add_user_email.py,line=13,"
+        "title=migfix duplicate-revision::revision 'hhhh0003' is also declared in "
+        "hhhh0003_add_user_email.py; Alembic keeps only one of them. Give one file a new id "
+        "(and repoint its children)."
+    )
     assert lines[3] == (
         "::error file=migrations/versions/hhhh0002_parent_was_deleted.py,line=14,"
         "title=migfix unknown-parent::down_revision names 'hhhh9999', which no revision file "

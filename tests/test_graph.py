@@ -192,7 +192,7 @@ def test_duplicate_revision_id() -> None:
     g = Graph([rf("a"), rf("b", ("a",)), rf("b", ("a",), name="b_copy.py")])
     assert codes(g.problems()) == [("duplicate-revision", "error", "b_copy.py", 10)]
     assert g.nodes["b"].path.name == "b_copy.py"  # the later file wins, as in Alembic
-    assert "is also declared in /p/versions/b.py" in g.problems()[0].message
+    assert "is also declared in b.py;" in g.problems()[0].message
 
 
 def test_duplicate_label() -> None:

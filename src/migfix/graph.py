@@ -232,11 +232,14 @@ class Graph:
                     )
                 )
         for later, earlier in self._dupes:
+            # By file name, as heads are named in messages (the graph knows no project root);
+            # the full path only when both files have the same name.
+            other = earlier.path.name if earlier.path.name != later.path.name else earlier.path
             out.append(
                 Problem(
                     "duplicate-revision",
                     "error",
-                    f"revision '{later.revision}' is also declared in {earlier.path}; Alembic "
+                    f"revision '{later.revision}' is also declared in {other}; Alembic "
                     "keeps only one of them. Give one file a new id (and repoint its children).",
                     later.path,
                     later.revision_line,
