@@ -185,6 +185,17 @@ def test_graph_text_labels(
     )
 
 
+def test_graph_text_shows_a_revision_that_names_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `graph` shows every revision: one whose down_revision is itself was left out entirely.
+    write(tmp_path / "v/a.py", "revision = 'a'\ndown_revision = None\n")
+    write(tmp_path / "v/s.py", "revision = 's'\ndown_revision = 's'\n")
+    code, out, _ = run(["graph", "--versions", "v"], tmp_path, monkeypatch, capsys)
+    assert code == 0
+    assert out == "a (base; HEAD, unintended)\ns (names itself; HEAD, unintended)\n"
+
+
 # -- check ---------------------------------------------------------------------------------------
 
 FAULTS = [
