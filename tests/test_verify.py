@@ -7,6 +7,7 @@ subprocess: each project has its own ``app`` module, which must not be cached be
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -307,6 +308,25 @@ def test_migrate_directory_is_found_statically(app_dir: Path) -> None:
     project = find_project(app_dir)
     assert (project.kind, project.script_location) == ("flask", app_dir / "db_migrations")
     assert migfix(app_dir, "heads").stdout == "cccc0003 (head)\n"
+    proc = migfix(app_dir, "verify")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_nested_migrate_directory_keeps_the_app_directory_as_the_root(app_dir: Path) -> None:
+    # Migrate(app, db, directory="db/migs"): Flask-Migrate resolves it against the app's
+    # directory, so that is the project root (paths in reports, where verify loads the app).
+    (app_dir / "db").mkdir()
+    (app_dir / "migrations").rename(app_dir / "db" / "migs")
+    app_py = app_dir / "app.py"
+    app_py.write_text(
+        app_py.read_text().replace(
+            "migrate = Migrate(app, db)", 'migrate = Migrate(app, db, directory="db/migs")'
+        )
+    )
+    project = find_project(app_dir)
+    assert (project.root, project.script_location) == (app_dir, app_dir / "db" / "migs")
+    heads = json.loads(migfix(app_dir, "heads", "--json").stdout)["heads"]
+    assert [h["path"] for h in heads] == ["db/migs/versions/cccc0003_longer_names.py"]
     proc = migfix(app_dir, "verify")
     assert proc.returncode == 0, proc.stderr
 

@@ -125,7 +125,7 @@ def find_project(
                 return found
         custom = flask_directory(d)
         if custom is not None and (custom / "alembic.ini").is_file():
-            return _from_ini(custom / "alembic.ini", name)
+            return _from_ini(custom / "alembic.ini", name, app_dir=d)
         flask_ini = d / "migrations" / "alembic.ini"
         looked.append(str(flask_ini))
         if flask_ini.is_file():
@@ -285,7 +285,8 @@ def _ini_options(path: Path, section: str) -> dict[str, str]:
         raise ConfigError(f"{path}: [{section}] cannot be read ({exc}). Fix the file.") from exc
 
 
-def _from_ini(path: Path, section: str) -> Project:
+def _from_ini(path: Path, section: str, *, app_dir: Path | None = None) -> Project:
+    """APP_DIR: the Flask app's directory, when the folder was named by its Migrate() call."""
     opts = _ini_options(path, section)
     here = path.parent
     # A pyproject.toml beside the ini may hold [tool.alembic] (Alembic >= 1.16 reads
@@ -310,7 +311,8 @@ def _from_ini(path: Path, section: str) -> Project:
         # Flask-Migrate's migrations/alembic.ini has no script_location: Flask-Migrate
         # sets it to the folder itself, relative to the app's directory.
         flask_dir = here
-        base = here.parent
+        # Migrate(directory="db/migs") is relative to the app's directory, not to db/.
+        base = app_dir or here.parent
         kind = "flask"
     else:
         raise ConfigError(
