@@ -331,6 +331,18 @@ def test_nested_migrate_directory_keeps_the_app_directory_as_the_root(app_dir: P
     assert proc.returncode == 0, proc.stderr
 
 
+def test_flask_app_environment_variable_names_the_app(app_dir: Path) -> None:
+    # The app lives in a module that is neither app.py nor wsgi.py: FLASK_APP names it, as
+    # for `flask db upgrade` (and migfix's own message tells the user to set it).
+    (app_dir / "app.py").rename(app_dir / "service.py")
+    proc = migfix(app_dir, "verify")
+    assert proc.returncode == 2
+    assert "Set FLASK_APP" in errors(proc)
+    proc = migfix(app_dir, "verify", env={"FLASK_APP": "service"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)")
+
+
 def test_directory_option(app_dir: Path) -> None:
     (app_dir / "migrations").rename(app_dir / "elsewhere")
     proc = migfix(app_dir, "heads")

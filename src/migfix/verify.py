@@ -402,7 +402,8 @@ def _load_app(project: Project, load_app: Callable[[], Any] | None) -> Any:
     if load_app is None:
         # `flask db` reads .flaskenv / .env first (FLASK_APP often lives there).
         flask.cli.load_dotenv()
-        load_app = flask.cli.ScriptInfo().load_app
+        # `flask` reads FLASK_APP through its --app option; ScriptInfo alone never does.
+        load_app = flask.cli.ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app
     try:
         return load_app()
     except ImportError as exc:
