@@ -185,6 +185,17 @@ def test_graph_text_labels(
     )
 
 
+def test_graph_text_shows_a_revision_that_names_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `graph` shows every revision: one whose down_revision is itself was left out entirely.
+    write(tmp_path / "v/a.py", "revision = 'a'\ndown_revision = None\n")
+    write(tmp_path / "v/s.py", "revision = 's'\ndown_revision = 's'\n")
+    code, out, _ = run(["graph", "--versions", "v"], tmp_path, monkeypatch, capsys)
+    assert code == 0
+    assert out == "a (base; HEAD, unintended)\ns (names itself; HEAD, unintended)\n"
+
+
 # -- check ---------------------------------------------------------------------------------------
 
 FAULTS = [
@@ -266,6 +277,13 @@ def test_check_github(
         assert line.startswith(f"::{severity} file={path},line={lineno},title=migfix {fault}::"), (
             line
         )
+    # The other file is named relative to the project, never by the runner's absolute path.
+    assert lines[2] == (
+        "::error file=migrations/versions/hhhh0003_copy_of_add_user_email.py,line=13,"
+        "title=migfix duplicate-revision::revision 'hhhh0003' is also declared in "
+        "migrations/versions/hhhh0003_add_user_email.py; Alembic keeps only one of them. "
+        "Give one file a new id (and repoint its children)."
+    )
     assert lines[3] == (
         "::error file=migrations/versions/hhhh0002_parent_was_deleted.py,line=14,"
         "title=migfix unknown-parent::down_revision names 'hhhh9999', which no revision file "

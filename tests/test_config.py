@@ -391,6 +391,21 @@ def test_no_config_says_where_it_looked(tmp_path: Path) -> None:
     )
 
 
+def test_no_config_at_the_repository_root_does_not_name_the_directory_twice(
+    tmp_path: Path,
+) -> None:
+    # Run from the root of a monorepo whose project lives in backend/.
+    (tmp_path / ".git").mkdir()
+    with pytest.raises(ConfigError) as exc:
+        find_project(tmp_path)
+    assert exc.value.message == (
+        "No Alembic project found: looked for alembic.ini, pyproject.toml with [tool.alembic] "
+        f"and migrations/alembic.ini in {tmp_path} (the root of its git repository; migfix "
+        "does not look above it). Run migfix from your project, or pass -c "
+        "path/to/alembic.ini, or --versions path/to/versions."
+    )
+
+
 def test_no_config_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

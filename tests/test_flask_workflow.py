@@ -101,7 +101,9 @@ def test_two_branches_migrate_merge_and_the_hook_fixes_the_heads(tmp_path: Path)
 
     ok(run(repo, "migfix", "hook", "install"))
     git(repo, "checkout", "-q", "tags")
-    git(repo, "merge", "--no-edit", "notes")  # fires the post-merge hook
+    # Fires the post-merge hook, which must import this checkout's migfix even when the
+    # suite runs with a relative PYTHONPATH (`PYTHONPATH=src pytest`).
+    git(repo, "merge", "--no-edit", "notes", env={"PYTHONPATH": str(SRC)})
 
     heads = ok(run(repo, "migfix", "heads")).stdout.split()
     assert len(heads) == 2 and heads[1] == "(head)", heads  # one head left: the merge

@@ -152,6 +152,31 @@ def test_commit_after_pull_rebase(tmp_path: Path) -> None:
     assert heads(alice) == [N]
 
 
+def test_commit_setting_never_commits_a_migration_the_user_had_not_committed(
+    tmp_path: Path,
+) -> None:
+    # n is still being written (untracked) when `git pull` brings c: the hook moves n onto c
+    # but must not commit the user's unfinished migration in a "Merge migration heads" commit.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    install(alice.root, "--commit")
+    n_path = alice.revision(N, "add n")
+    land(team.bob, C, "add c")
+
+    pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert git(alice.root, "rev-parse", "HEAD") == git(alice.root, "rev-parse", "origin/main")
+    assert git(alice.root, "status", "--porcelain") == f"?? migrations/versions/{n_path.name}"
+    assert hook_lines(pulled.stderr)[1:] == [
+        f"migfix: Repointed {N}: {alice.a} -> {C}  (migrations/versions/{n_path.name})",
+        "migfix: Review the result and commit it; `migfix check` now passes.",
+        f"migfix: did not commit migrations/versions/{n_path.name}: it holds changes of yours "
+        "that were not committed yet. Review it and commit it yourself.",
+    ]
+    assert heads(alice) == [N]
+
+
 def test_git_pull_from_a_bare_remote_repoints_this_branchs_revision(tmp_path: Path) -> None:
     team = make_team(tmp_path, "flask")
     alice = team.alice

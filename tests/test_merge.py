@@ -22,6 +22,7 @@ import pytest
 from conftest import corpus_index, corpus_truth
 from gitutil import git, git_proc, isolate_git
 from projutil import (
+    DOWN_PREFIX,
     Proj,
     alembic_view,
     land,
@@ -323,6 +324,43 @@ def test_branch_without_tracking_uses_origin_head(run: Run, tmp_path: Path) -> N
     assert_healthy(run, bob, [N])
 
 
+def test_default_branch_revisions_stay_settled_on_a_branch_tracking_its_own_remote(
+    run: Run, tmp_path: Path
+) -> None:
+    # `git push -u origin feature`, then `git merge origin/main`: @{upstream} is origin/feature,
+    # which lacks main's revision c. c is on main (maybe applied in production) and must not
+    # be rewritten; moving it onto the branch's b1 would make Alembic skip b1 on databases at c.
+    team = make_team(tmp_path, "typed")
+    alice = team.bob  # a real clone: origin/HEAD -> origin/main
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(B1, "add b1")
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "b1")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    alice.revision(B2, "add b2")
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "b2")
+    land(team.alice, C, "add c")
+    git(alice.root, "fetch", "-q")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    before = alice.snapshot()
+
+    result = run(alice.root, "merge", "--rev-id", M, "--json")
+
+    assert result.rc == 0, result.err
+    data = json.loads(result.out)
+    assert data["new_revisions"] == [B2]
+    assert [(m["revision"], m["parents"]) for m in data["merges"]] == [(M, [B1, C])]
+    assert data["repointed"] == [
+        {"revision": B2, "path": f"migrations/versions/{B2}_add_b2.py", "old": [B1], "new": [M]}
+    ]
+    after = alice.snapshot()
+    for rev in (C, B1):
+        name = alice.file(rev).name
+        assert after[name] == before[name]
+    assert_healthy(run, alice, [B2])
+
+
 @pytest.mark.parametrize("stage", ["untracked", "staged"])
 def test_uncommitted_revision_files_are_new(run: Run, tmp_path: Path, stage: str) -> None:
     team = make_team(tmp_path, "typed")
@@ -577,6 +615,47 @@ def test_refuses_a_named_head_that_is_not_a_head(run: Run, tmp_path: Path) -> No
         alice,
         ["nosuch01", B],
         f"nosuch01 is not a head, so it cannot be merged. The current heads are: {B}, {N}.",
+    )
+
+
+def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_the_project(
+    run: Run, tmp_path: Path
+) -> None:
+    # Every other refusal names files relative to the project root; this one did not.
+    alice = _row3(tmp_path)
+    n_path = alice.file(N)
+    prefix = DOWN_PREFIX["typed"]
+    old = f"revision: str = '{N}'\n{prefix}'{C}'"
+    assert old in n_path.read_text()
+    n_path.write_text(n_path.read_text().replace(old, f"revision, down_revision = '{N}', '{C}'"))
+    line = n_path.read_text().splitlines().index(f"revision, down_revision = '{N}', '{C}'") + 1
+    assert_refused(
+        run,
+        alice,
+        ["--rev-id", M],
+        f"migrations/versions/{N}_add_n.py:{line}: down_revision is set by unpacking "
+        f"(revision, down_revision = '{N}', '{C}'); migfix will not guess what it means. "
+        "Replace it with the revision id(s) it stands for, or edit this revision's parents by "
+        "hand.",
+    )
+
+
+def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(run: Run, tmp_path: Path) -> None:
+    # A typo'd down_revision: the refusal quotes check's message once, without a doubled period.
+    proj = new_project(tmp_path, "typed")
+    proj.revision(B, "add b", head=proj.a, splice=True)
+    c_path = proj.revision(C, "add c", head=proj.a, splice=True)
+    prefix = DOWN_PREFIX["typed"]
+    c_path.write_text(c_path.read_text().replace(f"{prefix}'{proj.a}'", f"{prefix}'typo0001'"))
+    line = c_path.read_text().splitlines().index(f"{prefix}'typo0001'") + 1
+    assert_refused(
+        run,
+        proj,
+        ["--new", C],
+        "The revision graph has faults that make rewriting unsafe: "
+        f"migrations/versions/{C}_add_c.py:{line}: down_revision names 'typo0001', which no "
+        "revision file declares. Restore the missing file, or point down_revision at an "
+        "existing revision. Fix them first.",
     )
 
 

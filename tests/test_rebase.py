@@ -559,6 +559,25 @@ def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
     )
 
 
+def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_the_project(
+    repos: Repos, migfix: Run
+) -> None:
+    b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
+    old = "revision: str = 'bbbb0001'\ndown_revision: Union[str, Sequence[str], None] = 'aaaa0001'"
+    assert old in b1.read_text()
+    b1.write_text(b1.read_text().replace(old, "revision, down_revision = 'bbbb0001', 'aaaa0001'"))
+    line = b1.read_text().splitlines().index("revision, down_revision = 'bbbb0001', 'aaaa0001'")
+    repos.rev(repos.up, "aaaa0002", "second")
+    repos.push("second")
+    repos.fetch()
+    assert refused(migfix, repos.dev, "--onto", "origin/main") == (
+        f"alembic/versions/bbbb0001_feature_one.py:{line + 1}: down_revision is set by unpacking "
+        "(revision, down_revision = 'bbbb0001', 'aaaa0001'); migfix will not guess what it "
+        "means. Replace it with the revision id(s) it stands for, or edit this revision's "
+        "parents by hand."
+    )
+
+
 def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Run) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     empty_tree = git(repos.dev, "hash-object", "-t", "tree", os.devnull)

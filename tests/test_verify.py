@@ -7,6 +7,7 @@ subprocess: each project has its own ``app`` module, which must not be cached be
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -156,6 +157,28 @@ def test_full_and_steps_report_what_they_exercised(app_dir: Path) -> None:
     assert two.stdout == ok_line("stepped 2 revision(s) down and up again (bbbb0002, cccc0003)")
 
 
+def test_url_stamped_with_a_revision_is_not_an_empty_database(
+    app_dir: Path, tmp_path: Path
+) -> None:
+    # Only alembic_version, at a revision (say, a database of data-only migrations): it is not
+    # empty. Running verify on it would step the real database down, and report upgrades that
+    # never ran.
+    target = tmp_path / "given.db"
+    with sqlite3.connect(target) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('cccc0003')")
+    before = target.read_bytes()
+    url = f"sqlite:///{target}"
+    proc = migfix(app_dir, "verify", "--url", url)
+    assert proc.returncode == 2
+    assert errors(proc) == (
+        f"migfix: The database {url} already has tables (alembic_version); verify downgrades "
+        "and upgrades, which can destroy data. Nothing was migrated. Give an empty database, or "
+        "pass --allow-existing if this one may be changed."
+    )
+    assert target.read_bytes() == before
+
+
 def test_url_with_tables_is_refused_unless_allowed(app_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "given.db"
     with sqlite3.connect(target) as conn:
@@ -287,6 +310,37 @@ def test_migrate_directory_is_found_statically(app_dir: Path) -> None:
     assert migfix(app_dir, "heads").stdout == "cccc0003 (head)\n"
     proc = migfix(app_dir, "verify")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_nested_migrate_directory_keeps_the_app_directory_as_the_root(app_dir: Path) -> None:
+    # Migrate(app, db, directory="db/migs"): Flask-Migrate resolves it against the app's
+    # directory, so that is the project root (paths in reports, where verify loads the app).
+    (app_dir / "db").mkdir()
+    (app_dir / "migrations").rename(app_dir / "db" / "migs")
+    app_py = app_dir / "app.py"
+    app_py.write_text(
+        app_py.read_text().replace(
+            "migrate = Migrate(app, db)", 'migrate = Migrate(app, db, directory="db/migs")'
+        )
+    )
+    project = find_project(app_dir)
+    assert (project.root, project.script_location) == (app_dir, app_dir / "db" / "migs")
+    heads = json.loads(migfix(app_dir, "heads", "--json").stdout)["heads"]
+    assert [h["path"] for h in heads] == ["db/migs/versions/cccc0003_longer_names.py"]
+    proc = migfix(app_dir, "verify")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_flask_app_environment_variable_names_the_app(app_dir: Path) -> None:
+    # The app lives in a module that is neither app.py nor wsgi.py: FLASK_APP names it, as
+    # for `flask db upgrade` (and migfix's own message tells the user to set it).
+    (app_dir / "app.py").rename(app_dir / "service.py")
+    proc = migfix(app_dir, "verify")
+    assert proc.returncode == 2
+    assert "Set FLASK_APP" in errors(proc)
+    proc = migfix(app_dir, "verify", env={"FLASK_APP": "service"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)")
 
 
 def test_directory_option(app_dir: Path) -> None:

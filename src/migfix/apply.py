@@ -103,9 +103,10 @@ def refuse_broken(project: Project, graph: Graph, *, ignore: Sequence[str] = ())
         first = blocking[0]
         where = project.relpath(first.path) if first.path else str(project.root)
         more = f" (and {len(blocking) - 1} more; see `migfix check`)" if len(blocking) > 1 else ""
+        # Problem messages are sentences: drop their period so the sentence joins cleanly.
         raise Refusal(
             f"The revision graph has faults that make rewriting unsafe: {where}:{first.line}: "
-            f"{first.message}{more}. Fix them first."
+            f"{first.message.rstrip('.')}{more}. Fix them first."
         )
 
 

@@ -133,7 +133,7 @@ def find_project(
                 return found
         custom = flask_directory(d)
         if custom is not None and (custom / "alembic.ini").is_file():
-            return _from_ini(custom / "alembic.ini", name)
+            return _from_ini(custom / "alembic.ini", name, app_dir=d)
         flask_ini = d / "migrations" / "alembic.ini"
         looked.append(str(flask_ini))
         if flask_ini.is_file():
@@ -142,10 +142,17 @@ def find_project(
             # The repository root bounds the search: a config above it belongs to
             # some other project.
             break
+    if d == cwd and (d / ".git").exists():
+        # Started at the repository root (a monorepo root, say): there were no parents.
+        where = f"{cwd} (the root of its git repository; migfix does not look above it)"
+    elif d == cwd:
+        where = str(cwd)
+    else:
+        where = f"{cwd} and its parents up to {d}"
     raise ConfigError(
         "No Alembic project found: looked for alembic.ini, pyproject.toml with "
-        "[tool.alembic] and migrations/alembic.ini in "
-        f"{cwd} and its parents up to {d}. Run migfix from your project, or pass "
+        f"[tool.alembic] and migrations/alembic.ini in {where}. Run migfix from your "
+        "project, or pass "
         "-c path/to/alembic.ini, or --versions path/to/versions."
     )
 
@@ -286,7 +293,8 @@ def _ini_options(path: Path, section: str) -> dict[str, str]:
         raise ConfigError(f"{path}: [{section}] cannot be read ({exc}). Fix the file.") from exc
 
 
-def _from_ini(path: Path, section: str) -> Project:
+def _from_ini(path: Path, section: str, *, app_dir: Path | None = None) -> Project:
+    """APP_DIR: the Flask app's directory, when the folder was named by its Migrate() call."""
     opts = _ini_options(path, section)
     here = path.parent
     # A pyproject.toml beside the ini may hold [tool.alembic] (Alembic >= 1.16 reads
@@ -311,7 +319,8 @@ def _from_ini(path: Path, section: str) -> Project:
         # Flask-Migrate's migrations/alembic.ini has no script_location: Flask-Migrate
         # sets it to the folder itself, relative to the app's directory.
         flask_dir = here
-        base = here.parent
+        # Migrate(directory="db/migs") is relative to the app's directory, not to db/.
+        base = app_dir or here.parent
         kind = "flask"
     else:
         raise ConfigError(

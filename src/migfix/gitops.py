@@ -180,14 +180,22 @@ def default_upstream(repo_root: Path) -> str | None:
     proc = _run(repo_root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
     if proc.returncode == 0:
         return _out_line(proc.stdout)
+    target = origin_head(repo_root)
+    if target is not None:
+        return target
+    for name in ("main", "master"):
+        if _try_resolve(repo_root, f"refs/heads/{name}") is not None:
+            return name
+    return None
+
+
+def origin_head(repo_root: Path) -> str | None:
+    """What ``origin/HEAD`` points at (e.g. ``'origin/main'``), when it names a ref that exists."""
     proc = _run(repo_root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
     if proc.returncode == 0:
         target = _out_line(proc.stdout)
         if _try_resolve(repo_root, f"refs/remotes/{target}") is not None:
             return target
-    for name in ("main", "master"):
-        if _try_resolve(repo_root, f"refs/heads/{name}") is not None:
-            return name
     return None
 
 

@@ -113,6 +113,13 @@ def _run(
     do_commit = project.settings.commit if commit is None else commit
     heads = ", ".join(graph.unintended_heads())
     _say(f"the {_what(hook_type)} left several migration heads ({heads}); fixing with `{chosen}`.")
+    # Files with uncommitted work of the user's (an untracked migration still being written)
+    # are fixed but never committed: the commit would sweep their unfinished content in.
+    own = (
+        {p.resolve() for p in gitops.uncommitted_paths(repo, list(project.version_locations))}
+        if do_commit
+        else set()
+    )
     if chosen == "rebase":
         from migfix.rebase import hook_rebase
 
@@ -124,6 +131,14 @@ def _run(
         outcome = apply.merge(project, MergeOptions(), graph=graph)
         written, report = outcome.written, outcome.text()
     _say(report)
+    held = [p for p in written if p.resolve() in own]
+    for path in held:
+        _say(
+            f"did not commit {project.relpath(path)}: it holds changes of yours that were not "
+            "committed yet. Review it and commit it yourself."
+        )
+    if do_commit:
+        written = [p for p in written if p not in held]
     if written and do_commit:
         try:
             _commit(repo, written, "Merge migration heads (migfix)")

@@ -397,7 +397,9 @@ def build_changes(plan: MergePlan, graph: Graph) -> list[FileChange]:
             )
     for rp in plan.repoints:
         old = rp.path.read_bytes()
-        new = rewrite.rewrite_parents(old, rp.new, path=rp.path)
+        # The path only appears in refusals: name it as every other message does.
+        shown = Path(plan.project.relpath(rp.path))
+        new = rewrite.rewrite_parents(old, rp.new, path=shown)
         changes.append(FileChange(rp.path, old, new))
     return changes
 

@@ -77,9 +77,18 @@ def classify(
         return Newness(frozenset(dirty | extra), None, reason)
     gitops.resolve_ref(repo, ref)  # a clear error for a ref that does not exist
     on_upstream = upstream_revisions(project, repo, ref)
+    also = None
+    if upstream is None and project.settings.upstream is None:
+        # The branch's own @{upstream} (origin/feature after `git push -u`) lacks what was
+        # merged in from the remote's default branch since; those revisions are settled too.
+        default = gitops.origin_head(repo)
+        if default is not None and default != ref:
+            on_upstream |= upstream_revisions(project, repo, default)
+            also = default
     new = {r for r in graph.nodes if r not in on_upstream} | extra
     # An uncommitted file whose id is on upstream stays settled: rewriting it would
     # change a revision someone may have applied.
     new |= dirty - on_upstream
-    reason = f"new = not on {ref}" + (" or named with --new" if extra else "")
+    reason = f"new = not on {ref}" + (f" nor on {also}" if also else "")
+    reason += " or named with --new" if extra else ""
     return Newness(frozenset(new), ref, reason)

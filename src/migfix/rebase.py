@@ -534,11 +534,10 @@ def build_changes(plan: RebasePlan) -> list[FileChange]:
                 f"{_ids(now)}, was {_ids(move.old_parents)}). Nothing was written; run "
                 f"`migfix rebase --onto {plan.ref}` again."
             )
-        changes.append(
-            FileChange(
-                move.path, old, rewrite.rewrite_parents(old, move.new_parents, path=move.path)
-            )
-        )
+        # The path given to the rewrite only names the file in its refusals.
+        shown = Path(plan.relpath(move.path))
+        new = rewrite.rewrite_parents(old, move.new_parents, path=shown)
+        changes.append(FileChange(move.path, old, new))
     for drop in plan.dropped:
         changes.append(FileChange(drop.path, drop.path.read_bytes(), None))
     return changes

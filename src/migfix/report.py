@@ -145,7 +145,8 @@ def graph_text(project: Project, graph: Graph) -> str:
     pos = {r: i for i, r in enumerate(order)}
 
     def primary_parent(rev: str) -> str | None:
-        parents = [p for p in graph.nodes[rev].down if p in pos]
+        # A revision naming itself is drawn as a root: under itself it would never be reached.
+        parents = [p for p in graph.nodes[rev].down if p in pos and p != rev]
         return max(parents, key=pos.__getitem__) if parents else None
 
     heads = set(graph.heads)
@@ -156,6 +157,8 @@ def graph_text(project: Project, graph: Graph) -> str:
         tags: list[str] = []
         if not node.down:
             tags.append("base")
+        if rev in node.down:
+            tags.append("names itself")
         if len(node.down) > 1:
             tags.append("merges " + _comma(node.down))
         if node.labels:
@@ -177,7 +180,7 @@ def graph_text(project: Project, graph: Graph) -> str:
     while stack:
         rev, first, rest = stack.pop()
         lines.append(first + label(rev))
-        kids = graph.children[rev]
+        kids = [k for k in graph.children[rev] if k != rev]
         primary = [k for k in kids if primary_parent(k) == rev]
         refs = [k for k in kids if primary_parent(k) != rev]
         for k in refs:

@@ -316,6 +316,10 @@ def _probe(project: Project, config: Any, target: _Target, *, allow_existing: ob
         script.get_heads()
         conn = context.connection
         tables = [t for t in sqlalchemy.inspect(conn).get_table_names() if t != "alembic_version"]
+        if not tables and context.get_current_heads():
+            # An empty alembic_version table is fine; one holding a revision is not an empty
+            # database, even when the migrations so far created no table.
+            tables = ["alembic_version"]
         seen.append((conn.engine.url, tables))
         return []
 
@@ -398,7 +402,8 @@ def _load_app(project: Project, load_app: Callable[[], Any] | None) -> Any:
     if load_app is None:
         # `flask db` reads .flaskenv / .env first (FLASK_APP often lives there).
         flask.cli.load_dotenv()
-        load_app = flask.cli.ScriptInfo().load_app
+        # `flask` reads FLASK_APP through its --app option; ScriptInfo alone never does.
+        load_app = flask.cli.ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app
     try:
         return load_app()
     except ImportError as exc:
