@@ -384,7 +384,7 @@ def test_check_against_a_ref(
         (
             {"alembic.ini": "[alembic]\nscript_location = s\n", "s/env.py": ""},
             ["check", "-n", "x"],
-            "has no script_location in [x]",
+            "has no [x] section (sections: [alembic]). Pass -n with one of them",
         ),
     ],
 )
@@ -460,3 +460,16 @@ def test_check_github_paths_are_relative_to_the_repository(
         "::error file=backend/migrations/versions/cccc0003_create_team_table.py,line=15,"
         "title=migfix multiple-heads::"
     )
+
+
+def test_config_options_before_the_command_like_alembic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `alembic -c path heads` takes -c before the command; so does migfix.
+    project = copy_fixture("two_heads", tmp_path)
+    ini = str(project / "alembic.ini")
+    before = run(["-c", ini, "heads"], tmp_path, monkeypatch, capsys)
+    after = run(["heads", "-c", ini], tmp_path, monkeypatch, capsys)
+    assert before == after == (1, "cccc0002 (head)\ncccc0003 (head)\n", "")
+    code, _, err = run(["-c", ini, "-n", "other", "heads"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "has no [other] section" in err

@@ -209,6 +209,9 @@ def test_default_upstream_whose_remote_branch_is_gone(remote: Remote) -> None:
 def test_default_upstream_skips_a_dangling_origin_head(remote: Remote) -> None:
     git(remote.work, "switch", "-q", "--no-track", "-c", "feature", "main")
     git(remote.work, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/gone")
+    # origin/main exists: the shared branch comes before a possibly stale local main.
+    assert gitops.default_upstream(remote.work) == "origin/main"
+    git(remote.work, "update-ref", "-d", "refs/remotes/origin/main")
     assert gitops.default_upstream(remote.work) == "main"
 
 

@@ -300,3 +300,17 @@ def test_generated_graphs_flask_template(
     tmp_path_factory: pytest.TempPathFactory, graph: GenGraph
 ) -> None:
     _differential(graph, tmp_path_factory.mktemp("flask"), typed=False)
+
+
+def test_allow_heads_naming_no_revision_is_a_warning() -> None:
+    g = Graph([rf("a"), rf("b", ("a",))], allow_heads=("b", "zz99"))
+    [problem] = g.problems()
+    assert (problem.code, problem.severity, problem.path) == (
+        "unknown-allowed-head",
+        "warning",
+        None,
+    )
+    assert problem.message == (
+        "[tool.migfix] allow_heads lists 'zz99', which no revision declares (a typo, or stale "
+        "after a merge). Remove it from pyproject.toml."
+    )

@@ -16,8 +16,11 @@ import click
 from migfix import __version__
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, MigfixError
 from migfix.options import (
+    CONFIG_KEY,
     DIRECTORY_KEY,
+    NAME_KEY,
     dry_run_option,
+    global_project_options,
     json_option,
     project_options,
     upstream_options,
@@ -29,25 +32,29 @@ if TYPE_CHECKING:
     from migfix.verify import Result as VerifyResult
 
 
-def _project(config: Path | None, name: str, versions: tuple[Path, ...], recursive: bool) -> Any:
+def _project(
+    config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
+) -> Any:
     from migfix.config import find_project
 
-    # -d/--directory, or the app's migrations folder under `flask migfix`, arrives
-    # through ctx.meta (see options.DIRECTORY_KEY) so no command signature changes.
+    # -d/--directory, or the app's migrations folder under `flask migfix`, and -c/-n
+    # given before the command arrive through ctx.meta (see options) so no command
+    # signature changes.
     ctx = click.get_current_context(silent=True)
-    directory = ctx.meta.get(DIRECTORY_KEY) if ctx is not None else None
+    meta = ctx.meta if ctx is not None else {}
     return find_project(
         Path.cwd(),
-        config=config,
-        name=name,
+        config=config or meta.get(CONFIG_KEY),
+        name=name or meta.get(NAME_KEY) or "alembic",
         versions=versions,
         recursive=recursive,
-        directory=directory,
+        directory=meta.get(DIRECTORY_KEY),
     )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="migfix")
+@global_project_options
 def cli() -> None:
     """Find and fix Alembic "multiple heads" problems.
 
@@ -64,7 +71,7 @@ def cli() -> None:
 )
 def heads(
     config: Path | None,
-    name: str,
+    name: str | None,
     versions: tuple[Path, ...],
     recursive: bool,
     as_json: bool,
@@ -89,7 +96,11 @@ def heads(
 @project_options
 @json_option
 def graph(
-    config: Path | None, name: str, versions: tuple[Path, ...], recursive: bool, as_json: bool
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    as_json: bool,
 ) -> int:
     """Show every revision as a tree (or JSON): where branches diverge and merge."""
     from migfix import report
@@ -125,7 +136,7 @@ def graph(
 )
 def check(
     config: Path | None,
-    name: str,
+    name: str | None,
     versions: tuple[Path, ...],
     recursive: bool,
     fmt: str,
@@ -190,7 +201,7 @@ def check(
 @verify_option
 def merge(
     config: Path | None,
-    name: str,
+    name: str | None,
     versions: tuple[Path, ...],
     recursive: bool,
     heads: tuple[str, ...],
@@ -393,7 +404,7 @@ def hook_run(
 def verify(
     ctx: click.Context,
     config: Path | None,
-    name: str,
+    name: str | None,
     versions: tuple[Path, ...],
     recursive: bool,
     n_steps: int,
@@ -447,7 +458,7 @@ def verify(
 @verify_option
 def rebase(
     config: Path | None,
-    name: str,
+    name: str | None,
     versions: tuple[Path, ...],
     recursive: bool,
     as_json: bool,

@@ -276,7 +276,7 @@ def _from_pyproject(path: Path, *, required: bool) -> Project | None:
     )
 
 
-def _ini_options(path: Path, section: str) -> dict[str, str]:
+def _ini_options(path: Path, section: str, *, required: bool = False) -> dict[str, str]:
     import configparser
 
     parser = configparser.ConfigParser({"here": path.parent.absolute().as_posix()})
@@ -286,6 +286,14 @@ def _ini_options(path: Path, section: str) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         raise ConfigError(f"{path}: cannot read it as an ini file ({exc}). Fix the file.") from exc
     if not parser.has_section(section):
+        if required and section != "alembic":
+            # Only a section named with -n must exist: Alembic itself tolerates a
+            # missing [alembic] when [tool.alembic] supplies the options.
+            found = ", ".join(f"[{name}]" for name in parser.sections()) or "none"
+            raise ConfigError(
+                f"{path} has no [{section}] section (sections: {found}). Pass -n with one "
+                "of them, or leave -n out to use [alembic]."
+            )
         return {}
     try:
         return {k: parser.get(section, k) for k in parser.options(section) if k != "here"}
@@ -295,7 +303,7 @@ def _ini_options(path: Path, section: str) -> dict[str, str]:
 
 def _from_ini(path: Path, section: str, *, app_dir: Path | None = None) -> Project:
     """APP_DIR: the Flask app's directory, when the folder was named by its Migrate() call."""
-    opts = _ini_options(path, section)
+    opts = _ini_options(path, section, required=True)
     here = path.parent
     # A pyproject.toml beside the ini may hold [tool.alembic] (Alembic >= 1.16 reads
     # both; the ini then often holds only the database URL), so script_location may

@@ -173,7 +173,11 @@ def default_upstream(repo_root: Path) -> str | None:
     """The ref this branch is most likely meant to follow, by name (e.g. ``'origin/main'``).
 
     In order: the current branch's configured upstream (skipped on a detached HEAD), what
-    ``origin/HEAD`` points at, a local ``main``, a local ``master``. None when none exists.
+    ``origin/HEAD`` points at, ``origin/main``, ``origin/master``, a local ``main``, a local
+    ``master``. None when none exists. The remote branches come before the local ones: a
+    local ``main`` may be weeks behind, and revisions on the shared branch are the ones
+    someone may have applied (``origin/HEAD`` is unset in a clone of an empty repository
+    or after ``git remote add``).
     """
     # On a detached HEAD, and when the upstream's remote branch was deleted, git fails here
     # rather than naming a branch: both fall through to the defaults.
@@ -183,6 +187,9 @@ def default_upstream(repo_root: Path) -> str | None:
     target = origin_head(repo_root)
     if target is not None:
         return target
+    for name in ("main", "master"):
+        if _try_resolve(repo_root, f"refs/remotes/origin/{name}") is not None:
+            return f"origin/{name}"
     for name in ("main", "master"):
         if _try_resolve(repo_root, f"refs/heads/{name}") is not None:
             return name

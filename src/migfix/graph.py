@@ -356,6 +356,18 @@ class Graph:
                         (node.revision,),
                     )
                 )
+        for rev in sorted(self.allow_heads - self.nodes.keys()):
+            out.append(
+                Problem(
+                    "unknown-allowed-head",
+                    "warning",
+                    f"[tool.migfix] allow_heads lists '{rev}', which no revision declares (a "
+                    "typo, or stale after a merge). Remove it from pyproject.toml.",
+                    None,
+                    0,
+                    (rev,),
+                )
+            )
         out.extend(self._cycle_problems())
         out.extend(self._head_problems())
         return out

@@ -25,6 +25,49 @@ def _store_directory(ctx: click.Context, _param: click.Parameter, value: Path | 
         ctx.meta[DIRECTORY_KEY] = value
 
 
+CONFIG_KEY = "migfix.config"
+NAME_KEY = "migfix.name"
+"""``ctx.meta`` keys of ``-c``/``-n`` given before the command (``migfix -c x.ini heads``)."""
+
+
+def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            ctx.meta[key] = value
+
+    return callback
+
+
+def global_project_options(f: F) -> F:
+    """``-c``, ``-n`` and ``-d`` before the command too, where ``alembic`` takes them, so
+    ``migfix -c alembic.ini heads`` works wherever ``alembic -c alembic.ini heads`` did.
+    A value given after the command wins."""
+    f = click.option(
+        "-d",
+        "--directory",
+        type=click.Path(path_type=Path, file_okay=False),
+        expose_value=False,
+        callback=_store_directory,
+        help="Flask-Migrate migrations folder (holding env.py), like `flask db -d`.",
+    )(f)
+    f = click.option(
+        "-n",
+        "--name",
+        expose_value=False,
+        callback=_store(NAME_KEY),
+        help="Section of the ini file to read, like `alembic -n`.",
+    )(f)
+    f = click.option(
+        "-c",
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        callback=_store(CONFIG_KEY),
+        help="alembic.ini or pyproject.toml to use, like `alembic -c`.",
+    )(f)
+    return f
+
+
 def project_options(f: F) -> F:
     """How to find the Alembic project: like ``alembic -c/-n``, or bare directories."""
     f = click.option(
@@ -50,9 +93,8 @@ def project_options(f: F) -> F:
     f = click.option(
         "-n",
         "--name",
-        default="alembic",
-        show_default=True,
-        help="Section of the ini file to read, like `alembic -n`.",
+        default=None,
+        help="Section of the ini file to read, like `alembic -n` (default: alembic).",
     )(f)
     f = click.option(
         "-c",
