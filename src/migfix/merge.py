@@ -139,7 +139,7 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
         return plan
     if merges:
         plan.merges = _render_merges(project, graph, merges, message, opts)
-    _check_result(graph, parents, plan)
+    _refuse_settled_repoints(plan)
     return plan
 
 
@@ -226,7 +226,7 @@ def _heads_within(parents: dict[str, tuple[str, ...]], region: set[str]) -> list
     return [r for r in region if r not in named]
 
 
-def _check_result(graph: Graph, parents: dict[str, tuple[str, ...]], plan: MergePlan) -> None:
+def _refuse_settled_repoints(plan: MergePlan) -> None:
     for rp in plan.repoints:
         if not plan.newness.is_new(rp.revision):  # pragma: no cover - guarded by the plan
             raise Refusal(
@@ -280,7 +280,8 @@ def _render_merges(
         )
     cfg = alembic_config(project)
     out: list[NewMerge] = []
-    for rev, heads in merges:
+    last = len(merges) - 1
+    for index, (rev, heads) in enumerate(merges):
         # Alembic puts the file beside the first head when there are several version
         # locations; the scratch folder takes that place.
         real_dir = _version_dir(project, graph, heads)
@@ -302,7 +303,8 @@ def _render_merges(
                     message,
                     refresh=True,
                     head=list(heads),
-                    branch_labels=opts.branch_label,
+                    # A label names one revision: the final merge, the new head.
+                    branch_labels=opts.branch_label if index == last else None,
                     **template_args,
                 )
             except CommandError as exc:
