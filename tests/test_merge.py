@@ -699,7 +699,7 @@ def test_settled_revisions_are_never_planned_for_a_rewrite(run: Run, tmp_path: P
     settled = merge_mod.Repoint(N, alice.file(N), (C,), (M,))
     plan.repoints.append(settled)
     with pytest.raises(merge_mod.Refusal) as info:
-        merge_mod._check_result(graph, {}, plan)
+        merge_mod._refuse_settled_repoints(plan)
     assert info.value.message == (
         f"migrations/versions/{N}_add_n.py: revision {N} is settled (it is on HEAD); migfix "
         "never rewrites a settled revision."
