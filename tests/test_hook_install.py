@@ -101,12 +101,13 @@ def run_script(
 # --- install / status / uninstall -----------------------------------------------------------
 
 
-def test_install_writes_both_hooks_and_status_reports_them(tmp_path: Path) -> None:
+def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
     assert [(s.hook_type, s.state) for s in hook.status(repo)] == [
         ("post-merge", "not installed"),
         ("post-rewrite", "not installed"),
+        ("post-commit", "not installed"),
     ]
 
     messages = hook.install(repo, strategy="merge", commit=False)
@@ -114,6 +115,7 @@ def test_install_writes_both_hooks_and_status_reports_them(tmp_path: Path) -> No
     assert messages == [
         f"installed the post-merge hook at {hooks / 'post-merge'}",
         f"installed the post-rewrite hook at {hooks / 'post-rewrite'}",
+        f"installed the post-commit hook at {hooks / 'post-commit'}",
     ]
     for hook_type in hook.HOOK_TYPES:
         path = hooks / hook_type
@@ -146,8 +148,9 @@ def test_installed_script_is_valid_posix_sh(tmp_path: Path) -> None:
         for shell in (["dash", "-n"], ["bash", "--posix", "-n"]):
             proc = subprocess.run([*shell, str(path)], capture_output=True, text=True)
             assert proc.returncode == 0, proc.stderr
-    [merge_status, _] = hook.status(repo)
-    assert merge_status.options == ("--strategy", "it's odd", "--commit", "--always")
+    assert [s.options for s in hook.status(repo)] == [
+        ("--strategy", "it's odd", "--commit", "--always")
+    ] * 3
 
 
 def test_reinstall_is_idempotent(tmp_path: Path) -> None:
@@ -162,11 +165,13 @@ def test_reinstall_is_idempotent(tmp_path: Path) -> None:
     assert messages == [
         f"post-merge hook already installed at {hooks / 'post-merge'}; nothing to do",
         f"post-rewrite hook already installed at {hooks / 'post-rewrite'}; nothing to do",
+        f"post-commit hook already installed at {hooks / 'post-commit'}; nothing to do",
     ]
     assert {t: (hooks / t).read_bytes() for t in hook.HOOK_TYPES} == before
     # Not rewritten at all, not merely rewritten with the same bytes.
     assert {t: (hooks / t).stat().st_ino for t in hook.HOOK_TYPES} == inodes
     assert sorted(p.name for p in hooks.iterdir() if not p.name.endswith(".sample")) == [
+        "post-commit",
         "post-merge",
         "post-rewrite",
     ]
@@ -181,9 +186,9 @@ def test_reinstall_with_other_options_rewrites_our_script_in_place(tmp_path: Pat
 
     assert messages == [f"updated the post-merge hook at {hooks / 'post-merge'}"]
     assert not (hooks / "post-merge.legacy").exists()
-    [merge_status, rewrite_status] = hook.status(repo)
+    [merge_status, rewrite_status, commit_status] = hook.status(repo)
     assert (merge_status.state, merge_status.options) == ("installed", ("--commit",))
-    assert rewrite_status.state == "not installed"
+    assert rewrite_status.state == commit_status.state == "not installed"
 
 
 def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
@@ -194,12 +199,15 @@ def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
     assert hook.uninstall(repo) == [
         f"removed the migfix post-merge hook from {hooks / 'post-merge'}",
         f"removed the migfix post-rewrite hook from {hooks / 'post-rewrite'}",
+        f"removed the migfix post-commit hook from {hooks / 'post-commit'}",
     ]
     assert not (hooks / "post-merge").exists()
     assert not (hooks / "post-rewrite").exists()
+    assert not (hooks / "post-commit").exists()
     assert hook.uninstall(repo) == [
         f"no post-merge hook at {hooks / 'post-merge'}; nothing to do",
         f"no post-rewrite hook at {hooks / 'post-rewrite'}; nothing to do",
+        f"no post-commit hook at {hooks / 'post-commit'}; nothing to do",
     ]
 
 
@@ -230,17 +238,19 @@ def test_foreign_hook_is_chained_then_restored_byte_identical(tmp_path: Path) ->
         "it still runs, before migfix",
         f"installed the post-merge hook at {hooks / 'post-merge'}",
         f"installed the post-rewrite hook at {hooks / 'post-rewrite'}",
+        f"installed the post-commit hook at {hooks / 'post-commit'}",
     ]
     assert (hooks / "post-merge.legacy").read_bytes() == FOREIGN_HOOK
-    [merge_status, rewrite_status] = hook.status(repo)
+    [merge_status, rewrite_status, commit_status] = hook.status(repo)
     assert merge_status.state == "installed, chained to legacy"
     assert merge_status.legacy == hooks / "post-merge.legacy"
-    assert rewrite_status.state == "installed"
+    assert rewrite_status.state == commit_status.state == "installed"
 
     assert hook.uninstall(repo) == [
         f"removed the migfix post-merge hook and restored {hooks / 'post-merge'} "
         f"from {hooks / 'post-merge.legacy'}",
         f"removed the migfix post-rewrite hook from {hooks / 'post-rewrite'}",
+        f"removed the migfix post-commit hook from {hooks / 'post-commit'}",
     ]
     assert (hooks / "post-merge").read_bytes() == FOREIGN_HOOK
     assert stat.S_IMODE((hooks / "post-merge").stat().st_mode) == 0o700
@@ -315,8 +325,8 @@ def test_unknown_hook_type_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Refusal) as info:
         hook.install(repo, hook_types=["pre-commit"])
     assert str(info.value) == (
-        "Unknown hook type 'pre-commit': migfix installs only post-merge and post-rewrite. "
-        "Pick from those and run the command again."
+        "Unknown hook type 'pre-commit': migfix installs only post-merge, post-rewrite and "
+        "post-commit. Pick from those and run the command again."
     )
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
@@ -349,13 +359,18 @@ def test_core_hooks_path_installs_into_the_shared_directory(tmp_path: Path) -> N
         "path shares",
         f"installed the post-merge hook at {shared / 'post-merge'}",
         f"installed the post-rewrite hook at {shared / 'post-rewrite'}",
+        f"installed the post-commit hook at {shared / 'post-commit'}",
     ]
     assert not (repo / ".git" / "hooks" / "post-merge").exists()
-    assert [s.path for s in hook.status(repo)] == [shared / "post-merge", shared / "post-rewrite"]
+    assert [s.path for s in hook.status(repo)] == [
+        shared / "post-merge",
+        shared / "post-rewrite",
+        shared / "post-commit",
+    ]
     # Another repository that uses the same path sees the same hooks.
     other = make_repo(tmp_path / "other")
     git(other, "config", "core.hooksPath", str(shared))
-    assert [s.state for s in hook.status(other)] == ["installed", "installed"]
+    assert [s.state for s in hook.status(other)] == ["installed"] * 3
 
 
 def test_relative_core_hooks_path_from_a_subdirectory(tmp_path: Path) -> None:
@@ -499,7 +514,7 @@ def test_missing_interpreter_is_stale_and_the_script_warns_and_exits_0(tmp_path:
     gone = tmp_path / "deleted-venv" / "bin" / "python"
     hook.install(repo, hook_types=["post-merge"], interpreter=str(gone))
 
-    [merge_status, _] = hook.status(repo)
+    [merge_status, *_] = hook.status(repo)
     assert (merge_status.state, merge_status.interpreter) == (
         "stale: interpreter missing",
         str(gone),

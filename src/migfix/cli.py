@@ -258,8 +258,8 @@ _hook_types = click.option(
     "--hook-type",
     "hook_types",
     multiple=True,
-    type=click.Choice(["post-merge", "post-rewrite"]),
-    help="Only this hook (repeatable; default: post-merge and post-rewrite).",
+    type=click.Choice(["post-merge", "post-rewrite", "post-commit"]),
+    help="Only this hook (repeatable; default: post-merge, post-rewrite and post-commit).",
 )
 
 
@@ -279,7 +279,11 @@ _hook_types = click.option(
 def hook_install(
     hook_types: tuple[str, ...], strategy: str | None, commit: bool | None, always: bool
 ) -> int:
-    """Install the post-merge and post-rewrite hooks (a hook already there is kept and chained)."""
+    """Install the post-merge, post-rewrite and post-commit hooks.
+
+    A hook already there is kept and chained. post-commit acts only on merge commits: it
+    covers a merge that stopped on conflicts and was finished with `git commit`.
+    """
     from migfix import hook as hooks
 
     types = hook_types or hooks.HOOK_TYPES
@@ -336,7 +340,7 @@ def hook_status(as_json: bool) -> int:
 
 
 @hook.command("run", hidden=True)
-@click.argument("hook_type", type=click.Choice(["post-merge", "post-rewrite"]))
+@click.argument("hook_type", type=click.Choice(["post-merge", "post-rewrite", "post-commit"]))
 @click.option("--strategy", type=click.Choice(["merge", "rebase"]))
 @click.option("--commit/--no-commit", default=None)
 @click.option("--always", is_flag=True)
