@@ -120,7 +120,14 @@ def test_commit_setting_commits_the_fix(tmp_path: Path, how: str) -> None:
     merged = git_proc(proj.root, "merge", "--no-edit", "feat-c")
 
     assert merged.returncode == 0, merged.stderr
-    assert hook_lines(merged.stderr)[-1] == "migfix: committed the result."
+    [added] = proj.versions.glob("*_merge_heads.py")
+    # Says what happened, and only that: no "Review the result and commit it" before it.
+    assert hook_lines(merged.stderr) == [
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`.",
+        f"migfix: Created merge revision {added.name[:12]} ({B}, {C}): "
+        f"migrations/versions/{added.name}",
+        "migfix: committed the result.",
+    ]
     assert git(proj.root, "status", "--porcelain") == ""
     assert git(proj.root, "log", "-1", "--format=%s") == "Merge migration heads (migfix)"
     changed = git(proj.root, "show", "--name-status", "--format=", "HEAD")
@@ -444,3 +451,20 @@ def test_core_hooks_path(tmp_path: Path) -> None:
 
     assert merged.returncode == 0, merged.stderr
     assert MERGE_FILE.fullmatch(git(proj.root, "status", "--porcelain"))
+
+
+def test_status_text_shows_the_recorded_options(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    hooks = proj.root / ".git" / "hooks"
+    install(proj.root, "--hook-type", "post-merge", "--strategy", "rebase", "--commit")
+    install(proj.root, "--hook-type", "post-commit")
+
+    proc = migfix_proc(proj.root, "hook", "status")
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        f"post-merge: installed ({sys.executable}) with --strategy rebase --commit  "
+        f"{hooks / 'post-merge'}",
+        f"post-rewrite: not installed  {hooks / 'post-rewrite'}",
+        f"post-commit: installed ({sys.executable})  {hooks / 'post-commit'}",
+    ]

@@ -7,6 +7,7 @@ paragraph on stderr and exit code 2. Nothing else prints a traceback.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -335,6 +336,8 @@ def hook_status(as_json: bool) -> int:
     else:
         for s in states:
             extra = f" ({s.interpreter})" if s.interpreter else ""
+            if s.options:
+                extra += f" with {shlex.join(s.options)}"
             click.echo(f"{s.hook_type}: {s.state}{extra}  {s.path}")
     return EXIT_OK
 

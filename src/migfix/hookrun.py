@@ -24,6 +24,9 @@ from migfix.errors import MigfixError
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
 
+# How migfix.apply's merge report ends (see MergeOutcome.text).
+_REVIEW = "Review the result and commit it"
+
 
 def _say(text: str) -> None:
     for line in text.splitlines():
@@ -143,15 +146,21 @@ def _run(
 
         outcome = apply.merge(project, MergeOptions(), graph=graph)
         written, report = outcome.written, outcome.text()
-    _say(report)
+    lines = report.splitlines()
+    # The merge report ends by asking the user to review and commit. When the hook commits,
+    # that line gives way to what really happened, said once the commit is made.
+    review = lines.pop() if do_commit and lines and lines[-1].startswith(_REVIEW) else None
+    _say("\n".join(lines))
     held = [p for p in written if p.resolve() in own]
+    if do_commit:
+        written = [p for p in written if p not in held]
+    if review is not None and not written:
+        _say(review)  # nothing gets committed after all: the request stands
     for path in held:
         _say(
             f"did not commit {project.relpath(path)}: it holds changes of yours that were not "
             "committed yet. Review it and commit it yourself."
         )
-    if do_commit:
-        written = [p for p in written if p not in held]
     if written and do_commit:
         try:
             _commit(repo, written, "Merge migration heads (migfix)")
