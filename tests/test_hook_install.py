@@ -546,6 +546,71 @@ def test_migfix_skip_hook_still_runs_the_legacy_hook(
     assert not log.exists()
 
 
+def test_post_commit_chains_the_foreign_hook_and_starts_migfix_only_for_a_merge_commit(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    hooks = repo / ".git" / "hooks"
+    write_hook(hooks / "post-commit", FOREIGN_HOOK, mode=0o700)
+    exe, log = recording_interpreter(tmp_path)
+    hook.install(repo, hook_types=["post-commit"], interpreter=str(exe))
+    ran = tmp_path / "foreign-ran.txt"
+
+    # Ordinary commits: the team's hook runs each time, migfix is not even started.
+    add_branch_with_commit(repo, "feature", "feature.txt")
+    (repo / "README").write_text("main\n")
+    git(repo, "commit", "-q", "-am", "main edits README")
+    assert ran.read_text() == "foreign ran with: \n" * 2
+    assert not log.exists()
+
+    # A merge that stops on a conflict, resolved by hand and finished with `git commit`.
+    git(repo, "checkout", "-q", "feature")
+    (repo / "README").write_text("feature\n")
+    git(repo, "commit", "-q", "-am", "feature edits README")
+    git(repo, "checkout", "-q", "main")
+    stopped = subprocess.run(
+        ["git", "merge", "--no-edit", "feature"], cwd=repo, capture_output=True, text=True
+    )
+    assert stopped.returncode == 1, stopped.stdout
+    (repo / "README").write_text("both\n")
+    git(repo, "add", "README")
+    git(repo, "commit", "-q", "--no-edit")
+
+    assert ran.read_text() == "foreign ran with: \n" * 4
+    assert log.read_text() == "args:-m migfix.hookrun post-commit --\n"
+
+    assert hook.uninstall(repo, hook_types=["post-commit"]) == [
+        f"removed the migfix post-commit hook and restored {hooks / 'post-commit'} "
+        f"from {hooks / 'post-commit.legacy'}"
+    ]
+    assert (hooks / "post-commit").read_bytes() == FOREIGN_HOOK
+    assert stat.S_IMODE((hooks / "post-commit").stat().st_mode) == 0o700
+    assert not (hooks / "post-commit.legacy").exists()
+
+
+def test_post_commit_script_exits_with_the_legacy_status_and_honours_skip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    hooks = repo / ".git" / "hooks"
+    write_hook(hooks / "post-commit", b"#!/bin/sh\nexit 3\n")
+    exe, log = recording_interpreter(tmp_path, exit_code=5)
+    hook.install(repo, hook_types=["post-commit"], interpreter=str(exe))
+    add_branch_with_commit(repo, "feature", "feature.txt")
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "feature")  # HEAD is a merge commit now
+
+    proc = run_script(hooks / "post-commit", cwd=repo)
+
+    assert proc.returncode == 3
+    assert log.read_text() == "args:-m migfix.hookrun post-commit --\n"
+    assert proc.stderr == (
+        "migfix: post-commit hook failed (exit 5); your merge is done, run migfix check\n"
+    )
+    monkeypatch.setenv("MIGFIX_SKIP_HOOK", "1")
+    assert run_script(hooks / "post-commit", cwd=repo).returncode == 3
+    assert log.read_text().count("args:") == 1
+
+
 # --- packaging ------------------------------------------------------------------------------
 
 
