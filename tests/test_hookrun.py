@@ -440,7 +440,7 @@ def conflicted_merge(proj: Proj, *, feature_migration: bool = True, b_on: str = 
     assert stopped.returncode == 1, stopped.stdout + stopped.stderr
     assert "CONFLICT (content): Merge conflict in models.py" in stopped.stdout
     # git runs no post-merge for a merge that stopped: nothing from migfix yet.
-    assert hook_lines(stopped.stderr) == []
+    assert hook_lines(stopped.stdout + stopped.stderr) == []
     models.write_text("class User:\n    id = 1\n    name = 'feature'\n    email = 'main'\n")
     git(proj.root, "add", "models.py")
     return before
@@ -533,6 +533,54 @@ def test_post_commit_with_commit_true_commits_once_and_ordinary_commits_start_no
     git(proj.root, "commit", "-q", "--amend", "-m", "amended")
 
     assert log.read_text() == "-m migfix.hookrun post-commit --commit --\n"
+
+
+def test_post_commit_keeps_out_of_a_rebase_in_progress(tmp_path: Path) -> None:
+    # `git rebase -r` replays merge commits; stopped half-way, HEAD can be a merge commit with
+    # two heads. Moving HEAD under the sequencer would break the rebase: post-commit waits, and
+    # post-rewrite deals with the result when the rebase is done.
+    proj = local_project(tmp_path)
+    git(proj.root, "checkout", "-q", "-b", "topic")
+    proj.revision(B, "add b")
+    commit(proj, "b")
+    git(proj.root, "checkout", "-q", "-b", "side", "main")
+    proj.revision(C, "add c")
+    commit(proj, "c")
+    git(proj.root, "checkout", "-q", "topic")
+    git(proj.root, "merge", "-q", "--no-ff", "--no-edit", "side")  # two heads, no hook yet
+    git(proj.root, "checkout", "-q", "main")
+    (proj.root / "README").write_text("main moves on\n")
+    commit(proj, "readme")
+    git(proj.root, "checkout", "-q", "topic")
+    install(proj.root, "--always")
+    post_commit = proj.root / ".git" / "hooks" / "post-commit"
+    add_break = tmp_path / "add-break"
+    add_break.write_text('#!/bin/sh\necho break >> "$1"\n')
+    add_break.chmod(0o755)
+
+    stopped = git_proc(
+        proj.root, "rebase", "-i", "-r", "main", env={"GIT_SEQUENCE_EDITOR": str(add_break)}
+    )
+
+    assert stopped.returncode == 0, stopped.stderr
+    # git runs post-commit for the merge commit it replays (git 2.39 shows none of the
+    # hook's output there): migfix must write nothing.
+    assert git(proj.root, "status", "--porcelain") == ""
+    assert (proj.root / ".git" / "rebase-merge").is_dir()
+    assert git(proj.root, "log", "-1", "--format=%p").count(" ") == 1  # a merge commit
+    before = proj.snapshot()
+    during = subprocess.run([str(post_commit)], cwd=proj.root, capture_output=True, text=True)
+    assert (during.returncode, hook_lines(during.stderr)) == (0, [])
+    assert proj.snapshot() == before
+    assert git(proj.root, "status", "--porcelain") == ""
+
+    # The same merge commit with no rebase going on: the same script acts.
+    git(proj.root, "rebase", "--abort")
+    after = subprocess.run([str(post_commit)], cwd=proj.root, capture_output=True, text=True)
+    assert hook_lines(after.stderr)[0] == (
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`."
+    )
+    assert MERGE_FILE.fullmatch(git(proj.root, "status", "--porcelain"))
 
 
 # --- where the hook lives ----------------------------------------------------------------------
