@@ -101,12 +101,13 @@ def run_script(
 # --- install / status / uninstall -----------------------------------------------------------
 
 
-def test_install_writes_both_hooks_and_status_reports_them(tmp_path: Path) -> None:
+def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
     assert [(s.hook_type, s.state) for s in hook.status(repo)] == [
         ("post-merge", "not installed"),
         ("post-rewrite", "not installed"),
+        ("post-commit", "not installed"),
     ]
 
     messages = hook.install(repo, strategy="merge", commit=False)
@@ -114,6 +115,7 @@ def test_install_writes_both_hooks_and_status_reports_them(tmp_path: Path) -> No
     assert messages == [
         f"installed the post-merge hook at {hooks / 'post-merge'}",
         f"installed the post-rewrite hook at {hooks / 'post-rewrite'}",
+        f"installed the post-commit hook at {hooks / 'post-commit'}",
     ]
     for hook_type in hook.HOOK_TYPES:
         path = hooks / hook_type
@@ -146,8 +148,9 @@ def test_installed_script_is_valid_posix_sh(tmp_path: Path) -> None:
         for shell in (["dash", "-n"], ["bash", "--posix", "-n"]):
             proc = subprocess.run([*shell, str(path)], capture_output=True, text=True)
             assert proc.returncode == 0, proc.stderr
-    [merge_status, _] = hook.status(repo)
-    assert merge_status.options == ("--strategy", "it's odd", "--commit", "--always")
+    assert [s.options for s in hook.status(repo)] == [
+        ("--strategy", "it's odd", "--commit", "--always")
+    ] * 3
 
 
 def test_reinstall_is_idempotent(tmp_path: Path) -> None:
@@ -162,11 +165,13 @@ def test_reinstall_is_idempotent(tmp_path: Path) -> None:
     assert messages == [
         f"post-merge hook already installed at {hooks / 'post-merge'}; nothing to do",
         f"post-rewrite hook already installed at {hooks / 'post-rewrite'}; nothing to do",
+        f"post-commit hook already installed at {hooks / 'post-commit'}; nothing to do",
     ]
     assert {t: (hooks / t).read_bytes() for t in hook.HOOK_TYPES} == before
     # Not rewritten at all, not merely rewritten with the same bytes.
     assert {t: (hooks / t).stat().st_ino for t in hook.HOOK_TYPES} == inodes
     assert sorted(p.name for p in hooks.iterdir() if not p.name.endswith(".sample")) == [
+        "post-commit",
         "post-merge",
         "post-rewrite",
     ]
@@ -181,9 +186,9 @@ def test_reinstall_with_other_options_rewrites_our_script_in_place(tmp_path: Pat
 
     assert messages == [f"updated the post-merge hook at {hooks / 'post-merge'}"]
     assert not (hooks / "post-merge.legacy").exists()
-    [merge_status, rewrite_status] = hook.status(repo)
+    [merge_status, rewrite_status, commit_status] = hook.status(repo)
     assert (merge_status.state, merge_status.options) == ("installed", ("--commit",))
-    assert rewrite_status.state == "not installed"
+    assert rewrite_status.state == commit_status.state == "not installed"
 
 
 def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
@@ -194,12 +199,15 @@ def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
     assert hook.uninstall(repo) == [
         f"removed the migfix post-merge hook from {hooks / 'post-merge'}",
         f"removed the migfix post-rewrite hook from {hooks / 'post-rewrite'}",
+        f"removed the migfix post-commit hook from {hooks / 'post-commit'}",
     ]
     assert not (hooks / "post-merge").exists()
     assert not (hooks / "post-rewrite").exists()
+    assert not (hooks / "post-commit").exists()
     assert hook.uninstall(repo) == [
         f"no post-merge hook at {hooks / 'post-merge'}; nothing to do",
         f"no post-rewrite hook at {hooks / 'post-rewrite'}; nothing to do",
+        f"no post-commit hook at {hooks / 'post-commit'}; nothing to do",
     ]
 
 
@@ -230,17 +238,19 @@ def test_foreign_hook_is_chained_then_restored_byte_identical(tmp_path: Path) ->
         "it still runs, before migfix",
         f"installed the post-merge hook at {hooks / 'post-merge'}",
         f"installed the post-rewrite hook at {hooks / 'post-rewrite'}",
+        f"installed the post-commit hook at {hooks / 'post-commit'}",
     ]
     assert (hooks / "post-merge.legacy").read_bytes() == FOREIGN_HOOK
-    [merge_status, rewrite_status] = hook.status(repo)
+    [merge_status, rewrite_status, commit_status] = hook.status(repo)
     assert merge_status.state == "installed, chained to legacy"
     assert merge_status.legacy == hooks / "post-merge.legacy"
-    assert rewrite_status.state == "installed"
+    assert rewrite_status.state == commit_status.state == "installed"
 
     assert hook.uninstall(repo) == [
         f"removed the migfix post-merge hook and restored {hooks / 'post-merge'} "
         f"from {hooks / 'post-merge.legacy'}",
         f"removed the migfix post-rewrite hook from {hooks / 'post-rewrite'}",
+        f"removed the migfix post-commit hook from {hooks / 'post-commit'}",
     ]
     assert (hooks / "post-merge").read_bytes() == FOREIGN_HOOK
     assert stat.S_IMODE((hooks / "post-merge").stat().st_mode) == 0o700
@@ -315,8 +325,8 @@ def test_unknown_hook_type_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Refusal) as info:
         hook.install(repo, hook_types=["pre-commit"])
     assert str(info.value) == (
-        "Unknown hook type 'pre-commit': migfix installs only post-merge and post-rewrite. "
-        "Pick from those and run the command again."
+        "Unknown hook type 'pre-commit': migfix installs only post-merge, post-rewrite and "
+        "post-commit. Pick from those and run the command again."
     )
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
@@ -349,13 +359,18 @@ def test_core_hooks_path_installs_into_the_shared_directory(tmp_path: Path) -> N
         "path shares",
         f"installed the post-merge hook at {shared / 'post-merge'}",
         f"installed the post-rewrite hook at {shared / 'post-rewrite'}",
+        f"installed the post-commit hook at {shared / 'post-commit'}",
     ]
     assert not (repo / ".git" / "hooks" / "post-merge").exists()
-    assert [s.path for s in hook.status(repo)] == [shared / "post-merge", shared / "post-rewrite"]
+    assert [s.path for s in hook.status(repo)] == [
+        shared / "post-merge",
+        shared / "post-rewrite",
+        shared / "post-commit",
+    ]
     # Another repository that uses the same path sees the same hooks.
     other = make_repo(tmp_path / "other")
     git(other, "config", "core.hooksPath", str(shared))
-    assert [s.state for s in hook.status(other)] == ["installed", "installed"]
+    assert [s.state for s in hook.status(other)] == ["installed"] * 3
 
 
 def test_relative_core_hooks_path_from_a_subdirectory(tmp_path: Path) -> None:
@@ -499,7 +514,7 @@ def test_missing_interpreter_is_stale_and_the_script_warns_and_exits_0(tmp_path:
     gone = tmp_path / "deleted-venv" / "bin" / "python"
     hook.install(repo, hook_types=["post-merge"], interpreter=str(gone))
 
-    [merge_status, _] = hook.status(repo)
+    [merge_status, *_] = hook.status(repo)
     assert (merge_status.state, merge_status.interpreter) == (
         "stale: interpreter missing",
         str(gone),
@@ -529,6 +544,71 @@ def test_migfix_skip_hook_still_runs_the_legacy_hook(
     assert proc.returncode == 0
     assert (tmp_path / "foreign-ran.txt").read_text() == "foreign ran with: 0\n"
     assert not log.exists()
+
+
+def test_post_commit_chains_the_foreign_hook_and_starts_migfix_only_for_a_merge_commit(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    hooks = repo / ".git" / "hooks"
+    write_hook(hooks / "post-commit", FOREIGN_HOOK, mode=0o700)
+    exe, log = recording_interpreter(tmp_path)
+    hook.install(repo, hook_types=["post-commit"], interpreter=str(exe))
+    ran = tmp_path / "foreign-ran.txt"
+
+    # Ordinary commits: the team's hook runs each time, migfix is not even started.
+    add_branch_with_commit(repo, "feature", "feature.txt")
+    (repo / "README").write_text("main\n")
+    git(repo, "commit", "-q", "-am", "main edits README")
+    assert ran.read_text() == "foreign ran with: \n" * 2
+    assert not log.exists()
+
+    # A merge that stops on a conflict, resolved by hand and finished with `git commit`.
+    git(repo, "checkout", "-q", "feature")
+    (repo / "README").write_text("feature\n")
+    git(repo, "commit", "-q", "-am", "feature edits README")
+    git(repo, "checkout", "-q", "main")
+    stopped = subprocess.run(
+        ["git", "merge", "--no-edit", "feature"], cwd=repo, capture_output=True, text=True
+    )
+    assert stopped.returncode == 1, stopped.stdout
+    (repo / "README").write_text("both\n")
+    git(repo, "add", "README")
+    git(repo, "commit", "-q", "--no-edit")
+
+    assert ran.read_text() == "foreign ran with: \n" * 4
+    assert log.read_text() == "args:-m migfix.hookrun post-commit --\n"
+
+    assert hook.uninstall(repo, hook_types=["post-commit"]) == [
+        f"removed the migfix post-commit hook and restored {hooks / 'post-commit'} "
+        f"from {hooks / 'post-commit.legacy'}"
+    ]
+    assert (hooks / "post-commit").read_bytes() == FOREIGN_HOOK
+    assert stat.S_IMODE((hooks / "post-commit").stat().st_mode) == 0o700
+    assert not (hooks / "post-commit.legacy").exists()
+
+
+def test_post_commit_script_exits_with_the_legacy_status_and_honours_skip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    hooks = repo / ".git" / "hooks"
+    write_hook(hooks / "post-commit", b"#!/bin/sh\nexit 3\n")
+    exe, log = recording_interpreter(tmp_path, exit_code=5)
+    hook.install(repo, hook_types=["post-commit"], interpreter=str(exe))
+    add_branch_with_commit(repo, "feature", "feature.txt")
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "feature")  # HEAD is a merge commit now
+
+    proc = run_script(hooks / "post-commit", cwd=repo)
+
+    assert proc.returncode == 3
+    assert log.read_text() == "args:-m migfix.hookrun post-commit --\n"
+    assert proc.stderr == (
+        "migfix: post-commit hook failed (exit 5); your merge is done, run migfix check\n"
+    )
+    monkeypatch.setenv("MIGFIX_SKIP_HOOK", "1")
+    assert run_script(hooks / "post-commit", cwd=repo).returncode == 3
+    assert log.read_text().count("args:") == 1
 
 
 # --- packaging ------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import pytest
 from gitutil import commit_all, git, git_proc, isolate_git
 from projutil import SRC, Proj, land, make_team, migfix_proc, new_project
 
+from migfix import hook
+
 B, C, N = "b0000001", "c0000001", "n0000001"
 MERGE_FILE = re.compile(r"\?\? migrations/versions/([0-9a-f]{12})_merge_heads\.py")
 
@@ -120,7 +122,14 @@ def test_commit_setting_commits_the_fix(tmp_path: Path, how: str) -> None:
     merged = git_proc(proj.root, "merge", "--no-edit", "feat-c")
 
     assert merged.returncode == 0, merged.stderr
-    assert hook_lines(merged.stderr)[-1] == "migfix: committed the result."
+    [added] = proj.versions.glob("*_merge_heads.py")
+    # Says what happened, and only that: no "Review the result and commit it" before it.
+    assert hook_lines(merged.stderr) == [
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`.",
+        f"migfix: Created merge revision {added.name[:12]} ({B}, {C}): "
+        f"migrations/versions/{added.name}",
+        "migfix: committed the result.",
+    ]
     assert git(proj.root, "status", "--porcelain") == ""
     assert git(proj.root, "log", "-1", "--format=%s") == "Merge migration heads (migfix)"
     changed = git(proj.root, "show", "--name-status", "--format=", "HEAD")
@@ -393,6 +402,187 @@ def test_broken_project_exits_0_changes_nothing_and_says_why(tmp_path: Path) -> 
     )
 
 
+# --- post-commit: a merge that stopped on conflicts --------------------------------------------
+
+
+def logging_python(tmp_path: Path) -> tuple[Path, Path]:
+    """An interpreter to record in the hooks: logs each start, then runs this test's Python."""
+    log = tmp_path / "python-started.txt"
+    exe = tmp_path / "bin" / "python"
+    exe.parent.mkdir()
+    exe.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    exe.chmod(0o755)
+    return exe, log
+
+
+def conflicted_merge(proj: Proj, *, feature_migration: bool = True, b_on: str = "head") -> str:
+    """Both branches edit models.py, main adds b (on B_ON), feature adds c (unless told not
+    to); main merges feature, stops on the conflict in models.py, and the user resolves it.
+
+    Returns the commit main was on before the merge. The merge commit is not made yet.
+    """
+    models = proj.root / "models.py"
+    models.write_text("class User:\n    id = 1\n")
+    commit(proj, "models")
+    git(proj.root, "checkout", "-q", "-b", "feature")
+    models.write_text("class User:\n    id = 1\n    name = 'feature'\n")
+    if feature_migration:
+        proj.revision(C, "add c")
+    commit(proj, "feature")
+    git(proj.root, "checkout", "-q", "main")
+    models.write_text("class User:\n    id = 1\n    email = 'main'\n")
+    proj.revision(B, "add b", head=b_on, splice=b_on != "head")
+    commit(proj, "main")
+    before = git(proj.root, "rev-parse", "HEAD")
+
+    stopped = git_proc(proj.root, "merge", "--no-edit", "feature")
+
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert "CONFLICT (content): Merge conflict in models.py" in stopped.stdout
+    # git runs no post-merge for a merge that stopped: nothing from migfix yet.
+    assert hook_lines(stopped.stdout + stopped.stderr) == []
+    models.write_text("class User:\n    id = 1\n    name = 'feature'\n    email = 'main'\n")
+    git(proj.root, "add", "models.py")
+    return before
+
+
+def test_commit_that_concludes_a_conflicted_merge_fires_post_commit(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    install(proj.root)
+    before = conflicted_merge(proj)
+
+    committed = git_proc(proj.root, "commit", "--no-edit")
+
+    assert committed.returncode == 0, committed.stderr
+    status = git(proj.root, "status", "--porcelain")
+    found = MERGE_FILE.fullmatch(status)
+    assert found, status
+    rev = found.group(1)
+    assert hook_lines(committed.stderr) == [
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`.",
+        f"migfix: Created merge revision {rev} ({B}, {C}): "
+        f"migrations/versions/{rev}_merge_heads.py",
+        "migfix: Review the result and commit it; `migfix check` now passes.",
+        "migfix: left uncommitted for review: `git diff`, then commit.",
+    ]
+    # The user's merge commit is untouched, and ORIG_HEAD, which the hook compares HEAD with,
+    # is still where the merge started: `git commit` does not move it.
+    assert git(proj.root, "log", "-1", "--format=%s") == "Merge branch 'feature'"
+    assert git(proj.root, "rev-parse", "ORIG_HEAD", "HEAD^1").splitlines() == [before, before]
+    assert heads(proj) == [rev]
+    assert migfix_proc(proj.root, "check").returncode == 0
+
+
+def test_conflicted_merge_that_brought_no_migration_is_left_alone(tmp_path: Path) -> None:
+    # main already has two heads (b and n, both on a); the merged branch touched only
+    # models.py, so ORIG_HEAD..HEAD shows no migration change and the hook, although it
+    # starts (this is a merge commit), has nothing to say.
+    proj = local_project(tmp_path)
+    proj.revision(N, "add n")
+    commit(proj, "n")
+    exe, log = logging_python(tmp_path)
+    hook.install(proj.root, interpreter=str(exe))
+    conflicted_merge(proj, feature_migration=False, b_on=proj.a)
+    assert heads(proj) == [B, N]
+    before = proj.snapshot()
+
+    committed = git_proc(proj.root, "commit", "--no-edit")
+
+    assert committed.returncode == 0, committed.stderr
+    assert log.read_text() == "-m migfix.hookrun post-commit --\n"
+    assert hook_lines(committed.stderr) == []
+    assert git(proj.root, "status", "--porcelain") == ""
+    assert proj.snapshot() == before
+    assert heads(proj) == [B, N]
+
+
+def test_post_commit_with_commit_true_commits_once_and_ordinary_commits_start_no_python(
+    tmp_path: Path,
+) -> None:
+    proj = local_project(tmp_path)
+    exe, log = logging_python(tmp_path)
+    hook.install(proj.root, commit=True, interpreter=str(exe))
+    conflicted_merge(proj)  # three ordinary commits and a merge that stopped
+    assert not log.exists()
+
+    committed = git_proc(proj.root, "commit", "--no-edit")
+
+    assert committed.returncode == 0, committed.stderr
+    # One start of Python, for the user's merge commit; the hook's own commit (plumbing)
+    # fires no hook, so there is no second round.
+    assert log.read_text() == "-m migfix.hookrun post-commit --commit --\n"
+    [added] = proj.versions.glob("*_merge_heads.py")
+    assert hook_lines(committed.stderr) == [
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`.",
+        f"migfix: Created merge revision {added.name[:12]} ({B}, {C}): "
+        f"migrations/versions/{added.name}",
+        "migfix: committed the result.",
+    ]
+    assert git(proj.root, "status", "--porcelain") == ""
+    assert git(proj.root, "log", "--format=%s", "-3").splitlines() == [
+        "Merge migration heads (migfix)",
+        "Merge branch 'feature'",
+        "main",
+    ]
+    assert git(proj.root, "rev-parse", "HEAD~1^2") == git(proj.root, "rev-parse", "feature")
+    assert len(git(proj.root, "rev-list", "--parents", "-n1", "HEAD").split()) == 2
+    assert heads(proj) == [added.name[:12]]
+
+    (proj.root / "README").write_text("after\n")
+    commit(proj, "an ordinary commit")
+    git(proj.root, "commit", "-q", "--amend", "-m", "amended")
+
+    assert log.read_text() == "-m migfix.hookrun post-commit --commit --\n"
+
+
+def test_post_commit_keeps_out_of_a_rebase_in_progress(tmp_path: Path) -> None:
+    # `git rebase -r` replays merge commits; stopped half-way, HEAD can be a merge commit with
+    # two heads. Moving HEAD under the sequencer would break the rebase: post-commit waits, and
+    # post-rewrite deals with the result when the rebase is done.
+    proj = local_project(tmp_path)
+    git(proj.root, "checkout", "-q", "-b", "topic")
+    proj.revision(B, "add b")
+    commit(proj, "b")
+    git(proj.root, "checkout", "-q", "-b", "side", "main")
+    proj.revision(C, "add c")
+    commit(proj, "c")
+    git(proj.root, "checkout", "-q", "topic")
+    git(proj.root, "merge", "-q", "--no-ff", "--no-edit", "side")  # two heads, no hook yet
+    git(proj.root, "checkout", "-q", "main")
+    (proj.root / "README").write_text("main moves on\n")
+    commit(proj, "readme")
+    git(proj.root, "checkout", "-q", "topic")
+    install(proj.root, "--always")
+    post_commit = proj.root / ".git" / "hooks" / "post-commit"
+    add_break = tmp_path / "add-break"
+    add_break.write_text('#!/bin/sh\necho break >> "$1"\n')
+    add_break.chmod(0o755)
+
+    stopped = git_proc(
+        proj.root, "rebase", "-i", "-r", "main", env={"GIT_SEQUENCE_EDITOR": str(add_break)}
+    )
+
+    assert stopped.returncode == 0, stopped.stderr
+    # git runs post-commit for the merge commit it replays (git 2.39 shows none of the
+    # hook's output there): migfix must write nothing.
+    assert git(proj.root, "status", "--porcelain") == ""
+    assert (proj.root / ".git" / "rebase-merge").is_dir()
+    assert git(proj.root, "log", "-1", "--format=%p").count(" ") == 1  # a merge commit
+    before = proj.snapshot()
+    during = subprocess.run([str(post_commit)], cwd=proj.root, capture_output=True, text=True)
+    assert (during.returncode, hook_lines(during.stderr)) == (0, [])
+    assert proj.snapshot() == before
+    assert git(proj.root, "status", "--porcelain") == ""
+
+    # The same merge commit with no rebase going on: the same script acts.
+    git(proj.root, "rebase", "--abort")
+    after = subprocess.run([str(post_commit)], cwd=proj.root, capture_output=True, text=True)
+    assert hook_lines(after.stderr)[0] == (
+        f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`."
+    )
+    assert MERGE_FILE.fullmatch(git(proj.root, "status", "--porcelain"))
+
+
 # --- where the hook lives ----------------------------------------------------------------------
 
 
@@ -444,3 +634,20 @@ def test_core_hooks_path(tmp_path: Path) -> None:
 
     assert merged.returncode == 0, merged.stderr
     assert MERGE_FILE.fullmatch(git(proj.root, "status", "--porcelain"))
+
+
+def test_status_text_shows_the_recorded_options(tmp_path: Path) -> None:
+    proj = local_project(tmp_path)
+    hooks = proj.root / ".git" / "hooks"
+    install(proj.root, "--hook-type", "post-merge", "--strategy", "rebase", "--commit")
+    install(proj.root, "--hook-type", "post-commit")
+
+    proc = migfix_proc(proj.root, "hook", "status")
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        f"post-merge: installed ({sys.executable}) with --strategy rebase --commit  "
+        f"{hooks / 'post-merge'}",
+        f"post-rewrite: not installed  {hooks / 'post-rewrite'}",
+        f"post-commit: installed ({sys.executable})  {hooks / 'post-commit'}",
+    ]

@@ -7,6 +7,7 @@ paragraph on stderr and exit code 2. Nothing else prints a traceback.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -269,8 +270,8 @@ _hook_types = click.option(
     "--hook-type",
     "hook_types",
     multiple=True,
-    type=click.Choice(["post-merge", "post-rewrite"]),
-    help="Only this hook (repeatable; default: post-merge and post-rewrite).",
+    type=click.Choice(["post-merge", "post-rewrite", "post-commit"]),
+    help="Only this hook (repeatable; default: post-merge, post-rewrite and post-commit).",
 )
 
 
@@ -290,7 +291,11 @@ _hook_types = click.option(
 def hook_install(
     hook_types: tuple[str, ...], strategy: str | None, commit: bool | None, always: bool
 ) -> int:
-    """Install the post-merge and post-rewrite hooks (a hook already there is kept and chained)."""
+    """Install the post-merge, post-rewrite and post-commit hooks.
+
+    A hook already there is kept and chained. post-commit acts only on merge commits: it
+    covers a merge that stopped on conflicts and was finished with `git commit`.
+    """
     from migfix import hook as hooks
 
     types = hook_types or hooks.HOOK_TYPES
@@ -342,12 +347,14 @@ def hook_status(as_json: bool) -> int:
     else:
         for s in states:
             extra = f" ({s.interpreter})" if s.interpreter else ""
+            if s.options:
+                extra += f" with {shlex.join(s.options)}"
             click.echo(f"{s.hook_type}: {s.state}{extra}  {s.path}")
     return EXIT_OK
 
 
 @hook.command("run", hidden=True)
-@click.argument("hook_type", type=click.Choice(["post-merge", "post-rewrite"]))
+@click.argument("hook_type", type=click.Choice(["post-merge", "post-rewrite", "post-commit"]))
 @click.option("--strategy", type=click.Choice(["merge", "rebase"]))
 @click.option("--commit/--no-commit", default=None)
 @click.option("--always", is_flag=True)

@@ -26,7 +26,9 @@ from pathlib import Path
 
 from migfix.errors import GitError, Refusal
 
-HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite")
+# post-commit is there for merges that stopped on conflicts: git runs no post-merge for them,
+# and the merge commit is made later by the user's own `git commit`.
+HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite", "post-commit")
 SCRIPT_VERSION = 1
 
 MARKER = "# migfix-hook: "
@@ -144,6 +146,7 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
         "legacy_status=0",
         f"python={py}",
     ]
+    skip_guard = '[ -z "${MIGFIX_SKIP_HOOK:-}" ]'
     if hook_type == "post-rewrite":
         # git writes "<old> <new>" lines on stdin; both hooks must be able to read them.
         # The trailing "x" keeps the final newline that $(...) would strip.
@@ -157,10 +160,9 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
             "fi",
             "",
             "# After `git commit --amend` there is nothing for migfix to do.",
-            'if [ "$1" = rebase ] && [ -z "${MIGFIX_SKIP_HOOK:-}" ]; then',
-            '    if [ -x "$python" ]; then',
-            f'        printf %s "$stdin" | {run} || {failed}',
         ]
+        guard = f'[ "$1" = rebase ] && {skip_guard}'
+        run = f'printf %s "$stdin" | {run}'
     else:
         lines += [
             "",
@@ -169,11 +171,18 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
             "    legacy_status=$?",
             "fi",
             "",
-            'if [ -z "${MIGFIX_SKIP_HOOK:-}" ]; then',
-            '    if [ -x "$python" ]; then',
-            f"        {run} || {failed}",
         ]
+        guard = skip_guard
+        if hook_type == "post-commit":
+            lines += [
+                "# Only a merge commit (HEAD has a second parent) can join two lines of",
+                "# migrations; any other commit is passed over here, without starting Python.",
+            ]
+            guard += ' && git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
     lines += [
+        f"if {guard}; then",
+        '    if [ -x "$python" ]; then',
+        f"        {run} || {failed}",
         "    else",
         f"        {missing}",
         "    fi",
@@ -236,7 +245,8 @@ def _check_hook_types(hook_types: Sequence[str]) -> None:
     if unknown:
         raise Refusal(
             f"Unknown hook type {unknown[0]!r}: migfix installs only "
-            f"{' and '.join(HOOK_TYPES)}. Pick from those and run the command again."
+            f"{', '.join(HOOK_TYPES[:-1])} and {HOOK_TYPES[-1]}. Pick from those and run the "
+            "command again."
         )
 
 

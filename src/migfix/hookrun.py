@@ -1,5 +1,11 @@
 """What the installed git hook does after ``git merge`` / ``git pull`` / ``git rebase``.
 
+post-commit stands in for post-merge when a merge stopped on conflicts: git runs no
+post-merge then, and the merge commit is made later by the user's ``git commit``. Its
+script starts Python only for a merge commit, and from there on it is handled as
+post-merge: ORIG_HEAD is still the commit the merge started from (``git merge`` set it;
+``git commit`` leaves it alone), and HEAD^2 is what the merge brought in.
+
 A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
 leaves files untouched on error. The common case (one head, or a merge that did not
 touch the migrations) must cost almost nothing, so this module imports only the
@@ -14,6 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migfix.errors import MigfixError
+
+# As in migfix.hook, which is not imported here to keep the hook's start-up short.
+_HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
+
+# How migfix.apply's merge report ends (see MergeOutcome.text).
+_REVIEW = "Review the result and commit it"
 
 
 def _say(text: str) -> None:
@@ -54,7 +66,7 @@ def _other_side(repo: Path, hook_type: str) -> str | None:
     in the merged-in commit (HEAD^2). After a rebase, git lists "old new" pairs on
     stdin; the first new commit's parent is what the branch was replayed onto.
     """
-    if hook_type == "post-merge":
+    if hook_type in ("post-merge", "post-commit"):
         rev = "HEAD^2"
     else:
         try:
@@ -98,6 +110,10 @@ def _run(
     repo = gitops.find_repo(cwd)
     if repo is None:
         return
+    if hook_type == "post-commit" and gitops.operation_in_progress(repo) is not None:
+        # A merge commit replayed by `git rebase --rebase-merges` (or a cherry-pick): moving
+        # HEAD under the sequencer would break it, and post-rewrite runs when it is done.
+        return
     try:
         project = find_project(cwd)
     except ConfigError:
@@ -130,15 +146,21 @@ def _run(
 
         outcome = apply.merge(project, MergeOptions(), graph=graph)
         written, report = outcome.written, outcome.text()
-    _say(report)
+    lines = report.splitlines()
+    # The merge report ends by asking the user to review and commit. When the hook commits,
+    # that line gives way to what really happened, said once the commit is made.
+    review = lines.pop() if do_commit and lines and lines[-1].startswith(_REVIEW) else None
+    _say("\n".join(lines))
     held = [p for p in written if p.resolve() in own]
+    if do_commit:
+        written = [p for p in written if p not in held]
+    if review is not None and not written:
+        _say(review)  # nothing gets committed after all: the request stands
     for path in held:
         _say(
             f"did not commit {project.relpath(path)}: it holds changes of yours that were not "
             "committed yet. Review it and commit it yourself."
         )
-    if do_commit:
-        written = [p for p in written if p not in held]
     if written and do_commit:
         try:
             _commit(repo, written, "Merge migration heads (migfix)")
@@ -216,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             always = True
         else:
             _say(f"ignoring unknown hook option {opt!r} (reinstall with `migfix hook install`).")
-    if hook_type not in ("post-merge", "post-rewrite") or strategy not in (None, "merge", "rebase"):
+    if hook_type not in _HOOK_TYPES or strategy not in (None, "merge", "rebase"):
         _say(f"unknown hook {hook_type!r} or strategy {strategy!r}; nothing done.")
         return 0
     return run(hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always)
