@@ -19,6 +19,8 @@ from migfix.graph import Graph, read_graph
 from migfix.merge import MergeOptions, MergePlan, build_changes, plan_merge
 from migfix.newness import classify
 
+REVIEW = "Review the result and commit it; `migfix check` now passes."
+
 # Faults that make any rewrite unsafe: the graph itself cannot be trusted.
 BLOCKING = (
     "unparseable",
@@ -54,7 +56,9 @@ class Outcome:
             data["diff"] = self.diff
         return data
 
-    def text(self) -> str:
+    def text(self, *, review: bool = True) -> str:
+        """The report; ``review=False`` leaves out the closing request to review and
+        commit (the hook says what it did with the files instead)."""
         rel = self.project.relpath
         plan = self.plan
         if plan.empty:
@@ -75,8 +79,8 @@ class Outcome:
         if self.dry_run:
             lines.append("")
             lines.append(self.diff.rstrip("\n"))
-        else:
-            lines.append("Review the result and commit it; `migfix check` now passes.")
+        elif review:
+            lines.append(REVIEW)
         return "\n".join(lines)
 
 

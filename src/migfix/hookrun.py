@@ -24,9 +24,6 @@ from migfix.errors import MigfixError
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
 
-# How migfix.apply's merge report ends (see MergeOutcome.text).
-_REVIEW = "Review the result and commit it"
-
 
 def _say(text: str) -> None:
     for line in text.splitlines():
@@ -136,6 +133,7 @@ def _run(
         if do_commit
         else set()
     )
+    review: str | None = None
     if chosen == "rebase":
         from migfix.rebase import hook_rebase
 
@@ -145,12 +143,12 @@ def _run(
         from migfix.merge import MergeOptions
 
         outcome = apply.merge(project, MergeOptions(), graph=graph)
-        written, report = outcome.written, outcome.text()
-    lines = report.splitlines()
-    # The merge report ends by asking the user to review and commit. When the hook commits,
-    # that line gives way to what really happened, said once the commit is made.
-    review = lines.pop() if do_commit and lines and lines[-1].startswith(_REVIEW) else None
-    _say("\n".join(lines))
+        # When the hook commits, the request to review and commit gives way to what
+        # really happened, said once the commit is made.
+        written, report = outcome.written, outcome.text(review=not do_commit)
+        if do_commit and written:
+            review = apply.REVIEW
+    _say(report)
     held = [p for p in written if p.resolve() in own]
     if do_commit:
         written = [p for p in written if p not in held]
