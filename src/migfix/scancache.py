@@ -84,16 +84,18 @@ class LocationCache:
         return None
 
     def put(self, path: str, stat: os.stat_result, record: Any) -> None:
-        self.dirty = True
         newest = max(stat.st_mtime_ns, stat.st_ctime_ns)
         if self.now_ns - newest < _RACY_NS:
             return  # too recent to trust its timestamps: scan it again next time
         key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
         self.fresh[path] = (key, record)
+        self.dirty = True
 
     def save(self) -> None:
         if self.path is None:
             return
+        # Write only when an entry was added or replaced, or a file went away: a run
+        # that found everything cached (or only files too young to store) writes nothing.
         if not self.dirty and len(self.fresh) == len(self.entries):
             return
         try:
