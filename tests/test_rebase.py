@@ -610,8 +610,7 @@ def test_never_rewrites_a_file_whose_revision_is_on_the_ref(repos: Repos, migfix
 # -- real data -----------------------------------------------------------------------------------
 
 
-def corpus_projects() -> Iterator[tuple[str, list[Path]]]:
-    root = Path(os.environ.get("MIGFIX_CORPUS", "/work/corpus-cache"))
+def corpus_projects(root: Path) -> Iterator[tuple[str, list[Path]]]:
     index = root / "index.json"
     if not index.is_file():
         return
@@ -620,8 +619,9 @@ def corpus_projects() -> Iterator[tuple[str, list[Path]]]:
             yield name, [Path(p) for p in entry["version_locations"]]
 
 
+@pytest.mark.corpus
 def test_real_corpus_feature_branch_rebased_onto_main(
-    tmp_path: Path, template: Path, migfix: Run
+    tmp_path: Path, template: Path, migfix: Run, corpus_dir: Path
 ) -> None:
     """From a real graph with a merge M(P1, P2): main holds P1's ancestry, the feature branch
     P2's; rebasing the feature onto main gives one head, and only parents change."""
@@ -629,9 +629,7 @@ def test_real_corpus_feature_branch_rebased_onto_main(
 
     from migfix.scan import scan_locations
 
-    projects = list(corpus_projects())
-    if not projects:
-        pytest.skip("corpus not available (set MIGFIX_CORPUS)")
+    projects = list(corpus_projects(corpus_dir))
     picked = None
     for name, locations in projects:
         if name not in ("galaxy", "langflow") or len(locations) != 1:
