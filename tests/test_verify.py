@@ -112,7 +112,7 @@ def test_verify_passes_and_never_touches_the_apps_database(app_dir: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)")
     assert real.read_bytes() == before
-    assert sorted(p.name for p in app_dir.iterdir()) == ["app.db", "app.py", "migrations"]
+    assert _listing(app_dir) == ["app.db", "app.py", "migrations"]
 
 
 def test_broken_downgrade_is_named_with_direction_and_database_error(app_dir: Path) -> None:
@@ -277,7 +277,7 @@ def test_multidb_layout_scans_and_verifies(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line("stepped 2 revision(s) down and up again (aaaa0001, bbbb0002)", 2)
     # Neither of the app's two databases was created.
-    assert sorted(p.name for p in proj.iterdir()) == ["app.py", "migrations"]
+    assert _listing(proj) == ["app.py", "migrations"]
     # A broken downgrade in the second database is caught too.
     break_downgrade_of = proj / "migrations/versions/bbbb0002_logins.py"
     text = break_downgrade_of.read_text()
@@ -573,3 +573,9 @@ def test_use_app_db_migrates_the_apps_own_database_only_when_allowed(app_dir: Pa
     assert proc.returncode == 2
     assert "already has tables (post, user)" in errors(proc)
     assert migfix(app_dir, "verify", "--use-app-db", "--allow-existing").returncode == 0
+
+
+def _listing(folder: Path) -> list[str]:
+    """What a folder holds, less the bytecode Python writes when it imports the app there
+    (present or not depending on PYTHONDONTWRITEBYTECODE)."""
+    return sorted(p.name for p in folder.iterdir() if p.name != "__pycache__")
