@@ -323,8 +323,9 @@ def test_check_deep_finds_a_syntax_error_in_a_body(
     broken_line = len(text.splitlines()) + 3
     assert code == 1
     assert (
-        f"migrations/versions/aaaa0004_index_post_title.py:{broken_line}: error: is not valid "
-        "Python: invalid syntax. Alembic will fail to load it. [unparseable]"
+        f"migrations/versions/aaaa0004_index_post_title.py:{broken_line}: error: the file is "
+        "not valid Python (invalid syntax), so Alembic will fail to load it. Fix the syntax "
+        "error. [unparseable]"
     ) in out
 
 

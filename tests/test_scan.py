@@ -310,7 +310,7 @@ def test_file_that_does_not_parse(tmp_path: Path) -> None:
     f = _scan(tmp_path, "revision = 'r1'\ndown_revision = (\n")
     assert f.revision is None
     assert [(i.code, i.line) for i in f.issues] == [("unparseable", 2)]
-    assert f.issues[0].message.startswith("is not valid Python: ")
+    assert f.issues[0].message.startswith("the file is not valid Python (")
 
 
 def test_file_without_revision(tmp_path: Path) -> None:

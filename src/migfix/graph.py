@@ -482,7 +482,8 @@ def deep_problems(files: Sequence[RevisionFile]) -> list[Problem]:
                 Problem(
                     "unparseable",
                     "error",
-                    f"is not valid Python: {exc.msg}. Alembic will fail to load it.",
+                    f"the file is not valid Python ({exc.msg}), so Alembic will fail to load "
+                    "it. Fix the syntax error.",
                     f.path,
                     exc.lineno or 1,
                     (f.revision,) if f.revision else (),

@@ -375,7 +375,12 @@ def _ast_scan(text: str) -> _Found:
         tree = ast.parse(text)
     except SyntaxError as exc:
         found.issues.append(
-            Issue("unparseable", exc.lineno or 1, f"is not valid Python: {exc.msg}")
+            Issue(
+                "unparseable",
+                exc.lineno or 1,
+                f"the file is not valid Python ({exc.msg}), so Alembic will fail to load it. "
+                "Fix the syntax error.",
+            )
         )
         return found
     doc_node = tree.body[0] if tree.body else None
