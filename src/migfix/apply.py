@@ -140,7 +140,7 @@ def merge(
     if plan.empty:
         return outcome
     outcome.changes = build_changes(plan, graph)
-    after = prove(project, graph, outcome.changes, allow_heads=project.settings.allow_heads)
+    after = prove(graph, outcome.changes)
     if not opts.heads and after.head_groups():  # pragma: no cover - would be a planner bug
         left = ", ".join(h for g in after.head_groups() for h in g)
         raise Refusal(
@@ -154,20 +154,14 @@ def merge(
     return outcome
 
 
-def prove(
-    project: Project,
-    graph: Graph,
-    changes: Sequence[FileChange],
-    *,
-    allow_heads: Sequence[str] = (),
-) -> Graph:
+def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:
     """Re-read the files as they will be and refuse a plan that would not fix the heads."""
     from migfix.scan import scan_file
 
     replaced = {c.path: scan_file(c.path, c.new) for c in changes}
     files = [replaced.pop(f.path, f) for f in graph.files]
     files.extend(replaced.values())
-    after = Graph(files, allow_heads=allow_heads, root=graph.root)
+    after = Graph(files, allow_heads=graph.allow_heads, root=graph.root)
     before_codes = {(p.code, p.path) for p in graph.problems()}
     new_faults = [
         p

@@ -25,7 +25,7 @@ from migfix.config import Project, alembic_config
 from migfix.errors import MigfixError, Refusal
 from migfix.graph import Graph, reachable
 from migfix.newness import Newness
-from migfix.scan import RevisionFile, Unknown, scan_file
+from migfix.scan import Unknown
 
 # A line assigning down_revision from the template variable, e.g.
 # ``down_revision: Union[...] = ${repr(down_revision)}``.
@@ -404,8 +404,3 @@ def build_changes(plan: MergePlan, graph: Graph) -> list[FileChange]:
         new = rewrite.rewrite_parents(old, rp.new, path=shown)
         changes.append(FileChange(rp.path, old, new))
     return changes
-
-
-def verify_planned(changes: Sequence[FileChange]) -> list[RevisionFile]:
-    """Re-read every new or rewritten file statically before anything is written."""
-    return [scan_file(c.path, c.new) for c in changes]

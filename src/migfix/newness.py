@@ -47,7 +47,7 @@ def classify(
     """Decide which revisions of ``graph`` are new.
 
     ``upstream`` (``--upstream``) overrides ``[tool.migfix] upstream``, which overrides
-    the branch's ``@{upstream}``, ``origin/HEAD``, ``main`` or ``master``.
+    ``gitops.default_upstream`` (the branch's ``@{upstream}``, ``origin/HEAD``, ...).
     """
     extra = set(extra_new)
     for rev in extra:
@@ -67,9 +67,9 @@ def classify(
         )
         return Newness(frozenset(extra), None, reason)
     ref = upstream or project.settings.upstream or gitops.default_upstream(repo)
-    dirty_paths = gitops.uncommitted_paths(repo, list(project.version_locations))
-    dirty = {f.revision for f in graph.files if f.revision and f.path in dirty_paths}
     if ref is None:
+        dirty_paths = gitops.uncommitted_paths(repo, list(project.version_locations))
+        dirty = {f.revision for f in graph.files if f.revision and f.path in dirty_paths}
         reason = (
             "no upstream ref found (no @{upstream}, origin/HEAD, main or master): "
             "only uncommitted revisions and --new are treated as new"
@@ -85,10 +85,10 @@ def classify(
         if default is not None and default != ref:
             on_upstream |= upstream_revisions(project, repo, default)
             also = default
+    # Uncommitted files need no look of their own: one whose id is not on upstream is
+    # new by this rule, and one whose id is on upstream stays settled (rewriting it would
+    # change a revision someone may have applied).
     new = {r for r in graph.nodes if r not in on_upstream} | extra
-    # An uncommitted file whose id is on upstream stays settled: rewriting it would
-    # change a revision someone may have applied.
-    new |= dirty - on_upstream
     reason = f"new = not on {ref}" + (f" nor on {also}" if also else "")
     reason += " or named with --new" if extra else ""
     return Newness(frozenset(new), ref, reason)
