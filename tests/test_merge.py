@@ -997,3 +997,41 @@ def test_stale_bytecode_of_a_rewritten_file_is_removed(run: Run, tmp_path: Path)
     assert f"Repointed {C}: {proj.a} -> {B}" in result.out
     assert not pyc.exists()
     assert kept.exists()  # only the rewritten file's bytecode goes
+
+
+def test_never_writes_a_merge_naming_a_revision_and_its_descendant(
+    run: Run, tmp_path: Path
+) -> None:
+    """bbbb0004 <- x (named with --new) <- a3, and s beside: bbbb0004 is settled and has no
+    settled child, but it is below a3; a merge over all three could not be walked down."""
+    proj = new_project(tmp_path, "typed")
+    x, a3, s = "x0000001", "a0000003", "s0000001"
+    proj.revision(x, "x")
+    proj.revision(a3, "a three", head=x)
+    proj.revision(s, "side", head="bbbb0003", splice=True)
+
+    result = run(proj.root, "merge", "--new", x, "--rev-id", M)
+
+    assert (result.rc, result.err) == (0, "")
+    assert result.out.splitlines()[0] == (
+        f"Created merge revision {M} ({a3}, {s}): migrations/versions/{M}_merge_heads.py"
+    )
+    assert "Repointed" not in result.out
+    assert_healthy(run, proj, [M])
+    assert run(proj.root, "check").out.endswith("0 errors, 0 warnings\n")
+
+
+def test_named_heads_never_give_a_merge_with_a_redundant_parent(tmp_path: Path) -> None:
+    from migfix import merge as merge_mod
+
+    with pytest.raises(merge_mod.Refusal) as info:
+        merge_mod._refuse_redundant_parents(
+            None,  # type: ignore[arg-type]
+            [(M, ("a", "c"))],
+            {"a": (), "b": ("a",), "c": ("b",), M: ("a", "c")},
+        )
+    assert info.value.message == (
+        "a is an ancestor of c, so a merge revision over both would name a parent twice over "
+        "and `alembic downgrade` could not walk down through it. Merge only c (`migfix merge` "
+        "without naming heads picks them)."
+    )

@@ -924,9 +924,7 @@ def test_plan_drops_an_empty_merge_of_ref_history_without_being_asked() -> None:
     work = graph_of(
         ("a1", ()), ("a2", ("a1",)), ("a3", ("a1",)), ("m1", ("a2", "a3")), ("b1", ("m1",))
     )
-    plan = plan_rebase(
-        work, graph_of(*MAIN), ref="main", root=Path("/p"), empty_merges={"m1"}
-    )
+    plan = plan_rebase(work, graph_of(*MAIN), ref="main", root=Path("/p"), empty_merges={"m1"})
     assert [(m.revision, m.old_parents, m.new_parents) for m in plan.moves] == [
         ("b1", ("m1",), ("a4",))
     ]

@@ -369,7 +369,40 @@ class Graph:
                 )
             )
         out.extend(self._cycle_problems())
+        out.extend(self._redundant_parent_problems())
         out.extend(self._head_problems())
+        return out
+
+    def _redundant_parent_problems(self) -> list[Problem]:
+        """Merges one of whose parents is an ancestor of another: Alembic cannot walk them
+        down (``alembic downgrade -1`` fails with "Ambiguous walk")."""
+        out: list[Problem] = []
+        below: dict[str, set[str]] = {}
+        for node in self.nodes.values():
+            parents = [
+                p for p in dict.fromkeys(node.down) if p in self.nodes and p != node.revision
+            ]
+            if len(parents) < 2:
+                continue
+            for q in parents:
+                if q not in below:
+                    below[q] = self.ancestors(q)
+            for p in parents:
+                later = next((q for q in parents if q != p and p in below[q]), None)
+                if later is None:
+                    continue
+                out.append(
+                    Problem(
+                        "redundant-parent",
+                        "error",
+                        f"merge revision {node.revision} names {p} and {later}, but {p} is "
+                        f"an ancestor of {later}, so `alembic downgrade` cannot walk down "
+                        f'from here ("Ambiguous walk"). Remove {p} from its down_revision.',
+                        node.path,
+                        node.file.down_revision.line,
+                        (node.revision, p, later),
+                    )
+                )
         return out
 
     def _cycle_problems(self) -> list[Problem]:

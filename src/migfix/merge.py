@@ -137,6 +137,7 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
         _plan_group(graph, newness, group, parents, merges, rev_ids, plan)
     if not merges and not plan.repoints:
         return plan
+    _refuse_redundant_parents(plan.project, merges, parents)
     if merges:
         plan.merges = _render_merges(project, graph, merges, message, opts)
     _refuse_settled_repoints(plan)
@@ -178,6 +179,12 @@ def _plan_group(
         (r for r in settled if not any(c in settled for c in graph.children[r])),
         key=order.__getitem__,
     )
+    if len(settled_heads) > 1:
+        # A settled head below another one (a revision named with --new between them) is
+        # no head to join: a merge naming a revision and its descendant cannot be walked
+        # down by Alembic ("Ambiguous walk").
+        below = set().union(*(graph.ancestors(h) for h in settled_heads))
+        settled_heads = [h for h in settled_heads if h not in below]
     target: str | None
     if len(settled_heads) > 1:
         target = next(ids)
@@ -190,6 +197,8 @@ def _plan_group(
         # Over the planned parents: TARGET may be the merge just planned, not in GRAPH.
         target_ancestry = reachable([target], parents.__getitem__, within=parents)
         for rev in sorted((r for r in region if newness.is_new(r)), key=order.__getitem__):
+            if rev in target_ancestry:
+                continue  # below the target already: moving it on top would make a loop
             node = graph.nodes[rev]
             if isinstance(node.file.down_revision.value, Unknown):
                 # Its parents read as none, so whether it hangs off a stale parent (and
@@ -219,6 +228,29 @@ def _plan_group(
         extra = next(ids)
         merges.append((extra, tuple(remaining)))
         parents[extra] = tuple(remaining)
+
+
+def _refuse_redundant_parents(
+    project: Project,
+    merges: Sequence[tuple[str, tuple[str, ...]]],
+    parents: dict[str, tuple[str, ...]],
+) -> None:
+    """Never write a merge one of whose parents is an ancestor of another (``check``'s
+    redundant-parent): ``alembic downgrade`` cannot walk down through it."""
+
+    def up(rev: str) -> tuple[str, ...]:
+        return parents.get(rev, ())
+
+    for rev, heads in merges:
+        for h in heads:
+            below = reachable(up(h), up, within=parents)
+            older = next((p for p in heads if p != h and p in below), None)
+            if older is not None:
+                raise Refusal(
+                    f"{older} is an ancestor of {h}, so a merge revision over both would name "
+                    "a parent twice over and `alembic downgrade` could not walk down through "
+                    f"it. Merge only {h} (`migfix merge` without naming heads picks them)."
+                )
 
 
 def _heads_within(parents: dict[str, tuple[str, ...]], region: set[str]) -> list[str]:
