@@ -1026,7 +1026,6 @@ def test_named_heads_never_give_a_merge_with_a_redundant_parent(tmp_path: Path) 
 
     with pytest.raises(merge_mod.Refusal) as info:
         merge_mod._refuse_redundant_parents(
-            None,  # type: ignore[arg-type]
             [(M, ("a", "c"))],
             {"a": (), "b": ("a",), "c": ("b",), M: ("a", "c")},
         )

@@ -137,7 +137,7 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
         _plan_group(graph, newness, group, parents, merges, rev_ids, plan)
     if not merges and not plan.repoints:
         return plan
-    _refuse_redundant_parents(plan.project, merges, parents)
+    _refuse_redundant_parents(merges, parents)
     if merges:
         plan.merges = _render_merges(project, graph, merges, message, opts)
     _refuse_settled_repoints(plan)
@@ -231,7 +231,6 @@ def _plan_group(
 
 
 def _refuse_redundant_parents(
-    project: Project,
     merges: Sequence[tuple[str, tuple[str, ...]]],
     parents: dict[str, tuple[str, ...]],
 ) -> None:
@@ -241,7 +240,7 @@ def _refuse_redundant_parents(
     def up(rev: str) -> tuple[str, ...]:
         return parents.get(rev, ())
 
-    for rev, heads in merges:
+    for _rev, heads in merges:
         for h in heads:
             below = reachable(up(h), up, within=parents)
             older = next((p for p in heads if p != h and p in below), None)
