@@ -84,6 +84,10 @@ def heads(
 
     project = _project(config, name, versions, recursive)
     graph = read_graph(project)
+    from migfix import sureheads
+
+    if sureheads.unsure(graph):
+        return sureheads.print_heads(project, graph, as_json=as_json, verbose=verbose)
     if as_json:
         click.echo(report.dumps(report.heads_json(project, graph)))
     else:
