@@ -90,3 +90,41 @@ def test_redundant_parent_is_what_makes_alembic_downgrade_fail(
     )
     command.downgrade(cfg, "-1")
     assert main(["check"]) == 0
+
+
+def test_headers_alembic_renders_from_a_bare_down_revision_are_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pypi/warehouse's template writes `Revises: ${down_revision}`: Alembic renders `None`
+    for a base and a tuple's repr for a merge. Neither, nor migfix's own merge file, is a
+    revises-mismatch, so `check --strict` passes right after `migfix merge`."""
+    from projutil import new_project
+
+    proj = new_project(tmp_path, "typed")
+    mako = proj.migrations / "script.py.mako"
+    text = mako.read_text()
+    assert "Revises: ${down_revision | comma,n}" in text
+    mako.write_text(text.replace("Revises: ${down_revision | comma,n}", "Revises: ${down_revision}"))
+    proj.revision("cccc0001", "one")
+    proj.revision("cccc0002", "two", head="bbbb0004", splice=True)
+    base = proj.revision("dddd0001", "new base", head="base")
+    merged = proj.alembic_merge("eeee0001", ["cccc0001", "cccc0002"])
+    assert "Revises: None\n" in base.read_text()
+    assert "Revises: ('cccc0001', 'cccc0002')\n" in merged.read_text()
+
+    monkeypatch.chdir(proj.root)
+    capsys.readouterr()
+    assert main(["check", "--strict", "--format", "json"]) == 1
+    import json
+
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [p["code"] for p in problems] == ["multiple-heads"]
+
+    assert main(["merge", "--rev-id", "ffff0001"]) == 0
+    written = proj.file("ffff0001").read_text()
+    assert "Revises: ('dddd0001', 'eeee0001')\n" in written or (
+        "Revises: ('eeee0001', 'dddd0001')\n" in written
+    )
+    capsys.readouterr()
+    assert main(["check", "--strict"]) == 0
+    assert capsys.readouterr().out == "9 revisions, 1 head: 0 errors, 0 warnings\n"

@@ -341,7 +341,7 @@ class Graph:
             if (
                 header is not None
                 and not isinstance(node.file.down_revision.value, Unknown)
-                and set(header) != set(node.down)
+                and set(header_ids(header)) != set(node.down)
             ):
                 shown = ", ".join(node.down) or "(none)"
                 out.append(
@@ -487,6 +487,17 @@ class Graph:
                 )
             )
         return out
+
+
+def header_ids(header: Sequence[str]) -> tuple[str, ...]:
+    """The ids a ``Revises:`` header names, however Alembic's template rendered them.
+
+    ``${down_revision | comma,n}`` gives ``a, b`` (nothing for a base); a bare
+    ``${down_revision}`` (pypi/warehouse's template) gives Python's repr: ``None``,
+    ``('a', 'b')``. All of these agree with the same ``down_revision``.
+    """
+    ids = tuple(x for x in (item.strip(" \t()[]'\"") for item in header) if x)
+    return () if ids == ("None",) else ids
 
 
 def read_graph(project: Project) -> Graph:
