@@ -104,7 +104,9 @@ def test_headers_alembic_renders_from_a_bare_down_revision_are_consistent(
     mako = proj.migrations / "script.py.mako"
     text = mako.read_text()
     assert "Revises: ${down_revision | comma,n}" in text
-    mako.write_text(text.replace("Revises: ${down_revision | comma,n}", "Revises: ${down_revision}"))
+    mako.write_text(
+        text.replace("Revises: ${down_revision | comma,n}", "Revises: ${down_revision}")
+    )
     proj.revision("cccc0001", "one")
     proj.revision("cccc0002", "two", head="bbbb0004", splice=True)
     base = proj.revision("dddd0001", "new base", head="base")

@@ -259,8 +259,11 @@ def test_check_text(
     for line, (fault, severity, path, lineno) in zip(lines, FAULTS, strict=False):
         assert line.startswith(f"{path}:{lineno}: {severity}: ")
         assert line.endswith(f" [{fault}]")
+    # `migfix merge` refuses this graph: the footer names what to fix first.
     assert lines[-1] == (
-        "5 revisions, 3 heads: 5 errors, 1 warning; run `migfix merge` to join the heads"
+        "5 revisions, 3 heads: 5 errors, 1 warning; fix the duplicate-revision, "
+        "missing-revision and unknown-parent errors above first (`migfix merge` refuses while "
+        "the graph has them), then join the heads"
     )
 
 
@@ -502,9 +505,7 @@ def test_heads_with_a_computed_down_revision_prints_only_sure_heads_and_exits_2(
         "Write the revision ids as string literals (see `migfix check`), then run migfix heads "
         "again.\n"
     )
-    code, out, _ = run(
-        ["heads", "--json", "--versions", "versions"], tmp_path, monkeypatch, capsys
-    )
+    code, out, _ = run(["heads", "--json", "--versions", "versions"], tmp_path, monkeypatch, capsys)
     data = json.loads(out)
     assert code == 2 and data["ok"] is False
     assert [h["revision"] for h in data["heads"]] == ["cccc0002"]

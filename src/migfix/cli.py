@@ -178,9 +178,9 @@ def check(
     else:
         if problems:
             click.echo(report.problems_text(project, problems))
-        hint = ""
-        if any(p.code == "multiple-heads" for p in failing):
-            hint = "; run `migfix merge` to join the heads"
+        from migfix.hints import check_footer, prog_name
+
+        hint = check_footer(failing, against=against, prog=prog_name()) if failing else ""
         click.echo(report.summary(problems, g) + hint)
     return EXIT_OK if ok else EXIT_PROBLEMS
 

@@ -464,8 +464,8 @@ class Graph:
                 Problem(
                     "multiple-heads",
                     "error",
-                    f"{len(group)} heads {where}: {listing}; `alembic upgrade head` fails on "
-                    "this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), "
+                    f"{len(group)} heads {where}: {listing}; `alembic upgrade "
+                    f"{shared[0] + '@head' if shared else 'head'}` fails on this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), "
                     "or list them in [tool.migfix] allow_heads if they are intended.",
                     last.path,
                     last.file.revision_line,

@@ -68,9 +68,7 @@ def _log_entry(graph: Graph, node: Node, real: bool) -> str:
     return entry
 
 
-def heads_json(
-    project: Project, graph: Graph, only: Sequence[str] | None = None
-) -> dict[str, Any]:
+def heads_json(project: Project, graph: Graph, only: Sequence[str] | None = None) -> dict[str, Any]:
     bad = set(graph.unintended_heads())
     return {
         "version": JSON_VERSION,
@@ -222,7 +220,8 @@ def summary(problems: list[Problem], graph: Graph) -> str:
     warnings = len(problems) - errors
     heads = len(graph.heads)
     return (
-        f"{len(graph)} revisions, {heads} head{'s' if heads != 1 else ''}: "
+        f"{len(graph)} revision{'s' if len(graph) != 1 else ''}, "
+        f"{heads} head{'s' if heads != 1 else ''}: "
         f"{errors} error{'s' if errors != 1 else ''}, "
         f"{warnings} warning{'s' if warnings != 1 else ''}"
     )
