@@ -460,12 +460,13 @@ class Graph:
             listing = ", ".join(f"{n.revision} ({n.path.name})" for n in nodes)
             del labels
             last = nodes[-1]
+            target = f"{shared[0]}@head" if shared else "head"
             out.append(
                 Problem(
                     "multiple-heads",
                     "error",
-                    f"{len(group)} heads {where}: {listing}; `alembic upgrade "
-                    f"{shared[0] + '@head' if shared else 'head'}` fails on this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), "
+                    f"{len(group)} heads {where}: {listing}; `alembic upgrade {target}` fails "
+                    "on this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), "
                     "or list them in [tool.migfix] allow_heads if they are intended.",
                     last.path,
                     last.file.revision_line,
