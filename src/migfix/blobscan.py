@@ -1,0 +1,212 @@
+"""Read revision files out of a git tree, scanning each blob once per machine.
+
+``merge`` (which revisions are settled), ``rebase --onto`` and ``check --against`` read the
+version locations of another commit. A blob id names its content, so what the scanner found
+in it never changes: it is kept in a cache beside the scan cache (``blobs.scan`` in the
+same directory, see ``scancache``), keyed by blob id and file name (a file without a
+``revision`` takes its id from its name). A second run lists the tree (one ``git ls-tree``)
+and reads from git only the blobs it has not seen (one ``git cat-file --batch``).
+
+Plain subprocesses, no GitPython: importing it costs more than the whole listing.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from migfix.errors import GitError
+from migfix.scan import RevisionFile, scan_file
+
+_SKIPPED_MODES = (b"120000", b"160000")  # symlinks and submodules hold no file content
+_MAX_ENTRIES = 100_000
+
+
+class BlobCache:
+    """Scan records of git blobs, keyed by ``"<blob id>/<file name>"``."""
+
+    def __init__(self) -> None:
+        from migfix.scancache import FORMAT, _cache_dir
+
+        base = _cache_dir()
+        self.format = FORMAT
+        self.path = base / "blobs.scan" if base is not None else None
+        self.entries: dict[str, Any] = {}
+        self.added = False
+        if self.path is None:
+            return
+        try:
+            data = marshal.loads(self.path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            return
+        if (
+            isinstance(data, tuple)
+            and len(data) == 2
+            and data[0] == FORMAT
+            and isinstance(data[1], dict)
+        ):
+            self.entries = data[1]
+
+    def get(self, key: str) -> Any | None:
+        return self.entries.get(key)
+
+    def put(self, key: str, record: Any) -> None:
+        self.entries[key] = record
+        self.added = True
+
+    def save(self) -> None:
+        if self.path is None or not self.added:
+            return
+        if len(self.entries) > _MAX_ENTRIES:
+            # Bounded: start again rather than grow for ever (the cost is one cold run).
+            self.entries = dict(list(self.entries.items())[-_MAX_ENTRIES // 2 :])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(marshal.dumps((self.format, self.entries)))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # only costs speed next time
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    from migfix.gitops import _env
+
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=repo, env=_env(), input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise GitError(
+            "git was not found on PATH. migfix needs the git command line tool for this; "
+            "install git (https://git-scm.com/downloads) and try again."
+        ) from None
+
+
+def list_tree(
+    repo: Path, sha: str, directory: Path, *, recursive: bool, ref: str = ""
+) -> list[tuple[Path, str]] | None:
+    """The files under DIRECTORY in commit SHA's tree as (work tree path, blob id); None when
+    the tree has no such directory. Symlinks and submodules are left out."""
+    from migfix.gitops import _rel
+
+    rel = _rel(repo, directory)
+    args = ["ls-tree", "-z", "--full-tree"]
+    if recursive:
+        args.append("-r")
+    args.append(sha)
+    if rel != ".":
+        args += ["--", rel + "/"]
+    proc = _git(repo, *args)
+    if proc.returncode != 0:
+        from migfix.gitops import _missing_object, _stderr
+
+        raise _missing_object(repo, ref or sha, rel, ValueError(_stderr(proc) or "no message"))
+    entries = [e for e in proc.stdout.split(b"\0") if e]
+    if not entries and rel != ".":
+        return None
+    skip = 0 if rel == "." else len(PurePosixPath(rel).parts)
+    out: list[tuple[Path, str]] = []
+    for entry in entries:
+        meta, _, raw = entry.partition(b"\t")
+        mode, kind, oid = meta.split(b" ")
+        if kind != b"blob" or mode in _SKIPPED_MODES:
+            continue
+        # Spelled from DIRECTORY as the caller spelled it, like files read from disk.
+        parts = PurePosixPath(os.fsdecode(raw)).parts[skip:]
+        out.append((directory.joinpath(*parts), oid.decode("ascii")))
+    return out
+
+
+def read_blobs(repo: Path, oids: Sequence[str], *, ref: str, rel: str) -> dict[str, bytes]:
+    """The content of each blob, in one ``git cat-file --batch``."""
+    if not oids:
+        return {}
+    proc = _git(repo, "cat-file", "--batch", stdin=("\n".join(oids) + "\n").encode("ascii"))
+    data = proc.stdout
+    out: dict[str, bytes] = {}
+    pos = 0
+    for oid in oids:
+        eol = data.find(b"\n", pos)
+        header = data[pos:eol].split(b" ") if eol >= 0 else [b""]
+        if proc.returncode != 0 or len(header) != 3:
+            from migfix.gitops import _missing_object
+
+            raise _missing_object(repo, ref, rel, ValueError(f"object {oid} is missing"))
+        size = int(header[2])
+        out[oid] = data[eol + 1 : eol + 1 + size]
+        pos = eol + 1 + size + 1
+    return out
+
+
+def tree_files(
+    locations: Sequence[Path],
+    repo: Path,
+    sha: str,
+    *,
+    ref: str,
+    recursive: bool,
+    on_missing: Callable[[Path], None] | None = None,
+    only: set[Path] | None = None,
+) -> list[RevisionFile]:
+    """The revision files of these version locations as commit SHA has them, in Alembic's
+    load order (as ``scan.scan_sources`` orders them), each blob scanned at most once per
+    machine. With ONLY, just those paths."""
+    from migfix.scan import _SOURCE_FILE, _from_record, _to_record, _walk_key
+
+    cache = BlobCache()
+    per_loc: list[tuple[Path, dict[Path, str]]] = []
+    for loc in locations:
+        entries = list_tree(repo, sha, loc, recursive=recursive, ref=ref)
+        if entries is None and on_missing is not None:
+            on_missing(loc)
+        listed = {
+            path: oid
+            for path, oid in entries or ()
+            if (only is None or path in only)
+            and _SOURCE_FILE.match(path.name)
+            and "__pycache__" not in path.parts
+        }
+        per_loc.append((loc, listed))
+    found: dict[tuple[str, str], RevisionFile] = {}
+    unread: dict[str, Path] = {}
+    for _loc, listed in per_loc:
+        for path, oid in listed.items():
+            key = (oid, path.name)
+            if key in found or oid in unread:
+                continue
+            record = cache.get(f"{oid}/{path.name}")
+            if record is None:
+                unread[oid] = path
+            else:
+                found[key] = _from_record(path, record)
+    if unread:
+        from migfix.gitops import _rel
+
+        rel = _rel(repo, locations[0]) if locations else "."
+        contents = read_blobs(repo, list(unread), ref=ref, rel=rel)
+        for _loc, listed in per_loc:
+            for path, oid in listed.items():
+                key = (oid, path.name)
+                if oid in contents and key not in found:
+                    rf = scan_file(path, contents[oid])
+                    found[key] = rf
+                    cache.put(f"{oid}/{path.name}", _to_record(rf))
+        cache.save()
+    out: list[RevisionFile] = []
+    for loc, listed in per_loc:
+        for path in sorted(listed, key=lambda p: _walk_key(p, loc)):
+            rf = found[(listed[path], path.name)]
+            # The record is shared by equal blobs: give this file its own path.
+            out.append(rf if rf.path == path else _with_path(rf, path))
+    return out
+
+
+def _with_path(rf: RevisionFile, path: Path) -> RevisionFile:
+    from migfix.scan import _from_record, _to_record
+
+    return _from_record(path, _to_record(rf))
