@@ -101,3 +101,47 @@ def test_a_file_named_like_a_legacy_revision_takes_its_id_from_its_own_name(
             ("abc1.py", "abc1"),
             ("abc2.py", "abc2"),
         ]
+
+
+def rev(r: str, down: str | None) -> str:
+    return f"revision = {r!r}\ndown_revision = {down!r}\n"
+
+
+def test_revisions_on_a_ref_read_only_what_differs_and_agree_with_a_full_read(
+    tmp_path: Path,
+) -> None:
+    from migfix.blobscan import revisions_on
+    from migfix.scan import scan_locations
+
+    repo = make_repo(tmp_path / "repo")
+    v = repo / "versions"
+    for name, text in {
+        "a1.py": rev("aaaa0001", None),
+        "a2.py": rev("aaaa0002", "aaaa0001"),
+        "a3.py": rev("aaaa0003", "aaaa0002"),
+        "a4.py": rev("aaaa0004", "aaaa0003"),
+    }.items():
+        write(v / name, text)
+    commit_all(repo, "upstream")
+    git(repo, "branch", "up")
+    # REF moves on without the work tree: a5 is only on REF.
+    git(repo, "checkout", "-q", "up")
+    write(v / "a5.py", rev("aaaa0005", "aaaa0004"))
+    commit_all(repo, "a5")
+    git(repo, "checkout", "-q", "main")
+    # The work tree: a2 edited (its id changed), a3 deleted, a new file staged, one untracked,
+    # one ignored.
+    write(v / "a2.py", rev("bbbb0002", "aaaa0001"))
+    (v / "a3.py").unlink()
+    write(v / "b1.py", rev("bbbb0001", "aaaa0004"))
+    git(repo, "add", "versions/b1.py")
+    write(v / "b2.py", rev("bbbb0003", "bbbb0001"))
+    write(repo / ".gitignore", "versions/ignored.py\n")
+    write(v / "ignored.py", rev("bbbb0004", "bbbb0003"))
+    work = scan_locations([v], recursive=False, cache=False)
+    full = {
+        f.revision
+        for f in tree_files([v], repo, git(repo, "rev-parse", "up"), ref="up", recursive=False)
+    }
+    assert full == {"aaaa0001", "aaaa0002", "aaaa0003", "aaaa0004", "aaaa0005"}
+    assert revisions_on([v], repo, "up", work, recursive=False) == full

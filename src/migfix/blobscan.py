@@ -210,3 +210,51 @@ def _with_path(rf: RevisionFile, path: Path) -> RevisionFile:
     from migfix.scan import _from_record, _to_record
 
     return _from_record(path, _to_record(rf))
+
+
+def revisions_on(
+    locations: Sequence[Path],
+    repo: Path,
+    ref: str,
+    work: Sequence[RevisionFile],
+    *,
+    recursive: bool,
+) -> set[str]:
+    """The revision ids REF's tree declares in these version locations, reading only what
+    differs from the work tree.
+
+    A work tree file that ``git diff REF`` does not list, and that git tracks, has REF's
+    content, so the revision already read from it (WORK) is REF's. Only the files that
+    differ are read out of REF's tree (through the blob cache).
+    """
+    from migfix.gitops import _check, _from_git_path, _pathspecs, resolve_ref
+
+    sha = resolve_ref(repo, ref)
+    specs = _pathspecs(repo, locations)
+    if not specs:
+        return set()
+    diff = _check(
+        repo,
+        "--literal-pathspecs",
+        "diff",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--no-ext-diff",
+        "--no-textconv",
+        sha,
+        "--",
+        *specs,
+    )
+    untracked = _check(repo, "--literal-pathspecs", "ls-files", "--others", "-z", "--", *specs)
+    differ = {_from_git_path(repo, raw) for raw in diff.split(b"\0") if raw}
+    unknown_to_git = {_from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw}
+    same = {
+        f.revision
+        for f in work
+        if f.revision and f.path not in differ and f.path not in unknown_to_git
+    }
+    if not differ:
+        return same
+    theirs = tree_files(locations, repo, sha, ref=ref, recursive=recursive, only=differ)
+    return same | {f.revision for f in theirs if f.revision}

@@ -29,8 +29,20 @@ class Newness:
         return rev in self.new
 
 
-def upstream_revisions(project: Project, repo: Path, ref: str) -> set[str]:
-    """Revision ids declared in the version locations of ``ref``'s tree."""
+def upstream_revisions(
+    project: Project, repo: Path, ref: str, graph: Graph | None = None
+) -> set[str]:
+    """Revision ids declared in the version locations of ``ref``'s tree.
+
+    Given GRAPH (the work tree's), only the files that differ from ``ref`` are read from
+    git (``blobscan.revisions_on``); the others are the files already read.
+    """
+    if graph is not None:
+        from migfix.blobscan import revisions_on
+
+        return revisions_on(
+            project.version_locations, repo, ref, graph.files, recursive=project.recursive
+        )
     from migfix.against import ref_files
 
     return {f.revision for f in ref_files(project, repo, ref) if f.revision}
@@ -76,14 +88,14 @@ def classify(
         )
         return Newness(frozenset(dirty | extra), None, reason)
     gitops.resolve_ref(repo, ref)  # a clear error for a ref that does not exist
-    on_upstream = upstream_revisions(project, repo, ref)
+    on_upstream = upstream_revisions(project, repo, ref, graph)
     also = None
     if upstream is None and project.settings.upstream is None:
         # The branch's own @{upstream} (origin/feature after `git push -u`) lacks what was
         # merged in from the remote's default branch since; those revisions are settled too.
         default = gitops.origin_head(repo)
         if default is not None and default != ref:
-            on_upstream |= upstream_revisions(project, repo, default)
+            on_upstream |= upstream_revisions(project, repo, default, graph)
             also = default
     # Uncommitted files need no look of their own: one whose id is not on upstream is
     # new by this rule, and one whose id is on upstream stays settled (rewriting it would
