@@ -88,10 +88,17 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
 
 
 def list_tree(
-    repo: Path, sha: str, directory: Path, *, recursive: bool, ref: str = ""
+    repo: Path,
+    sha: str,
+    directory: Path,
+    *,
+    recursive: bool,
+    ref: str = "",
+    only: Sequence[Path] | None = None,
 ) -> list[tuple[Path, str]] | None:
     """The files under DIRECTORY in commit SHA's tree as (work tree path, blob id); None when
-    the tree has no such directory. Symlinks and submodules are left out."""
+    the tree has no such directory. Symlinks and submodules are left out. With ONLY (paths
+    under DIRECTORY), just those are asked for."""
     from migfix.gitops import _rel
 
     rel = _rel(repo, directory)
@@ -99,7 +106,11 @@ def list_tree(
     if recursive:
         args.append("-r")
     args.append(sha)
-    if rel != ".":
+    if only is not None:
+        if not only:
+            return []
+        args += ["--", *(_rel(repo, p) for p in only)]
+    elif rel != ".":
         args += ["--", rel + "/"]
     proc = _git(repo, *args)
     if proc.returncode != 0:
@@ -107,7 +118,7 @@ def list_tree(
 
         raise _missing_object(repo, ref or sha, rel, ValueError(_stderr(proc) or "no message"))
     entries = [e for e in proc.stdout.split(b"\0") if e]
-    if not entries and rel != ".":
+    if not entries and rel != "." and only is None:
         return None
     skip = 0 if rel == "." else len(PurePosixPath(rel).parts)
     out: list[tuple[Path, str]] = []
@@ -161,7 +172,12 @@ def tree_files(
     cache = BlobCache()
     per_loc: list[tuple[Path, dict[Path, str]]] = []
     for loc in locations:
-        entries = list_tree(repo, sha, loc, recursive=recursive, ref=ref)
+        # A few paths are asked for by name (the command line stays short); many, or a
+        # whole location, by listing the folder.
+        asked = None
+        if only is not None and len(only) <= 200:
+            asked = [p for p in only if _under(p, loc, recursive)]
+        entries = list_tree(repo, sha, loc, recursive=recursive, ref=ref, only=asked)
         if entries is None and on_missing is not None:
             on_missing(loc)
         listed = {
@@ -204,6 +220,10 @@ def tree_files(
             # The record is shared by equal blobs: give this file its own path.
             out.append(rf if rf.path == path else _with_path(rf, path))
     return out
+
+
+def _under(path: Path, loc: Path, recursive: bool) -> bool:
+    return path.parent == loc or (recursive and loc in path.parents)
 
 
 def _with_path(rf: RevisionFile, path: Path) -> RevisionFile:

@@ -341,6 +341,7 @@ class Graph:
             if (
                 header is not None
                 and not isinstance(node.file.down_revision.value, Unknown)
+                and set(header) != set(node.down)
                 and set(header_ids(header)) != set(node.down)
             ):
                 shown = ", ".join(node.down) or "(none)"

@@ -83,7 +83,14 @@ def explain(rel: Callable[[Path], str], unknown: Sequence[Unsure], sure: Sequenc
     )
 
 
-def print_heads(project: Project, graph: Graph, *, as_json: bool, verbose: bool) -> int:
+def print_heads(
+    project: Project,
+    graph: Graph,
+    *,
+    as_json: bool,
+    verbose: bool,
+    echo: Callable[[str], None] = print,
+) -> int:
     """``migfix heads`` when some value is unreadable: the sure heads on stdout, the
     unreadable values on stderr, exit 2 (a wrong list of heads is worse than none)."""
     from migfix import report
@@ -97,10 +104,10 @@ def print_heads(project: Project, graph: Graph, *, as_json: bool, verbose: bool)
             {"path": project.relpath(u.path), "line": u.line, "name": u.name, "source": u.source}
             for u in unknown
         ]
-        print(report.dumps(data))
+        echo(report.dumps(data))
     else:
         text = report.heads_text(graph, verbose=verbose, only=sure)
         if text:
-            print(text)
+            echo(text)
     print(f"migfix: {explain(project.relpath, unknown, sure)}", file=sys.stderr)
     return EXIT_USAGE
