@@ -194,6 +194,8 @@ def test_behind_by_one_before_git_merge(repos: Repos, migfix: Run) -> None:
         "Rebasing onto origin/main:\n"
         "  bbbb0001: aaaa0001 -> aaaa0002  (alembic/versions/bbbb0001_feature_one.py)\n"
         "Chain: aaaa0002 -> bbbb0001\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0002, which is not in its files yet.\n"
     )
     assert b1.read_text() == repointed(before, "aaaa0001", "aaaa0002")
     # Only the rewritten file changed: no checkout, no stash.
@@ -262,6 +264,8 @@ def test_several_chains_are_stacked_oldest_first_commit_first(repos: Repos, migf
         "first: dddd0001 -> dddd0002 (first committed 2020-06-01 12:00:00 UTC); then cccc0001 "
         "(first committed 2021-06-01 12:00:00 UTC); then eeee0001 (not committed yet).\n"
         "Chain: aaaa0002 -> dddd0001 -> dddd0002 -> cccc0001 -> eeee0001\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0002, which is not in its files yet.\n"
     )
     assert c1.read_text() == repointed(texts[c1], "aaaa0001", "dddd0002")
     assert d1.read_text() == repointed(texts[d1], "aaaa0001", "aaaa0002")
@@ -341,6 +345,8 @@ def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
         "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
         "  (alembic/versions/mmmm0001_merge_main.py)\n"
         "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0003, which is not in its files yet.\n"
     )
     assert not merge_file.exists()
     assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
@@ -372,6 +378,8 @@ def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix
         "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
         "  (alembic/versions/mmmm0001_merge_main.py)\n"
         "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0003, which is not in its files yet.\n"
     )
     assert not merge_file.exists()
     assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
@@ -405,6 +413,8 @@ def test_each_labelled_branch_goes_onto_the_head_with_its_label(repos: Repos, mi
         "  eeee0002: eeee0001 -> eeee0003  (alembic/versions/eeee0002_feature_expand.py)\n"
         "Chain (contract): cccc0003 -> cccc0002\n"
         "Chain (expand): eeee0003 -> eeee0002\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's heads cccc0003, eeee0003, which are not in its files yet.\n"
     )
     assert e2x.read_text() == repointed(before[e2x], "eeee0001", "eeee0003")
     assert c2x.read_text() == repointed(before[c2x], "cccc0001", "cccc0003")
@@ -472,7 +482,11 @@ def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Run) -
         )
     )
     assert out.startswith(diff)
-    assert out.endswith("Chain: aaaa0002 -> bbbb0001\n")
+    assert out.endswith(
+        "Chain: aaaa0002 -> bbbb0001\n"
+        + "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0002, which is not in its files yet.\n"
+    )
 
     code, out, _ = migfix(repos.dev, "rebase", "--onto", "origin/main", "--json")
     assert code == 0
@@ -492,6 +506,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Run) -
         "dropped_merges": [],
         "chains": [{"onto": "aaaa0002", "labels": [], "revisions": ["bbbb0001"], "stacked": []}],
         "notes": [],
+        "unmerged_ref_heads": ["aaaa0002"],
     }
     assert migfix(repos.dev, "rebase", "--onto", "origin/main", "--dry-run")[0] == 0
 
@@ -718,9 +733,8 @@ def test_real_corpus_feature_branch_rebased_onto_main(
     code, out, err = migfix(dev, "rebase", "--onto", "origin/main")
 
     assert (code, err) == (0, ""), err
-    assert out.endswith(
-        f"Chain: {p1} -> {' -> '.join(r for r in g.topological_order() if r in own)}\n"
-    )
+    assert f"Chain: {p1} -> {' -> '.join(r for r in g.topological_order() if r in own)}\n" in out
+    assert out.endswith(f"origin/main's head {p1}, which is not in its files yet.\n")
     git(dev, "merge", "-q", "--no-edit", "origin/main")
     after = Graph(scan_locations([dev / VERSIONS], recursive=False))
     assert after.heads == (p2,)

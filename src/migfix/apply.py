@@ -148,6 +148,12 @@ def merge(
             "Please report this, and merge by hand with `alembic merge`."
         )
     if dry_run:
+        if plan.merges and opts.rev_id is None:
+            # Alembic picks a random id for each run: the one shown is not the one written.
+            plan.notes.append(
+                "The merge revision's id is chosen when it is written (the one above is an "
+                "example); pass --rev-id to fix it."
+            )
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
     outcome.written = apply_changes(outcome.changes)

@@ -10,8 +10,14 @@ Flask).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migfix.graph import Problem
+
+if TYPE_CHECKING:
+    from migfix.graph import Graph
+    from migfix.merge import MergePlan
 
 
 def _plural(n: int, word: str) -> str:
@@ -49,3 +55,49 @@ def prog_name() -> str:
         return "migfix"
     words = ctx.command_path.split()
     return " ".join(words[:-1]) or "migfix"
+
+
+def ref_name(repo: Path, sha: str) -> str:
+    """A branch or remote branch naming commit SHA (``origin/main``), else SHA itself:
+    reports and commit titles read better with a name than with 40 hex digits."""
+    import subprocess
+
+    from migfix.gitops import _env
+
+    proc = subprocess.run(
+        ["git", "name-rev", "--name-only", "--no-undefined", "--exclude=tags/*", sha],
+        cwd=repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    name = proc.stdout.strip().removeprefix("remotes/")
+    if proc.returncode != 0 or not name or any(c in name for c in "~^"):
+        return sha
+    return name
+
+
+def published_note(repo: Path, plan: MergePlan, graph: Graph) -> str | None:
+    """Why the hook wrote a merge revision instead of moving this branch's revisions: they
+    are on the branch's own upstream already (published), and migfix never rewrites those."""
+    if not plan.merges or plan.newness.upstream is None:
+        return None
+    from migfix.gitops import origin_head
+    from migfix.newness import upstream_revisions
+
+    upstream = plan.newness.upstream
+    default = origin_head(repo)
+    if default is None or default == upstream:
+        return None  # the shared branch itself: a merge file is the only way
+    shared = upstream_revisions(plan.project, repo, default, graph)
+    own = [p for m in plan.merges for p in m.parents if p in graph.nodes and p not in shared]
+    if not own:
+        return None
+    one = len(own) == 1
+    return (
+        f"wrote a merge revision instead of moving {', '.join(own)}: "
+        f"{'it is' if one else 'they are'} on {upstream} already (published), and migfix never "
+        f"rewrites a published revision. If nobody has applied {'it' if one else 'them'} yet, "
+        f"`migfix merge --upstream {default}` moves {'it' if one else 'them'} instead."
+    )

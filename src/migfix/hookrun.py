@@ -134,10 +134,17 @@ def _run(
         else set()
     )
     review: str | None = None
+    title = "Merge migration heads (migfix)"
+    added: list[Path] = []
+    note: str | None = None
     if chosen == "rebase":
+        from migfix.hints import ref_name
         from migfix.rebase import hook_rebase
 
-        written, report = hook_rebase(project, onto=_other_side(repo, hook_type))
+        other = _other_side(repo, hook_type)
+        onto = ref_name(repo, other) if other else None
+        written, report = hook_rebase(project, onto=onto)
+        title = f"Rebase migrations onto {onto or 'the upstream'} (migfix)"
     else:
         from migfix import apply
         from migfix.merge import MergeOptions
@@ -146,9 +153,15 @@ def _run(
         # When the hook commits, the request to review and commit gives way to what
         # really happened, said once the commit is made.
         written, report = outcome.written, outcome.text(review=not do_commit)
+        added = [m.path for m in outcome.plan.merges]
         if do_commit and written:
             review = apply.REVIEW
+        from migfix.hints import published_note
+
+        note = published_note(repo, outcome.plan, graph)
     _say(report)
+    if note:
+        _say(note)
     held = [p for p in written if p.resolve() in own]
     if do_commit:
         written = [p for p in written if p not in held]
@@ -161,18 +174,28 @@ def _run(
         )
     if written and do_commit:
         try:
-            _commit(repo, written, "Merge migration heads (migfix)")
+            _commit(repo, written, title)
         except subprocess.CalledProcessError as exc:
             # The fix is on disk: say so, rather than the generic "no file was changed".
             said = " ".join((exc.stderr or b"").decode("utf-8", "replace").split())
             _say(
                 f"wrote the fix but could not commit it (git said: {said or 'nothing'}); it is "
-                "left uncommitted for review: `git diff`, then commit."
+                f"left uncommitted for review: {_review_how(project, written, added)}."
             )
             return
         _say("committed the result.")
     elif written:
-        _say("left uncommitted for review: `git diff`, then commit.")
+        _say(f"left uncommitted for review: {_review_how(project, written, added)}.")
+
+
+def _review_how(project: object, written: Sequence[Path], added: Sequence[Path]) -> str:
+    """`git diff` shows changed files only; a new file needs `git status` to be seen."""
+    new = [p for p in written if p in added]
+    if not new:
+        return "`git diff`, then commit"
+    rel = getattr(project, "relpath", str)
+    names = ", ".join(rel(p) for p in new)
+    return f"`git status` (new: {names}) and `git diff`, then commit"
 
 
 def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:

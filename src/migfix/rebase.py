@@ -69,6 +69,9 @@ class RebasePlan:
     dropped: tuple[DroppedMerge, ...] = ()
     chains: tuple[Chain, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    unmerged: tuple[str, ...] = ()
+    """REF's heads the branch now comes after that its own files do not hold yet (REF is
+    not merged in): the next step is `git merge REF`."""
 
     @property
     def changed(self) -> bool:
@@ -106,6 +109,7 @@ class RebasePlan:
                 for c in self.chains
             ],
             "notes": list(self.notes),
+            "unmerged_ref_heads": list(self.unmerged),
         }
 
 
@@ -181,6 +185,7 @@ def plan_rebase(
         dropped=tuple(DroppedMerge(r, work.nodes[r].path, work.nodes[r].down) for r in redundant),
         chains=tuple(chains),
         notes=tuple(notes),
+        unmerged=tuple(c.onto for c in chains if c.onto not in work.nodes),
     )
 
 
@@ -624,4 +629,11 @@ def render(plan: RebasePlan) -> str:
     for c in plan.chains:
         label = f" ({', '.join(c.labels)})" if c.labels else ""
         lines.append(f"Chain{label}: {' -> '.join((c.onto, *c.revisions))}")
+    if plan.changed and plan.unmerged:
+        one = len(plan.unmerged) == 1
+        lines.append(
+            f"Next: `git merge {plan.ref}` (or `git rebase {plan.ref}`). Until then this "
+            f"branch names {plan.ref}'s {'head' if one else 'heads'} "
+            f"{', '.join(plan.unmerged)}, which {'is' if one else 'are'} not in its files yet."
+        )
     return "\n".join(lines)
