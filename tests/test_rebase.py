@@ -484,8 +484,8 @@ def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Run) -
     assert out.startswith(diff)
     assert out.endswith(
         "Chain: aaaa0002 -> bbbb0001\n"
-        + "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
-        "origin/main's head aaaa0002, which is not in its files yet.\n"
+        + "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this "
+        "branch names origin/main's head aaaa0002, which is not in its files yet.\n"
     )
 
     code, out, _ = migfix(repos.dev, "rebase", "--onto", "origin/main", "--json")
