@@ -1034,3 +1034,20 @@ def test_named_heads_never_give_a_merge_with_a_redundant_parent(tmp_path: Path) 
         "and `alembic downgrade` could not walk down through it. Merge only c (`migfix merge` "
         "without naming heads picks them)."
     )
+
+
+def test_dry_run_without_rev_id_says_the_id_is_chosen_when_written(
+    run: Run, tmp_path: Path
+) -> None:
+    alice = _row3(tmp_path)
+    result = run(alice.root, "merge", "--dry-run")
+    assert result.rc == 1, result.err
+    head = result.out.split("\n\n", 1)[0].splitlines()
+    assert head[0].startswith("Would create merge revision ")
+    assert head[-1] == (
+        "The merge revision's id is chosen when it is written (the one above is an example); "
+        "pass --rev-id to fix it."
+    )
+    # With --rev-id the dry run shows the id the real run writes, and says nothing more.
+    fixed = run(alice.root, "merge", "--dry-run", "--rev-id", M)
+    assert "chosen when it is written" not in fixed.out
