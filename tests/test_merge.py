@@ -492,6 +492,7 @@ def test_json_output(run: Run, tmp_path: Path) -> None:
         "merges": [{"revision": M, "parents": [B, C], "path": m_rel}],
         "repointed": [{"revision": N, "path": n_rel, "old": [C], "new": [M]}],
         "notes": [],
+        "folded": [],
     }
 
     dry = run(alice.root, "merge", "--dry-run", "--json", "--rev-id", M)
@@ -513,6 +514,7 @@ def test_json_output(run: Run, tmp_path: Path) -> None:
         "merges": [],
         "repointed": [],
         "notes": [],
+        "folded": [],
         "dry_run": False,
         "written": [],
     }
@@ -1051,3 +1053,47 @@ def test_dry_run_without_rev_id_says_the_id_is_chosen_when_written(
     # With --rev-id the dry run shows the id the real run writes, and says nothing more.
     fixed = run(alice.root, "merge", "--dry-run", "--rev-id", M)
     assert "chosen when it is written" not in fixed.out
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_duplicate_local_merge_is_folded_into_the_incoming_one(
+    run: Run, tmp_path: Path, template: str
+) -> None:
+    """Alice and Bob both joined main's heads B and C. Bob pushed his merge U first; Alice's
+    own merge M (unpushed, with N on top) is deleted and N moves onto U: no empty linear
+    "merge heads" revision is left in everyone's history."""
+    team = make_team(tmp_path, template)
+    alice, bob = team.alice, team.bob
+    land(bob, C, "add c")
+    land(bob, B, "add b", beside=True)
+    pull(alice)
+    assert run(alice.root, "merge", "--rev-id", M).rc == 0
+    alice.revision(N, "add n")
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "merge and n")
+    bob.alembic_merge(U, [B, C])
+    git(bob.root, "add", "-A")
+    git(bob.root, "commit", "-q", "-m", "bob's merge")
+    git(bob.root, "push", "-q", "origin", "main")
+    pull(alice)
+    n_before = alice.file(N).read_text()
+    merge_rel = f"migrations/versions/{M}_merge_heads.py"
+    dry = run(alice.root, "merge", "--dry-run")
+    assert dry.rc == 1 and alice.file(M).exists()
+
+    result = run(alice.root, "merge")
+
+    assert (result.rc, result.err) == (0, "")
+    parents = ", ".join(alice_parents := re.findall(r"'(\w+)'", _down_line(alice, U)))
+    assert sorted(alice_parents) == sorted([B, C])
+    assert result.out.splitlines()[:2] == [
+        f"Folded merge revision {M} into {U}, which already joins {parents}: deleted {merge_rel}",
+        f"Repointed {N}: {M} -> {U}  (migrations/versions/{N}_add_n.py)",
+    ]
+    assert not (alice.versions / f"{M}_merge_heads.py").exists()
+    assert alice.file(N).read_text().encode() == repointed(n_before.encode(), template, M, U)
+    assert_healthy(run, alice, [N], upgrade=True)
+
+
+def _down_line(proj: Proj, rev: str) -> str:
+    return next(line for line in proj.file(rev).read_text().splitlines() if "down_revision" in line)
