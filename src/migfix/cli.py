@@ -462,6 +462,7 @@ def verify(
     is_flag=True,
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
+@upstream_options
 @verify_option
 def rebase(
     config: Path | None,
@@ -472,6 +473,8 @@ def rebase(
     dry_run: bool,
     onto: str,
     drop_merges: bool,
+    upstream: str | None,
+    new: tuple[str, ...],
     run_verify: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
@@ -479,7 +482,9 @@ def rebase(
     from migfix import report
 
     project = _project(config, name, versions, recursive)
-    plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
+    plan = rebase_mod.plan_onto(
+        project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+    )
     if dry_run:
         if as_json:
             click.echo(report.dumps(plan.to_json()))

@@ -55,24 +55,31 @@ def run(
     return 0
 
 
-def _other_side(repo: Path, hook_type: str) -> str | None:
-    """The commit whose history the merge or rebase just brought in, to rebase onto.
+def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
+    """The commits to rebase onto, in order of preference (see ``rebase.hook_rebase``).
 
-    Not the branch's upstream: a feature branch tracking origin/feature that merges
-    origin/main must treat main's revisions as settled, and they are exactly the ones
-    in the merged-in commit (HEAD^2). After a rebase, git lists "old new" pairs on
-    stdin; the first new commit's parent is what the branch was replayed onto.
+    First the commit whose history the merge or rebase just brought in: a feature branch
+    that merges origin/main puts its own revisions on top of main's (HEAD^2). Then, for a
+    merge, the commit the merge started from (HEAD^1): merging a feature INTO main must move
+    the feature's revisions, never main's published ones; the settled check in the rebase
+    picks whichever moves no settled revision. After a rebase, git lists "old new" pairs on
+    stdin; the first new commit's parent is what the branch was replayed onto. After a
+    plain commit (a squash merge, a cherry-pick) the commit's parent is the settled side.
     """
     if hook_type in ("post-merge", "post-commit"):
-        rev = "HEAD^2"
+        revs = ["HEAD^2", "HEAD^1"] if _resolve(repo, "HEAD^2") else ["HEAD^1"]
     else:
         try:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
         except (OSError, ValueError):
             first = []
         if len(first) < 2:
-            return None
-        rev = f"{first[1]}^"
+            return []
+        revs = [f"{first[1]}^"]
+    return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+
+
+def _resolve(repo: Path, rev: str) -> str | None:
     proc = subprocess.run(
         ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
         cwd=repo,
@@ -135,10 +142,17 @@ def _run(
     )
     review: str | None = None
     if chosen == "rebase":
-        from migfix.rebase import hook_rebase
+        from migfix.rebase import SettledRevisions, hook_rebase
 
-        written, report = hook_rebase(project, onto=_other_side(repo, hook_type))
-    else:
+        try:
+            written, report = hook_rebase(project, onto=_rebase_candidates(repo, hook_type))
+        except SettledRevisions as exc:
+            _say(
+                f"the rebase strategy would rewrite settled revisions "
+                f"({', '.join(exc.revisions)}); using the merge strategy instead."
+            )
+            chosen = "merge"
+    if chosen != "rebase":
         from migfix import apply
         from migfix.merge import MergeOptions
 
