@@ -347,6 +347,22 @@ def operation_in_progress(repo_root: Path) -> str | None:
     return None
 
 
+def picks_left(repo_root: Path) -> int:
+    """How many picks a running ``git cherry-pick A B ...`` makes after the one being committed.
+
+    0 for a single pick (git keeps no sequencer state for it) and for the last one. Read from
+    the sequencer's todo list, where git keeps the pick being made as the first line until
+    the next one starts (git 2.x).
+    """
+    git_dir = Path(_out_line(_check(repo_root, "rev-parse", "--absolute-git-dir")))
+    try:
+        todo = (git_dir / "sequencer" / "todo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0
+    picks = [ln for ln in todo.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return max(0, len(picks) - 1)
+
+
 _COMMIT_MARK = "\x01"
 
 

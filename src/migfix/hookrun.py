@@ -2,9 +2,12 @@
 
 post-commit stands in for post-merge when a merge stopped on conflicts: git runs no
 post-merge then, and the merge commit is made later by the user's ``git commit``. Its
-script starts Python only for a merge commit, and from there on it is handled as
-post-merge: ORIG_HEAD is still the commit the merge started from (``git merge`` set it;
-``git commit`` leaves it alone), and HEAD^2 is what the merge brought in.
+script starts Python for a merge commit, and from there on it is handled as post-merge:
+ORIG_HEAD is still the commit the merge started from (``git merge`` set it; ``git commit``
+leaves it alone), and HEAD^2 is what the merge brought in. It also starts Python for a
+commit that added files to the version locations recorded in the script: ``git merge
+--squash`` + ``git commit`` and ``git cherry-pick`` bring another line of migrations in
+with an ordinary commit, and HEAD^..HEAD is what they brought.
 
 A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
 leaves files untouched on error. The common case (one head, or a merge that did not
@@ -114,16 +117,26 @@ def _run(
     repo = gitops.find_repo(cwd)
     if repo is None:
         return
-    if hook_type == "post-commit" and gitops.operation_in_progress(repo) is not None:
-        # A merge commit replayed by `git rebase --rebase-merges` (or a cherry-pick): moving
-        # HEAD under the sequencer would break it, and post-rewrite runs when it is done.
-        return
+    base = "ORIG_HEAD"
+    if hook_type == "post-commit":
+        op = gitops.operation_in_progress(repo)
+        if op is not None and not (op == "cherry-pick" and gitops.picks_left(repo) == 0):
+            # A commit replayed by `git rebase` (post-rewrite runs when it is done), or a
+            # cherry-pick with more picks to come: moving HEAD or dirtying the tree under
+            # the sequencer would break it. The last pick is the one to act on.
+            return
+        if _resolve(repo, "HEAD^2") is None:
+            # Not a merge: a squash merge or a cherry-pick, which the script let through
+            # because the commit added revision files. What it brought is HEAD^..HEAD.
+            base = "HEAD^" if _resolve(repo, "HEAD^") else ""
     try:
         project = find_project(cwd)
     except ConfigError:
         return  # not an Alembic project: the hook has nothing to say
-    if not always and not gitops.changed_between(
-        repo, "ORIG_HEAD", "HEAD", list(project.version_locations)
+    if (
+        not always
+        and base
+        and not gitops.changed_between(repo, base, "HEAD", list(project.version_locations))
     ):
         return
     graph = read_graph(project)
