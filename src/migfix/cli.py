@@ -288,8 +288,13 @@ _hook_types = click.option(
     is_flag=True,
     help="Check heads after every merge, not only when migrations changed.",
 )
+@click.option("--force", is_flag=True, help="Replace migfix hooks even if edited by hand.")
 def hook_install(
-    hook_types: tuple[str, ...], strategy: str | None, commit: bool | None, always: bool
+    hook_types: tuple[str, ...],
+    strategy: str | None,
+    commit: bool | None,
+    always: bool,
+    force: bool,
 ) -> int:
     """Install the post-merge, post-rewrite and post-commit hooks.
 
@@ -300,7 +305,7 @@ def hook_install(
 
     types = hook_types or hooks.HOOK_TYPES
     for line in hooks.install(
-        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always
+        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always, force=force
     ):
         click.echo(line)
     return EXIT_OK
@@ -308,11 +313,12 @@ def hook_install(
 
 @hook.command("uninstall")
 @_hook_types
-def hook_uninstall(hook_types: tuple[str, ...]) -> int:
+@click.option("--force", is_flag=True, help="Remove migfix hooks even if edited by hand.")
+def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
     from migfix import hook as hooks
 
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES):
+    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
         click.echo(line)
     return EXIT_OK
 
