@@ -4,10 +4,11 @@ side the merge is made from, the strategy, and whether the hook or a command doe
 Each example is a real repository with a bare ``origin``: a random base graph (graphgen),
 then main and a feature branch each add a chain of revisions, with a random cut point, a
 random amount of each side pushed, ``origin/HEAD`` set or not. One side merges the other
-with a real ``git merge``, and either the installed hook fixes the heads (strategy merge or
-rebase) or ``migfix merge`` / ``migfix rebase --onto`` is run by hand. Settled = every
-revision file on a remote-tracking branch; each must keep its bytes. When migfix says it
-fixed the heads, no unintended head is left; when it refuses, nothing was written.
+with a real ``git merge`` (or ``git merge --squash`` + ``git commit``), and either the
+installed hook fixes the heads (strategy merge or rebase) or ``migfix merge`` / ``migfix
+rebase --onto`` is run by hand. Settled = every revision file on the checked-out branch's
+upstream or on origin/main; each keeps its bytes. When migfix says it fixed the heads, no
+unintended head is left; when it refuses, nothing was written.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Topology:
     from_side: str  # the branch checked out when `git merge` runs
     merge_remote: bool  # the feature merges origin/main rather than main
     strategy: str
-    via: str  # "hook" or "command"
+    via: str  # "hook", "squash" (the hook, after `git merge --squash` + commit) or "command"
 
 
 @st.composite
@@ -60,7 +61,7 @@ def topologies(draw: st.DrawFn) -> Topology:
         from_side=draw(st.sampled_from(["feature", "main"])),
         merge_remote=draw(st.booleans()),
         strategy=draw(st.sampled_from(["merge", "rebase"])),
-        via=draw(st.sampled_from(["hook", "command"])),
+        via=draw(st.sampled_from(["hook", "squash", "command"])),
     )
 
 
@@ -95,12 +96,10 @@ class Repo:
             self.git("add", "-A")
             self.git("commit", "-q", "--no-verify", "-m", f"add {rev.rev}")
 
-    def settled_files(self) -> dict[str, bytes]:
-        """Every revision file on a remote-tracking branch, as that branch has it."""
+    def settled_files(self, refs: list[str]) -> dict[str, bytes]:
+        """Every revision file on REFS, as those branches have it."""
         out: dict[str, bytes] = {}
-        for ref in self.git("for-each-ref", "--format=%(refname:short)", "refs/remotes").split():
-            if ref.endswith("/HEAD") or ref == "origin":
-                continue
+        for ref in refs:
             tree = self.git("ls-tree", "--name-only", f"{ref}:migrations/versions").split()
             for name in tree:
                 blob = git_proc(self.root, "cat-file", "blob", f"{ref}:migrations/versions/{name}")
@@ -161,14 +160,25 @@ def test_no_settled_revision_ever_changes(topo: Topology) -> None:
         repo = build(Path(scratch), topo)
         repo.git("checkout", "-q", topo.from_side)
         other = merged_in(topo)
-        if topo.via == "hook":
+        if topo.via != "command":
             hook.install(repo.root, strategy=topo.strategy, interpreter=sys.executable)
-        settled = repo.settled_files()
+        # What is settled, by the rule, spelled out independently of migfix: the checked-out
+        # branch's own upstream, and the default branch (origin/main, with or without
+        # origin/HEAD). A pushed feature merged into main is not settled there.
+        refs = ["origin/main"]
+        if topo.from_side == "feature" and topo.feature_pushed:
+            refs.append("origin/feature")
+        settled = repo.settled_files(refs)
         assert settled  # the base is always pushed
 
-        merged = git_proc(repo.root, "merge", "--no-edit", other, env=repo.env)
+        if topo.via == "squash":
+            squashed = git_proc(repo.root, "merge", "--squash", other, env=repo.env)
+            assert squashed.returncode == 0, squashed.stdout + squashed.stderr
+            merged = git_proc(repo.root, "commit", "--allow-empty", "-m", "squash", env=repo.env)
+        else:
+            merged = git_proc(repo.root, "merge", "--no-edit", other, env=repo.env)
         assert merged.returncode == 0, merged.stdout + merged.stderr
-        if topo.via == "hook":
+        if topo.via != "command":
             said = merged.stderr
             fixed = "could not fix" not in said and "internal error" not in said
         else:
