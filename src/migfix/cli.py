@@ -157,6 +157,16 @@ def check(
     else:
         g = read_graph(project)
     problems = g.problems()
+    if against:
+        from migfix import overlap
+
+        problems.extend(overlap.for_against(project, g, against))
+    if project.settings.lock:
+        from migfix import headlock
+
+        # The lock describes this branch's own heads, also when checking --against REF.
+        stale = headlock.problem(project, read_graph(project) if against else g)
+        problems.extend([stale] if stale else [])
     if deep:
         from migfix.graph import deep_problems
 
@@ -303,6 +313,10 @@ def hook_install(
         Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always
     ):
         click.echo(line)
+    from migfix import headlock
+
+    for line in headlock.install_driver(Path.cwd()):
+        click.echo(line)
     return EXIT_OK
 
 
@@ -314,6 +328,11 @@ def hook_uninstall(hook_types: tuple[str, ...]) -> int:
 
     for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES):
         click.echo(line)
+    if not hook_types:
+        from migfix import headlock
+
+        for line in headlock.uninstall_driver(Path.cwd()):
+            click.echo(line)
     return EXIT_OK
 
 
@@ -372,6 +391,51 @@ def hook_run(
     return hookrun.run(
         hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always
     )
+
+
+@cli.group()
+def lock() -> None:
+    """Keep the heads lock (`[tool.migfix] lock = true`): a file that makes git conflict."""
+
+
+@lock.command("init")
+@project_options
+def lock_init(
+    config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
+) -> int:
+    """Add migfix to Alembic's post_write_hooks and write the first heads lock."""
+    from migfix import headlock
+
+    for line in headlock.init(_project(config, name, versions, recursive)):
+        click.echo(line)
+    return EXIT_OK
+
+
+@lock.command("update")
+@project_options
+@click.option("--hook", "hook_file", type=click.Path(path_type=Path), hidden=True)
+def lock_update(
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    hook_file: Path | None,
+) -> int:
+    """Rewrite the heads lock to match the revision graph."""
+    from migfix import headlock
+
+    if hook_file is not None:
+        # Alembic's post-write hook, on the file `alembic revision` just wrote.
+        ctx = click.get_current_context()
+        said = headlock.hook_update(hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic")
+        if said:
+            click.echo(f"migfix: {said}")
+        return EXIT_OK
+    project = _project(config, name, versions, recursive)
+    path = headlock.update(project)
+    rel = project.relpath(headlock.lock_path(project))
+    click.echo(f"updated {rel}" if path else f"{rel} is already current")
+    return EXIT_OK
 
 
 @cli.command()
