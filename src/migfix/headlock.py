@@ -211,12 +211,11 @@ def add_ini_hook(text: str, project: Project) -> str:
         names = hooks.group(1)
         joined = f"{names}, {HOOK_NAME}" if names else HOOK_NAME
         line_end = header.end() + hooks.end()
-        new_line = f"hooks = {joined}{hooks.group(2)}"
         at = header.end() + hooks.start()
-        rest = text[line_end:]
-        # The entry goes right after the hooks line, inside the section.
-        rest_nl = rest[len(nl) :] if rest.startswith(nl) else rest
-        return text[:at] + new_line + nl + entry + rest_nl
+        # The match ends before the "\n" (its "\r" is matched); the entry goes right after
+        # the hooks line, inside the section.
+        rest = text[line_end:].removeprefix("\n")
+        return text[:at] + f"hooks = {joined}" + nl + entry + rest
     at = header.end()
     lead = text[at : at + len(nl)]
     if lead == nl:
