@@ -26,6 +26,7 @@ from migfix.config import find_project
 
 B, C = "b0000001", "c0000001"
 LOCK = "migrations/heads.lock"
+ALEMBIC = (sys.executable, "-m", "alembic")
 FLASK_APP = Path(__file__).resolve().parent / "data" / "verify" / "flaskapp"
 
 
@@ -185,9 +186,7 @@ def test_git_rebase_with_the_hooks_and_driver_leaves_one_head_and_a_correct_lock
     commit_all(proj.root, "merge driver for the lock")
     two_branches(proj)
     git(proj.root, "checkout", "-q", "feat-c")
-    (proj.root / "pyproject.toml").write_text(
-        '[tool.migfix]\nlock = true\nstrategy = "rebase"\n'
-    )
+    (proj.root / "pyproject.toml").write_text('[tool.migfix]\nlock = true\nstrategy = "rebase"\n')
     commit_all(proj.root, "rebase strategy")
 
     rebased = git_proc(proj.root, "rebase", "main")
@@ -232,8 +231,7 @@ def test_alembic_revision_on_the_command_line_updates_the_lock(tmp_path: Path) -
 
     proc = ok(
         subprocess.run(
-            [sys.executable, "-m", "alembic", "-c", "../alembic.ini", "revision", "-m", "add x"]
-            + ["--rev-id", "x0000001"],
+            [*ALEMBIC, "-c", "../alembic.ini", "revision", "-m", "add x", "--rev-id", "x0000001"],
             cwd=sub,
             capture_output=True,
             text=True,
@@ -256,7 +254,7 @@ def test_pyproject_project_gets_the_hook_in_tool_alembic(tmp_path: Path) -> None
     assert "added the migfix_lock post-write hook to pyproject.toml" in init.stdout
     ok(
         subprocess.run(
-            [sys.executable, "-m", "alembic", "revision", "-m", "add y", "--rev-id", "y0000001"],
+            [*ALEMBIC, "revision", "-m", "add y", "--rev-id", "y0000001"],
             cwd=proj.root,
             capture_output=True,
             text=True,
@@ -281,7 +279,11 @@ def test_flask_db_migrate_updates_the_lock(tmp_path: Path) -> None:
 
     def flask(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "flask", *args], cwd=repo, env=env, capture_output=True, text=True
+            [sys.executable, "-m", "flask", *args],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
         )
 
     ok(flask("db", "upgrade"))

@@ -122,6 +122,7 @@ def merge(
     extra_new: Sequence[str] = (),
     dry_run: bool = False,
     graph: Graph | None = None,
+    strict: bool = False,
 ) -> Outcome:
     from migfix import gitops
 
@@ -148,6 +149,10 @@ def merge(
             "Please report this, and merge by hand with `alembic merge`."
         )
     _join_extras(project, graph, opts, outcome, after)
+    if not dry_run:
+        from migfix.overlap import refuse_if_strict
+
+        refuse_if_strict(strict, plan.notes)
     if dry_run:
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
@@ -165,7 +170,7 @@ def _join_extras(
     plan = outcome.plan
     joined = plan.merges[-1].revision if plan.merges else None
     for found in overlap.for_merge(graph, head_groups(graph, opts.heads), after, joined):
-        plan.notes.append(f"warning: overlap: {overlap.message(found)}")
+        plan.notes.append(overlap.NOTE + overlap.message(found))
     if project.settings.lock:
         from migfix import headlock
 

@@ -210,6 +210,7 @@ def check(
 @dry_run_option
 @json_option
 @verify_option
+@click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def merge(
     config: Path | None,
     name: str | None,
@@ -225,6 +226,7 @@ def merge(
     dry_run: bool,
     as_json: bool,
     run_verify: bool,
+    strict: bool,
 ) -> int:
     """Join unintended heads: write a merge revision and move new revisions onto it.
 
@@ -241,7 +243,9 @@ def merge(
         heads=heads,
         no_repoint=no_repoint,
     )
-    result = apply.merge(project, opts, upstream=upstream, extra_new=new, dry_run=dry_run)
+    result = apply.merge(
+        project, opts, upstream=upstream, extra_new=new, dry_run=dry_run, strict=strict
+    )
     if as_json:
         click.echo(report.dumps(result.to_json()))
     else:
@@ -527,6 +531,7 @@ def verify(
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
 @verify_option
+@click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def rebase(
     config: Path | None,
     name: str | None,
@@ -537,6 +542,7 @@ def rebase(
     onto: str,
     drop_merges: bool,
     run_verify: bool,
+    strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     from migfix import rebase as rebase_mod
@@ -551,6 +557,9 @@ def rebase(
             click.echo(rebase_mod.diff(plan), nl=False)
             click.echo(rebase_mod.render(plan))
         return EXIT_PROBLEMS if plan.changed else EXIT_OK
+    from migfix.overlap import refuse_if_strict
+
+    refuse_if_strict(strict, plan.notes)
     rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
     if plan.changed and run_verify:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migfix.errors import EXIT_PROBLEMS, Refusal
 from migfix.graph import Graph, Problem, reachable
 
 if TYPE_CHECKING:
@@ -52,6 +53,28 @@ class Overlap:
     last: str | None
     """The revision that runs last of the two sides' last touches; None when not ordered."""
     joined_by: str | None = None
+
+
+NOTE = "warning: overlap: "
+"""How merge and rebase list an overlap among their notes."""
+
+
+class OverlapRefusal(Refusal):
+    """``--strict``: both sides change the same table; nothing was written."""
+
+    exit_code = EXIT_PROBLEMS
+
+
+def refuse_if_strict(strict: bool, notes: Iterable[str]) -> None:
+    """Under ``--strict``, an overlap among NOTES stops the join before anything is written."""
+    found = [n.removeprefix(NOTE) for n in notes if n.startswith(NOTE)]
+    if strict and found:
+        raise OverlapRefusal(
+            "--strict: "
+            + " ".join(found)
+            + " Nothing was written; join them without --strict (the order above is what you "
+            "get), or change one side first."
+        )
 
 
 # -- reading upgrade() ----------------------------------------------------------------------------

@@ -498,7 +498,7 @@ def _join_extras(
     from migfix import overlap
 
     notes = [
-        f"warning: overlap: {overlap.message(found)}"
+        overlap.NOTE + overlap.message(found)
         for found in overlap.for_rebase(project, repo, ref, work, onto, plan)
     ]
     if project.settings.lock and plan.changed:
