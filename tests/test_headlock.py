@@ -122,6 +122,9 @@ def test_lock_init_refuses_while_the_lock_is_off(tmp_path: Path) -> None:
     proc = migfix_proc(proj.root, "lock", "init")
     assert proc.returncode == 2
     assert "The heads lock is off. Add `lock = true` under [tool.migfix]" in proc.stderr
+    update = migfix_proc(proj.root, "lock", "update")
+    assert update.returncode == 2
+    assert "then run `migfix lock update` again." in update.stderr
     assert not (proj.root / LOCK).exists()
 
 
@@ -355,3 +358,42 @@ def test_migfix_merge_writes_the_lock_with_its_other_changes(tmp_path: Path) -> 
     assert "Updated the heads lock migrations/heads.lock." in done.stdout
     assert read_lock(proj) == lock_text(f"{C} add c")
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
+
+
+def test_the_hook_rewrites_a_lock_left_stale_by_the_driver_when_one_head_remains(
+    tmp_path: Path,
+) -> None:
+    proj = locked_project(tmp_path)
+    ok(migfix_proc(proj.root, "hook", "install"))
+    commit_all(proj.root, "merge driver for the lock")
+    git(proj.root, "checkout", "-q", "-b", "feat-b")
+    proj.revision(B, "add b")
+    commit_all(proj.root, "add b")
+    git(proj.root, "checkout", "-q", "main")
+    # main rewords its head's message: the same lock line changes on both sides.
+    head = proj.file(proj.a)
+    head.write_text(head.read_text().replace('"""merge invoice and address', '"""merge both', 1))
+    ok(migfix_proc(proj.root, "lock", "update"))
+    commit_all(proj.root, "reword")
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feat-b")
+
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert heads(proj) == [B]
+    assert read_lock(proj) == lock_text(f"{B} add b")
+    assert (
+        "migfix: rewrote the heads lock migrations/heads.lock to match the merged migrations."
+        in merged.stderr
+    )
+    assert ok(migfix_proc(proj.root, "check")).returncode == 0
+
+
+def test_the_post_write_hook_ignores_migfix_merge_scratch_files_and_an_unlocked_project(
+    tmp_path: Path,
+) -> None:
+    proj = new_project(tmp_path, "typed", "repo")
+    scratch = proj.versions / ".migfix-abc" / "m_merge.py"
+    assert headlock.hook_update(scratch) is None
+    # lock = false: Alembic's hook call changes nothing.
+    assert headlock.hook_update(proj.file(proj.a)) is None
+    assert not (proj.root / LOCK).exists()

@@ -436,6 +436,7 @@ def lock_update(
             click.echo(f"migfix: {said}")
         return EXIT_OK
     project = _project(config, name, versions, recursive)
+    headlock.require(project, "migfix lock update")
     path = headlock.update(project)
     rel = project.relpath(headlock.lock_path(project))
     click.echo(f"updated {rel}" if path else f"{rel} is already current")

@@ -237,14 +237,19 @@ def _toml_has_hook(path: Path) -> bool | None:
     return any(isinstance(h, dict) and h.get("name") == HOOK_NAME for h in hooks)
 
 
-def init(project: Project) -> list[str]:
-    """``migfix lock init``: add the post-write hook entry and write the first lock."""
+def require(project: Project, command: str) -> None:
+    """Refuse COMMAND while ``[tool.migfix] lock`` is off."""
     if not enabled(project):
         where = project.settings.source or project.root / "pyproject.toml"
         raise ConfigError(
             f"The heads lock is off. Add `lock = true` under [tool.migfix] in {where}, commit "
-            "it with the lock, then run `migfix lock init` again."
+            f"it with the lock, then run `{command}` again."
         )
+
+
+def init(project: Project) -> list[str]:
+    """``migfix lock init``: add the post-write hook entry and write the first lock."""
+    require(project, "migfix lock init")
     messages = [_add_hook(project)]
     path = update(project)
     rel = project.relpath(lock_path(project))

@@ -323,16 +323,26 @@ def find(
     side runs last); JOINED_BY names the merge revision that joins them, if one does."""
     if sum(1 for s in sides if s) < 2:
         return []
-    per_side: list[dict[str, list[tuple[str, Touch]]]] = []
-    for side in sides:
-        tables: dict[str, list[tuple[str, Touch]]] = {}
-        for rev in side:
+    per_side: list[dict[str, list[tuple[str, Touch]]]] = [{} for _ in sides]
+    # Two sides: read the shorter one first; a file of the other that does not even contain
+    # one of its table names cannot touch them, and is not parsed (a long-lived branch may
+    # have hundreds of revisions, and libcst takes milliseconds per file).
+    todo = sorted(range(len(sides)), key=lambda i: len(sides[i]))
+    wanted: set[str] | None = None
+    for i in todo:
+        tables = per_side[i]
+        for rev in sides[i]:
             data = read(rev)
             if data is None:
                 continue
+            if wanted is not None:
+                lowered = data.lower()
+                if not any(name.encode("utf-8") in lowered for name in wanted):
+                    continue
             for t in touches(data):
                 tables.setdefault(_key(t.table), []).append((rev, t))
-        per_side.append(tables)
+        if len(sides) == 2 and wanted is None:
+            wanted = {k.split(".")[-1] for k in tables}
     out: list[Overlap] = []
     for i in range(len(per_side)):
         for j in range(i + 1, len(per_side)):
