@@ -180,6 +180,10 @@ def test_with_the_hooks_and_driver_the_merge_completes_with_one_head_and_a_corre
     assert ok(migfix_proc(proj.root, "check")).stdout.endswith("0 errors, 0 warnings\n")
     assert git(proj.root, "log", "-1", "--format=%s") == "Merge branch 'feat-c'"
 
+    removed = ok(migfix_proc(proj.root, "hook", "uninstall")).stdout
+    assert "removed the merge driver migfix-lock from the git config" in removed
+    assert git_proc(proj.root, "config", "merge.migfix-lock.driver").returncode == 1
+
 
 def test_git_rebase_with_the_hooks_and_driver_leaves_one_head_and_a_correct_lock(
     tmp_path: Path,
