@@ -77,6 +77,8 @@ class RebasePlan:
     dropped: tuple[DroppedMerge, ...] = ()
     chains: tuple[Chain, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    project: Project | None = None
+    """Set by :func:`plan_onto`: the heads lock is written with the moves when it is on."""
 
     @property
     def changed(self) -> bool:
@@ -501,16 +503,16 @@ def plan_onto(
     refuse_broken(project, work, ignore=("unknown-parent",))
     branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
     times = gitops.first_commit_times(repo, branch_paths)
-    planned = plan_rebase(
+    plan = plan_rebase(
         work, onto, ref=ref, root=project.root, first_commits=times, drop_merges=drop_merges
     )
-    if planned.changed:
+    if plan.changed:
         newness = classify(project, work, upstream=upstream, extra_new=extra_new)
-        touched = [m.revision for m in planned.moves] + [d.revision for d in planned.dropped]
+        touched = [m.revision for m in plan.moves] + [d.revision for d in plan.dropped]
         settled = sorted(r for r in touched if not newness.is_new(r))
         if settled:
-            raise _settled_refusal(planned, settled, " or ".join(newness.refs) or "upstream")
-    return planned
+            raise _settled_refusal(plan, settled, " or ".join(newness.refs) or "upstream")
+    return _join_extras(project, repo, ref, work, onto, plan)
 
 
 def _settled_refusal(plan: RebasePlan, settled: Sequence[str], where: str) -> SettledRevisions:
@@ -527,6 +529,25 @@ def _settled_refusal(plan: RebasePlan, settled: Sequence[str], where: str) -> Se
         f"`migfix rebase --onto {plan.ref} {new}`.",
         settled,
     )
+
+
+def _join_extras(
+    project: Project, repo: Path, ref: str, work: Graph, onto: Graph, plan: RebasePlan
+) -> RebasePlan:
+    """Overlap warnings for the join, and the project, so the heads lock is written too."""
+    from dataclasses import replace
+
+    from migfix import overlap
+
+    notes = [
+        overlap.NOTE + overlap.message(found)
+        for found in overlap.for_rebase(project, repo, ref, work, onto, plan)
+    ]
+    if project.settings.lock and plan.changed:
+        from migfix.headlock import lock_path
+
+        notes.append(f"The heads lock {project.relpath(lock_path(project))} follows the new head.")
+    return replace(plan, notes=(*plan.notes, *notes), project=project)
 
 
 def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
@@ -596,6 +617,11 @@ def build_changes(plan: RebasePlan) -> list[FileChange]:
         changes.append(FileChange(move.path, old, new))
     for drop in plan.dropped:
         changes.append(FileChange(drop.path, drop.path.read_bytes(), None))
+    if plan.project is not None and plan.project.settings.lock:
+        from migfix import headlock
+        from migfix.graph import read_graph
+
+        changes.extend(headlock.follow(plan.project, read_graph(plan.project), changes))
     return changes
 
 
