@@ -200,7 +200,9 @@ def recover(root: Path) -> str | None:
     """Undo an interrupted transaction of the project at ROOT, say so in one line, and
     return that line; None (and silence) when there is none or its writer is still alive."""
     state = state_dir(root)
-    if not os.path.isdir(state / TXN):
+    # The folder exists only while a writer runs, or after one was killed (then its lock
+    # file is tidied away too).
+    if not os.path.isdir(state):
         return None
     if state in _holds:
         return None  # this process is the writer
