@@ -279,6 +279,9 @@ def _print_verified(project: Project, result: VerifyResult) -> int:
 @cli.group()
 def hook() -> None:
     """Install, remove or inspect the git hooks that fix heads after merges."""
+    from migfix import txn
+
+    txn.recover(Path.cwd())
 
 
 _hook_types = click.option(

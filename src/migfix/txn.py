@@ -121,6 +121,14 @@ def _lock(state: Path, *, wait: bool) -> tuple[int, bool] | None:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except FileNotFoundError:
             continue  # the holder removed the folder in between
+        except OSError as exc:
+            if not wait:
+                return None
+            raise Refusal(
+                f"Cannot create migfix's lock file {path} ({exc.strerror}), which keeps two "
+                "migfix runs from writing at once. Nothing was written. Make that folder "
+                "writable (or free some space) and run this again."
+            ) from exc
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -285,7 +293,7 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: _Hold) -> None:
             kept = parent / f".migfix-{token}-{i}.old.tmp"
         entries.append(
             {
-                "path": str(change.path),
+                "path": os.path.abspath(change.path),
                 "old": sha(change.old),
                 "new": sha(change.new),
                 "staged": str(staged) if change.new is not None else None,
