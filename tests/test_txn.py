@@ -120,6 +120,16 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120) -> N
         time.sleep(0.005)
 
 
+def wait_changed(root: Path, old: dict[str, bytes], proc: subprocess.Popen[str]) -> None:
+    """Wait until the writer has replaced some files (and, paused, has more to go)."""
+    deadline = time.monotonic() + 60
+    while snapshot(root) == old:
+        assert proc.poll() is None, "migfix ended before replacing a file"
+        assert time.monotonic() < deadline, "no file was replaced"
+        time.sleep(0.05)
+    time.sleep(0.1)
+
+
 MERGE = ("merge", "--upstream", "main", "--rev-id", "cccc0001")
 REBASE = ("rebase", "--onto", "main")
 
@@ -145,9 +155,8 @@ def test_signal_during_write_undoes_says_one_line_and_exits_128_plus_signum(
         split.root, *command, MIGFIX_TEST_WRITE_READY=str(ready), MIGFIX_TEST_WRITE_PAUSE="0.3"
     )
     wait_for(ready, proc)
-    time.sleep(1.0)
     # The signal lands in the middle of the write phase: some files are already replaced.
-    assert snapshot(split.root) != old
+    wait_changed(split.root, old, proc)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
 
@@ -171,7 +180,7 @@ def test_sigkill_during_write_is_undone_by_the_next_command(
         split.root, *MERGE, MIGFIX_TEST_WRITE_READY=str(ready), MIGFIX_TEST_WRITE_PAUSE="0.3"
     )
     wait_for(ready, proc)
-    time.sleep(1.0)
+    wait_changed(split.root, old, proc)
     proc.kill()
     proc.communicate(timeout=60)
     assert snapshot(split.root) != old  # half written: the journal is what saves us
