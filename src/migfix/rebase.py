@@ -580,14 +580,17 @@ def hook_rebase(project: Project, *, onto: Sequence[str] = ()) -> tuple[list[Pat
                 "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
             )
         candidates = [ref]
+    from migfix import txn
+
     blocked: list[SettledRevisions] = []
-    for ref in candidates:
-        try:
-            planned = plan_onto(project, ref)
-        except SettledRevisions as exc:
-            blocked.append(exc)
-            continue
-        return apply(planned), render(planned)
+    with txn.writer_lock(project.root):
+        for ref in candidates:
+            try:
+                planned = plan_onto(project, ref)
+            except SettledRevisions as exc:
+                blocked.append(exc)
+                continue
+            return apply(planned), render(planned)
     settled = sorted({r for exc in blocked for r in exc.revisions})
     raise SettledRevisions(blocked[0].message, settled)
 
@@ -629,7 +632,7 @@ def apply(plan: RebasePlan) -> list[Path]:
     """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed."""
     from migfix._fileio import apply_changes
 
-    return apply_changes(build_changes(plan))
+    return apply_changes(build_changes(plan), root=plan.root)
 
 
 def diff(plan: RebasePlan) -> str:
