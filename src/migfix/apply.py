@@ -129,6 +129,33 @@ def merge(
     extra_new: Sequence[str] = (),
     dry_run: bool = False,
     graph: Graph | None = None,
+    strict: bool = False,
+) -> Outcome:
+    from migfix import txn
+
+    # One writer at a time: a second run waits, then plans again on what the first wrote
+    # (usually: nothing to do).
+    with txn.writer_lock(project.root) as changed:
+        return _merge(
+            project,
+            opts,
+            upstream=upstream,
+            extra_new=extra_new,
+            dry_run=dry_run,
+            graph=None if changed else graph,
+            strict=strict,
+        )
+
+
+def _merge(
+    project: Project,
+    opts: MergeOptions,
+    *,
+    upstream: str | None,
+    extra_new: Sequence[str],
+    dry_run: bool,
+    graph: Graph | None,
+    strict: bool,
 ) -> Outcome:
     from migfix import gitops
 
@@ -154,6 +181,11 @@ def merge(
             f"migfix's plan would still leave several heads ({left}); nothing was written. "
             "Please report this, and merge by hand with `alembic merge`."
         )
+    _join_extras(project, graph, opts, outcome, after)
+    if not dry_run:
+        from migfix.overlap import refuse_if_strict
+
+        refuse_if_strict(strict, plan.notes)
     if dry_run:
         if plan.merges and opts.rev_id is None:
             # Alembic picks a random id for each run: the one shown is not the one written.
@@ -163,8 +195,29 @@ def merge(
             )
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
-    outcome.written = apply_changes(outcome.changes)
+    outcome.written = apply_changes(outcome.changes, root=project.root)
     return outcome
+
+
+def _join_extras(
+    project: Project, graph: Graph, opts: MergeOptions, outcome: Outcome, after: Graph
+) -> None:
+    """What goes with every join: overlap warnings, and the heads lock in the same write."""
+    from migfix import overlap
+    from migfix.merge import head_groups
+
+    plan = outcome.plan
+    joined = plan.merges[-1].revision if plan.merges else None
+    for found in overlap.for_merge(graph, head_groups(graph, opts.heads), after, joined):
+        plan.notes.append(overlap.NOTE + overlap.message(found))
+    if project.settings.lock:
+        from migfix import headlock
+
+        lock = headlock.change(project, after)
+        if lock is not None:
+            outcome.changes.append(lock)
+            verb = "Would update" if outcome.dry_run else "Updated"
+            plan.notes.append(f"{verb} the heads lock {project.relpath(lock.path)}.")
 
 
 def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:

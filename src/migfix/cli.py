@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 def _project(
     config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
 ) -> Any:
+    from migfix import txn
     from migfix.config import find_project
 
     # -d/--directory, or the app's migrations folder under `flask migfix`, and -c/-n
@@ -43,7 +44,7 @@ def _project(
     # signature changes.
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
-    return find_project(
+    project = find_project(
         Path.cwd(),
         config=config or meta.get(CONFIG_KEY),
         name=name or meta.get(NAME_KEY) or "alembic",
@@ -51,9 +52,23 @@ def _project(
         recursive=recursive,
         directory=meta.get(DIRECTORY_KEY),
     )
+    # Every command first undoes a change that a killed migfix left half done.
+    txn.recover(project.root)
+    return project
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        # click turns Ctrl-C into "Aborted!" after a blank line; say what happened instead.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            from migfix.txn import Interruption
+
+            raise Interruption(exc) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="migfix")
 @global_project_options
 def cli() -> None:
@@ -172,6 +187,7 @@ def check(
 @dry_run_option
 @json_option
 @verify_option
+@click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def merge(
     config: Path | None,
     name: str | None,
@@ -187,6 +203,7 @@ def merge(
     dry_run: bool,
     as_json: bool,
     run_verify: bool,
+    strict: bool,
 ) -> int:
     """Join unintended heads: write a merge revision and move new revisions onto it.
 
@@ -203,7 +220,9 @@ def merge(
         heads=heads,
         no_repoint=no_repoint,
     )
-    result = apply.merge(project, opts, upstream=upstream, extra_new=new, dry_run=dry_run)
+    result = apply.merge(
+        project, opts, upstream=upstream, extra_new=new, dry_run=dry_run, strict=strict
+    )
     if as_json:
         click.echo(report.dumps(result.to_json()))
     else:
@@ -236,6 +255,9 @@ def _print_verified(project: Project, result: VerifyResult) -> int:
 @cli.group()
 def hook() -> None:
     """Install, remove or inspect the git hooks that fix heads after merges."""
+    from migfix import txn
+
+    txn.recover(Path.cwd())
 
 
 _hook_types = click.option(
@@ -260,8 +282,13 @@ _hook_types = click.option(
     is_flag=True,
     help="Check heads after every merge, not only when migrations changed.",
 )
+@click.option("--force", is_flag=True, help="Replace migfix hooks even if edited by hand.")
 def hook_install(
-    hook_types: tuple[str, ...], strategy: str | None, commit: bool | None, always: bool
+    hook_types: tuple[str, ...],
+    strategy: str | None,
+    commit: bool | None,
+    always: bool,
+    force: bool,
 ) -> int:
     """Install the post-merge, post-rewrite and post-commit hooks.
 
@@ -272,20 +299,30 @@ def hook_install(
 
     types = hook_types or hooks.HOOK_TYPES
     for line in hooks.install(
-        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always
+        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always, force=force
     ):
+        click.echo(line)
+    from migfix import headlock
+
+    for line in headlock.install_driver(Path.cwd()):
         click.echo(line)
     return EXIT_OK
 
 
 @hook.command("uninstall")
 @_hook_types
-def hook_uninstall(hook_types: tuple[str, ...]) -> int:
+@click.option("--force", is_flag=True, help="Remove migfix hooks even if edited by hand.")
+def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
     from migfix import hook as hooks
 
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES):
+    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
         click.echo(line)
+    if not hook_types:
+        from migfix import headlock
+
+        for line in headlock.uninstall_driver(Path.cwd()):
+            click.echo(line)
     return EXIT_OK
 
 
@@ -344,6 +381,52 @@ def hook_run(
     return hookrun.run(
         hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always
     )
+
+
+@cli.group()
+def lock() -> None:
+    """Keep the heads lock (`[tool.migfix] lock = true`): a file that makes git conflict."""
+
+
+@lock.command("init")
+@project_options
+def lock_init(
+    config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
+) -> int:
+    """Add migfix to Alembic's post_write_hooks and write the first heads lock."""
+    from migfix import headlock
+
+    for line in headlock.init(_project(config, name, versions, recursive)):
+        click.echo(line)
+    return EXIT_OK
+
+
+@lock.command("update")
+@project_options
+@click.option("--hook", "hook_file", type=click.Path(path_type=Path), hidden=True)
+def lock_update(
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    hook_file: Path | None,
+) -> int:
+    """Rewrite the heads lock to match the revision graph."""
+    from migfix import headlock
+
+    if hook_file is not None:
+        # Alembic's post-write hook, on the file `alembic revision` just wrote.
+        ctx = click.get_current_context()
+        said = headlock.hook_update(hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic")
+        if said:
+            click.echo(f"migfix: {said}")
+        return EXIT_OK
+    project = _project(config, name, versions, recursive)
+    headlock.require(project, "migfix lock update")
+    path = headlock.update(project)
+    rel = project.relpath(headlock.lock_path(project))
+    click.echo(f"updated {rel}" if path else f"{rel} is already current")
+    return EXIT_OK
 
 
 @cli.command()
@@ -434,7 +517,9 @@ def verify(
     is_flag=True,
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
+@upstream_options
 @verify_option
+@click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def rebase(
     config: Path | None,
     name: str | None,
@@ -444,22 +529,35 @@ def rebase(
     dry_run: bool,
     onto: str,
     drop_merges: bool,
+    upstream: str | None,
+    new: tuple[str, ...],
     run_verify: bool,
+    strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     from migfix import rebase as rebase_mod
-    from migfix import report
+    from migfix import report, txn
 
     project = _project(config, name, versions, recursive)
-    plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
     if dry_run:
+        plan = rebase_mod.plan_onto(
+            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+        )
         if as_json:
             click.echo(report.dumps(plan.to_json()))
         else:
             click.echo(rebase_mod.diff(plan), nl=False)
             click.echo(rebase_mod.render(plan))
         return EXIT_PROBLEMS if plan.changed else EXIT_OK
-    rebase_mod.apply(plan)
+    from migfix.overlap import refuse_if_strict
+
+    # Planned under the writer lock, so a second run plans on what the first wrote.
+    with txn.writer_lock(project.root):
+        plan = rebase_mod.plan_onto(
+            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+        )
+        refuse_if_strict(strict, plan.notes)
+        rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
     if plan.changed and run_verify:
         return _verify_new(project, onto)
@@ -481,9 +579,13 @@ def main(argv: list[str] | None = None) -> int:
     except MigfixError as exc:
         click.echo(f"migfix: {exc.message}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, SIGTERM or SIGHUP (migfix.txn raises those while writing, after undoing).
+        from migfix.txn import interrupted_line
+
+        text, code = interrupted_line(exc)
+        click.echo(f"migfix: {text}", err=True)
+        return code
     except Exception as exc:  # pragma: no cover - last line of defence
         if os.environ.get("MIGFIX_DEBUG"):
             raise

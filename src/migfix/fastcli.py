@@ -88,9 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigfixError as exc:
         _err(f"migfix: {exc.message}")
         return exc.exit_code
-    except KeyboardInterrupt:
-        _err("Interrupted.")
-        return 130
+    except KeyboardInterrupt as exc:
+        from migfix.txn import interrupted_line
+
+        text, code = interrupted_line(exc)
+        _err(f"migfix: {text}")
+        return code
     except BrokenPipeError:  # `migfix heads | head -1`
         return 0
     except Exception as exc:  # pragma: no cover - last line of defence, as in cli.main

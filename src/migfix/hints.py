@@ -81,15 +81,13 @@ def ref_name(repo: Path, sha: str) -> str:
 def published_note(repo: Path, plan: MergePlan, graph: Graph) -> str | None:
     """Why the hook wrote a merge revision instead of moving this branch's revisions: they
     are on the branch's own upstream already (published), and migfix never rewrites those."""
-    if not plan.merges or plan.newness.upstream is None:
-        return None
-    from migfix.gitops import origin_head
+    refs = plan.newness.refs
+    if not plan.merges or len(refs) < 2:
+        return None  # one settled ref (the shared branch itself): a merge is the only way
     from migfix.newness import upstream_revisions
 
-    upstream = plan.newness.upstream
-    default = origin_head(repo)
-    if default is None or default == upstream:
-        return None  # the shared branch itself: a merge file is the only way
+    # classify's refs: the branch's own @{upstream} first, then the default branch.
+    upstream, default = refs[0], refs[1]
     shared = upstream_revisions(plan.project, repo, default, graph)
     own = [p for m in plan.merges for p in m.parents if p in graph.nodes and p not in shared]
     if not own:

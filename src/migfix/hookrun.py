@@ -2,9 +2,12 @@
 
 post-commit stands in for post-merge when a merge stopped on conflicts: git runs no
 post-merge then, and the merge commit is made later by the user's ``git commit``. Its
-script starts Python only for a merge commit, and from there on it is handled as
-post-merge: ORIG_HEAD is still the commit the merge started from (``git merge`` set it;
-``git commit`` leaves it alone), and HEAD^2 is what the merge brought in.
+script starts Python for a merge commit, and from there on it is handled as post-merge:
+ORIG_HEAD is still the commit the merge started from (``git merge`` set it; ``git commit``
+leaves it alone), and HEAD^2 is what the merge brought in. It also starts Python for a
+commit that added files to the version locations recorded in the script: ``git merge
+--squash`` + ``git commit`` and ``git cherry-pick`` bring another line of migrations in
+with an ordinary commit, and HEAD^..HEAD is what they brought.
 
 A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
 leaves files untouched on error. The common case (one head, or a merge that did not
@@ -18,8 +21,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migfix.errors import MigfixError
+
+if TYPE_CHECKING:
+    from migfix.config import Project
+    from migfix.graph import Graph
 
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
@@ -55,24 +63,31 @@ def run(
     return 0
 
 
-def _other_side(repo: Path, hook_type: str) -> str | None:
-    """The commit whose history the merge or rebase just brought in, to rebase onto.
+def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
+    """The commits to rebase onto, in order of preference (see ``rebase.hook_rebase``).
 
-    Not the branch's upstream: a feature branch tracking origin/feature that merges
-    origin/main must treat main's revisions as settled, and they are exactly the ones
-    in the merged-in commit (HEAD^2). After a rebase, git lists "old new" pairs on
-    stdin; the first new commit's parent is what the branch was replayed onto.
+    First the commit whose history the merge or rebase just brought in: a feature branch
+    that merges origin/main puts its own revisions on top of main's (HEAD^2). Then, for a
+    merge, the commit the merge started from (HEAD^1): merging a feature INTO main must move
+    the feature's revisions, never main's published ones; the settled check in the rebase
+    picks whichever moves no settled revision. After a rebase, git lists "old new" pairs on
+    stdin; the first new commit's parent is what the branch was replayed onto. After a
+    plain commit (a squash merge, a cherry-pick) the commit's parent is the settled side.
     """
     if hook_type in ("post-merge", "post-commit"):
-        rev = "HEAD^2"
+        revs = ["HEAD^2", "HEAD^1"] if _resolve(repo, "HEAD^2") else ["HEAD^1"]
     else:
         try:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
         except (OSError, ValueError):
             first = []
         if len(first) < 2:
-            return None
-        rev = f"{first[1]}^"
+            return []
+        revs = [f"{first[1]}^"]
+    return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+
+
+def _resolve(repo: Path, rev: str) -> str | None:
     proc = subprocess.run(
         ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
         cwd=repo,
@@ -95,11 +110,14 @@ def _run(
     commit: bool | None,
     always: bool,
 ) -> None:
-    from migfix import gitops
+    from migfix import gitops, txn
     from migfix.config import find_project
     from migfix.errors import ConfigError
     from migfix.graph import read_graph
 
+    # First undo a change a killed migfix left half done (git runs hooks at the top of the
+    # work tree, whose git dir holds the journal).
+    txn.recover(cwd)
     if hook_type == "post-rewrite" and args and args[0] != "rebase":
         return  # `git commit --amend` rewrites no history worth checking
     if hook_type == "post-merge" and args and args[0] == "1":
@@ -107,20 +125,33 @@ def _run(
     repo = gitops.find_repo(cwd)
     if repo is None:
         return
-    if hook_type == "post-commit" and gitops.operation_in_progress(repo) is not None:
-        # A merge commit replayed by `git rebase --rebase-merges` (or a cherry-pick): moving
-        # HEAD under the sequencer would break it, and post-rewrite runs when it is done.
-        return
+    base = "ORIG_HEAD"
+    if hook_type == "post-commit":
+        op = gitops.operation_in_progress(repo)
+        if op is not None and not (op == "cherry-pick" and gitops.picks_left(repo) == 0):
+            # A commit replayed by `git rebase` (post-rewrite runs when it is done), or a
+            # cherry-pick with more picks to come: moving HEAD or dirtying the tree under
+            # the sequencer would break it. The last pick is the one to act on.
+            return
+        if _resolve(repo, "HEAD^2") is None:
+            # Not a merge: a squash merge or a cherry-pick, which the script let through
+            # because the commit added revision files. What it brought is HEAD^..HEAD.
+            base = "HEAD^" if _resolve(repo, "HEAD^") else ""
     try:
         project = find_project(cwd)
     except ConfigError:
         return  # not an Alembic project: the hook has nothing to say
-    if not always and not gitops.changed_between(
-        repo, "ORIG_HEAD", "HEAD", list(project.version_locations)
-    ):
+    watched = list(project.version_locations)
+    if project.settings.lock:
+        from migfix.headlock import lock_path
+
+        watched.append(lock_path(project))
+    if not always and base and not gitops.changed_between(repo, base, "HEAD", watched):
         return
     graph = read_graph(project)
     if not graph.head_groups():
+        if project.settings.lock:
+            _refresh_lock(repo, project, graph, commit)
         return
     chosen = strategy or project.settings.strategy
     do_commit = project.settings.commit if commit is None else commit
@@ -139,13 +170,22 @@ def _run(
     note: str | None = None
     if chosen == "rebase":
         from migfix.hints import ref_name
-        from migfix.rebase import hook_rebase
+        from migfix.rebase import SettledRevisions, hook_rebase
 
-        other = _other_side(repo, hook_type)
-        onto = ref_name(repo, other) if other else None
-        written, report = hook_rebase(project, onto=onto)
-        title = f"Rebase migrations onto {onto or 'the upstream'} (migfix)"
-    else:
+        # Named (origin/main) rather than by sha, in the report and the commit title.
+        candidates = [ref_name(repo, sha) for sha in _rebase_candidates(repo, hook_type)]
+        try:
+            written, report = hook_rebase(project, onto=candidates)
+            first = report.split("\n", 1)[0]
+            if first.startswith("Rebasing onto ") and first.endswith(":"):
+                title = f"Rebase migrations onto {first[len('Rebasing onto ') : -1]} (migfix)"
+        except SettledRevisions as exc:
+            _say(
+                f"the rebase strategy would rewrite settled revisions "
+                f"({', '.join(exc.revisions)}); using the merge strategy instead."
+            )
+            chosen = "merge"
+    if chosen != "rebase":
         from migfix import apply
         from migfix.merge import MergeOptions
 
@@ -196,6 +236,25 @@ def _review_how(project: object, written: Sequence[Path], added: Sequence[Path])
     rel = getattr(project, "relpath", str)
     names = ", ".join(rel(p) for p in new)
     return f"`git status` (new: {names}) and `git diff`, then commit"
+
+
+def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | None) -> None:
+    """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
+    from migfix import headlock
+
+    path = headlock.update(project, graph)
+    if path is None:
+        return
+    _say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
+    if project.settings.commit if commit is None else commit:
+        try:
+            _commit(repo, [path], "Update the migration heads lock (migfix)")
+        except subprocess.CalledProcessError:
+            _say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
+            return
+        _say("committed the result.")
+    else:
+        _say("left uncommitted for review: `git diff`, then commit.")
 
 
 def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:
@@ -262,7 +321,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hook_type not in _HOOK_TYPES or strategy not in (None, "merge", "rebase"):
         _say(f"unknown hook {hook_type!r} or strategy {strategy!r}; nothing done.")
         return 0
-    return run(hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always)
+    try:
+        return run(
+            hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always
+        )
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: any change was undone
+        from migfix.txn import interrupted_line
+
+        text, code = interrupted_line(exc)
+        _say(text)
+        return code
 
 
 if __name__ == "__main__":

@@ -52,6 +52,16 @@ def check(
     else:
         g = read_graph(project)
     problems = g.problems()
+    if against:
+        from migfix import overlap
+
+        problems.extend(overlap.for_against(project, g, against))
+    if project.settings.lock:
+        from migfix import headlock
+
+        # The lock describes this branch's own heads, also when checking --against REF.
+        stale = headlock.problem(project, read_graph(project) if against else g)
+        problems.extend([stale] if stale else [])
     if deep:
         from migfix.graph import deep_problems
 

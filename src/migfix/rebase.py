@@ -28,6 +28,14 @@ from migfix.scan import Unknown
 JSON_VERSION = 1
 
 
+class SettledRevisions(Refusal):
+    """The rebase would rewrite revisions that are settled (see ``migfix.newness``)."""
+
+    def __init__(self, message: str, revisions: Sequence[str]) -> None:
+        super().__init__(message)
+        self.revisions = tuple(revisions)
+
+
 @dataclass(frozen=True)
 class Move:
     """One branch revision whose ``down_revision`` changes."""
@@ -72,6 +80,8 @@ class RebasePlan:
     unmerged: tuple[str, ...] = ()
     """REF's heads the branch now comes after that its own files do not hold yet (REF is
     not merged in): the next step is `git merge REF`."""
+    project: Project | None = None
+    """Set by :func:`plan_onto`: the heads lock is written with the moves when it is on."""
 
     @property
     def changed(self) -> bool:
@@ -489,12 +499,24 @@ def _build_moves(
 # -- reading REF (git) -------------------------------------------------------------------------
 
 
-def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> RebasePlan:
-    """Read this project's graph and REF's (from git objects) and plan the rebase."""
+def plan_onto(
+    project: Project,
+    ref: str,
+    *,
+    drop_merges: bool = False,
+    upstream: str | None = None,
+    extra_new: Sequence[str] = (),
+) -> RebasePlan:
+    """Read this project's graph and REF's (from git objects) and plan the rebase.
+
+    Refuses (:class:`SettledRevisions`) a plan that would rewrite or delete a settled
+    revision; UPSTREAM and EXTRA_NEW decide which are settled, as for ``migfix merge``.
+    """
     from migfix import gitops
     from migfix.against import ref_files
     from migfix.apply import refuse_broken, refuse_conflicts
     from migfix.graph import read_graph
+    from migfix.newness import classify
     from migfix.noop import does_nothing
 
     repo = gitops.find_repo(project.root)
@@ -520,7 +542,7 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
     }
     branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
     times = gitops.first_commit_times(repo, branch_paths)
-    return plan_rebase(
+    plan = plan_rebase(
         work,
         onto,
         ref=ref,
@@ -529,6 +551,48 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
         drop_merges=drop_merges,
         empty_merges=empty,
     )
+    if plan.changed:
+        newness = classify(project, work, upstream=upstream, extra_new=extra_new)
+        touched = [m.revision for m in plan.moves] + [d.revision for d in plan.dropped]
+        settled = sorted(r for r in touched if not newness.is_new(r))
+        if settled:
+            raise _settled_refusal(plan, settled, " or ".join(newness.refs) or "upstream")
+    return _join_extras(project, repo, ref, work, onto, plan)
+
+
+def _settled_refusal(plan: RebasePlan, settled: Sequence[str], where: str) -> SettledRevisions:
+    one = len(settled) == 1
+    ids = ", ".join(settled)
+    new = " ".join(f"--new {r}" for r in settled)
+    return SettledRevisions(
+        f"{ids} {'is' if one else 'are'} settled (on {where}): a database may already have "
+        f"applied {'it' if one else 'them'}, and rebasing onto {plan.ref} would rewrite "
+        f"{'its' if one else 'their'} down_revision. migfix never rewrites a settled revision; "
+        "nothing was written. Use `migfix merge`, which only adds a merge revision over "
+        "settled ones, or, if no database has applied "
+        f"{'it' if one else 'them'} yet (a pull request still in review), run "
+        f"`migfix rebase --onto {plan.ref} {new}`.",
+        settled,
+    )
+
+
+def _join_extras(
+    project: Project, repo: Path, ref: str, work: Graph, onto: Graph, plan: RebasePlan
+) -> RebasePlan:
+    """Overlap warnings for the join, and the project, so the heads lock is written too."""
+    from dataclasses import replace
+
+    from migfix import overlap
+
+    notes = [
+        overlap.NOTE + overlap.message(found)
+        for found in overlap.for_rebase(project, repo, ref, work, onto, plan)
+    ]
+    if project.settings.lock and plan.changed:
+        from migfix.headlock import lock_path
+
+        notes.append(f"The heads lock {project.relpath(lock_path(project))} follows the new head.")
+    return replace(plan, notes=(*plan.notes, *notes), project=project)
 
 
 def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
@@ -539,8 +603,8 @@ def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
     )
 
 
-def hook_rebase(project: Project, *, onto: str | None = None) -> tuple[list[Path], str]:
-    """What the post-merge / post-rewrite hook runs with ``strategy = "rebase"``.
+def hook_rebase(project: Project, *, onto: Sequence[str] = ()) -> tuple[list[Path], str]:
+    """What the post-merge / post-rewrite / post-commit hook runs with ``strategy = "rebase"``.
 
     Rebases onto ``onto`` (the commit the merge or rebase brought in, see
     ``hookrun``), else ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
@@ -550,15 +614,29 @@ def hook_rebase(project: Project, *, onto: str | None = None) -> tuple[list[Path
     """
     from migfix import gitops
 
-    repo = gitops.find_repo(project.root)
-    ref = onto or project.settings.upstream or (gitops.default_upstream(repo) if repo else None)
-    if ref is None:
-        raise Refusal(
-            "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
-            "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
-        )
-    planned = plan_onto(project, ref)
-    return apply(planned), render(planned)
+    candidates = list(onto)
+    if not candidates:
+        repo = gitops.find_repo(project.root)
+        ref = project.settings.upstream or (gitops.default_upstream(repo) if repo else None)
+        if ref is None:
+            raise Refusal(
+                "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
+                "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
+            )
+        candidates = [ref]
+    from migfix import txn
+
+    blocked: list[SettledRevisions] = []
+    with txn.writer_lock(project.root):
+        for ref in candidates:
+            try:
+                planned = plan_onto(project, ref)
+            except SettledRevisions as exc:
+                blocked.append(exc)
+                continue
+            return apply(planned), render(planned)
+    settled = sorted({r for exc in blocked for r in exc.revisions})
+    raise SettledRevisions(blocked[0].message, settled)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -586,6 +664,11 @@ def build_changes(plan: RebasePlan) -> list[FileChange]:
         changes.append(FileChange(move.path, old, new))
     for drop in plan.dropped:
         changes.append(FileChange(drop.path, drop.path.read_bytes(), None))
+    if plan.project is not None and plan.project.settings.lock:
+        from migfix import headlock
+        from migfix.graph import read_graph
+
+        changes.extend(headlock.follow(plan.project, read_graph(plan.project), changes))
     return changes
 
 
@@ -593,7 +676,7 @@ def apply(plan: RebasePlan) -> list[Path]:
     """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed."""
     from migfix._fileio import apply_changes
 
-    return apply_changes(build_changes(plan))
+    return apply_changes(build_changes(plan), root=plan.root)
 
 
 def diff(plan: RebasePlan) -> str:
