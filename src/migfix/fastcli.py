@@ -115,7 +115,7 @@ def _err(text: str) -> None:
 
 
 def _run(command: str, opts: dict[str, Any]) -> int:
-    from migfix import readcmds
+    from migfix import readcmds, txn
     from migfix.config import find_project
 
     config = opts.get("config")
@@ -127,6 +127,8 @@ def _run(command: str, opts: dict[str, Any]) -> int:
         recursive=bool(opts["recursive"]),
         directory=None,
     )
+    # As cli._project: first undo a change that a killed migfix left half done.
+    txn.recover(project.root)
     if command == "heads":
         return readcmds.heads(
             project,
