@@ -23,6 +23,7 @@ from migfix.options import (
     dry_run_option,
     global_project_options,
     json_option,
+    postgres_option,
     project_options,
     upstream_options,
     verify_option,
@@ -200,6 +201,7 @@ def check(
 @dry_run_option
 @json_option
 @verify_option
+@postgres_option
 def merge(
     config: Path | None,
     name: str | None,
@@ -215,6 +217,7 @@ def merge(
     dry_run: bool,
     as_json: bool,
     run_verify: bool,
+    postgres: bool | None,
 ) -> int:
     """Join unintended heads: write a merge revision and move new revisions onto it.
 
@@ -237,16 +240,18 @@ def merge(
     else:
         click.echo(result.text())
     if result.changed and not dry_run and run_verify:
-        return _verify_new(project, upstream)
+        return _verify_new(project, upstream, postgres)
     return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
 
 
-def _verify_new(project: Any, upstream: str | None) -> int:
+def _verify_new(project: Any, upstream: str | None, postgres: bool | None = None) -> int:
     """``--verify`` after merge/rebase: ``migfix verify --only-new`` on the result."""
     from migfix import verify as verifying
     from migfix.graph import read_graph
 
-    result = verifying.verify(project, read_graph(project), mode="only-new", upstream=upstream)
+    result = verifying.verify(
+        project, read_graph(project), mode="only-new", upstream=upstream, postgres=postgres
+    )
     return _print_verified(project, result)
 
 
@@ -254,6 +259,8 @@ def _print_verified(project: Project, result: VerifyResult) -> int:
     """Print a verify result: the failure on stderr (exit 1), else the summary."""
     from migfix import verify as verifying
 
+    if result.choice:
+        click.echo(result.choice, err=True)
     if result.failure is not None:
         click.echo(f"migfix: {verifying.failure_text(project, result)}", err=True)
         return EXIT_PROBLEMS
@@ -407,6 +414,7 @@ def hook_run(
     is_flag=True,
     help="Use the database env.py / the Flask app configures instead of a scratch one.",
 )
+@postgres_option
 @click.pass_context
 def verify(
     ctx: click.Context,
@@ -421,6 +429,7 @@ def verify(
     url: str | None,
     allow_existing: bool,
     use_app_db: bool,
+    postgres: bool | None,
 ) -> int:
     """Run the migrations for real on a scratch database: up, down and up again (exit 1 if
     one fails)."""
@@ -442,6 +451,7 @@ def verify(
         use_app_db=use_app_db,
         # Set by `flask migfix` so the app it already loaded is used (flask_cli.py).
         load_app=ctx.meta.get(verifying.APP_LOADER_KEY),
+        postgres=postgres,
     )
     return _print_verified(project, result)
 
@@ -463,6 +473,7 @@ def verify(
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
 @verify_option
+@postgres_option
 def rebase(
     config: Path | None,
     name: str | None,
@@ -473,6 +484,7 @@ def rebase(
     onto: str,
     drop_merges: bool,
     run_verify: bool,
+    postgres: bool | None,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     from migfix import rebase as rebase_mod
@@ -490,7 +502,7 @@ def rebase(
     rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
     if plan.changed and run_verify:
-        return _verify_new(project, onto)
+        return _verify_new(project, onto, postgres)
     return EXIT_OK
 
 
