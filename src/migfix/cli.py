@@ -97,20 +97,42 @@ def heads(
 @cli.command()
 @project_options
 @json_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "dot"]),
+    default=None,
+    help="mermaid (GitHub renders it) or dot (Graphviz) draw a picture; default text.",
+)
+@click.option("--full", is_flag=True, help="In a picture, show long straight runs in full.")
+@click.option(
+    "--upstream",
+    metavar="REF",
+    help="In a picture, revisions not on REF are drawn as new (default: as for merge).",
+)
 def graph(
     config: Path | None,
     name: str | None,
     versions: tuple[Path, ...],
     recursive: bool,
     as_json: bool,
+    fmt: str | None,
+    full: bool,
+    upstream: str | None,
 ) -> int:
-    """Show every revision as a tree (or JSON): where branches diverge and merge."""
+    """Show every revision as a tree, JSON, or a Mermaid / Graphviz picture."""
     from migfix import report
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
     g = read_graph(project)
-    if as_json:
+    if fmt in ("mermaid", "dot"):
+        from migfix import picture
+        from migfix.newness import classify
+
+        pic = picture.build(g, classify(project, g, upstream=upstream).new, full=full)
+        click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
+    elif as_json or fmt == "json":
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
         click.echo(report.graph_text(project, g))
