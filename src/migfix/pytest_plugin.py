@@ -1,0 +1,220 @@
+"""migfix's pytest plugin (``pytest11`` entry point): the migration checks as test items.
+
+Off until asked, with ``pytest --migfix`` or ``[tool.migfix] pytest = true``. Then each
+project gets three items that fail with migfix's own messages:
+
+* ``migfix-graph``: every ``migfix check`` error (label-aware heads, unknown parents, ...);
+* ``migfix-roundtrip``: every revision up, down and up again (``verify --full``, merge
+  points included) on SQLite, or a throw-away PostgreSQL with ``--migfix-postgres``;
+* ``migfix-new``: the same for the revisions new since the upstream ref only.
+
+Fixtures: ``migfix_project`` (the :class:`migfix.config.Project`) and ``migfix_database``
+(the URL of a scratch database migrated to the heads).
+
+Being installed costs nothing to anyone else's test run: this module imports only
+pytest and the standard library; migfix's modules (and through them Alembic and
+SQLAlchemy) are imported inside the functions that run when asked.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from migfix.config import Project
+
+_ENABLED = pytest.StashKey[bool]()
+ITEMS = ("migfix-graph", "migfix-roundtrip", "migfix-new")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("migfix", "Alembic migration checks (migfix)")
+    group.addoption(
+        "--migfix",
+        action="store_true",
+        default=False,
+        help="Add migfix's items: migfix-graph, migfix-roundtrip, migfix-new "
+        "(also on with [tool.migfix] pytest = true).",
+    )
+    group.addoption(
+        "--migfix-postgres",
+        action="store_true",
+        default=False,
+        help="Run migfix-roundtrip, migfix-new and migfix_database on a throw-away PostgreSQL "
+        "server (pip install 'migfix[postgres]').",
+    )
+    group.addoption(
+        "--migfix-upstream",
+        metavar="REF",
+        default=None,
+        help="For migfix-new: revisions not on REF are new (default: as for migfix merge).",
+    )
+
+
+def _enabled_in_pyproject(rootpath: Path) -> bool:
+    path = rootpath / "pyproject.toml"
+    if not path.is_file():
+        return False
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    tool = data.get("tool", {})
+    section = tool.get("migfix", {}) if isinstance(tool, dict) else {}
+    return isinstance(section, dict) and section.get("pytest") is True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_ENABLED] = bool(config.getoption("migfix")) or _enabled_in_pyproject(
+        config.rootpath
+    )
+
+
+def _find(rootpath: Path) -> Project:
+    from migfix.config import find_project
+
+    return find_project(rootpath)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so they apply to these items
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if not config.stash.get(_ENABLED, False):
+        return
+    from migfix.errors import MigfixError
+
+    try:
+        project: Project | None = _find(config.rootpath)
+        error = ""
+    except MigfixError as exc:
+        project, error = None, exc.message
+    suffix = ""
+    if project is not None and project.root != config.rootpath:
+        suffix = f"[{project.root.relative_to(config.rootpath).as_posix()}]"
+    added = [
+        MigfixItem.from_parent(session, name=name + suffix, kind=name, project=project, error=error)
+        for name in ITEMS
+    ]
+    items.extend(added)
+    # Reported like collected items, so "collected N items" and -k / -m counts include them.
+    report = pytest.CollectReport("", "passed", None, added)
+    config.hook.pytest_collectreport(report=report)
+
+
+class MigfixFailure(Exception):
+    """A check found problems; the message is what pytest shows."""
+
+
+class MigfixItem(pytest.Item):
+    def __init__(
+        self, *, kind: str, project: Project | None, error: str = "", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
+        self.project = project
+        self.error = error
+
+    def runtest(self) -> None:
+        from migfix.errors import MigfixError
+
+        if self.project is None:
+            raise MigfixFailure(self.error)
+        try:
+            if self.kind == "migfix-graph":
+                _check_graph(self.project)
+            else:
+                _roundtrip(self.project, self.config, only_new=self.kind == "migfix-new")
+        except MigfixError as exc:
+            raise MigfixFailure(exc.message) from None
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, MigfixFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        where = self.project.root if self.project is not None else self.config.rootpath
+        return where, None, self.name
+
+
+def _check_graph(project: Project) -> None:
+    from migfix import report
+    from migfix.graph import read_graph
+
+    graph = read_graph(project)
+    problems = [p for p in graph.problems() if p.severity == "error"]
+    if problems:
+        raise MigfixFailure(
+            report.problems_text(project, problems) + "\n" + report.summary(problems, graph)
+        )
+
+
+def _postgres(config: pytest.Config) -> bool | None:
+    # None: verify decides (PostgreSQL when the project is configured for it and the
+    # extra is installed), as `migfix verify` does.
+    return True if config.getoption("migfix_postgres") else None
+
+
+def _roundtrip(project: Project, config: pytest.Config, *, only_new: bool) -> None:
+    from migfix import verify
+    from migfix.graph import read_graph
+
+    result = verify.verify(
+        project,
+        read_graph(project),
+        mode="only-new" if only_new else "full",
+        upstream=config.getoption("migfix_upstream"),
+        postgres=_postgres(config),
+    )
+    if result.failure is not None:
+        raise MigfixFailure(verify.failure_text(project, result))
+    if only_new and not result.plan.exercised:
+        pytest.skip(f"migfix-new: {result.plan.note}")
+
+
+@pytest.fixture(scope="session")
+def migfix_project(pytestconfig: pytest.Config) -> Project:
+    """The Alembic project migfix finds from pytest's root directory."""
+    from migfix.errors import MigfixError
+
+    try:
+        return _find(pytestconfig.rootpath)
+    except MigfixError as exc:
+        pytest.fail(exc.message, pytrace=False)
+
+
+@pytest.fixture
+def migfix_database(
+    migfix_project: Project, pytestconfig: pytest.Config, tmp_path: Path
+) -> Iterator[str]:
+    """The URL of a scratch database migrated to the heads (SQLite, or a throw-away
+    PostgreSQL with ``--migfix-postgres``); deleted after the test."""
+    import contextlib
+
+    from migfix import dialect, verify
+    from migfix.graph import read_graph
+
+    choice = dialect.choose(migfix_project, _postgres(pytestconfig), explicit_db=False)
+    with contextlib.ExitStack() as stack:
+        if choice.postgres:
+            from migfix.pgserver import embedded_postgres
+
+            url = stack.enter_context(embedded_postgres())
+        else:
+            url = f"sqlite:///{(tmp_path / 'migfix.db').as_posix()}"
+        # verify's default plan ends at the heads, through env.py and the Flask app,
+        # with its checks that env.py really used this database.
+        result = verify.verify(migfix_project, read_graph(migfix_project), url=url)
+        if result.failure is not None:
+            pytest.fail(verify.failure_text(migfix_project, result), pytrace=False)
+        yield url
