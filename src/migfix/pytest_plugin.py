@@ -107,7 +107,7 @@ def pytest_collection_modifyitems(
     ]
     items.extend(added)
     # Reported like collected items, so "collected N items" and -k / -m counts include them.
-    report = pytest.CollectReport("", "passed", None, added)
+    report = pytest.CollectReport("", "passed", None, list[pytest.Item | pytest.Collector](added))
     config.hook.pytest_collectreport(report=report)
 
 
