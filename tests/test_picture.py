@@ -184,3 +184,35 @@ def test_dot_collapses_like_mermaid(long_chain: Path) -> None:
     assert nodes["r_kkkk0003_run"][6] == "… 8 revisions …\\nkkkk0003 … kkkk0010"
     full, _ = plain_layout(graph(long_chain, "--versions", "versions", "--format", "dot", "--full"))
     assert len(full) == 14
+
+
+def test_near_keeps_only_what_is_around_the_heads(long_chain: Path) -> None:
+    out = graph(long_chain, "--versions", "versions", "--format", "mermaid", "--near", "1")
+    boxes = [line.split("[", 1)[0].split("(", 1)[0].strip() for line in out.splitlines()[1:5]]
+    assert boxes == ["older", "r_kkkk0012", "r_kkkk0013", "r_kkkk0014"]
+    assert '    older[/"… 11 older revisions …"/]' in out
+    assert "    older --> r_kkkk0012" in out
+
+
+def test_against_draws_the_graph_a_merge_would_give(tmp_path: Path) -> None:
+    """main gained cccc0002 after feature branched off and added cccc0003."""
+    proj = copy_fixture("two_heads", tmp_path)
+    versions = proj / "migrations/versions"
+    second = next(versions.glob("cccc0002_*.py"))
+    third = next(versions.glob("cccc0003_*.py"))
+    kept = {p: p.read_bytes() for p in (second, third)}
+    second.unlink()
+    third.unlink()
+    make_repo(proj)
+    commit_all(proj, "base")
+    git(proj, "checkout", "-q", "-b", "feature")
+    third.write_bytes(kept[third])
+    commit_all(proj, "feature")
+    git(proj, "checkout", "-q", "main")
+    second.write_bytes(kept[second])
+    commit_all(proj, "main moves on")
+    git(proj, "checkout", "-q", "feature")
+    alone = graph(proj, "--format", "mermaid")
+    assert "unintended" not in alone
+    merged = graph(proj, "--format", "mermaid", "--against", "main")
+    assert_golden("two_heads.mmd", merged)  # the same picture as the merged repository's

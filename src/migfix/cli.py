@@ -110,6 +110,17 @@ def heads(
     metavar="REF",
     help="In a picture, revisions not on REF are drawn as new (default: as for merge).",
 )
+@click.option(
+    "--against",
+    metavar="REF",
+    help="Show what merging this branch into REF would give (as check --against).",
+)
+@click.option(
+    "--near",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="In a picture, only revisions up to N parents away from the (unintended) heads.",
+)
 def graph(
     config: Path | None,
     name: str | None,
@@ -119,18 +130,26 @@ def graph(
     fmt: str | None,
     full: bool,
     upstream: str | None,
+    against: str | None,
+    near: int | None,
 ) -> int:
     """Show every revision as a tree, JSON, or a Mermaid / Graphviz picture."""
     from migfix import report
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    g = read_graph(project)
+    if against:
+        from migfix.against import graph_against
+
+        g = graph_against(project, against)
+    else:
+        g = read_graph(project)
     if fmt in ("mermaid", "dot"):
         from migfix import picture
         from migfix.newness import classify
 
-        pic = picture.build(g, classify(project, g, upstream=upstream).new, full=full)
+        new = classify(project, g, upstream=upstream or against).new
+        pic = picture.build(g, new, full=full, near=near)
         click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
     elif as_json or fmt == "json":
         click.echo(report.dumps(report.graph_json(project, g)))

@@ -45,11 +45,31 @@ def _short(text: str) -> str:
     return text if len(text) <= _DOC_WIDTH else text[: _DOC_WIDTH - 1] + "…"
 
 
-def build(graph: Graph, new: frozenset[str] = frozenset(), *, full: bool = False) -> Picture:
-    """Lay out ``graph``: ``new`` are the revisions to show as new, ``full`` keeps every box."""
+def near_heads(graph: Graph, steps: int) -> set[str]:
+    """Revisions at most ``steps`` parents away from the unintended heads (from every head
+    when none is unintended): the part of the graph around the problem."""
+    targets = graph.unintended_heads() or graph.heads
+    keep: set[str] = set()
+    frontier = set(targets)
+    for _ in range(steps + 1):
+        keep |= frontier
+        frontier = {p for r in frontier for p in graph.nodes[r].down if p in graph.nodes} - keep
+    return keep
+
+
+def build(
+    graph: Graph,
+    new: frozenset[str] = frozenset(),
+    *,
+    full: bool = False,
+    near: int | None = None,
+) -> Picture:
+    """Lay out ``graph``: ``new`` are the revisions to show as new, ``full`` keeps every box,
+    ``near`` keeps only what is that many parents away from the heads (see ``near_heads``)."""
     order = graph.topological_order()
     placed = set(order)
     order += [r for r in graph.nodes if r not in placed]  # on a cycle: still drawn
+    kept = near_heads(graph, near) if near is not None else None
     heads = set(graph.heads)
     bad = set(graph.unintended_heads())
     problem_revs = {r for p in graph.problems() if p.severity == "error" for r in p.revisions}
@@ -86,11 +106,18 @@ def build(graph: Graph, new: frozenset[str] = frozenset(), *, full: bool = False
 
     hidden: dict[str, str] = {}  # revision -> key of the box it is collapsed into
     pic = Picture()
+    if kept is not None and len(kept) < len(graph.nodes):
+        older = [r for r in order if r not in kept]
+        pic.boxes.append(
+            Box("older", f"… {len(older)} older revisions …", (), "collapsed", ("settled",))
+        )
+        for r in older:
+            hidden[r] = "older"
     collapsed_boxes: dict[str, Box] = {}
     if not full:
         seen: set[str] = set()
         for rev in order:
-            if rev in seen or not plain(rev):
+            if rev in seen or rev in hidden or not plain(rev):
                 continue
             parent = graph.nodes[rev].down[0]
             if plain(parent) and (parent in new) == (rev in new):
@@ -98,7 +125,7 @@ def build(graph: Graph, new: frozenset[str] = frozenset(), *, full: bool = False
             run = [rev]
             while True:
                 kid = graph.children[run[-1]][0]
-                if kid in seen or not plain(kid) or (kid in new) != (rev in new):
+                if kid in seen or kid in hidden or not plain(kid) or (kid in new) != (rev in new):
                     break
                 run.append(kid)
             seen.update(run)
@@ -148,20 +175,25 @@ def build(graph: Graph, new: frozenset[str] = frozenset(), *, full: bool = False
             lines.append("(" + "; ".join(tags) + ")")
         pic.boxes.append(Box(key_of(rev), rev, tuple(lines), "revision", tuple(classes)))
     missing: list[str] = []
+    drawn: set[tuple[str, str, str]] = set()
+
+    def connect(edge: tuple[str, str, str]) -> None:
+        if edge[0] != edge[1] and edge not in drawn:
+            drawn.add(edge)
+            pic.edges.append(edge)
+
     for rev in order:
         node = graph.nodes[rev]
         for parent in dict.fromkeys(node.down):
-            if parent not in graph.nodes:
+            if parent in graph.nodes:
+                connect((shown(parent), shown(rev), "parent"))
+            elif rev not in hidden:
                 if parent not in missing:
                     missing.append(parent)
-                edge = (key_of(parent), shown(rev), "parent")
-            else:
-                edge = (shown(parent), shown(rev), "parent")
-            if edge[0] != edge[1] and edge not in pic.edges:
-                pic.edges.append(edge)
+                connect((key_of(parent), shown(rev), "parent"))
         for dep in node.deps or ():
             if dep in graph.nodes:
-                pic.edges.append((shown(dep), shown(rev), "depends"))
+                connect((shown(dep), shown(rev), "depends"))
     for rev in missing:
         pic.boxes.append(Box(key_of(rev), rev, ("(no file declares it)",), "missing", ("problem",)))
     return pic
