@@ -209,3 +209,34 @@ def test_configured_database_is_read_statically(tmp_path: Path, monkeypatch: Any
     app = flask / "app.py"
     app.write_text(app.read_text().replace('"sqlite:///flask_app.db"', '"postgresql://db/app"'))
     assert dialect.configured(find_project(flask)) == dialect.Configured("postgresql", "app.py")
+
+
+@pytest.mark.postgres
+def test_flask_app_runs_on_postgres_too(tmp_path: Path, postgres_ok: None) -> None:
+    proj = copy_fixture("flask_app", tmp_path)
+    proc = run(proj, "verify", "--postgres", "--full")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("verify: ok on a throw-away PostgreSQL server: ")
+    assert list(proj.rglob("*.db")) == []  # the app's own SQLite file was never made
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_merge_verify_uses_postgres(tmp_path: Path, postgres_ok: None) -> None:
+    from gitutil import commit_all, git, make_repo
+
+    proj = copy_fixture("two_heads", tmp_path)
+    third = next((proj / VERSIONS).glob("cccc0003_*.py"))
+    kept = third.read_bytes()
+    third.unlink()
+    make_repo(proj)
+    commit_all(proj, "main")
+    git(proj, "checkout", "-q", "-b", "feature")
+    third.write_bytes(kept)
+    commit_all(proj, "feature")
+    proc = run(proj, "merge", "--upstream", "main", "--verify", "--postgres")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == (
+        "verify: ok on a throw-away PostgreSQL server: upgraded to heads (3 revisions), "
+        "stepped 1 revision(s) down and up again (cccc0003); new = not on main."
+    )
