@@ -216,3 +216,21 @@ def test_against_draws_the_graph_a_merge_would_give(tmp_path: Path) -> None:
     assert "unintended" not in alone
     merged = graph(proj, "--format", "mermaid", "--against", "main")
     assert_golden("two_heads.mmd", merged)  # the same picture as the merged repository's
+
+
+@needs_dot
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_real_projects_render(corpus_dir: Path) -> None:
+    """Every corpus graph (labels, merges, 5,000 revisions) draws in both formats."""
+    from conftest import corpus_index
+
+    for project_id, entry in corpus_index(corpus_dir).items():
+        args: list[str] = []
+        for location in entry["version_locations"]:
+            args += ["--versions", location]
+        if entry["recursive_version_locations"]:
+            args.append("--recursive")
+        nodes, _ = plain_layout(graph(corpus_dir, *args, "--format", "dot"))
+        assert nodes, project_id
+        assert graph(corpus_dir, *args, "--format", "mermaid").startswith("flowchart TD\n")
