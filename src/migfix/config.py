@@ -26,7 +26,7 @@ from typing import Any
 from migfix.errors import ConfigError
 
 STRATEGIES = ("merge", "rebase")
-_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "pytest")
+_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "lock", "pytest")
 # Alembic's own legacy split for version_locations when no separator is configured.
 _LEGACY_SPLIT = re.compile(r", *|(?: +)")
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -43,6 +43,8 @@ class Settings:
     allow_heads: tuple[str, ...] = ()
     pytest: bool = False
     """Run the pytest plugin's checks without ``--migfix``."""
+    lock: bool = False
+    """Keep a heads lock file beside the migrations (see ``headlock``)."""
     source: Path | None = None
 
 
@@ -546,6 +548,9 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
     run_in_pytest = raw.get("pytest", False)
     if not isinstance(run_in_pytest, bool):
         raise ConfigError(f"{where} pytest = {run_in_pytest!r}: allowed values are true, false.")
+    lock = raw.get("lock", False)
+    if not isinstance(lock, bool):
+        raise ConfigError(f"{where} lock = {lock!r}: allowed values are true, false.")
     return Settings(
         upstream=upstream,
         strategy=strategy,
@@ -553,6 +558,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         message=message,
         allow_heads=tuple(allow),
         pytest=run_in_pytest,
+        lock=lock,
         source=path,
     )
 
