@@ -82,6 +82,14 @@ def test_graph_item_fails_with_migfixs_message(pytester: pytest.Pytester) -> Non
             "3 revisions, 2 heads: 1 error, 0 warnings",
         ]
     )
+    result.stdout.fnmatch_lines(
+        [
+            "PASSED alembic.ini::migfix-roundtrip",
+            "SKIPPED [[]1[]] alembic.ini:1: migfix-new: no new revisions to exercise (not in a "
+            "git repository*",
+            "FAILED alembic.ini::migfix-graph - *",
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
 
 

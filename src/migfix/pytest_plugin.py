@@ -19,7 +19,6 @@ SQLAlchemy) are imported inside the functions that run when asked.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,17 +97,26 @@ def pytest_collection_modifyitems(
         error = ""
     except MigfixError as exc:
         project, error = None, exc.message
-    suffix = ""
-    if project is not None and project.root != config.rootpath:
-        suffix = f"[{project.root.relative_to(config.rootpath).as_posix()}]"
+    parent: pytest.Session | MigfixFile = session
+    if project is not None:
+        # Items live under the project's config file: `alembic.ini::migfix-graph`.
+        where = project.config_file or project.toml_file or project.script_location
+        parent = MigfixFile.from_parent(session, path=where or project.root)
     added = [
-        MigfixItem.from_parent(session, name=name + suffix, kind=name, project=project, error=error)
+        MigfixItem.from_parent(parent, name=name, kind=name, project=project, error=error)
         for name in ITEMS
     ]
     items.extend(added)
     # Reported like collected items, so "collected N items" and -k / -m counts include them.
     report = pytest.CollectReport("", "passed", None, list[pytest.Item | pytest.Collector](added))
     config.hook.pytest_collectreport(report=report)
+
+
+class MigfixFile(pytest.File):
+    """The project's config file, as the parent of its items (never collected itself)."""
+
+    def collect(self) -> list[pytest.Item]:
+        return []
 
 
 class MigfixFailure(Exception):
@@ -143,8 +151,16 @@ class MigfixItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        where = self.project.root if self.project is not None else self.config.rootpath
-        return where, None, self.name
+        return self.path, None, self.name
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if isinstance(item, MigfixItem) and report.skipped and isinstance(report.longrepr, tuple):
+        # Name the project, not the line of this plugin that called pytest.skip.
+        report.longrepr = (str(item.path), 0, report.longrepr[2])
+    return report
 
 
 def _check_graph(project: Project) -> None:
@@ -159,23 +175,63 @@ def _check_graph(project: Project) -> None:
         )
 
 
-def _postgres(config: pytest.Config) -> bool | None:
-    # None: verify decides (PostgreSQL when the project is configured for it and the
-    # extra is installed), as `migfix verify` does.
-    return True if config.getoption("migfix_postgres") else None
+_SERVER = pytest.StashKey[tuple[str, list[int]]]()
+
+
+def _use_postgres(project: Project, config: pytest.Config) -> bool:
+    """--migfix-postgres, or what `migfix verify` would choose by itself (PostgreSQL when
+    the project's database is PostgreSQL and the extra is installed)."""
+    from migfix import dialect
+
+    wanted = True if config.getoption("migfix_postgres") else None
+    return dialect.choose(project, wanted, explicit_db=False).postgres
+
+
+def _postgres_database(config: pytest.Config) -> str:
+    """A new empty database on the session's throw-away PostgreSQL server (started on
+    first use, stopped and deleted when pytest ends)."""
+    import contextlib
+
+    from migfix.pgserver import create_database, embedded_postgres
+
+    if _SERVER not in config.stash:
+        stack = contextlib.ExitStack()
+        url = stack.enter_context(embedded_postgres())
+        config.add_cleanup(stack.close)
+        config.stash[_SERVER] = (url, [0])
+    url, counter = config.stash[_SERVER]
+    counter[0] += 1
+    return create_database(url, f"migfix_{counter[0]}")
+
+
+def _scratch_url(project: Project, config: pytest.Config, tmp: Path) -> tuple[str, str]:
+    """(URL, how reports name it) of an empty database for one use."""
+    from migfix import verify
+
+    if _use_postgres(project, config):
+        return _postgres_database(config), verify.POSTGRES
+    return f"sqlite:///{(tmp / 'migfix.db').as_posix()}", verify.SCRATCH
 
 
 def _roundtrip(project: Project, config: pytest.Config, *, only_new: bool) -> None:
+    import dataclasses
+
     from migfix import verify
     from migfix.graph import read_graph
 
+    # On SQLite, verify's own scratch files (one per Flask bind too); on PostgreSQL, a new
+    # database on the session's server.
+    url = _postgres_database(config) if _use_postgres(project, config) else None
     result = verify.verify(
         project,
         read_graph(project),
         mode="only-new" if only_new else "full",
         upstream=config.getoption("migfix_upstream"),
-        postgres=_postgres(config),
+        url=url,
+        postgres=None if url else False,
     )
+    if url:
+        result = dataclasses.replace(result, database=verify.POSTGRES)
     if result.failure is not None:
         raise MigfixFailure(verify.failure_text(project, result))
     if only_new and not result.plan.exercised:
@@ -194,27 +250,19 @@ def migfix_project(pytestconfig: pytest.Config) -> Project:
 
 
 @pytest.fixture
-def migfix_database(
-    migfix_project: Project, pytestconfig: pytest.Config, tmp_path: Path
-) -> Iterator[str]:
-    """The URL of a scratch database migrated to the heads (SQLite, or a throw-away
-    PostgreSQL with ``--migfix-postgres``); deleted after the test."""
-    import contextlib
-
-    from migfix import dialect, verify
+def migfix_database(migfix_project: Project, pytestconfig: pytest.Config, tmp_path: Path) -> str:
+    """The URL of a scratch database migrated to the heads (SQLite, or a database on the
+    session's throw-away PostgreSQL server with ``--migfix-postgres``), for one test."""
+    from migfix import verify
     from migfix.graph import read_graph
 
-    choice = dialect.choose(migfix_project, _postgres(pytestconfig), explicit_db=False)
-    with contextlib.ExitStack() as stack:
-        if choice.postgres:
-            from migfix.pgserver import embedded_postgres
+    url, shown = _scratch_url(migfix_project, pytestconfig, tmp_path)
+    # verify's default plan ends at the heads, through env.py and the Flask app, with its
+    # checks that env.py really used this database.
+    result = verify.verify(migfix_project, read_graph(migfix_project), url=url)
+    if result.failure is not None:
+        import dataclasses
 
-            url = stack.enter_context(embedded_postgres())
-        else:
-            url = f"sqlite:///{(tmp_path / 'migfix.db').as_posix()}"
-        # verify's default plan ends at the heads, through env.py and the Flask app,
-        # with its checks that env.py really used this database.
-        result = verify.verify(migfix_project, read_graph(migfix_project), url=url)
-        if result.failure is not None:
-            pytest.fail(verify.failure_text(migfix_project, result), pytrace=False)
-        yield url
+        result = dataclasses.replace(result, database=shown)
+        pytest.fail(verify.failure_text(migfix_project, result), pytrace=False)
+    return url
