@@ -159,7 +159,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if isinstance(item, MigfixItem) and report.skipped and isinstance(report.longrepr, tuple):
         # Name the project, not the line of this plugin that called pytest.skip.
-        report.longrepr = (str(item.path), 0, report.longrepr[2])
+        report.longrepr = (str(item.path), 1, report.longrepr[2])
     return report
 
 
