@@ -17,7 +17,8 @@ from conftest import copy_fixture
 from gitutil import commit_all, git, make_repo, write
 from projutil import migfix_proc
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden"
 
 CHAIN_REVISION = '''"""step {n}
 
@@ -234,3 +235,29 @@ def test_real_projects_render(corpus_dir: Path) -> None:
         nodes, _ = plain_layout(graph(corpus_dir, *args, "--format", "dot"))
         assert nodes, project_id
         assert graph(corpus_dir, *args, "--format", "mermaid").startswith("flowchart TD\n")
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "dot"])
+def test_pictures_outside_git_import_nothing_heavy(tmp_path: Path, fmt: str) -> None:
+    """Without git there is nothing to classify: no Alembic, SQLAlchemy, libcst or GitPython.
+    (In a repository, new vs settled is read from the upstream tree, with GitPython.)"""
+    import re
+    import sys
+
+    proj = copy_fixture("labels", tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "migfix", "graph", "--format", fmt],
+        cwd=proj,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {
+        m.group(1).split(".")[0]
+        for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", proc.stderr, re.M)
+    }
+    assert "migfix" in imported
+    assert not imported & {"alembic", "sqlalchemy", "libcst", "git", "mako"}
