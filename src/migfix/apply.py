@@ -21,11 +21,17 @@ from migfix.newness import classify
 
 REVIEW = "Review the result and commit it; `migfix check` now passes."
 
-# Faults that make any rewrite unsafe: the graph itself cannot be trusted.
+# Faults that make any rewrite unsafe: the graph itself cannot be trusted, or Alembic
+# would not load it the way migfix reads it. Only their error-severity problems block
+# (a non-literal branch_labels is a warning and does not).
 BLOCKING = (
     "unparseable",
     "unreadable",
+    "conflict-markers",
     "missing-revision",
+    "missing-down-revision",
+    "non-literal",
+    "unknown-dependency",
     "duplicate-revision",
     "duplicate-label",
     "cycle",
@@ -102,7 +108,11 @@ def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None
 
 
 def refuse_broken(project: Project, graph: Graph, *, ignore: Sequence[str] = ()) -> None:
-    blocking = [p for p in graph.problems() if p.code in BLOCKING and p.code not in ignore]
+    blocking = [
+        p
+        for p in graph.problems()
+        if p.code in BLOCKING and p.severity == "error" and p.code not in ignore
+    ]
     if blocking:
         first = blocking[0]
         where = project.relpath(first.path) if first.path else str(project.root)

@@ -128,7 +128,10 @@ def graph(
 )
 @click.option("--strict", is_flag=True, help="Warnings fail the check too.")
 @click.option(
-    "--deep", is_flag=True, help="Also parse every file in full, to find syntax errors anywhere."
+    "--deep",
+    is_flag=True,
+    hidden=True,
+    help="No effect: every file is compiled in full by default (kept for old scripts).",
 )
 @click.option(
     "--against",
@@ -156,11 +159,8 @@ def check(
         g = graph_against(project, against)
     else:
         g = read_graph(project)
+    del deep  # the scan compiles every file (once per change: the scan cache keeps it)
     problems = g.problems()
-    if deep:
-        from migfix.graph import deep_problems
-
-        problems.extend(deep_problems(g.files))
     failing = [p for p in problems if p.severity == "error" or strict]
     ok = not failing
     if fmt == "json":

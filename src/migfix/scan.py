@@ -43,11 +43,12 @@ _ASSIGN = re.compile(
 )
 # Text before / after a name, inside a line, that may bind it at module level: chained
 # and unpacking assignments, walrus, import, for, with/except ... as, def, class, del,
-# global, match-case captures. Occurrences anywhere else (comments, strings, reads)
-# cannot. False positives only cost a trip through the ast path.
-_BIND_BEFORE = re.compile(
-    r"(?:[=(\[,*]|\b(?:def|class|as|import|for|del|global|nonlocal|case))[ \t]*\Z"
-)
+# global, match-case captures (a name right after one of these characters or words,
+# see _binds_before). Occurrences anywhere else (comments, strings, reads) cannot.
+# False positives only cost a trip through the ast path.
+_BIND_CHARS = frozenset("=([,*")
+_BIND_WORDS = ("def", "class", "as", "import", "for", "del", "global", "nonlocal", "case")
+_INDENT = re.compile(r"[ \t\f]*")
 _BIND_AFTER = re.compile(r"[ \t]*(?:=(?!=)|:=|,|\)|\])")
 _FIND_WORDS = ("revision", "branch_labels", "depends_on")  # "revision" also finds down_revision
 # Code between two statements that cannot hide a string or an open bracket.
@@ -72,8 +73,11 @@ _TOKEN = re.compile(
     re.X | re.S,
 )
 _REVISES = re.compile(r"^[ \t]*Revises:[ \t]*(.*?)[ \t]*$", re.M)
-_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
+_COOKIE = re.compile(rb"[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_NO_CODE = re.compile(rb"[ \t\f]*(?:#|\r?$)")
 _MAX_VALUE_LINES = 200
+# Faults after which the file's fields cannot be trusted to be all there is.
+_UNLOADABLE = frozenset(("unparseable", "unreadable", "conflict-markers"))
 
 
 @dataclass(frozen=True)
@@ -166,17 +170,33 @@ def list_revision_files(directory: Path, *, recursive: bool) -> list[Path]:
 
 
 def decode_source(data: bytes) -> str:
-    """Decode like the interpreter: a BOM, else a PEP 263 cookie, else UTF-8."""
+    """Decode like the interpreter: a BOM, else a PEP 263 cookie, else UTF-8.
+
+    As in Python, a cookie counts on the first line, or on the second when the first
+    holds no code (a shebang, a comment, nothing): a cookie after code is ignored.
+    """
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8")
-    head = data[: data.find(b"\n", data.find(b"\n") + 1) + 1] if b"\n" in data else data
-    m = _COOKIE.search(head) if b"coding" in head else None
-    encoding = m.group(1).decode("ascii") if m else "utf-8"
+    encoding = "utf-8"
+    if b"coding" in data[: data.find(b"\n", data.find(b"\n") + 1) + 1 or len(data)]:
+        first, _, rest = data.partition(b"\n")
+        m = _COOKIE.match(first)
+        if m is None and _NO_CODE.match(first) is not None:
+            m = _COOKIE.match(rest.partition(b"\n")[0])
+        if m is not None:
+            encoding = m.group(1).decode("ascii")
     return data.decode(encoding)
 
 
 def scan_file(path: Path, data: bytes | None = None) -> RevisionFile:
-    """Read one revision file statically. Faults are reported in ``issues``, never raised."""
+    """Read one revision file statically. Faults are reported in ``issues``, never raised.
+
+    Besides the header, the whole file is compiled once, as importing it would
+    (``migfix.loadable``): a file Alembic cannot load is a fault even when its header
+    reads fine. The scan cache keeps the result, so this happens once per change.
+    """
+    from migfix import loadable
+
     if data is None:
         try:
             data = path.read_bytes()
@@ -185,12 +205,23 @@ def scan_file(path: Path, data: bytes | None = None) -> RevisionFile:
     try:
         text = decode_source(data)
     except (UnicodeDecodeError, LookupError) as exc:
+        fault = loadable.compile_fault(path, data)
+        if fault is not None and fault.message.startswith("the coding cookie"):
+            return _broken(path, fault.code, fault.line, fault.message)
         return _broken(path, "unparseable", 1, f"cannot decode the file: {exc}")
+    fault = loadable.compile_fault(path, data)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     found = _fast_scan(text)
     if found is None:
         found = _ast_scan(text)
+    if fault is not None:
+        # One report of why the file does not load: the compiler's (the ast path may
+        # have seen the same syntax error, with a less precise message).
+        found.issues = [i for i in found.issues if i.code != "unparseable"]
+        found.issues.append(Issue(fault.code, fault.line, fault.message))
+    elif "down_revision" not in found.fields and not loadable.missing_down_revision(text):
+        found.down_imported = True
     return _build(path, found)
 
 
@@ -200,6 +231,8 @@ class _Found:
     doc: str | None = None
     doc_line: int = 0
     issues: list[Issue] = field(default_factory=list)
+    down_imported: bool = False
+    """``down_revision`` may come from a star import: its absence is no fault."""
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -242,30 +275,60 @@ def _name_lines(text: str) -> list[tuple[int, int]] | None:
     None when a name appears elsewhere in a place that may bind it.
 
     ``str.find`` is several times faster than a multi-line regex here, and this runs
-    on every file of every ``migfix check``.
+    on every file of every ``migfix check``. The work per occurrence is bounded by the
+    text right around it, never by the length of its line: a seed-data list of 300 KB on
+    one line may mention ``revision`` thousands of times.
     """
     out: set[tuple[int, int]] = set()
     size = len(text)
     for word in _FIND_WORDS:
+        line_start = 0
+        searched = 0  # newlines before ``searched`` are accounted for in line_start
         i = text.find(word)
         while i >= 0:
             j = i + len(word)
             if j == size or not (text[j].isalnum() or text[j] == "_"):
                 start = i - 5 if word == "revision" and text.endswith("down_", 0, i) else i
-                line_start = text.rfind("\n", 0, start) + 1
-                before = text[line_start:start]
-                if not before.strip(" \t\f"):
+                # Occurrences come in increasing order: look for a newline only in the
+                # text since the previous one.
+                newline = text.rfind("\n", searched, start)
+                if newline >= 0:
+                    line_start = newline + 1
+                searched = start
+                indent = _INDENT.match(text, line_start, start)
+                if indent is not None and indent.end() == start:
                     out.add((line_start, start))
                 elif (
-                    _BIND_BEFORE.search(before) is not None
-                    or _BIND_AFTER.match(text, j) is not None
-                ) and not before.endswith("."):
+                    _binds_before(text, line_start, start) or _BIND_AFTER.match(text, j) is not None
+                ) and text[start - 1] != ".":
                     # The name may be bound here by something other than a
                     # column-0 assignment (``x = revision = ...``, ``import``,
                     # ``for``, ``as``, ``def``...): only the ast can tell.
                     return None
             i = text.find(word, j)
     return sorted(out)
+
+
+def _binds_before(text: str, line_start: int, start: int) -> bool:
+    """True when the code before a name on its line ends in something that may bind it
+    (``=``, ``(``, ``import``, ``as``...). Only the end of the span is looked at:
+    searching the whole span made long lines quadratic."""
+    end = start
+    while end > line_start and text[end - 1] in " \t":
+        end -= 1
+    if end == line_start:
+        return False
+    if text[end - 1] in _BIND_CHARS:
+        return True
+    for word in _BIND_WORDS:
+        begin = end - len(word)
+        if (
+            begin >= line_start
+            and text.startswith(word, begin)
+            and (begin == line_start or not (text[begin - 1].isalnum() or text[begin - 1] == "_"))
+        ):
+            return True
+    return False
 
 
 def _plain_gap(text: str, begin: int, stop: int, found: _Found) -> bool:
@@ -281,6 +344,9 @@ def _plain_gap(text: str, begin: int, stop: int, found: _Found) -> bool:
     if _SAFE_GAP.fullmatch(text, begin, stop) is not None:
         return True  # no string, bracket or continuation: only code words and comments
     depth = 0
+    # Only the first string of the file can be its docstring: looking at every string
+    # (each time slicing the text before it) made a long seed-data line quadratic.
+    doc_candidate = begin == 0 and found.doc is None
     for tok in _TOKEN.finditer(text, begin):
         s = tok.start()
         if s >= stop:
@@ -288,14 +354,11 @@ def _plain_gap(text: str, begin: int, stop: int, found: _Found) -> bool:
         if tok.end() > stop:
             return False  # ``stop`` lies inside a string or comment
         kind = tok.lastgroup
-        if (
-            begin == 0
-            and found.doc is None
-            and kind == "s"
-            and (not text[:s].strip() or _only_comments(text[:s]))
-        ):
-            found.doc = _string_body(tok.group())
-            found.doc_line = _line_of(text, s)
+        if doc_candidate and kind == "s":
+            doc_candidate = False
+            if not text[:s].strip() or _only_comments(text[:s]):
+                found.doc = _string_body(tok.group())
+                found.doc_line = _line_of(text, s)
         if kind == "o":
             depth += 1
         elif kind == "x":
@@ -506,7 +569,7 @@ def _build(path: Path, found: _Found) -> RevisionFile:
             )
         else:
             revision = v[0]
-    elif not any(i.code == "unparseable" for i in issues):
+    elif not any(i.code in _UNLOADABLE for i in issues):
         m = _LEGACY_REV.match(path.name)
         if m:
             # Alembic 0.1 files: the id comes from the file name.
@@ -532,6 +595,21 @@ def _build(path: Path, found: _Found) -> RevisionFile:
                 )
             )
     down = fields.get("down_revision", _ABSENT)
+    if (
+        not down.assigned
+        and revision is not None
+        and not found.down_imported
+        and not any(i.code in _UNLOADABLE for i in issues)
+    ):
+        issues.append(
+            Issue(
+                "missing-down-revision",
+                revision_line or 1,
+                "declares a revision but no `down_revision`, so Alembic cannot load it (it "
+                "reads the module's down_revision). Add `down_revision = None` for a first "
+                "revision, or the id of its parent.",
+            )
+        )
     if isinstance(down.value, Unknown):
         issues.append(
             Issue(
