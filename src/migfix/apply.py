@@ -134,7 +134,9 @@ def merge(
     graph: Graph | None = None,
 ) -> Outcome:
     from migfix import gitops
+    from migfix.merge import check_options
 
+    check_options(opts)
     graph = graph or read_graph(project)
     repo = gitops.find_repo(project.root)
     refuse_conflicts(project, repo, rerun="migfix merge")
@@ -150,6 +152,7 @@ def merge(
     if plan.empty:
         return outcome
     outcome.changes = build_changes(plan, graph)
+    _refuse_unreadable_folders(project, plan)
     after = prove(graph, outcome.changes)
     if not opts.heads and after.head_groups():  # pragma: no cover - would be a planner bug
         left = ", ".join(h for g in after.head_groups() for h in g)
@@ -160,8 +163,49 @@ def merge(
     if dry_run:
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
-    outcome.written = apply_changes(outcome.changes)
+    made: list[Path] = []
+    try:
+        _make_folders(outcome.changes, made)
+        outcome.written = apply_changes(outcome.changes)
+    except BaseException:
+        _remove_folders(made)
+        raise
     return outcome
+
+
+def _refuse_unreadable_folders(project: Project, plan: MergePlan) -> None:
+    """A file_template with a sub-folder (``%%(year)d/%%(rev)s_%%(slug)s``) is fine only
+    when Alembic reads version locations recursively; otherwise it would not see the file."""
+    if project.recursive:
+        return
+    for m in plan.merges:
+        if m.path.parent not in project.version_locations:
+            raise Refusal(
+                f"file_template puts the merge revision in a sub-folder "
+                f"({project.relpath(m.path)}), but recursive_version_locations is not true, so "
+                "Alembic would not find it. Set recursive_version_locations = true (as "
+                "Alembic's docs require for such a template) and run migfix merge again."
+            )
+
+
+def _make_folders(changes: Sequence[FileChange], made: list[Path]) -> None:
+    """Create the missing folders of new files (a sub-folder file_template), recording
+    each in MADE, outermost first, so a failed write can remove them again."""
+    for change in changes:
+        if change.old is not None or change.new is None:
+            continue
+        missing = [d for d in (change.path.parent, *change.path.parent.parents) if not d.exists()]
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+
+
+def _remove_folders(made: Sequence[Path]) -> None:
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            continue
 
 
 def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:

@@ -512,6 +512,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except OSError as exc:
+        # A full disk, a read-only mount, an immutable file: not a bug, and writes are
+        # all-or-nothing, so nothing was changed.
+        from migfix.oserrors import describe
+
+        click.echo(f"migfix: {describe(exc)}", err=True)
+        return EXIT_USAGE
     except Exception as exc:  # pragma: no cover - last line of defence
         if os.environ.get("MIGFIX_DEBUG"):
             raise

@@ -47,6 +47,13 @@ def run(
             f"Your {_what(hook_type)} is complete and no file was changed; run `migfix check` "
             "and `migfix merge` by hand."
         )
+    except OSError as exc:
+        from migfix.oserrors import describe
+
+        _say(
+            f"could not fix the migration heads automatically: {describe(exc)}\n"
+            f"Your {_what(hook_type)} is complete; run `migfix merge` by hand once it is fixed."
+        )
     except Exception as exc:  # a hook must never break the user's merge
         _say(
             f"internal error ({type(exc).__name__}: {exc}); your {_what(hook_type)} is complete "
