@@ -83,7 +83,7 @@ def heads(
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    graph = read_graph(project)
+    graph = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if as_json:
         click.echo(report.dumps(report.heads_json(project, graph)))
     else:
@@ -108,7 +108,7 @@ def graph(
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    g = read_graph(project)
+    g = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if as_json:
         click.echo(report.dumps(report.graph_json(project, g)))
     else:

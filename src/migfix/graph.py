@@ -456,9 +456,13 @@ class Graph:
         return out
 
 
-def read_graph(project: Project) -> Graph:
-    """Scan a project's version locations and build its graph (the read-only path)."""
+def read_graph(project: Project, *, full: bool = True) -> Graph:
+    """Scan a project's version locations and build its graph (the read-only path).
+
+    ``full=False`` skips compiling each changed file to see whether Python can load it:
+    only for commands that print the graph and never act on it (``heads``, ``graph``).
+    """
     from migfix.scan import scan_locations
 
-    files = scan_locations(project.version_locations, recursive=project.recursive)
+    files = scan_locations(project.version_locations, recursive=project.recursive, full=full)
     return Graph(files, allow_heads=project.settings.allow_heads, root=project.root)

@@ -126,6 +126,9 @@ def _run(
         repo, "ORIG_HEAD", "HEAD", list(project.version_locations)
     ):
         return
+    # One head (the usual case) needs no compile of changed files; acting does.
+    if not read_graph(project, full=False).head_groups():
+        return
     graph = read_graph(project)
     if not graph.head_groups():
         return

@@ -130,6 +130,9 @@ class RevisionFile:
     docstring: str = ""
     """The whole docstring, raw and stripped (Alembic's ``Script.longdoc``)."""
     issues: tuple[Issue, ...] = field(default=())
+    checked: bool = True
+    """The whole file was compiled, so ``issues`` says whether Python can load it. Only
+    ``heads`` and ``graph`` skip that (see ``scan_file``'s ``full``)."""
 
     @property
     def down_revisions(self) -> tuple[str, ...]:
@@ -188,12 +191,13 @@ def decode_source(data: bytes) -> str:
     return data.decode(encoding)
 
 
-def scan_file(path: Path, data: bytes | None = None) -> RevisionFile:
+def scan_file(path: Path, data: bytes | None = None, *, full: bool = True) -> RevisionFile:
     """Read one revision file statically. Faults are reported in ``issues``, never raised.
 
-    Besides the header, the whole file is compiled once, as importing it would
+    With ``full`` (the default), the whole file is also compiled, as importing it would
     (``migfix.loadable``): a file Alembic cannot load is a fault even when its header
-    reads fine. The scan cache keeps the result, so this happens once per change.
+    reads fine. That costs ~10x the header scan; the scan cache keeps the result, so it
+    happens once per change. ``heads`` and ``graph`` only print the graph and skip it.
     """
     from migfix import loadable
 
@@ -209,7 +213,7 @@ def scan_file(path: Path, data: bytes | None = None) -> RevisionFile:
         if fault is not None and fault.message.startswith("the coding cookie"):
             return _broken(path, fault.code, fault.line, fault.message)
         return _broken(path, "unparseable", 1, f"cannot decode the file: {exc}")
-    fault = loadable.compile_fault(path, data)
+    fault = loadable.compile_fault(path, data) if full else None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     found = _fast_scan(text)
@@ -222,7 +226,9 @@ def scan_file(path: Path, data: bytes | None = None) -> RevisionFile:
         found.issues.append(Issue(fault.code, fault.line, fault.message))
     elif "down_revision" not in found.fields and not loadable.missing_down_revision(text):
         found.down_imported = True
-    return _build(path, found)
+    rf = _build(path, found)
+    rf.checked = full
+    return rf
 
 
 @dataclass(slots=True)
@@ -667,13 +673,17 @@ def _broken(path: Path, code: str, line: int, message: str) -> RevisionFile:
 
 
 def scan_locations(
-    locations: tuple[Path, ...] | list[Path], *, recursive: bool, cache: bool = True
+    locations: tuple[Path, ...] | list[Path],
+    *,
+    recursive: bool,
+    cache: bool = True,
+    full: bool = True,
 ) -> list[RevisionFile]:
     """Every revision file of a project, in Alembic's load order, each read once.
 
     A file reached twice (overlapping version locations) is read once, as Alembic does.
     Unchanged files are taken from the scan cache (``migfix.scancache``) without being
-    read.
+    read; with ``full``, a cached entry made without compiling the file is redone.
     """
     from migfix.scancache import LocationCache
 
@@ -692,18 +702,18 @@ def scan_locations(
                     continue
                 seen.add(real)
             if store is None:
-                out.append(scan_file(p))
+                out.append(scan_file(p, full=full))
                 continue
             try:
                 stat = os.stat(name)
             except OSError:
-                out.append(scan_file(p))
+                out.append(scan_file(p, full=full))
                 continue
             record = store.get(name, stat)
-            if record is not None:
+            if record is not None and (record[-1] or not full):
                 out.append(_from_record(p, record))
                 continue
-            rf = scan_file(p)
+            rf = scan_file(p, full=full)
             out.append(rf)
             store.put(name, stat, _to_record(rf))
         if store is not None:
@@ -735,11 +745,12 @@ def _to_record(rf: RevisionFile) -> tuple[object, ...]:
         rf.doc,
         rf.docstring,
         tuple(tuple(i) for i in rf.issues),
+        rf.checked,
     )
 
 
 def _from_record(path: Path, rec: tuple[Any, ...]) -> RevisionFile:
-    rev, rev_line, down, labels, deps, revises, revises_line, doc, docstring, issues = rec
+    rev, rev_line, down, labels, deps, revises, revises_line, doc, docstring, issues, checked = rec
     return RevisionFile(
         path,
         rev,
@@ -752,11 +763,12 @@ def _from_record(path: Path, rec: tuple[Any, ...]) -> RevisionFile:
         doc,
         docstring,
         tuple(Issue(*i) for i in issues) if issues else (),
+        checked,
     )
 
 
 def scan_sources(
-    sources: dict[Path, bytes], *, recursive: bool, locations: list[Path]
+    sources: dict[Path, bytes], *, recursive: bool, locations: list[Path], full: bool = True
 ) -> list[RevisionFile]:
     """Same as :func:`scan_locations` for files given as bytes (e.g. read from git objects)."""
     by_loc: list[RevisionFile] = []
@@ -767,7 +779,7 @@ def scan_sources(
         )
         for p in names:
             if _SOURCE_FILE.match(p.name) and "__pycache__" not in p.parts:
-                by_loc.append(scan_file(p, sources[p]))
+                by_loc.append(scan_file(p, sources[p], full=full))
     return by_loc
 
 
