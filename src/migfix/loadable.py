@@ -59,15 +59,10 @@ def _syntax_fault(data: bytes, msg: str, line: int) -> Fault:
             f"the file contains a NUL byte (line {line}), so Alembic will fail to load it. "
             "Remove it (the file was probably saved in a binary or UTF-16 encoding).",
         )
-    ignored = _ignored_cookie(data)
-    if ignored is not None and ("decode" in msg or "unicode error" in msg):
-        return Fault(
-            "unparseable",
-            2,
-            f"the coding cookie ({ignored}) is on line 2 after a line of code, so Python "
-            "ignores it and reads the file as UTF-8, which fails: Alembic cannot load it. "
-            "Move the cookie to the first line (or save the file as UTF-8).",
-        )
+    if "decode" in msg or "UTF-8" in msg.upper():
+        cookie = cookie_fault(data)
+        if cookie is not None:
+            return cookie
     return Fault(
         "unparseable",
         line,
@@ -92,6 +87,20 @@ def conflict_marker(text: str) -> Fault | None:
         f"the file holds git conflict markers (`{first.group(1)}` on line {line}), so Alembic "
         "will fail to load it. Resolve the conflict (keep one side, delete the marker lines) "
         "and commit again.",
+    )
+
+
+def cookie_fault(data: bytes) -> Fault | None:
+    """When DATA is not UTF-8 and has a cookie Python ignores, the fault that explains it."""
+    ignored = _ignored_cookie(data)
+    if ignored is None:
+        return None
+    return Fault(
+        "unparseable",
+        2,
+        f"the coding cookie ({ignored}) is on line 2 after a line of code, so Python "
+        "ignores it and reads the file as UTF-8, which fails: Alembic cannot load it. "
+        "Move the cookie to the first line (or save the file as UTF-8).",
     )
 
 

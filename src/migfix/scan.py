@@ -209,8 +209,8 @@ def scan_file(path: Path, data: bytes | None = None, *, full: bool = True) -> Re
     try:
         text = decode_source(data)
     except (UnicodeDecodeError, LookupError) as exc:
-        fault = loadable.compile_fault(path, data)
-        if fault is not None and fault.message.startswith("the coding cookie"):
+        fault = loadable.cookie_fault(data)
+        if fault is not None:
             return _broken(path, fault.code, fault.line, fault.message)
         return _broken(path, "unparseable", 1, f"cannot decode the file: {exc}")
     fault = loadable.compile_fault(path, data) if full else None
