@@ -269,16 +269,20 @@ def test_merge_refuses_a_graph_with_any_error(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_rebase_refuses_a_non_literal_down_revision(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("name", ["non-literal-down-revision", "syntax-error", "conflict-markers"])
+def test_rebase_refuses_a_branch_revision_alembic_would_not_load(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
 ) -> None:
     isolate_git(monkeypatch)
     project = copy_fixture("plain", tmp_path)
     make_repo(project)
     commit_all(project, "initial")
     git(project, "checkout", "-q", "-b", "feature")
-    name, text, line = BLOCKERS["non-literal-down-revision"]
-    write(project / VERSIONS / name, text.replace("'aaaa0003'\nrevision", "'aaaa0004'\nrevision"))
+    name, text, line = BLOCKERS[name]
+    write(project / VERSIONS / name, text.replace("aaaa0003", BASE))
     commit_all(project, "feature")
     git(project, "checkout", "-q", "main")
     write(project / VERSIONS / "dddd0001_main.py", revision_text("dddd0001", BASE))
@@ -316,6 +320,16 @@ def test_a_long_line_is_read_in_linear_time(tmp_path: Path, first: bool) -> None
     path.write_text(text)
     f = scan.scan_file(path)
     assert (f.revision, f.down_revisions, f.issues) == ("bbbb0001", (BASE,), ())
+
+
+def test_a_value_that_never_closes_is_read_in_linear_time(tmp_path: Path) -> None:
+    # The fast path parsed ever longer chunks (one more line each time, up to 200): 400 KB
+    # took 15 s. Linear now; a regression shows up as a stalled test, not a threshold.
+    row = "".join(f'"revision{i}", ' for i in range(150))
+    body = "\n".join(f"    {row}" for _ in range(190))
+    path = tmp_path / "bbbb0001_open.py"
+    path.write_text(f"revision = 'bbbb0001'\ndown_revision = (\n{body}\n")
+    assert [(i.code, i.line) for i in scan.scan_file(path).issues] == [("unparseable", 2)]
 
 
 # -- a committed symlink as the versions folder ------------------------------------------------

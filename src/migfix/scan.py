@@ -76,6 +76,7 @@ _REVISES = re.compile(r"^[ \t]*Revises:[ \t]*(.*?)[ \t]*$", re.M)
 _COOKIE = re.compile(rb"[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 _NO_CODE = re.compile(rb"[ \t\f]*(?:#|\r?$)")
 _MAX_VALUE_LINES = 200
+_MAX_VALUE_CHARS = 20_000
 # Faults after which the file's fields cannot be trusted to be all there is.
 _UNLOADABLE = frozenset(("unparseable", "unreadable", "conflict-markers"))
 
@@ -402,8 +403,10 @@ def _read_value(text: str, pos: int) -> tuple[Value, int] | None:
     end = text.find("\n", pos)
     for _ in range(_MAX_VALUE_LINES):
         chunk = text[pos : len(text) if end < 0 else end]
-        if not chunk.strip():
-            return None  # `x =` with nothing after it: let the ast path report it
+        if not chunk.strip() or len(chunk) > _MAX_VALUE_CHARS:
+            # `x =` with nothing after it: let the ast path report it. A value this long
+            # is no revision id list; parsing ever longer chunks would be quadratic.
+            return None
         try:
             node = ast.parse(chunk.strip(), mode="eval").body
         except SyntaxError:
