@@ -18,8 +18,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migfix.errors import MigfixError
+
+if TYPE_CHECKING:
+    from migfix.config import Project
+    from migfix.graph import Graph
 
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
@@ -122,15 +127,20 @@ def _run(
         project = find_project(cwd)
     except ConfigError:
         return  # not an Alembic project: the hook has nothing to say
-    if not always and not gitops.changed_between(
-        repo, "ORIG_HEAD", "HEAD", list(project.version_locations)
-    ):
+    watched = list(project.version_locations)
+    if project.settings.lock:
+        from migfix.headlock import lock_path
+
+        watched.append(lock_path(project))
+    if not always and not gitops.changed_between(repo, "ORIG_HEAD", "HEAD", watched):
         return
     # One head (the usual case) needs no compile of changed files; acting does.
     if not read_graph(project, full=False).head_groups():
         return
     graph = read_graph(project)
     if not graph.head_groups():
+        if project.settings.lock:
+            _refresh_lock(repo, project, graph, commit)
         return
     chosen = strategy or project.settings.strategy
     do_commit = project.settings.commit if commit is None else commit
@@ -182,6 +192,25 @@ def _run(
             return
         _say("committed the result.")
     elif written:
+        _say("left uncommitted for review: `git diff`, then commit.")
+
+
+def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | None) -> None:
+    """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
+    from migfix import headlock
+
+    path = headlock.update(project, graph)
+    if path is None:
+        return
+    _say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
+    if project.settings.commit if commit is None else commit:
+        try:
+            _commit(repo, [path], "Update the migration heads lock (migfix)")
+        except subprocess.CalledProcessError:
+            _say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
+            return
+        _say("committed the result.")
+    else:
         _say("left uncommitted for review: `git diff`, then commit.")
 
 
