@@ -134,6 +134,32 @@ def merge(
     graph: Graph | None = None,
     strict: bool = False,
 ) -> Outcome:
+    from migfix import txn
+
+    # One writer at a time: a second run waits, then plans again on what the first wrote
+    # (usually: nothing to do).
+    with txn.writer_lock(project.root) as changed:
+        return _merge(
+            project,
+            opts,
+            upstream=upstream,
+            extra_new=extra_new,
+            dry_run=dry_run,
+            graph=None if changed else graph,
+            strict=strict,
+        )
+
+
+def _merge(
+    project: Project,
+    opts: MergeOptions,
+    *,
+    upstream: str | None,
+    extra_new: Sequence[str],
+    dry_run: bool,
+    graph: Graph | None,
+    strict: bool,
+) -> Outcome:
     from migfix import gitops
     from migfix.merge import check_options
 
@@ -172,7 +198,7 @@ def merge(
     made: list[Path] = []
     try:
         _make_folders(outcome.changes, made)
-        outcome.written = apply_changes(outcome.changes)
+        outcome.written = apply_changes(outcome.changes, root=project.root)
     except BaseException:
         _remove_folders(made)
         raise

@@ -534,8 +534,11 @@ def hook_rebase(project: Project, *, onto: str | None = None) -> tuple[list[Path
             "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
             "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
         )
-    planned = plan_onto(project, ref)
-    return apply(planned), render(planned)
+    from migfix import txn
+
+    with txn.writer_lock(project.root):
+        planned = plan_onto(project, ref)
+        return apply(planned), render(planned)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -575,7 +578,7 @@ def apply(plan: RebasePlan) -> list[Path]:
     """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed."""
     from migfix._fileio import apply_changes
 
-    return apply_changes(build_changes(plan))
+    return apply_changes(build_changes(plan), root=plan.root)
 
 
 def diff(plan: RebasePlan) -> str:
