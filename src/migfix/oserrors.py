@@ -2,7 +2,7 @@
 
 A full disk, a read-only mount, an immutable file or a name too long for the file system
 reach migfix as an ``OSError`` from wherever the write failed (Alembic rendering a merge
-file, staging a rewrite, replacing a file). Every write is all-or-nothing (``_fileio``
+file, staging a rewrite, replacing a file). Every write is one transaction (``migfix.txn``
 undoes the files already replaced before the error propagates), so by the time ``cli.main``
 or the hook reports the error, nothing was changed.
 """
