@@ -137,10 +137,12 @@ def _run(
         watched.append(lock_path(project))
     if not always and not gitops.changed_between(repo, "ORIG_HEAD", "HEAD", watched):
         return
-    # One head (the usual case) needs no compile of changed files; acting does.
-    if not read_graph(project, full=False).head_groups():
-        return
-    graph = read_graph(project)
+    # One head and no lock to refresh (the usual case) needs no compile of changed files;
+    # writing anything does: never act on a graph Alembic would not load.
+    full = bool(project.settings.lock)
+    graph = read_graph(project, full=full)
+    if not full and graph.head_groups():
+        graph = read_graph(project)
     if not graph.head_groups():
         if project.settings.lock:
             _refresh_lock(repo, project, graph, commit)
