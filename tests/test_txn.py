@@ -36,6 +36,8 @@ class Split:
     ``rebase`` is the feature branch alone (for ``migfix rebase --onto main``); ``merge`` is
     the same branch after ``git merge main`` (for ``migfix merge --upstream main``). Both
     rewrite every one of the NEW revisions; the merge also creates one merge revision.
+    With MERGES, the branch also merged main half-way and joined that many of its revisions
+    with main's head of then: merges that ``rebase --drop-merges`` deletes.
     """
 
     root: Path
@@ -47,7 +49,7 @@ class Split:
         return self.root / "migrations" / "versions"
 
 
-def make_split(tmp_path: Path, *, settled: int, fork: int, new: int) -> Split:
+def make_split(tmp_path: Path, *, settled: int, fork: int, new: int, merges: int = 0) -> Split:
     root = make_repo(tmp_path / "proj")
     seed = copy_fixture("typed", tmp_path)
     (root / "alembic.ini").write_bytes((seed / "alembic.ini").read_bytes())
@@ -63,12 +65,23 @@ def make_split(tmp_path: Path, *, settled: int, fork: int, new: int) -> Split:
     render_project(GenGraph(tuple(chain[:fork])), versions, typed=True)
     commit_all(root, "settled, up to the fork")
     git(root, "branch", "feature")
-    render_project(GenGraph(tuple(chain[fork:])), versions, typed=True)
-    commit_all(root, "settled, after the fork")
+    mid = (fork + settled) // 2
+    render_project(GenGraph(tuple(chain[fork:mid])), versions, typed=True)
+    halfway = commit_all(root, "settled, after the fork")
+    render_project(GenGraph(tuple(chain[mid:])), versions, typed=True)
+    commit_all(root, "settled, the rest")
     git(root, "checkout", "-q", "feature")
     added = [GenRevision(f"bbbb{i:04d}", (f"aaaa{fork:04d}",)) for i in range(1, new + 1)]
     render_project(GenGraph(tuple(added)), versions, typed=True)
     rebase = commit_all(root, "new revisions, each on the fork point")
+    if merges:
+        git(root, "merge", "-q", "--no-edit", halfway)
+        joins = [
+            GenRevision(f"dddd{i:04d}", (f"bbbb{i:04d}", f"aaaa{mid:04d}"))
+            for i in range(1, merges + 1)
+        ]
+        render_project(GenGraph(tuple(joins)), versions, typed=True)
+        rebase = commit_all(root, "merges of main's history")
     git(root, "merge", "-q", "--no-edit", "main")
     merge = git(root, "rev-parse", "HEAD")
     return Split(root, rebase, merge)
@@ -336,11 +349,13 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
     tmp_path: Path,
 ) -> None:
     """5,000 revisions, 300 of them rewritten; twelve real kills; each followed by ``heads``."""
-    split = make_split(tmp_path, settled=4700, fork=4400, new=300)
+    split = make_split(tmp_path, settled=4700, fork=4400, new=300, merges=20)
     # Slow enough that most kills land inside the write phase (~1.2 s of 300 replacements).
     pause = "0.004"
     runs = {}
-    for name, command, commit in (("merge", MERGE, split.merge), ("rebase", REBASE, split.rebase)):
+    # The rebase also deletes the 20 merges of main's history.
+    rebase = (*REBASE, "--drop-merges")
+    for name, command, commit in (("merge", MERGE, split.merge), ("rebase", rebase, split.rebase)):
         reset(split, commit)
         old = snapshot(split.root)
         ready = tmp_path / f"ready-{name}"
@@ -354,7 +369,7 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
         assert proc.returncode == 0
         writing = time.monotonic() - began - planned
         done = snapshot(split.root)
-        changed = [k for k in done if done[k] != old.get(k)]
+        changed = [k for k in set(done) | set(old) if done.get(k) != old.get(k)]
         assert len(changed) >= 300, len(changed)
         ready.unlink()
         runs[name] = (command, commit, old, done, planned, writing)
