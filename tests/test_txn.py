@@ -412,3 +412,36 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
         outcomes.append((name, signum, proc.returncode, state, RECOVERED in after.stderr))
     # The kills really landed inside the write phase, not only before or after it.
     assert any(state == "old" and rc != 0 for _, _, rc, state, _ in outcomes), outcomes
+
+
+def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: Path) -> None:
+    from migfix import txn
+
+    root = make_repo(tmp_path / "repo")
+    for i in range(8):
+        (root / f"m{i}.py").write_bytes(b"old %d\n" % i)
+    for i in range(4):
+        (root / f"d{i}.py").write_bytes(b"doomed\n")
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _APPLY, str(root)],
+        env=env(MIGFIX_TEST_WRITE_READY=str(ready), MIGFIX_TEST_WRITE_PAUSE="0.1"),
+    )
+    wait_for(ready, proc)
+    deadline = time.monotonic() + 60
+    while (root / "m1.py").read_bytes() == b"old 1\n":
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    folder = root / ".git" / "migfix" / "txn"
+    (folder / "1.old").unlink()  # m1.py's old bytes are gone
+
+    said = txn.recover(root)
+
+    assert said is not None and "could not undo" in said and "m1.py" in said, said
+    assert (folder / "journal.json").exists()
+    assert (root / "m0.py").read_bytes() == b"old 0\n"
+    assert (root / "m1.py").read_bytes() == b"new 1\n"
+    again = txn.recover(root)
+    assert again is not None and "could not undo" in again
