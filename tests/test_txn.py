@@ -445,3 +445,25 @@ def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: 
     assert (root / "m1.py").read_bytes() == b"new 1\n"
     again = txn.recover(root)
     assert again is not None and "could not undo" in again
+
+
+def test_ctrl_c_during_the_hooks_fix_undoes_it(tmp_path: Path, split: Split) -> None:
+    old = snapshot(split.root)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migfix.hookrun", "post-merge", "--no-commit", "--", "0"],
+        cwd=split.root,
+        env=env(MIGFIX_TEST_WRITE_READY=str(ready), MIGFIX_TEST_WRITE_PAUSE="0.3"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(ready, proc)
+    wait_changed(split.root, old, proc)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1].startswith("migfix: interrupted (SIGINT)") and UNDONE in err, err
+    assert snapshot(split.root) == old
+    assert journal_left(split.root) == []
