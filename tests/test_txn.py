@@ -23,6 +23,8 @@ from gitutil import GIT_ENV, commit_all, git, make_repo
 from graphgen import GenGraph, GenRevision, render_project
 from projutil import GITIGNORE, SRC, migfix_proc, normalize
 
+from migfix.errors import Refusal
+
 # What migfix prints when it finds and undoes an interrupted change.
 RECOVERED = "undid an interrupted migfix change"
 UNDONE = "the partial change was undone"
@@ -445,6 +447,13 @@ def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: 
     assert (root / "m1.py").read_bytes() == b"new 1\n"
     again = txn.recover(root)
     assert again is not None and "could not undo" in again
+    # A writer refuses rather than start a new journal over the one still needed.
+    with (
+        pytest.raises(Refusal, match="Nothing was written: migfix could not undo"),
+        txn.writer_lock(root),
+    ):
+        pass
+    assert (folder / "journal.json").exists()
 
 
 def test_ctrl_c_during_the_hooks_fix_undoes_it(tmp_path: Path, split: Split) -> None:

@@ -191,7 +191,7 @@ def writer_lock(root: Path) -> Iterator[bool]:
     try:
         _install_handlers(hold)
         try:
-            changed = _recover_locked(state) is not None
+            changed = _recover_locked(state, writer=True) is not None
             yield changed or waited
         except KeyboardInterrupt as exc:
             if not hasattr(exc, "migfix_state") and not hold.wrote:
@@ -224,7 +224,7 @@ def recover(root: Path) -> str | None:
         _unlock(state, fd)
 
 
-def _recover_locked(state: Path) -> str | None:
+def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
     folder = state / TXN
     if not os.path.isdir(folder):
         return None
@@ -232,6 +232,8 @@ def _recover_locked(state: Path) -> str | None:
         try:
             result = _roll_back(folder)
         except _Stuck as exc:
+            if writer:  # a new journal would take the place of the one still needed
+                raise Refusal(f"Nothing was written: migfix {exc.line}") from None
             _say(exc.line)
             return exc.line
     if result is None:
