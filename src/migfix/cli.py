@@ -98,7 +98,7 @@ def heads(
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    graph = read_graph(project)
+    graph = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if as_json:
         click.echo(report.dumps(report.heads_json(project, graph)))
     else:
@@ -123,7 +123,7 @@ def graph(
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    g = read_graph(project)
+    g = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if as_json:
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
@@ -143,7 +143,10 @@ def graph(
 )
 @click.option("--strict", is_flag=True, help="Warnings fail the check too.")
 @click.option(
-    "--deep", is_flag=True, help="Also parse every file in full, to find syntax errors anywhere."
+    "--deep",
+    is_flag=True,
+    hidden=True,
+    help="No effect: every file is compiled in full by default (kept for old scripts).",
 )
 @click.option(
     "--against",
@@ -171,6 +174,7 @@ def check(
         g = graph_against(project, against)
     else:
         g = read_graph(project)
+    del deep  # the scan compiles every file (once per change: the scan cache keeps it)
     problems = g.problems()
     if against:
         from migfix import overlap
@@ -182,10 +186,6 @@ def check(
         # The lock describes this branch's own heads, also when checking --against REF.
         stale = headlock.problem(project, read_graph(project) if against else g)
         problems.extend([stale] if stale else [])
-    if deep:
-        from migfix.graph import deep_problems
-
-        problems.extend(deep_problems(g.files))
     failing = [p for p in problems if p.severity == "error" or strict]
     ok = not failing
     if fmt == "json":
@@ -320,8 +320,13 @@ _hook_types = click.option(
     is_flag=True,
     help="Check heads after every merge, not only when migrations changed.",
 )
+@click.option("--force", is_flag=True, help="Replace migfix hooks even if edited by hand.")
 def hook_install(
-    hook_types: tuple[str, ...], strategy: str | None, commit: bool | None, always: bool
+    hook_types: tuple[str, ...],
+    strategy: str | None,
+    commit: bool | None,
+    always: bool,
+    force: bool,
 ) -> int:
     """Install the post-merge, post-rewrite and post-commit hooks.
 
@@ -332,7 +337,7 @@ def hook_install(
 
     types = hook_types or hooks.HOOK_TYPES
     for line in hooks.install(
-        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always
+        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always, force=force
     ):
         click.echo(line)
     from migfix import headlock
@@ -344,11 +349,12 @@ def hook_install(
 
 @hook.command("uninstall")
 @_hook_types
-def hook_uninstall(hook_types: tuple[str, ...]) -> int:
+@click.option("--force", is_flag=True, help="Remove migfix hooks even if edited by hand.")
+def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
     from migfix import hook as hooks
 
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES):
+    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
         click.echo(line)
     if not hook_types:
         from migfix import headlock
@@ -549,6 +555,7 @@ def verify(
     is_flag=True,
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
+@upstream_options
 @verify_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def rebase(
@@ -560,6 +567,8 @@ def rebase(
     dry_run: bool,
     onto: str,
     drop_merges: bool,
+    upstream: str | None,
+    new: tuple[str, ...],
     run_verify: bool,
     strict: bool,
 ) -> int:
@@ -569,7 +578,9 @@ def rebase(
 
     project = _project(config, name, versions, recursive)
     if dry_run:
-        plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
+        plan = rebase_mod.plan_onto(
+            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+        )
         if as_json:
             click.echo(report.dumps(plan.to_json()))
         else:
@@ -580,7 +591,9 @@ def rebase(
 
     # Planned under the writer lock, so a second run plans on what the first wrote.
     with txn.writer_lock(project.root):
-        plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
+        plan = rebase_mod.plan_onto(
+            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+        )
         refuse_if_strict(strict, plan.notes)
         rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
@@ -611,6 +624,13 @@ def main(argv: list[str] | None = None) -> int:
         text, code = interrupted_line(exc)
         click.echo(f"migfix: {text}", err=True)
         return code
+    except OSError as exc:
+        # A full disk, a read-only mount, an immutable file: not a bug, and writes are
+        # all-or-nothing, so nothing was changed.
+        from migfix.oserrors import describe
+
+        click.echo(f"migfix: {describe(exc)}", err=True)
+        return EXIT_USAGE
     except Exception as exc:  # pragma: no cover - last line of defence
         if os.environ.get("MIGFIX_DEBUG"):
             raise

@@ -2,9 +2,12 @@
 
 post-commit stands in for post-merge when a merge stopped on conflicts: git runs no
 post-merge then, and the merge commit is made later by the user's ``git commit``. Its
-script starts Python only for a merge commit, and from there on it is handled as
-post-merge: ORIG_HEAD is still the commit the merge started from (``git merge`` set it;
-``git commit`` leaves it alone), and HEAD^2 is what the merge brought in.
+script starts Python for a merge commit, and from there on it is handled as post-merge:
+ORIG_HEAD is still the commit the merge started from (``git merge`` set it; ``git commit``
+leaves it alone), and HEAD^2 is what the merge brought in. It also starts Python for a
+commit that added files to the version locations recorded in the script: ``git merge
+--squash`` + ``git commit`` and ``git cherry-pick`` bring another line of migrations in
+with an ordinary commit, and HEAD^..HEAD is what they brought.
 
 A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
 leaves files untouched on error. The common case (one head, or a merge that did not
@@ -52,6 +55,13 @@ def run(
             f"Your {_what(hook_type)} is complete and no file was changed; run `migfix check` "
             "and `migfix merge` by hand."
         )
+    except OSError as exc:
+        from migfix.oserrors import describe
+
+        _say(
+            f"could not fix the migration heads automatically: {describe(exc)}\n"
+            f"Your {_what(hook_type)} is complete; run `migfix merge` by hand once it is fixed."
+        )
     except Exception as exc:  # a hook must never break the user's merge
         _say(
             f"internal error ({type(exc).__name__}: {exc}); your {_what(hook_type)} is complete "
@@ -60,24 +70,31 @@ def run(
     return 0
 
 
-def _other_side(repo: Path, hook_type: str) -> str | None:
-    """The commit whose history the merge or rebase just brought in, to rebase onto.
+def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
+    """The commits to rebase onto, in order of preference (see ``rebase.hook_rebase``).
 
-    Not the branch's upstream: a feature branch tracking origin/feature that merges
-    origin/main must treat main's revisions as settled, and they are exactly the ones
-    in the merged-in commit (HEAD^2). After a rebase, git lists "old new" pairs on
-    stdin; the first new commit's parent is what the branch was replayed onto.
+    First the commit whose history the merge or rebase just brought in: a feature branch
+    that merges origin/main puts its own revisions on top of main's (HEAD^2). Then, for a
+    merge, the commit the merge started from (HEAD^1): merging a feature INTO main must move
+    the feature's revisions, never main's published ones; the settled check in the rebase
+    picks whichever moves no settled revision. After a rebase, git lists "old new" pairs on
+    stdin; the first new commit's parent is what the branch was replayed onto. After a
+    plain commit (a squash merge, a cherry-pick) the commit's parent is the settled side.
     """
     if hook_type in ("post-merge", "post-commit"):
-        rev = "HEAD^2"
+        revs = ["HEAD^2", "HEAD^1"] if _resolve(repo, "HEAD^2") else ["HEAD^1"]
     else:
         try:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
         except (OSError, ValueError):
             first = []
         if len(first) < 2:
-            return None
-        rev = f"{first[1]}^"
+            return []
+        revs = [f"{first[1]}^"]
+    return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+
+
+def _resolve(repo: Path, rev: str) -> str | None:
     proc = subprocess.run(
         ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
         cwd=repo,
@@ -115,10 +132,18 @@ def _run(
     repo = gitops.find_repo(cwd)
     if repo is None:
         return
-    if hook_type == "post-commit" and gitops.operation_in_progress(repo) is not None:
-        # A merge commit replayed by `git rebase --rebase-merges` (or a cherry-pick): moving
-        # HEAD under the sequencer would break it, and post-rewrite runs when it is done.
-        return
+    base = "ORIG_HEAD"
+    if hook_type == "post-commit":
+        op = gitops.operation_in_progress(repo)
+        if op is not None and not (op == "cherry-pick" and gitops.picks_left(repo) == 0):
+            # A commit replayed by `git rebase` (post-rewrite runs when it is done), or a
+            # cherry-pick with more picks to come: moving HEAD or dirtying the tree under
+            # the sequencer would break it. The last pick is the one to act on.
+            return
+        if _resolve(repo, "HEAD^2") is None:
+            # Not a merge: a squash merge or a cherry-pick, which the script let through
+            # because the commit added revision files. What it brought is HEAD^..HEAD.
+            base = "HEAD^" if _resolve(repo, "HEAD^") else ""
     try:
         project = find_project(cwd)
     except ConfigError:
@@ -128,9 +153,14 @@ def _run(
         from migfix.headlock import lock_path
 
         watched.append(lock_path(project))
-    if not always and not gitops.changed_between(repo, "ORIG_HEAD", "HEAD", watched):
+    if not always and base and not gitops.changed_between(repo, base, "HEAD", watched):
         return
-    graph = read_graph(project)
+    # One head and no lock to refresh (the usual case) needs no compile of changed files;
+    # writing anything does: never act on a graph Alembic would not load.
+    full = bool(project.settings.lock)
+    graph = read_graph(project, full=full)
+    if not full and graph.head_groups():
+        graph = read_graph(project)
     if not graph.head_groups():
         if project.settings.lock:
             _refresh_lock(repo, project, graph, commit)
@@ -148,10 +178,17 @@ def _run(
     )
     review: str | None = None
     if chosen == "rebase":
-        from migfix.rebase import hook_rebase
+        from migfix.rebase import SettledRevisions, hook_rebase
 
-        written, report = hook_rebase(project, onto=_other_side(repo, hook_type))
-    else:
+        try:
+            written, report = hook_rebase(project, onto=_rebase_candidates(repo, hook_type))
+        except SettledRevisions as exc:
+            _say(
+                f"the rebase strategy would rewrite settled revisions "
+                f"({', '.join(exc.revisions)}); using the merge strategy instead."
+            )
+            chosen = "merge"
+    if chosen != "rebase":
         from migfix import apply
         from migfix.merge import MergeOptions
 
