@@ -22,12 +22,14 @@ def ref_files(
     ref: str,
     *,
     on_missing: Callable[[Path], None] | None = None,
+    full: bool = True,
 ) -> list[RevisionFile]:
     """The revision files of the project's version locations as REF's tree has them, read
     from git objects (no checkout). A location REF has no folder for is skipped, after
     ON_MISSING (which may refuse) is called with it.
 
     What ``check --against``, merge's settled revisions and ``rebase --onto`` all read.
+    ``full=False`` skips compiling each file (enough when only the ids matter).
     """
     from migfix import gitops
     from migfix.blobscan import tree_files
@@ -41,6 +43,7 @@ def ref_files(
         ref=ref,
         recursive=project.recursive,
         on_missing=on_missing,
+        full=full,
     )
 
 

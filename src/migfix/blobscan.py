@@ -163,10 +163,12 @@ def tree_files(
     recursive: bool,
     on_missing: Callable[[Path], None] | None = None,
     only: set[Path] | None = None,
+    full: bool = True,
 ) -> list[RevisionFile]:
     """The revision files of these version locations as commit SHA has them, in Alembic's
     load order (as ``scan.scan_sources`` orders them), each blob scanned at most once per
-    machine. With ONLY, just those paths."""
+    machine. With ONLY, just those paths. FULL as for ``scan.scan_file`` (a record made
+    without compiling the file never stands in for one made with it)."""
     from migfix.scan import _SOURCE_FILE, _from_record, _to_record, _walk_key
 
     cache = BlobCache()
@@ -195,7 +197,7 @@ def tree_files(
             key = (oid, path.name)
             if key in found or oid in unread:
                 continue
-            record = cache.get(f"{oid}/{path.name}")
+            record = cache.get(_key(oid, path, full))
             if record is None:
                 unread[oid] = path
             else:
@@ -209,9 +211,9 @@ def tree_files(
             for path, oid in listed.items():
                 key = (oid, path.name)
                 if oid in contents and key not in found:
-                    rf = scan_file(path, contents[oid])
+                    rf = scan_file(path, contents[oid], full=full)
                     found[key] = rf
-                    cache.put(f"{oid}/{path.name}", _to_record(rf))
+                    cache.put(_key(oid, path, full), _to_record(rf))
         cache.save()
     out: list[RevisionFile] = []
     for loc, listed in per_loc:
@@ -220,6 +222,10 @@ def tree_files(
             # The record is shared by equal blobs: give this file its own path.
             out.append(rf if rf.path == path else _with_path(rf, path))
     return out
+
+
+def _key(oid: str, path: Path, full: bool) -> str:
+    return f"{oid}/{path.name}/{'full' if full else 'ids'}"
 
 
 def _under(path: Path, loc: Path, recursive: bool) -> bool:
@@ -276,5 +282,5 @@ def revisions_on(
     }
     if not differ:
         return same
-    theirs = tree_files(locations, repo, sha, ref=ref, recursive=recursive, only=differ)
+    theirs = tree_files(locations, repo, sha, ref=ref, recursive=recursive, only=differ, full=False)
     return same | {f.revision for f in theirs if f.revision}

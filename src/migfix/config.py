@@ -26,7 +26,7 @@ from typing import Any
 from migfix.errors import ConfigError
 
 STRATEGIES = ("merge", "rebase")
-_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "lock")
+_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "lock", "pytest")
 # Alembic's own legacy split for version_locations when no separator is configured.
 _LEGACY_SPLIT = re.compile(r", *|(?: +)")
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -41,6 +41,8 @@ class Settings:
     commit: bool = False
     message: str = "merge heads"
     allow_heads: tuple[str, ...] = ()
+    pytest: bool = False
+    """Run the pytest plugin's checks without ``--migfix``."""
     lock: bool = False
     """Keep a heads lock file beside the migrations (see ``headlock``)."""
     source: Path | None = None
@@ -241,6 +243,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as f:
             data: dict[str, Any] = tomllib.load(f)
             return data
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: cannot read it as TOML: it is not UTF-8 (byte {exc.start}), and TOML "
+            "files must be. Save it as UTF-8."
+        ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it as TOML ({exc}). Fix the file.") from exc
 
@@ -525,6 +532,14 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
     upstream = raw.get("upstream")
     if upstream is not None and (not isinstance(upstream, str) or not upstream):
         raise ConfigError(f'{where} upstream must be a git ref name such as "origin/main".')
+    if isinstance(upstream, str) and (
+        upstream.startswith("-") or any(c.isspace() or not c.isprintable() for c in upstream)
+    ):
+        # git would read "-rf" as an option; no ref name holds white space.
+        raise ConfigError(
+            f"{where} upstream = {upstream!r} is not a git ref name (it starts with '-' or "
+            'holds white space). Use a ref such as "origin/main".'
+        )
     strategy = raw.get("strategy", "merge")
     if strategy not in STRATEGIES:
         raise ConfigError(f'{where} strategy = {strategy!r}: allowed values are "merge", "rebase".')
@@ -543,6 +558,9 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         raise ConfigError(
             f'{where} allow_heads must be a list of revision ids, e.g. ["ab12", "cd34"].'
         )
+    run_in_pytest = raw.get("pytest", False)
+    if not isinstance(run_in_pytest, bool):
+        raise ConfigError(f"{where} pytest = {run_in_pytest!r}: allowed values are true, false.")
     lock = raw.get("lock", False)
     if not isinstance(lock, bool):
         raise ConfigError(f"{where} lock = {lock!r}: allowed values are true, false.")
@@ -552,6 +570,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         commit=commit,
         message=message,
         allow_heads=tuple(allow),
+        pytest=run_in_pytest,
         lock=lock,
         source=path,
     )

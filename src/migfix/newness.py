@@ -51,7 +51,7 @@ def upstream_revisions(
         )
     from migfix.against import ref_files
 
-    return {f.revision for f in ref_files(project, repo, ref) if f.revision}
+    return {f.revision for f in ref_files(project, repo, ref, full=False) if f.revision}
 
 
 def settled_refs(repo: Path) -> list[str]:

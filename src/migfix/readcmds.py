@@ -19,7 +19,7 @@ def heads(project: Project, *, as_json: bool, verbose: bool, echo: Echo) -> int:
     from migfix import report, sureheads
     from migfix.graph import read_graph
 
-    graph = read_graph(project)
+    graph = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if sureheads.unsure(graph):
         return sureheads.print_heads(project, graph, as_json=as_json, verbose=verbose, echo=echo)
     if as_json:
@@ -51,6 +51,7 @@ def check(
         g = graph_against(project, against)
     else:
         g = read_graph(project)
+    del deep  # the scan compiles every file (once per change: the scan cache keeps it)
     problems = g.problems()
     if against:
         from migfix import overlap
@@ -62,10 +63,6 @@ def check(
         # The lock describes this branch's own heads, also when checking --against REF.
         stale = headlock.problem(project, read_graph(project) if against else g)
         problems.extend([stale] if stale else [])
-    if deep:
-        from migfix.graph import deep_problems
-
-        problems.extend(deep_problems(g.files))
     failing = [p for p in problems if p.severity == "error" or strict]
     ok = not failing
     if fmt == "json":
