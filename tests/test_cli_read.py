@@ -262,8 +262,8 @@ def test_check_text(
     # `migfix merge` refuses this graph: the footer names what to fix first.
     assert lines[-1] == (
         "5 revisions, 3 heads: 5 errors, 1 warning; fix the duplicate-revision, "
-        "missing-revision and unknown-parent errors above first (`migfix merge` refuses while "
-        "the graph has them), then join the heads"
+        "missing-revision, non-literal and unknown-parent errors above first (`migfix merge` "
+        "refuses while the graph has them), then join the heads"
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from migfix.errors import GitError
 from migfix.scan import RevisionFile, scan_file
 
-_SKIPPED_MODES = (b"120000", b"160000")  # symlinks and submodules hold no file content
+_SYMLINK, _SUBMODULE = b"120000", b"160000"
 _MAX_ENTRIES = 100_000
 
 
@@ -95,10 +95,11 @@ def list_tree(
     recursive: bool,
     ref: str = "",
     only: Sequence[Path] | None = None,
-) -> list[tuple[Path, str]] | None:
-    """The files under DIRECTORY in commit SHA's tree as (work tree path, blob id); None when
-    the tree has no such directory. Symlinks and submodules are left out. With ONLY (paths
-    under DIRECTORY), just those are asked for."""
+) -> list[tuple[Path, str, bool]] | None:
+    """The files under DIRECTORY in commit SHA's tree as (work tree path, blob id, whether
+    it is a symlink); None when the tree has no such directory (or reaches it through a
+    symlink). Submodules are left out. With ONLY (paths under DIRECTORY), just those are
+    asked for."""
     from migfix.gitops import _rel
 
     rel = _rel(repo, directory)
@@ -121,15 +122,15 @@ def list_tree(
     if not entries and rel != "." and only is None:
         return None
     skip = 0 if rel == "." else len(PurePosixPath(rel).parts)
-    out: list[tuple[Path, str]] = []
+    out: list[tuple[Path, str, bool]] = []
     for entry in entries:
         meta, _, raw = entry.partition(b"\t")
         mode, kind, oid = meta.split(b" ")
-        if kind != b"blob" or mode in _SKIPPED_MODES:
+        if kind != b"blob" or mode == _SUBMODULE:
             continue
         # Spelled from DIRECTORY as the caller spelled it, like files read from disk.
         parts = PurePosixPath(os.fsdecode(raw)).parts[skip:]
-        out.append((directory.joinpath(*parts), oid.decode("ascii")))
+        out.append((directory.joinpath(*parts), oid.decode("ascii"), mode == _SYMLINK))
     return out
 
 
@@ -169,10 +170,11 @@ def tree_files(
     load order (as ``scan.scan_sources`` orders them), each blob scanned at most once per
     machine. With ONLY, just those paths. FULL as for ``scan.scan_file`` (a record made
     without compiling the file never stands in for one made with it)."""
-    from migfix.scan import _SOURCE_FILE, _from_record, _to_record, _walk_key
+    from migfix.scan import _from_record, _to_record, _walk_key
 
     cache = BlobCache()
     per_loc: list[tuple[Path, dict[Path, str]]] = []
+    linked: dict[Path, RevisionFile] = {}
     for loc in locations:
         # A few paths are asked for by name (the command line stays short); many, or a
         # whole location, by listing the folder.
@@ -180,14 +182,27 @@ def tree_files(
         if only is not None and len(only) <= 200:
             asked = [p for p in only if _under(p, loc, recursive)]
         entries = list_tree(repo, sha, loc, recursive=recursive, ref=ref, only=asked)
-        if entries is None and on_missing is not None:
-            on_missing(loc)
+        if entries is None or any(is_link for _p, _o, is_link in entries):
+            # Symlinks (a linked revision file, a linked folder): gitops follows them
+            # inside the tree. Rare, so read without the cache.
+            from migfix.gitops import read_tree_files
+
+            files = read_tree_files(repo, sha, loc, recursive=recursive)
+            if files is None and on_missing is not None:
+                on_missing(loc)
+            chosen = {
+                path: data
+                for path, data in (files or {}).items()
+                if (only is None or path in only) and _wanted(path)
+            }
+            for path, data in chosen.items():
+                linked[path] = scan_file(path, data, full=full)
+            per_loc.append((loc, {path: "" for path in chosen}))
+            continue
         listed = {
             path: oid
-            for path, oid in entries or ()
-            if (only is None or path in only)
-            and _SOURCE_FILE.match(path.name)
-            and "__pycache__" not in path.parts
+            for path, oid, _link in entries
+            if (only is None or path in only) and _wanted(path)
         }
         per_loc.append((loc, listed))
     found: dict[tuple[str, str], RevisionFile] = {}
@@ -195,7 +210,7 @@ def tree_files(
     for _loc, listed in per_loc:
         for path, oid in listed.items():
             key = (oid, path.name)
-            if key in found or oid in unread:
+            if not oid or key in found or oid in unread:
                 continue
             record = cache.get(_key(oid, path, full))
             if record is None:
@@ -210,7 +225,7 @@ def tree_files(
         for _loc, listed in per_loc:
             for path, oid in listed.items():
                 key = (oid, path.name)
-                if oid in contents and key not in found:
+                if oid and oid in contents and key not in found:
                     rf = scan_file(path, contents[oid], full=full)
                     found[key] = rf
                     cache.put(_key(oid, path, full), _to_record(rf))
@@ -218,10 +233,20 @@ def tree_files(
     out: list[RevisionFile] = []
     for loc, listed in per_loc:
         for path in sorted(listed, key=lambda p: _walk_key(p, loc)):
+            if not listed[path]:
+                out.append(linked[path])
+                continue
             rf = found[(listed[path], path.name)]
             # The record is shared by equal blobs: give this file its own path.
             out.append(rf if rf.path == path else _with_path(rf, path))
     return out
+
+
+def _wanted(path: Path) -> bool:
+    """Alembic's file-name filter, as ``scan.scan_sources`` applies it."""
+    from migfix.scan import _SOURCE_FILE
+
+    return _SOURCE_FILE.match(path.name) is not None and "__pycache__" not in path.parts
 
 
 def _key(oid: str, path: Path, full: bool) -> str:
