@@ -59,7 +59,8 @@ class Outcome:
     def text(self, *, review: bool = True) -> str:
         """The report; ``review=False`` leaves out the closing request to review and
         commit (the hook says what it did with the files instead)."""
-        rel = self.project.relpath
+        from migfix.config import shown as rel  # relative to where the command runs
+
         plan = self.plan
         if plan.empty:
             return "Nothing to do: no unintended heads."

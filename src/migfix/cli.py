@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from migfix import __version__
+from migfix.across import PROJECT_KEY, each_project, files_argument
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, MigfixError
 from migfix.options import (
     CONFIG_KEY,
@@ -43,6 +44,8 @@ def _project(
     # signature changes.
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
+    if meta.get(PROJECT_KEY) is not None:
+        return meta[PROJECT_KEY]  # chosen by discovery (migfix.across)
     return find_project(
         Path.cwd(),
         config=config or meta.get(CONFIG_KEY),
@@ -70,6 +73,7 @@ def cli() -> None:
 @click.option(
     "-v", "--verbose", is_flag=True, help="Show each head in full, like `alembic heads -v`."
 )
+@each_project
 def heads(
     config: Path | None,
     name: str | None,
@@ -96,6 +100,7 @@ def heads(
 @cli.command()
 @project_options
 @json_option
+@each_project
 def graph(
     config: Path | None,
     name: str | None,
@@ -135,6 +140,8 @@ def graph(
     metavar="REF",
     help="Check what merging this branch into REF would give (REF's revisions plus this branch's).",
 )
+@files_argument
+@each_project
 def check(
     config: Path | None,
     name: str | None,
@@ -200,6 +207,7 @@ def check(
 @dry_run_option
 @json_option
 @verify_option
+@each_project
 def merge(
     config: Path | None,
     name: str | None,
@@ -408,6 +416,7 @@ def hook_run(
     help="Use the database env.py / the Flask app configures instead of a scratch one.",
 )
 @click.pass_context
+@each_project
 def verify(
     ctx: click.Context,
     config: Path | None,
@@ -463,6 +472,7 @@ def verify(
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
 @verify_option
+@each_project
 def rebase(
     config: Path | None,
     name: str | None,
