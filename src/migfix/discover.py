@@ -171,7 +171,8 @@ def _flask_app_dir(folder: Path, root: Path) -> Path | None:
     return None
 
 
-def _label(project_root: Path, root: Path, section: str) -> str:
+def label_of(project_root: Path, root: Path, section: str = "alembic") -> str:
+    """How output names a project: its folder relative to ROOT, and a section not [alembic]."""
     rel = cfg.relpath(project_root, root) if project_root != root else "."
     return rel if section == "alembic" else f"{rel} [{section}]"
 
@@ -189,10 +190,12 @@ def projects_from(files: Iterable[Path], root: Path) -> list[Entry]:
         try:
             project = load(config, *args, **kw)
         except MigfixError as exc:
-            entries.append(Entry(_label(config.parent, root, section), config, section, None, exc))
+            entries.append(
+                Entry(label_of(config.parent, root, section), config, section, None, exc)
+            )
             return
         if project is not None:
-            label = _label(project.root, root, section)
+            label = label_of(project.root, root, section)
             entries.append(Entry(label, config, section, project))
 
     for ini in (f for f in files if f.name == "alembic.ini"):
@@ -206,7 +209,7 @@ def projects_from(files: Iterable[Path], root: Path) -> list[Entry]:
         try:
             sections = _ini_sections(ini)
         except ConfigError as exc:
-            entries.append(Entry(_label(here, root, "alembic"), ini, "alembic", None, exc))
+            entries.append(Entry(label_of(here, root, "alembic"), ini, "alembic", None, exc))
             covered.add(here)
             continue
         if not sections and here not in tomls:
@@ -278,7 +281,7 @@ def select(cwd: Path, *, all_projects: bool = False, files: Sequence[Path] = ())
     entries = discover(root)
     if files:
         wanted = [(cwd / f).absolute() for f in files]
-        return Selection(None, root, tuple(e for e in entries if _owns(e, wanted)))
+        return Selection(None, root, tuple(e for e in entries if owns(e, wanted)))
     if not entries:
         where = "the repository" if root != cwd or (root / ".git").exists() else "the folder"
         said = f"{missing.message} " if missing else "No Alembic project found. "
@@ -294,7 +297,7 @@ def _under(path: Path, folder: Path) -> bool:
     return path == folder or path.is_relative_to(folder)
 
 
-def _owns(entry: Entry, paths: Sequence[Path]) -> bool:
+def owns(entry: Entry, paths: Sequence[Path]) -> bool:
     """Whether one of PATHS belongs to ENTRY's project (a revision, its env.py, its config)."""
     p = entry.project
     if p is None:
@@ -323,4 +326,4 @@ def touched(repo: Path, changed: Sequence[Path]) -> list[Entry]:
     files = [d / name for d in folders for name in CONFIG_NAMES if (d / name).is_file()]
     if not files:
         return []
-    return [e for e in projects_from(files, repo) if _owns(e, relevant)]
+    return [e for e in projects_from(files, repo) if owns(e, relevant)]

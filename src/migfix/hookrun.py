@@ -16,13 +16,36 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migfix.errors import MigfixError
 
+if TYPE_CHECKING:
+    from migfix.config import Project
+    from migfix.discover import Entry
+
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
+
+
+@dataclass(frozen=True)
+class Watch:
+    """The project chosen with ``hook install -c/-n/-d``, recorded in the hook script.
+
+    Paths are relative to the work tree root (where git runs hooks), so the same script
+    serves every linked worktree.
+    """
+
+    config: str | None = None
+    name: str | None = None
+    directory: str | None = None
+
+    def label(self) -> str:
+        where = self.config or self.directory or "."
+        return where if not self.name else f"{where} [{self.name}]"
 
 
 def _say(text: str) -> None:
@@ -38,9 +61,18 @@ def run(
     strategy: str | None = None,
     commit: bool | None = None,
     always: bool = False,
+    watch: Watch | None = None,
 ) -> int:
     try:
-        _run(hook_type, args, cwd=cwd, strategy=strategy, commit=commit, always=always)
+        _run(
+            hook_type,
+            args,
+            cwd=cwd,
+            strategy=strategy,
+            commit=commit,
+            always=always,
+            watch=watch,
+        )
     except MigfixError as exc:
         _say(
             f"could not fix the migration heads automatically: {exc.message}\n"
@@ -94,11 +126,9 @@ def _run(
     strategy: str | None,
     commit: bool | None,
     always: bool,
+    watch: Watch | None = None,
 ) -> None:
     from migfix import gitops
-    from migfix.config import find_project
-    from migfix.errors import ConfigError
-    from migfix.graph import read_graph
 
     if hook_type == "post-rewrite" and args and args[0] != "rebase":
         return  # `git commit --amend` rewrites no history worth checking
@@ -111,21 +141,103 @@ def _run(
         # A merge commit replayed by `git rebase --rebase-merges` (or a cherry-pick): moving
         # HEAD under the sequencer would break it, and post-rewrite runs when it is done.
         return
-    try:
-        project = find_project(cwd)
-    except ConfigError:
-        return  # not an Alembic project: the hook has nothing to say
-    if not always and not gitops.changed_between(
-        repo, "ORIG_HEAD", "HEAD", list(project.version_locations)
-    ):
+    # The changed paths decide which projects to look at: a merge that touched no migration
+    # costs this one `git diff` and never reads a graph.
+    changed = None if always else gitops.changed_paths(repo, "ORIG_HEAD", "HEAD")
+    if changed is not None and not changed:
         return
+    entries = watched(repo, cwd, watch, changed)
+    if not entries:
+        return
+    side: list[str | None] = []
+
+    def other_side() -> str | None:
+        # post-rewrite's stdin can be read only once, whatever number of projects.
+        if not side:
+            side.append(_other_side(repo, hook_type))
+        return side[0]
+
+    for entry in entries:
+        where = "" if entry.label == "." else f"in {entry.label}: "
+        try:
+            if entry.error is not None:
+                raise entry.error
+            assert entry.project is not None
+            _fix(repo, entry.project, hook_type, strategy, commit, other_side, where)
+        except MigfixError as exc:
+            _say(
+                f"{where}could not fix the migration heads automatically: {exc.message}\n"
+                f"Your {_what(hook_type)} is complete and no file was changed; run "
+                "`migfix check` and `migfix merge` by hand."
+            )
+
+
+def watched(
+    repo: Path, cwd: Path, watch: Watch | None, changed: Sequence[Path] | None
+) -> list[Entry]:
+    """The projects the hook acts on: those CHANGED touched (every one when None), from
+    the project at or above CWD, the one recorded by ``hook install -c/-n/-d`` (WATCH) and
+    discovery."""
+    from migfix import discover
+    from migfix.config import find_project
+    from migfix.errors import ConfigError
+
+    entries: list[Entry] = []
+    if watch is not None:
+        label, section = watch.label(), watch.name or "alembic"
+        config = repo / (watch.config or watch.directory or ".")
+        try:
+            found = find_project(
+                repo,
+                config=repo / watch.config if watch.config else None,
+                name=section,
+                directory=repo / watch.directory if watch.directory else None,
+            )
+            entries.append(discover.Entry(label, config, section, found))
+        except MigfixError as exc:
+            entries.append(discover.Entry(label, config, section, None, exc))
+    try:
+        here = find_project(cwd)
+        config = here.config_file or here.toml_file or cwd
+        entries.append(discover.Entry(discover.label_of(here.root, repo), config, "alembic", here))
+    except ConfigError:
+        pass  # nothing here, or unreadable: discovery below reports what the merge touched
+    entries += discover.discover(repo) if changed is None else discover.touched(repo, changed)
+    seen: set[tuple[Path, ...]] = set()
+    out: list[Entry] = []
+    for e in entries:
+        if e.project is not None:
+            if e.project.version_locations in seen:
+                continue
+            seen.add(e.project.version_locations)
+        if changed is None or discover.owns(e, changed):
+            out.append(e)
+    return out
+
+
+def _fix(
+    repo: Path,
+    project: Project,
+    hook_type: str,
+    strategy: str | None,
+    commit: bool | None,
+    other_side: Callable[[], str | None],
+    where: str,
+) -> None:
+    """Fix one project's heads after a merge or rebase, if it has several."""
+    from migfix import gitops
+    from migfix.graph import read_graph
+
     graph = read_graph(project)
     if not graph.head_groups():
         return
     chosen = strategy or project.settings.strategy
     do_commit = project.settings.commit if commit is None else commit
     heads = ", ".join(graph.unintended_heads())
-    _say(f"the {_what(hook_type)} left several migration heads ({heads}); fixing with `{chosen}`.")
+    _say(
+        f"{where}the {_what(hook_type)} left several migration heads ({heads}); "
+        f"fixing with `{chosen}`."
+    )
     # Files with uncommitted work of the user's (an untracked migration still being written)
     # are fixed but never committed: the commit would sweep their unfinished content in.
     own = (
@@ -137,7 +249,7 @@ def _run(
     if chosen == "rebase":
         from migfix.rebase import hook_rebase
 
-        written, report = hook_rebase(project, onto=_other_side(repo, hook_type))
+        written, report = hook_rebase(project, onto=other_side())
     else:
         from migfix import apply
         from migfix.merge import MergeOptions
@@ -209,7 +321,8 @@ def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m migfix.hookrun HOOK [--strategy S] [--commit|--no-commit] [--always] -- ARGS``
+    """``python -m migfix.hookrun HOOK [--strategy S] [--commit|--no-commit] [--always]
+    [--config C] [--name N] [--directory D] -- ARGS``
 
     What the installed hook script calls. It parses its own fixed arguments instead of
     going through click: importing click alone costs more than the whole no-op path
@@ -223,11 +336,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     strategy: str | None = None
     commit: bool | None = None
     always = False
+    chosen: dict[str, str] = {}
     hook_type = args.pop(0) if args else ""
     while args:
         opt = args.pop(0)
         if opt == "--strategy" and args:
             strategy = args.pop(0)
+        elif opt in ("--config", "--name", "--directory") and args:
+            chosen[opt[2:]] = args.pop(0)
         elif opt == "--commit":
             commit = True
         elif opt == "--no-commit":
@@ -239,7 +355,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hook_type not in _HOOK_TYPES or strategy not in (None, "merge", "rebase"):
         _say(f"unknown hook {hook_type!r} or strategy {strategy!r}; nothing done.")
         return 0
-    return run(hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always)
+    watch = Watch(**chosen) if chosen else None
+    return run(
+        hook_type,
+        git_args,
+        cwd=Path.cwd(),
+        strategy=strategy,
+        commit=commit,
+        always=always,
+        watch=watch,
+    )
 
 
 if __name__ == "__main__":
