@@ -283,6 +283,23 @@ _hook_types = click.option(
 )
 
 
+def _hook_project(f: Any) -> Any:
+    """-c/-n/-d of `hook install`: the project to record in the hook script."""
+    f = click.option(
+        "-d",
+        "--directory",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Watch this Flask-Migrate migrations folder too.",
+    )(f)
+    f = click.option("-n", "--name", help="Section of the ini file to read.")(f)
+    return click.option(
+        "-c",
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Watch the project of this alembic.ini or pyproject.toml too.",
+    )(f)
+
+
 @hook.command("install")
 @_hook_types
 @click.option(
@@ -296,20 +313,45 @@ _hook_types = click.option(
     is_flag=True,
     help="Check heads after every merge, not only when migrations changed.",
 )
+@_hook_project
 def hook_install(
-    hook_types: tuple[str, ...], strategy: str | None, commit: bool | None, always: bool
+    hook_types: tuple[str, ...],
+    strategy: str | None,
+    commit: bool | None,
+    always: bool,
+    config: Path | None,
+    name: str | None,
+    directory: Path | None,
 ) -> int:
     """Install the post-merge, post-rewrite and post-commit hooks.
 
     A hook already there is kept and chained. post-commit acts only on merge commits: it
-    covers a merge that stopped on conflicts and was finished with `git commit`.
+    covers a merge that stopped on conflicts and was finished with `git commit`. The hooks
+    act on every Alembic project of the repository that a merge touches; -c/-n/-d record
+    one that discovery cannot find.
     """
     from migfix import hook as hooks
+    from migfix.gitops import find_repo
+    from migfix.hookrun import Watch, watch_lines
 
+    meta = click.get_current_context().meta
+    watch = Watch.choose(
+        Path.cwd(),
+        config or meta.get(CONFIG_KEY),
+        name or meta.get(NAME_KEY),
+        directory or meta.get(DIRECTORY_KEY),
+    )
     types = hook_types or hooks.HOOK_TYPES
     for line in hooks.install(
-        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always
+        Path.cwd(),
+        hook_types=types,
+        strategy=strategy,
+        commit=commit,
+        always=always,
+        watch=watch.args() if watch else (),
     ):
+        click.echo(line)
+    for line in watch_lines(find_repo(Path.cwd()) or Path.cwd(), watch):
         click.echo(line)
     return EXIT_OK
 
@@ -331,8 +373,12 @@ def hook_status(as_json: bool) -> int:
     """Show which hooks are installed, where, and with which interpreter."""
     from migfix import hook as hooks
     from migfix import report
+    from migfix.gitops import find_repo
+    from migfix.hookrun import Watch, watch_lines, watch_report
 
     states = hooks.status(Path.cwd())
+    repo = find_repo(Path.cwd()) or Path.cwd()
+    watch = next((w for s in states if (w := Watch.from_options(s.options))), None)
     if as_json:
         click.echo(
             report.dumps(
@@ -349,6 +395,7 @@ def hook_status(as_json: bool) -> int:
                         }
                         for s in states
                     ],
+                    "projects": watch_report(repo, watch),
                 }
             )
         )
@@ -358,6 +405,8 @@ def hook_status(as_json: bool) -> int:
             if s.options:
                 extra += f" with {shlex.join(s.options)}"
             click.echo(f"{s.hook_type}: {s.state}{extra}  {s.path}")
+        for line in watch_lines(repo, watch):
+            click.echo(line)
     return EXIT_OK
 
 

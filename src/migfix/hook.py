@@ -261,8 +261,12 @@ def install(
     commit: bool | None = None,
     always: bool = False,
     interpreter: str | None = None,
+    watch: Sequence[str] = (),
 ) -> list[str]:
     """Install migfix's hooks into ``repo``'s hooks directory; return what was done.
+
+    ``watch``: hook run options naming one project (``--config PATH`` ...), recorded in the
+    script, quoted for the shell, for a project discovery cannot find.
 
     A hook that is not ours is moved to ``<hook>.legacy`` and chained (it runs first, with the
     same arguments and stdin). Reinstalling rewrites our script only if its text changed.
@@ -270,7 +274,7 @@ def install(
     """
     _check_hook_types(hook_types)
     python = os.path.abspath(interpreter if interpreter is not None else sys.executable)
-    options = _options(strategy, commit, always)
+    options = _options(strategy, commit, always) + tuple(watch)
     directory, hooks_path_set = hooks_dir(repo)
 
     # Decide everything before touching anything, so a refusal on the second hook does not

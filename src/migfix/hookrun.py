@@ -47,6 +47,82 @@ class Watch:
         where = self.config or self.directory or "."
         return where if not self.name else f"{where} [{self.name}]"
 
+    def args(self) -> tuple[str, ...]:
+        """The hook run options that record this choice."""
+        out: list[str] = []
+        for key in ("config", "name", "directory"):
+            value = getattr(self, key)
+            if value is not None:
+                out += [f"--{key}", value]
+        return tuple(out)
+
+    @classmethod
+    def from_options(cls, options: Sequence[str]) -> Watch | None:
+        """The choice recorded among a hook script's options, if any."""
+        chosen: dict[str, str] = {}
+        rest = list(options)
+        while rest:
+            opt = rest.pop(0)
+            if opt in ("--config", "--name", "--directory") and rest:
+                chosen[opt[2:]] = rest.pop(0)
+        return cls(**chosen) if chosen else None
+
+    @classmethod
+    def choose(
+        cls, cwd: Path, config: Path | None, name: str | None, directory: Path | None
+    ) -> Watch | None:
+        """``hook install -c/-n/-d`` given in CWD: check the project loads, record it."""
+        from migfix import gitops
+        from migfix.config import find_project
+
+        if config is None and name is None and directory is None:
+            return None
+        find_project(cwd, config=config, name=name or "alembic", directory=directory)
+        repo = gitops.find_repo(cwd) or cwd
+
+        def rel(path: Path | None) -> str | None:
+            if path is None:
+                return None
+            full = (cwd / path).absolute()
+            return full.relative_to(repo).as_posix() if full.is_relative_to(repo) else str(full)
+
+        return cls(rel(config), name, rel(directory))
+
+
+def watch_report(repo: Path, watch: Watch | None) -> list[dict[str, str | None]]:
+    """The projects the hook watches in REPO: label, config (relative to REPO), error."""
+    from migfix.config import relpath
+
+    out: list[dict[str, str | None]] = []
+    for e in watched(repo, repo, watch, None):
+        config = e.config
+        if e.project is not None:
+            config = e.project.config_file or e.project.toml_file or e.config
+        out.append(
+            {
+                "project": e.label,
+                "config": relpath(config, repo),
+                "error": e.error.message if e.error is not None else None,
+            }
+        )
+    return out
+
+
+def watch_lines(repo: Path, watch: Watch | None) -> list[str]:
+    """What ``hook install`` / ``hook status`` say about the projects the hook watches."""
+    report = watch_report(repo, watch)
+    if not report:
+        return [
+            "no Alembic project found in this repository: the hooks act once there is one, "
+            "or install them with -c path/to/alembic.ini"
+        ]
+    return [
+        f"watches {r['project']} ({r['config']})"
+        if r["error"] is None
+        else f"cannot read {r['project']}: {r['error']}"
+        for r in report
+    ]
+
 
 def _say(text: str) -> None:
     for line in text.splitlines():
