@@ -85,7 +85,7 @@ def test_backend_layout_hook_fixes_heads_whichever_directory_installed_it(
     backend = Proj(place("typed", tmp_path, repo / "backend"), "typed")
     commit_all(repo, "project")
     out = install(repo / "backend" if installed_from == "backend" else repo)
-    assert "watches backend (backend/alembic.ini)" in out.splitlines()
+    assert "watches backend/alembic.ini" in out.splitlines()
     branches_with_two_heads(repo, backend)
 
     merged = git_proc(repo, "merge", "--no-edit", "feat-c")
@@ -113,8 +113,8 @@ def test_monorepo_hook_fixes_only_the_touched_project_with_its_own_settings(
     install(repo)
     status = migfix_proc(repo, "hook", "status")
     assert status.stdout.splitlines()[-2:] == [
-        "watches backend (backend/alembic.ini)",
-        "watches services/billing (services/billing/migrations/alembic.ini)",
+        "watches backend/alembic.ini",
+        "watches services/billing/migrations/alembic.ini",
     ]
     branches_with_two_heads(repo, billing)
     backend_files = sorted(p.name for p in backend.versions.iterdir())
@@ -165,7 +165,7 @@ def test_install_records_a_chosen_project_and_its_path_round_trips_without_execu
 
     out = install(repo / "svc", "-c", f"{NASTY}/db.ini")
 
-    assert f"watches {config} ({config})" in out.splitlines()
+    assert f"watches {config}" in out.splitlines()
     script = (repo / ".git" / "hooks" / "post-merge").read_text()
     assert f"--config {shlex.quote(config)}" in script
     [state, *_] = hook.status(repo)
@@ -173,7 +173,9 @@ def test_install_records_a_chosen_project_and_its_path_round_trips_without_execu
     proc = migfix_proc(repo, "hook", "status", "--json")
     data = json.loads(proc.stdout)
     assert data["hooks"][0]["options"] == ["--config", config]
-    assert data["projects"] == [{"project": config, "config": config, "error": None}]
+    assert data["projects"] == [
+        {"project": config, "config": config, "section": "alembic", "error": None}
+    ]
 
     branches_with_two_heads(repo, proj)
     merged = git_proc(repo, "merge", "--no-edit", "feat-c")

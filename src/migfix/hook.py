@@ -173,6 +173,12 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
             "",
         ]
         guard = skip_guard
+        if hook_type == "post-merge" and "--always" not in options:
+            lines += [
+                "# Python starts only when the merge changed an Alembic config or a line that can",
+                "# move the revision graph; any other merge costs these two `git diff`s.",
+            ]
+            guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }}"
         if hook_type == "post-commit":
             lines += [
                 "# Only a merge commit (HEAD has a second parent) can join two lines of",
@@ -191,6 +197,13 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
         "",
     ]
     return "\n".join(lines)
+
+
+_DIFF = "git diff --quiet --no-ext-diff --no-textconv ORIG_HEAD HEAD"
+# Non-zero (changed, or ORIG_HEAD unknown: let Python decide) means "run migfix".
+_CONFIG_CHANGED = f"! {_DIFF} -- '*alembic.ini' '*pyproject.toml' 2>/dev/null"
+# Every revision file assigns these names; a file added or deleted shows all of its lines.
+_GRAPH_CHANGED = f"! {_DIFF} -G 'revision|branch_labels|depends_on' -- '*.py' 2>/dev/null"
 
 
 def _what(hook_type: str) -> str:

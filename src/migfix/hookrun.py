@@ -17,9 +17,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from migfix.errors import MigfixError
 
@@ -31,8 +30,7 @@ if TYPE_CHECKING:
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
 
 
-@dataclass(frozen=True)
-class Watch:
+class Watch(NamedTuple):
     """The project chosen with ``hook install -c/-n/-d``, recorded in the hook script.
 
     Paths are relative to the work tree root (where git runs hooks), so the same script
@@ -102,6 +100,7 @@ def watch_report(repo: Path, watch: Watch | None) -> list[dict[str, str | None]]
             {
                 "project": e.label,
                 "config": relpath(config, repo),
+                "section": e.section,
                 "error": e.error.message if e.error is not None else None,
             }
         )
@@ -116,12 +115,14 @@ def watch_lines(repo: Path, watch: Watch | None) -> list[str]:
             "no Alembic project found in this repository: the hooks act once there is one, "
             "or install them with -c path/to/alembic.ini"
         ]
-    return [
-        f"watches {r['project']} ({r['config']})"
-        if r["error"] is None
-        else f"cannot read {r['project']}: {r['error']}"
-        for r in report
-    ]
+    lines = []
+    for r in report:
+        name = f"{r['config']}" + (f" [{r['section']}]" if r["section"] != "alembic" else "")
+        if r["error"] is None:
+            lines.append(f"watches {name}")
+        else:
+            lines.append(f"cannot read {name}: {r['error']}")
+    return lines
 
 
 def _say(text: str) -> None:
@@ -220,8 +221,10 @@ def _run(
     # The changed paths decide which projects to look at: a merge that touched no migration
     # costs this one `git diff` and never reads a graph.
     changed = None if always else gitops.changed_paths(repo, "ORIG_HEAD", "HEAD")
-    if changed is not None and not changed:
-        return
+    if changed is not None:
+        changed = [p for p in changed if _may_matter(p)]
+        if not changed:
+            return
     entries = watched(repo, cwd, watch, changed)
     if not entries:
         return
@@ -246,6 +249,23 @@ def _run(
                 f"Your {_what(hook_type)} is complete and no file was changed; run "
                 "`migfix check` and `migfix merge` by hand."
             )
+
+
+def _may_matter(path: Path) -> bool:
+    """Whether a changed file can be a revision file or an Alembic config.
+
+    Every revision file assigns ``down_revision``; reading the few changed .py files is far
+    cheaper than importing the config reader, so a merge of application code stays
+    at one ``git diff``.
+    """
+    if path.name in ("alembic.ini", "pyproject.toml"):
+        return True
+    if path.suffix != ".py":
+        return False
+    try:
+        return b"down_revision" in path.read_bytes()
+    except OSError:
+        return True  # deleted (or unreadable): the project decides
 
 
 def watched(
