@@ -9,7 +9,7 @@ import os
 import shlex
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +196,42 @@ def test_install_refuses_a_chosen_project_that_cannot_be_read(tmp_path: Path) ->
     assert proc.returncode == 2
     assert "nowhere/alembic.ini does not exist" in proc.stderr
     assert not (repo / ".git" / "hooks" / "post-merge").exists()
+
+
+def test_post_merge_starts_python_only_when_a_revision_line_or_a_config_changed(
+    tmp_path: Path,
+) -> None:
+    repo = new_repo(tmp_path)
+    backend = Proj(place("typed", tmp_path, repo / "backend"), "typed")
+    commit_all(repo, "project")
+    log = tmp_path / "python-started.txt"
+    exe = tmp_path / "bin" / "python"
+    exe.parent.mkdir()
+    exe.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    exe.chmod(0o755)
+    hook.install(repo, interpreter=str(exe))
+
+    def merge_branch(name: str, change: Callable[[], object]) -> bool:
+        log.unlink(missing_ok=True)
+        git(repo, "checkout", "-q", "-b", name, "main~0")
+        change()
+        commit_all(repo, name)
+        git(repo, "checkout", "-q", "main")
+        git(repo, "reset", "-q", "--hard", "HEAD")
+        git(repo, "checkout", "-q", "-b", f"{name}-base", "main")
+        write(repo / f"{name}.txt", "diverge\n")  # a real merge, not a fast-forward
+        commit_all(repo, f"{name} base")
+        merged = git_proc(repo, "merge", "--no-edit", name)
+        assert merged.returncode == 0, merged.stderr
+        git(repo, "checkout", "-q", "main")
+        git(repo, "merge", "-q", "--ff-only", f"{name}-base")
+        return log.exists()
+
+    first = backend.file("bbbb0001")
+    body = first.read_text()
+    # Application code, a revision's upgrade() body: the graph cannot have moved.
+    assert not merge_branch("code", lambda: write(repo / "backend" / "app.py", "X = 1\n"))
+    assert not merge_branch("body", lambda: first.write_text(body + "# reviewed\n"))
+    # A new revision file, a config: Python looks.
+    assert merge_branch("rev", lambda: backend.revision(B, "add b"))
+    assert merge_branch("ini", lambda: write(repo / "backend" / "pyproject.toml", "[x]\n"))

@@ -59,7 +59,10 @@ class Outcome:
     def text(self, *, review: bool = True) -> str:
         """The report; ``review=False`` leaves out the closing request to review and
         commit (the hook says what it did with the files instead)."""
-        from migfix.config import shown as rel  # relative to where the command runs
+        from migfix.config import shown  # relative to where the command runs
+
+        def rel(path: Path) -> str:
+            return shown(path, self.project.root)
 
         plan = self.plan
         if plan.empty:

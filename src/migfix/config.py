@@ -76,22 +76,18 @@ def relpath(path: Path, root: Path) -> str:
         return str(path)
 
 
-def shown(path: Path, cwd: Path | None = None) -> str:
-    """PATH as text output names it: relative to the directory migfix runs in (CWD).
+def shown(path: Path, root: Path | None = None) -> str:
+    """PATH as text output names it: relative to the directory migfix runs in.
 
     Relative to where the command runs rather than to the project, so that a path printed
-    by ``migfix -c backend/alembic.ini check`` at the repository root can be opened from
-    there (and a monorepo's projects never print the same ``versions/x.py``).
+    by ``migfix -c backend/alembic.ini check`` at the repository root opens from there (and
+    a monorepo's projects never print the same ``versions/x.py``). A path outside that
+    directory is named relative to ROOT (the project's root), else in full.
     """
-    here = Path.cwd() if cwd is None else cwd
     try:
-        return path.relative_to(here).as_posix()
-    except ValueError:
-        pass
-    try:
-        return Path(os.path.relpath(path, here)).as_posix()
-    except ValueError:  # another drive (Windows)
-        return str(path)
+        return path.relative_to(Path.cwd()).as_posix()
+    except (ValueError, OSError):
+        return relpath(path, root) if root is not None else str(path)
 
 
 def find_project(

@@ -199,11 +199,12 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
     return "\n".join(lines)
 
 
-_DIFF = "git diff --quiet --no-ext-diff --no-textconv ORIG_HEAD HEAD"
+# --exit-code with the names sent away, not --quiet: git 2.39's --quiet ignores -G.
+_DIFF = "git diff --exit-code --name-only --no-ext-diff --no-textconv ORIG_HEAD HEAD"
 # Non-zero (changed, or ORIG_HEAD unknown: let Python decide) means "run migfix".
-_CONFIG_CHANGED = f"! {_DIFF} -- '*alembic.ini' '*pyproject.toml' 2>/dev/null"
+_CONFIG_CHANGED = f"! {_DIFF} -- '*alembic.ini' '*pyproject.toml' >/dev/null 2>&1"
 # Every revision file assigns these names; a file added or deleted shows all of its lines.
-_GRAPH_CHANGED = f"! {_DIFF} -G 'revision|branch_labels|depends_on' -- '*.py' 2>/dev/null"
+_GRAPH_CHANGED = f"! {_DIFF} -G 'revision|branch_labels|depends_on' -- '*.py' >/dev/null 2>&1"
 
 
 def _what(hook_type: str) -> str:

@@ -208,7 +208,7 @@ def problems_text(project: Project, problems: list[Problem]) -> str:
     lines = []
     for p in problems:
         # Relative to where the command runs, so the path opens from there.
-        where = shown(p.path) if p.path else str(project.root)
+        where = shown(p.path, project.root) if p.path else str(project.root)
         if p.line:
             where += f":{p.line}"
         lines.append(f"{where}: {p.severity}: {p.message} [{p.code}]")
