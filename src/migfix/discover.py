@@ -196,6 +196,9 @@ def projects_from(files: Iterable[Path], root: Path) -> list[Entry]:
             return
         if project is not None:
             label = label_of(project.root, root, section)
+            if project.root == root:
+                # "." says little in a heading: a project at the root goes by its config.
+                label = label_of(config, root, section)
             entries.append(Entry(label, config, section, project))
 
     for ini in (f for f in files if f.name == "alembic.ini"):
