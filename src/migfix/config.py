@@ -26,7 +26,7 @@ from typing import Any
 from migfix.errors import ConfigError, NoProjectFound
 
 STRATEGIES = ("merge", "rebase")
-_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads")
+_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "lock")
 # Alembic's own legacy split for version_locations when no separator is configured.
 _LEGACY_SPLIT = re.compile(r", *|(?: +)")
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -41,6 +41,8 @@ class Settings:
     commit: bool = False
     message: str = "merge heads"
     allow_heads: tuple[str, ...] = ()
+    lock: bool = False
+    """Keep a heads lock file beside the migrations (see ``headlock``)."""
     source: Path | None = None
 
 
@@ -563,12 +565,16 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         raise ConfigError(
             f'{where} allow_heads must be a list of revision ids, e.g. ["ab12", "cd34"].'
         )
+    lock = raw.get("lock", False)
+    if not isinstance(lock, bool):
+        raise ConfigError(f"{where} lock = {lock!r}: allowed values are true, false.")
     return Settings(
         upstream=upstream,
         strategy=strategy,
         commit=commit,
         message=message,
         allow_heads=tuple(allow),
+        lock=lock,
         source=path,
     )
 

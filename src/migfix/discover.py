@@ -307,6 +307,8 @@ def owns(entry: Entry, paths: Sequence[Path]) -> bool:
         return any(_under(x, entry.config.parent) for x in paths)
     folders = [*p.version_locations, *([p.script_location] if p.script_location else [])]
     configs = {c for c in (p.config_file, p.toml_file) if c is not None}
+    if p.settings.lock:  # headlock.lock_path, without importing it
+        configs.add((p.script_location or p.version_locations[0].parent) / "heads.lock")
     return any(x in configs or any(_under(x, f) for f in folders) for x in paths)
 
 
@@ -317,7 +319,7 @@ def touched(repo: Path, changed: Sequence[Path]) -> list[Entry]:
     config nearly always sits (the versions folder is below it), so a merge costs a few
     ``stat`` calls and, when it touched no Python file or config, nothing at all.
     """
-    relevant = [p for p in changed if p.suffix == ".py" or p.name in CONFIG_NAMES]
+    relevant = [p for p in changed if p.suffix == ".py" or p.name in (*CONFIG_NAMES, "heads.lock")]
     folders: set[Path] = set()
     for p in relevant:
         for d in p.parents:

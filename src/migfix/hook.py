@@ -175,8 +175,8 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
         guard = skip_guard
         if hook_type == "post-merge" and "--always" not in options:
             lines += [
-                "# Python starts only when the merge changed an Alembic config or a line that can",
-                "# move the revision graph; any other merge costs these two `git diff`s.",
+                "# Python starts only when the merge changed an Alembic config, a heads.lock or a",
+                "# line that can move the revision graph; any other merge costs two `git diff`s.",
             ]
             guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }}"
         if hook_type == "post-commit":
@@ -202,7 +202,7 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
 # --exit-code with the names sent away, not --quiet: git 2.39's --quiet ignores -G.
 _DIFF = "git diff --exit-code --name-only --no-ext-diff --no-textconv ORIG_HEAD HEAD"
 # Non-zero (changed, or ORIG_HEAD unknown: let Python decide) means "run migfix".
-_CONFIG_CHANGED = f"! {_DIFF} -- '*alembic.ini' '*pyproject.toml' >/dev/null 2>&1"
+_CONFIG_CHANGED = f"! {_DIFF} -- '*alembic.ini' '*pyproject.toml' '*heads.lock' >/dev/null 2>&1"
 # Every revision file assigns these names; a file added or deleted shows all of its lines.
 _GRAPH_CHANGED = f"! {_DIFF} -G 'revision|branch_labels|depends_on' -- '*.py' >/dev/null 2>&1"
 

@@ -25,6 +25,7 @@ from migfix.errors import MigfixError
 if TYPE_CHECKING:
     from migfix.config import Project
     from migfix.discover import Entry
+    from migfix.graph import Graph
 
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
@@ -258,7 +259,7 @@ def _may_matter(path: Path) -> bool:
     cheaper than importing the config reader, so a merge of application code stays
     at one ``git diff``.
     """
-    if path.name in ("alembic.ini", "pyproject.toml"):
+    if path.name in ("alembic.ini", "pyproject.toml", "heads.lock"):
         return True
     if path.suffix != ".py":
         return False
@@ -326,6 +327,8 @@ def _fix(
 
     graph = read_graph(project)
     if not graph.head_groups():
+        if project.settings.lock:
+            _refresh_lock(repo, project, graph, commit)
         return
     chosen = strategy or project.settings.strategy
     do_commit = project.settings.commit if commit is None else commit
@@ -380,6 +383,25 @@ def _fix(
             return
         _say("committed the result.")
     elif written:
+        _say("left uncommitted for review: `git diff`, then commit.")
+
+
+def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | None) -> None:
+    """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
+    from migfix import headlock
+
+    path = headlock.update(project, graph)
+    if path is None:
+        return
+    _say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
+    if project.settings.commit if commit is None else commit:
+        try:
+            _commit(repo, [path], "Update the migration heads lock (migfix)")
+        except subprocess.CalledProcessError:
+            _say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
+            return
+        _say("committed the result.")
+    else:
         _say("left uncommitted for review: `git diff`, then commit.")
 
 
