@@ -312,3 +312,18 @@ def test_check_against_at_the_root(
     assert rc == 1
     assert out.startswith(f"::error file={c_file},line=")
     assert len(out.splitlines()) == 1
+
+
+def test_graph_json_at_the_root_is_one_result_per_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = monorepo(tmp_path)
+
+    rc, out, err = run(capsys, monkeypatch, repo, "graph", "--json")
+
+    assert (rc, err) == (0, "")
+    data = json.loads(out)
+    assert [(d["project"], d["result"]["heads"]) for d in data] == [
+        ("backend", ["bbbb0004"]),
+        ("services/billing", ["gggg0003"]),
+    ]

@@ -235,3 +235,27 @@ def test_post_merge_starts_python_only_when_a_revision_line_or_a_config_changed(
     # A new revision file, a config: Python looks.
     assert merge_branch("rev", lambda: backend.revision(B, "add b"))
     assert merge_branch("ini", lambda: write(repo / "backend" / "pyproject.toml", "[x]\n"))
+
+
+def test_a_recorded_directory_or_section_is_kept_relative_to_the_work_tree(
+    tmp_path: Path,
+) -> None:
+    from migfix.hookrun import watched
+
+    repo = new_repo(tmp_path)
+    app = place("flask_app", tmp_path, repo / "web")
+    (app / "migrations").rename(app / "db")
+    commit_all(repo, "project")
+
+    watch = Watch.choose(repo / "web", None, None, Path("db"))
+
+    assert watch == Watch(directory="web/db")
+    assert Watch.from_options(("--strategy", "rebase", *watch.args())) == watch
+    # Discovery finds the same folder: one project, under the recorded name.
+    [entry] = watched(repo, repo, watch, None)
+    assert (entry.label, entry.error) == ("web/db", None)
+    assert entry.project is not None and entry.project.root == app
+    named = Watch(config="web/db/alembic.ini", name="other")
+    [bad, _] = watched(repo, repo, named, None)
+    assert bad.label == "web/db/alembic.ini [other]"
+    assert bad.error is not None and "has no [other] section" in bad.error.message
