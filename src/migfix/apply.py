@@ -128,6 +128,32 @@ def merge(
     graph: Graph | None = None,
     strict: bool = False,
 ) -> Outcome:
+    from migfix import txn
+
+    # One writer at a time: a second run waits, then plans again on what the first wrote
+    # (usually: nothing to do).
+    with txn.writer_lock(project.root) as changed:
+        return _merge(
+            project,
+            opts,
+            upstream=upstream,
+            extra_new=extra_new,
+            dry_run=dry_run,
+            graph=None if changed else graph,
+            strict=strict,
+        )
+
+
+def _merge(
+    project: Project,
+    opts: MergeOptions,
+    *,
+    upstream: str | None,
+    extra_new: Sequence[str],
+    dry_run: bool,
+    graph: Graph | None,
+    strict: bool,
+) -> Outcome:
     from migfix import gitops
 
     graph = graph or read_graph(project)
@@ -160,7 +186,7 @@ def merge(
     if dry_run:
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
-    outcome.written = apply_changes(outcome.changes)
+    outcome.written = apply_changes(outcome.changes, root=project.root)
     return outcome
 
 

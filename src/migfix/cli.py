@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 def _project(
     config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
 ) -> Any:
+    from migfix import txn
     from migfix.config import find_project
 
     # -d/--directory, or the app's migrations folder under `flask migfix`, and -c/-n
@@ -45,18 +46,33 @@ def _project(
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
     if meta.get(PROJECT_KEY) is not None:
-        return meta[PROJECT_KEY]  # chosen by discovery (migfix.across)
-    return find_project(
-        Path.cwd(),
-        config=config or meta.get(CONFIG_KEY),
-        name=name or meta.get(NAME_KEY) or "alembic",
-        versions=versions,
-        recursive=recursive,
-        directory=meta.get(DIRECTORY_KEY),
-    )
+        project = meta[PROJECT_KEY]  # chosen by discovery (migfix.across)
+    else:
+        project = find_project(
+            Path.cwd(),
+            config=config or meta.get(CONFIG_KEY),
+            name=name or meta.get(NAME_KEY) or "alembic",
+            versions=versions,
+            recursive=recursive,
+            directory=meta.get(DIRECTORY_KEY),
+        )
+    # Every command first undoes a change that a killed migfix left half done.
+    txn.recover(project.root)
+    return project
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        # click turns Ctrl-C into "Aborted!" after a blank line; say what happened instead.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            from migfix.txn import Interruption
+
+            raise Interruption(exc) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="migfix")
 @global_project_options
 def cli() -> None:
@@ -286,6 +302,9 @@ def _print_verified(project: Project, result: VerifyResult) -> int:
 @cli.group()
 def hook() -> None:
     """Install, remove or inspect the git hooks that fix heads after merges."""
+    from migfix import txn
+
+    txn.recover(Path.cwd())
 
 
 _hook_types = click.option(
@@ -327,12 +346,14 @@ def _hook_project(f: Any) -> Any:
     is_flag=True,
     help="Check heads after every merge, not only when migrations changed.",
 )
+@click.option("--force", is_flag=True, help="Replace migfix hooks even if edited by hand.")
 @_hook_project
 def hook_install(
     hook_types: tuple[str, ...],
     strategy: str | None,
     commit: bool | None,
     always: bool,
+    force: bool,
     config: Path | None,
     name: str | None,
     directory: Path | None,
@@ -362,6 +383,7 @@ def hook_install(
         strategy=strategy,
         commit=commit,
         always=always,
+        force=force,
         watch=watch.args() if watch else (),
     ):
         click.echo(line)
@@ -376,11 +398,12 @@ def hook_install(
 
 @hook.command("uninstall")
 @_hook_types
-def hook_uninstall(hook_types: tuple[str, ...]) -> int:
+@click.option("--force", is_flag=True, help="Remove migfix hooks even if edited by hand.")
+def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
     from migfix import hook as hooks
 
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES):
+    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
         click.echo(line)
     if not hook_types:
         from migfix import headlock
@@ -589,6 +612,7 @@ def verify(
     is_flag=True,
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
+@upstream_options
 @verify_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 @each_project
@@ -601,16 +625,20 @@ def rebase(
     dry_run: bool,
     onto: str,
     drop_merges: bool,
+    upstream: str | None,
+    new: tuple[str, ...],
     run_verify: bool,
     strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     from migfix import rebase as rebase_mod
-    from migfix import report
+    from migfix import report, txn
 
     project = _project(config, name, versions, recursive)
-    plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
     if dry_run:
+        plan = rebase_mod.plan_onto(
+            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+        )
         if as_json:
             click.echo(report.dumps(plan.to_json()))
         else:
@@ -619,8 +647,13 @@ def rebase(
         return EXIT_PROBLEMS if plan.changed else EXIT_OK
     from migfix.overlap import refuse_if_strict
 
-    refuse_if_strict(strict, plan.notes)
-    rebase_mod.apply(plan)
+    # Planned under the writer lock, so a second run plans on what the first wrote.
+    with txn.writer_lock(project.root):
+        plan = rebase_mod.plan_onto(
+            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+        )
+        refuse_if_strict(strict, plan.notes)
+        rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
     if plan.changed and run_verify:
         return _verify_new(project, onto)
@@ -642,9 +675,13 @@ def main(argv: list[str] | None = None) -> int:
     except MigfixError as exc:
         click.echo(f"migfix: {exc.message}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, SIGTERM or SIGHUP (migfix.txn raises those while writing, after undoing).
+        from migfix.txn import interrupted_line
+
+        text, code = interrupted_line(exc)
+        click.echo(f"migfix: {text}", err=True)
+        return code
     except Exception as exc:  # pragma: no cover - last line of defence
         if os.environ.get("MIGFIX_DEBUG"):
             raise

@@ -2,9 +2,12 @@
 
 post-commit stands in for post-merge when a merge stopped on conflicts: git runs no
 post-merge then, and the merge commit is made later by the user's ``git commit``. Its
-script starts Python only for a merge commit, and from there on it is handled as
-post-merge: ORIG_HEAD is still the commit the merge started from (``git merge`` set it;
-``git commit`` leaves it alone), and HEAD^2 is what the merge brought in.
+script starts Python for a merge commit, and from there on it is handled as post-merge:
+ORIG_HEAD is still the commit the merge started from (``git merge`` set it; ``git commit``
+leaves it alone), and HEAD^2 is what the merge brought in. It also starts Python for a
+commit that added files to the version locations recorded in the script: ``git merge
+--squash`` + ``git commit`` and ``git cherry-pick`` bring another line of migrations in
+with an ordinary commit, and HEAD^..HEAD is what they brought.
 
 A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
 leaves files untouched on error. The common case (one head, or a merge that did not
@@ -165,24 +168,31 @@ def run(
     return 0
 
 
-def _other_side(repo: Path, hook_type: str) -> str | None:
-    """The commit whose history the merge or rebase just brought in, to rebase onto.
+def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
+    """The commits to rebase onto, in order of preference (see ``rebase.hook_rebase``).
 
-    Not the branch's upstream: a feature branch tracking origin/feature that merges
-    origin/main must treat main's revisions as settled, and they are exactly the ones
-    in the merged-in commit (HEAD^2). After a rebase, git lists "old new" pairs on
-    stdin; the first new commit's parent is what the branch was replayed onto.
+    First the commit whose history the merge or rebase just brought in: a feature branch
+    that merges origin/main puts its own revisions on top of main's (HEAD^2). Then, for a
+    merge, the commit the merge started from (HEAD^1): merging a feature INTO main must move
+    the feature's revisions, never main's published ones; the settled check in the rebase
+    picks whichever moves no settled revision. After a rebase, git lists "old new" pairs on
+    stdin; the first new commit's parent is what the branch was replayed onto. After a
+    plain commit (a squash merge, a cherry-pick) the commit's parent is the settled side.
     """
     if hook_type in ("post-merge", "post-commit"):
-        rev = "HEAD^2"
+        revs = ["HEAD^2", "HEAD^1"] if _resolve(repo, "HEAD^2") else ["HEAD^1"]
     else:
         try:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
         except (OSError, ValueError):
             first = []
         if len(first) < 2:
-            return None
-        rev = f"{first[1]}^"
+            return []
+        revs = [f"{first[1]}^"]
+    return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+
+
+def _resolve(repo: Path, rev: str) -> str | None:
     proc = subprocess.run(
         ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
         cwd=repo,
@@ -206,8 +216,11 @@ def _run(
     always: bool,
     watch: Watch | None = None,
 ) -> None:
-    from migfix import gitops
+    from migfix import gitops, txn
 
+    # First undo a change a killed migfix left half done (git runs hooks at the top of the
+    # work tree, whose git dir holds the journal).
+    txn.recover(cwd)
     if hook_type == "post-rewrite" and args and args[0] != "rebase":
         return  # `git commit --amend` rewrites no history worth checking
     if hook_type == "post-merge" and args and args[0] == "1":
@@ -215,13 +228,21 @@ def _run(
     repo = gitops.find_repo(cwd)
     if repo is None:
         return
-    if hook_type == "post-commit" and gitops.operation_in_progress(repo) is not None:
-        # A merge commit replayed by `git rebase --rebase-merges` (or a cherry-pick): moving
-        # HEAD under the sequencer would break it, and post-rewrite runs when it is done.
-        return
+    base = "ORIG_HEAD"
+    if hook_type == "post-commit":
+        op = gitops.operation_in_progress(repo)
+        if op is not None and not (op == "cherry-pick" and gitops.picks_left(repo) == 0):
+            # A commit replayed by `git rebase` (post-rewrite runs when it is done), or a
+            # cherry-pick with more picks to come: moving HEAD or dirtying the tree under
+            # the sequencer would break it. The last pick is the one to act on.
+            return
+        if _resolve(repo, "HEAD^2") is None:
+            # Not a merge: a squash merge or a cherry-pick, which the script let through
+            # because the commit added revision files. What it brought is HEAD^..HEAD.
+            base = "HEAD^" if _resolve(repo, "HEAD^") else ""
     # The changed paths decide which projects to look at: a merge that touched no migration
-    # costs this one `git diff` and never reads a graph.
-    changed = None if always else gitops.changed_paths(repo, "ORIG_HEAD", "HEAD")
+    # costs this one `git diff` and never reads a graph. (No base: a root commit; look at all.)
+    changed = None if always or not base else gitops.changed_paths(repo, base, "HEAD")
     if changed is not None:
         changed = [p for p in changed if _may_matter(p)]
         if not changed:
@@ -229,12 +250,12 @@ def _run(
     entries = watched(repo, cwd, watch, changed)
     if not entries:
         return
-    side: list[str | None] = []
+    side: list[list[str]] = []
 
-    def other_side() -> str | None:
+    def other_side() -> list[str]:
         # post-rewrite's stdin can be read only once, whatever number of projects.
         if not side:
-            side.append(_other_side(repo, hook_type))
+            side.append(_rebase_candidates(repo, hook_type))
         return side[0]
 
     for entry in entries:
@@ -318,7 +339,7 @@ def _fix(
     hook_type: str,
     strategy: str | None,
     commit: bool | None,
-    other_side: Callable[[], str | None],
+    other_side: Callable[[], list[str]],
     where: str,
 ) -> None:
     """Fix one project's heads after a merge or rebase, if it has several."""
@@ -346,10 +367,17 @@ def _fix(
     )
     review: str | None = None
     if chosen == "rebase":
-        from migfix.rebase import hook_rebase
+        from migfix.rebase import SettledRevisions, hook_rebase
 
-        written, report = hook_rebase(project, onto=other_side())
-    else:
+        try:
+            written, report = hook_rebase(project, onto=other_side())
+        except SettledRevisions as exc:
+            _say(
+                f"{where}the rebase strategy would rewrite settled revisions "
+                f"({', '.join(exc.revisions)}); using the merge strategy instead."
+            )
+            chosen = "merge"
+    if chosen != "rebase":
         from migfix import apply
         from migfix.merge import MergeOptions
 
@@ -474,15 +502,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"unknown hook {hook_type!r} or strategy {strategy!r}; nothing done.")
         return 0
     watch = Watch(**chosen) if chosen else None
-    return run(
-        hook_type,
-        git_args,
-        cwd=Path.cwd(),
-        strategy=strategy,
-        commit=commit,
-        always=always,
-        watch=watch,
-    )
+    try:
+        return run(
+            hook_type,
+            git_args,
+            cwd=Path.cwd(),
+            strategy=strategy,
+            commit=commit,
+            always=always,
+            watch=watch,
+        )
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: any change was undone
+        from migfix.txn import interrupted_line
+
+        text, code = interrupted_line(exc)
+        _say(text)
+        return code
 
 
 if __name__ == "__main__":
