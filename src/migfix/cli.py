@@ -24,6 +24,7 @@ from migfix.options import (
     dry_run_option,
     global_project_options,
     json_option,
+    postgres_option,
     project_options,
     upstream_options,
     verify_option,
@@ -116,6 +117,30 @@ def heads(
 @cli.command()
 @project_options
 @json_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "dot"]),
+    default=None,
+    help="mermaid (GitHub renders it) or dot (Graphviz) draw a picture; default text.",
+)
+@click.option("--full", is_flag=True, help="In a picture, show long straight runs in full.")
+@click.option(
+    "--upstream",
+    metavar="REF",
+    help="In a picture, revisions not on REF are drawn as new (default: as for merge).",
+)
+@click.option(
+    "--against",
+    metavar="REF",
+    help="Show what merging this branch into REF would give (as check --against).",
+)
+@click.option(
+    "--near",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="In a picture, only revisions up to N parents away from the (unintended) heads.",
+)
 @each_project
 def graph(
     config: Path | None,
@@ -123,14 +148,31 @@ def graph(
     versions: tuple[Path, ...],
     recursive: bool,
     as_json: bool,
+    fmt: str | None,
+    full: bool,
+    upstream: str | None,
+    against: str | None,
+    near: int | None,
 ) -> int:
-    """Show every revision as a tree (or JSON): where branches diverge and merge."""
+    """Show every revision as a tree, JSON, or a Mermaid / Graphviz picture."""
     from migfix import report
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    g = read_graph(project, full=False)  # printing only: `check` tells what won't load
-    if as_json:
+    if against:
+        from migfix.against import graph_against
+
+        g = graph_against(project, against)
+    else:
+        g = read_graph(project, full=False)  # printing only: `check` tells what won't load
+    if fmt in ("mermaid", "dot"):
+        from migfix import picture
+        from migfix.newness import classify
+
+        new = classify(project, g, upstream=upstream or against).new
+        pic = picture.build(g, new, full=full, near=near)
+        click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
+    elif as_json or fmt == "json":
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
         click.echo(report.graph_text(project, g))
@@ -233,6 +275,7 @@ def check(
 @dry_run_option
 @json_option
 @verify_option
+@postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 @each_project
 def merge(
@@ -250,6 +293,7 @@ def merge(
     dry_run: bool,
     as_json: bool,
     run_verify: bool,
+    postgres: bool | None,
     strict: bool,
 ) -> int:
     """Join unintended heads: write a merge revision and move new revisions onto it.
@@ -275,16 +319,18 @@ def merge(
     else:
         click.echo(result.text())
     if result.changed and not dry_run and run_verify:
-        return _verify_new(project, upstream)
+        return _verify_new(project, upstream, postgres)
     return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
 
 
-def _verify_new(project: Any, upstream: str | None) -> int:
+def _verify_new(project: Any, upstream: str | None, postgres: bool | None = None) -> int:
     """``--verify`` after merge/rebase: ``migfix verify --only-new`` on the result."""
     from migfix import verify as verifying
     from migfix.graph import read_graph
 
-    result = verifying.verify(project, read_graph(project), mode="only-new", upstream=upstream)
+    result = verifying.verify(
+        project, read_graph(project), mode="only-new", upstream=upstream, postgres=postgres
+    )
     return _print_verified(project, result)
 
 
@@ -292,6 +338,8 @@ def _print_verified(project: Project, result: VerifyResult) -> int:
     """Print a verify result: the failure on stderr (exit 1), else the summary."""
     from migfix import verify as verifying
 
+    if result.choice:
+        click.echo(result.choice, err=True)
     if result.failure is not None:
         click.echo(f"migfix: {verifying.failure_text(project, result)}", err=True)
         return EXIT_PROBLEMS
@@ -556,6 +604,7 @@ def lock_update(
     is_flag=True,
     help="Use the database env.py / the Flask app configures instead of a scratch one.",
 )
+@postgres_option
 @click.pass_context
 @each_project
 def verify(
@@ -571,6 +620,7 @@ def verify(
     url: str | None,
     allow_existing: bool,
     use_app_db: bool,
+    postgres: bool | None,
 ) -> int:
     """Run the migrations for real on a scratch database: up, down and up again (exit 1 if
     one fails)."""
@@ -592,6 +642,7 @@ def verify(
         use_app_db=use_app_db,
         # Set by `flask migfix` so the app it already loaded is used (flask_cli.py).
         load_app=ctx.meta.get(verifying.APP_LOADER_KEY),
+        postgres=postgres,
     )
     return _print_verified(project, result)
 
@@ -614,6 +665,7 @@ def verify(
 )
 @upstream_options
 @verify_option
+@postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 @each_project
 def rebase(
@@ -628,6 +680,7 @@ def rebase(
     upstream: str | None,
     new: tuple[str, ...],
     run_verify: bool,
+    postgres: bool | None,
     strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
@@ -656,7 +709,7 @@ def rebase(
         rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
     if plan.changed and run_verify:
-        return _verify_new(project, onto)
+        return _verify_new(project, onto, postgres)
     return EXIT_OK
 
 
