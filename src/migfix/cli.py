@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from migfix import __version__
+from migfix.across import PROJECT_KEY, each_project, files_argument
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, MigfixError
 from migfix.options import (
     CONFIG_KEY,
@@ -23,6 +24,7 @@ from migfix.options import (
     dry_run_option,
     global_project_options,
     json_option,
+    postgres_option,
     project_options,
     upstream_options,
     verify_option,
@@ -44,14 +46,17 @@ def _project(
     # signature changes.
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
-    project = find_project(
-        Path.cwd(),
-        config=config or meta.get(CONFIG_KEY),
-        name=name or meta.get(NAME_KEY) or "alembic",
-        versions=versions,
-        recursive=recursive,
-        directory=meta.get(DIRECTORY_KEY),
-    )
+    if meta.get(PROJECT_KEY) is not None:
+        project = meta[PROJECT_KEY]  # chosen by discovery (migfix.across)
+    else:
+        project = find_project(
+            Path.cwd(),
+            config=config or meta.get(CONFIG_KEY),
+            name=name or meta.get(NAME_KEY) or "alembic",
+            versions=versions,
+            recursive=recursive,
+            directory=meta.get(DIRECTORY_KEY),
+        )
     # Every command first undoes a change that a killed migfix left half done.
     txn.recover(project.root)
     return project
@@ -85,6 +90,7 @@ def cli() -> None:
 @click.option(
     "-v", "--verbose", is_flag=True, help="Show each head in full, like `alembic heads -v`."
 )
+@each_project
 def heads(
     config: Path | None,
     name: str | None,
@@ -111,20 +117,62 @@ def heads(
 @cli.command()
 @project_options
 @json_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "dot"]),
+    default=None,
+    help="mermaid (GitHub renders it) or dot (Graphviz) draw a picture; default text.",
+)
+@click.option("--full", is_flag=True, help="In a picture, show long straight runs in full.")
+@click.option(
+    "--upstream",
+    metavar="REF",
+    help="In a picture, revisions not on REF are drawn as new (default: as for merge).",
+)
+@click.option(
+    "--against",
+    metavar="REF",
+    help="Show what merging this branch into REF would give (as check --against).",
+)
+@click.option(
+    "--near",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="In a picture, only revisions up to N parents away from the (unintended) heads.",
+)
+@each_project
 def graph(
     config: Path | None,
     name: str | None,
     versions: tuple[Path, ...],
     recursive: bool,
     as_json: bool,
+    fmt: str | None,
+    full: bool,
+    upstream: str | None,
+    against: str | None,
+    near: int | None,
 ) -> int:
-    """Show every revision as a tree (or JSON): where branches diverge and merge."""
+    """Show every revision as a tree, JSON, or a Mermaid / Graphviz picture."""
     from migfix import report
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    g = read_graph(project, full=False)  # printing only: `check` tells what won't load
-    if as_json:
+    if against:
+        from migfix.against import graph_against
+
+        g = graph_against(project, against)
+    else:
+        g = read_graph(project, full=False)  # printing only: `check` tells what won't load
+    if fmt in ("mermaid", "dot"):
+        from migfix import picture
+        from migfix.newness import classify
+
+        new = classify(project, g, upstream=upstream or against).new
+        pic = picture.build(g, new, full=full, near=near)
+        click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
+    elif as_json or fmt == "json":
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
         click.echo(report.graph_text(project, g))
@@ -153,6 +201,8 @@ def graph(
     metavar="REF",
     help="Check what merging this branch into REF would give (REF's revisions plus this branch's).",
 )
+@files_argument
+@each_project
 def check(
     config: Path | None,
     name: str | None,
@@ -225,7 +275,9 @@ def check(
 @dry_run_option
 @json_option
 @verify_option
+@postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
+@each_project
 def merge(
     config: Path | None,
     name: str | None,
@@ -241,6 +293,7 @@ def merge(
     dry_run: bool,
     as_json: bool,
     run_verify: bool,
+    postgres: bool | None,
     strict: bool,
 ) -> int:
     """Join unintended heads: write a merge revision and move new revisions onto it.
@@ -266,16 +319,18 @@ def merge(
     else:
         click.echo(result.text())
     if result.changed and not dry_run and run_verify:
-        return _verify_new(project, upstream)
+        return _verify_new(project, upstream, postgres)
     return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
 
 
-def _verify_new(project: Any, upstream: str | None) -> int:
+def _verify_new(project: Any, upstream: str | None, postgres: bool | None = None) -> int:
     """``--verify`` after merge/rebase: ``migfix verify --only-new`` on the result."""
     from migfix import verify as verifying
     from migfix.graph import read_graph
 
-    result = verifying.verify(project, read_graph(project), mode="only-new", upstream=upstream)
+    result = verifying.verify(
+        project, read_graph(project), mode="only-new", upstream=upstream, postgres=postgres
+    )
     return _print_verified(project, result)
 
 
@@ -283,6 +338,8 @@ def _print_verified(project: Project, result: VerifyResult) -> int:
     """Print a verify result: the failure on stderr (exit 1), else the summary."""
     from migfix import verify as verifying
 
+    if result.choice:
+        click.echo(result.choice, err=True)
     if result.failure is not None:
         click.echo(f"migfix: {verifying.failure_text(project, result)}", err=True)
         return EXIT_PROBLEMS
@@ -307,6 +364,23 @@ _hook_types = click.option(
 )
 
 
+def _hook_project(f: Any) -> Any:
+    """-c/-n/-d of `hook install`: the project to record in the hook script."""
+    f = click.option(
+        "-d",
+        "--directory",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Watch this Flask-Migrate migrations folder too.",
+    )(f)
+    f = click.option("-n", "--name", help="Section of the ini file to read.")(f)
+    return click.option(
+        "-c",
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Watch the project of this alembic.ini or pyproject.toml too.",
+    )(f)
+
+
 @hook.command("install")
 @_hook_types
 @click.option(
@@ -321,28 +395,51 @@ _hook_types = click.option(
     help="Check heads after every merge, not only when migrations changed.",
 )
 @click.option("--force", is_flag=True, help="Replace migfix hooks even if edited by hand.")
+@_hook_project
 def hook_install(
     hook_types: tuple[str, ...],
     strategy: str | None,
     commit: bool | None,
     always: bool,
     force: bool,
+    config: Path | None,
+    name: str | None,
+    directory: Path | None,
 ) -> int:
     """Install the post-merge, post-rewrite and post-commit hooks.
 
     A hook already there is kept and chained. post-commit acts only on merge commits: it
-    covers a merge that stopped on conflicts and was finished with `git commit`.
+    covers a merge that stopped on conflicts and was finished with `git commit`. The hooks
+    act on every Alembic project of the repository that a merge touches; -c/-n/-d record
+    one that discovery cannot find.
     """
     from migfix import hook as hooks
+    from migfix.gitops import find_repo
+    from migfix.hookrun import Watch, watch_lines
 
+    meta = click.get_current_context().meta
+    watch = Watch.choose(
+        Path.cwd(),
+        config or meta.get(CONFIG_KEY),
+        name or meta.get(NAME_KEY),
+        directory or meta.get(DIRECTORY_KEY),
+    )
     types = hook_types or hooks.HOOK_TYPES
     for line in hooks.install(
-        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always, force=force
+        Path.cwd(),
+        hook_types=types,
+        strategy=strategy,
+        commit=commit,
+        always=always,
+        force=force,
+        watch=watch.args() if watch else (),
     ):
         click.echo(line)
     from migfix import headlock
 
     for line in headlock.install_driver(Path.cwd()):
+        click.echo(line)
+    for line in watch_lines(find_repo(Path.cwd()) or Path.cwd(), watch):
         click.echo(line)
     return EXIT_OK
 
@@ -370,8 +467,12 @@ def hook_status(as_json: bool) -> int:
     """Show which hooks are installed, where, and with which interpreter."""
     from migfix import hook as hooks
     from migfix import report
+    from migfix.gitops import find_repo
+    from migfix.hookrun import Watch, watch_lines, watch_report
 
     states = hooks.status(Path.cwd())
+    repo = find_repo(Path.cwd()) or Path.cwd()
+    watch = next((w for s in states if (w := Watch.from_options(s.options))), None)
     if as_json:
         click.echo(
             report.dumps(
@@ -388,6 +489,7 @@ def hook_status(as_json: bool) -> int:
                         }
                         for s in states
                     ],
+                    "projects": watch_report(repo, watch),
                 }
             )
         )
@@ -397,6 +499,8 @@ def hook_status(as_json: bool) -> int:
             if s.options:
                 extra += f" with {shlex.join(s.options)}"
             click.echo(f"{s.hook_type}: {s.state}{extra}  {s.path}")
+        for line in watch_lines(repo, watch):
+            click.echo(line)
     return EXIT_OK
 
 
@@ -500,7 +604,9 @@ def lock_update(
     is_flag=True,
     help="Use the database env.py / the Flask app configures instead of a scratch one.",
 )
+@postgres_option
 @click.pass_context
+@each_project
 def verify(
     ctx: click.Context,
     config: Path | None,
@@ -514,6 +620,7 @@ def verify(
     url: str | None,
     allow_existing: bool,
     use_app_db: bool,
+    postgres: bool | None,
 ) -> int:
     """Run the migrations for real on a scratch database: up, down and up again (exit 1 if
     one fails)."""
@@ -535,6 +642,7 @@ def verify(
         use_app_db=use_app_db,
         # Set by `flask migfix` so the app it already loaded is used (flask_cli.py).
         load_app=ctx.meta.get(verifying.APP_LOADER_KEY),
+        postgres=postgres,
     )
     return _print_verified(project, result)
 
@@ -557,7 +665,9 @@ def verify(
 )
 @upstream_options
 @verify_option
+@postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
+@each_project
 def rebase(
     config: Path | None,
     name: str | None,
@@ -570,6 +680,7 @@ def rebase(
     upstream: str | None,
     new: tuple[str, ...],
     run_verify: bool,
+    postgres: bool | None,
     strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
@@ -598,7 +709,7 @@ def rebase(
         rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
     if plan.changed and run_verify:
-        return _verify_new(project, onto)
+        return _verify_new(project, onto, postgres)
     return EXIT_OK
 
 
