@@ -685,6 +685,7 @@ def test_status_text_shows_the_recorded_options(tmp_path: Path) -> None:
         f"{hooks / 'post-merge'}",
         f"post-rewrite: not installed  {hooks / 'post-rewrite'}",
         f"post-commit: installed ({sys.executable})  {hooks / 'post-commit'}",
+        "watches alembic.ini",
     ]
 
 

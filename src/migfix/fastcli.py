@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from migfix.errors import EXIT_USAGE, MigfixError
 
     try:
-        return _run(command, opts)
+        return _run(command, opts, args)
     except MigfixError as exc:
         _err(f"migfix: {exc.message}")
         return exc.exit_code
@@ -114,19 +114,31 @@ def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-def _run(command: str, opts: dict[str, Any]) -> int:
+def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
     from migfix import readcmds, txn
     from migfix.config import find_project
 
     config = opts.get("config")
-    project = find_project(
-        Path.cwd(),
-        config=Path(str(config)) if config else None,
-        name=str(opts.get("name") or "alembic"),
-        versions=tuple(opts["versions"]),
-        recursive=bool(opts["recursive"]),
-        directory=None,
-    )
+    if config or opts.get("name") or opts["versions"]:
+        project = find_project(
+            Path.cwd(),
+            config=Path(str(config)) if config else None,
+            name=str(opts.get("name") or "alembic"),
+            versions=tuple(opts["versions"]),
+            recursive=bool(opts["recursive"]),
+            directory=None,
+        )
+    else:
+        # As migfix.across: the project at or above here, else every project discovery
+        # finds, which click's path prints project by project.
+        from migfix import discover
+
+        sel = discover.select(Path.cwd())
+        if sel.single is None:
+            from migfix.cli import main as click_main
+
+            return click_main(list(args))
+        project = sel.single
     # As cli._project: first undo a change that a killed migfix left half done.
     txn.recover(project.root)
     if command == "heads":
