@@ -87,3 +87,24 @@ def test_heads_and_check_never_import_click(tmp_path: Path) -> None:
             check=False,
         )
         assert proc.stdout.splitlines()[-1] == "False 1", proc.stderr
+
+
+def test_several_projects_below_print_as_through_click(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No project at or above here, two below (a monorepo): discovery's output, unchanged."""
+    import shutil
+
+    root = tmp_path / "mono"
+    root.mkdir()
+    shutil.copytree(copy_fixture("two_heads", tmp_path), root / "api")
+    shutil.copytree(copy_fixture("typed", tmp_path), root / "billing")
+    monkeypatch.chdir(root)
+    for argv in (["heads"], ["check"], ["check", "--format", "json"]):
+        capsys.readouterr()
+        fast_code = fastcli.main(argv)
+        fast = capsys.readouterr()
+        click_code = cli.main(argv)
+        slow = capsys.readouterr()
+        assert "api" in fast.out
+        assert (fast_code, fast.out, fast.err) == (click_code, slow.out, slow.err), argv
