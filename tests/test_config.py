@@ -465,7 +465,7 @@ def test_tool_migfix_settings(tmp_path: Path) -> None:
         (
             "colour = 1",
             "[tool.migfix] has an unknown key 'colour'. Allowed keys: upstream, strategy, "
-            "commit, message, allow_heads.",
+            "commit, message, allow_heads, sync_db.",
         ),
         (
             'strategy = "squash"',

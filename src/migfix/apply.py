@@ -122,6 +122,7 @@ def merge(
     extra_new: Sequence[str] = (),
     dry_run: bool = False,
     graph: Graph | None = None,
+    by: str = "migfix merge",
 ) -> Outcome:
     from migfix import gitops
 
@@ -151,6 +152,9 @@ def merge(
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
     outcome.written = apply_changes(outcome.changes)
+    from migfix import moves
+
+    moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
     return outcome
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from migfix.errors import ConfigError
 
 STRATEGIES = ("merge", "rebase")
-_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads")
+_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "sync_db")
 # Alembic's own legacy split for version_locations when no separator is configured.
 _LEGACY_SPLIT = re.compile(r", *|(?: +)")
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -42,6 +42,8 @@ class Settings:
     message: str = "merge heads"
     allow_heads: tuple[str, ...] = ()
     source: Path | None = None
+    sync_db: bool = False
+    """The hook runs ``migfix db sync`` on the configured database after a move."""
 
 
 @dataclass(frozen=True)
@@ -541,7 +543,11 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         raise ConfigError(
             f'{where} allow_heads must be a list of revision ids, e.g. ["ab12", "cd34"].'
         )
+    sync_db = raw.get("sync_db", False)
+    if not isinstance(sync_db, bool):
+        raise ConfigError(f"{where} sync_db = {sync_db!r}: allowed values are true, false.")
     return Settings(
+        sync_db=sync_db,
         upstream=upstream,
         strategy=strategy,
         commit=commit,

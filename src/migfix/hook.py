@@ -27,8 +27,9 @@ from pathlib import Path
 from migfix.errors import GitError, Refusal
 
 # post-commit is there for merges that stopped on conflicts: git runs no post-merge for them,
-# and the merge commit is made later by the user's own `git commit`.
-HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite", "post-commit")
+# and the merge commit is made later by the user's own `git commit`. post-checkout only
+# notices revisions that moved between two branches (see migfix.moves), for databases.
+HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
 SCRIPT_VERSION = 1
 
 MARKER = "# migfix-hook: "
@@ -179,6 +180,12 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
                 "# migrations; any other commit is passed over here, without starting Python.",
             ]
             guard += ' && git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
+        elif hook_type == "post-checkout":
+            lines += [
+                "# Only a branch checkout that changed HEAD can move a migration; checking out",
+                "# files, or the same commit, is passed over here, without starting Python.",
+            ]
+            guard += ' && [ "${3:-0}" = 1 ] && [ "$1" != "$2" ]'
     lines += [
         f"if {guard}; then",
         '    if [ -x "$python" ]; then',
@@ -194,7 +201,7 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
 
 
 def _what(hook_type: str) -> str:
-    return "rebase" if hook_type == "post-rewrite" else "merge"
+    return {"post-rewrite": "rebase", "post-checkout": "checkout"}.get(hook_type, "merge")
 
 
 @dataclass(frozen=True)

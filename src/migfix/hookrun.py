@@ -18,11 +18,15 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migfix.errors import MigfixError
 
+if TYPE_CHECKING:
+    from migfix.config import Project
+
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
-_HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
+_HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
 
 
 def _say(text: str) -> None:
@@ -83,7 +87,7 @@ def _other_side(repo: Path, hook_type: str) -> str | None:
 
 
 def _what(hook_type: str) -> str:
-    return "rebase" if hook_type == "post-rewrite" else "merge"
+    return {"post-rewrite": "rebase", "post-checkout": "checkout"}.get(hook_type, "merge")
 
 
 def _run(
@@ -115,13 +119,33 @@ def _run(
         project = find_project(cwd)
     except ConfigError:
         return  # not an Alembic project: the hook has nothing to say
-    if not always and not gitops.changed_between(
-        repo, "ORIG_HEAD", "HEAD", list(project.version_locations)
-    ):
+    old, new = "ORIG_HEAD", "HEAD"
+    if hook_type == "post-checkout":
+        # git passes the previous HEAD, the new HEAD, and 1 for a branch checkout.
+        if len(args) < 3 or args[2] != "1" or args[0] == args[1] or set(args[0]) == {"0"}:
+            return
+        old, new = args[0], args[1]
+    if not always and not gitops.changed_between(repo, old, new, list(project.version_locations)):
+        return
+    from migfix import moves
+
+    # Revisions that arrived with other parents than they had here: a database that ran
+    # them is now out of step (migfix db status / db sync).
+    arrived = moves.record(
+        repo,
+        moves.moves_between(repo, old, new, list(project.version_locations)),
+        f"git {_what(hook_type)} ({hook_type} hook)",
+    )
+    if arrived:
+        _say(moves.advice([(m.revision, m.old, m.new) for m in arrived]))
+    if hook_type == "post-checkout":
+        _sync_db(project, arrived)
         return
     graph = read_graph(project)
     if not graph.head_groups():
+        _sync_db(project, arrived)
         return
+    mark = len(moves.read(repo)[0])
     chosen = strategy or project.settings.strategy
     do_commit = project.settings.commit if commit is None else commit
     heads = ", ".join(graph.unintended_heads())
@@ -137,18 +161,24 @@ def _run(
     if chosen == "rebase":
         from migfix.rebase import hook_rebase
 
-        written, report = hook_rebase(project, onto=_other_side(repo, hook_type))
+        written, report = hook_rebase(
+            project, onto=_other_side(repo, hook_type), by=f"migfix hook ({hook_type})"
+        )
     else:
         from migfix import apply
         from migfix.merge import MergeOptions
 
-        outcome = apply.merge(project, MergeOptions(), graph=graph)
+        outcome = apply.merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
         # When the hook commits, the request to review and commit gives way to what
         # really happened, said once the commit is made.
         written, report = outcome.written, outcome.text(review=not do_commit)
         if do_commit and written:
             review = apply.REVIEW
     _say(report)
+    repointed = moves.read(repo)[0][mark:]
+    if repointed:
+        _say(moves.advice([(m.revision, m.old, m.new) for m in repointed]))
+    _sync_db(project, [*arrived, *repointed])
     held = [p for p in written if p.resolve() in own]
     if do_commit:
         written = [p for p in written if p not in held]
@@ -173,6 +203,26 @@ def _run(
         _say("committed the result.")
     elif written:
         _say("left uncommitted for review: `git diff`, then commit.")
+
+
+def _sync_db(project: Project, moved: Sequence[object]) -> None:
+    """``[tool.migfix] sync_db = true``: bring the configured database in step by itself.
+
+    Off by default: a git hook should not reach a database unasked. Any failure is told
+    and leaves the merge alone, like every other hook failure.
+    """
+    if not moved or not project.settings.sync_db:
+        return
+    from migfix import dbsync
+    from migfix.graph import read_graph
+
+    try:
+        result = dbsync.sync(project, read_graph(project))
+        _say(dbsync.sync_text(project, result))
+    except MigfixError as exc:
+        _say(f"sync_db: could not sync the database: {exc.message} Run `migfix db sync`.")
+    except Exception as exc:
+        _say(f"sync_db: could not sync the database ({type(exc).__name__}); run `migfix db sync`.")
 
 
 def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:

@@ -494,7 +494,9 @@ def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
     )
 
 
-def hook_rebase(project: Project, *, onto: str | None = None) -> tuple[list[Path], str]:
+def hook_rebase(
+    project: Project, *, onto: str | None = None, by: str = "migfix hook"
+) -> tuple[list[Path], str]:
     """What the post-merge / post-rewrite hook runs with ``strategy = "rebase"``.
 
     Rebases onto ``onto`` (the commit the merge or rebase brought in, see
@@ -512,7 +514,7 @@ def hook_rebase(project: Project, *, onto: str | None = None) -> tuple[list[Path
             "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
         )
     planned = plan_onto(project, ref)
-    return apply(planned), render(planned)
+    return apply(planned, by=by), render(planned)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -543,11 +545,20 @@ def build_changes(plan: RebasePlan) -> list[FileChange]:
     return changes
 
 
-def apply(plan: RebasePlan) -> list[Path]:
-    """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed."""
+def apply(plan: RebasePlan, *, by: str = "migfix rebase") -> list[Path]:
+    """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed.
+
+    Each move goes into the journal of moves (``migfix db status`` reads it)."""
+    from migfix import gitops, moves
     from migfix._fileio import apply_changes
 
-    return apply_changes(build_changes(plan))
+    written = apply_changes(build_changes(plan))
+    moves.record(
+        gitops.find_repo(plan.root),
+        [(m.revision, m.old_parents, m.new_parents) for m in plan.moves],
+        by,
+    )
+    return written
 
 
 def diff(plan: RebasePlan) -> str:
