@@ -110,8 +110,14 @@ def _options(strategy: str | None, commit: bool | None, always: bool) -> tuple[s
     return tuple(opts)
 
 
-def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> str:
-    """The text of the hook script; a pure function so reinstalling compares bytes."""
+def render_script(
+    hook_type: str, interpreter: str, options: Sequence[str], watch: Sequence[str] = ()
+) -> str:
+    """The text of the hook script; a pure function so reinstalling compares bytes.
+
+    WATCH: the versions folders (relative to the work tree root) whose change between the
+    two commits of a checkout is worth starting Python for (post-checkout only).
+    """
     if "\n" in interpreter or any("\n" in o for o in options):
         # The recorded values live on comment lines that ``status`` reads back.
         raise Refusal(
@@ -186,6 +192,9 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
                 "# files, or the same commit, is passed over here, without starting Python.",
             ]
             guard += ' && [ "${3:-0}" = 1 ] && [ "$1" != "$2" ]'
+            if watch:
+                specs = " ".join(shlex.quote(f":(top,literal){w}") for w in watch)
+                guard += f' && ! git diff --quiet "$1" "$2" -- {specs} 2>/dev/null'
     lines += [
         f"if {guard}; then",
         '    if [ -x "$python" ]; then',
@@ -198,6 +207,20 @@ def render_script(hook_type: str, interpreter: str, options: Sequence[str]) -> s
         "",
     ]
     return "\n".join(lines)
+
+
+def _watched(repo: Path) -> tuple[str, ...]:
+    """The project's versions folders relative to the repository root, read statically; ()
+    when there is no project (then post-checkout starts Python for every branch switch)."""
+    from migfix.config import find_project
+    from migfix.errors import MigfixError
+
+    try:
+        project = find_project(repo)
+        top = Path(_git(repo, "rev-parse", "--show-toplevel").stdout.strip()).resolve()
+        return tuple(p.resolve().relative_to(top).as_posix() for p in project.version_locations)
+    except (MigfixError, ValueError, OSError):
+        return ()
 
 
 def _what(hook_type: str) -> str:
@@ -294,7 +317,10 @@ def install(
                 f"second. Combine them into one {hook_type} script (or delete the one you no "
                 "longer need), then run `migfix hook install` again."
             )
-        plans.append((hook_type, hook, legacy, render_script(hook_type, python, options), foreign))
+        text = render_script(
+            hook_type, python, options, _watched(repo) if hook_type == "post-checkout" else ()
+        )
+        plans.append((hook_type, hook, legacy, text, foreign))
 
     messages: list[str] = []
     if hooks_path_set:
