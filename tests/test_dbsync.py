@@ -436,3 +436,37 @@ def test_postgres_a_failing_revision_leaves_nothing_half_done(
     assert rows == [R] and kept == [("kept",)]
     ok(run(alice.root, "migfix", "db", "status", env=env))
     engine.dispose()
+
+
+def test_post_checkout_tells_of_a_move_and_starts_python_only_when_migrations_differ(
+    tmp_path: Path,
+) -> None:
+    from migfix import hook
+
+    proj = new_project(tmp_path, "typed", "repo")
+    git(proj.root, "init", "-q", "-b", "main")
+    (proj.root / ".gitignore").write_text("__pycache__/\n*.db\n")
+    add(proj, R, "r_table")
+    commit_all(proj.root, "R on A")
+    log = tmp_path / "python-started.txt"
+    exe = tmp_path / "bin" / "python"
+    exe.parent.mkdir()
+    exe.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    exe.chmod(0o755)
+    hook.install(proj.root, interpreter=str(exe))
+    git(proj.root, "checkout", "-q", "-b", "docs")
+    (proj.root / "README").write_text("docs\n")
+    commit_all(proj.root, "docs")
+    git(proj.root, "checkout", "-q", "main")
+    git(proj.root, "checkout", "-q", "docs")
+    assert not log.exists()  # no migration differs: no Python
+
+    git(proj.root, "checkout", "-q", "-b", "moved", "main")
+    add(proj, S1, "s1_table", head=proj.a, splice=True)
+    r = proj.file(R)
+    r.write_text(r.read_text().replace(f"= '{proj.a}'", f"= '{S1}'"))
+    commit_all(proj.root, "R on S1")
+    back = git_proc(proj.root, "checkout", "-q", "main")
+
+    assert f"migfix: moved {R} ({S1} -> {proj.a}): {ADVICE}." in back.stderr, back.stderr
+    assert log.read_text().count("migfix.hookrun post-checkout") == 1
