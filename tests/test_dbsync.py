@@ -174,7 +174,7 @@ def test_own_database_after_migfix_rebase_then_git_merge(tmp_path: Path) -> None
     git(alice.root, "fetch", "-q")
 
     rebased = ok(run(alice.root, "migfix", "rebase", "--onto", "origin/main"))
-    assert f"moved {R} ({alice.a} -> {S2}): {ADVICE}." in rebased.stdout
+    assert f"moved {R} ({alice.a} -> {S2}): {ADVICE}." in rebased.stderr
     commit_all(alice.root, "R onto S2")
     git(alice.root, "merge", "-q", "--no-edit", "origin/main")
 

@@ -240,7 +240,8 @@ def merge(
         if result.written and result.plan.repoints:
             from migfix.moves import advice
 
-            click.echo(advice([(r.revision, r.old, r.new) for r in result.plan.repoints]))
+            # A notice, on stderr like the hook's: stdout stays the report scripts read.
+            click.echo(advice([(r.revision, r.old, r.new) for r in result.plan.repoints]), err=True)
     if result.changed and not dry_run and run_verify:
         return _verify_new(project, upstream)
     return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
@@ -501,7 +502,9 @@ def rebase(
     if plan.moves and not as_json:
         from migfix.moves import advice
 
-        click.echo(advice([(m.revision, m.old_parents, m.new_parents) for m in plan.moves]))
+        click.echo(
+            advice([(m.revision, m.old_parents, m.new_parents) for m in plan.moves]), err=True
+        )
     if plan.changed and run_verify:
         return _verify_new(project, onto)
     return EXIT_OK
