@@ -122,6 +122,7 @@ def merge(
     extra_new: Sequence[str] = (),
     dry_run: bool = False,
     graph: Graph | None = None,
+    strict: bool = False,
     by: str = "migfix merge",
 ) -> Outcome:
     from migfix import gitops
@@ -148,6 +149,11 @@ def merge(
             f"migfix's plan would still leave several heads ({left}); nothing was written. "
             "Please report this, and merge by hand with `alembic merge`."
         )
+    _join_extras(project, graph, opts, outcome, after)
+    if not dry_run:
+        from migfix.overlap import refuse_if_strict
+
+        refuse_if_strict(strict, plan.notes)
     if dry_run:
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
@@ -156,6 +162,27 @@ def merge(
 
     moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
     return outcome
+
+
+def _join_extras(
+    project: Project, graph: Graph, opts: MergeOptions, outcome: Outcome, after: Graph
+) -> None:
+    """What goes with every join: overlap warnings, and the heads lock in the same write."""
+    from migfix import overlap
+    from migfix.merge import head_groups
+
+    plan = outcome.plan
+    joined = plan.merges[-1].revision if plan.merges else None
+    for found in overlap.for_merge(graph, head_groups(graph, opts.heads), after, joined):
+        plan.notes.append(overlap.NOTE + overlap.message(found))
+    if project.settings.lock:
+        from migfix import headlock
+
+        lock = headlock.change(project, after)
+        if lock is not None:
+            outcome.changes.append(lock)
+            verb = "Would update" if outcome.dry_run else "Updated"
+            plan.notes.append(f"{verb} the heads lock {project.relpath(lock.path)}.")
 
 
 def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:

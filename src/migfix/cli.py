@@ -158,6 +158,16 @@ def check(
     else:
         g = read_graph(project)
     problems = g.problems()
+    if against:
+        from migfix import overlap
+
+        problems.extend(overlap.for_against(project, g, against))
+    if project.settings.lock:
+        from migfix import headlock
+
+        # The lock describes this branch's own heads, also when checking --against REF.
+        stale = headlock.problem(project, read_graph(project) if against else g)
+        problems.extend([stale] if stale else [])
     if deep:
         from migfix.graph import deep_problems
 
@@ -201,6 +211,7 @@ def check(
 @dry_run_option
 @json_option
 @verify_option
+@click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def merge(
     config: Path | None,
     name: str | None,
@@ -216,6 +227,7 @@ def merge(
     dry_run: bool,
     as_json: bool,
     run_verify: bool,
+    strict: bool,
 ) -> int:
     """Join unintended heads: write a merge revision and move new revisions onto it.
 
@@ -232,7 +244,9 @@ def merge(
         heads=heads,
         no_repoint=no_repoint,
     )
-    result = apply.merge(project, opts, upstream=upstream, extra_new=new, dry_run=dry_run)
+    result = apply.merge(
+        project, opts, upstream=upstream, extra_new=new, dry_run=dry_run, strict=strict
+    )
     if as_json:
         click.echo(report.dumps(result.to_json()))
     else:
@@ -310,6 +324,10 @@ def hook_install(
         Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always
     ):
         click.echo(line)
+    from migfix import headlock
+
+    for line in headlock.install_driver(Path.cwd()):
+        click.echo(line)
     return EXIT_OK
 
 
@@ -321,6 +339,11 @@ def hook_uninstall(hook_types: tuple[str, ...]) -> int:
 
     for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES):
         click.echo(line)
+    if not hook_types:
+        from migfix import headlock
+
+        for line in headlock.uninstall_driver(Path.cwd()):
+            click.echo(line)
     return EXIT_OK
 
 
@@ -382,6 +405,52 @@ def hook_run(
     return hookrun.run(
         hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always
     )
+
+
+@cli.group()
+def lock() -> None:
+    """Keep the heads lock (`[tool.migfix] lock = true`): a file that makes git conflict."""
+
+
+@lock.command("init")
+@project_options
+def lock_init(
+    config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
+) -> int:
+    """Add migfix to Alembic's post_write_hooks and write the first heads lock."""
+    from migfix import headlock
+
+    for line in headlock.init(_project(config, name, versions, recursive)):
+        click.echo(line)
+    return EXIT_OK
+
+
+@lock.command("update")
+@project_options
+@click.option("--hook", "hook_file", type=click.Path(path_type=Path), hidden=True)
+def lock_update(
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    hook_file: Path | None,
+) -> int:
+    """Rewrite the heads lock to match the revision graph."""
+    from migfix import headlock
+
+    if hook_file is not None:
+        # Alembic's post-write hook, on the file `alembic revision` just wrote.
+        ctx = click.get_current_context()
+        said = headlock.hook_update(hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic")
+        if said:
+            click.echo(f"migfix: {said}")
+        return EXIT_OK
+    project = _project(config, name, versions, recursive)
+    headlock.require(project, "migfix lock update")
+    path = headlock.update(project)
+    rel = project.relpath(headlock.lock_path(project))
+    click.echo(f"updated {rel}" if path else f"{rel} is already current")
+    return EXIT_OK
 
 
 @cli.command()
@@ -473,6 +542,7 @@ def verify(
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
 @verify_option
+@click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def rebase(
     config: Path | None,
     name: str | None,
@@ -483,6 +553,7 @@ def rebase(
     onto: str,
     drop_merges: bool,
     run_verify: bool,
+    strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     from migfix import rebase as rebase_mod
@@ -497,6 +568,9 @@ def rebase(
             click.echo(rebase_mod.diff(plan), nl=False)
             click.echo(rebase_mod.render(plan))
         return EXIT_PROBLEMS if plan.changed else EXIT_OK
+    from migfix.overlap import refuse_if_strict
+
+    refuse_if_strict(strict, plan.notes)
     rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
     if plan.moves and not as_json:

@@ -26,7 +26,7 @@ from typing import Any
 from migfix.errors import ConfigError
 
 STRATEGIES = ("merge", "rebase")
-_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "sync_db")
+_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "lock", "sync_db")
 # Alembic's own legacy split for version_locations when no separator is configured.
 _LEGACY_SPLIT = re.compile(r", *|(?: +)")
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -41,6 +41,8 @@ class Settings:
     commit: bool = False
     message: str = "merge heads"
     allow_heads: tuple[str, ...] = ()
+    lock: bool = False
+    """Keep a heads lock file beside the migrations (see ``headlock``)."""
     source: Path | None = None
     sync_db: bool = False
     """The hook runs ``migfix db sync`` on the configured database after a move."""
@@ -543,6 +545,9 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         raise ConfigError(
             f'{where} allow_heads must be a list of revision ids, e.g. ["ab12", "cd34"].'
         )
+    lock = raw.get("lock", False)
+    if not isinstance(lock, bool):
+        raise ConfigError(f"{where} lock = {lock!r}: allowed values are true, false.")
     sync_db = raw.get("sync_db", False)
     if not isinstance(sync_db, bool):
         raise ConfigError(f"{where} sync_db = {sync_db!r}: allowed values are true, false.")
@@ -553,6 +558,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         commit=commit,
         message=message,
         allow_heads=tuple(allow),
+        lock=lock,
         source=path,
     )
 

@@ -24,6 +24,7 @@ from migfix.errors import MigfixError
 
 if TYPE_CHECKING:
     from migfix.config import Project
+    from migfix.graph import Graph
 
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
@@ -125,7 +126,12 @@ def _run(
         if len(args) < 3 or args[2] != "1" or args[0] == args[1] or set(args[0]) == {"0"}:
             return
         old, new = args[0], args[1]
-    if not always and not gitops.changed_between(repo, old, new, list(project.version_locations)):
+    watched = list(project.version_locations)
+    if project.settings.lock:
+        from migfix.headlock import lock_path
+
+        watched.append(lock_path(project))
+    if not always and not gitops.changed_between(repo, old, new, watched):
         return
     from migfix import moves
 
@@ -143,6 +149,8 @@ def _run(
         return
     graph = read_graph(project)
     if not graph.head_groups():
+        if project.settings.lock:
+            _refresh_lock(repo, project, graph, commit)
         _sync_db(project, arrived)
         return
     mark = len(moves.read(repo)[0])
@@ -223,6 +231,25 @@ def _sync_db(project: Project, moved: Sequence[object]) -> None:
         _say(f"sync_db: could not sync the database: {exc.message} Run `migfix db sync`.")
     except Exception as exc:
         _say(f"sync_db: could not sync the database ({type(exc).__name__}); run `migfix db sync`.")
+
+
+def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | None) -> None:
+    """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
+    from migfix import headlock
+
+    path = headlock.update(project, graph)
+    if path is None:
+        return
+    _say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
+    if project.settings.commit if commit is None else commit:
+        try:
+            _commit(repo, [path], "Update the migration heads lock (migfix)")
+        except subprocess.CalledProcessError:
+            _say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
+            return
+        _say("committed the result.")
+    else:
+        _say("left uncommitted for review: `git diff`, then commit.")
 
 
 def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:

@@ -143,6 +143,11 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
     return plan
 
 
+def head_groups(graph: Graph, named: Sequence[str]) -> list[tuple[str, ...]]:
+    """The groups of heads a merge joins: NAMED (from the command line), else the unintended."""
+    return _groups(graph, named)
+
+
 def _groups(graph: Graph, named: Sequence[str]) -> list[tuple[str, ...]]:
     if named:
         return [tuple(h for h in graph.heads if h in named)] if len(named) > 1 else []

@@ -69,6 +69,8 @@ class RebasePlan:
     dropped: tuple[DroppedMerge, ...] = ()
     chains: tuple[Chain, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    project: Project | None = None
+    """Set by :func:`plan_onto`: the heads lock is written with the moves when it is on."""
 
     @property
     def changed(self) -> bool:
@@ -481,9 +483,29 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
     refuse_broken(project, work, ignore=("unknown-parent",))
     branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
     times = gitops.first_commit_times(repo, branch_paths)
-    return plan_rebase(
+    plan = plan_rebase(
         work, onto, ref=ref, root=project.root, first_commits=times, drop_merges=drop_merges
     )
+    return _join_extras(project, repo, ref, work, onto, plan)
+
+
+def _join_extras(
+    project: Project, repo: Path, ref: str, work: Graph, onto: Graph, plan: RebasePlan
+) -> RebasePlan:
+    """Overlap warnings for the join, and the project, so the heads lock is written too."""
+    from dataclasses import replace
+
+    from migfix import overlap
+
+    notes = [
+        overlap.NOTE + overlap.message(found)
+        for found in overlap.for_rebase(project, repo, ref, work, onto, plan)
+    ]
+    if project.settings.lock and plan.changed:
+        from migfix.headlock import lock_path
+
+        notes.append(f"The heads lock {project.relpath(lock_path(project))} follows the new head.")
+    return replace(plan, notes=(*plan.notes, *notes), project=project)
 
 
 def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
@@ -542,6 +564,11 @@ def build_changes(plan: RebasePlan) -> list[FileChange]:
         changes.append(FileChange(move.path, old, new))
     for drop in plan.dropped:
         changes.append(FileChange(drop.path, drop.path.read_bytes(), None))
+    if plan.project is not None and plan.project.settings.lock:
+        from migfix import headlock
+        from migfix.graph import read_graph
+
+        changes.extend(headlock.follow(plan.project, read_graph(plan.project), changes))
     return changes
 
 
