@@ -506,6 +506,8 @@ def sync(
     def fn(heads: Any, context: Any) -> Iterator[Any]:
         return steps(heads, context)
 
+    # TODO(txn): hold the project's writer lock (migfix.txn.writer_lock(project.root)) around
+    # the run once it is on main, so a merge or rebase cannot move revisions mid-sync.
     opts: dict[str, Any] = {}
     if sql:
         opts["starting_rev"] = list(a.recorded)
