@@ -1,8 +1,8 @@
 """Atomic, all-or-nothing writes of revision files.
 
-Every file migfix writes goes through here so that a run which fails half-way leaves the
-tree exactly as it was: contents are staged in temp files beside their targets, checked
-against what migfix read earlier, and only then moved into place with ``os.replace``.
+Every file migfix writes goes through here so that a run which fails half-way, or is
+killed, leaves the tree exactly as it was: contents are checked against what migfix read
+earlier and written as one journaled transaction (``migfix.txn``).
 """
 
 from __future__ import annotations
@@ -54,60 +54,35 @@ def atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def apply_changes(changes: Sequence[FileChange]) -> list[Path]:
-    """Write every change or none of them; return the paths actually written.
+def apply_changes(changes: Sequence[FileChange], *, root: Path | None = None) -> list[Path]:
+    """Write every change or none of them, even if killed; return the paths written.
 
-    Changes whose new content equals the old are skipped. Before anything is written,
-    each existing file must still hold exactly the bytes migfix read, and each new file
-    must not exist yet. If any write fails, files already replaced get their old bytes
-    back, files already created are removed, and the error is raised again.
+    This is the one place where a run's files change: the returned paths are exactly what
+    changed on disk. Changes whose new content equals the old are skipped. Under the
+    writer lock of the project at ROOT (default: the folder holding every target), each
+    existing file must still hold exactly the bytes migfix read, and each new file must not
+    exist yet; then the changes are written as one journaled transaction (``migfix.txn``):
+    an error, Ctrl-C or SIGTERM undoes what was done, and after SIGKILL the next migfix
+    command does.
     """
+    from migfix import txn
+
     pending = [change for change in changes if change.new != change.old]
     seen: set[Path] = set()
     for change in pending:
         if change.path in seen:
             raise ValueError(f"two changes for the same file: {change.path}")
         seen.add(change.path)
-    for change in pending:
-        _check_unchanged(change)
-
-    staged: list[tuple[FileChange, Path]] = []
-    done: list[FileChange] = []
-    # A deleted file is first moved aside (same directory, so it is a rename), which can be
-    # undone exactly, mode included; the moved-aside copies are removed once all succeeded.
-    moved_aside: dict[Path, Path] = {}
-    try:
+    if not pending:
+        return []
+    if root is None:
+        root = Path(os.path.commonpath([c.path.parent for c in pending]))
+    with txn.writer_lock(root):
         for change in pending:
-            if change.new is None:
-                # Reserve the name the file will be moved aside to.
-                fd, name = tempfile.mkstemp(
-                    prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=change.path.parent
-                )
-                os.close(fd)
-                staged.append((change, Path(name)))
-                continue
-            # A new file was just checked to be absent: do not stat it again.
-            mode = _new_file_mode() if change.old is None else _mode_for(change.path)
-            staged.append((change, _stage(change.path, change.new, mode)))
-        for change, tmp in staged:
-            if change.new is None:
-                os.replace(change.path, tmp)
-                moved_aside[change.path] = tmp
-            else:
-                os.replace(tmp, change.path)
-            done.append(change)
-    except BaseException:
-        for change, tmp in staged:
-            if change.path not in moved_aside:
-                _unlink_quietly(tmp)
-        _roll_back(done, moved_aside)
-        raise
-    for tmp in moved_aside.values():
-        _unlink_quietly(tmp)
+            _check_unchanged(change)
+        txn.commit(pending, root)
 
-    written = [change.path for change in done]
-    for directory in {p.parent for p in written}:
-        _fsync_dir(directory)
+    written = [change.path for change in pending]
     for path in written:
         if path.suffix == ".py":
             remove_stale_bytecode(path)
@@ -229,21 +204,6 @@ def _new_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
-
-
-def _roll_back(done: list[FileChange], moved_aside: dict[Path, Path]) -> None:
-    # Best effort: keep restoring the others if one restore fails; the caller re-raises
-    # the original error, which is the one the user needs to see.
-    for change in reversed(done):
-        try:
-            if change.path in moved_aside:
-                os.replace(moved_aside[change.path], change.path)
-            elif change.old is None:
-                change.path.unlink()
-            else:
-                atomic_write(change.path, change.old)
-        except OSError:
-            continue
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -125,6 +125,34 @@ def merge(
     strict: bool = False,
     by: str = "migfix merge",
 ) -> Outcome:
+    from migfix import txn
+
+    # One writer at a time: a second run waits, then plans again on what the first wrote
+    # (usually: nothing to do).
+    with txn.writer_lock(project.root) as changed:
+        return _merge(
+            project,
+            opts,
+            upstream=upstream,
+            extra_new=extra_new,
+            dry_run=dry_run,
+            graph=None if changed else graph,
+            strict=strict,
+            by=by,
+        )
+
+
+def _merge(
+    project: Project,
+    opts: MergeOptions,
+    *,
+    upstream: str | None,
+    extra_new: Sequence[str],
+    dry_run: bool,
+    graph: Graph | None,
+    strict: bool,
+    by: str = "migfix merge",
+) -> Outcome:
     from migfix import gitops
 
     graph = graph or read_graph(project)
@@ -157,7 +185,7 @@ def merge(
     if dry_run:
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
-    outcome.written = apply_changes(outcome.changes)
+    outcome.written = apply_changes(outcome.changes, root=project.root)
     from migfix import moves
 
     moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)

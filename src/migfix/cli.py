@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 def _project(
     config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
 ) -> Any:
+    from migfix import txn
     from migfix.config import find_project
 
     # -d/--directory, or the app's migrations folder under `flask migfix`, and -c/-n
@@ -44,7 +45,7 @@ def _project(
     # signature changes.
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
-    return find_project(
+    project = find_project(
         Path.cwd(),
         config=config or meta.get(CONFIG_KEY),
         name=name or meta.get(NAME_KEY) or "alembic",
@@ -52,9 +53,23 @@ def _project(
         recursive=recursive,
         directory=meta.get(DIRECTORY_KEY),
     )
+    # Every command first undoes a change that a killed migfix left half done.
+    txn.recover(project.root)
+    return project
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        # click turns Ctrl-C into "Aborted!" after a blank line; say what happened instead.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            from migfix.txn import Interruption
+
+            raise Interruption(exc) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="migfix")
 @global_project_options
 def cli() -> None:
@@ -284,6 +299,9 @@ def _print_verified(project: Project, result: VerifyResult) -> int:
 @cli.group()
 def hook() -> None:
     """Install, remove or inspect the git hooks that fix heads after merges."""
+    from migfix import txn
+
+    txn.recover(Path.cwd())
 
 
 _hook_types = click.option(
@@ -557,11 +575,11 @@ def rebase(
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     from migfix import rebase as rebase_mod
-    from migfix import report
+    from migfix import report, txn
 
     project = _project(config, name, versions, recursive)
-    plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
     if dry_run:
+        plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
         if as_json:
             click.echo(report.dumps(plan.to_json()))
         else:
@@ -570,8 +588,11 @@ def rebase(
         return EXIT_PROBLEMS if plan.changed else EXIT_OK
     from migfix.overlap import refuse_if_strict
 
-    refuse_if_strict(strict, plan.notes)
-    rebase_mod.apply(plan)
+    # Planned under the writer lock, so a second run plans on what the first wrote.
+    with txn.writer_lock(project.root):
+        plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
+        refuse_if_strict(strict, plan.notes)
+        rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
     if plan.moves and not as_json:
         from migfix.moves import advice
@@ -602,9 +623,13 @@ def main(argv: list[str] | None = None) -> int:
     except MigfixError as exc:
         click.echo(f"migfix: {exc.message}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, SIGTERM or SIGHUP (migfix.txn raises those while writing, after undoing).
+        from migfix.txn import interrupted_line
+
+        text, code = interrupted_line(exc)
+        click.echo(f"migfix: {text}", err=True)
+        return code
     except Exception as exc:  # pragma: no cover - last line of defence
         if os.environ.get("MIGFIX_DEBUG"):
             raise

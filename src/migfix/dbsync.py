@@ -477,7 +477,27 @@ def sync(
     sql: bool = False,
     command: str = "migfix",
 ) -> SyncResult:
-    """Run the revisions a database never ran, then record the heads it really has."""
+    """Run the revisions a database never ran, then record the heads it really has.
+
+    Holds the project's writer lock: no merge or rebase moves a revision meanwhile."""
+    from migfix import txn
+
+    with txn.writer_lock(project.root):
+        return _sync(
+            project, graph, url=url, load_app=load_app, dry_run=dry_run, sql=sql, command=command
+        )
+
+
+def _sync(
+    project: Project,
+    graph: Graph,
+    *,
+    url: str | None,
+    load_app: Callable[[], Any] | None,
+    dry_run: bool,
+    sql: bool,
+    command: str,
+) -> SyncResult:
     from migfix import gitops
 
     st = status(project, graph, url=url, load_app=load_app, command=command)
@@ -506,8 +526,6 @@ def sync(
     def fn(heads: Any, context: Any) -> Iterator[Any]:
         return steps(heads, context)
 
-    # TODO(txn): hold the project's writer lock (migfix.txn.writer_lock(project.root)) around
-    # the run once it is on main, so a merge or rebase cannot move revisions mid-sync.
     opts: dict[str, Any] = {}
     if sql:
         opts["starting_rev"] = list(a.recorded)

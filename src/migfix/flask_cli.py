@@ -36,6 +36,12 @@ class MigfixAppGroup(AppGroup):
         except MigfixError as exc:
             click.echo(f"migfix: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt as exc:  # as cli.main: one line, exit 128 + signal
+            from migfix.txn import interrupted_line
+
+            text, code = interrupted_line(exc)
+            click.echo(f"migfix: {text}", err=True)
+            ctx.exit(code)
         if isinstance(rv, int) and rv:
             ctx.exit(rv)
         return rv

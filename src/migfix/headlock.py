@@ -137,13 +137,16 @@ def follow(project: Project, graph: Graph, changes: Sequence[FileChange]) -> lis
 
 def update(project: Project, graph: Graph | None = None) -> Path | None:
     """Rewrite the lock to match the graph on disk; return its path when it changed."""
+    from migfix import txn
     from migfix.graph import read_graph
 
-    found = change(project, graph if graph is not None else read_graph(project))
-    if found is None:
-        return None
-    apply_changes([found])
-    return found.path
+    # Under the writer lock; a graph read before waiting for it may be stale.
+    with txn.writer_lock(project.root) as changed:
+        found = change(project, graph if graph is not None and not changed else read_graph(project))
+        if found is None:
+            return None
+        apply_changes([found], root=project.root)
+        return found.path
 
 
 def skipped_hook_file(path: Path) -> bool:

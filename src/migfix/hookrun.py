@@ -100,11 +100,14 @@ def _run(
     commit: bool | None,
     always: bool,
 ) -> None:
-    from migfix import gitops
+    from migfix import gitops, txn
     from migfix.config import find_project
     from migfix.errors import ConfigError
     from migfix.graph import read_graph
 
+    # First undo a change a killed migfix left half done (git runs hooks at the top of the
+    # work tree, whose git dir holds the journal).
+    txn.recover(cwd)
     if hook_type == "post-rewrite" and args and args[0] != "rebase":
         return  # `git commit --amend` rewrites no history worth checking
     if hook_type == "post-merge" and args and args[0] == "1":
@@ -316,7 +319,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hook_type not in _HOOK_TYPES or strategy not in (None, "merge", "rebase"):
         _say(f"unknown hook {hook_type!r} or strategy {strategy!r}; nothing done.")
         return 0
-    return run(hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always)
+    try:
+        return run(
+            hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always
+        )
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: any change was undone
+        from migfix.txn import interrupted_line
+
+        text, code = interrupted_line(exc)
+        _say(text)
+        return code
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ import an application that is not installed.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -252,10 +250,14 @@ def _render_merges(
 ) -> list[NewMerge]:
     """Have Alembic write each merge file into a scratch folder, then read it back.
 
-    The scratch folder sits inside the real version location so that post-write hooks
-    (black, ruff...) find the project's own configuration, and it is removed before
-    anything else happens. The real file is written later, with every other change.
+    The scratch folder is migfix's own (``txn.scratch``, under the git dir or beside the
+    config), never inside a version location, where Alembic with
+    ``recursive_version_locations`` would load it if migfix were killed. It is still below
+    the project root when the git dir is, so post-write hooks (black, ruff...) find the
+    project's configuration. The real file is written later, with every other change.
     """
+    from migfix import txn
+
     try:
         from alembic.script import ScriptDirectory
         from alembic.script.revision import RevisionMap
@@ -290,8 +292,7 @@ def _render_merges(
         # Alembic puts the file beside the first head when there are several version
         # locations; the scratch folder takes that place.
         real_dir = _version_dir(project, graph, heads)
-        scratch = Path(tempfile.mkdtemp(prefix=".migfix-", dir=real_dir))
-        try:
+        with txn.scratch(project.root) as scratch:
             script_dir = ScriptDirectory.from_config(cfg)
             script_dir.version_locations = [str(scratch)]
             script_dir.__dict__.pop("_version_locations", None)
@@ -321,8 +322,6 @@ def _render_merges(
             out.append(
                 NewMerge(rev, tuple(heads), real_dir / written.relative_to(scratch), content)
             )
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
     return out
 
 

@@ -99,8 +99,8 @@ def _append(repo: Path, entries: Sequence[dict[str, object]]) -> bool:
     path = journal_path(repo)
     if path is None or not entries:
         return False
-    # TODO(txn): take the per-project writer lock once it lands; one O_APPEND write of whole
-    # lines is already safe against another migfix appending at the same time.
+    # merge, rebase and db sync append under the writer lock (txn); the hook's sightings do
+    # not need it: one O_APPEND write of whole lines never interleaves with another.
     data = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries).encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

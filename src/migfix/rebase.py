@@ -535,8 +535,11 @@ def hook_rebase(
             "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
             "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
         )
-    planned = plan_onto(project, ref)
-    return apply(planned, by=by), render(planned)
+    from migfix import txn
+
+    with txn.writer_lock(project.root):
+        planned = plan_onto(project, ref)
+        return apply(planned, by=by), render(planned)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -579,7 +582,7 @@ def apply(plan: RebasePlan, *, by: str = "migfix rebase") -> list[Path]:
     from migfix import gitops, moves
     from migfix._fileio import apply_changes
 
-    written = apply_changes(build_changes(plan))
+    written = apply_changes(build_changes(plan), root=plan.root)
     moves.record(
         gitops.find_repo(plan.root),
         [(m.revision, m.old_parents, m.new_parents) for m in plan.moves],
