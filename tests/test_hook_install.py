@@ -127,7 +127,7 @@ def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) 
         assert text == hook.render_script(
             hook_type, sys.executable, ["--strategy", "merge", "--no-commit"]
         )
-        assert f"# migfix-hook: {hook_type}\n# migfix-hook-version: 1\n" in text
+        assert f"# migfix-hook: {hook_type}\n# migfix-hook-version: 2\n# migfix-sha256: " in text
         assert text.startswith("#!/bin/sh\n")
     assert hook.status(repo) == [
         hook.HookStatus(

@@ -327,8 +327,13 @@ _hook_types = click.option(
     is_flag=True,
     help="Check heads after every merge, not only when migrations changed.",
 )
+@click.option("--force", is_flag=True, help="Replace migfix hooks even if edited by hand.")
 def hook_install(
-    hook_types: tuple[str, ...], strategy: str | None, commit: bool | None, always: bool
+    hook_types: tuple[str, ...],
+    strategy: str | None,
+    commit: bool | None,
+    always: bool,
+    force: bool,
 ) -> int:
     """Install the post-merge, post-rewrite and post-commit hooks.
 
@@ -339,7 +344,7 @@ def hook_install(
 
     types = hook_types or hooks.HOOK_TYPES
     for line in hooks.install(
-        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always
+        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always, force=force
     ):
         click.echo(line)
     from migfix import headlock
@@ -351,11 +356,12 @@ def hook_install(
 
 @hook.command("uninstall")
 @_hook_types
-def hook_uninstall(hook_types: tuple[str, ...]) -> int:
+@click.option("--force", is_flag=True, help="Remove migfix hooks even if edited by hand.")
+def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
     from migfix import hook as hooks
 
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES):
+    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
         click.echo(line)
     if not hook_types:
         from migfix import headlock
@@ -559,6 +565,7 @@ def verify(
     is_flag=True,
     help="Delete this branch's merge revisions that only joined REF's history.",
 )
+@upstream_options
 @verify_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def rebase(
@@ -570,6 +577,8 @@ def rebase(
     dry_run: bool,
     onto: str,
     drop_merges: bool,
+    upstream: str | None,
+    new: tuple[str, ...],
     run_verify: bool,
     strict: bool,
 ) -> int:
@@ -579,7 +588,9 @@ def rebase(
 
     project = _project(config, name, versions, recursive)
     if dry_run:
-        plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
+        plan = rebase_mod.plan_onto(
+            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+        )
         if as_json:
             click.echo(report.dumps(plan.to_json()))
         else:
@@ -590,7 +601,9 @@ def rebase(
 
     # Planned under the writer lock, so a second run plans on what the first wrote.
     with txn.writer_lock(project.root):
-        plan = rebase_mod.plan_onto(project, onto, drop_merges=drop_merges)
+        plan = rebase_mod.plan_onto(
+            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
+        )
         refuse_if_strict(strict, plan.notes)
         rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))

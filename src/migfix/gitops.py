@@ -172,18 +172,32 @@ def resolve_ref(repo_root: Path, ref: str) -> str:
 def default_upstream(repo_root: Path) -> str | None:
     """The ref this branch is most likely meant to follow, by name (e.g. ``'origin/main'``).
 
-    In order: the current branch's configured upstream (skipped on a detached HEAD), what
-    ``origin/HEAD`` points at, ``origin/main``, ``origin/master``, a local ``main``, a local
-    ``master``. None when none exists. The remote branches come before the local ones: a
-    local ``main`` may be weeks behind, and revisions on the shared branch are the ones
-    someone may have applied (``origin/HEAD`` is unset in a clone of an empty repository
-    or after ``git remote add``).
+    The current branch's configured upstream (:func:`branch_upstream`), else the repository's
+    default branch (:func:`default_branch`). None when neither exists. Which revisions are
+    settled is decided from both, in ``migfix.newness.settled_refs``.
     """
-    # On a detached HEAD, and when the upstream's remote branch was deleted, git fails here
-    # rather than naming a branch: both fall through to the defaults.
+    return branch_upstream(repo_root) or default_branch(repo_root)
+
+
+def branch_upstream(repo_root: Path) -> str | None:
+    """The current branch's configured upstream (``@{upstream}``), e.g. ``'origin/feature'``.
+
+    None on a detached HEAD, for a branch without one, and when the upstream's remote branch
+    was deleted (git fails then rather than naming a branch).
+    """
     proc = _run(repo_root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
-    if proc.returncode == 0:
-        return _out_line(proc.stdout)
+    return _out_line(proc.stdout) if proc.returncode == 0 else None
+
+
+def default_branch(repo_root: Path) -> str | None:
+    """The repository's default branch, by name: what ``origin/HEAD`` points at, else
+    ``origin/main``, ``origin/master``, a local ``main``, a local ``master``; None when none
+    exists.
+
+    The remote branches come before the local ones: a local ``main`` may be weeks behind,
+    and revisions on the shared branch are the ones someone may have applied
+    (``origin/HEAD`` is unset in a clone of an empty repository or after ``git remote add``).
+    """
     target = origin_head(repo_root)
     if target is not None:
         return target
@@ -331,6 +345,22 @@ def operation_in_progress(repo_root: Path) -> str | None:
         if (git_dir / marker).exists():
             return name
     return None
+
+
+def picks_left(repo_root: Path) -> int:
+    """How many picks a running ``git cherry-pick A B ...`` makes after the one being committed.
+
+    0 for a single pick (git keeps no sequencer state for it) and for the last one. Read from
+    the sequencer's todo list, where git keeps the pick being made as the first line until
+    the next one starts (git 2.x).
+    """
+    git_dir = Path(_out_line(_check(repo_root, "rev-parse", "--absolute-git-dir")))
+    try:
+        todo = (git_dir / "sequencer" / "todo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0
+    picks = [ln for ln in todo.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return max(0, len(picks) - 1)
 
 
 _COMMIT_MARK = "\x01"

@@ -15,27 +15,32 @@ of ``migfix hook status`` and must stay cheap.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from migfix.errors import GitError, Refusal
+from migfix.errors import GitError, MigfixError, Refusal
 
 # post-commit is there for merges that stopped on conflicts: git runs no post-merge for them,
 # and the merge commit is made later by the user's own `git commit`. post-checkout only
 # notices revisions that moved between two branches (see migfix.moves), for databases.
 HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2
+# From this script version on, every script carries the checksum of what migfix wrote.
+CHECKSUM_SINCE = 2
 
 MARKER = "# migfix-hook: "
 VERSION_MARKER = "# migfix-hook-version: "
+CHECKSUM_MARKER = "# migfix-sha256: "
 PYTHON_MARKER = "# migfix-python: "
 OPTIONS_MARKER = "# migfix-options: "
+VERSIONS_MARKER = "# migfix-versions: "
 
 LEGACY_SUFFIX = ".legacy"
 
@@ -44,6 +49,7 @@ STATE_NOT_INSTALLED = "not installed"
 STATE_FOREIGN = "foreign"
 STATE_CHAINED = "installed, chained to legacy"
 STATE_STALE = "stale: interpreter missing"
+STATE_EDITED = "installed, edited since migfix wrote it"
 
 
 @dataclass(frozen=True)
@@ -111,14 +117,14 @@ def _options(strategy: str | None, commit: bool | None, always: bool) -> tuple[s
 
 
 def render_script(
-    hook_type: str, interpreter: str, options: Sequence[str], watch: Sequence[str] = ()
+    hook_type: str, interpreter: str, options: Sequence[str], versions: Sequence[str] = ()
 ) -> str:
     """The text of the hook script; a pure function so reinstalling compares bytes.
 
-    WATCH: the versions folders (relative to the work tree root) whose change between the
-    two commits of a checkout is worth starting Python for (post-checkout only).
+    VERSIONS are the version locations (POSIX paths relative to the work tree root) that
+    post-commit watches for added revision files, and post-checkout for any change.
     """
-    if "\n" in interpreter or any("\n" in o for o in options):
+    if "\n" in interpreter or any("\n" in o for o in (*options, *versions)):
         # The recorded values live on comment lines that ``status`` reads back.
         raise Refusal(
             f"Refusing to install the {hook_type} hook: the interpreter path or an option "
@@ -136,18 +142,21 @@ def render_script(
         f'echo "migfix: skipped the {hook_type} hook: $python, the Python that installed it, '
         'no longer exists; run migfix hook install again" >&2'
     )
+    watched = list(versions) if hook_type in ("post-commit", "post-checkout") else []
     lines = [
         "#!/bin/sh",
         f"{MARKER}{hook_type}",
         f"{VERSION_MARKER}{SCRIPT_VERSION}",
         f"{PYTHON_MARKER}{py}",
         f"{OPTIONS_MARKER}{shlex.join(options)}".rstrip(),
+        *([f"{VERSIONS_MARKER}{shlex.join(watched)}"] if watched else []),
         "#",
         "# Installed by `migfix hook install`; `migfix hook uninstall` removes it and puts back",
         f"# the hook that was here before, kept meanwhile as {hook_type}{LEGACY_SUFFIX}.",
         f"# git cannot undo a {_what(hook_type)} from this hook, so it never fails because of",
         "# migfix: only the chained hook's exit status is passed on.",
         "# Set MIGFIX_SKIP_HOOK=1 to skip migfix (the chained hook still runs).",
+        "# Edit it and migfix will refuse to overwrite or remove it (see the sha256 line).",
         "",
         f'legacy="$(dirname -- "$0")/{hook_type}{LEGACY_SUFFIX}"',
         "legacy_status=0",
@@ -181,20 +190,32 @@ def render_script(
         ]
         guard = skip_guard
         if hook_type == "post-commit":
+            merge_commit = 'git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
             lines += [
-                "# Only a merge commit (HEAD has a second parent) can join two lines of",
-                "# migrations; any other commit is passed over here, without starting Python.",
+                "# Only a merge commit (HEAD has a second parent), or a commit that added files",
+                "# to the version locations (a squash merge, a cherry-pick), can bring in another",
+                "# line of migrations; any other commit is passed over here, without Python.",
             ]
-            guard += ' && git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
+            if watched:
+                paths = " ".join(shlex.quote(v) for v in watched)
+                added = (
+                    '[ -n "$(git --literal-pathspecs diff-tree --root --no-commit-id -r '
+                    f'--name-only --no-renames --diff-filter=A HEAD -- {paths} 2>/dev/null)" ]'
+                )
+                guard += f" && {{ {merge_commit} || {added}; }}"
+            else:
+                guard += f" && {merge_commit}"
         elif hook_type == "post-checkout":
             lines += [
-                "# Only a branch checkout that changed HEAD can move a migration; checking out",
-                "# files, or the same commit, is passed over here, without starting Python.",
+                "# Only a branch checkout that changed HEAD, and the version locations with it,",
+                "# can move a migration; any other checkout is passed over here, without Python.",
             ]
             guard += ' && [ "${3:-0}" = 1 ] && [ "$1" != "$2" ]'
-            if watch:
-                specs = " ".join(shlex.quote(f":(top,literal){w}") for w in watch)
-                guard += f' && ! git diff --quiet "$1" "$2" -- {specs} 2>/dev/null'
+            if watched:
+                paths = " ".join(shlex.quote(v) for v in watched)
+                guard += (
+                    f' && ! git --literal-pathspecs diff --quiet "$1" "$2" -- {paths} 2>/dev/null'
+                )
     lines += [
         f"if {guard}; then",
         '    if [ -x "$python" ]; then',
@@ -206,21 +227,38 @@ def render_script(
         'exit "$legacy_status"',
         "",
     ]
-    return "\n".join(lines)
+    return _with_checksum("\n".join(lines))
 
 
-def _watched(repo: Path) -> tuple[str, ...]:
-    """The project's versions folders relative to the repository root, read statically; ()
-    when there is no project (then post-checkout starts Python for every branch switch)."""
-    from migfix.config import find_project
-    from migfix.errors import MigfixError
+def _with_checksum(text: str) -> str:
+    """TEXT with a checksum line after the version line: the sha256 of TEXT itself, so
+    that a later install or uninstall can tell whether someone edited the script."""
+    import hashlib
 
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    head, sep, rest = text.partition(f"{VERSION_MARKER}{SCRIPT_VERSION}\n")
+    return f"{head}{sep}{CHECKSUM_MARKER}{digest}\n{rest}"
+
+
+def _edited(data: bytes) -> bool:
+    """Whether our script DATA differs from what migfix wrote (its checksum line says).
+
+    A script from before checksums were kept has nothing to compare with: taken as is.
+    """
+    import hashlib
+
+    marker = CHECKSUM_MARKER.encode()
+    lines = data.split(b"\n")
+    for i, line in enumerate(lines):
+        if line.startswith(marker):
+            rest = b"\n".join(lines[:i] + lines[i + 1 :])
+            recorded = line[len(marker) :].strip().decode("ascii", "replace")
+            return hashlib.sha256(rest).hexdigest() != recorded
+    version = next((ln for ln in lines if ln.startswith(VERSION_MARKER.encode())), b"")
     try:
-        project = find_project(repo)
-        top = Path(_git(repo, "rev-parse", "--show-toplevel").stdout.strip()).resolve()
-        return tuple(p.resolve().relative_to(top).as_posix() for p in project.version_locations)
-    except (MigfixError, ValueError, OSError):
-        return ()
+        return int(version[len(VERSION_MARKER) :].strip() or 0) >= CHECKSUM_SINCE
+    except ValueError:
+        return True  # the version line itself was edited
 
 
 def _what(hook_type: str) -> str:
@@ -257,13 +295,13 @@ def _read_ours(path: Path) -> _Recorded | None:
     return _Recorded(interpreter, options)
 
 
-def _write_executable(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0o755 (temp file, then replace)."""
+def _write_executable(path: Path, text: str, *, mode: int = 0o755) -> None:
+    """Write ``text`` to ``path`` atomically with MODE (temp file, then replace)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
             f.write(text)
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -291,17 +329,25 @@ def install(
     commit: bool | None = None,
     always: bool = False,
     interpreter: str | None = None,
+    versions: Sequence[str] | None = None,
+    force: bool = False,
 ) -> list[str]:
     """Install migfix's hooks into ``repo``'s hooks directory; return what was done.
 
     A hook that is not ours is moved to ``<hook>.legacy`` and chained (it runs first, with the
-    same arguments and stdin). Reinstalling rewrites our script only if its text changed.
-    ``interpreter`` defaults to the running Python.
+    same arguments and stdin). Reinstalling rewrites our script only if its text changed, and
+    refuses (unless FORCE) when our script was edited since migfix wrote it. All or nothing:
+    when writing one hook fails, those already written are put back as they were.
+    ``interpreter`` defaults to the running Python; ``versions`` (the version locations
+    post-commit watches, relative to the work tree root) to the project found from ``repo``.
     """
     _check_hook_types(hook_types)
     python = os.path.abspath(interpreter if interpreter is not None else sys.executable)
     options = _options(strategy, commit, always)
     directory, hooks_path_set = hooks_dir(repo)
+    if versions is None and ("post-commit" in hook_types or "post-checkout" in hook_types):
+        # Without a project found from here, post-commit acts on merge commits only.
+        versions = _watched_versions(repo)
 
     # Decide everything before touching anything, so a refusal on the second hook does not
     # leave the first one half-installed.
@@ -317,9 +363,16 @@ def install(
                 f"second. Combine them into one {hook_type} script (or delete the one you no "
                 "longer need), then run `migfix hook install` again."
             )
-        text = render_script(
-            hook_type, python, options, _watched(repo) if hook_type == "post-checkout" else ()
-        )
+        if not foreign and not force and os.path.lexists(hook) and _edited(hook.read_bytes()):
+            raise Refusal(
+                f"Refusing to overwrite {hook}: it is migfix's {hook_type} hook, but it was "
+                "edited after migfix wrote it (it no longer matches the checksum on its "
+                f"`{CHECKSUM_MARKER.strip()}` line), and reinstalling would lose those edits. "
+                f"Nothing was changed. Move your additions into {legacy} (a hook there runs "
+                f"before migfix's) and delete {hook}, then run `migfix hook install` again; or "
+                "run `migfix hook install --force` to replace it anyway."
+            )
+        text = render_script(hook_type, python, options, versions or ())
         plans.append((hook_type, hook, legacy, text, foreign))
 
     messages: list[str] = []
@@ -328,37 +381,122 @@ def install(
             f"core.hooksPath is set: installed into {directory}, which every repository using "
             "that path shares"
         )
-    directory.mkdir(parents=True, exist_ok=True)
-    for hook_type, hook, legacy, text, foreign in plans:
-        if foreign:
-            # rename keeps the bytes, the mode, and a symlink as a symlink.
-            os.replace(hook, legacy)
-            messages.append(
-                f"moved the existing {hook_type} hook to {legacy}; it still runs, before migfix"
-            )
-        elif os.path.lexists(legacy) and not os.path.lexists(hook):
-            messages.append(f"chaining to the existing {legacy}; it runs before migfix")
-        if os.path.lexists(hook):
-            if not hook.is_symlink() and hook.read_bytes() == text.encode("utf-8"):
-                if hook.stat().st_mode & 0o777 != 0o755:
-                    os.chmod(hook, 0o755)
-                messages.append(f"{hook_type} hook already installed at {hook}; nothing to do")
-                continue
-            verb = "updated"
-        else:
-            verb = "installed"
-        _write_executable(hook, text)
-        messages.append(f"{verb} the {hook_type} hook at {hook}")
+    undo: list[Callable[[], None]] = []
+    current = ""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for hook_type, hook, legacy, text, foreign in plans:
+            current = f"the {hook_type} hook at {hook}"
+            if foreign:
+                # rename keeps the bytes, the mode, and a symlink as a symlink.
+                os.replace(hook, legacy)
+                undo.append(functools.partial(os.replace, legacy, hook))
+                messages.append(
+                    f"moved the existing {hook_type} hook to {legacy}; it still runs, before migfix"
+                )
+            elif os.path.lexists(legacy) and not os.path.lexists(hook):
+                messages.append(f"chaining to the existing {legacy}; it runs before migfix")
+            if os.path.lexists(hook):
+                if not hook.is_symlink() and hook.read_bytes() == text.encode("utf-8"):
+                    mode = hook.stat().st_mode & 0o777
+                    if mode != 0o755:
+                        os.chmod(hook, 0o755)
+                        undo.append(functools.partial(os.chmod, hook, mode))
+                    messages.append(f"{hook_type} hook already installed at {hook}; nothing to do")
+                    continue
+                undo.append(_undo_overwrite(hook))
+                verb = "updated"
+            else:
+                undo.append(functools.partial(hook.unlink, missing_ok=True))
+                verb = "installed"
+            _write_executable(hook, text)
+            messages.append(f"{verb} the {hook_type} hook at {hook}")
+    except OSError as exc:
+        raise _install_failed(current or str(directory), exc, undo) from exc
     return messages
 
 
-def uninstall(repo: Path, hook_types: Sequence[str] = HOOK_TYPES) -> list[str]:
+def _watched_versions(repo: Path) -> tuple[str, ...]:
+    """The version locations of the project found from REPO, relative to the work tree root
+    (what post-commit watches); () when there is no project here."""
+    from migfix import gitops
+    from migfix.config import find_project
+
+    try:
+        root = gitops.find_repo(repo)
+        project = find_project(repo)
+    except MigfixError:
+        return ()
+    if root is None:
+        return ()
+    watched: list[str] = []
+    for loc in project.version_locations:
+        try:
+            watched.append(loc.resolve().relative_to(root.resolve()).as_posix())
+        except ValueError:
+            continue  # outside the work tree: no commit of this repository adds files there
+    return tuple(watched)
+
+
+def _undo_overwrite(hook: Path) -> Callable[[], None]:
+    """What puts HOOK back as it is now (a file with its mode, or a symlink)."""
+    if hook.is_symlink():
+        target = os.readlink(hook)
+
+        def relink() -> None:
+            hook.unlink(missing_ok=True)
+            os.symlink(target, hook)
+
+        return relink
+    data, mode = hook.read_bytes(), hook.stat().st_mode & 0o777
+
+    def rewrite() -> None:
+        _write_executable(hook, data.decode("utf-8", "surrogateescape"), mode=mode)
+
+    return rewrite
+
+
+def _install_failed(what: str, exc: OSError, undo: list[Callable[[], None]]) -> MigfixError:
+    """Put back what was done before EXC (newest first) and say so in one paragraph."""
+    stuck = 0
+    for step in reversed(undo):
+        try:
+            step()
+        except OSError:
+            stuck += 1
+    after = (
+        "Nothing was installed: every hook is back as it was."
+        if not stuck
+        else f"migfix could not put back {stuck} of the changes it had made: run "
+        "`migfix hook status` and check the hooks directory by hand."
+    )
+    return MigfixError(
+        f"Could not write {what}: {exc.strerror or exc}. {after} Fix the cause (disk space, "
+        "permissions, a read-only file system), then run `migfix hook install` again."
+    )
+
+
+def uninstall(
+    repo: Path, hook_types: Sequence[str] = HOOK_TYPES, *, force: bool = False
+) -> list[str]:
     """Remove migfix's hooks from ``repo`` and put any chained hook back; return what was done.
 
-    A hook that is not ours is left exactly as it is.
+    A hook that is not ours is left exactly as it is. One of ours that was edited since migfix
+    wrote it is refused (before anything is removed) unless FORCE.
     """
     _check_hook_types(hook_types)
     directory, _ = hooks_dir(repo)
+    if not force:
+        for hook_type in hook_types:
+            hook = directory / hook_type
+            if _read_ours(hook) is not None and _edited(hook.read_bytes()):
+                raise Refusal(
+                    f"Refusing to remove {hook}: it is migfix's {hook_type} hook, but it was "
+                    "edited after migfix wrote it (it no longer matches the checksum on its "
+                    f"`{CHECKSUM_MARKER.strip()}` line), and uninstalling would delete those "
+                    "edits. Nothing was changed. Copy what you want to keep, then run "
+                    "`migfix hook uninstall --force`."
+                )
     messages: list[str] = []
     for hook_type in hook_types:
         hook = directory / hook_type
@@ -400,6 +538,8 @@ def status(repo: Path, hook_types: Sequence[str] = HOOK_TYPES) -> list[HookStatu
             continue
         if recorded.interpreter is None or not os.access(recorded.interpreter, os.X_OK):
             state = STATE_STALE
+        elif _edited(hook.read_bytes()):
+            state = STATE_EDITED
         elif legacy is not None:
             state = STATE_CHAINED
         else:

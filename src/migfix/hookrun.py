@@ -2,9 +2,12 @@
 
 post-commit stands in for post-merge when a merge stopped on conflicts: git runs no
 post-merge then, and the merge commit is made later by the user's ``git commit``. Its
-script starts Python only for a merge commit, and from there on it is handled as
-post-merge: ORIG_HEAD is still the commit the merge started from (``git merge`` set it;
-``git commit`` leaves it alone), and HEAD^2 is what the merge brought in.
+script starts Python for a merge commit, and from there on it is handled as post-merge:
+ORIG_HEAD is still the commit the merge started from (``git merge`` set it; ``git commit``
+leaves it alone), and HEAD^2 is what the merge brought in. It also starts Python for a
+commit that added files to the version locations recorded in the script: ``git merge
+--squash`` + ``git commit`` and ``git cherry-pick`` bring another line of migrations in
+with an ordinary commit, and HEAD^..HEAD is what they brought.
 
 A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
 leaves files untouched on error. The common case (one head, or a merge that did not
@@ -60,24 +63,31 @@ def run(
     return 0
 
 
-def _other_side(repo: Path, hook_type: str) -> str | None:
-    """The commit whose history the merge or rebase just brought in, to rebase onto.
+def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
+    """The commits to rebase onto, in order of preference (see ``rebase.hook_rebase``).
 
-    Not the branch's upstream: a feature branch tracking origin/feature that merges
-    origin/main must treat main's revisions as settled, and they are exactly the ones
-    in the merged-in commit (HEAD^2). After a rebase, git lists "old new" pairs on
-    stdin; the first new commit's parent is what the branch was replayed onto.
+    First the commit whose history the merge or rebase just brought in: a feature branch
+    that merges origin/main puts its own revisions on top of main's (HEAD^2). Then, for a
+    merge, the commit the merge started from (HEAD^1): merging a feature INTO main must move
+    the feature's revisions, never main's published ones; the settled check in the rebase
+    picks whichever moves no settled revision. After a rebase, git lists "old new" pairs on
+    stdin; the first new commit's parent is what the branch was replayed onto. After a
+    plain commit (a squash merge, a cherry-pick) the commit's parent is the settled side.
     """
     if hook_type in ("post-merge", "post-commit"):
-        rev = "HEAD^2"
+        revs = ["HEAD^2", "HEAD^1"] if _resolve(repo, "HEAD^2") else ["HEAD^1"]
     else:
         try:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
         except (OSError, ValueError):
             first = []
         if len(first) < 2:
-            return None
-        rev = f"{first[1]}^"
+            return []
+        revs = [f"{first[1]}^"]
+    return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+
+
+def _resolve(repo: Path, rev: str) -> str | None:
     proc = subprocess.run(
         ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
         cwd=repo,
@@ -115,26 +125,33 @@ def _run(
     repo = gitops.find_repo(cwd)
     if repo is None:
         return
-    if hook_type == "post-commit" and gitops.operation_in_progress(repo) is not None:
-        # A merge commit replayed by `git rebase --rebase-merges` (or a cherry-pick): moving
-        # HEAD under the sequencer would break it, and post-rewrite runs when it is done.
-        return
-    try:
-        project = find_project(cwd)
-    except ConfigError:
-        return  # not an Alembic project: the hook has nothing to say
-    old, new = "ORIG_HEAD", "HEAD"
+    base, new = "ORIG_HEAD", "HEAD"
     if hook_type == "post-checkout":
         # git passes the previous HEAD, the new HEAD, and 1 for a branch checkout.
         if len(args) < 3 or args[2] != "1" or args[0] == args[1] or set(args[0]) == {"0"}:
             return
-        old, new = args[0], args[1]
+        base, new = args[0], args[1]
+    if hook_type == "post-commit":
+        op = gitops.operation_in_progress(repo)
+        if op is not None and not (op == "cherry-pick" and gitops.picks_left(repo) == 0):
+            # A commit replayed by `git rebase` (post-rewrite runs when it is done), or a
+            # cherry-pick with more picks to come: moving HEAD or dirtying the tree under
+            # the sequencer would break it. The last pick is the one to act on.
+            return
+        if _resolve(repo, "HEAD^2") is None:
+            # Not a merge: a squash merge or a cherry-pick, which the script let through
+            # because the commit added revision files. What it brought is HEAD^..HEAD.
+            base = "HEAD^" if _resolve(repo, "HEAD^") else ""
+    try:
+        project = find_project(cwd)
+    except ConfigError:
+        return  # not an Alembic project: the hook has nothing to say
     watched = list(project.version_locations)
     if project.settings.lock:
         from migfix.headlock import lock_path
 
         watched.append(lock_path(project))
-    if not always and not gitops.changed_between(repo, old, new, watched):
+    if not always and base and not gitops.changed_between(repo, base, new, watched):
         return
     from migfix import moves
 
@@ -142,7 +159,7 @@ def _run(
     # them is now out of step (migfix db status / db sync).
     arrived = moves.record(
         repo,
-        moves.moves_between(repo, old, new, list(project.version_locations)),
+        moves.moves_between(repo, base, new, list(project.version_locations)) if base else [],
         f"git {_what(hook_type)} ({hook_type} hook)",
     )
     if arrived:
@@ -170,12 +187,19 @@ def _run(
     )
     review: str | None = None
     if chosen == "rebase":
-        from migfix.rebase import hook_rebase
+        from migfix.rebase import SettledRevisions, hook_rebase
 
-        written, report = hook_rebase(
-            project, onto=_other_side(repo, hook_type), by=f"migfix hook ({hook_type})"
-        )
-    else:
+        try:
+            written, report = hook_rebase(
+                project, onto=_rebase_candidates(repo, hook_type), by=f"migfix hook ({hook_type})"
+            )
+        except SettledRevisions as exc:
+            _say(
+                f"the rebase strategy would rewrite settled revisions "
+                f"({', '.join(exc.revisions)}); using the merge strategy instead."
+            )
+            chosen = "merge"
+    if chosen != "rebase":
         from migfix import apply
         from migfix.merge import MergeOptions
 

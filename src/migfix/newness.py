@@ -1,9 +1,13 @@
 """Which revisions are *new* (may be rewritten) and which are *settled* (never touched).
 
-A revision on the upstream ref is settled: someone may already have applied it to a
+A revision on an upstream ref is settled: someone may already have applied it to a
 database, so rewriting its ``down_revision`` would fork history under their feet.
 Everything else (not on upstream, uncommitted, untracked, or named with ``--new``)
 is new.
+
+:func:`classify` is the one place that decides it: ``merge``, ``rebase``, ``verify
+--only-new`` and both hook strategies all ask it, and :func:`settled_refs` is the one
+place that names the refs when none is configured.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ class Newness:
     """The ref compared against, or None (no git, or no upstream could be found)."""
     reason: str
     """One sentence saying how ``new`` was decided, for reports."""
+    refs: tuple[str, ...] = ()
+    """Every ref whose revisions are settled (``upstream`` is the first)."""
 
     def is_new(self, rev: str) -> bool:
         return rev in self.new
@@ -34,6 +40,21 @@ def upstream_revisions(project: Project, repo: Path, ref: str) -> set[str]:
     from migfix.against import ref_files
 
     return {f.revision for f in ref_files(project, repo, ref) if f.revision}
+
+
+def settled_refs(repo: Path) -> list[str]:
+    """The refs whose revisions are settled when none is configured, by name.
+
+    The branch's own ``@{upstream}`` (``origin/feature`` after ``git push -u``) and the
+    repository's default branch (``origin/HEAD``, ``origin/main``, ``origin/master``,
+    ``main``, ``master``: the first that exists). Both: the own upstream lacks what was
+    merged in from the default branch since, and the default branch lacks what this branch
+    already published.
+    """
+    from migfix import gitops
+
+    refs = [r for r in (gitops.branch_upstream(repo), gitops.default_branch(repo)) if r]
+    return list(dict.fromkeys(refs))
 
 
 def classify(
@@ -47,7 +68,7 @@ def classify(
     """Decide which revisions of ``graph`` are new.
 
     ``upstream`` (``--upstream``) overrides ``[tool.migfix] upstream``, which overrides
-    ``gitops.default_upstream`` (the branch's ``@{upstream}``, ``origin/HEAD``, ...).
+    :func:`settled_refs` (the branch's ``@{upstream}`` plus the default branch).
     """
     extra = set(extra_new)
     for rev in extra:
@@ -66,8 +87,9 @@ def classify(
             else "not in a git repository and no --new given: every revision is settled"
         )
         return Newness(frozenset(extra), None, reason)
-    ref = upstream or project.settings.upstream or gitops.default_upstream(repo)
-    if ref is None:
+    configured = upstream or project.settings.upstream
+    refs = [configured] if configured else settled_refs(repo)
+    if not refs:
         dirty_paths = gitops.uncommitted_paths(repo, list(project.version_locations))
         dirty = {f.revision for f in graph.files if f.revision and f.path in dirty_paths}
         reason = (
@@ -75,20 +97,14 @@ def classify(
             "only uncommitted revisions and --new are treated as new"
         )
         return Newness(frozenset(dirty | extra), None, reason)
-    gitops.resolve_ref(repo, ref)  # a clear error for a ref that does not exist
-    on_upstream = upstream_revisions(project, repo, ref)
-    also = None
-    if upstream is None and project.settings.upstream is None:
-        # The branch's own @{upstream} (origin/feature after `git push -u`) lacks what was
-        # merged in from the remote's default branch since; those revisions are settled too.
-        default = gitops.origin_head(repo)
-        if default is not None and default != ref:
-            on_upstream |= upstream_revisions(project, repo, default)
-            also = default
+    on_upstream: set[str] = set()
+    for ref in refs:
+        gitops.resolve_ref(repo, ref)  # a clear error for a ref that does not exist
+        on_upstream |= upstream_revisions(project, repo, ref)
     # Uncommitted files need no look of their own: one whose id is not on upstream is
     # new by this rule, and one whose id is on upstream stays settled (rewriting it would
     # change a revision someone may have applied).
     new = {r for r in graph.nodes if r not in on_upstream} | extra
-    reason = f"new = not on {ref}" + (f" nor on {also}" if also else "")
+    reason = "new = not on " + " nor on ".join(refs)
     reason += " or named with --new" if extra else ""
-    return Newness(frozenset(new), ref, reason)
+    return Newness(frozenset(new), refs[0], reason, tuple(refs))

@@ -28,6 +28,14 @@ from migfix.scan import Unknown
 JSON_VERSION = 1
 
 
+class SettledRevisions(Refusal):
+    """The rebase would rewrite revisions that are settled (see ``migfix.newness``)."""
+
+    def __init__(self, message: str, revisions: Sequence[str]) -> None:
+        super().__init__(message)
+        self.revisions = tuple(revisions)
+
+
 @dataclass(frozen=True)
 class Move:
     """One branch revision whose ``down_revision`` changes."""
@@ -458,12 +466,24 @@ def _build_moves(
 # -- reading REF (git) -------------------------------------------------------------------------
 
 
-def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> RebasePlan:
-    """Read this project's graph and REF's (from git objects) and plan the rebase."""
+def plan_onto(
+    project: Project,
+    ref: str,
+    *,
+    drop_merges: bool = False,
+    upstream: str | None = None,
+    extra_new: Sequence[str] = (),
+) -> RebasePlan:
+    """Read this project's graph and REF's (from git objects) and plan the rebase.
+
+    Refuses (:class:`SettledRevisions`) a plan that would rewrite or delete a settled
+    revision; UPSTREAM and EXTRA_NEW decide which are settled, as for ``migfix merge``.
+    """
     from migfix import gitops
     from migfix.against import ref_files
     from migfix.apply import refuse_broken, refuse_conflicts
     from migfix.graph import read_graph
+    from migfix.newness import classify
 
     repo = gitops.find_repo(project.root)
     if repo is None:
@@ -486,7 +506,29 @@ def plan_onto(project: Project, ref: str, *, drop_merges: bool = False) -> Rebas
     plan = plan_rebase(
         work, onto, ref=ref, root=project.root, first_commits=times, drop_merges=drop_merges
     )
+    if plan.changed:
+        newness = classify(project, work, upstream=upstream, extra_new=extra_new)
+        touched = [m.revision for m in plan.moves] + [d.revision for d in plan.dropped]
+        settled = sorted(r for r in touched if not newness.is_new(r))
+        if settled:
+            raise _settled_refusal(plan, settled, " or ".join(newness.refs) or "upstream")
     return _join_extras(project, repo, ref, work, onto, plan)
+
+
+def _settled_refusal(plan: RebasePlan, settled: Sequence[str], where: str) -> SettledRevisions:
+    one = len(settled) == 1
+    ids = ", ".join(settled)
+    new = " ".join(f"--new {r}" for r in settled)
+    return SettledRevisions(
+        f"{ids} {'is' if one else 'are'} settled (on {where}): a database may already have "
+        f"applied {'it' if one else 'them'}, and rebasing onto {plan.ref} would rewrite "
+        f"{'its' if one else 'their'} down_revision. migfix never rewrites a settled revision; "
+        "nothing was written. Use `migfix merge`, which only adds a merge revision over "
+        "settled ones, or, if no database has applied "
+        f"{'it' if one else 'them'} yet (a pull request still in review), run "
+        f"`migfix rebase --onto {plan.ref} {new}`.",
+        settled,
+    )
 
 
 def _join_extras(
@@ -517,29 +559,42 @@ def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
 
 
 def hook_rebase(
-    project: Project, *, onto: str | None = None, by: str = "migfix hook"
+    project: Project, *, onto: Sequence[str] = (), by: str = "migfix hook"
 ) -> tuple[list[Path], str]:
-    """What the post-merge / post-rewrite hook runs with ``strategy = "rebase"``.
+    """What the post-merge / post-rewrite / post-commit hook runs with ``strategy = "rebase"``.
 
-    Rebases onto ``onto`` (the commit the merge or rebase brought in, see
-    ``hookrun``), else ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
-    ``origin/HEAD``, ``main`` or ``master``. Returns the paths written and the report.
-    Merges of REF's history are not dropped: deleting files is left to a human.
+    Rebases onto the first of ``onto`` (commits, tried in order; see ``hookrun``) whose plan
+    moves no settled revision; with none given, onto ``[tool.migfix] upstream``, else the
+    branch's ``@{upstream}``, ``origin/HEAD``, ``main`` or ``master``. Raises
+    :class:`SettledRevisions` (naming every settled revision any candidate would move) when
+    each would. Returns the paths written and the report. Merges of REF's history are not
+    dropped: deleting files is left to a human.
     """
     from migfix import gitops
 
-    repo = gitops.find_repo(project.root)
-    ref = onto or project.settings.upstream or (gitops.default_upstream(repo) if repo else None)
-    if ref is None:
-        raise Refusal(
-            "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
-            "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
-        )
+    candidates = list(onto)
+    if not candidates:
+        repo = gitops.find_repo(project.root)
+        ref = project.settings.upstream or (gitops.default_upstream(repo) if repo else None)
+        if ref is None:
+            raise Refusal(
+                "No ref to rebase onto: set [tool.migfix] upstream, or give this branch an "
+                "upstream (`git branch --set-upstream-to`), or run `migfix rebase --onto <ref>`."
+            )
+        candidates = [ref]
     from migfix import txn
 
+    blocked: list[SettledRevisions] = []
     with txn.writer_lock(project.root):
-        planned = plan_onto(project, ref)
-        return apply(planned, by=by), render(planned)
+        for ref in candidates:
+            try:
+                planned = plan_onto(project, ref)
+            except SettledRevisions as exc:
+                blocked.append(exc)
+                continue
+            return apply(planned, by=by), render(planned)
+    settled = sorted({r for exc in blocked for r in exc.revisions})
+    raise SettledRevisions(blocked[0].message, settled)
 
 
 # -- writing -----------------------------------------------------------------------------------
