@@ -14,6 +14,8 @@ Targets (issue 3, 4 and 6):
   check on 300 revisions         <= 4x of python -c pass + cat of its files
   hook no-op on 300 revisions    <= 4x of python -c pass + cat of its files
   merge on synthetic-5000        >= 5x faster than `alembic merge heads`
+  heads, one 300 KB line         not slower than `alembic heads` (issue 10: reading is linear
+                                 in the file size; no scan cache, so the file is really read)
 """
 
 from __future__ import annotations
@@ -108,6 +110,25 @@ def add_second_head(versions: Path) -> None:
         f'"""side branch\n\nRevision ID: bbbbbbbb0001\nRevises: {parent}\n"""\n'
         f"revision = 'bbbbbbbb0001'\ndown_revision = '{parent}'\nbranch_labels = None\n"
         "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    )
+
+
+def add_long_line_revision(versions: Path, size: int) -> None:
+    """A revision on top whose seed-data list is one line of SIZE characters that mentions
+    ``revision`` thousands of times (it took minutes when reading was quadratic)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from migfix.graph import Graph
+    from migfix.scan import scan_locations
+
+    g = Graph(scan_locations([versions], recursive=False))
+    parent = g.topological_order()[-1]
+    row = '{"id": 1, "revision": "r1", "name": "row"}, '
+    rows = row * (size // len(row))
+    (versions / "cccccccc0001_seed_data.py").write_text(
+        f'"""seed data\n\nRevision ID: cccccccc0001\nRevises: {parent}\n"""\n'
+        f"revision = 'cccccccc0001'\ndown_revision = '{parent}'\nbranch_labels = None\n"
+        f"depends_on = None\n\nROWS = [{rows}]\n\n\ndef upgrade():\n    pass\n\n\n"
+        "def downgrade():\n    pass\n"
     )
 
 
@@ -210,6 +231,27 @@ def main() -> int:
             )
         )
 
+        # One revision with a 300 KB line, on top of 20 ordinary ones; no scan cache.
+        long_dir = tmp / "long" / "versions"
+        chain_prefix(synth, 20, long_dir)
+        add_long_line_revision(long_dir, 300_000)
+        write_alembic_project(tmp / "long", long_dir)
+        t_long = timed(
+            [*migfix_cmd(), "heads"],
+            cwd=tmp / "long",
+            repeat=r,
+            env={**ENV, "MIGFIX_NO_CACHE": "1"},
+        )
+        t_alembic_long = timed([PY, "-m", "alembic", "heads"], cwd=tmp / "long", repeat=r)
+        results.append(
+            (
+                "heads, 300 KB line: alembic heads / migfix heads (no cache)",
+                t_alembic_long / t_long,
+                ">= 1",
+                t_alembic_long / t_long >= 1,
+            )
+        )
+
         if not args.quick:
             two = tmp / "two" / "versions"
             shutil.copytree(synth, two)
@@ -245,6 +287,7 @@ def main() -> int:
     print(f"alembic heads 5000: {ms(t_alembic_heads)}")
     print(f"migfix check 300: {ms(t_check)}; hook no-op 300: {ms(t_hook)}; ", end="")
     print(f"pass + cat 300: {ms(floor300)}")
+    print(f"migfix heads, 300 KB line: {ms(t_long)}; alembic heads: {ms(t_alembic_long)}")
     if not args.quick:
         print(f"migfix merge 5000: {ms(t_mig_merge)}; alembic merge heads: {ms(t_alembic_merge)}")
     print()

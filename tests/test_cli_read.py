@@ -311,17 +311,22 @@ def test_check_strict_fails_on_warnings(
     assert run(["check", "--strict"], project, monkeypatch, capsys)[0] == 1
 
 
-def test_check_deep_finds_a_syntax_error_in_a_body(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("argv", [["check"], ["check", "--deep"]])
+def test_check_finds_a_syntax_error_in_a_body(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
 ) -> None:
+    # By default: --deep is kept only so that existing scripts still work.
     project = copy_fixture("plain", tmp_path)
     rev = project / "migrations/versions/aaaa0004_index_post_title.py"
     text = rev.read_text()
     rev.write_text(text + "\n\ndef broken(:\n    pass\n")
-    assert run(["check"], project, monkeypatch, capsys)[0] == 0
-    code, out, _ = run(["check", "--deep"], project, monkeypatch, capsys)
+    code, out, _ = run(argv, project, monkeypatch, capsys)
     broken_line = len(text.splitlines()) + 3
     assert code == 1
+    assert out.count("[unparseable]") == 1
     assert (
         f"migrations/versions/aaaa0004_index_post_title.py:{broken_line}: error: the file is "
         "not valid Python (invalid syntax), so Alembic will fail to load it. Fix the syntax "

@@ -269,17 +269,30 @@ def test_read_tree_files_top_level_or_recursive(tmp_path: Path) -> None:
     }
 
 
-def test_read_tree_files_returns_exact_bytes_and_skips_symlinks(tmp_path: Path) -> None:
+def test_read_tree_files_returns_exact_bytes_and_follows_symlinks(tmp_path: Path) -> None:
+    # As a checkout (and so Alembic) sees them: a link inside the repository reads as its
+    # target; a link out of it cannot be read from git.
     repo = make_repo(tmp_path / "repo")
     versions = repo / "versions"
     versions.mkdir()
     crlf = b'revision = "aaaa0001"\r\ndown_revision = None  # caf\xc3\xa9\r\n'
     (versions / "aaaa0001_init.py").write_bytes(crlf)
     (versions / "alias.py").symlink_to("aaaa0001_init.py")
+    (versions / "outside.py").symlink_to("/etc/hostname")
+    (versions / "dangling.py").symlink_to("../nowhere.py")
     commit_all(repo, "crlf")
     assert gitops.read_tree_files(repo, "HEAD", versions, recursive=False) == {
-        versions / "aaaa0001_init.py": crlf
+        versions / "aaaa0001_init.py": crlf,
+        versions / "alias.py": crlf,
     }
+    (repo / "linked").symlink_to("versions")
+    (repo / "loop").symlink_to("loop")
+    commit_all(repo, "links")
+    assert gitops.read_tree_files(repo, "HEAD", repo / "linked", recursive=False) == {
+        repo / "linked" / "aaaa0001_init.py": crlf,
+        repo / "linked" / "alias.py": crlf,
+    }
+    assert gitops.read_tree_files(repo, "HEAD", repo / "loop", recursive=False) is None
 
 
 def test_read_tree_files_missing_directory_is_none(remote: Remote) -> None:

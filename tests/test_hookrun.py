@@ -404,6 +404,30 @@ def test_broken_project_exits_0_changes_nothing_and_says_why(tmp_path: Path) -> 
     )
 
 
+def test_hook_never_acts_on_a_graph_alembic_would_not_load(tmp_path: Path) -> None:
+    # feat-c's revision reads fine in its header but holds committed conflict markers in
+    # its body: Alembic cannot import it, so the hook must not write a merge on top.
+    proj = local_project(tmp_path)
+    install(proj.root)
+    two_migration_branches(proj)
+    git(proj.root, "checkout", "-q", "feat-c")
+    c_file = proj.file(C)
+    text = c_file.read_text()
+    c_file.write_text(text + "\n<<<<<<< HEAD\nX = 1\n=======\nX = 2\n>>>>>>> other\n")
+    line = len(text.splitlines()) + 2
+    commit(proj, "conflict committed")
+    git(proj.root, "checkout", "-q", "main")
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feat-c")
+
+    assert merged.returncode == 0, merged.stderr
+    assert git(proj.root, "status", "--porcelain") == ""
+    lines = hook_lines(merged.stderr)
+    assert (
+        f"migrations/versions/{c_file.name}:{line}: the file holds git conflict markers"
+    ) in lines[1]
+
+
 # --- post-commit: a merge that stopped on conflicts --------------------------------------------
 
 

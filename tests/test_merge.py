@@ -543,9 +543,10 @@ def test_refuses_a_non_literal_down_revision_that_must_change(run: Run, tmp_path
         run,
         alice,
         ["--rev-id", M],
-        f"migrations/versions/{N}_add_n.py:{line}: down_revision of new revision {N} is not "
-        f"a literal (PARENT), so migfix cannot tell whether it must move onto {M}. Replace it "
-        "with the revision id(s) it stands for and run migfix merge again.",
+        "The revision graph has faults that make rewriting unsafe: "
+        f"migrations/versions/{N}_add_n.py:{line}: down_revision is not a literal (PARENT); "
+        "migfix will not guess which revision it names. Replace it with the revision id(s) "
+        "as string literals. Fix them first.",
     )
 
 

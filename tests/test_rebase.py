@@ -559,10 +559,10 @@ def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
     repos.push("second")
     repos.fetch()
     assert refused(migfix, repos.dev, "--onto", "origin/main") == (
-        f"alembic/versions/bbbb0001_feature_one.py:{line + 1}: down_revision of bbbb0001 is not "
-        "a literal (PREVIOUS), so migfix cannot tell which revisions it comes after and will "
-        "not rewrite it. Replace it with the revision id(s) it stands for, then run "
-        "`migfix rebase --onto origin/main` again."
+        "The revision graph has faults that make rewriting unsafe: "
+        f"alembic/versions/bbbb0001_feature_one.py:{line + 1}: down_revision is not a literal "
+        "(PREVIOUS); migfix will not guess which revision it names. Replace it with the "
+        "revision id(s) as string literals. Fix them first."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import textwrap
 from pathlib import Path
@@ -205,7 +206,9 @@ def test_chained_assignment(tmp_path: Path) -> None:
 )
 def test_other_bindings_are_never_guessed(tmp_path: Path, binding: str) -> None:
     f = _scan(tmp_path, f"revision = 'r1'\ndown_revision = None\n{binding}\n")
-    assert f == _via_ast(f.path)
+    # The compiler refuses `global` after an assignment; the ast path cannot see that.
+    loads = tuple(i for i in f.issues if i.code != "unparseable")
+    assert dataclasses.replace(f, issues=loads) == _via_ast(f.path)
     assert f.down_revision.value != ()
 
 

@@ -22,12 +22,14 @@ def ref_files(
     ref: str,
     *,
     on_missing: Callable[[Path], None] | None = None,
+    full: bool = True,
 ) -> list[RevisionFile]:
     """The revision files of the project's version locations as REF's tree has them, read
     from git objects (no checkout). A location REF has no folder for is skipped, after
     ON_MISSING (which may refuse) is called with it.
 
     What ``check --against``, merge's settled revisions and ``rebase --onto`` all read.
+    ``full=False`` skips compiling each file (enough when only the ids matter).
     """
     from migfix import gitops
 
@@ -38,7 +40,7 @@ def ref_files(
         if files is None and on_missing is not None:
             on_missing(loc)
         sources.update(files or {})
-    return scan_sources(sources, recursive=project.recursive, locations=locations)
+    return scan_sources(sources, recursive=project.recursive, locations=locations, full=full)
 
 
 def graph_against(project: Project, ref: str) -> Graph:

@@ -21,11 +21,17 @@ from migfix.newness import classify
 
 REVIEW = "Review the result and commit it; `migfix check` now passes."
 
-# Faults that make any rewrite unsafe: the graph itself cannot be trusted.
+# Faults that make any rewrite unsafe: the graph itself cannot be trusted, or Alembic
+# would not load it the way migfix reads it. Only their error-severity problems block
+# (a non-literal branch_labels is a warning and does not).
 BLOCKING = (
     "unparseable",
     "unreadable",
+    "conflict-markers",
     "missing-revision",
+    "missing-down-revision",
+    "non-literal",
+    "unknown-dependency",
     "duplicate-revision",
     "duplicate-label",
     "cycle",
@@ -102,7 +108,11 @@ def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None
 
 
 def refuse_broken(project: Project, graph: Graph, *, ignore: Sequence[str] = ()) -> None:
-    blocking = [p for p in graph.problems() if p.code in BLOCKING and p.code not in ignore]
+    blocking = [
+        p
+        for p in graph.problems()
+        if p.code in BLOCKING and p.severity == "error" and p.code not in ignore
+    ]
     if blocking:
         first = blocking[0]
         where = project.relpath(first.path) if first.path else str(project.root)
@@ -154,7 +164,9 @@ def _merge(
     by: str = "migfix merge",
 ) -> Outcome:
     from migfix import gitops
+    from migfix.merge import check_options
 
+    check_options(opts)
     graph = graph or read_graph(project)
     repo = gitops.find_repo(project.root)
     refuse_conflicts(project, repo, rerun="migfix merge")
@@ -170,6 +182,7 @@ def _merge(
     if plan.empty:
         return outcome
     outcome.changes = build_changes(plan, graph)
+    _refuse_unreadable_folders(project, plan)
     after = prove(graph, outcome.changes)
     if not opts.heads and after.head_groups():  # pragma: no cover - would be a planner bug
         left = ", ".join(h for g in after.head_groups() for h in g)
@@ -185,11 +198,52 @@ def _merge(
     if dry_run:
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
-    outcome.written = apply_changes(outcome.changes, root=project.root)
+    made: list[Path] = []
+    try:
+        _make_folders(outcome.changes, made)
+        outcome.written = apply_changes(outcome.changes, root=project.root)
+    except BaseException:
+        _remove_folders(made)
+        raise
     from migfix import moves
 
     moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
     return outcome
+
+
+def _refuse_unreadable_folders(project: Project, plan: MergePlan) -> None:
+    """A file_template with a sub-folder (``%%(year)d/%%(rev)s_%%(slug)s``) is fine only
+    when Alembic reads version locations recursively; otherwise it would not see the file."""
+    if project.recursive:
+        return
+    for m in plan.merges:
+        if m.path.parent not in project.version_locations:
+            raise Refusal(
+                f"file_template puts the merge revision in a sub-folder "
+                f"({project.relpath(m.path)}), but recursive_version_locations is not true, so "
+                "Alembic would not find it. Set recursive_version_locations = true (as "
+                "Alembic's docs require for such a template) and run migfix merge again."
+            )
+
+
+def _make_folders(changes: Sequence[FileChange], made: list[Path]) -> None:
+    """Create the missing folders of new files (a sub-folder file_template), recording
+    each in MADE, outermost first, so a failed write can remove them again."""
+    for change in changes:
+        if change.old is not None or change.new is None:
+            continue
+        missing = [d for d in (change.path.parent, *change.path.parent.parents) if not d.exists()]
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+
+
+def _remove_folders(made: Sequence[Path]) -> None:
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            continue
 
 
 def _join_extras(

@@ -99,7 +99,7 @@ def heads(
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    graph = read_graph(project)
+    graph = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if as_json:
         click.echo(report.dumps(report.heads_json(project, graph)))
     else:
@@ -124,7 +124,7 @@ def graph(
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    g = read_graph(project)
+    g = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if as_json:
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
@@ -144,7 +144,10 @@ def graph(
 )
 @click.option("--strict", is_flag=True, help="Warnings fail the check too.")
 @click.option(
-    "--deep", is_flag=True, help="Also parse every file in full, to find syntax errors anywhere."
+    "--deep",
+    is_flag=True,
+    hidden=True,
+    help="No effect: every file is compiled in full by default (kept for old scripts).",
 )
 @click.option(
     "--against",
@@ -172,6 +175,7 @@ def check(
         g = graph_against(project, against)
     else:
         g = read_graph(project)
+    del deep  # the scan compiles every file (once per change: the scan cache keeps it)
     problems = g.problems()
     if against:
         from migfix import overlap
@@ -183,10 +187,6 @@ def check(
         # The lock describes this branch's own heads, also when checking --against REF.
         stale = headlock.problem(project, read_graph(project) if against else g)
         problems.extend([stale] if stale else [])
-    if deep:
-        from migfix.graph import deep_problems
-
-        problems.extend(deep_problems(g.files))
     failing = [p for p in problems if p.severity == "error" or strict]
     ok = not failing
     if fmt == "json":
@@ -643,6 +643,13 @@ def main(argv: list[str] | None = None) -> int:
         text, code = interrupted_line(exc)
         click.echo(f"migfix: {text}", err=True)
         return code
+    except OSError as exc:
+        # A full disk, a read-only mount, an immutable file: not a bug, and writes are
+        # all-or-nothing, so nothing was changed.
+        from migfix.oserrors import describe
+
+        click.echo(f"migfix: {describe(exc)}", err=True)
+        return EXIT_USAGE
     except Exception as exc:  # pragma: no cover - last line of defence
         if os.environ.get("MIGFIX_DEBUG"):
             raise

@@ -243,6 +243,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as f:
             data: dict[str, Any] = tomllib.load(f)
             return data
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: cannot read it as TOML: it is not UTF-8 (byte {exc.start}), and TOML "
+            "files must be. Save it as UTF-8."
+        ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it as TOML ({exc}). Fix the file.") from exc
 
@@ -527,6 +532,14 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
     upstream = raw.get("upstream")
     if upstream is not None and (not isinstance(upstream, str) or not upstream):
         raise ConfigError(f'{where} upstream must be a git ref name such as "origin/main".')
+    if isinstance(upstream, str) and (
+        upstream.startswith("-") or any(c.isspace() or not c.isprintable() for c in upstream)
+    ):
+        # git would read "-rf" as an option; no ref name holds white space.
+        raise ConfigError(
+            f"{where} upstream = {upstream!r} is not a git ref name (it starts with '-' or "
+            'holds white space). Use a ref such as "origin/main".'
+        )
     strategy = raw.get("strategy", "merge")
     if strategy not in STRATEGIES:
         raise ConfigError(f'{where} strategy = {strategy!r}: allowed values are "merge", "rebase".')

@@ -227,8 +227,10 @@ def read_tree_files(
 
     Keys are the absolute paths the files would have in the work tree (DIRECTORY joined with
     the path inside it); only DIRECTORY's own files unless RECURSIVE. Returns None when REF has
-    no directory there. The work tree and index are never touched. Symlinks and submodules are
-    skipped: their blob is a link target, not a file's content.
+    no directory there. The work tree and index are never touched. Symlinks committed inside
+    the repository are followed, as a checkout would follow them (a versions folder that is a
+    link to a shared folder is common); a link out of the repository cannot be read from git
+    and counts as absent. Submodules are skipped.
     """
     import git
 
@@ -236,14 +238,12 @@ def read_tree_files(
     rel = _rel(repo_root, directory)
     with git.Repo(repo_root) as repo:
         try:
-            tree = repo.commit(sha).tree
-            if rel != ".":
-                found = tree / rel
-                if not isinstance(found, git.Tree):
-                    return None
-                tree = found
+            root = repo.commit(sha).tree
+            tree = root if rel == "." else _tree_entry(root, rel)
+            if not isinstance(tree, git.Tree):
+                return None
             files: dict[Path, bytes] = {}
-            _collect_blobs(tree, directory, recursive, files)
+            _collect_blobs(root, tree, directory, recursive, files)
         except KeyError:
             return None
         except (ValueError, git.GitError) as exc:
@@ -251,13 +251,73 @@ def read_tree_files(
     return files
 
 
-def _collect_blobs(tree: git.Tree, base: Path, recursive: bool, out: dict[Path, bytes]) -> None:
+_MAX_LINKS = 40  # as the kernel's ELOOP limit: a longer chain is a loop
+
+
+def _tree_entry(root: git.Tree, rel: str) -> git.Tree | git.Blob | None:
+    """The tree or blob at REL (POSIX, relative to ROOT), following committed symlinks; None
+    when nothing is there or a link leaves the repository or loops."""
+    import posixpath
+
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    hops = 0
+    node: git.Tree | git.Blob = root
+    done: list[str] = []
+    while parts:
+        name = parts.pop(0)
+        if name == "..":
+            if not done:
+                return None
+            done.pop()
+            node = _walk(root, done)
+            continue
+        if not hasattr(node, "trees"):  # a blob is not a folder
+            return None
+        try:
+            child = node / name
+        except KeyError:
+            return None
+        if getattr(child, "mode", None) == getattr(child, "link_mode", -1):
+            hops += 1
+            target = child.data_stream.read().decode("utf-8", "surrogateescape")
+            if hops > _MAX_LINKS or target.startswith("/"):
+                return None
+            parts = [p for p in posixpath.normpath(target).split("/") if p not in ("", ".")] + parts
+            node = _walk(root, done)
+            continue
+        done.append(name)
+        node = child
+    return node
+
+
+def _walk(root: git.Tree, parts: Sequence[str]) -> git.Tree:
+    node = root
+    for name in parts:
+        node = node / name
+    return node
+
+
+def _collect_blobs(
+    root: git.Tree, tree: git.Tree, base: Path, recursive: bool, out: dict[Path, bytes]
+) -> None:
+    import posixpath
+
+    import git
+
     for blob in tree.blobs:
         if blob.mode != blob.link_mode:
             out[base / blob.name] = blob.data_stream.read()
+            continue
+        # A linked revision file: read what the link points at, when it is in the tree.
+        target = blob.data_stream.read().decode("utf-8", "surrogateescape")
+        if target.startswith("/"):
+            continue
+        linked = _tree_entry(root, posixpath.join(posixpath.dirname(blob.path), target))
+        if isinstance(linked, git.Blob):
+            out[base / blob.name] = linked.data_stream.read()
     if recursive:
         for sub in tree.trees:
-            _collect_blobs(sub, base / sub.name, recursive, out)
+            _collect_blobs(root, sub, base / sub.name, recursive, out)
 
 
 def _missing_object(repo_root: Path, ref: str, rel: str, exc: Exception) -> GitError:

@@ -456,39 +456,13 @@ class Graph:
         return out
 
 
-def read_graph(project: Project) -> Graph:
-    """Scan a project's version locations and build its graph (the read-only path)."""
+def read_graph(project: Project, *, full: bool = True) -> Graph:
+    """Scan a project's version locations and build its graph (the read-only path).
+
+    ``full=False`` skips compiling each changed file to see whether Python can load it:
+    only for commands that print the graph and never act on it (``heads``, ``graph``).
+    """
     from migfix.scan import scan_locations
 
-    files = scan_locations(project.version_locations, recursive=project.recursive)
+    files = scan_locations(project.version_locations, recursive=project.recursive, full=full)
     return Graph(files, allow_heads=project.settings.allow_heads, root=project.root)
-
-
-def deep_problems(files: Sequence[RevisionFile]) -> list[Problem]:
-    """Syntax errors anywhere in the files (``check --deep``): a full parse of each,
-    which the fast scan skips because it costs ~20x more than reading the header."""
-    import ast
-
-    from migfix.scan import decode_source
-
-    out: list[Problem] = []
-    for f in files:
-        if any(i.code in ("unparseable", "unreadable") for i in f.issues):
-            continue  # already reported
-        try:
-            ast.parse(decode_source(f.path.read_bytes()), filename=str(f.path))
-        except SyntaxError as exc:
-            out.append(
-                Problem(
-                    "unparseable",
-                    "error",
-                    f"the file is not valid Python ({exc.msg}), so Alembic will fail to load "
-                    "it. Fix the syntax error.",
-                    f.path,
-                    exc.lineno or 1,
-                    (f.revision,) if f.revision else (),
-                )
-            )
-        except (OSError, UnicodeDecodeError, LookupError, ValueError) as exc:
-            out.append(Problem("unreadable", "error", f"cannot be read: {exc}", f.path, 1))
-    return out

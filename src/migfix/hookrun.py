@@ -55,6 +55,13 @@ def run(
             f"Your {_what(hook_type)} is complete and no file was changed; run `migfix check` "
             "and `migfix merge` by hand."
         )
+    except OSError as exc:
+        from migfix.oserrors import describe
+
+        _say(
+            f"could not fix the migration heads automatically: {describe(exc)}\n"
+            f"Your {_what(hook_type)} is complete; run `migfix merge` by hand once it is fixed."
+        )
     except Exception as exc:  # a hook must never break the user's merge
         _say(
             f"internal error ({type(exc).__name__}: {exc}); your {_what(hook_type)} is complete "
@@ -167,7 +174,12 @@ def _run(
     if hook_type == "post-checkout":
         _sync_db(project, arrived)
         return
-    graph = read_graph(project)
+    # One head and no lock to refresh (the usual case) needs no compile of changed files;
+    # writing anything does: never act on a graph Alembic would not load.
+    full = bool(project.settings.lock)
+    graph = read_graph(project, full=full)
+    if not full and graph.head_groups():
+        graph = read_graph(project)
     if not graph.head_groups():
         if project.settings.lock:
             _refresh_lock(repo, project, graph, commit)

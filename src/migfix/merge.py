@@ -95,6 +95,41 @@ class MergeOptions:
     no_repoint: bool = False
 
 
+# Characters a revision id or a branch label cannot hold: Alembic refuses @ - + : in ids
+# (and @ in labels: it is the label@rev syntax), and a path separator or a NUL would put
+# the file elsewhere or nowhere.
+_ILLEGAL_IN_ID = "@-+:/\\\0"
+_ILLEGAL_IN_LABEL = "@/\\\0"
+
+
+def check_options(opts: MergeOptions) -> None:
+    """Refuse a --rev-id or --branch-label Alembic would choke on, before reading anything."""
+    for flag, value, illegal in (
+        ("--rev-id", opts.rev_id, _ILLEGAL_IN_ID),
+        ("--branch-label", opts.branch_label, _ILLEGAL_IN_LABEL),
+    ):
+        if value is None:
+            continue
+        if not value.strip():
+            raise Refusal(
+                f"{flag} must not be empty. Give a value, or leave {flag} out"
+                + (" to let Alembic pick a random id." if flag == "--rev-id" else ".")
+            )
+        if any(c.isspace() for c in value):
+            raise Refusal(
+                f"{flag} {value!r} contains white space, which Alembic cannot use in "
+                f"{'a revision id' if flag == '--rev-id' else 'a branch label'}. Use letters, "
+                "digits and underscores."
+            )
+        bad = [c for c in illegal if c in value]
+        if bad:
+            shown = ", ".join("NUL" if c == "\0" else c for c in bad)
+            raise Refusal(
+                f"{flag} {value!r} contains {shown}, which Alembic does not allow there. Use "
+                "letters, digits and underscores."
+            )
+
+
 def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOptions) -> MergePlan:
     """Everything ``migfix merge`` would do, computed without writing a byte."""
     plan = MergePlan(project, newness)

@@ -39,7 +39,7 @@ def upstream_revisions(project: Project, repo: Path, ref: str) -> set[str]:
     """Revision ids declared in the version locations of ``ref``'s tree."""
     from migfix.against import ref_files
 
-    return {f.revision for f in ref_files(project, repo, ref) if f.revision}
+    return {f.revision for f in ref_files(project, repo, ref, full=False) if f.revision}
 
 
 def settled_refs(repo: Path) -> list[str]:

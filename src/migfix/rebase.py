@@ -501,6 +501,7 @@ def plan_onto(
     # Before `git merge`, a rebased revision's parent exists only on REF: the planner
     # checks parents against both sides itself.
     refuse_broken(project, work, ignore=("unknown-parent",))
+    refuse_broken(project, onto)  # REF's files must load too: the result holds them
     branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
     times = gitops.first_commit_times(repo, branch_paths)
     plan = plan_rebase(

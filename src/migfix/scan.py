@@ -43,11 +43,12 @@ _ASSIGN = re.compile(
 )
 # Text before / after a name, inside a line, that may bind it at module level: chained
 # and unpacking assignments, walrus, import, for, with/except ... as, def, class, del,
-# global, match-case captures. Occurrences anywhere else (comments, strings, reads)
-# cannot. False positives only cost a trip through the ast path.
-_BIND_BEFORE = re.compile(
-    r"(?:[=(\[,*]|\b(?:def|class|as|import|for|del|global|nonlocal|case))[ \t]*\Z"
-)
+# global, match-case captures (a name right after one of these characters or words,
+# see _binds_before). Occurrences anywhere else (comments, strings, reads) cannot.
+# False positives only cost a trip through the ast path.
+_BIND_CHARS = frozenset("=([,*")
+_BIND_WORDS = ("def", "class", "as", "import", "for", "del", "global", "nonlocal", "case")
+_INDENT = re.compile(r"[ \t\f]*")
 _BIND_AFTER = re.compile(r"[ \t]*(?:=(?!=)|:=|,|\)|\])")
 _FIND_WORDS = ("revision", "branch_labels", "depends_on")  # "revision" also finds down_revision
 # Code between two statements that cannot hide a string or an open bracket.
@@ -72,8 +73,12 @@ _TOKEN = re.compile(
     re.X | re.S,
 )
 _REVISES = re.compile(r"^[ \t]*Revises:[ \t]*(.*?)[ \t]*$", re.M)
-_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
+_COOKIE = re.compile(rb"[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_NO_CODE = re.compile(rb"[ \t\f]*(?:#|\r?$)")
 _MAX_VALUE_LINES = 200
+_MAX_VALUE_CHARS = 20_000
+# Faults after which the file's fields cannot be trusted to be all there is.
+_UNLOADABLE = frozenset(("unparseable", "unreadable", "conflict-markers"))
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,9 @@ class RevisionFile:
     docstring: str = ""
     """The whole docstring, raw and stripped (Alembic's ``Script.longdoc``)."""
     issues: tuple[Issue, ...] = field(default=())
+    checked: bool = True
+    """The whole file was compiled, so ``issues`` says whether Python can load it. Only
+    ``heads`` and ``graph`` skip that (see ``scan_file``'s ``full``)."""
 
     @property
     def down_revisions(self) -> tuple[str, ...]:
@@ -166,17 +174,34 @@ def list_revision_files(directory: Path, *, recursive: bool) -> list[Path]:
 
 
 def decode_source(data: bytes) -> str:
-    """Decode like the interpreter: a BOM, else a PEP 263 cookie, else UTF-8."""
+    """Decode like the interpreter: a BOM, else a PEP 263 cookie, else UTF-8.
+
+    As in Python, a cookie counts on the first line, or on the second when the first
+    holds no code (a shebang, a comment, nothing): a cookie after code is ignored.
+    """
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8")
-    head = data[: data.find(b"\n", data.find(b"\n") + 1) + 1] if b"\n" in data else data
-    m = _COOKIE.search(head) if b"coding" in head else None
-    encoding = m.group(1).decode("ascii") if m else "utf-8"
+    encoding = "utf-8"
+    if b"coding" in data[: data.find(b"\n", data.find(b"\n") + 1) + 1 or len(data)]:
+        first, _, rest = data.partition(b"\n")
+        m = _COOKIE.match(first)
+        if m is None and _NO_CODE.match(first) is not None:
+            m = _COOKIE.match(rest.partition(b"\n")[0])
+        if m is not None:
+            encoding = m.group(1).decode("ascii")
     return data.decode(encoding)
 
 
-def scan_file(path: Path, data: bytes | None = None) -> RevisionFile:
-    """Read one revision file statically. Faults are reported in ``issues``, never raised."""
+def scan_file(path: Path, data: bytes | None = None, *, full: bool = True) -> RevisionFile:
+    """Read one revision file statically. Faults are reported in ``issues``, never raised.
+
+    With ``full`` (the default), the whole file is also compiled, as importing it would
+    (``migfix.loadable``): a file Alembic cannot load is a fault even when its header
+    reads fine. That costs ~10x the header scan; the scan cache keeps the result, so it
+    happens once per change. ``heads`` and ``graph`` only print the graph and skip it.
+    """
+    from migfix import loadable
+
     if data is None:
         try:
             data = path.read_bytes()
@@ -185,13 +210,26 @@ def scan_file(path: Path, data: bytes | None = None) -> RevisionFile:
     try:
         text = decode_source(data)
     except (UnicodeDecodeError, LookupError) as exc:
+        fault = loadable.cookie_fault(data)
+        if fault is not None:
+            return _broken(path, fault.code, fault.line, fault.message)
         return _broken(path, "unparseable", 1, f"cannot decode the file: {exc}")
+    fault = loadable.compile_fault(path, data) if full else None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     found = _fast_scan(text)
     if found is None:
         found = _ast_scan(text)
-    return _build(path, found)
+    if fault is not None:
+        # One report of why the file does not load: the compiler's (the ast path may
+        # have seen the same syntax error, with a less precise message).
+        found.issues = [i for i in found.issues if i.code != "unparseable"]
+        found.issues.append(Issue(fault.code, fault.line, fault.message))
+    elif "down_revision" not in found.fields and not loadable.missing_down_revision(text):
+        found.down_imported = True
+    rf = _build(path, found)
+    rf.checked = full
+    return rf
 
 
 @dataclass(slots=True)
@@ -200,6 +238,8 @@ class _Found:
     doc: str | None = None
     doc_line: int = 0
     issues: list[Issue] = field(default_factory=list)
+    down_imported: bool = False
+    """``down_revision`` may come from a star import: its absence is no fault."""
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -242,30 +282,60 @@ def _name_lines(text: str) -> list[tuple[int, int]] | None:
     None when a name appears elsewhere in a place that may bind it.
 
     ``str.find`` is several times faster than a multi-line regex here, and this runs
-    on every file of every ``migfix check``.
+    on every file of every ``migfix check``. The work per occurrence is bounded by the
+    text right around it, never by the length of its line: a seed-data list of 300 KB on
+    one line may mention ``revision`` thousands of times.
     """
     out: set[tuple[int, int]] = set()
     size = len(text)
     for word in _FIND_WORDS:
+        line_start = 0
+        searched = 0  # newlines before ``searched`` are accounted for in line_start
         i = text.find(word)
         while i >= 0:
             j = i + len(word)
             if j == size or not (text[j].isalnum() or text[j] == "_"):
                 start = i - 5 if word == "revision" and text.endswith("down_", 0, i) else i
-                line_start = text.rfind("\n", 0, start) + 1
-                before = text[line_start:start]
-                if not before.strip(" \t\f"):
+                # Occurrences come in increasing order: look for a newline only in the
+                # text since the previous one.
+                newline = text.rfind("\n", searched, start)
+                if newline >= 0:
+                    line_start = newline + 1
+                searched = start
+                indent = _INDENT.match(text, line_start, start)
+                if indent is not None and indent.end() == start:
                     out.add((line_start, start))
                 elif (
-                    _BIND_BEFORE.search(before) is not None
-                    or _BIND_AFTER.match(text, j) is not None
-                ) and not before.endswith("."):
+                    _binds_before(text, line_start, start) or _BIND_AFTER.match(text, j) is not None
+                ) and text[start - 1] != ".":
                     # The name may be bound here by something other than a
                     # column-0 assignment (``x = revision = ...``, ``import``,
                     # ``for``, ``as``, ``def``...): only the ast can tell.
                     return None
             i = text.find(word, j)
     return sorted(out)
+
+
+def _binds_before(text: str, line_start: int, start: int) -> bool:
+    """True when the code before a name on its line ends in something that may bind it
+    (``=``, ``(``, ``import``, ``as``...). Only the end of the span is looked at:
+    searching the whole span made long lines quadratic."""
+    end = start
+    while end > line_start and text[end - 1] in " \t":
+        end -= 1
+    if end == line_start:
+        return False
+    if text[end - 1] in _BIND_CHARS:
+        return True
+    for word in _BIND_WORDS:
+        begin = end - len(word)
+        if (
+            begin >= line_start
+            and text.startswith(word, begin)
+            and (begin == line_start or not (text[begin - 1].isalnum() or text[begin - 1] == "_"))
+        ):
+            return True
+    return False
 
 
 def _plain_gap(text: str, begin: int, stop: int, found: _Found) -> bool:
@@ -281,6 +351,9 @@ def _plain_gap(text: str, begin: int, stop: int, found: _Found) -> bool:
     if _SAFE_GAP.fullmatch(text, begin, stop) is not None:
         return True  # no string, bracket or continuation: only code words and comments
     depth = 0
+    # Only the first string of the file can be its docstring: looking at every string
+    # (each time slicing the text before it) made a long seed-data line quadratic.
+    doc_candidate = begin == 0 and found.doc is None
     for tok in _TOKEN.finditer(text, begin):
         s = tok.start()
         if s >= stop:
@@ -288,14 +361,11 @@ def _plain_gap(text: str, begin: int, stop: int, found: _Found) -> bool:
         if tok.end() > stop:
             return False  # ``stop`` lies inside a string or comment
         kind = tok.lastgroup
-        if (
-            begin == 0
-            and found.doc is None
-            and kind == "s"
-            and (not text[:s].strip() or _only_comments(text[:s]))
-        ):
-            found.doc = _string_body(tok.group())
-            found.doc_line = _line_of(text, s)
+        if doc_candidate and kind == "s":
+            doc_candidate = False
+            if not text[:s].strip() or _only_comments(text[:s]):
+                found.doc = _string_body(tok.group())
+                found.doc_line = _line_of(text, s)
         if kind == "o":
             depth += 1
         elif kind == "x":
@@ -333,8 +403,10 @@ def _read_value(text: str, pos: int) -> tuple[Value, int] | None:
     end = text.find("\n", pos)
     for _ in range(_MAX_VALUE_LINES):
         chunk = text[pos : len(text) if end < 0 else end]
-        if not chunk.strip():
-            return None  # `x =` with nothing after it: let the ast path report it
+        if not chunk.strip() or len(chunk) > _MAX_VALUE_CHARS:
+            # `x =` with nothing after it: let the ast path report it. A value this long
+            # is no revision id list; parsing ever longer chunks would be quadratic.
+            return None
         try:
             node = ast.parse(chunk.strip(), mode="eval").body
         except SyntaxError:
@@ -506,7 +578,7 @@ def _build(path: Path, found: _Found) -> RevisionFile:
             )
         else:
             revision = v[0]
-    elif not any(i.code == "unparseable" for i in issues):
+    elif not any(i.code in _UNLOADABLE for i in issues):
         m = _LEGACY_REV.match(path.name)
         if m:
             # Alembic 0.1 files: the id comes from the file name.
@@ -532,6 +604,21 @@ def _build(path: Path, found: _Found) -> RevisionFile:
                 )
             )
     down = fields.get("down_revision", _ABSENT)
+    if (
+        not down.assigned
+        and revision is not None
+        and not found.down_imported
+        and not any(i.code in _UNLOADABLE for i in issues)
+    ):
+        issues.append(
+            Issue(
+                "missing-down-revision",
+                revision_line or 1,
+                "declares a revision but no `down_revision`, so Alembic cannot load it (it "
+                "reads the module's down_revision). Add `down_revision = None` for a first "
+                "revision, or the id of its parent.",
+            )
+        )
     if isinstance(down.value, Unknown):
         issues.append(
             Issue(
@@ -589,13 +676,17 @@ def _broken(path: Path, code: str, line: int, message: str) -> RevisionFile:
 
 
 def scan_locations(
-    locations: tuple[Path, ...] | list[Path], *, recursive: bool, cache: bool = True
+    locations: tuple[Path, ...] | list[Path],
+    *,
+    recursive: bool,
+    cache: bool = True,
+    full: bool = True,
 ) -> list[RevisionFile]:
     """Every revision file of a project, in Alembic's load order, each read once.
 
     A file reached twice (overlapping version locations) is read once, as Alembic does.
     Unchanged files are taken from the scan cache (``migfix.scancache``) without being
-    read.
+    read; with ``full``, a cached entry made without compiling the file is redone.
     """
     from migfix.scancache import LocationCache
 
@@ -614,18 +705,18 @@ def scan_locations(
                     continue
                 seen.add(real)
             if store is None:
-                out.append(scan_file(p))
+                out.append(scan_file(p, full=full))
                 continue
             try:
                 stat = os.stat(name)
             except OSError:
-                out.append(scan_file(p))
+                out.append(scan_file(p, full=full))
                 continue
             record = store.get(name, stat)
-            if record is not None:
+            if record is not None and (record[-1] or not full):
                 out.append(_from_record(p, record))
                 continue
-            rf = scan_file(p)
+            rf = scan_file(p, full=full)
             out.append(rf)
             store.put(name, stat, _to_record(rf))
         if store is not None:
@@ -657,11 +748,12 @@ def _to_record(rf: RevisionFile) -> tuple[object, ...]:
         rf.doc,
         rf.docstring,
         tuple(tuple(i) for i in rf.issues),
+        rf.checked,
     )
 
 
 def _from_record(path: Path, rec: tuple[Any, ...]) -> RevisionFile:
-    rev, rev_line, down, labels, deps, revises, revises_line, doc, docstring, issues = rec
+    rev, rev_line, down, labels, deps, revises, revises_line, doc, docstring, issues, checked = rec
     return RevisionFile(
         path,
         rev,
@@ -674,11 +766,12 @@ def _from_record(path: Path, rec: tuple[Any, ...]) -> RevisionFile:
         doc,
         docstring,
         tuple(Issue(*i) for i in issues) if issues else (),
+        checked,
     )
 
 
 def scan_sources(
-    sources: dict[Path, bytes], *, recursive: bool, locations: list[Path]
+    sources: dict[Path, bytes], *, recursive: bool, locations: list[Path], full: bool = True
 ) -> list[RevisionFile]:
     """Same as :func:`scan_locations` for files given as bytes (e.g. read from git objects)."""
     by_loc: list[RevisionFile] = []
@@ -689,7 +782,7 @@ def scan_sources(
         )
         for p in names:
             if _SOURCE_FILE.match(p.name) and "__pycache__" not in p.parts:
-                by_loc.append(scan_file(p, sources[p]))
+                by_loc.append(scan_file(p, sources[p], full=full))
     return by_loc
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from migfix import __version__
 
 # Bump when what the scanner extracts changes, so old entries are not reused.
-FORMAT = f"migfix-scan-4/{__version__}"
+FORMAT = f"migfix-scan-5/{__version__}"
 _RACY_NS = 2_000_000_000
 
 Entry = tuple[tuple[int, int, int, int], Any]
