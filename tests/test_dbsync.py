@@ -369,12 +369,12 @@ def test_sync_db_setting_lets_the_hook_sync(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    from migfix.pgserver import PostgresUnavailable, embedded_postgres
+    from migfix.pgserver import ServerError, embedded_postgres
 
     try:
-        with embedded_postgres() as url:
+        with embedded_postgres("dbsync") as url:
             yield url
-    except PostgresUnavailable as exc:
+    except ServerError as exc:
         pytest.skip(f"no PostgreSQL here: {exc}")
 
 

@@ -23,6 +23,8 @@ from gitutil import GIT_ENV, commit_all, git, make_repo
 from graphgen import GenGraph, GenRevision, render_project
 from projutil import GITIGNORE, SRC, migfix_proc, normalize
 
+from migfix.errors import Refusal
+
 # What migfix prints when it finds and undoes an interrupted change.
 RECOVERED = "undid an interrupted migfix change"
 UNDONE = "the partial change was undone"
@@ -36,6 +38,8 @@ class Split:
     ``rebase`` is the feature branch alone (for ``migfix rebase --onto main``); ``merge`` is
     the same branch after ``git merge main`` (for ``migfix merge --upstream main``). Both
     rewrite every one of the NEW revisions; the merge also creates one merge revision.
+    With MERGES, the branch also merged main half-way and joined that many of its revisions
+    with main's head of then: merges that ``rebase --drop-merges`` deletes.
     """
 
     root: Path
@@ -47,7 +51,7 @@ class Split:
         return self.root / "migrations" / "versions"
 
 
-def make_split(tmp_path: Path, *, settled: int, fork: int, new: int) -> Split:
+def make_split(tmp_path: Path, *, settled: int, fork: int, new: int, merges: int = 0) -> Split:
     root = make_repo(tmp_path / "proj")
     seed = copy_fixture("typed", tmp_path)
     (root / "alembic.ini").write_bytes((seed / "alembic.ini").read_bytes())
@@ -63,12 +67,23 @@ def make_split(tmp_path: Path, *, settled: int, fork: int, new: int) -> Split:
     render_project(GenGraph(tuple(chain[:fork])), versions, typed=True)
     commit_all(root, "settled, up to the fork")
     git(root, "branch", "feature")
-    render_project(GenGraph(tuple(chain[fork:])), versions, typed=True)
-    commit_all(root, "settled, after the fork")
+    mid = (fork + settled) // 2
+    render_project(GenGraph(tuple(chain[fork:mid])), versions, typed=True)
+    halfway = commit_all(root, "settled, after the fork")
+    render_project(GenGraph(tuple(chain[mid:])), versions, typed=True)
+    commit_all(root, "settled, the rest")
     git(root, "checkout", "-q", "feature")
     added = [GenRevision(f"bbbb{i:04d}", (f"aaaa{fork:04d}",)) for i in range(1, new + 1)]
     render_project(GenGraph(tuple(added)), versions, typed=True)
     rebase = commit_all(root, "new revisions, each on the fork point")
+    if merges:
+        git(root, "merge", "-q", "--no-edit", halfway)
+        joins = [
+            GenRevision(f"dddd{i:04d}", (f"bbbb{i:04d}", f"aaaa{mid:04d}"))
+            for i in range(1, merges + 1)
+        ]
+        render_project(GenGraph(tuple(joins)), versions, typed=True)
+        rebase = commit_all(root, "merges of main's history")
     git(root, "merge", "-q", "--no-edit", "main")
     merge = git(root, "rev-parse", "HEAD")
     return Split(root, rebase, merge)
@@ -336,11 +351,13 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
     tmp_path: Path,
 ) -> None:
     """5,000 revisions, 300 of them rewritten; twelve real kills; each followed by ``heads``."""
-    split = make_split(tmp_path, settled=4700, fork=4400, new=300)
+    split = make_split(tmp_path, settled=4700, fork=4400, new=300, merges=20)
     # Slow enough that most kills land inside the write phase (~1.2 s of 300 replacements).
     pause = "0.004"
     runs = {}
-    for name, command, commit in (("merge", MERGE, split.merge), ("rebase", REBASE, split.rebase)):
+    # The rebase also deletes the 20 merges of main's history.
+    rebase = (*REBASE, "--drop-merges")
+    for name, command, commit in (("merge", MERGE, split.merge), ("rebase", rebase, split.rebase)):
         reset(split, commit)
         old = snapshot(split.root)
         ready = tmp_path / f"ready-{name}"
@@ -354,7 +371,7 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
         assert proc.returncode == 0
         writing = time.monotonic() - began - planned
         done = snapshot(split.root)
-        changed = [k for k in done if done[k] != old.get(k)]
+        changed = [k for k in set(done) | set(old) if done.get(k) != old.get(k)]
         assert len(changed) >= 300, len(changed)
         ready.unlink()
         runs[name] = (command, commit, old, done, planned, writing)
@@ -397,3 +414,65 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
         outcomes.append((name, signum, proc.returncode, state, RECOVERED in after.stderr))
     # The kills really landed inside the write phase, not only before or after it.
     assert any(state == "old" and rc != 0 for _, _, rc, state, _ in outcomes), outcomes
+
+
+def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: Path) -> None:
+    from migfix import txn
+
+    root = make_repo(tmp_path / "repo")
+    for i in range(8):
+        (root / f"m{i}.py").write_bytes(b"old %d\n" % i)
+    for i in range(4):
+        (root / f"d{i}.py").write_bytes(b"doomed\n")
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _APPLY, str(root)],
+        env=env(MIGFIX_TEST_WRITE_READY=str(ready), MIGFIX_TEST_WRITE_PAUSE="0.1"),
+    )
+    wait_for(ready, proc)
+    deadline = time.monotonic() + 60
+    while (root / "m1.py").read_bytes() == b"old 1\n":
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    folder = root / ".git" / "migfix" / "txn"
+    (folder / "1.old").unlink()  # m1.py's old bytes are gone
+
+    said = txn.recover(root)
+
+    assert said is not None and "could not undo" in said and "m1.py" in said, said
+    assert (folder / "journal.json").exists()
+    assert (root / "m0.py").read_bytes() == b"old 0\n"
+    assert (root / "m1.py").read_bytes() == b"new 1\n"
+    again = txn.recover(root)
+    assert again is not None and "could not undo" in again
+    # A writer refuses rather than start a new journal over the one still needed.
+    with (
+        pytest.raises(Refusal, match="Nothing was written: migfix could not undo"),
+        txn.writer_lock(root),
+    ):
+        pass
+    assert (folder / "journal.json").exists()
+
+
+def test_ctrl_c_during_the_hooks_fix_undoes_it(tmp_path: Path, split: Split) -> None:
+    old = snapshot(split.root)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migfix.hookrun", "post-merge", "--no-commit", "--", "0"],
+        cwd=split.root,
+        env=env(MIGFIX_TEST_WRITE_READY=str(ready), MIGFIX_TEST_WRITE_PAUSE="0.3"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(ready, proc)
+    wait_changed(split.root, old, proc)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1].startswith("migfix: interrupted (SIGINT)") and UNDONE in err, err
+    assert snapshot(split.root) == old
+    assert journal_left(split.root) == []

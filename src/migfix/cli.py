@@ -24,6 +24,7 @@ from migfix.options import (
     dry_run_option,
     global_project_options,
     json_option,
+    postgres_option,
     project_options,
     upstream_options,
     verify_option,
@@ -112,20 +113,61 @@ def heads(
 @cli.command()
 @project_options
 @json_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "dot"]),
+    default=None,
+    help="mermaid (GitHub renders it) or dot (Graphviz) draw a picture; default text.",
+)
+@click.option("--full", is_flag=True, help="In a picture, show long straight runs in full.")
+@click.option(
+    "--upstream",
+    metavar="REF",
+    help="In a picture, revisions not on REF are drawn as new (default: as for merge).",
+)
+@click.option(
+    "--against",
+    metavar="REF",
+    help="Show what merging this branch into REF would give (as check --against).",
+)
+@click.option(
+    "--near",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="In a picture, only revisions up to N parents away from the (unintended) heads.",
+)
 def graph(
     config: Path | None,
     name: str | None,
     versions: tuple[Path, ...],
     recursive: bool,
     as_json: bool,
+    fmt: str | None,
+    full: bool,
+    upstream: str | None,
+    against: str | None,
+    near: int | None,
 ) -> int:
-    """Show every revision as a tree (or JSON): where branches diverge and merge."""
+    """Show every revision as a tree, JSON, or a Mermaid / Graphviz picture."""
     from migfix import report
     from migfix.graph import read_graph
 
     project = _project(config, name, versions, recursive)
-    g = read_graph(project, full=False)  # printing only: `check` tells what won't load
-    if as_json:
+    if against:
+        from migfix.against import graph_against
+
+        g = graph_against(project, against)
+    else:
+        g = read_graph(project, full=False)  # printing only: `check` tells what won't load
+    if fmt in ("mermaid", "dot"):
+        from migfix import picture
+        from migfix.newness import classify
+
+        new = classify(project, g, upstream=upstream or against).new
+        pic = picture.build(g, new, full=full, near=near)
+        click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
+    elif as_json or fmt == "json":
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
         click.echo(report.graph_text(project, g))
@@ -226,6 +268,7 @@ def check(
 @dry_run_option
 @json_option
 @verify_option
+@postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def merge(
     config: Path | None,
@@ -242,6 +285,7 @@ def merge(
     dry_run: bool,
     as_json: bool,
     run_verify: bool,
+    postgres: bool | None,
     strict: bool,
 ) -> int:
     """Join unintended heads: write a merge revision and move new revisions onto it.
@@ -272,16 +316,18 @@ def merge(
             # A notice, on stderr like the hook's: stdout stays the report scripts read.
             click.echo(advice([(r.revision, r.old, r.new) for r in result.plan.repoints]), err=True)
     if result.changed and not dry_run and run_verify:
-        return _verify_new(project, upstream)
+        return _verify_new(project, upstream, postgres)
     return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
 
 
-def _verify_new(project: Any, upstream: str | None) -> int:
+def _verify_new(project: Any, upstream: str | None, postgres: bool | None = None) -> int:
     """``--verify`` after merge/rebase: ``migfix verify --only-new`` on the result."""
     from migfix import verify as verifying
     from migfix.graph import read_graph
 
-    result = verifying.verify(project, read_graph(project), mode="only-new", upstream=upstream)
+    result = verifying.verify(
+        project, read_graph(project), mode="only-new", upstream=upstream, postgres=postgres
+    )
     return _print_verified(project, result)
 
 
@@ -289,6 +335,8 @@ def _print_verified(project: Project, result: VerifyResult) -> int:
     """Print a verify result: the failure on stderr (exit 1), else the summary."""
     from migfix import verify as verifying
 
+    if result.choice:
+        click.echo(result.choice, err=True)
     if result.failure is not None:
         click.echo(f"migfix: {verifying.failure_text(project, result)}", err=True)
         return EXIT_PROBLEMS
@@ -510,6 +558,7 @@ def lock_update(
     is_flag=True,
     help="Use the database env.py / the Flask app configures instead of a scratch one.",
 )
+@postgres_option
 @click.pass_context
 def verify(
     ctx: click.Context,
@@ -524,6 +573,7 @@ def verify(
     url: str | None,
     allow_existing: bool,
     use_app_db: bool,
+    postgres: bool | None,
 ) -> int:
     """Run the migrations for real on a scratch database: up, down and up again (exit 1 if
     one fails)."""
@@ -545,6 +595,7 @@ def verify(
         use_app_db=use_app_db,
         # Set by `flask migfix` so the app it already loaded is used (flask_cli.py).
         load_app=ctx.meta.get(verifying.APP_LOADER_KEY),
+        postgres=postgres,
     )
     return _print_verified(project, result)
 
@@ -567,6 +618,7 @@ def verify(
 )
 @upstream_options
 @verify_option
+@postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
 def rebase(
     config: Path | None,
@@ -580,6 +632,7 @@ def rebase(
     upstream: str | None,
     new: tuple[str, ...],
     run_verify: bool,
+    postgres: bool | None,
     strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
@@ -614,7 +667,7 @@ def rebase(
             advice([(m.revision, m.old_parents, m.new_parents) for m in plan.moves]), err=True
         )
     if plan.changed and run_verify:
-        return _verify_new(project, onto)
+        return _verify_new(project, onto, postgres)
     return EXIT_OK
 
 

@@ -26,7 +26,16 @@ from typing import Any
 from migfix.errors import ConfigError
 
 STRATEGIES = ("merge", "rebase")
-_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "lock", "sync_db")
+_MIGFIX_KEYS = (
+    "upstream",
+    "strategy",
+    "commit",
+    "message",
+    "allow_heads",
+    "lock",
+    "pytest",
+    "sync_db",
+)
 # Alembic's own legacy split for version_locations when no separator is configured.
 _LEGACY_SPLIT = re.compile(r", *|(?: +)")
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -41,6 +50,8 @@ class Settings:
     commit: bool = False
     message: str = "merge heads"
     allow_heads: tuple[str, ...] = ()
+    pytest: bool = False
+    """Run the pytest plugin's checks without ``--migfix``."""
     lock: bool = False
     """Keep a heads lock file beside the migrations (see ``headlock``)."""
     source: Path | None = None
@@ -558,6 +569,9 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         raise ConfigError(
             f'{where} allow_heads must be a list of revision ids, e.g. ["ab12", "cd34"].'
         )
+    run_in_pytest = raw.get("pytest", False)
+    if not isinstance(run_in_pytest, bool):
+        raise ConfigError(f"{where} pytest = {run_in_pytest!r}: allowed values are true, false.")
     lock = raw.get("lock", False)
     if not isinstance(lock, bool):
         raise ConfigError(f"{where} lock = {lock!r}: allowed values are true, false.")
@@ -571,6 +585,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
         commit=commit,
         message=message,
         allow_heads=tuple(allow),
+        pytest=run_in_pytest,
         lock=lock,
         source=path,
     )

@@ -114,6 +114,14 @@ dry_run_option = click.option(
 verify_option = click.option(
     "--verify", "run_verify", is_flag=True, help="Run `migfix verify --only-new` afterwards."
 )
+postgres_option = click.option(
+    "--postgres/--sqlite",
+    "postgres",
+    default=None,
+    help="Verify on a throw-away PostgreSQL server (pip install 'migfix[postgres]') or on "
+    "SQLite (default: PostgreSQL when the project's configured database is PostgreSQL and "
+    "the extra is installed).",
+)
 
 
 def upstream_options(f: F) -> F:

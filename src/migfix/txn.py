@@ -191,7 +191,7 @@ def writer_lock(root: Path) -> Iterator[bool]:
     try:
         _install_handlers(hold)
         try:
-            changed = _recover_locked(state) is not None
+            changed = _recover_locked(state, writer=True) is not None
             yield changed or waited
         except KeyboardInterrupt as exc:
             if not hasattr(exc, "migfix_state") and not hold.wrote:
@@ -224,12 +224,18 @@ def recover(root: Path) -> str | None:
         _unlock(state, fd)
 
 
-def _recover_locked(state: Path) -> str | None:
+def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
     folder = state / TXN
     if not os.path.isdir(folder):
         return None
     with _critical():
-        result = _roll_back(folder)
+        try:
+            result = _roll_back(folder)
+        except _Stuck as exc:
+            if writer:  # a new journal would take the place of the one still needed
+                raise Refusal(f"Nothing was written: migfix {exc.line}") from None
+            _say(exc.line)
+            return exc.line
     if result is None:
         return None  # nothing had been written yet: only leftovers were removed
     restored, edited = result
@@ -259,7 +265,11 @@ def commit(changes: Sequence[FileChange], root: Path) -> None:
             _write(changes, folder, hold)
         except BaseException as exc:
             with _critical():
-                result = _roll_back(folder)
+                try:
+                    result = _roll_back(folder)
+                except _Stuck as stuck:
+                    _say(stuck.line)
+                    raise exc from None
             if isinstance(exc, KeyboardInterrupt):
                 exc.migfix_state = "undone" if result is not None else "nothing"  # type: ignore[attr-defined]
                 if result is None and hold.wrote:
@@ -345,11 +355,20 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: _Hold) -> None:
     _remove_folder(folder)
 
 
+class _Stuck(Exception):
+    """A file could not be put back; the journal and the kept bytes stay for a later try."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
 def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
     """Undo the transaction journaled in FOLDER, then remove FOLDER.
 
     Returns (files restored, files left alone because edited since), or None when there
     was no journal (nothing had been replaced yet, or the transaction had committed).
+    Raises :class:`_Stuck`, keeping the journal, when a file cannot be put back.
     """
     import json
 
@@ -359,27 +378,38 @@ def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
         data = json.loads((folder / JOURNAL).read_bytes())
     except (FileNotFoundError, ValueError):
         data = None
+    except OSError as exc:
+        raise _Stuck(_stuck_line(folder, [str(folder / JOURNAL)], exc)) from exc
     if data is None:
         _remove_folder(folder)
         return None
     restored = 0
     edited: list[str] = []
     touched: set[Path] = set()
+    failed: list[str] = []
+    error: OSError | None = None
     for entry in reversed(data["entries"]):
         path = Path(entry["path"])
         now = _sha_of(path)
         if now != entry["old"]:
-            if now == entry["new"] and entry["old"] is None:
-                path.unlink()
-            elif now == entry["new"]:
-                os.replace(entry["kept"], path)
-            else:
-                edited.append(str(path))
+            try:
+                if now == entry["new"] and entry["old"] is None:
+                    path.unlink()
+                elif now == entry["new"]:
+                    os.replace(entry["kept"], path)
+                else:
+                    edited.append(str(path))
+                    continue
+            except OSError as exc:
+                failed.append(str(path))
+                error = exc
                 continue
             restored += 1
             touched.add(path.parent)
             if path.suffix == ".py":
                 remove_stale_bytecode(path)
+    if error is not None:
+        raise _Stuck(_stuck_line(folder, failed, error))
     for entry in data["entries"]:
         for key in ("staged", "kept"):
             if entry[key] is not None:
@@ -391,6 +421,14 @@ def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
     _fsync_dir(folder)
     _remove_folder(folder)
     return restored, sorted(edited)
+
+
+def _stuck_line(folder: Path, paths: list[str], exc: OSError) -> str:
+    return (
+        f"could not undo an interrupted migfix change: {', '.join(paths)} "
+        f"({exc.strerror or exc}). Its journal and the old contents stay in {folder}; fix "
+        "the cause and run any migfix command again to finish undoing it."
+    )
 
 
 def _sha_of(path: Path) -> str | None:

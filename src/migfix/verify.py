@@ -13,6 +13,7 @@ its URL from somewhere else), or a given database already has tables, nothing ru
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from migfix.graph import Graph
 
 MODES = ("steps", "full", "only-new")
 SCRATCH = "a temporary SQLite database"
+POSTGRES = "a throw-away PostgreSQL server"
 APP_LOADER_KEY = "migfix.load_app"
 """``ctx.meta`` key: how ``flask migfix`` hands its Flask app loader to ``verify``."""
 
@@ -73,6 +75,8 @@ class Result:
     steps_run: int
     failure: Failure | None = None
     revisions: int = 0
+    choice: str = ""
+    """Why this database was chosen (PostgreSQL picked by itself, or SQLite may not match)."""
 
     @property
     def ok(self) -> bool:
@@ -84,6 +88,8 @@ class _Target:
     urls: dict[str | None, str] = field(default_factory=dict)
     """Bind key (None: the default database) -> URL migfix points env.py at."""
     scratch_dir: Path | None = None
+    server_url: str | None = None
+    """The throw-away PostgreSQL server's URL (``--postgres``): binds get databases there."""
 
 
 # -- plans: pure functions of the graph ------------------------------------------------
@@ -181,6 +187,7 @@ def verify(
     allow_existing: bool = False,
     use_app_db: bool = False,
     load_app: Callable[[], Any] | None = None,
+    postgres: bool | None = None,
 ) -> Result:
     """Run ``graph``'s migrations through Alembic on a scratch database (or ``url``).
 
@@ -188,11 +195,18 @@ def verify(
     default ``flask.cli.ScriptInfo().load_app()`` from the project directory, as
     ``flask db`` does. Raises a :class:`MigfixError` for anything that stops the run
     before a migration ran; a migration that fails is a :class:`Failure` in the result.
+    ``postgres``: True runs on a throw-away PostgreSQL server (``migfix[postgres]``), False
+    on SQLite, None decides from the project's configured database (``dialect.choose``).
     """
     if mode not in MODES:
         raise Refusal(f"Unknown verify mode '{mode}'; expected one of {', '.join(MODES)}.")
     if url and use_app_db:
         raise Refusal("--url and --use-app-db both name the database to migrate; give only one.")
+    if postgres and (url or use_app_db):
+        raise Refusal(
+            "--postgres starts its own database, and "
+            f"{'--url' if url else '--use-app-db'} names another; give only one."
+        )
     if project.script_location is None or not (project.script_location / "env.py").is_file():
         raise ConfigError(
             "verify runs the migrations through env.py, and this project has none "
@@ -209,16 +223,27 @@ def verify(
     else:
         plan = plan_steps(graph, steps)
 
+    from migfix import dialect
+
+    choice = dialect.choose(project, postgres, explicit_db=bool(url) or use_app_db)
     target = _Target()
     if url:
         target.urls[None] = url
-    elif not use_app_db:
+    elif not use_app_db and not choice.postgres:
         target.scratch_dir = Path(tempfile.mkdtemp(prefix="migfix-verify-"))
         target.urls[None] = _sqlite_url(target.scratch_dir / "scratch.db")
     database = SCRATCH if target.scratch_dir else (_safe_url(url) if url else "the app's database")
     flask = load_app is not None or _is_flask(project)
     old_cwd = Path.cwd()
+    server = contextlib.ExitStack()
     try:
+        if choice.postgres:
+            from migfix.pgserver import embedded_postgres
+
+            # Started inside the try: stopped and deleted by the ExitStack on any exit.
+            target.server_url = server.enter_context(embedded_postgres())
+            target.urls[None] = target.server_url
+            database = POSTGRES
         # Alembic and Flask resolve relative paths (script_location, FLASK_APP, app.py)
         # against the current directory: run where the user would run them.
         if load_app is None:
@@ -232,11 +257,12 @@ def verify(
                     _run(config, step)
                 except Exception as exc:
                     failure = _failure(project, graph, step, exc)
-                    return Result(plan, database, ran, failure, len(graph.nodes))
+                    return Result(plan, database, ran, failure, len(graph.nodes), choice.note)
                 ran += 1
-            return Result(plan, database, ran, None, len(graph.nodes))
+            return Result(plan, database, ran, None, len(graph.nodes), choice.note)
     finally:
         os.chdir(old_cwd)
+        server.close()
         if target.scratch_dir is not None:
             shutil.rmtree(target.scratch_dir, ignore_errors=True)
 
@@ -444,7 +470,7 @@ def _engines_swapped(app: Any, db: Any, target: _Target) -> Iterator[None]:
         )
     engines: dict[str | None, Any] = app_engines[app]
     binds = [k for k in engines if k is not None]
-    if binds and target.scratch_dir is None:
+    if binds and target.scratch_dir is None and target.server_url is None:
         raise Refusal(
             f"The app uses more than one database (binds: {', '.join(map(str, binds))}) and "
             "--url names only one. Run without --url to use temporary SQLite databases, or "
@@ -452,6 +478,11 @@ def _engines_swapped(app: Any, db: Any, target: _Target) -> Iterator[None]:
         )
     for bind in binds:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(bind))
+        if target.server_url is not None:
+            from migfix.pgserver import create_database
+
+            target.urls[bind] = create_database(target.server_url, f"bind_{safe}")
+            continue
         assert target.scratch_dir is not None
         target.urls[bind] = _sqlite_url(target.scratch_dir / f"bind-{safe}.db")
     saved = dict(engines)
@@ -545,10 +576,16 @@ def failure_text(project: Project, result: Result) -> str:
         head = f"Revision {f.revision}{where} failed on {f.direction}"
     else:
         head = f"A migration failed on {f.direction} (could not tell which revision)"
-    return (
+    text = (
         f"{head}, during {call} on {result.database}: {f.error}. Fix its "
         f"{f.direction}() and run migfix verify again."
     )
+    if result.database == SCRATCH:
+        from migfix import dialect
+
+        if dialect.looks_like_dialect_error(f.error):
+            text += " " + dialect.sqlite_hint()
+    return text
 
 
 def summary_text(result: Result) -> str:
