@@ -14,6 +14,9 @@ Targets (issue 3, 4 and 6):
   check on 300 revisions         <= 4x of python -c pass + cat of its files
   hook no-op on 300 revisions    <= 4x of python -c pass + cat of its files
   merge on synthetic-5000        >= 5x faster than `alembic merge heads`
+  monorepo, 20 projects x 300    check from the root <= 3x of python -c pass + reading every file
+                                 once; the hook after a merge that touched no migration
+                                 <= 2x of python -c pass (issue 12)
   heads, one 300 KB line         not slower than `alembic heads` (issue 10: reading is linear
                                  in the file size; no scan cache, so the file is really read)
 """
@@ -132,6 +135,36 @@ def add_long_line_revision(versions: Path, size: int) -> None:
     )
 
 
+def make_monorepo(synth: Path, dest: Path, n_projects: int = 20, n_revs: int = 300) -> None:
+    """N_PROJECTS services, each an alembic.ini beside N_REVS revisions, in one git repo whose
+    last commit (a merge's worth) changed application code and no migration."""
+    chain = dest / "chain"
+    chain_prefix(synth, n_revs, chain)
+    repo = dest / "mono"
+    for i in range(n_projects):
+        svc = repo / "services" / f"svc{i:02d}"
+        shutil.copytree(chain, svc / "migrations" / "versions")
+        (svc / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+        (svc / "app").mkdir()
+        (svc / "app" / "models.py").write_text("X = 1\n")
+    (repo / "README.md").write_text("monorepo\n")
+    env = {
+        **ENV,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "a"]):
+        subprocess.run(cmd, cwd=repo, env=env, check=True)
+    (repo / "services" / "svc07" / "app" / "models.py").write_text("X = 2\n")
+    for cmd in (
+        ["git", "commit", "-qam", "b"],
+        ["git", "update-ref", "ORIG_HEAD", "HEAD~1"],
+    ):
+        subprocess.run(cmd, cwd=repo, env=env, check=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     default = os.environ.get("MIGFIX_CORPUS") or str(ROOT.parent / "corpus-cache")
@@ -231,6 +264,39 @@ def main() -> int:
             )
         )
 
+        make_monorepo(synth, tmp / "monorepo")
+        mono = tmp / "monorepo" / "mono"
+        mono_files = sorted(str(p) for p in mono.glob("services/*/migrations/versions/*.py"))
+        settle()
+        t_mono_floor = timed([PY, "-c", read_all, *mono_files], cwd=tmp, repeat=r)
+        t_mono_check = timed([*migfix_cmd(), "check"], cwd=mono, repeat=r)
+        results.append(
+            (
+                "monorepo 20x300: check at the root / floor",
+                t_mono_check / t_mono_floor,
+                "<= 3",
+                t_mono_check / t_mono_floor <= 3,
+            )
+        )
+        # What git runs after the merge: the installed script, which starts Python only
+        # when the merge changed a config or a revision line; and, for the record, the
+        # Python side alone (`migfix hook run`), which reads the changed files' names.
+        subprocess.run(
+            [*migfix_cmd(), "hook", "install"], cwd=mono, env=ENV, check=True, capture_output=True
+        )
+        t_mono_hook = timed([str(mono / ".git" / "hooks" / "post-merge"), "0"], cwd=mono, repeat=r)
+        t_mono_hookrun = timed(
+            [PY, "-m", "migfix.hookrun", "post-merge", "--", "0"], cwd=mono, repeat=r
+        )
+        results.append(
+            (
+                "monorepo 20x300: hook no-op / python -c pass",
+                t_mono_hook / t_pass,
+                "<= 2",
+                t_mono_hook / t_pass <= 2,
+            )
+        )
+
         # One revision with a 300 KB line, on top of 20 ordinary ones; no scan cache.
         long_dir = tmp / "long" / "versions"
         chain_prefix(synth, 20, long_dir)
@@ -288,6 +354,8 @@ def main() -> int:
     print(f"migfix check 300: {ms(t_check)}; hook no-op 300: {ms(t_hook)}; ", end="")
     print(f"pass + cat 300: {ms(floor300)}")
     print(f"migfix heads, 300 KB line: {ms(t_long)}; alembic heads: {ms(t_alembic_long)}")
+    print(f"monorepo 20x300: check {ms(t_mono_check)}, floor {ms(t_mono_floor)}; ", end="")
+    print(f"hook no-op {ms(t_mono_hook)} (its Python side alone: {ms(t_mono_hookrun)})")
     if not args.quick:
         print(f"migfix merge 5000: {ms(t_mig_merge)}; alembic merge heads: {ms(t_alembic_merge)}")
     print()

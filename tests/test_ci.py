@@ -125,3 +125,42 @@ def test_workflow_command_needs_the_base_branch_fetched(
         "migfix: Unknown git revision 'origin/main'. If it is a remote branch, run `git fetch` "
         "first; otherwise check the name with `git branch -a`.\n"
     )
+
+
+def test_workflow_command_works_unchanged_at_the_root_of_a_monorepo(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    from conftest import copy_fixture
+    from gitutil import commit_all, make_repo
+    from projutil import Proj
+
+    remote = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    repo = make_repo(tmp_path / "repo")
+    shutil.copytree(copy_fixture("typed", tmp_path / "a"), repo / "backend")
+    shutil.copytree(copy_fixture("flask_app", tmp_path / "b"), repo / "services" / "billing")
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    commit_all(repo, "two services")
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    billing = Proj(repo / "services" / "billing", "flask")
+    git(repo, "checkout", "-q", "-b", "feature")
+    billing.revision(B, "add b")
+    commit_all(repo, "b")
+    git(repo, "checkout", "-q", "main")
+    billing.revision(C, "add c")
+    commit_all(repo, "c")
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "checkout", "-q", "feature")
+    argv = _migfix_command("main")[1:]
+
+    rc, out, err = run(capsys, monkeypatch, repo, argv)
+
+    assert (rc, err) == (1, "")
+    assert re.fullmatch(
+        rf"::error file=services/billing/migrations/versions/{B}_add_b\.py,line=\d+,"
+        rf"title=migfix multiple-heads::2 heads without branch labels: .*\n",
+        out,
+    ), out

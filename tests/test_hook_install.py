@@ -662,10 +662,11 @@ def test_pre_commit_manifest_hooks_and_files_pattern() -> None:
     hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
     assert set(hooks) == {"migfix-check", "migfix-merge"}
     check = hooks["migfix-check"]
+    # The staged files pick the projects of a monorepo (migfix check FILES...).
     assert (check["entry"], check["language"], check["pass_filenames"], check["always_run"]) == (
         "migfix check",
         "python",
-        False,
+        True,
         False,
     )
     assert hooks["migfix-merge"]["entry"] == "migfix merge --dry-run"

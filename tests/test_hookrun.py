@@ -686,4 +686,5 @@ def test_status_text_shows_the_recorded_options(tmp_path: Path) -> None:
         f"post-rewrite: not installed  {hooks / 'post-rewrite'}",
         f"post-commit: installed ({sys.executable})  {hooks / 'post-commit'}",
         f"post-checkout: not installed  {hooks / 'post-checkout'}",
+        "watches alembic.ini",
     ]

@@ -40,7 +40,9 @@ def migfix_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
-def try_repo(migfix_repo: Path, project: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def try_repo(
+    migfix_repo: Path, project: Path, tmp_path: Path, *, all_files: bool = True
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         **GIT_ENV,
@@ -49,7 +51,13 @@ def try_repo(migfix_repo: Path, project: Path, tmp_path: Path) -> subprocess.Com
     }
     env.pop("PYTHONPATH", None)  # the hook must use the migfix pre-commit installed
     return subprocess.run(
-        [str(PRE_COMMIT), "try-repo", str(migfix_repo), "migfix-check", "--all-files"],
+        [
+            str(PRE_COMMIT),
+            "try-repo",
+            str(migfix_repo),
+            "migfix-check",
+            *(["--all-files"] if all_files else []),
+        ],
         cwd=project,
         env=env,
         capture_output=True,
@@ -85,4 +93,37 @@ def test_migfix_check_hook_passes_on_one_head(migfix_repo: Path, tmp_path: Path)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "migfix check (Alembic multiple heads)" in proc.stdout
+    assert "Passed" in proc.stdout
+
+
+def test_migfix_check_hook_at_a_monorepo_root_checks_the_projects_of_the_staged_files(
+    migfix_repo: Path, tmp_path: Path
+) -> None:
+    from projutil import Proj
+
+    repo = make_repo(tmp_path / "project")
+    shutil.copytree(copy_fixture("typed", tmp_path), repo / "backend")
+    shutil.copytree(copy_fixture("flask_app", tmp_path), repo / "services" / "billing")
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    commit_all(repo, "two services")
+    billing = Proj(repo / "services" / "billing", "flask")
+    billing.revision("b0000001", "add b")
+    commit_all(repo, "add b")
+    # The commit being made adds a second head to billing only.
+    billing.revision("c0000001", "add c", head=billing.a, splice=True)
+    git(repo, "add", "-A")
+
+    proc = try_repo(migfix_repo, repo, tmp_path, all_files=False)
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "==> services/billing <==" in proc.stdout
+    assert "2 heads without branch labels: b0000001" in proc.stdout
+    assert "backend" not in proc.stdout
+
+    # Committed as it is, a change staged in backend alone checks backend alone: passes.
+    commit_all(repo, "add c")
+    Proj(repo / "backend", "typed").revision("d0000001", "add d")
+    git(repo, "add", "-A")
+    proc = try_repo(migfix_repo, repo, tmp_path, all_files=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Passed" in proc.stdout

@@ -65,7 +65,11 @@ class Outcome:
     def text(self, *, review: bool = True) -> str:
         """The report; ``review=False`` leaves out the closing request to review and
         commit (the hook says what it did with the files instead)."""
-        rel = self.project.relpath
+        from migfix.config import shown  # relative to where the command runs
+
+        def rel(path: Path) -> str:
+            return shown(path, self.project.root)
+
         plan = self.plan
         if plan.empty:
             return "Nothing to do: no unintended heads."

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from migfix import __version__
+from migfix.across import PROJECT_KEY, each_project, files_argument
 from migfix.db_cli import db as db_group
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, MigfixError
 from migfix.options import (
@@ -46,14 +47,17 @@ def _project(
     # signature changes.
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
-    project = find_project(
-        Path.cwd(),
-        config=config or meta.get(CONFIG_KEY),
-        name=name or meta.get(NAME_KEY) or "alembic",
-        versions=versions,
-        recursive=recursive,
-        directory=meta.get(DIRECTORY_KEY),
-    )
+    if meta.get(PROJECT_KEY) is not None:
+        project = meta[PROJECT_KEY]  # chosen by discovery (migfix.across)
+    else:
+        project = find_project(
+            Path.cwd(),
+            config=config or meta.get(CONFIG_KEY),
+            name=name or meta.get(NAME_KEY) or "alembic",
+            versions=versions,
+            recursive=recursive,
+            directory=meta.get(DIRECTORY_KEY),
+        )
     # Every command first undoes a change that a killed migfix left half done.
     txn.recover(project.root)
     return project
@@ -87,6 +91,7 @@ def cli() -> None:
 @click.option(
     "-v", "--verbose", is_flag=True, help="Show each head in full, like `alembic heads -v`."
 )
+@each_project
 def heads(
     config: Path | None,
     name: str | None,
@@ -137,6 +142,7 @@ def heads(
     metavar="N",
     help="In a picture, only revisions up to N parents away from the (unintended) heads.",
 )
+@each_project
 def graph(
     config: Path | None,
     name: str | None,
@@ -196,6 +202,8 @@ def graph(
     metavar="REF",
     help="Check what merging this branch into REF would give (REF's revisions plus this branch's).",
 )
+@files_argument
+@each_project
 def check(
     config: Path | None,
     name: str | None,
@@ -270,6 +278,7 @@ def check(
 @verify_option
 @postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
+@each_project
 def merge(
     config: Path | None,
     name: str | None,
@@ -362,6 +371,23 @@ _hook_types = click.option(
 )
 
 
+def _hook_project(f: Any) -> Any:
+    """-c/-n/-d of `hook install`: the project to record in the hook script."""
+    f = click.option(
+        "-d",
+        "--directory",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Watch this Flask-Migrate migrations folder too.",
+    )(f)
+    f = click.option("-n", "--name", help="Section of the ini file to read.")(f)
+    return click.option(
+        "-c",
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Watch the project of this alembic.ini or pyproject.toml too.",
+    )(f)
+
+
 @hook.command("install")
 @_hook_types
 @click.option(
@@ -376,28 +402,51 @@ _hook_types = click.option(
     help="Check heads after every merge, not only when migrations changed.",
 )
 @click.option("--force", is_flag=True, help="Replace migfix hooks even if edited by hand.")
+@_hook_project
 def hook_install(
     hook_types: tuple[str, ...],
     strategy: str | None,
     commit: bool | None,
     always: bool,
     force: bool,
+    config: Path | None,
+    name: str | None,
+    directory: Path | None,
 ) -> int:
     """Install the post-merge, post-rewrite and post-commit hooks.
 
     A hook already there is kept and chained. post-commit acts only on merge commits: it
-    covers a merge that stopped on conflicts and was finished with `git commit`.
+    covers a merge that stopped on conflicts and was finished with `git commit`. The hooks
+    act on every Alembic project of the repository that a merge touches; -c/-n/-d record
+    one that discovery cannot find.
     """
     from migfix import hook as hooks
+    from migfix.gitops import find_repo
+    from migfix.hookrun import Watch, watch_lines
 
+    meta = click.get_current_context().meta
+    watch = Watch.choose(
+        Path.cwd(),
+        config or meta.get(CONFIG_KEY),
+        name or meta.get(NAME_KEY),
+        directory or meta.get(DIRECTORY_KEY),
+    )
     types = hook_types or hooks.HOOK_TYPES
     for line in hooks.install(
-        Path.cwd(), hook_types=types, strategy=strategy, commit=commit, always=always, force=force
+        Path.cwd(),
+        hook_types=types,
+        strategy=strategy,
+        commit=commit,
+        always=always,
+        force=force,
+        watch=watch.args() if watch else (),
     ):
         click.echo(line)
     from migfix import headlock
 
     for line in headlock.install_driver(Path.cwd()):
+        click.echo(line)
+    for line in watch_lines(find_repo(Path.cwd()) or Path.cwd(), watch):
         click.echo(line)
     return EXIT_OK
 
@@ -425,8 +474,12 @@ def hook_status(as_json: bool) -> int:
     """Show which hooks are installed, where, and with which interpreter."""
     from migfix import hook as hooks
     from migfix import report
+    from migfix.gitops import find_repo
+    from migfix.hookrun import Watch, watch_lines, watch_report
 
     states = hooks.status(Path.cwd())
+    repo = find_repo(Path.cwd()) or Path.cwd()
+    watch = next((w for s in states if (w := Watch.from_options(s.options))), None)
     if as_json:
         click.echo(
             report.dumps(
@@ -443,6 +496,7 @@ def hook_status(as_json: bool) -> int:
                         }
                         for s in states
                     ],
+                    "projects": watch_report(repo, watch),
                 }
             )
         )
@@ -452,6 +506,8 @@ def hook_status(as_json: bool) -> int:
             if s.options:
                 extra += f" with {shlex.join(s.options)}"
             click.echo(f"{s.hook_type}: {s.state}{extra}  {s.path}")
+        for line in watch_lines(repo, watch):
+            click.echo(line)
     return EXIT_OK
 
 
@@ -560,6 +616,7 @@ def lock_update(
 )
 @postgres_option
 @click.pass_context
+@each_project
 def verify(
     ctx: click.Context,
     config: Path | None,
@@ -620,6 +677,7 @@ def verify(
 @verify_option
 @postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
+@each_project
 def rebase(
     config: Path | None,
     name: str | None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migfix.errors import ConfigError
+from migfix.errors import ConfigError, NoProjectFound
 
 STRATEGIES = ("merge", "rebase")
 _MIGFIX_KEYS = (
@@ -91,6 +91,20 @@ def relpath(path: Path, root: Path) -> str:
         return str(path)
 
 
+def shown(path: Path, root: Path | None = None) -> str:
+    """PATH as text output names it: relative to the directory migfix runs in.
+
+    Relative to where the command runs rather than to the project, so that a path printed
+    by ``migfix -c backend/alembic.ini check`` at the repository root opens from there (and
+    a monorepo's projects never print the same ``versions/x.py``). A path outside that
+    directory is named relative to ROOT (the project's root), else in full.
+    """
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except (ValueError, OSError):
+        return relpath(path, root) if root is not None else str(path)
+
+
 def find_project(
     cwd: Path,
     *,
@@ -148,11 +162,11 @@ def find_project(
                 return found
         custom = flask_directory(d)
         if custom is not None and (custom / "alembic.ini").is_file():
-            return _from_ini(custom / "alembic.ini", name, app_dir=d)
+            return _from_ini(custom / "alembic.ini", name, app_dir=d, flask=True)
         flask_ini = d / "migrations" / "alembic.ini"
         looked.append(str(flask_ini))
         if flask_ini.is_file():
-            return _from_ini(flask_ini, name)
+            return _from_ini(flask_ini, name, flask=(flask_ini.parent / "env.py").is_file())
         if (d / ".git").exists():
             # The repository root bounds the search: a config above it belongs to
             # some other project.
@@ -164,7 +178,7 @@ def find_project(
         where = str(cwd)
     else:
         where = f"{cwd} and its parents up to {d}"
-    raise ConfigError(
+    raise NoProjectFound(
         "No Alembic project found: looked for alembic.ini, pyproject.toml with "
         f"[tool.alembic] and migrations/alembic.ini in {where}. Run migfix from your "
         "project, or pass "
@@ -176,7 +190,7 @@ def _from_directory(directory: Path, section: str) -> Project:
     """A migrations folder named with ``-d/--directory``, as ``flask db -d`` takes it."""
     ini = directory / "alembic.ini"
     if ini.is_file():
-        return _from_ini(ini, section)
+        return _from_ini(ini, section, flask=True)
     if (directory / "env.py").is_file():
         # A migrations folder without alembic.ini (copied by hand, or the ini kept
         # elsewhere): Flask-Migrate's layout still fixes versions/ beside env.py.
@@ -321,8 +335,16 @@ def _ini_options(path: Path, section: str, *, required: bool = False) -> dict[st
         raise ConfigError(f"{path}: [{section}] cannot be read ({exc}). Fix the file.") from exc
 
 
-def _from_ini(path: Path, section: str, *, app_dir: Path | None = None) -> Project:
-    """APP_DIR: the Flask app's directory, when the folder was named by its Migrate() call."""
+def _from_ini(
+    path: Path, section: str, *, app_dir: Path | None = None, flask: bool = False
+) -> Project:
+    """APP_DIR: the Flask app's directory, when the folder was named by its Migrate() call.
+
+    FLASK: the ini is Flask-Migrate's (its folder was found as the Flask layout, or named
+    with -d). Flask-Migrate always sets script_location to that folder, whatever the ini
+    says (a copied ``script_location = migrations`` would otherwise point at
+    migrations/migrations), so it is read that way here too.
+    """
     opts = _ini_options(path, section, required=True)
     here = path.parent
     # A pyproject.toml beside the ini may hold [tool.alembic] (Alembic >= 1.16 reads
@@ -341,9 +363,9 @@ def _from_ini(path: Path, section: str, *, app_dir: Path | None = None) -> Proje
     flask_dir: Path | None = None
     base = here
     kind = "alembic"
-    if "script_location" in opts or "script_location" in toml_opts:
+    if not flask and ("script_location" in opts or "script_location" in toml_opts):
         pass
-    elif (here / "env.py").is_file():
+    elif flask or (here / "env.py").is_file():
         # Flask-Migrate's migrations/alembic.ini has no script_location: Flask-Migrate
         # sets it to the folder itself, relative to the app's directory.
         flask_dir = here
@@ -400,7 +422,7 @@ def _project_from_options(
         return value
 
     script_location: Path | None
-    if flask_dir is not None and "script_location" not in ini:
+    if flask_dir is not None:
         script_location = flask_dir
     else:
         raw = ini.get("script_location") or toml_str("script_location")

@@ -28,6 +28,10 @@ class ConfigError(MigfixError):
     """No Alembic project found, or its configuration cannot be read."""
 
 
+class NoProjectFound(ConfigError):
+    """Nothing configures Alembic at or above the directory (discovery may look below it)."""
+
+
 class ScanError(MigfixError):
     """A revision file cannot be read well enough to act on it."""
 

@@ -499,6 +499,28 @@ def changed_between(repo_root: Path, old: str, new: str, under: Sequence[Path]) 
     return status == 1
 
 
+def changed_paths(repo_root: Path, old: str, new: str) -> list[Path]:
+    """Every file that differs between commits OLD and NEW, as absolute paths.
+
+    One plain ``git diff``: the hook asks this on every merge and pull, and the paths decide
+    which projects (if any) it needs to read.
+    """
+    for rev in (old, new):
+        if _looks_like_option(rev):
+            raise _unknown_revision(repo_root, rev)
+    proc = _run(
+        repo_root, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", old, new, "--"
+    )
+    if proc.returncode != 0:
+        for rev in (old, new):
+            resolve_ref(repo_root, rev)
+        raise GitError(
+            f"`git diff --name-only {old} {new}` failed in {repo_root}: "
+            f"{_stderr(proc) or 'no message'}. Run it yourself to see what git needs."
+        )
+    return [_from_git_path(repo_root, raw) for raw in proc.stdout.split(b"\0") if raw]
+
+
 def is_ancestor(repo_root: Path, a: str, b: str) -> bool:
     """Whether commit A is B or one of B's ancestors.
 

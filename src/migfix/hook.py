@@ -189,6 +189,12 @@ def render_script(
             "",
         ]
         guard = skip_guard
+        if hook_type == "post-merge" and "--always" not in options:
+            # Python starts only when the merge changed an Alembic config, a heads.lock or a
+            # line that can move the revision graph; any other merge costs two `git diff`s.
+            # (No comment in the script: it must stay shorter than post-commit's, which
+            # test_hook_safety relies on to fail the third hook written.)
+            guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"
         if hook_type == "post-commit":
             merge_commit = 'git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
             lines += [
@@ -261,6 +267,14 @@ def _edited(data: bytes) -> bool:
         return True  # the version line itself was edited
 
 
+# --exit-code with the names sent away, not --quiet: git 2.39's --quiet ignores -G.
+_DIFF = "git diff --exit-code --name-only --no-textconv ORIG_HEAD HEAD"
+# Non-zero (changed, or ORIG_HEAD unknown: let Python decide) means "run migfix".
+_CONFIG_CHANGED = f"! {_DIFF} -- '*alembic.ini' '*pyproject.toml' '*heads.lock'"
+# Every revision file assigns these names; a file added or deleted shows all of its lines.
+_GRAPH_CHANGED = f"! {_DIFF} -G 'revision|branch_labels|depends_on' -- '*.py'"
+
+
 def _what(hook_type: str) -> str:
     return {"post-rewrite": "rebase", "post-checkout": "checkout"}.get(hook_type, "merge")
 
@@ -329,10 +343,14 @@ def install(
     commit: bool | None = None,
     always: bool = False,
     interpreter: str | None = None,
+    watch: Sequence[str] = (),
     versions: Sequence[str] | None = None,
     force: bool = False,
 ) -> list[str]:
     """Install migfix's hooks into ``repo``'s hooks directory; return what was done.
+
+    ``watch``: hook run options naming one project (``--config PATH`` ...), recorded in the
+    script, quoted for the shell, for a project discovery cannot find.
 
     A hook that is not ours is moved to ``<hook>.legacy`` and chained (it runs first, with the
     same arguments and stdin). Reinstalling rewrites our script only if its text changed, and
@@ -343,11 +361,11 @@ def install(
     """
     _check_hook_types(hook_types)
     python = os.path.abspath(interpreter if interpreter is not None else sys.executable)
-    options = _options(strategy, commit, always)
+    options = _options(strategy, commit, always) + tuple(watch)
     directory, hooks_path_set = hooks_dir(repo)
     if versions is None and ("post-commit" in hook_types or "post-checkout" in hook_types):
         # Without a project found from here, post-commit acts on merge commits only.
-        versions = _watched_versions(repo)
+        versions = _watched_versions(repo, watch)
 
     # Decide everything before touching anything, so a refusal on the second hook does not
     # leave the first one half-installed.
@@ -416,26 +434,30 @@ def install(
     return messages
 
 
-def _watched_versions(repo: Path) -> tuple[str, ...]:
-    """The version locations of the project found from REPO, relative to the work tree root
-    (what post-commit watches); () when there is no project here."""
+def _watched_versions(repo: Path, watch: Sequence[str] = ()) -> tuple[str, ...]:
+    """The version locations of every project the hooks watch from REPO (the one found from
+    there, the one recorded with -c/-n/-d in WATCH, and those discovery finds), relative to
+    the work tree root (what post-commit watches); () when there is none."""
     from migfix import gitops
-    from migfix.config import find_project
+    from migfix.hookrun import Watch, watched
 
     try:
         root = gitops.find_repo(repo)
-        project = find_project(repo)
+        if root is None:
+            return ()
+        entries = watched(root, repo, Watch.from_options(watch), None)
     except MigfixError:
         return ()
-    if root is None:
-        return ()
-    watched: list[str] = []
-    for loc in project.version_locations:
-        try:
-            watched.append(loc.resolve().relative_to(root.resolve()).as_posix())
-        except ValueError:
-            continue  # outside the work tree: no commit of this repository adds files there
-    return tuple(watched)
+    found: list[str] = []
+    for e in entries:
+        for loc in e.project.version_locations if e.project is not None else ():
+            try:
+                rel = loc.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                continue  # outside the work tree: no commit of this repository adds files there
+            if rel not in found:
+                found.append(rel)
+    return tuple(found)
 
 
 def _undo_overwrite(hook: Path) -> Callable[[], None]:

@@ -19,18 +19,114 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from migfix.errors import MigfixError
 
 if TYPE_CHECKING:
     from migfix.config import Project
+    from migfix.discover import Entry
     from migfix.graph import Graph
 
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
 _HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
+
+
+class Watch(NamedTuple):
+    """The project chosen with ``hook install -c/-n/-d``, recorded in the hook script.
+
+    Paths are relative to the work tree root (where git runs hooks), so the same script
+    serves every linked worktree.
+    """
+
+    config: str | None = None
+    name: str | None = None
+    directory: str | None = None
+
+    def label(self) -> str:
+        where = self.config or self.directory or "."
+        return where if not self.name else f"{where} [{self.name}]"
+
+    def args(self) -> tuple[str, ...]:
+        """The hook run options that record this choice."""
+        out: list[str] = []
+        for key in ("config", "name", "directory"):
+            value = getattr(self, key)
+            if value is not None:
+                out += [f"--{key}", value]
+        return tuple(out)
+
+    @classmethod
+    def from_options(cls, options: Sequence[str]) -> Watch | None:
+        """The choice recorded among a hook script's options, if any."""
+        chosen: dict[str, str] = {}
+        rest = list(options)
+        while rest:
+            opt = rest.pop(0)
+            if opt in ("--config", "--name", "--directory") and rest:
+                chosen[opt[2:]] = rest.pop(0)
+        return cls(**chosen) if chosen else None
+
+    @classmethod
+    def choose(
+        cls, cwd: Path, config: Path | None, name: str | None, directory: Path | None
+    ) -> Watch | None:
+        """``hook install -c/-n/-d`` given in CWD: check the project loads, record it."""
+        from migfix import gitops
+        from migfix.config import find_project
+
+        if config is None and name is None and directory is None:
+            return None
+        find_project(cwd, config=config, name=name or "alembic", directory=directory)
+        repo = gitops.find_repo(cwd) or cwd
+
+        def rel(path: Path | None) -> str | None:
+            if path is None:
+                return None
+            full = (cwd / path).absolute()
+            return full.relative_to(repo).as_posix() if full.is_relative_to(repo) else str(full)
+
+        return cls(rel(config), name, rel(directory))
+
+
+def watch_report(repo: Path, watch: Watch | None) -> list[dict[str, str | None]]:
+    """The projects the hook watches in REPO: label, config (relative to REPO), error."""
+    from migfix.config import relpath
+
+    out: list[dict[str, str | None]] = []
+    for e in watched(repo, repo, watch, None):
+        config = e.config
+        if e.project is not None:
+            config = e.project.config_file or e.project.toml_file or e.config
+        out.append(
+            {
+                "project": e.label,
+                "config": relpath(config, repo),
+                "section": e.section,
+                "error": e.error.message if e.error is not None else None,
+            }
+        )
+    return out
+
+
+def watch_lines(repo: Path, watch: Watch | None) -> list[str]:
+    """What ``hook install`` / ``hook status`` say about the projects the hook watches."""
+    report = watch_report(repo, watch)
+    if not report:
+        return [
+            "no Alembic project found in this repository: the hooks act once there is one, "
+            "or install them with -c path/to/alembic.ini"
+        ]
+    lines = []
+    for r in report:
+        name = f"{r['config']}" + (f" [{r['section']}]" if r["section"] != "alembic" else "")
+        if r["error"] is None:
+            lines.append(f"watches {name}")
+        else:
+            lines.append(f"cannot read {name}: {r['error']}")
+    return lines
 
 
 def _say(text: str) -> None:
@@ -46,9 +142,18 @@ def run(
     strategy: str | None = None,
     commit: bool | None = None,
     always: bool = False,
+    watch: Watch | None = None,
 ) -> int:
     try:
-        _run(hook_type, args, cwd=cwd, strategy=strategy, commit=commit, always=always)
+        _run(
+            hook_type,
+            args,
+            cwd=cwd,
+            strategy=strategy,
+            commit=commit,
+            always=always,
+            watch=watch,
+        )
     except MigfixError as exc:
         _say(
             f"could not fix the migration heads automatically: {exc.message}\n"
@@ -116,11 +221,9 @@ def _run(
     strategy: str | None,
     commit: bool | None,
     always: bool,
+    watch: Watch | None = None,
 ) -> None:
     from migfix import gitops, txn
-    from migfix.config import find_project
-    from migfix.errors import ConfigError
-    from migfix.graph import read_graph
 
     # First undo a change a killed migfix left half done (git runs hooks at the top of the
     # work tree, whose git dir holds the journal).
@@ -149,31 +252,128 @@ def _run(
             # Not a merge: a squash merge or a cherry-pick, which the script let through
             # because the commit added revision files. What it brought is HEAD^..HEAD.
             base = "HEAD^" if _resolve(repo, "HEAD^") else ""
-    try:
-        project = find_project(cwd)
-    except ConfigError:
-        return  # not an Alembic project: the hook has nothing to say
-    watched = list(project.version_locations)
-    if project.settings.lock:
-        from migfix.headlock import lock_path
-
-        watched.append(lock_path(project))
-    if not always and base and not gitops.changed_between(repo, base, new, watched):
+    # The changed paths decide which projects to look at: a merge that touched no migration
+    # costs this one `git diff` and never reads a graph. (No base: a root commit; look at all.)
+    changed = None if always or not base else gitops.changed_paths(repo, base, new)
+    if changed is not None:
+        changed = [p for p in changed if _may_matter(p)]
+        if not changed:
+            return
+    entries = watched(repo, cwd, watch, changed)
+    if not entries:
         return
-    from migfix import moves
+    side: list[list[str]] = []
 
-    # Revisions that arrived with other parents than they had here: a database that ran
-    # them is now out of step (migfix db status / db sync).
+    def other_side() -> list[str]:
+        # post-rewrite's stdin can be read only once, whatever number of projects.
+        if not side:
+            side.append(_rebase_candidates(repo, hook_type))
+        return side[0]
+
+    for entry in entries:
+        where = "" if entry.label == "." else f"in {entry.label}: "
+        try:
+            if entry.error is not None:
+                raise entry.error
+            assert entry.project is not None
+            _fix(repo, entry.project, hook_type, strategy, commit, other_side, where, (base, new))
+        except MigfixError as exc:
+            _say(
+                f"{where}could not fix the migration heads automatically: {exc.message}\n"
+                f"Your {_what(hook_type)} is complete and no file was changed; run "
+                "`migfix check` and `migfix merge` by hand."
+            )
+
+
+def _may_matter(path: Path) -> bool:
+    """Whether a changed file can be a revision file or an Alembic config.
+
+    Every revision file assigns ``down_revision``; reading the few changed .py files is far
+    cheaper than importing the config reader, so a merge of application code stays
+    at one ``git diff``.
+    """
+    if path.name in ("alembic.ini", "pyproject.toml", "heads.lock"):
+        return True
+    if path.suffix != ".py":
+        return False
+    try:
+        return b"down_revision" in path.read_bytes()
+    except OSError:
+        return True  # deleted (or unreadable): the project decides
+
+
+def watched(
+    repo: Path, cwd: Path, watch: Watch | None, changed: Sequence[Path] | None
+) -> list[Entry]:
+    """The projects the hook acts on: those CHANGED touched (every one when None), from
+    the project at or above CWD, the one recorded by ``hook install -c/-n/-d`` (WATCH) and
+    discovery."""
+    from migfix import discover
+    from migfix.config import find_project
+    from migfix.errors import ConfigError
+
+    entries: list[Entry] = []
+    if watch is not None:
+        label, section = watch.label(), watch.name or "alembic"
+        config = repo / (watch.config or watch.directory or ".")
+        try:
+            found = find_project(
+                repo,
+                config=repo / watch.config if watch.config else None,
+                name=section,
+                directory=repo / watch.directory if watch.directory else None,
+            )
+            entries.append(discover.Entry(label, config, section, found))
+        except MigfixError as exc:
+            entries.append(discover.Entry(label, config, section, None, exc))
+    try:
+        here = find_project(cwd)
+        config = here.config_file or here.toml_file or cwd
+        entries.append(discover.Entry(discover.label_of(here.root, repo), config, "alembic", here))
+    except ConfigError:
+        pass  # nothing here, or unreadable: discovery below reports what the merge touched
+    entries += discover.discover(repo) if changed is None else discover.touched(repo, changed)
+    seen: set[tuple[Path, ...]] = set()
+    out: list[Entry] = []
+    for e in entries:
+        if e.project is not None:
+            if e.project.version_locations in seen:
+                continue
+            seen.add(e.project.version_locations)
+        if changed is None or discover.owns(e, changed):
+            out.append(e)
+    return out
+
+
+def _fix(
+    repo: Path,
+    project: Project,
+    hook_type: str,
+    strategy: str | None,
+    commit: bool | None,
+    other_side: Callable[[], list[str]],
+    where: str,
+    span: tuple[str, str] = ("", "HEAD"),
+) -> None:
+    """Fix one project's heads after a merge or rebase, if it has several.
+
+    First, tell of revisions that arrived with other parents than they had before (SPAN:
+    the commits before and after): a database that ran them is now out of step."""
+    from migfix import gitops, moves
+    from migfix.graph import read_graph
+
+    base, new = span
     arrived = moves.record(
         repo,
         moves.moves_between(repo, base, new, list(project.version_locations)) if base else [],
         f"git {_what(hook_type)} ({hook_type} hook)",
     )
     if arrived:
-        _say(moves.advice([(m.revision, m.old, m.new) for m in arrived]))
+        _say(where + moves.advice([(m.revision, m.old, m.new) for m in arrived]))
     if hook_type == "post-checkout":
         _sync_db(project, arrived)
         return
+
     # One head and no lock to refresh (the usual case) needs no compile of changed files;
     # writing anything does: never act on a graph Alembic would not load.
     full = bool(project.settings.lock)
@@ -189,7 +389,10 @@ def _run(
     chosen = strategy or project.settings.strategy
     do_commit = project.settings.commit if commit is None else commit
     heads = ", ".join(graph.unintended_heads())
-    _say(f"the {_what(hook_type)} left several migration heads ({heads}); fixing with `{chosen}`.")
+    _say(
+        f"{where}the {_what(hook_type)} left several migration heads ({heads}); "
+        f"fixing with `{chosen}`."
+    )
     # Files with uncommitted work of the user's (an untracked migration still being written)
     # are fixed but never committed: the commit would sweep their unfinished content in.
     own = (
@@ -203,11 +406,11 @@ def _run(
 
         try:
             written, report = hook_rebase(
-                project, onto=_rebase_candidates(repo, hook_type), by=f"migfix hook ({hook_type})"
+                project, onto=other_side(), by=f"migfix hook ({hook_type})"
             )
         except SettledRevisions as exc:
             _say(
-                f"the rebase strategy would rewrite settled revisions "
+                f"{where}the rebase strategy would rewrite settled revisions "
                 f"({', '.join(exc.revisions)}); using the merge strategy instead."
             )
             chosen = "merge"
@@ -224,7 +427,7 @@ def _run(
     _say(report)
     repointed = moves.read(repo)[0][mark:]
     if repointed:
-        _say(moves.advice([(m.revision, m.old, m.new) for m in repointed]))
+        _say(where + moves.advice([(m.revision, m.old, m.new) for m in repointed]))
     _sync_db(project, [*arrived, *repointed])
     held = [p for p in written if p.resolve() in own]
     if do_commit:
@@ -325,7 +528,8 @@ def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m migfix.hookrun HOOK [--strategy S] [--commit|--no-commit] [--always] -- ARGS``
+    """``python -m migfix.hookrun HOOK [--strategy S] [--commit|--no-commit] [--always]
+    [--config C] [--name N] [--directory D] -- ARGS``
 
     What the installed hook script calls. It parses its own fixed arguments instead of
     going through click: importing click alone costs more than the whole no-op path
@@ -339,11 +543,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     strategy: str | None = None
     commit: bool | None = None
     always = False
+    chosen: dict[str, str] = {}
     hook_type = args.pop(0) if args else ""
     while args:
         opt = args.pop(0)
         if opt == "--strategy" and args:
             strategy = args.pop(0)
+        elif opt in ("--config", "--name", "--directory") and args:
+            chosen[opt[2:]] = args.pop(0)
         elif opt == "--commit":
             commit = True
         elif opt == "--no-commit":
@@ -355,9 +562,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hook_type not in _HOOK_TYPES or strategy not in (None, "merge", "rebase"):
         _say(f"unknown hook {hook_type!r} or strategy {strategy!r}; nothing done.")
         return 0
+    watch = Watch(**chosen) if chosen else None
     try:
         return run(
-            hook_type, git_args, cwd=Path.cwd(), strategy=strategy, commit=commit, always=always
+            hook_type,
+            git_args,
+            cwd=Path.cwd(),
+            strategy=strategy,
+            commit=commit,
+            always=always,
+            watch=watch,
         )
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: any change was undone
         from migfix.txn import interrupted_line

@@ -38,6 +38,10 @@ def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     return callback
 
 
+ALL_KEY = "migfix.all"
+"""``ctx.meta`` key of ``--all``: every project in the repository (see migfix.across)."""
+
+
 def global_project_options(f: F) -> F:
     """``-c``, ``-n`` and ``-d`` before the command too, where ``alembic`` takes them, so
     ``migfix -c alembic.ini heads`` works wherever ``alembic -c alembic.ini heads`` did.
@@ -70,6 +74,15 @@ def global_project_options(f: F) -> F:
 
 def project_options(f: F) -> F:
     """How to find the Alembic project: like ``alembic -c/-n``, or bare directories."""
+    f = click.option(
+        "--all",
+        "all_projects",
+        is_flag=True,
+        default=None,
+        expose_value=False,
+        callback=_store(ALL_KEY),
+        help="Every Alembic project in the repository, not only the one here.",
+    )(f)
     f = click.option(
         "--recursive",
         is_flag=True,

@@ -658,7 +658,11 @@ def diff(plan: RebasePlan) -> str:
 
 
 def render(plan: RebasePlan) -> str:
-    """Per file ``b1: a -> c``, the dropped merges, the stacking, and each final chain."""
+    """Per file ``b1: a -> c``, the dropped merges, the stacking, and each final chain.
+
+    Files are named relative to where the command runs (config.shown)."""
+    from migfix.config import shown
+
     if not plan.branch:
         return f"Nothing to do: this branch has no revisions that {plan.ref} lacks."
     lines: list[str] = []
@@ -669,12 +673,12 @@ def render(plan: RebasePlan) -> str:
         for m in plan.moves:
             lines.append(
                 f"  {m.revision}: {_ids(m.old_parents)} -> {_ids(m.new_parents)}"
-                f"  ({plan.relpath(m.path)})"
+                f"  ({shown(m.path, plan.root)})"
             )
         for d in plan.dropped:
             lines.append(
                 f"  {d.revision}: deleted, it only merged {plan.ref}'s history "
-                f"({_ids(d.parents)})  ({plan.relpath(d.path)})"
+                f"({_ids(d.parents)})  ({shown(d.path, plan.root)})"
             )
     lines.extend(plan.notes)
     for c in plan.chains:

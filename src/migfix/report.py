@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from migfix.config import Project
+from migfix.config import Project, shown
 from migfix.graph import Graph, Node, Problem
 from migfix.scan import Field, Unknown
 
@@ -207,7 +207,8 @@ def graph_text(project: Project, graph: Graph) -> str:
 def problems_text(project: Project, problems: list[Problem]) -> str:
     lines = []
     for p in problems:
-        where = project.relpath(p.path) if p.path else str(project.root)
+        # Relative to where the command runs, so the path opens from there.
+        where = shown(p.path, project.root) if p.path else str(project.root)
         if p.line:
             where += f":{p.line}"
         lines.append(f"{where}: {p.severity}: {p.message} [{p.code}]")
