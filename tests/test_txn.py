@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,6 +301,7 @@ def test_a_reader_leaves_a_live_writers_transaction_alone(tmp_path: Path, split:
 
 _APPLY = """
 import sys
+import tempfile
 from pathlib import Path
 from migfix._fileio import FileChange, apply_changes
 root = Path(sys.argv[1])
@@ -476,3 +479,61 @@ def test_ctrl_c_during_the_hooks_fix_undoes_it(tmp_path: Path, split: Split) -> 
     assert err.splitlines()[-1].startswith("migfix: interrupted (SIGINT)") and UNDONE in err, err
     assert snapshot(split.root) == old
     assert journal_left(split.root) == []
+
+
+def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
+    tmp_path: Path,
+) -> None:
+    from migfix import txn
+
+    shm = Path("/dev/shm")
+    root = make_repo(tmp_path / "repo")
+    if not shm.is_dir() or shm.stat().st_dev == root.stat().st_dev:
+        pytest.skip("needs /dev/shm on another file system than the repository")
+    elsewhere = Path(tempfile.mkdtemp(dir=shm, prefix="migfix-test-"))
+    try:
+        (root / "shm").symlink_to(elsewhere)
+        files = root / "shm"
+        for i in range(8):
+            (files / f"m{i}.py").write_bytes(b"old %d\n" % i)
+        for i in range(4):
+            (files / f"d{i}.py").write_bytes(b"doomed\n")
+        old = {p.name: p.read_bytes() for p in files.iterdir()}
+        ready = tmp_path / "ready"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _APPLY, str(files)],
+            env=env(MIGFIX_TEST_WRITE_READY=str(ready), MIGFIX_TEST_WRITE_PAUSE="0.1"),
+        )
+        wait_for(ready, proc)
+        deadline = time.monotonic() + 60
+        while (files / "m1.py").read_bytes() == b"old 1\n":
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        staged = [p.name for p in files.iterdir() if p.name.startswith(".migfix-")]
+        proc.kill()
+        proc.wait()
+
+        said = txn.recover(root)
+
+        assert staged != []  # a rename cannot cross file systems: staged beside the targets
+        assert said is not None and RECOVERED in said
+        assert {p.name: p.read_bytes() for p in files.iterdir()} == old
+        assert journal_left(root) == []
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
+
+
+def test_the_journal_of_a_linked_worktree_is_in_its_own_git_dir(tmp_path: Path) -> None:
+    from migfix import txn
+
+    root = make_repo(tmp_path / "repo")
+    (root / "f").write_text("x")
+    commit_all(root, "one")
+    git(root, "worktree", "add", "-q", str(tmp_path / "other"), "-b", "other")
+
+    assert txn.state_dir(root) == root / ".git" / "migfix"
+    assert (
+        txn.state_dir(tmp_path / "other" / "sub").resolve()
+        == (root / ".git" / "worktrees" / "other" / "migfix").resolve()
+    )
+    assert txn.state_dir(tmp_path / "plain") == tmp_path / "plain" / ".migfix"
