@@ -213,15 +213,17 @@ def render_script(
                 guard += f" && {merge_commit}"
         elif hook_type == "post-checkout":
             lines += [
-                "# Only a branch checkout that changed HEAD, and the version locations with it,",
-                "# can move a migration; any other checkout is passed over here, without Python.",
+                "# Only a branch checkout that changed a down_revision line in the version",
+                "# locations can move a migration; any other is passed over here, without Python.",
             ]
             guard += ' && [ "${3:-0}" = 1 ] && [ "$1" != "$2" ]'
-            if watched:
-                paths = " ".join(shlex.quote(v) for v in watched)
-                guard += (
-                    f' && ! git --literal-pathspecs diff --quiet "$1" "$2" -- {paths} 2>/dev/null'
-                )
+            # Without recorded locations (no project found at install), any .py file.
+            paths = " ".join(shlex.quote(v) for v in watched) if watched else "'*.py'"
+            literal = " --literal-pathspecs" if watched else ""
+            guard += (
+                f' && git{literal} diff --no-ext-diff --no-textconv --no-color -U0 "$1" "$2" '
+                f"-- {paths} 2>/dev/null | grep -q '^[-+].*down_revision'"
+            )
     lines += [
         f"if {guard}; then",
         '    if [ -x "$python" ]; then',
