@@ -465,7 +465,7 @@ def test_tool_migfix_settings(tmp_path: Path) -> None:
         (
             "colour = 1",
             "[tool.migfix] has an unknown key 'colour'. Allowed keys: upstream, strategy, "
-            "commit, message, allow_heads, lock, pytest.",
+            "commit, message, allow_heads, lock, pytest, sync_db.",
         ),
         ("lock = 1", "[tool.migfix] lock = 1: allowed values are true, false."),
         ('pytest = "on"', "[tool.migfix] pytest = 'on': allowed values are true, false."),

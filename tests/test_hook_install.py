@@ -109,6 +109,7 @@ def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) 
         ("post-merge", "not installed"),
         ("post-rewrite", "not installed"),
         ("post-commit", "not installed"),
+        ("post-checkout", "not installed"),
     ]
 
     messages = hook.install(repo, strategy="merge", commit=False)
@@ -117,6 +118,7 @@ def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) 
         f"installed the post-merge hook at {hooks / 'post-merge'}",
         f"installed the post-rewrite hook at {hooks / 'post-rewrite'}",
         f"installed the post-commit hook at {hooks / 'post-commit'}",
+        f"installed the post-checkout hook at {hooks / 'post-checkout'}",
     ]
     for hook_type in hook.HOOK_TYPES:
         path = hooks / hook_type
@@ -151,7 +153,7 @@ def test_installed_script_is_valid_posix_sh(tmp_path: Path) -> None:
             assert proc.returncode == 0, proc.stderr
     assert [s.options for s in hook.status(repo)] == [
         ("--strategy", "it's odd", "--commit", "--always")
-    ] * 3
+    ] * 4
 
 
 def test_reinstall_is_idempotent(tmp_path: Path) -> None:
@@ -167,11 +169,13 @@ def test_reinstall_is_idempotent(tmp_path: Path) -> None:
         f"post-merge hook already installed at {hooks / 'post-merge'}; nothing to do",
         f"post-rewrite hook already installed at {hooks / 'post-rewrite'}; nothing to do",
         f"post-commit hook already installed at {hooks / 'post-commit'}; nothing to do",
+        f"post-checkout hook already installed at {hooks / 'post-checkout'}; nothing to do",
     ]
     assert {t: (hooks / t).read_bytes() for t in hook.HOOK_TYPES} == before
     # Not rewritten at all, not merely rewritten with the same bytes.
     assert {t: (hooks / t).stat().st_ino for t in hook.HOOK_TYPES} == inodes
     assert sorted(p.name for p in hooks.iterdir() if not p.name.endswith(".sample")) == [
+        "post-checkout",
         "post-commit",
         "post-merge",
         "post-rewrite",
@@ -187,9 +191,9 @@ def test_reinstall_with_other_options_rewrites_our_script_in_place(tmp_path: Pat
 
     assert messages == [f"updated the post-merge hook at {hooks / 'post-merge'}"]
     assert not (hooks / "post-merge.legacy").exists()
-    [merge_status, rewrite_status, commit_status] = hook.status(repo)
+    [merge_status, rewrite_status, commit_status, checkout_status] = hook.status(repo)
     assert (merge_status.state, merge_status.options) == ("installed", ("--commit",))
-    assert rewrite_status.state == commit_status.state == "not installed"
+    assert rewrite_status.state == commit_status.state == checkout_status.state == "not installed"
 
 
 def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
@@ -201,6 +205,7 @@ def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
         f"removed the migfix post-merge hook from {hooks / 'post-merge'}",
         f"removed the migfix post-rewrite hook from {hooks / 'post-rewrite'}",
         f"removed the migfix post-commit hook from {hooks / 'post-commit'}",
+        f"removed the migfix post-checkout hook from {hooks / 'post-checkout'}",
     ]
     assert not (hooks / "post-merge").exists()
     assert not (hooks / "post-rewrite").exists()
@@ -209,6 +214,7 @@ def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
         f"no post-merge hook at {hooks / 'post-merge'}; nothing to do",
         f"no post-rewrite hook at {hooks / 'post-rewrite'}; nothing to do",
         f"no post-commit hook at {hooks / 'post-commit'}; nothing to do",
+        f"no post-checkout hook at {hooks / 'post-checkout'}; nothing to do",
     ]
 
 
@@ -240,9 +246,10 @@ def test_foreign_hook_is_chained_then_restored_byte_identical(tmp_path: Path) ->
         f"installed the post-merge hook at {hooks / 'post-merge'}",
         f"installed the post-rewrite hook at {hooks / 'post-rewrite'}",
         f"installed the post-commit hook at {hooks / 'post-commit'}",
+        f"installed the post-checkout hook at {hooks / 'post-checkout'}",
     ]
     assert (hooks / "post-merge.legacy").read_bytes() == FOREIGN_HOOK
-    [merge_status, rewrite_status, commit_status] = hook.status(repo)
+    [merge_status, rewrite_status, commit_status, _checkout] = hook.status(repo)
     assert merge_status.state == "installed, chained to legacy"
     assert merge_status.legacy == hooks / "post-merge.legacy"
     assert rewrite_status.state == commit_status.state == "installed"
@@ -252,6 +259,7 @@ def test_foreign_hook_is_chained_then_restored_byte_identical(tmp_path: Path) ->
         f"from {hooks / 'post-merge.legacy'}",
         f"removed the migfix post-rewrite hook from {hooks / 'post-rewrite'}",
         f"removed the migfix post-commit hook from {hooks / 'post-commit'}",
+        f"removed the migfix post-checkout hook from {hooks / 'post-checkout'}",
     ]
     assert (hooks / "post-merge").read_bytes() == FOREIGN_HOOK
     assert stat.S_IMODE((hooks / "post-merge").stat().st_mode) == 0o700
@@ -326,8 +334,8 @@ def test_unknown_hook_type_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Refusal) as info:
         hook.install(repo, hook_types=["pre-commit"])
     assert str(info.value) == (
-        "Unknown hook type 'pre-commit': migfix installs only post-merge, post-rewrite and "
-        "post-commit. Pick from those and run the command again."
+        "Unknown hook type 'pre-commit': migfix installs only post-merge, post-rewrite, "
+        "post-commit and post-checkout. Pick from those and run the command again."
     )
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
@@ -361,17 +369,19 @@ def test_core_hooks_path_installs_into_the_shared_directory(tmp_path: Path) -> N
         f"installed the post-merge hook at {shared / 'post-merge'}",
         f"installed the post-rewrite hook at {shared / 'post-rewrite'}",
         f"installed the post-commit hook at {shared / 'post-commit'}",
+        f"installed the post-checkout hook at {shared / 'post-checkout'}",
     ]
     assert not (repo / ".git" / "hooks" / "post-merge").exists()
     assert [s.path for s in hook.status(repo)] == [
         shared / "post-merge",
         shared / "post-rewrite",
         shared / "post-commit",
+        shared / "post-checkout",
     ]
     # Another repository that uses the same path sees the same hooks.
     other = make_repo(tmp_path / "other")
     git(other, "config", "core.hooksPath", str(shared))
-    assert [s.state for s in hook.status(other)] == ["installed"] * 3
+    assert [s.state for s in hook.status(other)] == ["installed"] * 4
 
 
 def test_relative_core_hooks_path_from_a_subdirectory(tmp_path: Path) -> None:

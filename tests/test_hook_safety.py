@@ -120,13 +120,14 @@ def test_reinstall_refuses_to_overwrite_an_edited_hook_until_forced(tmp_path: Pa
         hook.STATE_INSTALLED,
         hook.STATE_EDITED,
         hook.STATE_INSTALLED,
+        hook.STATE_INSTALLED,
     ]
 
     forced = migfix(repo, "hook", "install", "--strategy", "rebase", "--force")
 
     assert forced.returncode == 0, forced.stderr
     assert "my addition" not in script.read_text()
-    assert [s.state for s in hook.status(repo)] == [hook.STATE_INSTALLED] * 3
+    assert [s.state for s in hook.status(repo)] == [hook.STATE_INSTALLED] * 4
 
 
 def test_uninstall_refuses_to_delete_an_edited_hook_until_forced(tmp_path: Path) -> None:

@@ -181,6 +181,8 @@ def test_commit_setting_never_commits_a_migration_the_user_had_not_committed(
     assert git(alice.root, "status", "--porcelain") == f"?? migrations/versions/{n_path.name}"
     assert hook_lines(pulled.stderr)[1:] == [
         f"migfix: Repointed {N}: {alice.a} -> {C}  (migrations/versions/{n_path.name})",
+        f"migfix: moved {N} ({alice.a} -> {C}): `migfix db sync` brings a database that ran "
+        "them in step.",
         "migfix: Review the result and commit it; `migfix check` now passes.",
         f"migfix: did not commit migrations/versions/{n_path.name}: it holds changes of yours "
         "that were not committed yet. Review it and commit it yourself.",
@@ -533,7 +535,8 @@ def test_post_commit_with_commit_true_commits_once_and_ordinary_commits_start_no
 ) -> None:
     proj = local_project(tmp_path)
     exe, log = logging_python(tmp_path)
-    hook.install(proj.root, commit=True, interpreter=str(exe))
+    # post-checkout starts Python when a checkout changes the migrations, as these do.
+    hook.install(proj.root, hook_types=hook.HOOK_TYPES[:3], commit=True, interpreter=str(exe))
     conflicted_merge(proj)  # three ordinary commits and a merge that stopped
     # Python started for the two commits that added a revision file (one head each), not
     # for the one that only changed models.py.
@@ -685,6 +688,7 @@ def test_status_text_shows_the_recorded_options(tmp_path: Path) -> None:
         f"{hooks / 'post-merge'}",
         f"post-rewrite: not installed  {hooks / 'post-rewrite'}",
         f"post-commit: installed ({sys.executable})  {hooks / 'post-commit'}",
+        f"post-checkout: not installed  {hooks / 'post-checkout'}",
         "watches alembic.ini",
     ]
 

@@ -144,6 +144,7 @@ def merge(
     dry_run: bool = False,
     graph: Graph | None = None,
     strict: bool = False,
+    by: str = "migfix merge",
 ) -> Outcome:
     from migfix import txn
 
@@ -158,6 +159,7 @@ def merge(
             dry_run=dry_run,
             graph=None if changed else graph,
             strict=strict,
+            by=by,
         )
 
 
@@ -170,6 +172,7 @@ def _merge(
     dry_run: bool,
     graph: Graph | None,
     strict: bool,
+    by: str = "migfix merge",
 ) -> Outcome:
     from migfix import gitops
     from migfix.merge import check_options
@@ -219,6 +222,9 @@ def _merge(
     except BaseException:
         _remove_folders(made)
         raise
+    from migfix import moves
+
+    moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
     return outcome
 
 

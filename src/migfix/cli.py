@@ -16,6 +16,7 @@ import click
 
 from migfix import __version__
 from migfix.across import PROJECT_KEY, each_project, files_argument
+from migfix.db_cli import db as db_group
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, MigfixError
 from migfix.options import (
     CONFIG_KEY,
@@ -283,6 +284,11 @@ def merge(
         click.echo(report.dumps(result.to_json()))
     else:
         click.echo(result.text())
+        if result.written and result.plan.repoints:
+            from migfix.moves import advice
+
+            # A notice, on stderr like the hook's: stdout stays the report scripts read.
+            click.echo(advice([(r.revision, r.old, r.new) for r in result.plan.repoints]), err=True)
     if result.changed and not dry_run and run_verify:
         return _verify_new(project, upstream, postgres)
     return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
@@ -324,8 +330,9 @@ _hook_types = click.option(
     "--hook-type",
     "hook_types",
     multiple=True,
-    type=click.Choice(["post-merge", "post-rewrite", "post-commit"]),
-    help="Only this hook (repeatable; default: post-merge, post-rewrite and post-commit).",
+    type=click.Choice(["post-merge", "post-rewrite", "post-commit", "post-checkout"]),
+    help="Only this hook (repeatable; default: post-merge, post-rewrite, post-commit and "
+    "post-checkout).",
 )
 
 
@@ -470,7 +477,10 @@ def hook_status(as_json: bool) -> int:
 
 
 @hook.command("run", hidden=True)
-@click.argument("hook_type", type=click.Choice(["post-merge", "post-rewrite", "post-commit"]))
+@click.argument(
+    "hook_type",
+    type=click.Choice(["post-merge", "post-rewrite", "post-commit", "post-checkout"]),
+)
 @click.option("--strategy", type=click.Choice(["merge", "rebase"]))
 @click.option("--commit/--no-commit", default=None)
 @click.option("--always", is_flag=True)
@@ -673,9 +683,18 @@ def rebase(
         refuse_if_strict(strict, plan.notes)
         rebase_mod.apply(plan)
     click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
+    if plan.moves and not as_json:
+        from migfix.moves import advice
+
+        click.echo(
+            advice([(m.revision, m.old_parents, m.new_parents) for m in plan.moves]), err=True
+        )
     if plan.changed and run_verify:
         return _verify_new(project, onto, postgres)
     return EXIT_OK
+
+
+cli.add_command(db_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,16 @@ from typing import Any
 from migfix.errors import ConfigError, NoProjectFound
 
 STRATEGIES = ("merge", "rebase")
-_MIGFIX_KEYS = ("upstream", "strategy", "commit", "message", "allow_heads", "lock", "pytest")
+_MIGFIX_KEYS = (
+    "upstream",
+    "strategy",
+    "commit",
+    "message",
+    "allow_heads",
+    "lock",
+    "pytest",
+    "sync_db",
+)
 # Alembic's own legacy split for version_locations when no separator is configured.
 _LEGACY_SPLIT = re.compile(r", *|(?: +)")
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -46,6 +55,8 @@ class Settings:
     lock: bool = False
     """Keep a heads lock file beside the migrations (see ``headlock``)."""
     source: Path | None = None
+    sync_db: bool = False
+    """The hook runs ``migfix db sync`` on the configured database after a move."""
 
 
 @dataclass(frozen=True)
@@ -586,7 +597,11 @@ def parse_settings(raw: Mapping[str, Any], path: Path | None) -> Settings:
     lock = raw.get("lock", False)
     if not isinstance(lock, bool):
         raise ConfigError(f"{where} lock = {lock!r}: allowed values are true, false.")
+    sync_db = raw.get("sync_db", False)
+    if not isinstance(sync_db, bool):
+        raise ConfigError(f"{where} sync_db = {sync_db!r}: allowed values are true, false.")
     return Settings(
+        sync_db=sync_db,
         upstream=upstream,
         strategy=strategy,
         commit=commit,

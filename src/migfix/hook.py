@@ -28,8 +28,9 @@ from pathlib import Path
 from migfix.errors import GitError, MigfixError, Refusal
 
 # post-commit is there for merges that stopped on conflicts: git runs no post-merge for them,
-# and the merge commit is made later by the user's own `git commit`.
-HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite", "post-commit")
+# and the merge commit is made later by the user's own `git commit`. post-checkout only
+# notices revisions that moved between two branches (see migfix.moves), for databases.
+HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
 SCRIPT_VERSION = 2
 # From this script version on, every script carries the checksum of what migfix wrote.
 CHECKSUM_SINCE = 2
@@ -121,7 +122,7 @@ def render_script(
     """The text of the hook script; a pure function so reinstalling compares bytes.
 
     VERSIONS are the version locations (POSIX paths relative to the work tree root) that
-    post-commit watches for added revision files.
+    post-commit watches for added revision files, and post-checkout for any change.
     """
     if "\n" in interpreter or any("\n" in o for o in (*options, *versions)):
         # The recorded values live on comment lines that ``status`` reads back.
@@ -141,7 +142,7 @@ def render_script(
         f'echo "migfix: skipped the {hook_type} hook: $python, the Python that installed it, '
         'no longer exists; run migfix hook install again" >&2'
     )
-    watched = list(versions) if hook_type == "post-commit" else []
+    watched = list(versions) if hook_type in ("post-commit", "post-checkout") else []
     lines = [
         "#!/bin/sh",
         f"{MARKER}{hook_type}",
@@ -210,6 +211,19 @@ def render_script(
                 guard += f" && {{ {merge_commit} || {added}; }}"
             else:
                 guard += f" && {merge_commit}"
+        elif hook_type == "post-checkout":
+            lines += [
+                "# Only a branch checkout that changed a down_revision line in the version",
+                "# locations can move a migration; any other is passed over here, without Python.",
+            ]
+            guard += ' && [ "${3:-0}" = 1 ] && [ "$1" != "$2" ]'
+            # Without recorded locations (no project found at install), any .py file.
+            paths = " ".join(shlex.quote(v) for v in watched) if watched else "'*.py'"
+            literal = " --literal-pathspecs" if watched else ""
+            guard += (
+                f' && git{literal} diff --no-ext-diff --no-textconv --no-color -U0 "$1" "$2" '
+                f"-- {paths} 2>/dev/null | grep -q '^[-+].*down_revision'"
+            )
     lines += [
         f"if {guard}; then",
         '    if [ -x "$python" ]; then',
@@ -264,7 +278,7 @@ _GRAPH_CHANGED = f"! {_DIFF} -G 'revision|branch_labels|depends_on' -- '*.py'"
 
 
 def _what(hook_type: str) -> str:
-    return "rebase" if hook_type == "post-rewrite" else "merge"
+    return {"post-rewrite": "rebase", "post-checkout": "checkout"}.get(hook_type, "merge")
 
 
 @dataclass(frozen=True)
@@ -351,7 +365,7 @@ def install(
     python = os.path.abspath(interpreter if interpreter is not None else sys.executable)
     options = _options(strategy, commit, always) + tuple(watch)
     directory, hooks_path_set = hooks_dir(repo)
-    if versions is None and "post-commit" in hook_types:
+    if versions is None and ("post-commit" in hook_types or "post-checkout" in hook_types):
         # Without a project found from here, post-commit acts on merge commits only.
         versions = _watched_versions(repo, watch)
 

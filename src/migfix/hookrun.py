@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from migfix.graph import Graph
 
 # As in migfix.hook, which is not imported here to keep the hook's start-up short.
-_HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit")
+_HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
 
 
 class Watch(NamedTuple):
@@ -210,7 +210,7 @@ def _resolve(repo: Path, rev: str) -> str | None:
 
 
 def _what(hook_type: str) -> str:
-    return "rebase" if hook_type == "post-rewrite" else "merge"
+    return {"post-rewrite": "rebase", "post-checkout": "checkout"}.get(hook_type, "merge")
 
 
 def _run(
@@ -235,7 +235,12 @@ def _run(
     repo = gitops.find_repo(cwd)
     if repo is None:
         return
-    base = "ORIG_HEAD"
+    base, new = "ORIG_HEAD", "HEAD"
+    if hook_type == "post-checkout":
+        # git passes the previous HEAD, the new HEAD, and 1 for a branch checkout.
+        if len(args) < 3 or args[2] != "1" or args[0] == args[1] or set(args[0]) == {"0"}:
+            return
+        base, new = args[0], args[1]
     if hook_type == "post-commit":
         op = gitops.operation_in_progress(repo)
         if op is not None and not (op == "cherry-pick" and gitops.picks_left(repo) == 0):
@@ -249,7 +254,7 @@ def _run(
             base = "HEAD^" if _resolve(repo, "HEAD^") else ""
     # The changed paths decide which projects to look at: a merge that touched no migration
     # costs this one `git diff` and never reads a graph. (No base: a root commit; look at all.)
-    changed = None if always or not base else gitops.changed_paths(repo, base, "HEAD")
+    changed = None if always or not base else gitops.changed_paths(repo, base, new)
     if changed is not None:
         changed = [p for p in changed if _may_matter(p)]
         if not changed:
@@ -271,7 +276,7 @@ def _run(
             if entry.error is not None:
                 raise entry.error
             assert entry.project is not None
-            _fix(repo, entry.project, hook_type, strategy, commit, other_side, where)
+            _fix(repo, entry.project, hook_type, strategy, commit, other_side, where, (base, new))
         except MigfixError as exc:
             _say(
                 f"{where}could not fix the migration heads automatically: {exc.message}\n"
@@ -348,10 +353,26 @@ def _fix(
     commit: bool | None,
     other_side: Callable[[], list[str]],
     where: str,
+    span: tuple[str, str] = ("", "HEAD"),
 ) -> None:
-    """Fix one project's heads after a merge or rebase, if it has several."""
-    from migfix import gitops
+    """Fix one project's heads after a merge or rebase, if it has several.
+
+    First, tell of revisions that arrived with other parents than they had before (SPAN:
+    the commits before and after): a database that ran them is now out of step."""
+    from migfix import gitops, moves
     from migfix.graph import read_graph
+
+    base, new = span
+    arrived = moves.record(
+        repo,
+        moves.moves_between(repo, base, new, list(project.version_locations)) if base else [],
+        f"git {_what(hook_type)} ({hook_type} hook)",
+    )
+    if arrived:
+        _say(where + moves.advice([(m.revision, m.old, m.new) for m in arrived]))
+    if hook_type == "post-checkout":
+        _sync_db(project, arrived)
+        return
 
     # One head and no lock to refresh (the usual case) needs no compile of changed files;
     # writing anything does: never act on a graph Alembic would not load.
@@ -362,7 +383,9 @@ def _fix(
     if not graph.head_groups():
         if project.settings.lock:
             _refresh_lock(repo, project, graph, commit)
+        _sync_db(project, arrived)
         return
+    mark = len(moves.read(repo)[0])
     chosen = strategy or project.settings.strategy
     do_commit = project.settings.commit if commit is None else commit
     heads = ", ".join(graph.unintended_heads())
@@ -388,7 +411,7 @@ def _fix(
         # Named (origin/main) rather than by sha, in the report and the commit title.
         candidates = [ref_name(repo, sha) for sha in other_side()]
         try:
-            written, report = hook_rebase(project, onto=candidates)
+            written, report = hook_rebase(project, onto=candidates, by=f"migfix hook ({hook_type})")
             first = report.split("\n", 1)[0]
             if first.startswith("Rebasing onto ") and first.endswith(":"):
                 title = f"Rebase migrations onto {first[len('Rebasing onto ') : -1]} (migfix)"
@@ -402,7 +425,7 @@ def _fix(
         from migfix import apply
         from migfix.merge import MergeOptions
 
-        outcome = apply.merge(project, MergeOptions(), graph=graph)
+        outcome = apply.merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
         # When the hook commits, the request to review and commit gives way to what
         # really happened, said once the commit is made.
         written, report = outcome.written, outcome.text(review=not do_commit)
@@ -415,6 +438,10 @@ def _fix(
     _say(report)
     if note:
         _say(note)
+    repointed = moves.read(repo)[0][mark:]
+    if repointed:
+        _say(where + moves.advice([(m.revision, m.old, m.new) for m in repointed]))
+    _sync_db(project, [*arrived, *repointed])
     held = [p for p in written if p.resolve() in own]
     if do_commit:
         written = [p for p in written if p not in held]
@@ -449,6 +476,26 @@ def _review_how(project: object, written: Sequence[Path], added: Sequence[Path])
     rel = getattr(project, "relpath", str)
     names = ", ".join(rel(p) for p in new)
     return f"`git status` (new: {names}) and `git diff`, then commit"
+
+
+def _sync_db(project: Project, moved: Sequence[object]) -> None:
+    """``[tool.migfix] sync_db = true``: bring the configured database in step by itself.
+
+    Off by default: a git hook should not reach a database unasked. Any failure is told
+    and leaves the merge alone, like every other hook failure.
+    """
+    if not moved or not project.settings.sync_db:
+        return
+    from migfix import dbsync
+    from migfix.graph import read_graph
+
+    try:
+        result = dbsync.sync(project, read_graph(project))
+        _say(dbsync.sync_text(project, result))
+    except MigfixError as exc:
+        _say(f"sync_db: could not sync the database: {exc.message} Run `migfix db sync`.")
+    except Exception as exc:
+        _say(f"sync_db: could not sync the database ({type(exc).__name__}); run `migfix db sync`.")
 
 
 def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | None) -> None:

@@ -604,7 +604,9 @@ def _refuse_missing(ref: str, repo: Path, loc: Path) -> None:
     )
 
 
-def hook_rebase(project: Project, *, onto: Sequence[str] = ()) -> tuple[list[Path], str]:
+def hook_rebase(
+    project: Project, *, onto: Sequence[str] = (), by: str = "migfix hook"
+) -> tuple[list[Path], str]:
     """What the post-merge / post-rewrite / post-commit hook runs with ``strategy = "rebase"``.
 
     Rebases onto ``onto`` (the commit the merge or rebase brought in, see
@@ -635,7 +637,7 @@ def hook_rebase(project: Project, *, onto: Sequence[str] = ()) -> tuple[list[Pat
             except SettledRevisions as exc:
                 blocked.append(exc)
                 continue
-            return apply(planned), render(planned)
+            return apply(planned, by=by), render(planned)
     settled = sorted({r for exc in blocked for r in exc.revisions})
     raise SettledRevisions(blocked[0].message, settled)
 
@@ -673,11 +675,20 @@ def build_changes(plan: RebasePlan) -> list[FileChange]:
     return changes
 
 
-def apply(plan: RebasePlan) -> list[Path]:
-    """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed."""
+def apply(plan: RebasePlan, *, by: str = "migfix rebase") -> list[Path]:
+    """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed.
+
+    Each move goes into the journal of moves (``migfix db status`` reads it)."""
+    from migfix import gitops, moves
     from migfix._fileio import apply_changes
 
-    return apply_changes(build_changes(plan), root=plan.root)
+    written = apply_changes(build_changes(plan), root=plan.root)
+    moves.record(
+        gitops.find_repo(plan.root),
+        [(m.revision, m.old_parents, m.new_parents) for m in plan.moves],
+        by,
+    )
+    return written
 
 
 def diff(plan: RebasePlan) -> str:

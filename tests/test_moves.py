@@ -1,0 +1,146 @@
+"""The journal of moves and what a database really ran: the pure parts, and git without hooks.
+
+``analyse`` gets small graphs read from real revision files; the journal and the reflog are
+read from real git repositories. The end-to-end stories are in test_dbsync.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gitutil import commit_all, git, isolate_git, make_repo, write
+
+from migfix import moves
+from migfix.dbsync import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
+from migfix.graph import Graph
+from migfix.scan import scan_file
+
+A, R, S1, S2, S3, M = "aaaa0001", "rrrr0001", "ssss0001", "ssss0002", "ssss0003", "mmmm0001"
+
+
+@pytest.fixture(autouse=True)
+def _git(monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(monkeypatch)
+
+
+def source(rev: str, down: tuple[str, ...]) -> str:
+    value = "None" if not down else repr(down[0]) if len(down) == 1 else repr(down)
+    return f'"""{rev}"""\nrevision = {rev!r}\ndown_revision = {value}\n'
+
+
+def graph(tmp_path: Path, spec: dict[str, tuple[str, ...]]) -> Graph:
+    files = [
+        scan_file(tmp_path / f"{rev}.py", source(rev, down).encode()) for rev, down in spec.items()
+    ]
+    return Graph(files, root=tmp_path)
+
+
+def move(rev: str, old: tuple[str, ...], new: tuple[str, ...], when: float = 10.0) -> moves.Move:
+    return moves.Move(rev, old, new, when, "test")
+
+
+MOVED = {A: (), S1: (A,), S2: (S1,), R: (S2,)}
+
+
+def test_a_database_that_ran_r_on_a_misses_s1_and_s2(tmp_path: Path) -> None:
+    a = analyse(graph(tmp_path, MOVED), [R], [move(R, (A,), (S2,))])
+    assert a.state == OUT_OF_STEP
+    assert a.missing == (S1, S2)
+    assert a.target == (R,)
+    assert a.applied == {A, R}
+    assert [m[:3] for m in a.moved] == [(R, (A,), (S2,))]
+
+
+def test_without_a_move_the_same_database_is_in_step(tmp_path: Path) -> None:
+    a = analyse(graph(tmp_path, MOVED), [R], [])
+    assert a.state == IN_STEP and a.missing == () and a.behind == ()
+
+
+def test_a_database_behind_the_move_is_not_concerned(tmp_path: Path) -> None:
+    a = analyse(graph(tmp_path, MOVED), [A], [move(R, (A,), (S2,))])
+    assert a.state == IN_STEP
+    assert a.behind == (S1, S2, R)
+
+
+def test_a_complete_sync_after_the_move_settles_it(tmp_path: Path) -> None:
+    g = graph(tmp_path, MOVED)
+    synced = moves.Synced("sqlite:///x", 20.0, (S1, S2), True)
+    assert analyse(g, [R], [move(R, (A,), (S2,), 10.0)], [synced]).state == IN_STEP
+    # A later move counts again, from the parents R had when the database was synced.
+    later = move(R, (S2,), (S3,), 30.0)
+    g2 = graph(tmp_path, {A: (), S1: (A,), S2: (S1,), S3: (S2,), R: (S3,)})
+    a = analyse(g2, [R], [move(R, (A,), (S2,), 10.0), later], [synced])
+    assert a.missing == (S3,)
+
+
+def test_a_partial_sync_is_not_run_again(tmp_path: Path) -> None:
+    partial = moves.Synced("sqlite:///x", 20.0, (S1,), False)
+    a = analyse(graph(tmp_path, MOVED), [R], [move(R, (A,), (S2,))], [partial])
+    assert a.missing == (S2,)
+
+
+def test_a_diamond_below_r_runs_in_graph_order(tmp_path: Path) -> None:
+    spec = {A: (), S1: (A,), S3: (A,), M: (S1, S3), S2: (M,), R: (S2,)}
+    a = analyse(graph(tmp_path, spec), [R], [move(R, (A,), (S2,))])
+    assert set(a.missing[:2]) == {S1, S3} and a.missing[2:] == (M, S2)
+    assert a.target == (R,)
+
+
+def test_a_revision_r_left_behind_stays_a_head(tmp_path: Path) -> None:
+    """R moved off X, which is now on another line: the database keeps X as a head."""
+    spec = {A: (), "xxxx0001": (A,), S1: (A,), R: (S1,)}
+    a = analyse(graph(tmp_path, spec), [R], [move(R, ("xxxx0001",), (S1,))])
+    assert a.missing == (S1,)
+    assert set(a.target) == {"xxxx0001", R}
+
+
+def test_an_unknown_recorded_revision(tmp_path: Path) -> None:
+    a = analyse(graph(tmp_path, MOVED), ["zzzz0001"], [])
+    assert a.state == UNKNOWN and a.unknown == ("zzzz0001",)
+
+
+# -- the journal and git ---------------------------------------------------------------------
+
+
+def test_record_and_read_skip_the_same_move_seen_twice(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    first = moves.record(repo, [(R, (A,), (S2,))], "migfix merge")
+    again = moves.record(repo, [(R, [A], [S2])], "git rebase (post-rewrite hook)")
+    back = moves.record(repo, [(R, (S2,), (A,))], "git checkout")
+    found, syncs = moves.read(repo)
+    assert [m.by for m in first] == ["migfix merge"] and again == []
+    assert [(m.revision, m.old, m.new) for m in found] == [(R, (A,), (S2,)), (R, (S2,), (A,))]
+    assert back and syncs == []
+    assert (repo / ".git" / "migfix" / "moves.jsonl").is_file()
+
+
+def test_a_linked_worktree_shares_the_clones_journal(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    write(repo / "x.txt", "x")
+    commit_all(repo, "x")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    moves.record(tmp_path / "wt", [(R, (A,), (S2,))], "migfix rebase")
+    assert moves.journal_path(tmp_path / "wt") == moves.journal_path(repo)
+    assert [m.by for m in moves.read(repo)[0]] == ["migfix rebase"]
+
+
+def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    versions = repo / "versions"
+    write(versions / "a.py", source(A, ()))
+    write(versions / "r.py", source(R, (A,)))
+    before = commit_all(repo, "R on A")
+    git(repo, "checkout", "-q", "-b", "other")
+    (versions / "r.py").unlink()
+    commit_all(repo, "no R here")
+    write(versions / "s1.py", source(S1, (A,)))
+    write(versions / "r_moved.py", source(R, (S1,)))  # another file name: same revision
+    after = commit_all(repo, "R on S1")
+
+    assert moves.moves_between(repo, before, after, [versions]) == [(R, (A,), (S1,))]
+    assert moves.moves_between(repo, before, before, [versions]) == []
+    seen = moves.reflog_moves(repo, [versions])
+    # HEAD went R-on-A -> no R -> R-on-S1: the move is seen across the state without R.
+    assert [(m.revision, m.old, m.new) for m in seen] == [(R, (A,), (S1,))]
+    assert seen[0].by == "git commit (seen in the reflog)"
