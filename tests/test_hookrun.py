@@ -711,6 +711,8 @@ def test_rebase_strategy_with_commit_says_it_rebased_onto_the_named_ref(tmp_path
         "migfix: Rebasing onto origin/main:",
         f"migfix:   {N}: {alice.a} -> {C}  (migrations/versions/{N}_add_n.py)",
         f"migfix: Chain: {C} -> {N}",
+        f"migfix: moved {N} ({alice.a} -> {C}): `migfix db sync` brings a database that ran "
+        "them in step.",
         "migfix: committed the result.",
     ]
     assert git(alice.root, "log", "-1", "--format=%s") == (

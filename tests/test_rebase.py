@@ -23,6 +23,7 @@ from gitutil import commit_all, git, git_proc, isolate_git
 from migfix.cli import main
 from migfix.errors import Refusal
 from migfix.graph import Graph
+from migfix.moves import ADVICE
 from migfix.rebase import RebasePlan, plan_rebase
 from migfix.scan import scan_file
 
@@ -344,7 +345,11 @@ def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
 
     code, out, err = migfix(own_merge.dev, "rebase", "--onto", "origin/main")
 
-    assert (code, err) == (0, "")
+    assert (code, err) == (
+        0,
+        "moved bbbb0001 (aaaa0001 -> aaaa0003); bbbb0002 (mmmm0001 -> bbbb0001): "
+        "`migfix db sync` brings a database that ran them in step.\n",
+    )
     assert out == (
         "Rebasing onto origin/main:\n"
         "  bbbb0001: aaaa0001 -> aaaa0003  (alembic/versions/bbbb0001_feature_one.py)\n"
@@ -739,7 +744,8 @@ def test_real_corpus_feature_branch_rebased_onto_main(
 
     code, out, err = migfix(dev, "rebase", "--onto", "origin/main")
 
-    assert (code, err) == (0, ""), err
+    # One line on stderr: which revisions moved, and what to do about databases.
+    assert code == 0 and err.startswith("moved ") and err.endswith(f"{ADVICE}.\n"), err
     assert f"Chain: {p1} -> {' -> '.join(r for r in g.topological_order() if r in own)}\n" in out
     assert out.endswith(f"origin/main's head {p1}, which is not in its files yet.\n")
     git(dev, "merge", "-q", "--no-edit", "origin/main")
@@ -1072,7 +1078,8 @@ def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
 
     code, out, err = migfix(dev, "rebase", "--onto", "origin/main")
 
-    assert (code, err) == (0, ""), err
+    # One line on stderr: which revisions moved, and what to do about databases.
+    assert code == 0 and err.startswith("moved ") and err.endswith(f"{ADVICE}.\n"), err
     assert f"  {m}: deleted, it only merged origin/main's history ({p1}, {p2})" in out
     assert not merge_file.exists()
     after = Graph(scan_locations([dev / VERSIONS], recursive=False))
