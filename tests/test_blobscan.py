@@ -147,3 +147,24 @@ def test_revisions_on_a_ref_read_only_what_differs_and_agree_with_a_full_read(
     }
     assert full == {"aaaa0001", "aaaa0002", "aaaa0003", "aaaa0004", "aaaa0005"}
     assert revisions_on([v], repo, "up", work, recursive=False) == full
+
+
+def test_revisions_on_a_ref_through_a_symlinked_folder_read_the_ref_itself(
+    tmp_path: Path,
+) -> None:
+    # git diff sees the link, not the files behind it: a revision of this branch only is
+    # still not on the ref.
+    from migfix.blobscan import revisions_on
+    from migfix.scan import scan_locations
+
+    repo = make_repo(tmp_path / "repo")
+    shared = repo / "db" / "versions"
+    write(shared / "a1.py", rev("aaaa0001", None))
+    (repo / "versions").symlink_to("db/versions", target_is_directory=True)
+    commit_all(repo, "base")
+    git(repo, "branch", "up")
+    write(shared / "b1.py", rev("bbbb0001", "aaaa0001"))
+    commit_all(repo, "branch only")
+    work = scan_locations([repo / "versions"], recursive=False, cache=False)
+    assert {f.revision for f in work} == {"aaaa0001", "bbbb0001"}
+    assert revisions_on([repo / "versions"], repo, "up", work, recursive=False) == {"aaaa0001"}

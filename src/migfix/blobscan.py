@@ -242,6 +242,20 @@ def tree_files(
     return out
 
 
+def _through_links(repo: Path, locations: Sequence[Path]) -> bool:
+    """Whether a version location, or a folder between it and the work tree root, is a
+    symlink (or lies outside the work tree)."""
+    for loc in locations:
+        folder = loc
+        while folder != repo:
+            if folder.is_symlink():
+                return True
+            if folder.parent == folder:
+                return True
+            folder = folder.parent
+    return False
+
+
 def _wanted(path: Path) -> bool:
     """Alembic's file-name filter, as ``scan.scan_sources`` applies it."""
     from migfix.scan import _SOURCE_FILE
@@ -284,6 +298,10 @@ def revisions_on(
     specs = _pathspecs(repo, locations)
     if not specs:
         return set()
+    if _through_links(repo, locations) or any(os.path.islink(f.path) for f in work):
+        # git compares a symlink's target text, not the files it leads to: read REF whole.
+        listed = tree_files(locations, repo, sha, ref=ref, recursive=recursive, full=False)
+        return {f.revision for f in listed if f.revision}
     diff = _check(
         repo,
         "--literal-pathspecs",
