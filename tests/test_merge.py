@@ -1104,3 +1104,43 @@ def test_a_duplicate_local_merge_is_folded_into_the_incoming_one(
 
 def _down_line(proj: Proj, rev: str) -> str:
     return next(line for line in proj.file(rev).read_text().splitlines() if "down_revision" in line)
+
+
+def test_a_new_merge_whose_parent_moves_on_top_of_its_other_parent_keeps_only_its_own(
+    run: Run, tmp_path: Path
+) -> None:
+    """feature: b1 on main's old head, then main's a2 merged in (m1 joins b1 and a2); main
+    moved on to a3. b1 moves onto a3, and m1's a2 would become a3, an ancestor of b1:
+    Alembic could not walk such a merge down, so m1 keeps b1 alone."""
+
+    proj = new_project(tmp_path, "typed")
+    git(proj.root, "init", "-q", "-b", "main")
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "-m", "project")
+    git(proj.root, "branch", "feature")
+    a2, a3, b1, m1 = "a0000002", "a0000003", "b1000001", "m1000001"
+    proj.revision(a2, "a two")
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "-m", "a2")
+    halfway = git(proj.root, "rev-parse", "HEAD")
+    proj.revision(a3, "a three")
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "-m", "a3")
+    git(proj.root, "checkout", "-q", "feature")
+    proj.revision(b1, "b one")
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "-m", "b1")
+    git(proj.root, "merge", "-q", "--no-edit", halfway)
+    proj.alembic_merge(m1, [b1, a2])
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "-m", "m1")
+    git(proj.root, "merge", "-q", "--no-edit", "main")
+
+    result = run(proj.root, "merge")
+
+    assert result.rc == 0, result.err
+    assert result.out.splitlines()[:2] == [
+        f"Repointed {b1}: {proj.a} -> {a3}  (migrations/versions/{b1}_b_one.py)",
+        f"Repointed {m1}: {b1}, {a2} -> {b1}  (migrations/versions/{m1}_merge_heads.py)",
+    ]
+    assert_healthy(run, proj, [m1], upgrade=True)

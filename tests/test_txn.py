@@ -109,7 +109,10 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 def journal_left(root: Path) -> list[str]:
     state = root / ".git" / "migfix"
-    return sorted(p.name for p in state.rglob("*")) if state.exists() else []
+    # moves.jsonl is migfix.moves' lasting record of moved revisions (for `db sync`), kept
+    # beside the transaction state on purpose: it is no leftover of a transaction.
+    found = sorted(p.name for p in state.rglob("*")) if state.exists() else []
+    return [name for name in found if name != "moves.jsonl"]
 
 
 def env(**extra: str) -> dict[str, str]:

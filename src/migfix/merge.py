@@ -274,6 +274,7 @@ def _plan_group(
                     new.append(q)
             parents[rev] = tuple(new)
             plan.repoints.append(Repoint(rev, node.path, node.down, tuple(new)))
+    _drop_redundant_parents(graph, newness, region, parents, plan, order)
     moved = {rp.revision for rp in plan.repoints}
     for rev in sorted(region, key=order.__getitem__):
         # Children of a folded merge that did not move on: they now name the incoming merge.
@@ -310,6 +311,36 @@ def _refuse_redundant_parents(
                     "a parent twice over and `alembic downgrade` could not walk down through "
                     f"it. Merge only {h} (`migfix merge` without naming heads picks them)."
                 )
+
+
+def _drop_redundant_parents(
+    graph: Graph,
+    newness: Newness,
+    region: set[str],
+    parents: dict[str, tuple[str, ...]],
+    plan: MergePlan,
+    order: dict[str, int],
+) -> None:
+    """A new merge whose parent moved on top of its other parent (``m(b, a1)`` with ``b``
+    moved onto ``a2``, ``a1`` replaced by ``a2``) would name a parent and its ancestor:
+    Alembic cannot walk that down. The ancestor goes; the merge keeps its own line."""
+
+    def up(rev: str) -> tuple[str, ...]:
+        return parents.get(rev, ())
+
+    for rev in sorted(region, key=order.__getitem__):
+        ps = parents.get(rev, ())
+        if len(ps) < 2 or not newness.is_new(rev):
+            continue
+        below = {p: reachable(up(p), up, within=parents) for p in ps}
+        kept = tuple(p for p in ps if not any(p in below[q] for q in ps if q != p))
+        if kept == ps:
+            continue
+        parents[rev] = kept
+        node = graph.nodes[rev]
+        plan.repoints[:] = [rp for rp in plan.repoints if rp.revision != rev]
+        if kept != node.down:
+            plan.repoints.append(Repoint(rev, node.path, node.down, kept))
 
 
 def _fold_duplicates(
