@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,22 @@ def test_configuration_error_is_reported_without_a_picture(tmp_path: Path) -> No
 def test_docs_workflow_is_kept() -> None:
     text = (ROOT / "docs" / "check-migrations.yml").read_text(encoding="utf-8")
     assert "migfix check --format github --against origin/" in text
+
+
+def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
+    clone = pull_request(tmp_path, up_to_date=False)
+    # A second project beside the first: the root alembic.ini moves into backend/.
+    backend = clone / "backend"
+    backend.mkdir()
+    for name in ("alembic.ini", "migrations"):
+        (clone / name).rename(backend / name)
+    shutil.copytree(ROOT / "fixtures" / "two_heads", clone / "shop")  # two heads
+    proc, summary, _ = run_step("Check migrations", clone, tmp_path, {"base-ref": ""}, "")
+    assert proc.returncode == 1, proc.stderr
+    pictures = summary.split("```mermaid\n")[1:]
+    assert len(pictures) == 2
+    assert "**backend**\n\n```mermaid\nflowchart TD\n" in summary
+    assert "**shop**\n\n```mermaid\nflowchart TD\n" in summary
+    for picture in pictures:
+        body = picture.split("\n```", 1)[0]
+        assert "==>" not in body and "migfix:" not in body

@@ -259,8 +259,11 @@ def test_check_text(
     for line, (fault, severity, path, lineno) in zip(lines, FAULTS, strict=False):
         assert line.startswith(f"{path}:{lineno}: {severity}: ")
         assert line.endswith(f" [{fault}]")
+    # `migfix merge` refuses this graph: the footer names what to fix first.
     assert lines[-1] == (
-        "5 revisions, 3 heads: 5 errors, 1 warning; run `migfix merge` to join the heads"
+        "5 revisions, 3 heads: 5 errors, 1 warning; fix the duplicate-revision, "
+        "missing-revision, non-literal and unknown-parent errors above first (`migfix merge` "
+        "refuses while the graph has them), then join the heads"
     )
 
 
@@ -479,3 +482,65 @@ def test_config_options_before_the_command_like_alembic(
     assert before == after == (1, "cccc0002 (head)\ncccc0003 (head)\n", "")
     code, _, err = run(["-c", ini, "-n", "other", "heads"], tmp_path, monkeypatch, capsys)
     assert code == 2 and "has no [other] section" in err
+
+
+def _rev_file(versions: Path, rev: str, down: str, *, revision: str | None = None) -> None:
+    write(
+        versions / f"{rev}.py",
+        f'"""{rev}"""\nrevision = {revision or repr(rev)}\ndown_revision = {down}\n'
+        "branch_labels = None\ndepends_on = None\n",
+    )
+
+
+def test_heads_with_a_computed_down_revision_prints_only_sure_heads_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The alembic-git-revisions template computes down_revision at import time.
+    versions = tmp_path / "versions"
+    _rev_file(versions, "aaaa0001", "None")
+    _rev_file(versions, "aaaa0002", "'aaaa0001'")
+    _rev_file(versions, "cccc0001", "previous_revision(__file__)")
+    _rev_file(versions, "cccc0002", "'cccc0001'")
+    code, out, err = run(["heads", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    assert (code, out) == (2, "cccc0002 (head)\n")
+    assert err == (
+        "migfix: cannot tell every head: 1 value is not a literal, so what it names is known "
+        "only when Alembic imports the file (versions/cccc0001.py:3: down_revision = "
+        "previous_revision(__file__)). The head printed above holds whatever those values are. "
+        "Write the revision ids as string literals (see `migfix check`), then run migfix heads "
+        "again.\n"
+    )
+    code, out, _ = run(["heads", "--json", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    data = json.loads(out)
+    assert code == 2 and data["ok"] is False
+    assert [h["revision"] for h in data["heads"]] == ["cccc0002"]
+    assert data["unsure"] == [
+        {
+            "path": "versions/cccc0001.py",
+            "line": 3,
+            "name": "down_revision",
+            "source": "previous_revision(__file__)",
+        }
+    ]
+
+
+def test_heads_with_a_computed_revision_id_names_it_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = tmp_path / "versions"
+    _rev_file(versions, "aaaa0001", "None")
+    _rev_file(versions, "aaaa0002", "'aaaa0001'")
+    _rev_file(versions, "bbbb0001", "'aaaa0002'", revision="make_id()")
+    code, out, err = run(["heads", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    # aaaa0002 is named by the file whose own id is unknown: it is no head.
+    assert (code, out) == (2, "")
+    assert err == (
+        "migfix: cannot tell every head: 1 value is not a literal, so what it names is known "
+        "only when Alembic imports the file (versions/bbbb0001.py:2: revision = make_id()). "
+        "No head is certain. Write the revision ids as string literals (see `migfix check`), "
+        "then run migfix heads again.\n"
+    )
+    # With literals everywhere the same folder is an ordinary one-head graph.
+    _rev_file(versions, "bbbb0001", "'aaaa0002'")
+    code, out, err = run(["heads", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    assert (code, out, err) == (0, "bbbb0001 (head)\n", "")

@@ -314,3 +314,14 @@ def test_allow_heads_naming_no_revision_is_a_warning() -> None:
         "[tool.migfix] allow_heads lists 'zz99', which no revision declares (a typo, or stale "
         "after a merge). Remove it from pyproject.toml."
     )
+
+
+def test_a_merge_parent_that_is_an_ancestor_of_another_is_an_error() -> None:
+    g = Graph([rf("a"), rf("b", ("a",)), rf("c", ("b",)), rf("m", ("a", "c"))])
+    assert codes(g.problems()) == [("redundant-parent", "error", "m.py", 11)]
+    assert g.problems()[0].message == (
+        "merge revision m names a and c, but a is an ancestor of c, so `alembic downgrade` "
+        'cannot walk down from here ("Ambiguous walk"). Remove a from its down_revision.'
+    )
+    assert g.problems()[0].revisions == ("m", "a", "c")
+    assert diamond().problems() == []

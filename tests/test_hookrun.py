@@ -101,7 +101,9 @@ def test_real_merge_fires_the_hook_which_writes_the_merge_and_leaves_it_uncommit
         f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`.",
         f"migfix: Created merge revision {rev} ({B}, {C}): {path}",
         "migfix: Review the result and commit it; `migfix check` now passes.",
-        "migfix: left uncommitted for review: `git diff`, then commit.",
+        # `git diff` alone would not show the new file.
+        f"migfix: left uncommitted for review: `git status` (new: {path}) and `git diff`, "
+        "then commit.",
     ]
     assert git(proj.root, "log", "-1", "--format=%s") == "Merge branch 'feat-c'"
     assert heads(proj) == [rev]
@@ -489,7 +491,8 @@ def test_commit_that_concludes_a_conflicted_merge_fires_post_commit(tmp_path: Pa
         f"migfix: Created merge revision {rev} ({B}, {C}): "
         f"migrations/versions/{rev}_merge_heads.py",
         "migfix: Review the result and commit it; `migfix check` now passes.",
-        "migfix: left uncommitted for review: `git diff`, then commit.",
+        f"migfix: left uncommitted for review: `git status` (new: "
+        f"migrations/versions/{rev}_merge_heads.py) and `git diff`, then commit.",
     ]
     # The user's merge commit is untouched, and ORIG_HEAD, which the hook compares HEAD with,
     # is still where the merge started: `git commit` does not move it.
@@ -688,3 +691,59 @@ def test_status_text_shows_the_recorded_options(tmp_path: Path) -> None:
         f"post-checkout: not installed  {hooks / 'post-checkout'}",
         "watches alembic.ini",
     ]
+
+
+def test_rebase_strategy_with_commit_says_it_rebased_onto_the_named_ref(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    (alice.root / "pyproject.toml").write_text('[tool.migfix]\nstrategy = "rebase"\n')
+    commit(alice, "config")
+    install(alice.root, "--commit")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    land(team.bob, C, "add c")
+
+    pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert hook_lines(pulled.stderr) == [
+        f"migfix: the merge left several migration heads ({C}, {N}); fixing with `rebase`.",
+        "migfix: Rebasing onto origin/main:",
+        f"migfix:   {N}: {alice.a} -> {C}  (migrations/versions/{N}_add_n.py)",
+        f"migfix: Chain: {C} -> {N}",
+        f"migfix: moved {N} ({alice.a} -> {C}): `migfix db sync` brings a database that ran "
+        "them in step.",
+        "migfix: committed the result.",
+    ]
+    assert git(alice.root, "log", "-1", "--format=%s") == (
+        "Rebase migrations onto origin/main (migfix)"
+    )
+    assert git(alice.root, "status", "--porcelain") == ""
+    assert heads(alice) == [N]
+
+
+def test_hook_says_why_it_wrote_a_merge_for_published_revisions(tmp_path: Path) -> None:
+    """A feature branch pushed to origin/feature merges origin/main: its own revision is
+    published, so the hook joins the heads with a merge revision, and says so."""
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    git(alice.root, "remote", "set-head", "origin", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    install(alice.root)
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    land(team.bob, C, "add c")
+    git(alice.root, "fetch", "-q")
+
+    merged = git_proc(alice.root, "merge", "--no-edit", "origin/main")
+
+    assert merged.returncode == 0, merged.stderr
+    lines = hook_lines(merged.stderr)
+    assert lines[1].startswith("migfix: Created merge revision ")
+    assert lines[3] == (
+        f"migfix: wrote a merge revision instead of moving {N}: it is on origin/feature "
+        "already (published), and migfix never rewrites a published revision. If nobody has "
+        f"applied it yet, `migfix merge --upstream origin/main` moves it instead."
+    )
+    assert len(heads(alice)) == 1

@@ -492,6 +492,7 @@ def test_json_output(run: Run, tmp_path: Path) -> None:
         "merges": [{"revision": M, "parents": [B, C], "path": m_rel}],
         "repointed": [{"revision": N, "path": n_rel, "old": [C], "new": [M]}],
         "notes": [],
+        "folded": [],
     }
 
     dry = run(alice.root, "merge", "--dry-run", "--json", "--rev-id", M)
@@ -513,6 +514,7 @@ def test_json_output(run: Run, tmp_path: Path) -> None:
         "merges": [],
         "repointed": [],
         "notes": [],
+        "folded": [],
         "dry_run": False,
         "written": [],
     }
@@ -948,7 +950,10 @@ def test_real_project_merge_is_rebuilt_with_the_same_parents(
     # The merge sits beside its first parent, as Alembic would put it.
     first = Path(truth["revisions"][merge["parents"][0]]["file"]).parent.name
     assert merge["path"].startswith(f"{first}/")
-    assert run(root, "check").rc == 0
+    # Nothing but the project's own redundant parents (langflow has two such merges).
+    checked = json.loads(run(root, "check", "--format", "json").out)["problems"]
+    errors = [p for p in checked if p["severity"] == "error"]
+    assert all(p["code"] == "redundant-parent" and M not in p["revisions"] for p in errors)
 
 
 # --- smaller options ------------------------------------------------------------------------
@@ -998,3 +1003,104 @@ def test_stale_bytecode_of_a_rewritten_file_is_removed(run: Run, tmp_path: Path)
     assert f"Repointed {C}: {proj.a} -> {B}" in result.out
     assert not pyc.exists()
     assert kept.exists()  # only the rewritten file's bytecode goes
+
+
+def test_never_writes_a_merge_naming_a_revision_and_its_descendant(
+    run: Run, tmp_path: Path
+) -> None:
+    """bbbb0004 <- x (named with --new) <- a3, and s beside: bbbb0004 is settled and has no
+    settled child, but it is below a3; a merge over all three could not be walked down."""
+    proj = new_project(tmp_path, "typed")
+    x, a3, s = "x0000001", "a0000003", "s0000001"
+    proj.revision(x, "x")
+    proj.revision(a3, "a three", head=x)
+    proj.revision(s, "side", head="bbbb0003", splice=True)
+
+    result = run(proj.root, "merge", "--new", x, "--rev-id", M)
+
+    assert (result.rc, result.err) == (0, "")
+    assert result.out.splitlines()[0] == (
+        f"Created merge revision {M} ({a3}, {s}): migrations/versions/{M}_merge_heads.py"
+    )
+    assert "Repointed" not in result.out
+    assert_healthy(run, proj, [M])
+    assert run(proj.root, "check").out.endswith("0 errors, 0 warnings\n")
+
+
+def test_named_heads_never_give_a_merge_with_a_redundant_parent(tmp_path: Path) -> None:
+    from migfix import merge as merge_mod
+
+    with pytest.raises(merge_mod.Refusal) as info:
+        merge_mod._refuse_redundant_parents(
+            [(M, ("a", "c"))],
+            {"a": (), "b": ("a",), "c": ("b",), M: ("a", "c")},
+        )
+    assert info.value.message == (
+        "a is an ancestor of c, so a merge revision over both would name a parent twice over "
+        "and `alembic downgrade` could not walk down through it. Merge only c (`migfix merge` "
+        "without naming heads picks them)."
+    )
+
+
+def test_dry_run_without_rev_id_says_the_id_is_chosen_when_written(
+    run: Run, tmp_path: Path
+) -> None:
+    alice = _row3(tmp_path)
+    result = run(alice.root, "merge", "--dry-run")
+    assert result.rc == 1, result.err
+    head = result.out.split("\n\n", 1)[0].splitlines()
+    assert head[0].startswith("Would create merge revision ")
+    assert head[-1] == (
+        "The merge revision's id is chosen when it is written (the one above is an example); "
+        "pass --rev-id to fix it."
+    )
+    # With --rev-id the dry run shows the id the real run writes, and says nothing more.
+    fixed = run(alice.root, "merge", "--dry-run", "--rev-id", M)
+    assert "chosen when it is written" not in fixed.out
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_duplicate_local_merge_is_folded_into_the_incoming_one(
+    run: Run, tmp_path: Path, template: str
+) -> None:
+    """Alice and Bob both joined main's heads B and C. Bob pushed his merge U first; Alice's
+    own merge M (unpushed, with N on top) is deleted and N moves onto U: no empty linear
+    "merge heads" revision is left in everyone's history."""
+    team = make_team(tmp_path, template)
+    alice, bob = team.alice, team.bob
+    land(bob, C, "add c")
+    land(bob, B, "add b", beside=True)
+    pull(alice)
+    assert run(alice.root, "merge", "--rev-id", M).rc == 0
+    alice.revision(N, "add n")
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "merge and n")
+    bob.alembic_merge(U, [B, C])
+    git(bob.root, "add", "-A")
+    git(bob.root, "commit", "-q", "-m", "bob's merge")
+    git(bob.root, "push", "-q", "origin", "main")
+    pull(alice)
+    n_before = alice.file(N).read_text()
+    merge_rel = f"migrations/versions/{M}_merge_heads.py"
+    dry = run(alice.root, "merge", "--dry-run")
+    assert dry.rc == 1 and alice.file(M).exists()
+
+    result = run(alice.root, "merge")
+
+    assert (result.rc, result.err) == (
+        0,
+        f"moved {N} ({M} -> {U}): `migfix db sync` brings a database that ran them in step.\n",
+    )
+    parents = ", ".join(alice_parents := re.findall(r"'(\w+)'", _down_line(alice, U)))
+    assert sorted(alice_parents) == sorted([B, C])
+    assert result.out.splitlines()[:2] == [
+        f"Folded merge revision {M} into {U}, which already joins {parents}: deleted {merge_rel}",
+        f"Repointed {N}: {M} -> {U}  (migrations/versions/{N}_add_n.py)",
+    ]
+    assert not (alice.versions / f"{M}_merge_heads.py").exists()
+    assert alice.file(N).read_text().encode() == repointed(n_before.encode(), template, M, U)
+    assert_healthy(run, alice, [N], upgrade=True)
+
+
+def _down_line(proj: Proj, rev: str) -> str:
+    return next(line for line in proj.file(rev).read_text().splitlines() if "down_revision" in line)

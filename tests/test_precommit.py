@@ -96,6 +96,54 @@ def test_migfix_check_hook_passes_on_one_head(migfix_repo: Path, tmp_path: Path)
     assert "Passed" in proc.stdout
 
 
+def test_the_readme_snippet_works_with_a_commit_id_and_autoupdate(
+    migfix_repo: Path, tmp_path: Path
+) -> None:
+    """The README's `.pre-commit-config.yaml`, with this repository's URL and a commit id,
+    runs the hook; `pre-commit autoupdate` then keeps a rev that still works."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"### pre-commit\n.*?```yaml\n(.*?)```", readme, re.S)
+    assert found is not None
+    snippet = found.group(1)
+    assert "<this repository's git URL>" in snippet and "<full commit id>" in snippet
+    sha = git(migfix_repo, "rev-parse", "HEAD")
+    repo = project_repo(tmp_path, "two_heads")
+    config = repo / ".pre-commit-config.yaml"
+    config.write_text(
+        snippet.replace("<this repository's git URL>", str(migfix_repo)).replace(
+            "<full commit id>", sha
+        )
+    )
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PRE_COMMIT_COLOR": "never",
+    }
+    env.pop("PYTHONPATH", None)
+
+    def pre_commit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(PRE_COMMIT), *args],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+
+    ran = pre_commit("run", "--all-files")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "2 heads without branch labels" in ran.stdout
+    updated = pre_commit("autoupdate")
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert f"rev: {sha}" in config.read_text()  # no tag yet: the newest commit
+    assert pre_commit("run", "--all-files").returncode == 1
+
+
 def test_migfix_check_hook_at_a_monorepo_root_checks_the_projects_of_the_staged_files(
     migfix_repo: Path, tmp_path: Path
 ) -> None:

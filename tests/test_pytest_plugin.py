@@ -225,3 +225,22 @@ def test_postgres_roundtrip_and_database(pytester: pytest.Pytester, postgres_ok:
         "migfix-new": "SKIPPED",
     }
     result.assert_outcomes(passed=3, skipped=1)
+
+
+def test_monorepo_gets_items_per_project(pytester: pytest.Pytester) -> None:
+    make_repo(pytester.path)
+    shutil.copytree(FIXTURES / "plain", pytester.path / "backend")
+    shutil.copytree(FIXTURES / "two_heads", pytester.path / "billing")
+    result = run(pytester, "--migfix", "-k", "graph")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "PASSED backend/alembic.ini::migfix-graph",
+            "FAILED billing/alembic.ini::migfix-graph - *",
+        ]
+    )
+    # The fixtures need one project, and say so.
+    pytester.makepyfile(test_user="def test_it(migfix_project):\n    pass\n")
+    result = run(pytester, "-k", "test_it")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*holds several Alembic projects*"])

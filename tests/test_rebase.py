@@ -23,6 +23,7 @@ from gitutil import commit_all, git, git_proc, isolate_git
 from migfix.cli import main
 from migfix.errors import Refusal
 from migfix.graph import Graph
+from migfix.moves import ADVICE
 from migfix.rebase import RebasePlan, plan_rebase
 from migfix.scan import scan_file
 
@@ -201,6 +202,8 @@ def test_behind_by_one_before_git_merge(repos: Repos, migfix: Run) -> None:
         "Rebasing onto origin/main:\n"
         "  bbbb0001: aaaa0001 -> aaaa0002  (alembic/versions/bbbb0001_feature_one.py)\n"
         "Chain: aaaa0002 -> bbbb0001\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0002, which is not in its files yet.\n"
     )
     assert b1.read_text() == repointed(before, "aaaa0001", "aaaa0002")
     # Only the rewritten file changed: no checkout, no stash.
@@ -269,6 +272,8 @@ def test_several_chains_are_stacked_oldest_first_commit_first(repos: Repos, migf
         "first: dddd0001 -> dddd0002 (first committed 2020-06-01 12:00:00 UTC); then cccc0001 "
         "(first committed 2021-06-01 12:00:00 UTC); then eeee0001 (not committed yet).\n"
         "Chain: aaaa0002 -> dddd0001 -> dddd0002 -> cccc0001 -> eeee0001\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0002, which is not in its files yet.\n"
     )
     assert c1.read_text() == repointed(texts[c1], "aaaa0001", "dddd0002")
     assert d1.read_text() == repointed(texts[d1], "aaaa0001", "aaaa0002")
@@ -305,7 +310,19 @@ def own_merge(repos: Repos) -> Repos:
     return repos
 
 
-def test_own_merge_revision_is_refused_without_drop_merges(own_merge: Repos, migfix: Run) -> None:
+def carry_operation(merge_file: Path) -> None:
+    """Give a merge revision an operation: it no longer does nothing."""
+    text = merge_file.read_text()
+    body = '"""Upgrade schema."""\n    pass\n'
+    assert text.count(body) == 1, text
+    merge_file.write_text(text.replace(body, '"""Upgrade schema."""\n    op.execute("SELECT 1")\n'))
+
+
+def test_own_merge_revision_with_operations_is_refused_without_drop_merges(
+    own_merge: Repos, migfix: Run
+) -> None:
+    carry_operation(own_merge.dev / VERSIONS / "mmmm0001_merge_main.py")
+    commit_all(own_merge.dev, "the merge does something")
     code, out, err = migfix(own_merge.dev, "rebase", "--onto", "origin/main")
 
     assert (code, out) == (2, "")
@@ -318,10 +335,43 @@ def test_own_merge_revision_is_refused_without_drop_merges(own_merge: Repos, mig
     assert status(own_merge.dev) == ""
 
 
+def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
+    own_merge: Repos, migfix: Run
+) -> None:
+    versions = own_merge.dev / VERSIONS
+    b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
+    merge_file = versions / "mmmm0001_merge_main.py"
+    b1_before, b2_before = b1.read_text(), b2.read_text()
+
+    code, out, err = migfix(own_merge.dev, "rebase", "--onto", "origin/main")
+
+    assert (code, err) == (
+        0,
+        "moved bbbb0001 (aaaa0001 -> aaaa0003); bbbb0002 (mmmm0001 -> bbbb0001): "
+        "`migfix db sync` brings a database that ran them in step.\n",
+    )
+    assert out == (
+        "Rebasing onto origin/main:\n"
+        "  bbbb0001: aaaa0001 -> aaaa0003  (alembic/versions/bbbb0001_feature_one.py)\n"
+        "  bbbb0002: mmmm0001 -> bbbb0001  (alembic/versions/bbbb0002_feature_two.py)\n"
+        "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
+        "  (alembic/versions/mmmm0001_merge_main.py)\n"
+        "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0003, which is not in its files yet.\n"
+    )
+    assert not merge_file.exists()
+    assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
+    assert b2.read_text() == repointed(b2_before, "mmmm0001", "bbbb0001")
+    git(own_merge.dev, "merge", "-q", "--no-edit", "origin/main")
+    assert_alembic_ok(own_merge.dev, {"bbbb0002"})
+
+
 def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix: Run) -> None:
     versions = own_merge.dev / VERSIONS
     b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
     merge_file = versions / "mmmm0001_merge_main.py"
+    carry_operation(merge_file)
     b1_before, b2_before = b1.read_text(), b2.read_text()
     code, out, _ = migfix(
         own_merge.dev, "rebase", "--onto", "origin/main", "--drop-merges", "--dry-run"
@@ -340,6 +390,8 @@ def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix
         "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
         "  (alembic/versions/mmmm0001_merge_main.py)\n"
         "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0003, which is not in its files yet.\n"
     )
     assert not merge_file.exists()
     assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
@@ -373,6 +425,8 @@ def test_each_labelled_branch_goes_onto_the_head_with_its_label(repos: Repos, mi
         "  eeee0002: eeee0001 -> eeee0003  (alembic/versions/eeee0002_feature_expand.py)\n"
         "Chain (contract): cccc0003 -> cccc0002\n"
         "Chain (expand): eeee0003 -> eeee0002\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's heads cccc0003, eeee0003, which are not in its files yet.\n"
     )
     assert e2x.read_text() == repointed(before[e2x], "eeee0001", "eeee0003")
     assert c2x.read_text() == repointed(before[c2x], "cccc0001", "cccc0003")
@@ -440,7 +494,11 @@ def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Run) -
         )
     )
     assert out.startswith(diff)
-    assert out.endswith("Chain: aaaa0002 -> bbbb0001\n")
+    assert out.endswith(
+        "Chain: aaaa0002 -> bbbb0001\n"
+        + "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this "
+        "branch names origin/main's head aaaa0002, which is not in its files yet.\n"
+    )
 
     code, out, _ = migfix(repos.dev, "rebase", "--onto", "origin/main", "--json")
     assert code == 0
@@ -460,6 +518,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Run) -
         "dropped_merges": [],
         "chains": [{"onto": "aaaa0002", "labels": [], "revisions": ["bbbb0001"], "stacked": []}],
         "notes": [],
+        "unmerged_ref_heads": ["aaaa0002"],
     }
     assert migfix(repos.dev, "rebase", "--onto", "origin/main", "--dry-run")[0] == 0
 
@@ -685,12 +744,10 @@ def test_real_corpus_feature_branch_rebased_onto_main(
 
     code, out, err = migfix(dev, "rebase", "--onto", "origin/main")
 
-    # The only thing on stderr is the notice for databases that ran the moved revision.
-    assert code == 0 and err.endswith(f"{MOVED_NOTICE.split(': ', 1)[1]}"), err
-    assert len(err.splitlines()) == 1
-    assert out.endswith(
-        f"Chain: {p1} -> {' -> '.join(r for r in g.topological_order() if r in own)}\n"
-    )
+    # One line on stderr: which revisions moved, and what to do about databases.
+    assert code == 0 and err.startswith("moved ") and err.endswith(f"{ADVICE}.\n"), err
+    assert f"Chain: {p1} -> {' -> '.join(r for r in g.topological_order() if r in own)}\n" in out
+    assert out.endswith(f"origin/main's head {p1}, which is not in its files yet.\n")
     git(dev, "merge", "-q", "--no-edit", "origin/main")
     after = Graph(scan_locations([dev / VERSIONS], recursive=False))
     assert after.heads == (p2,)
@@ -888,3 +945,145 @@ def test_refuses_a_branch_revision_that_names_itself(repos: Repos, migfix: Run) 
     )
     assert "names itself in down_revision" in err and "Traceback" not in err
     assert b1.read_bytes() == before
+
+
+def test_plan_drops_an_empty_merge_of_ref_history_without_being_asked() -> None:
+    work = graph_of(
+        ("a1", ()), ("a2", ("a1",)), ("a3", ("a1",)), ("m1", ("a2", "a3")), ("b1", ("m1",))
+    )
+    plan = plan_rebase(work, graph_of(*MAIN), ref="main", root=Path("/p"), empty_merges={"m1"})
+    assert [(m.revision, m.old_parents, m.new_parents) for m in plan.moves] == [
+        ("b1", ("m1",), ("a4",))
+    ]
+    assert [(d.revision, d.parents) for d in plan.dropped] == [("m1", ("a2", "a3"))]
+
+
+def test_plan_never_leaves_a_parent_that_is_an_ancestor_of_another() -> None:
+    # m1 joined b1 and main's a2; b2 merges m1 and b1's child b3. Dropping m1 would give b2
+    # the parents b1 and b3, and b1 is b3's parent: only b3 stays.
+    work = graph_of(
+        ("a1", ()),
+        ("a2", ("a1",)),
+        ("b1", ("a1",)),
+        ("m1", ("b1", "a2")),
+        ("b3", ("b1",)),
+        ("b2", ("m1", "b3")),
+    )
+    onto = graph_of(("a1", ()), ("a2", ("a1",)))
+    plan = plan_rebase(work, onto, ref="main", root=Path("/p"), empty_merges={"m1"})
+    assert {m.revision: m.new_parents for m in plan.moves} == {"b1": ("a2",), "b2": ("b3",)}
+
+
+def _corpus_branches(corpus_dir: Path) -> Iterator[tuple[str, Graph, str, set[str], set[str]]]:
+    """Real feature branches cut out of real graphs: for each merge M(P1, P2) of galaxy and
+    langflow whose P2 side has a few revisions of its own, main holds P1's history and the
+    branch P2's own revisions, then M itself (the branch merged main), then M's children."""
+    from migfix.scan import scan_locations
+
+    for name, locations in corpus_projects(corpus_dir):
+        if name not in ("galaxy", "langflow") or len(locations) != 1:
+            continue
+        g = Graph(scan_locations(locations, recursive=False))
+        for m in sorted(g.merge_points):
+            if len(g.nodes[m].down) != 2:
+                continue
+            p1, p2 = g.nodes[m].down
+            main_side = g.ancestors(p1) | {p1}
+            own = (g.ancestors(p2) | {p2}) - main_side
+            kids = [c for c in g.children[m] if g.nodes[c].down == (m,)]
+            if 1 <= len(own) <= 8 and all(len(g.nodes[r].down) == 1 for r in own):
+                yield name, g, m, main_side, own | {m, *kids}
+
+
+@pytest.mark.corpus
+def test_real_corpus_branches_that_merged_main_end_with_one_head(corpus_dir: Path) -> None:
+    """Every such branch rebases to one head; only a merge that carries operations refuses."""
+    from migfix.noop import does_nothing
+
+    outcomes: dict[str, int] = {"one head": 0, "refused: operations": 0}
+    for name, g, m, main_side, branch in _corpus_branches(corpus_dir):
+        work = Graph([g.nodes[r].file for r in main_side | branch])
+        onto = Graph([g.nodes[r].file for r in main_side])
+        empty = {m} if does_nothing(g.nodes[m].path.read_bytes()) else set()
+        try:
+            plan = plan_rebase(work, onto, ref="main", root=Path("/"), empty_merges=empty)
+        except Refusal as exc:
+            assert not empty, (name, m, exc.message)
+            assert "is a merge revision of this branch that only joins main's" in exc.message
+            outcomes["refused: operations"] += 1
+            continue
+        parents = {r: n.down for r, n in work.nodes.items()}
+        parents.update({mv.revision: mv.new_parents for mv in plan.moves})
+        for d in plan.dropped:
+            del parents[d.revision]
+        named = {p for ps in parents.values() for p in ps}
+        assert [r for r in parents if r not in named] == [plan.chains[0].revisions[-1]], (name, m)
+        assert [d.revision for d in plan.dropped] == [m]
+        outcomes["one head"] += 1
+    assert outcomes["one head"] >= 3, outcomes
+
+
+@pytest.mark.corpus
+def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
+    tmp_path: Path, template: Path, migfix: Run, corpus_dir: Path
+) -> None:
+    """A real branch (real files) that merged main with an empty merge revision: `migfix rebase`
+    deletes that merge, re-roots the branch and points the merge's children at its own side."""
+    from alembic.script.revision import Revision, RevisionMap
+
+    from migfix.noop import does_nothing
+    from migfix.scan import scan_locations
+
+    picked = next(
+        (
+            c
+            for c in _corpus_branches(corpus_dir)
+            if does_nothing(c[1].nodes[c[2]].path.read_bytes()) and len(c[4]) >= 3
+        ),
+        None,
+    )
+    assert picked is not None, "no empty merge of galaxy or langflow fits this scenario"
+    name, g, m, main_side, branch = picked
+    p1, p2 = g.nodes[m].down
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(remote))
+    up = tmp_path / "up"
+    git(tmp_path, "clone", "-q", str(remote), str(up))
+    git(up, "checkout", "-q", "-b", "main")
+    shutil.copytree(template, up, dirs_exist_ok=True)
+
+    def place(clone: Path, revs: set[str]) -> None:
+        for r in revs:
+            src = g.nodes[r].path
+            (clone / VERSIONS / src.name).write_bytes(src.read_bytes())
+
+    own = {r for r in branch if r != m and m not in g.ancestors(r)}
+    shared = main_side & (g.ancestors(min(own, key=lambda r: len(g.ancestors(r)))))
+    place(up, shared)
+    commit_all(up, f"{name}: shared history")
+    git(up, "push", "-q", "-u", "origin", "main")
+    dev = tmp_path / "dev"
+    git(tmp_path, "clone", "-q", str(remote), str(dev))
+    git(dev, "checkout", "-q", "-b", "feature")
+    place(dev, own)
+    commit_all(dev, f"{name}: feature")
+    place(up, main_side - shared)
+    commit_all(up, f"{name}: main")
+    git(up, "push", "-q", "origin", "main")
+    git(dev, "fetch", "-q", "origin")
+    git(dev, "merge", "-q", "--no-edit", "origin/main")
+    place(dev, branch - own)  # the branch's real merge of main, and what came after it
+    commit_all(dev, f"{name}: merged main")
+    merge_file = dev / VERSIONS / g.nodes[m].path.name
+
+    code, out, err = migfix(dev, "rebase", "--onto", "origin/main")
+
+    # One line on stderr: which revisions moved, and what to do about databases.
+    assert code == 0 and err.startswith("moved ") and err.endswith(f"{ADVICE}.\n"), err
+    assert f"  {m}: deleted, it only merged origin/main's history ({p1}, {p2})" in out
+    assert not merge_file.exists()
+    after = Graph(scan_locations([dev / VERSIONS], recursive=False))
+    assert m not in after.nodes and len(after.heads) == 1
+    revmap = RevisionMap(lambda: [Revision(r, n.down or None) for r, n in after.nodes.items()])
+    assert revmap.heads == after.heads
+    assert p1 in after.ancestors(after.heads[0])

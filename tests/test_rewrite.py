@@ -664,3 +664,33 @@ def test_alembic_loads_the_rewritten_revision(tmp_path: Path) -> None:
         "down_revision: Union[str, Sequence[str], None] = ('aaaa0001', 'aaaa0002')\n"
         in third.read_text()
     )
+
+
+def _libcst_rewrite(source: bytes, parents: tuple[str, ...]) -> bytes:
+    from migfix import rewrite
+
+    module = rewrite._parse(source, PATH)
+    return rewrite._rewrite(source, module, rewrite._find_binding(module, PATH), parents)
+
+
+@pytest.mark.corpus
+def test_the_fast_splice_gives_the_bytes_libcst_gives_on_real_files(
+    corpus_dir: Path, fixtures_dir: Path
+) -> None:
+    from migfix import fastrewrite
+
+    files = sorted(fixtures_dir.rglob("versions/**/*.py")) + sorted(corpus_dir.rglob("*.py"))
+    files = [f for f in files if "synthetic-5000" not in f.parts and "_dl" not in f.parts]
+    files += sorted((corpus_dir / "synthetic-5000" / "versions").glob("*.py"))[:50]
+    variants = (("x1",), ("x1", "x2"), ("aaaa0001", "bbbb0002", "cccc0003"))
+    spliced = 0
+    for i, f in enumerate(files):
+        source = f.read_bytes()
+        parents = variants[i % len(variants)]
+        fast = fastrewrite.rewrite_parents(source, parents)
+        if fast is None:
+            continue
+        spliced += 1
+        assert fast == _libcst_rewrite(source, parents), f
+    # Most real files have the template's shape.
+    assert spliced > 0.5 * len(files), (spliced, len(files))

@@ -1,3 +1,3 @@
-from migfix.cli import main
+from migfix.fastcli import main
 
 raise SystemExit(main())

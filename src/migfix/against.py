@@ -13,7 +13,7 @@ from pathlib import Path
 from migfix.config import Project
 from migfix.errors import GitError
 from migfix.graph import Graph, read_graph
-from migfix.scan import RevisionFile, scan_sources
+from migfix.scan import RevisionFile
 
 
 def ref_files(
@@ -32,15 +32,19 @@ def ref_files(
     ``full=False`` skips compiling each file (enough when only the ids matter).
     """
     from migfix import gitops
+    from migfix.blobscan import tree_files
 
-    locations = list(project.version_locations)
-    sources: dict[Path, bytes] = {}
-    for loc in locations:
-        files = gitops.read_tree_files(repo, ref, loc, recursive=project.recursive)
-        if files is None and on_missing is not None:
-            on_missing(loc)
-        sources.update(files or {})
-    return scan_sources(sources, recursive=project.recursive, locations=locations, full=full)
+    # Listed with `git ls-tree`; blobs already scanned on this machine are not read again.
+    sha = gitops.resolve_ref(repo, ref)
+    return tree_files(
+        list(project.version_locations),
+        repo,
+        sha,
+        ref=ref,
+        recursive=project.recursive,
+        on_missing=on_missing,
+        full=full,
+    )
 
 
 def graph_against(project: Project, ref: str) -> Graph:

@@ -79,6 +79,13 @@ class Outcome:
             lines.append(
                 f"{verb} merge revision {m.revision} ({', '.join(m.parents)}): {rel(m.path)}"
             )
+        verb = "Would fold" if self.dry_run else "Folded"
+        for f in plan.folds:
+            lines.append(
+                f"{verb} merge revision {f.revision} into {f.into}, which already joins "
+                f"{', '.join(f.parents)}: {'would delete' if self.dry_run else 'deleted'} "
+                f"{rel(f.path)}"
+            )
         verb = "Would repoint" if self.dry_run else "Repointed"
         for r in plan.repoints:
             lines.append(
@@ -200,6 +207,12 @@ def _merge(
 
         refuse_if_strict(strict, plan.notes)
     if dry_run:
+        if plan.merges and opts.rev_id is None:
+            # Alembic picks a random id for each run: the one shown is not the one written.
+            plan.notes.append(
+                "The merge revision's id is chosen when it is written (the one above is an "
+                "example); pass --rev-id to fix it."
+            )
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
     made: list[Path] = []
@@ -275,8 +288,9 @@ def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:
     """Re-read the files as they will be and refuse a plan that would not fix the heads."""
     from migfix.scan import scan_file
 
-    replaced = {c.path: scan_file(c.path, c.new) for c in changes}
-    files = [replaced.pop(f.path, f) for f in graph.files]
+    replaced = {c.path: scan_file(c.path, c.new) for c in changes if c.new is not None}
+    deleted = {c.path for c in changes if c.new is None}
+    files = [replaced.pop(f.path, f) for f in graph.files if f.path not in deleted]
     files.extend(replaced.values())
     after = Graph(files, allow_heads=graph.allow_heads, root=graph.root)
     before_codes = {(p.code, p.path) for p in graph.problems()}

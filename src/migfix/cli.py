@@ -101,18 +101,10 @@ def heads(
     verbose: bool,
 ) -> int:
     """Show the current heads, like `alembic heads` (exit 1 if some are unintended)."""
-    from migfix import report
-    from migfix.graph import read_graph
+    from migfix import readcmds
 
     project = _project(config, name, versions, recursive)
-    graph = read_graph(project, full=False)  # printing only: `check` tells what won't load
-    if as_json:
-        click.echo(report.dumps(report.heads_json(project, graph)))
-    else:
-        text = report.heads_text(graph, verbose=verbose)
-        if text:
-            click.echo(text)
-    return EXIT_PROBLEMS if graph.unintended_heads() else EXIT_OK
+    return readcmds.heads(project, as_json=as_json, verbose=verbose, echo=click.echo)
 
 
 @cli.command()
@@ -215,46 +207,19 @@ def check(
     against: str | None,
 ) -> int:
     """Report every problem of the revision graph at once (exit 1 if any)."""
-    from migfix import report
-    from migfix.graph import read_graph
+    from migfix import readcmds
+    from migfix.hints import prog_name
 
     project = _project(config, name, versions, recursive)
-    if against:
-        from migfix.against import graph_against
-
-        g = graph_against(project, against)
-    else:
-        g = read_graph(project)
-    del deep  # the scan compiles every file (once per change: the scan cache keeps it)
-    problems = g.problems()
-    if against:
-        from migfix import overlap
-
-        problems.extend(overlap.for_against(project, g, against))
-    if project.settings.lock:
-        from migfix import headlock
-
-        # The lock describes this branch's own heads, also when checking --against REF.
-        stale = headlock.problem(project, read_graph(project) if against else g)
-        problems.extend([stale] if stale else [])
-    failing = [p for p in problems if p.severity == "error" or strict]
-    ok = not failing
-    if fmt == "json":
-        click.echo(report.dumps(report.problems_json(project, g, problems, ok)))
-    elif fmt == "github":
-        from migfix.gitops import find_repo
-
-        text = report.problems_github(project, problems, repo_root=find_repo(project.root))
-        if text:
-            click.echo(text)
-    else:
-        if problems:
-            click.echo(report.problems_text(project, problems))
-        hint = ""
-        if any(p.code == "multiple-heads" for p in failing):
-            hint = "; run `migfix merge` to join the heads"
-        click.echo(report.summary(problems, g) + hint)
-    return EXIT_OK if ok else EXIT_PROBLEMS
+    return readcmds.check(
+        project,
+        fmt=fmt,
+        strict=strict,
+        deep=deep,
+        against=against,
+        prog=prog_name(),
+        echo=click.echo,
+    )
 
 
 @cli.command()

@@ -342,6 +342,7 @@ class Graph:
                 header is not None
                 and not isinstance(node.file.down_revision.value, Unknown)
                 and set(header) != set(node.down)
+                and set(header_ids(header)) != set(node.down)
             ):
                 shown = ", ".join(node.down) or "(none)"
                 out.append(
@@ -369,7 +370,40 @@ class Graph:
                 )
             )
         out.extend(self._cycle_problems())
+        out.extend(self._redundant_parent_problems())
         out.extend(self._head_problems())
+        return out
+
+    def _redundant_parent_problems(self) -> list[Problem]:
+        """Merges one of whose parents is an ancestor of another: Alembic cannot walk them
+        down (``alembic downgrade -1`` fails with "Ambiguous walk")."""
+        out: list[Problem] = []
+        below: dict[str, set[str]] = {}
+        for node in self.nodes.values():
+            parents = [
+                p for p in dict.fromkeys(node.down) if p in self.nodes and p != node.revision
+            ]
+            if len(parents) < 2:
+                continue
+            for q in parents:
+                if q not in below:
+                    below[q] = self.ancestors(q)
+            for p in parents:
+                later = next((q for q in parents if q != p and p in below[q]), None)
+                if later is None:
+                    continue
+                out.append(
+                    Problem(
+                        "redundant-parent",
+                        "error",
+                        f"merge revision {node.revision} names {p} and {later}, but {p} is "
+                        f"an ancestor of {later}, so `alembic downgrade` cannot walk down "
+                        f'from here ("Ambiguous walk"). Remove {p} from its down_revision.',
+                        node.path,
+                        node.file.down_revision.line,
+                        (node.revision, p, later),
+                    )
+                )
         return out
 
     def _cycle_problems(self) -> list[Problem]:
@@ -427,12 +461,13 @@ class Graph:
             listing = ", ".join(f"{n.revision} ({n.path.name})" for n in nodes)
             del labels
             last = nodes[-1]
+            target = f"{shared[0]}@head" if shared else "head"
             out.append(
                 Problem(
                     "multiple-heads",
                     "error",
-                    f"{len(group)} heads {where}: {listing}; `alembic upgrade head` fails on "
-                    "this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), "
+                    f"{len(group)} heads {where}: {listing}; `alembic upgrade {target}` fails "
+                    "on this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), "
                     "or list them in [tool.migfix] allow_heads if they are intended.",
                     last.path,
                     last.file.revision_line,
@@ -454,6 +489,17 @@ class Graph:
                 )
             )
         return out
+
+
+def header_ids(header: Sequence[str]) -> tuple[str, ...]:
+    """The ids a ``Revises:`` header names, however Alembic's template rendered them.
+
+    ``${down_revision | comma,n}`` gives ``a, b`` (nothing for a base); a bare
+    ``${down_revision}`` (pypi/warehouse's template) gives Python's repr: ``None``,
+    ``('a', 'b')``. All of these agree with the same ``down_revision``.
+    """
+    ids = tuple(x for x in (item.strip(" \t()[]'\"") for item in header) if x)
+    return () if ids == ("None",) else ids
 
 
 def read_graph(project: Project, *, full: bool = True) -> Graph:

@@ -401,13 +401,20 @@ def _fix(
         else set()
     )
     review: str | None = None
+    title = "Merge migration heads (migfix)"
+    added: list[Path] = []
+    note: str | None = None
     if chosen == "rebase":
+        from migfix.hints import ref_name
         from migfix.rebase import SettledRevisions, hook_rebase
 
+        # Named (origin/main) rather than by sha, in the report and the commit title.
+        candidates = [ref_name(repo, sha) for sha in other_side()]
         try:
-            written, report = hook_rebase(
-                project, onto=other_side(), by=f"migfix hook ({hook_type})"
-            )
+            written, report = hook_rebase(project, onto=candidates, by=f"migfix hook ({hook_type})")
+            first = report.split("\n", 1)[0]
+            if first.startswith("Rebasing onto ") and first.endswith(":"):
+                title = f"Rebase migrations onto {first[len('Rebasing onto ') : -1]} (migfix)"
         except SettledRevisions as exc:
             _say(
                 f"{where}the rebase strategy would rewrite settled revisions "
@@ -422,9 +429,15 @@ def _fix(
         # When the hook commits, the request to review and commit gives way to what
         # really happened, said once the commit is made.
         written, report = outcome.written, outcome.text(review=not do_commit)
+        added = [m.path for m in outcome.plan.merges]
         if do_commit and written:
             review = apply.REVIEW
+        from migfix.hints import published_note
+
+        note = published_note(repo, outcome.plan, graph)
     _say(report)
+    if note:
+        _say(note)
     repointed = moves.read(repo)[0][mark:]
     if repointed:
         _say(where + moves.advice([(m.revision, m.old, m.new) for m in repointed]))
@@ -441,18 +454,28 @@ def _fix(
         )
     if written and do_commit:
         try:
-            _commit(repo, written, "Merge migration heads (migfix)")
+            _commit(repo, written, title)
         except subprocess.CalledProcessError as exc:
             # The fix is on disk: say so, rather than the generic "no file was changed".
             said = " ".join((exc.stderr or b"").decode("utf-8", "replace").split())
             _say(
                 f"wrote the fix but could not commit it (git said: {said or 'nothing'}); it is "
-                "left uncommitted for review: `git diff`, then commit."
+                f"left uncommitted for review: {_review_how(project, written, added)}."
             )
             return
         _say("committed the result.")
     elif written:
-        _say("left uncommitted for review: `git diff`, then commit.")
+        _say(f"left uncommitted for review: {_review_how(project, written, added)}.")
+
+
+def _review_how(project: object, written: Sequence[Path], added: Sequence[Path]) -> str:
+    """`git diff` shows changed files only; a new file needs `git status` to be seen."""
+    new = [p for p in written if p in added]
+    if not new:
+        return "`git diff`, then commit"
+    rel = getattr(project, "relpath", str)
+    names = ", ".join(rel(p) for p in new)
+    return f"`git status` (new: {names}) and `git diff`, then commit"
 
 
 def _sync_db(project: Project, moved: Sequence[object]) -> None:

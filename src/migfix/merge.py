@@ -48,6 +48,16 @@ class Repoint:
     new: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Fold:
+    """A new merge revision deleted because an incoming one joins the same parents."""
+
+    revision: str
+    path: Path
+    into: str
+    parents: tuple[str, ...]
+
+
 @dataclass
 class MergePlan:
     project: Project
@@ -56,10 +66,11 @@ class MergePlan:
     repoints: list[Repoint] = field(default_factory=list)
     changes: list[FileChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    folds: list[Fold] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.merges and not self.repoints
+        return not self.merges and not self.repoints and not self.folds
 
     def to_json(self) -> dict[str, Any]:
         rel = self.project.relpath
@@ -82,6 +93,9 @@ class MergePlan:
                 for r in self.repoints
             ],
             "notes": self.notes,
+            "folded": [
+                {"revision": f.revision, "path": rel(f.path), "into": f.into} for f in self.folds
+            ],
         }
 
 
@@ -170,6 +184,7 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
         _plan_group(graph, newness, group, parents, merges, rev_ids, plan)
     if not merges and not plan.repoints:
         return plan
+    _refuse_redundant_parents(merges, parents)
     if merges:
         plan.merges = _render_merges(project, graph, merges, message, opts)
     _refuse_settled_repoints(plan)
@@ -211,11 +226,19 @@ def _plan_group(
     for h in group:
         region |= graph.ancestors(h)
     order = {r: i for i, r in enumerate(graph.nodes)}
+    folded = _fold_duplicates(graph, newness, region, parents, plan)
+    region -= folded
     settled = {r for r in region if not newness.is_new(r)}
     settled_heads = sorted(
         (r for r in settled if not any(c in settled for c in graph.children[r])),
         key=order.__getitem__,
     )
+    if len(settled_heads) > 1:
+        # A settled head below another one (a revision named with --new between them) is
+        # no head to join: a merge naming a revision and its descendant cannot be walked
+        # down by Alembic ("Ambiguous walk").
+        below = set().union(*(graph.ancestors(h) for h in settled_heads))
+        settled_heads = [h for h in settled_heads if h not in below]
     target: str | None
     if len(settled_heads) > 1:
         target = next(ids)
@@ -228,6 +251,8 @@ def _plan_group(
         # Over the planned parents: TARGET may be the merge just planned, not in GRAPH.
         target_ancestry = reachable([target], parents.__getitem__, within=parents)
         for rev in sorted((r for r in region if newness.is_new(r)), key=order.__getitem__):
+            if rev in target_ancestry or rev in folded:
+                continue  # below the target already: moving it on top would make a loop
             node = graph.nodes[rev]
             if isinstance(node.file.down_revision.value, Unknown):
                 # Its parents read as none, so whether it hangs off a stale parent (and
@@ -248,7 +273,13 @@ def _plan_group(
                 if q not in new:
                     new.append(q)
             parents[rev] = tuple(new)
-            plan.repoints.append(Repoint(rev, node.path, old, tuple(new)))
+            plan.repoints.append(Repoint(rev, node.path, node.down, tuple(new)))
+    moved = {rp.revision for rp in plan.repoints}
+    for rev in sorted(region, key=order.__getitem__):
+        # Children of a folded merge that did not move on: they now name the incoming merge.
+        if rev not in moved and parents[rev] != graph.nodes[rev].down:
+            node = graph.nodes[rev]
+            plan.repoints.append(Repoint(rev, node.path, node.down, parents[rev]))
     # Several independent new chains (or a new chain beside the settled head) may
     # still leave several heads: join what remains with one more merge.
     remaining = _heads_within(parents, region | ({target} if target else set()))
@@ -257,6 +288,63 @@ def _plan_group(
         extra = next(ids)
         merges.append((extra, tuple(remaining)))
         parents[extra] = tuple(remaining)
+
+
+def _refuse_redundant_parents(
+    merges: Sequence[tuple[str, tuple[str, ...]]],
+    parents: dict[str, tuple[str, ...]],
+) -> None:
+    """Never write a merge one of whose parents is an ancestor of another (``check``'s
+    redundant-parent): ``alembic downgrade`` cannot walk down through it."""
+
+    def up(rev: str) -> tuple[str, ...]:
+        return parents.get(rev, ())
+
+    for _rev, heads in merges:
+        for h in heads:
+            below = reachable(up(h), up, within=parents)
+            older = next((p for p in heads if p != h and p in below), None)
+            if older is not None:
+                raise Refusal(
+                    f"{older} is an ancestor of {h}, so a merge revision over both would name "
+                    "a parent twice over and `alembic downgrade` could not walk down through "
+                    f"it. Merge only {h} (`migfix merge` without naming heads picks them)."
+                )
+
+
+def _fold_duplicates(
+    graph: Graph,
+    newness: Newness,
+    region: set[str],
+    parents: dict[str, tuple[str, ...]],
+    plan: MergePlan,
+) -> set[str]:
+    """Two people joined the same heads: a new merge revision that does nothing, over the
+    same parents as a settled (incoming) one, is deleted and its children point at the
+    incoming merge instead of gaining an empty "merge heads" revision."""
+    from migfix.noop import does_nothing
+
+    by_parents: dict[frozenset[str], str] = {}
+    merges = [r for r in graph.merge_points if r in region]
+    for r in merges:
+        node = graph.nodes[r]
+        if not newness.is_new(r):
+            by_parents.setdefault(frozenset(node.down), r)
+    folded: set[str] = set()
+    for r in merges:
+        node = graph.nodes[r]
+        into = by_parents.get(frozenset(node.down))
+        if into is None or not newness.is_new(r) or into == r:
+            continue
+        kids = graph.children[r]
+        if any(not newness.is_new(k) for k in kids) or not does_nothing(node.path.read_bytes()):
+            continue  # a settled child, or operations in it: not ours to delete
+        folded.add(r)
+        plan.folds.append(Fold(r, node.path, into, node.down))
+        del parents[r]
+        for k in kids:
+            parents[k] = tuple(dict.fromkeys(into if p == r else p for p in parents[k]))
+    return folded
 
 
 def _heads_within(parents: dict[str, tuple[str, ...]], region: set[str]) -> list[str]:
@@ -430,6 +518,7 @@ def build_changes(plan: MergePlan, graph: Graph) -> list[FileChange]:
     from migfix import rewrite
 
     changes = [FileChange(m.path, None, m.content) for m in plan.merges]
+    changes += [FileChange(f.path, f.path.read_bytes(), None) for f in plan.folds]
     for m in plan.merges:
         if m.path.exists():
             raise Refusal(

@@ -35,8 +35,20 @@ class Newness:
         return rev in self.new
 
 
-def upstream_revisions(project: Project, repo: Path, ref: str) -> set[str]:
-    """Revision ids declared in the version locations of ``ref``'s tree."""
+def upstream_revisions(
+    project: Project, repo: Path, ref: str, graph: Graph | None = None
+) -> set[str]:
+    """Revision ids declared in the version locations of ``ref``'s tree.
+
+    Given GRAPH (the work tree's), only the files that differ from ``ref`` are read from
+    git (``blobscan.revisions_on``); the others are the files already read.
+    """
+    if graph is not None:
+        from migfix.blobscan import revisions_on
+
+        return revisions_on(
+            project.version_locations, repo, ref, graph.files, recursive=project.recursive
+        )
     from migfix.against import ref_files
 
     return {f.revision for f in ref_files(project, repo, ref, full=False) if f.revision}
@@ -100,7 +112,7 @@ def classify(
     on_upstream: set[str] = set()
     for ref in refs:
         gitops.resolve_ref(repo, ref)  # a clear error for a ref that does not exist
-        on_upstream |= upstream_revisions(project, repo, ref)
+        on_upstream |= upstream_revisions(project, repo, ref, graph)
     # Uncommitted files need no look of their own: one whose id is not on upstream is
     # new by this rule, and one whose id is on upstream stays settled (rewriting it would
     # change a revision someone may have applied).

@@ -14,6 +14,7 @@ libcst is imported only inside :func:`touches`: plain ``check`` never pays for i
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,16 +301,14 @@ def sides_of_heads(graph: Graph, heads: Sequence[str]) -> list[list[str]]:
     """For each head, the revisions only it leads to (what its side added since the lines
     diverged), parents first."""
     lines = {h: graph.ancestors(h) | {h} for h in heads}
+    # How many heads lead to each revision: a revision is one side's own when exactly its
+    # head does. Counting once keeps this linear in heads x revisions; unioning every other
+    # head's line per head was quadratic in the heads (300 heads: seconds per merge).
+    leads: Counter[str] = Counter()
+    for line in lines.values():
+        leads.update(line)
     order = graph.topological_order()
-    out = []
-    for h in heads:
-        others: set[str] = set()
-        for o in heads:
-            if o != h:
-                others |= lines[o]
-        own = lines[h] - others
-        out.append([r for r in order if r in own])
-    return out
+    return [[r for r in order if r in lines[h] and leads[r] == 1] for h in heads]
 
 
 def _key(table: str) -> str:

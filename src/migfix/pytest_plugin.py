@@ -78,10 +78,40 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _find(rootpath: Path) -> Project:
-    from migfix.config import find_project
+def _projects(rootpath: Path) -> list[tuple[Project | None, str, str, Path | None]]:
+    """(project, ini section, error, config file) for each project: the one at or above
+    pytest's root directory, else every project discovery finds in the repository."""
+    from migfix.discover import select
+    from migfix.errors import MigfixError
 
-    return find_project(rootpath)
+    try:
+        selection = select(rootpath)
+    except MigfixError as exc:
+        return [(None, "alembic", exc.message, None)]
+    if selection.single is not None:
+        p = selection.single
+        return [(p, p.ini_section, "", p.config_file or p.toml_file or p.script_location)]
+    return [
+        (e.project, e.section, e.error.message if e.error else "", e.config)
+        for e in selection.entries
+    ]
+
+
+def _find(rootpath: Path) -> Project:
+    """The one project for the fixtures; several projects need a choice the plugin cannot make."""
+    from migfix.errors import ConfigError
+
+    found = _projects(rootpath)
+    if len(found) == 1 and found[0][0] is not None:
+        return found[0][0]
+    if len(found) == 1:
+        raise ConfigError(found[0][2])
+    names = ", ".join(str(where) for _, _, _, where in found)
+    raise ConfigError(
+        f"pytest's root directory {rootpath} holds several Alembic projects ({names}); "
+        "migfix_project and migfix_database need one: run pytest from that project's "
+        "directory (or give it its own rootdir)."
+    )
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so they apply to these items
@@ -90,22 +120,19 @@ def pytest_collection_modifyitems(
 ) -> None:
     if not config.stash.get(_ENABLED, False):
         return
-    from migfix.errors import MigfixError
-
-    try:
-        project: Project | None = _find(config.rootpath)
-        error = ""
-    except MigfixError as exc:
-        project, error = None, exc.message
-    parent: pytest.Session | MigfixFile = session
-    if project is not None:
-        # Items live under the project's config file: `alembic.ini::migfix-graph`.
-        where = project.config_file or project.toml_file or project.script_location
-        parent = MigfixFile.from_parent(session, path=where or project.root)
-    added = [
-        MigfixItem.from_parent(parent, name=name, kind=name, project=project, error=error)
-        for name in ITEMS
-    ]
+    added: list[MigfixItem] = []
+    for project, section, error, where in _projects(config.rootpath):
+        parent: pytest.Session | MigfixFile = session
+        if where is not None:
+            # Items live under the project's config file: `backend/alembic.ini::migfix-graph`.
+            parent = MigfixFile.from_parent(session, path=where)
+        suffix = f"[{section}]" if section != "alembic" else ""
+        added.extend(
+            MigfixItem.from_parent(
+                parent, name=name + suffix, kind=name, project=project, error=error
+            )
+            for name in ITEMS
+        )
     items.extend(added)
     # Reported like collected items, so "collected N items" and -k / -m counts include them.
     report = pytest.CollectReport("", "passed", None, list[pytest.Item | pytest.Collector](added))

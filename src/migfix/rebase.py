@@ -14,7 +14,7 @@ are never rewritten: they are REF's.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from migfix._fileio import FileChange
 from migfix.config import Project, relpath
 from migfix.errors import Refusal
-from migfix.graph import Graph
+from migfix.graph import Graph, reachable
 from migfix.scan import Unknown
 
 JSON_VERSION = 1
@@ -77,6 +77,9 @@ class RebasePlan:
     dropped: tuple[DroppedMerge, ...] = ()
     chains: tuple[Chain, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    unmerged: tuple[str, ...] = ()
+    """REF's heads the branch now comes after that its own files do not hold yet (REF is
+    not merged in): the next step is `git merge REF`."""
     project: Project | None = None
     """Set by :func:`plan_onto`: the heads lock is written with the moves when it is on."""
 
@@ -116,6 +119,7 @@ class RebasePlan:
                 for c in self.chains
             ],
             "notes": list(self.notes),
+            "unmerged_ref_heads": list(self.unmerged),
         }
 
 
@@ -158,25 +162,31 @@ def plan_rebase(
     root: Path,
     first_commits: Mapping[Path, int] | None = None,
     drop_merges: bool = False,
+    empty_merges: Container[str] = frozenset(),
 ) -> RebasePlan:
     """Plan re-rooting WORK's revisions that ONTO (REF's graph) lacks onto ONTO's heads.
 
     FIRST_COMMITS gives, per file path, when it was first committed (Unix seconds); it orders
     independent chains (files missing from it count as not committed yet, and go last).
+    A merge of this branch that only joined REF's history is dropped when it is in
+    EMPTY_MERGES (its upgrade and downgrade do nothing, see ``noop``), as ``git rebase``
+    drops merge commits; one that carries operations is refused unless DROP_MERGES.
     """
     sides = _Sides(work, onto, ref, root)
     _refuse_unmerged_ref(onto, ref)
     branch = _branch_revisions(work, onto)
     _refuse_unplaceable(sides, branch)
     redundant = _redundant_merges(sides, branch)
-    if redundant and not drop_merges:
-        _refuse_redundant_merges(sides, redundant)
+    carrying = {r: p for r, p in redundant.items() if r not in empty_merges}
+    if carrying and not drop_merges:
+        _refuse_redundant_merges(sides, carrying)
     kept = [r for r in branch if r not in redundant]
     parents = {r: _skip_dropped(work.nodes[r].down, redundant) for r in kept}
     anchored, by_head = _choose_heads(sides, _chains_of(kept, parents), parents)
     new_parents, chains, notes = _stack_chains(
         sides, by_head, anchored, parents, first_commits or {}
     )
+    _drop_redundant_parents(sides, new_parents)
     return RebasePlan(
         ref=ref,
         root=root,
@@ -185,6 +195,7 @@ def plan_rebase(
         dropped=tuple(DroppedMerge(r, work.nodes[r].path, work.nodes[r].down) for r in redundant),
         chains=tuple(chains),
         notes=tuple(notes),
+        unmerged=tuple(c.onto for c in chains if c.onto not in work.nodes),
     )
 
 
@@ -452,6 +463,28 @@ def _stack_chains(
     return new_parents, chains, notes
 
 
+def _drop_redundant_parents(sides: _Sides, new_parents: dict[str, tuple[str, ...]]) -> None:
+    """Keep no parent that is an ancestor of another parent of the same revision.
+
+    Replacing a dropped merge by what it merged can give a child two parents on one line;
+    Alembic cannot walk such a merge down ("Ambiguous walk"), so the older one goes.
+    """
+    for r, parents in new_parents.items():
+        if len(parents) < 2:
+            continue
+
+        def up(rev: str) -> tuple[str, ...]:
+            if rev in new_parents:
+                return new_parents[rev]
+            node = sides.onto.nodes.get(rev) or sides.work.nodes.get(rev)
+            return node.down if node is not None else ()
+
+        below = {p: reachable(up(p), up) for p in parents}
+        kept = tuple(p for p in parents if not any(p in below[q] for q in parents if q != p))
+        if kept != parents:
+            new_parents[r] = kept
+
+
 def _build_moves(
     work: Graph, kept: Sequence[str], new_parents: Mapping[str, tuple[str, ...]]
 ) -> tuple[Move, ...]:
@@ -484,6 +517,7 @@ def plan_onto(
     from migfix.apply import refuse_broken, refuse_conflicts
     from migfix.graph import read_graph
     from migfix.newness import classify
+    from migfix.noop import does_nothing
 
     repo = gitops.find_repo(project.root)
     if repo is None:
@@ -502,10 +536,21 @@ def plan_onto(
     # checks parents against both sides itself.
     refuse_broken(project, work, ignore=("unknown-parent",))
     refuse_broken(project, onto)  # REF's files must load too: the result holds them
+    empty = {
+        r
+        for r, n in work.nodes.items()
+        if len(n.down) > 1 and r not in onto.nodes and does_nothing(n.path.read_bytes())
+    }
     branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
     times = gitops.first_commit_times(repo, branch_paths)
     plan = plan_rebase(
-        work, onto, ref=ref, root=project.root, first_commits=times, drop_merges=drop_merges
+        work,
+        onto,
+        ref=ref,
+        root=project.root,
+        first_commits=times,
+        drop_merges=drop_merges,
+        empty_merges=empty,
     )
     if plan.changed:
         newness = classify(project, work, upstream=upstream, extra_new=extra_new)
@@ -564,12 +609,11 @@ def hook_rebase(
 ) -> tuple[list[Path], str]:
     """What the post-merge / post-rewrite / post-commit hook runs with ``strategy = "rebase"``.
 
-    Rebases onto the first of ``onto`` (commits, tried in order; see ``hookrun``) whose plan
-    moves no settled revision; with none given, onto ``[tool.migfix] upstream``, else the
-    branch's ``@{upstream}``, ``origin/HEAD``, ``main`` or ``master``. Raises
-    :class:`SettledRevisions` (naming every settled revision any candidate would move) when
-    each would. Returns the paths written and the report. Merges of REF's history are not
-    dropped: deleting files is left to a human.
+    Rebases onto ``onto`` (the commit the merge or rebase brought in, see
+    ``hookrun``), else ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
+    ``origin/HEAD``, ``main`` or ``master``. Returns the paths written and the report.
+    A merge of REF's history that does nothing is dropped, as by ``migfix rebase``; one
+    that carries operations is refused: deleting those is left to a human.
     """
     from migfix import gitops
 
@@ -684,4 +728,11 @@ def render(plan: RebasePlan) -> str:
     for c in plan.chains:
         label = f" ({', '.join(c.labels)})" if c.labels else ""
         lines.append(f"Chain{label}: {' -> '.join((c.onto, *c.revisions))}")
+    if plan.changed and plan.unmerged:
+        one = len(plan.unmerged) == 1
+        lines.append(
+            f"Next: `git merge {plan.ref}` (or `git rebase {plan.ref}`). Until then this "
+            f"branch names {plan.ref}'s {'head' if one else 'heads'} "
+            f"{', '.join(plan.unmerged)}, which {'is' if one else 'are'} not in its files yet."
+        )
     return "\n".join(lines)

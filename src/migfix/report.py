@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,11 @@ def real_heads(graph: Graph) -> set[str]:
 # -- heads -------------------------------------------------------------------------------
 
 
-def heads_text(graph: Graph, *, verbose: bool) -> str:
-    """``alembic heads`` output: ``rev (labels) (head)``, one line per head."""
+def heads_text(graph: Graph, *, verbose: bool, only: Sequence[str] | None = None) -> str:
+    """``alembic heads`` output: ``rev (labels) (head)``, one line per head (of ONLY)."""
     real = real_heads(graph)
     lines: list[str] = []
-    for h in graph.heads:
+    for h in graph.heads if only is None else only:
         node = graph.nodes[h]
         labels = sorted(graph.effective_labels(h) or node.labels or ())
         if verbose:
@@ -67,7 +68,7 @@ def _log_entry(graph: Graph, node: Node, real: bool) -> str:
     return entry
 
 
-def heads_json(project: Project, graph: Graph) -> dict[str, Any]:
+def heads_json(project: Project, graph: Graph, only: Sequence[str] | None = None) -> dict[str, Any]:
     bad = set(graph.unintended_heads())
     return {
         "version": JSON_VERSION,
@@ -77,7 +78,7 @@ def heads_json(project: Project, graph: Graph) -> dict[str, Any]:
                 "branch_labels": _labels_json(graph, h),
                 "intended": h not in bad,
             }
-            for h in graph.heads
+            for h in (graph.heads if only is None else only)
         ],
         "ok": not bad,
     }
@@ -220,7 +221,8 @@ def summary(problems: list[Problem], graph: Graph) -> str:
     warnings = len(problems) - errors
     heads = len(graph.heads)
     return (
-        f"{len(graph)} revisions, {heads} head{'s' if heads != 1 else ''}: "
+        f"{len(graph)} revision{'s' if len(graph) != 1 else ''}, "
+        f"{heads} head{'s' if heads != 1 else ''}: "
         f"{errors} error{'s' if errors != 1 else ''}, "
         f"{warnings} warning{'s' if warnings != 1 else ''}"
     )

@@ -73,6 +73,11 @@ def rewrite_parents(source: bytes, new_parents: tuple[str, ...], *, path: Path) 
     ``source`` itself when nothing needs to change.
     """
     _check_ids(new_parents, path)
+    from migfix import fastrewrite
+
+    fast = fastrewrite.rewrite_parents(source, tuple(new_parents))
+    if fast is not None:
+        return fast  # the template's shape, spliced without importing libcst
     module = _parse(source, path)
     binding = _find_binding(module, path)
     return _rewrite(source, module, binding, tuple(new_parents))

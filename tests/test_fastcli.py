@@ -1,0 +1,110 @@
+"""The lean entry point: ``heads`` and ``check`` without click, same output as through click."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import copy_fixture
+
+from migfix import cli, fastcli
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+ARGVS = [
+    ["heads"],
+    ["heads", "--json"],
+    ["heads", "-v"],
+    ["heads", "--verbose", "--json"],
+    ["check"],
+    ["check", "--strict"],
+    ["check", "--format", "json"],
+    ["check", "--format=github", "--deep"],
+    ["check", "-c", "alembic.ini", "-n", "alembic"],
+    ["check", "--versions", "migrations/versions"],
+    ["heads", "--versions=migrations/versions", "--recursive"],
+]
+
+
+@pytest.mark.parametrize("fixture", ["two_heads", "faults", "labels"])
+def test_same_output_and_exit_code_as_through_click(
+    fixture: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = copy_fixture(fixture, tmp_path)
+    monkeypatch.chdir(root)
+    for argv in ARGVS:
+        if "alembic.ini" in argv and not (root / "alembic.ini").exists():
+            continue
+        assert fastcli._parse(argv) is not None, argv
+        capsys.readouterr()
+        fast_code = fastcli.main(argv)
+        fast = capsys.readouterr()
+        click_code = cli.main(argv)
+        slow = capsys.readouterr()
+        assert (fast_code, fast.out, fast.err) == (click_code, slow.out, slow.err), argv
+
+
+def test_anything_else_goes_to_click(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_fixture("two_heads", tmp_path)
+    monkeypatch.chdir(root)
+    for argv in (
+        ["heads", "--bogus"],
+        ["check", "--format", "xml"],
+        ["heads", "extra"],
+        ["graph"],
+        ["--help"],
+        ["check", "--versions", "alembic.ini"],
+        [],
+    ):
+        assert fastcli._parse(argv) is None, argv
+    capsys.readouterr()
+    assert fastcli.main(["check", "--format", "xml"]) == 2
+    assert "Invalid value for '--format'" in capsys.readouterr().err
+
+
+def test_heads_and_check_never_import_click(tmp_path: Path) -> None:
+    root = copy_fixture("two_heads", tmp_path)
+    code = (
+        "import sys\nfrom migfix.fastcli import main\nrc = main(sys.argv[1:])\n"
+        "print('click' in sys.modules, rc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    for argv in (["heads"], ["check", "--format", "json"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *argv],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.stdout.splitlines()[-1] == "False 1", proc.stderr
+
+
+def test_several_projects_below_print_as_through_click(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No project at or above here, two below (a monorepo): discovery's output, unchanged."""
+    import shutil
+
+    root = tmp_path / "mono"
+    root.mkdir()
+    shutil.copytree(copy_fixture("two_heads", tmp_path), root / "api")
+    shutil.copytree(copy_fixture("typed", tmp_path), root / "billing")
+    monkeypatch.chdir(root)
+    for argv in (["heads"], ["check"], ["check", "--format", "json"]):
+        capsys.readouterr()
+        fast_code = fastcli.main(argv)
+        fast = capsys.readouterr()
+        click_code = cli.main(argv)
+        slow = capsys.readouterr()
+        assert "api" in fast.out
+        assert (fast_code, fast.out, fast.err) == (click_code, slow.out, slow.err), argv
