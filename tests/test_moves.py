@@ -112,7 +112,7 @@ def test_record_and_read_skip_the_same_move_seen_twice(tmp_path: Path) -> None:
     assert [m.by for m in first] == ["migfix merge"] and again == []
     assert [(m.revision, m.old, m.new) for m in found] == [(R, (A,), (S2,)), (R, (S2,), (A,))]
     assert back and syncs == []
-    assert (repo / ".git" / "migfix" / "moves.jsonl").is_file()
+    assert (repo / ".git" / "migfix-moves.jsonl").is_file()
 
 
 def test_a_linked_worktree_shares_the_clones_journal(tmp_path: Path) -> None:

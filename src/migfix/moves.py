@@ -2,7 +2,7 @@
 
 Alembic records only a database's heads, so a database that ran R on A cannot tell that R
 now sits on S2 and that S1 and S2 never ran there (see :mod:`migfix.dbsync`). This module
-remembers every move, in ``<git common dir>/migfix/moves.jsonl`` (one JSON object a line,
+remembers every move, in ``<git common dir>/migfix-moves.jsonl`` (one JSON object a line,
 shared by every worktree of the clone, never committed):
 
 * ``{"kind": "move", "revision", "old", "new", "when", "by"}`` for every rewrite migfix makes
@@ -29,7 +29,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-JOURNAL = ("migfix", "moves.jsonl")
+# Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
+JOURNAL = ("migfix-moves.jsonl",)
 ADVICE = "`migfix db sync` brings a database that ran them in step"
 _NULL_SHA = "0" * 40
 
@@ -87,7 +88,7 @@ def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.Comple
 
 
 def journal_path(repo: Path) -> Path | None:
-    """``<git common dir>/migfix/moves.jsonl``: one journal for every worktree of a clone."""
+    """``<git common dir>/migfix-moves.jsonl``: one journal for every worktree of a clone."""
     proc = _git(repo, "rev-parse", "--git-common-dir")
     if proc.returncode != 0:
         return None
