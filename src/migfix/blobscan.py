@@ -242,6 +242,48 @@ def tree_files(
     return out
 
 
+def _both(repo: Path, first: Sequence[str], second: Sequence[str]) -> tuple[bytes, bytes]:
+    """The output of two git commands run side by side; a failure is a GitError."""
+    from migfix.gitops import _check, _env
+
+    try:
+        procs = [
+            subprocess.Popen(
+                ["git", *args],
+                cwd=repo,
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            for args in (first, second)
+        ]
+    except FileNotFoundError:
+        return _check(repo, *first), _check(repo, *second)
+    outs = [p.communicate()[0] for p in procs]
+    if any(p.returncode != 0 for p in procs):
+        # Run again in the plain way: it raises the error with git's own message.
+        return _check(repo, *first), _check(repo, *second)
+    return outs[0], outs[1]
+
+
+def _holds_links(locations: Sequence[Path], recursive: bool) -> bool:
+    """Whether a version location holds a symlink (a linked revision file or folder): one
+    directory listing each, no stat per file."""
+    pending = list(locations)
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        return True
+                    if recursive and entry.is_dir(follow_symlinks=False):
+                        pending.append(Path(entry.path))
+        except OSError:
+            continue
+    return False
+
+
 def _through_links(repo: Path, locations: Sequence[Path]) -> bool:
     """Whether a version location, or a folder between it and the work tree root, is a
     symlink (or lies outside the work tree)."""
@@ -292,38 +334,45 @@ def revisions_on(
     content, so the revision already read from it (WORK) is REF's. Only the files that
     differ are read out of REF's tree (through the blob cache).
     """
-    from migfix.gitops import _check, _from_git_path, _pathspecs, resolve_ref
+    from migfix.gitops import _from_git_path, _pathspecs, resolve_ref
 
     sha = resolve_ref(repo, ref)
     specs = _pathspecs(repo, locations)
     if not specs:
         return set()
-    if _through_links(repo, locations) or any(os.path.islink(f.path) for f in work):
+    if _through_links(repo, locations) or _holds_links(locations, recursive):
         # git compares a symlink's target text, not the files it leads to: read REF whole.
         listed = tree_files(locations, repo, sha, ref=ref, recursive=recursive, full=False)
         return {f.revision for f in listed if f.revision}
-    diff = _check(
+    # Both questions at once: two git processes cost little more than one.
+    diff, untracked = _both(
         repo,
-        "--literal-pathspecs",
-        "diff",
-        "--name-only",
-        "-z",
-        "--no-renames",
-        "--no-ext-diff",
-        "--no-textconv",
-        sha,
-        "--",
-        *specs,
+        (
+            "--literal-pathspecs",
+            "diff",
+            "--name-status",
+            "-z",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            sha,
+            "--",
+            *specs,
+        ),
+        ("--literal-pathspecs", "ls-files", "--others", "-z", "--", *specs),
     )
-    untracked = _check(repo, "--literal-pathspecs", "ls-files", "--others", "-z", "--", *specs)
-    differ = {_from_git_path(repo, raw) for raw in diff.split(b"\0") if raw}
+    # "<status>\0<path>\0" pairs; a file the work tree added (A) is not in REF's tree.
+    fields = diff.split(b"\0")
+    changes = list(zip(fields[0::2], fields[1::2], strict=False))
+    differ = {_from_git_path(repo, raw) for _status, raw in changes if raw}
+    in_ref = {_from_git_path(repo, raw) for status, raw in changes if raw and status != b"A"}
     unknown_to_git = {_from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw}
     same = {
         f.revision
         for f in work
         if f.revision and f.path not in differ and f.path not in unknown_to_git
     }
-    if not differ:
+    if not in_ref:
         return same
-    theirs = tree_files(locations, repo, sha, ref=ref, recursive=recursive, only=differ, full=False)
+    theirs = tree_files(locations, repo, sha, ref=ref, recursive=recursive, only=in_ref, full=False)
     return same | {f.revision for f in theirs if f.revision}
