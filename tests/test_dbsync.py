@@ -278,6 +278,28 @@ def test_a_failing_revision_on_sqlite_leaves_the_version_record_as_it_was(tmp_pa
     ok(run(alice.root, "migfix", "db", "status"))
 
 
+def test_a_database_created_after_the_move_is_recorded_in_step_by_its_owner(
+    tmp_path: Path,
+) -> None:
+    alice, db = moved_project(tmp_path)
+    db.unlink()
+    ok(run(alice.root, "alembic", "upgrade", "heads"))  # S1, S2, then R: in the new order
+    assert {"r_table", "s1_table", "s2_table"} <= tables(db)
+
+    # Alembic records only heads: this database looks like one that ran R before the move.
+    status = run(alice.root, "migfix", "db", "status")
+    assert status.returncode == 1
+    assert "`migfix db sync --already-in-step` records that and runs nothing." in status.stdout
+
+    marked = ok(run(alice.root, "migfix", "db", "sync", "--already-in-step"))
+    assert f"as in step at {R}" in marked.stdout and "Nothing was run." in marked.stdout
+    assert version(db) == [R]
+    assert "(head)" in ok(run(alice.root, "migfix", "db", "status")).stdout
+    assert "Nothing to do" in ok(run(alice.root, "migfix", "db", "sync")).stdout
+    again = ok(run(alice.root, "migfix", "db", "sync", "--already-in-step"))
+    assert "already in step; nothing recorded" in again.stdout
+
+
 def test_missing_branches_and_a_merge_run_in_graph_order(tmp_path: Path) -> None:
     """R moved from A onto the top of a diamond: S1 and S3 on A, merged by M, then S2."""
     proj = new_project(tmp_path, "typed", "repo")

@@ -81,6 +81,12 @@ def db_status(
 )
 @click.option("--sql", is_flag=True, help="With --dry-run: print the SQL Alembic would emit.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before changing the database.")
+@click.option(
+    "--already-in-step",
+    is_flag=True,
+    help="This database was created or upgraded after the move and ran every revision in "
+    "the new order: record that, run nothing.",
+)
 @click.pass_context
 def db_sync(
     ctx: click.Context,
@@ -92,6 +98,7 @@ def db_sync(
     dry_run: bool,
     sql: bool,
     yes: bool,
+    already_in_step: bool,
 ) -> int:
     """Run the revisions this database never ran (no downgrade), then record its real heads."""
     from migfix import dbsync
@@ -100,10 +107,18 @@ def db_sync(
 
     if sql and not dry_run:
         raise click.UsageError("--sql prints what would run: give it with --dry-run.")
+    if already_in_step and dry_run:
+        raise click.UsageError("--already-in-step runs nothing: give it without --dry-run.")
     project = _project(config, name, versions, recursive)
     graph = read_graph(project)
     load_app = ctx.meta.get(APP_LOADER_KEY)
     command = _command(ctx)
+    if already_in_step:
+        st = dbsync.mark_in_step(
+            project, graph, url=url or None, load_app=load_app, command=command
+        )
+        click.echo(dbsync.mark_in_step_text(st))
+        return 0
     if not dry_run and not yes and dbsync.confirm_needed():
         plan = dbsync.sync(project, graph, url=url or None, load_app=load_app, dry_run=True)
         click.echo(dbsync.sync_text(project, plan, command))

@@ -370,6 +370,12 @@ def status_text(project: Project, st: Status) -> str:
         else:
             lines.append(f"its version record should be {ids(a.target)}.")
         lines.append(f"To fix (runs only what never ran, downgrades nothing): {st.fix}")
+        # Alembic records only heads, so a database created or upgraded after the move (it
+        # ran them all, in the new order) looks the same; only its owner can tell.
+        lines.append(
+            "If this database was created or upgraded after the move, it ran them already: "
+            f"`{st.fix} --already-in-step` records that and runs nothing."
+        )
         return "\n".join(lines)
     where = f"{st.database} is in step: at {ids(a.recorded)}"
     if not a.behind:
@@ -486,6 +492,40 @@ def sync(
         return _sync(
             project, graph, url=url, load_app=load_app, dry_run=dry_run, sql=sql, command=command
         )
+
+
+def mark_in_step(
+    project: Project,
+    graph: Graph,
+    *,
+    url: str | None = None,
+    load_app: Callable[[], Any] | None = None,
+    command: str = "migfix",
+) -> Status:
+    """Record that a database already ran every revision below its heads in the files'
+    present order (it was created or upgraded after the move), running nothing: from now on
+    only later moves count for it, as after a complete ``db sync``."""
+    from migfix import gitops, txn
+
+    with txn.writer_lock(project.root):
+        st = status(project, graph, url=url, load_app=load_app, command=command)
+        if st.analysis.unknown:
+            raise Refusal(status_text(project, st) + " Nothing was recorded.")
+        if st.analysis.state == OUT_OF_STEP:
+            repo = gitops.find_repo(project.root)
+            if repo is None:  # pragma: no cover - moves are only known inside git
+                raise Refusal("Not in a git repository: migfix keeps no record of moves here.")
+            journal.record_synced(repo, st.key, [], complete=True)
+        return st
+
+
+def mark_in_step_text(st: Status) -> str:
+    if st.analysis.state == IN_STEP:
+        return f"{st.database} is already in step; nothing recorded."
+    return (
+        f"Recorded {st.database} as in step at {journal.ids(st.analysis.recorded)}: it ran "
+        "every revision below them in the files' present order. Nothing was run."
+    )
 
 
 def _sync(
