@@ -366,7 +366,11 @@ def revisions_on(
     changes = list(zip(fields[0::2], fields[1::2], strict=False))
     differ = {_from_git_path(repo, raw) for _status, raw in changes if raw}
     in_ref = {_from_git_path(repo, raw) for status, raw in changes if raw and status != b"A"}
-    unknown_to_git = {_from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw}
+    # Only revision files matter; the rest (Alembic's __pycache__ of every revision, listed
+    # because ignored files are untracked too) would cost a Path each for nothing.
+    unknown_to_git = {
+        _from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw.endswith(b".py")
+    }
     same = {
         f.revision
         for f in work
