@@ -1,9 +1,9 @@
-"""``migfix hook install`` is all-or-nothing across the three hooks, and neither reinstalling
+"""``migfix hook install`` is all-or-nothing across its hooks, and neither reinstalling
 nor uninstalling ever overwrites or deletes a migfix hook that the user edited: each script
 carries the checksum of what migfix wrote.
 
-The failing write is real: the install runs with a file size limit (RLIMIT_FSIZE) that the
-third script, post-commit (the longest), exceeds while the other two fit.
+The failing write is real: the install runs with a file size limit (RLIMIT_FSIZE) that a
+later script exceeds while the ones written before it fit.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def one_paragraph(stderr: str) -> str:
     return stderr
 
 
-def test_install_that_fails_on_the_third_hook_puts_the_first_two_back(tmp_path: Path) -> None:
+def test_install_that_fails_on_a_later_hook_puts_the_earlier_ones_back(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
     write_hook(hooks / "post-merge", FOREIGN_HOOK)
@@ -80,13 +80,17 @@ def test_install_that_fails_on_the_third_hook_puts_the_first_two_back(tmp_path: 
     before = hooks_state(hooks)
     texts = [hook.render_script(t, sys.executable, [], ()) for t in hook.HOOK_TYPES]
     sizes = [len(t.encode()) for t in texts]
-    assert sizes[2] > max(sizes[:2]) and sizes[2] > len(before["post-rewrite"][0])
+    # The first hook (in install order) larger than every one before it is the first write
+    # the size limit refuses; the earlier ones, written by then, must be put back.
+    failing = next(i for i in range(1, len(sizes)) if sizes[i] > max(sizes[:i]))
+    assert sizes[failing] > len(before["post-rewrite"][0])
+    name = hook.HOOK_TYPES[failing]
 
-    failed = migfix(repo, "hook", "install", max_file_size=sizes[2] - 1)
+    failed = migfix(repo, "hook", "install", max_file_size=sizes[failing] - 1)
 
     assert failed.returncode == 2, failed.stdout + failed.stderr
     message = one_paragraph(failed.stderr)
-    assert f"Could not write the post-commit hook at {hooks / 'post-commit'}" in message
+    assert f"Could not write the {name} hook at {hooks / name}" in message
     assert "Nothing was installed: every hook is back as it was." in message
     assert failed.stdout == ""
     assert hooks_state(hooks) == before  # foreign hook back in place, old script, no temp file

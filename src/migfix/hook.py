@@ -192,8 +192,6 @@ def render_script(
         if hook_type == "post-merge" and "--always" not in options:
             # Python starts only when the merge changed an Alembic config, a heads.lock or a
             # line that can move the revision graph; any other merge costs two `git diff`s.
-            # (No comment in the script: it must stay shorter than post-commit's, which
-            # test_hook_safety relies on to fail the third hook written.)
             guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"
         if hook_type == "post-commit":
             merge_commit = 'git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
