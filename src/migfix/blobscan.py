@@ -12,7 +12,6 @@ Plain subprocesses, no GitPython: importing it costs more than the whole listing
 
 from __future__ import annotations
 
-import marshal
 import os
 import subprocess
 from collections.abc import Callable, Sequence
@@ -30,7 +29,7 @@ class BlobCache:
     """Scan records of git blobs, keyed by ``"<blob id>/<file name>"``."""
 
     def __init__(self) -> None:
-        from migfix.scancache import FORMAT, _cache_dir
+        from migfix.scancache import FORMAT, _cache_dir, load
 
         base = _cache_dir()
         self.format = FORMAT
@@ -39,10 +38,7 @@ class BlobCache:
         self.added = False
         if self.path is None:
             return
-        try:
-            data = marshal.loads(self.path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            return
+        data = load(self.path)
         if (
             isinstance(data, tuple)
             and len(data) == 2
@@ -64,13 +60,9 @@ class BlobCache:
         if len(self.entries) > _MAX_ENTRIES:
             # Bounded: start again rather than grow for ever (the cost is one cold run).
             self.entries = dict(list(self.entries.items())[-_MAX_ENTRIES // 2 :])
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(marshal.dumps((self.format, self.entries)))
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # only costs speed next time
+        from migfix.scancache import store
+
+        store(self.path, (self.format, self.entries))
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

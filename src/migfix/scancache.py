@@ -59,10 +59,7 @@ class LocationCache:
     def _load(self) -> None:
         if self.path is None:
             return
-        try:
-            data = marshal.loads(self.path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            return
+        data = load(self.path)
         # The location is stored too: two locations whose names share a checksum
         # must not read each other's entries.
         if (
@@ -98,10 +95,23 @@ class LocationCache:
         # that found everything cached (or only files too young to store) writes nothing.
         if not self.dirty and len(self.fresh) == len(self.entries):
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(marshal.dumps((FORMAT, self.location, self.recursive, self.fresh)))
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a read-only home or a full disk only costs speed
+        store(self.path, (FORMAT, self.location, self.recursive, self.fresh))
+
+
+def load(path: Path) -> Any:
+    """What a cache file holds, or None when it is missing or unreadable (a cache miss)."""
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+
+
+def store(path: Path, data: Any) -> None:
+    """Replace a cache file atomically; a read-only home or a full disk only costs speed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass
