@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migfix.errors import GitError
+from migfix.gitops import _run
 from migfix.scan import RevisionFile, scan_file
 
 _SYMLINK, _SUBMODULE = b"120000", b"160000"
@@ -65,20 +65,6 @@ class BlobCache:
         store(self.path, (self.format, self.entries))
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    from migfix.gitops import _env
-
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=repo, env=_env(), input=stdin, capture_output=True, check=False
-        )
-    except FileNotFoundError:
-        raise GitError(
-            "git was not found on PATH. migfix needs the git command line tool for this; "
-            "install git (https://git-scm.com/downloads) and try again."
-        ) from None
-
-
 def list_tree(
     repo: Path,
     sha: str,
@@ -105,7 +91,7 @@ def list_tree(
         args += ["--", *(_rel(repo, p) for p in only)]
     elif rel != ".":
         args += ["--", rel + "/"]
-    proc = _git(repo, *args)
+    proc = _run(repo, *args)
     if proc.returncode != 0:
         from migfix.gitops import _missing_object, _stderr
 
@@ -126,24 +112,37 @@ def list_tree(
     return out
 
 
-def read_blobs(repo: Path, oids: Sequence[str], *, ref: str, rel: str) -> dict[str, bytes]:
-    """The content of each blob, in one ``git cat-file --batch``."""
+def cat_blobs(repo: Path, oids: Sequence[str]) -> dict[str, bytes]:
+    """The content of each blob (full ids) git has, in one ``git cat-file --batch``; a
+    missing one is left out."""
     if not oids:
         return {}
-    proc = _git(repo, "cat-file", "--batch", stdin=("\n".join(oids) + "\n").encode("ascii"))
+    proc = _run(repo, "cat-file", "--batch", stdin="".join(o + "\n" for o in oids).encode())
+    if proc.returncode != 0:
+        return {}
     data = proc.stdout
     out: dict[str, bytes] = {}
     pos = 0
+    while pos < len(data):
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        out[header[0].decode()] = data[pos : pos + size]
+        pos += size + 1
+    return out
+
+
+def read_blobs(repo: Path, oids: Sequence[str], *, ref: str, rel: str) -> dict[str, bytes]:
+    """The content of each blob, in one ``git cat-file --batch``; a missing one is an error."""
+    out = cat_blobs(repo, oids)
     for oid in oids:
-        eol = data.find(b"\n", pos)
-        header = data[pos:eol].split(b" ") if eol >= 0 else [b""]
-        if proc.returncode != 0 or len(header) != 3:
+        if oid not in out:
             from migfix.gitops import _missing_object
 
             raise _missing_object(repo, ref, rel, ValueError(f"object {oid} is missing"))
-        size = int(header[2])
-        out[oid] = data[eol + 1 : eol + 1 + size]
-        pos = eol + 1 + size + 1
     return out
 
 

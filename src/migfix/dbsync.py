@@ -319,7 +319,9 @@ def _fix(project: Project, st: Status, command: str) -> str:
 
 def _declared(repo: Path, project: Project, rev: str) -> Declared:
     """Which branch (or, failing that, which commit) declares REV, found with git grep/log."""
-    from migfix.moves import _blobs, _git, _rel
+    from migfix.blobscan import cat_blobs
+    from migfix.gitops import _run as _git
+    from migfix.moves import _rel
     from migfix.scan import scan_file
 
     specs = [_rel(repo, p) for p in project.version_locations]
@@ -332,7 +334,7 @@ def _declared(repo: Path, project: Project, rev: str) -> Declared:
         for hit in hits:
             ref, _, path = hit.partition(":")
             blob = _git(repo, "rev-parse", f"{ref}:{path}").stdout.decode().strip()
-            data = _blobs(repo, [blob]).get(blob)
+            data = cat_blobs(repo, [blob]).get(blob)
             if data is not None and scan_file(Path(path), data).revision == rev:
                 where.append(f"branch {ref} ({path})")
     if not where:

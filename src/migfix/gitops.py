@@ -44,10 +44,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    """Run ``git ARGS`` in CWD and return the finished process, whatever its exit code."""
+def _run(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git ARGS`` in CWD (STDIN on its standard input) and return the finished
+    process, whatever its exit code."""
     try:
-        return subprocess.run(["git", *args], cwd=cwd, env=_env(), capture_output=True, check=False)
+        return subprocess.run(
+            ["git", *args], cwd=cwd, env=_env(), input=stdin, capture_output=True, check=False
+        )
     except FileNotFoundError:
         raise GitError(
             "git was not found on PATH. migfix needs the git command line tool for this; "

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from migfix.blobscan import cat_blobs
+from migfix.gitops import _run
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 JOURNAL = ("migfix-moves.jsonl",)
@@ -79,17 +81,9 @@ def advice(moved: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> str:
 # -- where the journal lives ---------------------------------------------------------------
 
 
-def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
-    env["LC_ALL"] = "C"
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, input=stdin, capture_output=True, check=False
-    )
-
-
 def journal_path(repo: Path) -> Path | None:
     """``<git common dir>/migfix-moves.jsonl``: one journal for every worktree of a clone."""
-    proc = _git(repo, "rev-parse", "--git-common-dir")
+    proc = _run(repo, "rev-parse", "--git-common-dir")
     if proc.returncode != 0:
         return None
     common = Path(os.fsdecode(proc.stdout.rstrip(b"\n")))
@@ -209,29 +203,9 @@ def _rel(repo: Path, path: Path) -> str:
         return path.as_posix()
 
 
-def _blobs(repo: Path, shas: Sequence[str]) -> dict[str, bytes]:
-    """The contents of blobs SHAS, in one ``git cat-file --batch``."""
-    if not shas:
-        return {}
-    proc = _git(repo, "cat-file", "--batch", stdin="".join(s + "\n" for s in shas).encode())
-    out: dict[str, bytes] = {}
-    data = proc.stdout
-    pos = 0
-    while pos < len(data):
-        end = data.index(b"\n", pos)
-        header = data[pos:end].split()
-        pos = end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        out[header[0].decode()] = data[pos : pos + size]
-        pos += size + 1
-    return out
-
-
 def _diff(repo: Path, old: str, new: str, specs: Sequence[str]) -> list[tuple[str, str, str]]:
     """(path, old blob, new blob) of each revision file that differs between OLD and NEW."""
-    proc = _git(repo, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", old, new, "--", *specs)
+    proc = _run(repo, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", old, new, "--", *specs)
     if proc.returncode != 0:
         return []
     parts = proc.stdout.split(b"\0")
@@ -248,7 +222,7 @@ def _parents_of(repo: Path, entries: Sequence[tuple[str, str]]) -> dict[str, tup
     """revision -> down_revisions of the files (path, blob) ENTRIES, read statically."""
     from migfix.scan import Unknown, scan_file
 
-    blobs = _blobs(repo, sorted({b for _, b in entries if b != _NULL_SHA}))
+    blobs = cat_blobs(repo, sorted({b for _, b in entries if b != _NULL_SHA}))
     out: dict[str, tuple[str, ...]] = {}
     for path, blob in entries:
         data = blobs.get(blob)
@@ -302,7 +276,7 @@ def reflog_moves(repo: Path, under: Sequence[Path], *, limit: int = 300) -> list
     tells them apart), so a long reflog costs little.
     """
     specs = [_rel(repo, p) for p in under]
-    proc = _git(repo, "log", "-g", f"-n{limit}", "--date=unix", "--format=%H %gd %gs", "HEAD")
+    proc = _run(repo, "log", "-g", f"-n{limit}", "--date=unix", "--format=%H %gd %gs", "HEAD")
     if proc.returncode != 0 or not specs:
         return []
     states: list[tuple[str, float, str]] = []
@@ -317,7 +291,7 @@ def reflog_moves(repo: Path, under: Sequence[Path], *, limit: int = 300) -> list
     if len(states) < 2:
         return []
     query = "".join(f"{sha}:{spec}\n" for sha, _, _ in states for spec in specs)
-    check = _git(repo, "cat-file", "--batch-check", stdin=query.encode())
+    check = _run(repo, "cat-file", "--batch-check", stdin=query.encode())
     trees = check.stdout.decode().splitlines()
     keys = [tuple(trees[i * len(specs) : (i + 1) * len(specs)]) for i in range(len(states))]
     tracker = _Tracker(repo, specs)
