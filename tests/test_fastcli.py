@@ -108,3 +108,44 @@ def test_several_projects_below_print_as_through_click(
         slow = capsys.readouterr()
         assert "api" in fast.out
         assert (fast_code, fast.out, fast.err) == (click_code, slow.out, slow.err), argv
+
+
+def _exit_now(script: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_quick_exit_flushes_the_streams_and_runs_atexit_handlers() -> None:
+    """Piped stdout is block-buffered: without the flush the report would be lost."""
+    proc = _exit_now(
+        "import atexit, sys\nfrom migfix.procexit import exit_now\n"
+        "atexit.register(lambda: print('handler ran'))\n"
+        "print('report', end=' ')\nsys.stderr.write('notice')\nexit_now(3)\n"
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "report handler ran\n", "notice")
+
+
+def test_the_quick_exit_waits_for_a_running_thread() -> None:
+    proc = _exit_now(
+        "import threading, time\nfrom migfix.procexit import exit_now\n"
+        "def late():\n    time.sleep(0.3)\n    print('thread done', flush=True)\n"
+        "threading.Thread(target=late).start()\nexit_now(0)\n"
+    )
+    assert (proc.returncode, proc.stdout) == (0, "thread done\n")
+
+
+def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
+    root = copy_fixture("two_heads", tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    for argv in (["heads"], ["merge", "--dry-run"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "migfix", *argv],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 1 and proc.stdout.strip(), (argv, proc.stderr)

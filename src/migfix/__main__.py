@@ -1,3 +1,3 @@
-from migfix.fastcli import main
+from migfix.fastcli import run
 
-raise SystemExit(main())
+run()

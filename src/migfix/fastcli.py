@@ -160,5 +160,12 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
     )
 
 
+def run() -> None:
+    """The console script: ``main``, then a quick exit (see ``migfix.procexit``)."""
+    from migfix.procexit import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -605,4 +605,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from migfix.procexit import exit_now
+
+    exit_now(main())

@@ -1,0 +1,33 @@
+"""Ending the process: ``migfix``, ``python -m migfix`` and the hook runner end here.
+
+Python's own exit frees every module and object one at a time before the process ends.
+After a merge rendered through Alembic that is SQLAlchemy's and Alembic's ~700 modules and
+5,000 revision records: ~100 ms, a fifth of the whole run, spent on memory the kernel
+frees at once anyway. So, as mypy's ``--fast-exit`` does, the entry points flush the
+standard streams, run the ``atexit`` handlers (logging's flush among them), and leave
+with ``os._exit``. Every file migfix writes is closed (and fsynced) before its command
+returns, so nothing is lost; a thread still running (migfix starts none, but a user's
+env.py might) gets the ordinary exit, which waits for it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sys
+import threading
+from typing import NoReturn
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit with CODE now, without tearing the interpreter down."""
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (`migfix heads | head -1`) or a closed stream: what was written
+        # is all the reader wanted, as with Python's own exit.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
