@@ -172,6 +172,7 @@ MERGE_ARGVS = [
     ["merge", "cccc0002", "--rev-id", "ffff0001", "cccc0003", "--dry-run", "--dry-run"],
     ["merge", "dddd0004", "dddd0003", "--rev-id", "ffff0001", "--branch-label=both"],
     ["merge", "--rev-id", "bad-id"],
+    ["merge", "--rev-id", "a" * 300],  # an OSError: the file name is too long
     ["merge", "--dry-run", "--upstream", "main", "--new", "cccc0002", "--new=x", "--rev-id=f1"],
     ["merge", "-c", "alembic.ini", "-n", "alembic", "--rev-id", "ffff0001"],
     ["merge", "--versions", "migrations/versions", "--recursive", "--rev-id", "ffff0001"],
