@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,19 +179,23 @@ MERGE_ARGVS = [
     ["merge", "--versions", "migrations/versions", "--recursive", "--rev-id", "ffff0001"],
 ]
 _CREATE_DATE = re.compile(r"Create Date: [^\r\n]*")
+_CREATE_DATE_BYTES = re.compile(rb"Create Date: [^\r\n]*")
 
 
 def _tree(root: Path) -> dict[str, bytes]:
     """Every file under ROOT but git's own, with merge files' Create Date (the clock) blanked."""
     return {
-        p.relative_to(root).as_posix(): _CREATE_DATE.sub("<date>", p.read_text()).encode()
+        p.relative_to(root).as_posix(): _CREATE_DATE_BYTES.sub(b"<date>", p.read_bytes())
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".git" not in p.parts and "__pycache__" not in p.parts
     }
 
 
 def _both_ways(
-    argv: list[str], make: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    argv: list[str],
+    make: Callable[[], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> tuple[tuple[int, str, str, dict[str, bytes]], ...]:
     """Run ARGV through fastcli, then through click, each on a fresh copy at the same path
     (MAKE makes it): exit code, stdout, stderr and the files afterwards, per path."""
