@@ -161,6 +161,14 @@ def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
         assert proc.returncode == 1 and proc.stdout.strip(), (argv, proc.stderr)
 
 
+def test_the_command_word_is_found_after_global_options() -> None:
+    assert fastcli._command(["merge"]) == "merge"
+    assert fastcli._command(["-c", "merge", "heads"]) == "heads"
+    assert fastcli._command(["--config", "a.ini", "-d", "api", "merge", "-m", "x"]) == "merge"
+    assert fastcli._command(["--all", "merge"]) == "merge"
+    assert fastcli._command(["-c"]) is None
+
+
 # -- merge ---------------------------------------------------------------------------------
 
 MERGE_ARGVS = [

@@ -233,9 +233,27 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
     )
 
 
+def _command(args: Sequence[str]) -> str | None:
+    """The command word of ARGS, after the global options (``migfix -c x.ini merge``)."""
+    rest = iter(args)
+    for word in rest:
+        if word in _PROJECT_VALUES or word in ("-d", "--directory"):
+            next(rest, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def run() -> None:
     """The console script: ``main``, then a quick exit (see ``migfix.procexit``)."""
     from migfix.procexit import exit_now
+
+    if _command(sys.argv[1:]) == "merge" and not {"-h", "--help"} & set(sys.argv):
+        # A merge may render a file through Alembic: start importing it now, beside
+        # everything that comes before the render (see ``migfix.prewarm``).
+        from migfix import prewarm
+
+        prewarm.start()
 
     exit_now(main())
 

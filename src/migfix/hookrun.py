@@ -378,6 +378,10 @@ def _fix(
     # writing anything does: never act on a graph Alembic would not load.
     full = bool(project.settings.lock)
     graph = read_graph(project, full=full)
+    if graph.head_groups() and (strategy or project.settings.strategy) != "rebase":
+        from migfix import prewarm
+
+        prewarm.start()  # the fix may render a merge file: import Alembic meanwhile
     if not full and graph.head_groups():
         graph = read_graph(project)
     if not graph.head_groups():
