@@ -325,3 +325,50 @@ def test_a_merge_parent_that_is_an_ancestor_of_another_is_an_error() -> None:
     )
     assert g.problems()[0].revisions == ("m", "a", "c")
     assert diamond().problems() == []
+
+
+# -- the hook's second look: compile only what a quick read did not --------------------------
+
+
+def test_checked_compiles_only_the_files_the_quick_read_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+
+    from conftest import FIXTURES
+
+    from migfix import scan, scancache
+    from migfix.graph import checked
+
+    monkeypatch.setenv("MIGFIX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MIGFIX_NO_CACHE", raising=False)
+    real_ns = scancache.time.time_ns
+    # ctime cannot be set back: move "now" past the scan cache's racy window instead.
+    monkeypatch.setattr(scancache.time, "time_ns", lambda: real_ns() + 10 * 1_000_000_000)
+    versions = tmp_path / "versions"
+    shutil.copytree(FIXTURES / "typed" / "migrations" / "versions", versions)
+    for p in versions.iterdir():
+        os.utime(p, (1_600_000_000, 1_600_000_000))
+    scan_locations([versions], recursive=False)  # full: every file cached as compiled
+    # A header that reads fine over a body Python cannot load, read quickly only.
+    broken = next(versions.glob("bbbb0003_*.py"))
+    broken.write_text(broken.read_text() + "\n<<<<<<< HEAD\nX = 1\n=======\nX = 2\n>>>>>>> o\n")
+    quick = Graph(scan_locations([versions], recursive=False, full=False), allow_heads=["x"])
+    assert not next(f for f in quick.files if f.path == broken).issues
+
+    compiled: list[Path] = []
+    real_scan = scan.scan_file
+
+    def counting(path: Path, data: bytes | None = None, *, full: bool = True) -> RevisionFile:
+        compiled.append(path)
+        return real_scan(path, data, full=full)
+
+    monkeypatch.setattr(scan, "scan_file", counting)
+    full = checked(quick)
+
+    assert compiled == [broken]
+    assert full.files == scan_locations([versions], recursive=False, cache=False)
+    assert "conflict markers" in next(f for f in full.files if f.path == broken).issues[0].message
+    assert full.allow_heads == quick.allow_heads
+    assert checked(full) is full  # nothing left to compile: the same graph

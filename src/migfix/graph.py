@@ -512,3 +512,21 @@ def read_graph(project: Project, *, full: bool = True) -> Graph:
 
     files = scan_locations(project.version_locations, recursive=project.recursive, full=full)
     return Graph(files, allow_heads=project.settings.allow_heads, root=project.root)
+
+
+def checked(graph: Graph) -> Graph:
+    """GRAPH, read with ``full=False``, as a full ``read_graph`` would have read it.
+
+    Only the files not compiled yet are compiled: every other file came from a checked
+    scan-cache entry (or could not be read at all), which a full read takes as it is. So
+    the hook, which reads with ``full=False`` until it knows there is work to do, does not
+    list, stat and decode every revision a second time when there is. The files compiled
+    here are not stored in the scan cache; right after a merge they are too young to be
+    stored anyway.
+    """
+    from migfix.scan import scan_file
+
+    if all(f.checked for f in graph.files):
+        return graph
+    files = [f if f.checked else scan_file(f.path, full=True) for f in graph.files]
+    return Graph(files, allow_heads=graph.allow_heads, root=graph.root)

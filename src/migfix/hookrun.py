@@ -360,7 +360,7 @@ def _fix(
     First, tell of revisions that arrived with other parents than they had before (SPAN:
     the commits before and after): a database that ran them is now out of step."""
     from migfix import gitops, moves
-    from migfix.graph import read_graph
+    from migfix.graph import checked, read_graph
 
     base, new = span
     arrived = moves.record(
@@ -379,7 +379,7 @@ def _fix(
     full = bool(project.settings.lock)
     graph = read_graph(project, full=full)
     if not full and graph.head_groups():
-        graph = read_graph(project)
+        graph = checked(graph)
     if not graph.head_groups():
         if project.settings.lock:
             _refresh_lock(repo, project, graph, commit)
