@@ -12,9 +12,10 @@ them; git itself only ever sees paths relative to the work tree root, in POSIX f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,37 @@ def _run(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.Comple
         )
     except FileNotFoundError:
         raise GitError(_NO_GIT) from None
+
+
+# Where a work tree's root and its git dir are cannot change while one hook runs, yet the
+# hook and the merge it makes ask it up to eight times, a git process each: within
+# ``remembering()``, each question is asked once per folder.
+_remembered: dict[tuple[str, ...], subprocess.CompletedProcess[bytes]] | None = None
+
+
+@contextlib.contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block, ``find_repo`` and ``moves.journal_path`` ask git once per folder."""
+    global _remembered
+    outer = _remembered
+    if outer is None:
+        _remembered = {}
+    try:
+        yield
+    finally:
+        _remembered = outer
+
+
+def _run_remembered(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``_run``, answered from memory within ``remembering()`` (for questions whose answer
+    cannot change meanwhile)."""
+    if _remembered is None:
+        return _run(cwd, *args)
+    key = (str(cwd), *args)
+    proc = _remembered.get(key)
+    if proc is None:
+        proc = _remembered[key] = _run(cwd, *args)
+    return proc
 
 
 def _stderr(proc: subprocess.CompletedProcess[bytes]) -> str:
@@ -123,7 +155,7 @@ def find_repo(path: Path) -> Path | None:
     start = path if path.is_dir() else path.parent
     while not start.is_dir() and start != start.parent:
         start = start.parent
-    proc = _run(start, "rev-parse", "--show-toplevel")
+    proc = _run_remembered(start, "rev-parse", "--show-toplevel")
     if proc.returncode != 0:
         if b"dubious ownership" in proc.stderr:
             raise GitError(

@@ -145,16 +145,19 @@ def run(
     always: bool = False,
     watch: Watch | None = None,
 ) -> int:
+    from migfix.gitops import remembering
+
     try:
-        _run(
-            hook_type,
-            args,
-            cwd=cwd,
-            strategy=strategy,
-            commit=commit,
-            always=always,
-            watch=watch,
-        )
+        with remembering():
+            _run(
+                hook_type,
+                args,
+                cwd=cwd,
+                strategy=strategy,
+                commit=commit,
+                always=always,
+                watch=watch,
+            )
     except MigfixError as exc:
         _say(
             f"could not fix the migration heads automatically: {exc.message}\n"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from migfix.blobscan import cat_blobs
-from migfix.gitops import TreeDiff, _run
+from migfix.gitops import TreeDiff, _run, _run_remembered
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 JOURNAL = ("migfix-moves.jsonl",)
@@ -83,7 +83,7 @@ def advice(moved: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> str:
 
 def journal_path(repo: Path) -> Path | None:
     """``<git common dir>/migfix-moves.jsonl``: one journal for every worktree of a clone."""
-    proc = _run(repo, "rev-parse", "--git-common-dir")
+    proc = _run_remembered(repo, "rev-parse", "--git-common-dir")
     if proc.returncode != 0:
         return None
     common = Path(os.fsdecode(proc.stdout.rstrip(b"\n")))
