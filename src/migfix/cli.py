@@ -266,32 +266,25 @@ def merge(
 
     HEADS: merge only these heads (default: every head that is not intended).
     """
-    from migfix import apply, report
-    from migfix.merge import MergeOptions
+    from migfix import writecmds
 
     project = _project(config, name, versions, recursive)
-    opts = MergeOptions(
+    return writecmds.merge(
+        project,
+        heads=heads,
         message=message,
         rev_id=rev_id,
         branch_label=branch_label,
-        heads=heads,
         no_repoint=no_repoint,
+        upstream=upstream,
+        new=new,
+        dry_run=dry_run,
+        as_json=as_json,
+        strict=strict,
+        echo=click.echo,
+        err=lambda text: click.echo(text, err=True),
+        verify=(lambda: _verify_new(project, upstream, postgres)) if run_verify else None,
     )
-    result = apply.merge(
-        project, opts, upstream=upstream, extra_new=new, dry_run=dry_run, strict=strict
-    )
-    if as_json:
-        click.echo(report.dumps(result.to_json()))
-    else:
-        click.echo(result.text())
-        if result.written and result.plan.repoints:
-            from migfix.moves import advice
-
-            # A notice, on stderr like the hook's: stdout stays the report scripts read.
-            click.echo(advice([(r.revision, r.old, r.new) for r in result.plan.repoints]), err=True)
-    if result.changed and not dry_run and run_verify:
-        return _verify_new(project, upstream, postgres)
-    return EXIT_PROBLEMS if (dry_run and result.changed) else EXIT_OK
 
 
 def _verify_new(project: Any, upstream: str | None, postgres: bool | None = None) -> int:

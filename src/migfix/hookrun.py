@@ -392,6 +392,10 @@ def _fix(
     full = bool(project.settings.lock)
     # Read first, while git may still be comparing the trees; nothing is said before.
     graph = read_graph(project, full=full)
+    if graph.head_groups() and (strategy or project.settings.strategy) != "rebase":
+        from migfix import prewarm
+
+        prewarm.start()  # the fix may render a merge file: import Alembic meanwhile
     arrived = arrivals()
     if not full and graph.head_groups():
         graph = checked(graph)

@@ -182,6 +182,10 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
             merges.append((next(rev_ids), group))
             continue
         _plan_group(graph, newness, group, parents, merges, rev_ids, plan)
+    if not merges:
+        from migfix import prewarm
+
+        prewarm.stop()  # nothing to render: free the core that is importing Alembic
     if not merges and not plan.repoints:
         return plan
     _refuse_redundant_parents(merges, parents)
@@ -409,15 +413,11 @@ def _render_merges(
     ``recursive_version_locations`` would load it if migfix were killed. It is still below
     the project root when the git dir is, so post-write hooks (black, ruff...) find the
     project's configuration. The real file is written later, with every other change.
-    """
-    from migfix import txn
 
-    try:
-        from alembic.script import ScriptDirectory
-        from alembic.script.revision import RevisionMap
-        from alembic.util import CommandError
-    except ImportError as exc:  # pragma: no cover - alembic is a dependency
-        raise MigfixError(f"alembic is needed to write a merge revision ({exc}).") from exc
+    What the render needs from the graph is taken here; the render itself runs in the
+    process that imported Alembic ahead of time when there is one (``migfix.prewarm``).
+    """
+    from migfix import prewarm
 
     if project.script_location is None:
         raise Refusal(
@@ -439,19 +439,69 @@ def _render_merges(
             f"{template} has no ${{down_revision}}, so a merge revision rendered from it would "
             "not name its parents. Add `down_revision = ${repr(down_revision)}` to the template."
         )
+    last = len(merges) - 1
+    jobs = [
+        _RenderJob(
+            rev,
+            tuple(heads),
+            # Alembic puts the file beside the first head when there are several version
+            # locations; the scratch folder takes that place.
+            _version_dir(project, graph, heads),
+            tuple(_parent(project, graph, h) for h in heads),
+            # A label names one revision: the final merge, the new head.
+            opts.branch_label if index == last else None,
+        )
+        for index, (rev, heads) in enumerate(merges)
+    ]
+    return prewarm.call(render, project, jobs, message)
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """A merge's parent as Alembic needs to see it (see ``_parent_scripts``)."""
+
+    revision: str
+    labels: tuple[str, ...]
+    docstring: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class _RenderJob:
+    revision: str
+    heads: tuple[str, ...]
+    real_dir: Path
+    parents: tuple[_Parent, ...]
+    branch_label: str | None
+
+
+def _parent(project: Project, graph: Graph, rev: str) -> _Parent:
+    node = graph.nodes.get(rev)
+    if node is None:  # a merge planned just before this one, not in the graph yet
+        return _Parent(rev, (), "", project.version_locations[0] / f"{rev}.py")
+    return _Parent(rev, tuple(node.labels or ()), node.file.docstring or "", node.path)
+
+
+def render(project: Project, jobs: Sequence[_RenderJob], message: str) -> list[NewMerge]:
+    """Render JOBS through Alembic (in the warm child process when there is one)."""
+    from migfix import txn
+
+    try:
+        from alembic.script import ScriptDirectory
+        from alembic.script.revision import RevisionMap
+        from alembic.util import CommandError
+    except ImportError as exc:  # pragma: no cover - alembic is a dependency
+        raise MigfixError(f"alembic is needed to write a merge revision ({exc}).") from exc
+
     cfg = alembic_config(project)
     out: list[NewMerge] = []
-    last = len(merges) - 1
-    for index, (rev, heads) in enumerate(merges):
-        # Alembic puts the file beside the first head when there are several version
-        # locations; the scratch folder takes that place.
-        real_dir = _version_dir(project, graph, heads)
+    for job in jobs:
         with txn.scratch(project.root) as scratch:
             script_dir = ScriptDirectory.from_config(cfg)
             script_dir.version_locations = [str(scratch)]
             script_dir.__dict__.pop("_version_locations", None)
             script_dir.__dict__.pop("_singular_version_location", None)
-            scripts = _parent_scripts(project, graph, heads)
+            scripts = _parent_scripts(job.parents)
             script_dir.revision_map = RevisionMap(_constant(scripts))
             # As in `alembic merge`: env.py may add template arguments through
             # context.configure(template_args=...), so the same dict goes to the template.
@@ -459,12 +509,11 @@ def _render_merges(
             try:
                 _run_revision_environment(cfg, script_dir, template_args)
                 script = script_dir.generate_revision(
-                    rev,
+                    job.revision,
                     message,
                     refresh=True,
-                    head=list(heads),
-                    # A label names one revision: the final merge, the new head.
-                    branch_labels=opts.branch_label if index == last else None,
+                    head=list(job.heads),
+                    branch_labels=job.branch_label,
                     **template_args,
                 )
             except CommandError as exc:
@@ -473,13 +522,12 @@ def _render_merges(
                 raise Refusal("Alembic wrote no merge revision (check file_template).")
             written = Path(script.path)
             content = written.read_bytes()
-            out.append(
-                NewMerge(rev, tuple(heads), real_dir / written.relative_to(scratch), content)
-            )
+            path = job.real_dir / written.relative_to(scratch)
+            out.append(NewMerge(job.revision, job.heads, path, content))
     return out
 
 
-def _parent_scripts(project: Project, graph: Graph, heads: Sequence[str]) -> list[Any]:
+def _parent_scripts(parents: Sequence[_Parent]) -> list[Any]:
     """The merge's parents as Alembic scripts, each standing alone as a base.
 
     To render a merge, Alembic needs its parents to exist and be heads; the history
@@ -490,15 +538,13 @@ def _parent_scripts(project: Project, graph: Graph, heads: Sequence[str]) -> lis
     from alembic.script import Script
 
     out = []
-    for rev in heads:
-        node = graph.nodes.get(rev)
-        module = types.ModuleType(f"migfix_parent_{rev}")
+    for parent in parents:
+        module = types.ModuleType(f"migfix_parent_{parent.revision}")
         module.down_revision = None  # type: ignore[attr-defined]
-        module.branch_labels = (node.labels or None) if node else None  # type: ignore[attr-defined]
+        module.branch_labels = parent.labels or None  # type: ignore[attr-defined]
         module.depends_on = None  # type: ignore[attr-defined]
-        module.__doc__ = node.file.docstring if node else ""
-        path = node.path if node else project.version_locations[0] / f"{rev}.py"
-        out.append(Script(module, rev, path))
+        module.__doc__ = parent.docstring
+        out.append(Script(module, parent.revision, parent.path))
     return out
 
 
