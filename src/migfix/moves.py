@@ -297,6 +297,10 @@ def moves_in(
         if path.endswith(".py")
         and any(spec == "." or path == spec or path.startswith(f"{spec}/") for spec in specs)
     ]
+    if all(o == _NULL_SHA for _, o, _ in changed):
+        # Only added files (a pull that brought new revisions, the usual case): nothing
+        # was declared before, so nothing moved, and no file needs reading.
+        return []
     return _Tracker(repo, specs).compare(changed)
 
 
