@@ -69,6 +69,15 @@ def test_structure_of_a_diamond() -> None:
     assert len(g) == 5 and "d" in g and "z" not in g
 
 
+def test_ancestors_are_remembered_but_each_caller_gets_its_own_set() -> None:
+    g = Graph([rf("a"), rf("b", ("a", "gone")), rf("c", ("b",)), rf("d", ("c", "d"))])
+    first = g.ancestors("c")
+    first.add("intruder")
+    assert g.ancestors("c") == {"a", "b"}  # a parent no file declares is not an ancestor
+    assert g.ancestors("d") == {"a", "b", "c"}  # nor is the revision itself, on a self-loop
+    assert g.ancestors("nowhere") == set()
+
+
 def test_topological_order_keeps_load_order_for_ties() -> None:
     g = Graph([rf("z3", ("a1",)), rf("a1"), rf("m2", ("a1",)), rf("b0", ("m2", "z3"))])
     assert g.topological_order() == ["a1", "z3", "m2", "b0"]

@@ -246,8 +246,9 @@ def _command(args: Sequence[str]) -> str | None:
 
 def run() -> None:
     """The console script: ``main``, then a quick exit (see ``migfix.procexit``)."""
-    from migfix.procexit import exit_now
+    from migfix.procexit import collect_less, exit_now
 
+    collect_less()
     if _command(sys.argv[1:]) == "merge" and not {"-h", "--help"} & set(sys.argv):
         # A merge may render a file through Alembic: start importing it now, beside
         # everything that comes before the render (see ``migfix.prewarm``).

@@ -624,6 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from migfix.procexit import exit_now
+    from migfix.procexit import collect_less, exit_now
 
+    collect_less()
     exit_now(main())

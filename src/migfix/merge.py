@@ -563,6 +563,10 @@ def _run_revision_environment(cfg: Any, script_dir: Any, template_args: dict[str
         return
     from alembic.runtime.environment import EnvironmentContext
 
+    from migfix.procexit import user_code
+
+    user_code()
+
     def nothing(rev: Any, context: Any) -> list[Any]:
         return []
 

@@ -132,7 +132,12 @@ def _serve(req_r: int, resp_w: int) -> NoReturn:  # pragma: no cover - runs in t
         os.dup2(req_r, 3)
         os.dup2(resp_w, 4)
         os.closerange(5, _max_fd())
+        import gc
         import importlib
+
+        # Importing SQLAlchemy sets the collector off often enough to cost a fifth of
+        # the import; this process lives for one render. Off whatever the parent chose.
+        gc.disable()
 
         for module in _WARM:
             try:

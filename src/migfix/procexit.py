@@ -1,4 +1,13 @@
-"""Ending the process: ``migfix``, ``python -m migfix`` and the hook runner end here.
+"""Starting and ending the process: ``migfix``, ``python -m migfix`` and the hook runner.
+
+At the start, Python's cyclic garbage collector is turned off (``collect_less``): reading
+5,000 revisions allocates enough containers to set it off ~160 times, each pass walking
+every record built so far: ~27 ms of a 270 ms merge, ~90 ms once Alembic is imported too.
+Nothing migfix builds needs it (reference counting frees it all); as Mercurial's
+``util.nogc``. Where the project's own code runs (env.py, migrations, the Flask app:
+``verify``, ``db``), ``user_code`` turns it back on, so their garbage is collected as usual.
+
+At the end:
 
 Python's own exit frees every module and object one at a time before the process ends.
 After a merge rendered through Alembic that is SQLAlchemy's and Alembic's ~700 modules and
@@ -14,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -31,3 +41,13 @@ def exit_now(code: int) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(code)
+
+
+def collect_less() -> None:
+    """Turn the cyclic garbage collector off for migfix's own work (see above)."""
+    gc.disable()
+
+
+def user_code() -> None:
+    """The project's code is about to run: collect its cyclic garbage as Python would."""
+    gc.enable()
