@@ -98,6 +98,20 @@ def test_find_repo_outside_git_is_none(tmp_path: Path) -> None:
     assert gitops.find_repo(plain) is None
 
 
+def test_remembering_asks_where_the_repository_is_once_within_the_block(tmp_path: Path) -> None:
+    folder = tmp_path / "later"
+    folder.mkdir()
+    with gitops.remembering():
+        assert gitops.find_repo(folder) is None
+        git(folder, "init", "-q")
+        # The answer stands for the whole block (a hook run, in which no repository moves)...
+        assert gitops.find_repo(folder) is None
+        with gitops.remembering():  # ...nested blocks included
+            assert gitops.find_repo(folder) is None
+    # ...and is asked again after it.
+    assert gitops.find_repo(folder) == folder
+
+
 def test_find_repo_in_linked_worktree(remote: Remote, tmp_path: Path) -> None:
     linked = tmp_path / "linked"
     git(remote.work, "worktree", "add", "-q", "-b", "feature", str(linked))

@@ -334,3 +334,85 @@ def test_a_merge_parent_that_is_an_ancestor_of_another_is_an_error() -> None:
     )
     assert g.problems()[0].revisions == ("m", "a", "c")
     assert diamond().problems() == []
+
+
+# -- the hook's second look: compile only what a quick read did not --------------------------
+
+
+def _quick_read_then_break(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The typed fixture's versions, every file cached as compiled but bbbb0003, which now
+    holds a body Python cannot load under a header that reads fine."""
+    import os
+    import shutil
+
+    from conftest import FIXTURES
+
+    from migfix import scancache
+
+    monkeypatch.setenv("MIGFIX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MIGFIX_NO_CACHE", raising=False)
+    real_ns = scancache.time.time_ns
+    # ctime cannot be set back: move "now" past the scan cache's racy window instead.
+    monkeypatch.setattr(scancache.time, "time_ns", lambda: real_ns() + 10 * 1_000_000_000)
+    versions = tmp_path / "versions"
+    shutil.copytree(FIXTURES / "typed" / "migrations" / "versions", versions)
+    for p in versions.iterdir():
+        os.utime(p, (1_600_000_000, 1_600_000_000))
+    scan_locations([versions], recursive=False)  # full: every file cached as compiled
+    broken = next(versions.glob("bbbb0003_*.py"))
+    broken.write_text(broken.read_text() + "\n<<<<<<< HEAD\nX = 1\n=======\nX = 2\n>>>>>>> o\n")
+    return versions, broken
+
+
+def test_checked_compiles_only_the_files_the_quick_read_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migfix import scan
+    from migfix.graph import checked
+
+    versions, broken = _quick_read_then_break(tmp_path, monkeypatch)
+    quick = Graph(scan_locations([versions], recursive=False, full=False), allow_heads=["x"])
+    assert not next(f for f in quick.files if f.path == broken).issues
+    assert quick.problems() and quick.heads == ("bbbb0004",)  # allow_heads names no revision
+
+    compiled: list[Path] = []
+    real_scan = scan.scan_file
+
+    def counting(path: Path, data: bytes | None = None, *, full: bool = True) -> RevisionFile:
+        compiled.append(path)
+        return real_scan(path, data, full=full)
+
+    monkeypatch.setattr(scan, "scan_file", counting)
+    full = checked(quick)
+
+    assert compiled == [broken]
+    fresh = Graph(scan_locations([versions], recursive=False, cache=False), allow_heads=["x"])
+    assert full.files == fresh.files
+    assert "conflict markers" in next(f for f in full.files if f.path == broken).issues[0].message
+    # The same graph as a full read builds, problems included (the quick read's are stale).
+    assert full.nodes == fresh.nodes
+    assert (full.heads, full.bases, full.children) == (fresh.heads, fresh.bases, fresh.children)
+    assert full.topological_order() == fresh.topological_order()
+    assert full.problems() == fresh.problems() != quick.problems()
+    assert full.allow_heads == quick.allow_heads
+    assert checked(full) is full  # nothing left to compile: the same graph
+    # The quick graph is left as it was.
+    assert not next(f for f in quick.files if f.path == broken).issues
+
+
+def test_checked_builds_the_graph_again_when_a_file_changed_since_the_quick_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from migfix.graph import checked
+
+    versions, broken = _quick_read_then_break(tmp_path, monkeypatch)
+    quick = Graph(scan_locations([versions], recursive=False, full=False))
+    # bbbb0003 now sits on bbbb0002 instead of bbbb0001: the graph's shape changed.
+    broken.write_text(broken.read_text().replace("= 'bbbb0001'", "= 'bbbb0002'"))
+
+    full = checked(quick)
+
+    fresh = Graph(scan_locations([versions], recursive=False, cache=False))
+    assert full.nodes["bbbb0003"].down == ("bbbb0002",) != quick.nodes["bbbb0003"].down
+    assert full.children == fresh.children
+    assert full.problems() == fresh.problems()

@@ -144,3 +144,39 @@ def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
     # HEAD went R-on-A -> no R -> R-on-S1: the move is seen across the state without R.
     assert [(m.revision, m.old, m.new) for m in seen] == [(R, (A,), (S1,))]
     assert seen[0].by == "git commit (seen in the reflog)"
+
+
+def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) -> None:
+    from migfix.gitops import TreeDiff
+
+    repo = make_repo(tmp_path / "repo")
+    versions = repo / "versions"
+    write(versions / "a.py", source(A, ()))
+    write(versions / "s1.py", source(S1, (A,)))
+    write(versions / "r.py", source(R, (A,)))
+    # Moves in a sibling folder whose name starts alike and in a file that is not Python:
+    # neither is under `versions`.
+    write(repo / "versions2" / "s3.py", source(S3, (A,)))
+    write(versions / "s2.txt", source(S2, (A,)))
+    before = commit_all(repo, "R on A")
+    write(versions / "r.py", source(R, (S1,)))
+    write(repo / "versions2" / "s3.py", source(S3, (S1,)))
+    write(versions / "s2.txt", source(S2, (S1,)))
+    after = commit_all(repo, "R on S1")
+
+    diff = TreeDiff(repo, before, after)
+    assert moves.moves_in(repo, diff, [versions]) == [(R, (A,), (S1,))]
+    assert moves.moves_in(repo, diff, [versions]) == moves.moves_between(
+        repo, before, after, [versions]
+    )
+    assert moves.moves_in(repo, diff, [repo / "versions2"]) == [(S3, (A,), (S1,))]
+    both = moves.moves_in(repo, diff, [repo])  # the whole work tree as the location
+    assert sorted(both) == [(R, (A,), (S1,)), (S3, (A,), (S1,))]
+    assert both == moves.moves_between(repo, before, after, [repo])
+    # A failed diff (an unknown commit) finds nothing, as moves_between.
+    assert moves.moves_in(repo, TreeDiff(repo, "nope", after), [versions]) == []
+    assert [p.relative_to(repo).as_posix() for p in diff.paths()] == [
+        "versions/r.py",
+        "versions/s2.txt",
+        "versions2/s3.py",
+    ]

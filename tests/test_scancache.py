@@ -89,3 +89,28 @@ def test_no_cache_env_and_corrupt_cache(versions: Path, monkeypatch: pytest.Monk
     assert scan.scan_locations([versions], recursive=False) == expected
     monkeypatch.setenv("MIGFIX_NO_CACHE", "1")
     assert scancache.LocationCache(versions, False).path is None
+
+
+def test_a_changed_file_too_young_to_store_does_not_rewrite_the_cache(
+    versions: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _age_ctime_guard(monkeypatch)
+    scan.scan_locations([versions], recursive=False)
+    (cache_file,) = (versions.parent / "cache").iterdir()
+    stored = cache_file.read_bytes()
+    target = next(p for p in versions.iterdir() if "bbbb0002" in p.name)
+    target.write_text(target.read_text().replace("bbbb0001", "bbbb000X"))
+    # As a file git just wrote: within the racy window, so it cannot be stored.
+    soon = scancache.time.time_ns() + 1_000_000_000
+    os.utime(target, ns=(soon, soon))
+
+    for _ in range(2):  # the old entry is never taken for the changed file
+        files = {f.revision: f for f in scan.scan_locations([versions], recursive=False)}
+        assert files["bbbb0002"].down_revisions == ("bbbb000X",)
+        assert cache_file.read_bytes() == stored  # not rewritten for the dead entry
+
+    # A file gone from the folder does rewrite it, without that file.
+    gone = next(p for p in versions.iterdir() if "bbbb0003" in p.name)
+    gone.unlink()
+    scan.scan_locations([versions], recursive=False)
+    assert str(gone) not in scancache.LocationCache(versions, False).entries

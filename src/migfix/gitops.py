@@ -12,9 +12,10 @@ them; git itself only ever sees paths relative to the work tree root, in POSIX f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,12 @@ def _env() -> dict[str, str]:
     return env
 
 
+_NO_GIT = (
+    "git was not found on PATH. migfix needs the git command line tool for this; "
+    "install git (https://git-scm.com/downloads) and try again."
+)
+
+
 def _run(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run ``git ARGS`` in CWD (STDIN on its standard input) and return the finished
     process, whatever its exit code."""
@@ -52,10 +59,38 @@ def _run(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.Comple
             ["git", *args], cwd=cwd, env=_env(), input=stdin, capture_output=True, check=False
         )
     except FileNotFoundError:
-        raise GitError(
-            "git was not found on PATH. migfix needs the git command line tool for this; "
-            "install git (https://git-scm.com/downloads) and try again."
-        ) from None
+        raise GitError(_NO_GIT) from None
+
+
+# Where a work tree's root and its git dir are cannot change while one hook runs, yet the
+# hook and the merge it makes ask it up to eight times, a git process each: within
+# ``remembering()``, each question is asked once per folder.
+_remembered: dict[tuple[str, ...], subprocess.CompletedProcess[bytes]] | None = None
+
+
+@contextlib.contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block, ``find_repo`` and ``moves.journal_path`` ask git once per folder."""
+    global _remembered
+    outer = _remembered
+    if outer is None:
+        _remembered = {}
+    try:
+        yield
+    finally:
+        _remembered = outer
+
+
+def _run_remembered(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``_run``, answered from memory within ``remembering()`` (for questions whose answer
+    cannot change meanwhile)."""
+    if _remembered is None:
+        return _run(cwd, *args)
+    key = (str(cwd), *args)
+    proc = _remembered.get(key)
+    if proc is None:
+        proc = _remembered[key] = _run(cwd, *args)
+    return proc
 
 
 def _stderr(proc: subprocess.CompletedProcess[bytes]) -> str:
@@ -120,7 +155,7 @@ def find_repo(path: Path) -> Path | None:
     start = path if path.is_dir() else path.parent
     while not start.is_dir() and start != start.parent:
         start = start.parent
-    proc = _run(start, "rev-parse", "--show-toplevel")
+    proc = _run_remembered(start, "rev-parse", "--show-toplevel")
     if proc.returncode != 0:
         if b"dubious ownership" in proc.stderr:
             raise GitError(
@@ -508,20 +543,73 @@ def changed_paths(repo_root: Path, old: str, new: str) -> list[Path]:
     One plain ``git diff``: the hook asks this on every merge and pull, and the paths decide
     which projects (if any) it needs to read.
     """
-    for rev in (old, new):
-        if _looks_like_option(rev):
-            raise _unknown_revision(repo_root, rev)
-    proc = _run(
-        repo_root, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", old, new, "--"
-    )
-    if proc.returncode != 0:
-        for rev in (old, new):
-            resolve_ref(repo_root, rev)
-        raise GitError(
-            f"`git diff --name-only {old} {new}` failed in {repo_root}: "
-            f"{_stderr(proc) or 'no message'}. Run it yourself to see what git needs."
-        )
-    return [_from_git_path(repo_root, raw) for raw in proc.stdout.split(b"\0") if raw]
+    return TreeDiff(repo_root, old, new).paths()
+
+
+class TreeDiff:
+    """What differs between commits OLD and NEW: each file with its blob before and after.
+
+    One ``git diff --raw``, started when the object is made and read when first asked, so
+    that git compares the trees while Python goes on (the hook reads the revision graph
+    meanwhile); the hook asks it both which files changed and which revisions moved.
+    """
+
+    def __init__(self, repo_root: Path, old: str, new: str) -> None:
+        self.repo_root, self.old, self.new = repo_root, old, new
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._done: tuple[int, bytes, bytes] | None = None
+        if _looks_like_option(old) or _looks_like_option(new):
+            self._done = (128, b"", b"")
+            return
+        cmd = ["git", "diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff"]
+        try:
+            self._proc = subprocess.Popen(
+                [*cmd, old, new, "--"],
+                cwd=repo_root,
+                env=_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except FileNotFoundError:
+            raise GitError(_NO_GIT) from None
+
+    def finish(self) -> tuple[int, bytes, bytes]:
+        if self._done is None:
+            assert self._proc is not None
+            out, err = self._proc.communicate()
+            self._done = (self._proc.returncode, out, err)
+        return self._done
+
+    def raw(self) -> list[tuple[str, str, str]] | None:
+        """(path from the work tree root in POSIX form, old blob, new blob) of each changed
+        file (an all-zero blob: none on that side); None when git failed."""
+        code, out, _ = self.finish()
+        if code != 0:
+            return None
+        parts = out.split(b"\0")
+        entries: list[tuple[str, str, str]] = []
+        for i in range(0, len(parts) - 1, 2):
+            meta = parts[i].decode().split()
+            if len(meta) >= 4:
+                entries.append((os.fsdecode(parts[i + 1]), meta[2], meta[3]))
+        return entries
+
+    def paths(self) -> list[Path]:
+        """Every changed file, as absolute paths; a GitError when git failed."""
+        for rev in (self.old, self.new):
+            if _looks_like_option(rev):
+                raise _unknown_revision(self.repo_root, rev)
+        entries = self.raw()
+        if entries is None:
+            for rev in (self.old, self.new):
+                resolve_ref(self.repo_root, rev)
+            raise GitError(
+                f"`git diff --name-only {self.old} {self.new}` failed in {self.repo_root}: "
+                f"{' '.join(self.finish()[2].decode('utf-8', 'replace').split()) or 'no message'}"
+                ". Run it yourself to see what git needs."
+            )
+        return [self.repo_root.joinpath(*PurePosixPath(path).parts) for path, _, _ in entries]
 
 
 def is_ancestor(repo_root: Path, a: str, b: str) -> bool:

@@ -15,8 +15,9 @@ Unlike ``RevisionMap`` it never raises on a broken graph: every fault becomes a
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -532,3 +533,39 @@ def read_graph(project: Project, *, full: bool = True) -> Graph:
 
     files = scan_locations(project.version_locations, recursive=project.recursive, full=full)
     return Graph(files, allow_heads=project.settings.allow_heads, root=project.root)
+
+
+def checked(graph: Graph) -> Graph:
+    """GRAPH, read with ``full=False``, as a full ``read_graph`` would have read it.
+
+    Only the files not compiled yet are compiled: every other file came from a checked
+    scan-cache entry (or could not be read at all), which a full read takes as it is. So
+    the hook, which reads with ``full=False`` until it knows there is work to do, does not
+    list, stat and decode every revision a second time when there is. The files compiled
+    here are not stored in the scan cache; right after a merge they are too young to be
+    stored anyway.
+    """
+    from migfix.scan import scan_file
+
+    if all(f.checked for f in graph.files):
+        return graph
+    files = [f if f.checked else scan_file(f.path, full=True) for f in graph.files]
+    redone = [(old, f) for old, f in zip(graph.files, files, strict=True) if old is not f]
+    if graph._dupes or any(_shape(old) != _shape(f) for old, f in redone):
+        return Graph(files, allow_heads=graph.allow_heads, root=graph.root)
+    # The usual case: only what Python says of the files changed (their issues), not the
+    # graph's shape, so the 5,000 nodes, their children and the order are kept; building
+    # them again costs more than the compile.
+    out = copy.copy(graph)
+    out.files = files
+    out.nodes = dict(graph.nodes)
+    for _, f in redone:
+        if f.revision is not None:
+            out.nodes[f.revision] = replace(graph.nodes[f.revision], file=f)
+    out._problems = None
+    return out
+
+
+def _shape(f: RevisionFile) -> tuple[object, ...]:
+    """What a file gives the graph's structure (Graph.__init__ builds nodes from these)."""
+    return (f.revision, f.down_revision.value, f.branch_labels.value, f.depends_on.value)

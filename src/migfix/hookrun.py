@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from migfix.errors import MigfixError
 
 if TYPE_CHECKING:
+    from migfix import gitops
     from migfix.config import Project
     from migfix.discover import Entry
     from migfix.graph import Graph
@@ -144,16 +145,19 @@ def run(
     always: bool = False,
     watch: Watch | None = None,
 ) -> int:
+    from migfix.gitops import remembering
+
     try:
-        _run(
-            hook_type,
-            args,
-            cwd=cwd,
-            strategy=strategy,
-            commit=commit,
-            always=always,
-            watch=watch,
-        )
+        with remembering():
+            _run(
+                hook_type,
+                args,
+                cwd=cwd,
+                strategy=strategy,
+                commit=commit,
+                always=always,
+                watch=watch,
+            )
     except MigfixError as exc:
         _say(
             f"could not fix the migration heads automatically: {exc.message}\n"
@@ -254,13 +258,18 @@ def _run(
             base = "HEAD^" if _resolve(repo, "HEAD^") else ""
     # The changed paths decide which projects to look at: a merge that touched no migration
     # costs this one `git diff` and never reads a graph. (No base: a root commit; look at all.)
-    changed = None if always or not base else gitops.changed_paths(repo, base, new)
+    # The same diff tells which revisions arrived moved; with --always git runs it while
+    # the projects and their graphs are read.
+    diff = gitops.TreeDiff(repo, base, new) if base else None
+    changed = None if always or diff is None else diff.paths()
     if changed is not None:
         changed = [p for p in changed if _may_matter(p)]
         if not changed:
             return
     entries = watched(repo, cwd, watch, changed)
     if not entries:
+        if diff is not None:
+            diff.finish()  # never leave git running behind
         return
     side: list[list[str]] = []
 
@@ -276,13 +285,15 @@ def _run(
             if entry.error is not None:
                 raise entry.error
             assert entry.project is not None
-            _fix(repo, entry.project, hook_type, strategy, commit, other_side, where, (base, new))
+            _fix(repo, entry.project, hook_type, strategy, commit, other_side, where, diff)
         except MigfixError as exc:
             _say(
                 f"{where}could not fix the migration heads automatically: {exc.message}\n"
                 f"Your {_what(hook_type)} is complete and no file was changed; run "
                 "`migfix check` and `migfix merge` by hand."
             )
+    if diff is not None:
+        diff.finish()
 
 
 def _may_matter(path: Path) -> bool:
@@ -353,37 +364,41 @@ def _fix(
     commit: bool | None,
     other_side: Callable[[], list[str]],
     where: str,
-    span: tuple[str, str] = ("", "HEAD"),
+    diff: gitops.TreeDiff | None = None,
 ) -> None:
     """Fix one project's heads after a merge or rebase, if it has several.
 
-    First, tell of revisions that arrived with other parents than they had before (SPAN:
-    the commits before and after): a database that ran them is now out of step."""
+    First, tell of revisions that arrived with other parents than they had before (DIFF:
+    between the commits before and after): a database that ran them is now out of step."""
     from migfix import gitops, moves
-    from migfix.graph import read_graph
+    from migfix.graph import checked, read_graph
 
-    base, new = span
-    arrived = moves.record(
-        repo,
-        moves.moves_between(repo, base, new, list(project.version_locations)) if base else [],
-        f"git {_what(hook_type)} ({hook_type} hook)",
-    )
-    if arrived:
-        _say(where + moves.advice([(m.revision, m.old, m.new) for m in arrived]))
+    def arrivals() -> list[moves.Move]:
+        arrived = moves.record(
+            repo,
+            moves.moves_in(repo, diff, list(project.version_locations)) if diff is not None else [],
+            f"git {_what(hook_type)} ({hook_type} hook)",
+        )
+        if arrived:
+            _say(where + moves.advice([(m.revision, m.old, m.new) for m in arrived]))
+        return arrived
+
     if hook_type == "post-checkout":
-        _sync_db(project, arrived)
+        _sync_db(project, arrivals())
         return
 
     # One head and no lock to refresh (the usual case) needs no compile of changed files;
     # writing anything does: never act on a graph Alembic would not load.
     full = bool(project.settings.lock)
+    # Read first, while git may still be comparing the trees; nothing is said before.
     graph = read_graph(project, full=full)
     if graph.head_groups() and (strategy or project.settings.strategy) != "rebase":
         from migfix import prewarm
 
         prewarm.start()  # the fix may render a merge file: import Alembic meanwhile
+    arrived = arrivals()
     if not full and graph.head_groups():
-        graph = read_graph(project)
+        graph = checked(graph)
     if not graph.head_groups():
         if project.settings.lock:
             _refresh_lock(repo, project, graph, commit)

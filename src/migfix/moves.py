@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from migfix.blobscan import cat_blobs
-from migfix.gitops import _run
+from migfix.gitops import TreeDiff, _run, _run_remembered
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 JOURNAL = ("migfix-moves.jsonl",)
@@ -83,7 +83,7 @@ def advice(moved: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> str:
 
 def journal_path(repo: Path) -> Path | None:
     """``<git common dir>/migfix-moves.jsonl``: one journal for every worktree of a clone."""
-    proc = _run(repo, "rev-parse", "--git-common-dir")
+    proc = _run_remembered(repo, "rev-parse", "--git-common-dir")
     if proc.returncode != 0:
         return None
     common = Path(os.fsdecode(proc.stdout.rstrip(b"\n")))
@@ -218,11 +218,13 @@ def _diff(repo: Path, old: str, new: str, specs: Sequence[str]) -> list[tuple[st
     return out
 
 
-def _parents_of(repo: Path, entries: Sequence[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
-    """revision -> down_revisions of the files (path, blob) ENTRIES, read statically."""
+def _parents_of(
+    repo: Path, entries: Sequence[tuple[str, str]], blobs: dict[str, bytes]
+) -> dict[str, tuple[str, ...]]:
+    """revision -> down_revisions of the files (path, blob) ENTRIES, read statically from
+    BLOBS."""
     from migfix.scan import Unknown, scan_file
 
-    blobs = cat_blobs(repo, sorted({b for _, b in entries if b != _NULL_SHA}))
     out: dict[str, tuple[str, ...]] = {}
     for path, blob in entries:
         data = blobs.get(blob)
@@ -243,11 +245,19 @@ class _Tracker:
         self.last: dict[str, tuple[str, ...]] = {}
 
     def step(self, old: str, new: str) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
-        changed = _diff(self.repo, old, new, self.specs)
+        return self.compare(_diff(self.repo, old, new, self.specs))
+
+    def compare(
+        self, changed: Sequence[tuple[str, str, str]]
+    ) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        """The moves among CHANGED: (path, old blob, new blob) of revision files."""
         if not changed:
             return []
-        before = _parents_of(self.repo, [(p, o) for p, o, _ in changed])
-        after = _parents_of(self.repo, [(p, n) for p, _, n in changed])
+        # Both sides' blobs in one `git cat-file`.
+        wanted = {b for _, o, n in changed for b in (o, n) if b != _NULL_SHA}
+        blobs = cat_blobs(self.repo, sorted(wanted))
+        before = _parents_of(self.repo, [(p, o) for p, o, _ in changed], blobs)
+        after = _parents_of(self.repo, [(p, n) for p, _, n in changed], blobs)
         for rev, down in before.items():
             self.last.setdefault(rev, down)
         moved = []
@@ -266,6 +276,32 @@ def moves_between(
     if not under or _NULL_SHA in (old, new):
         return []
     return _Tracker(repo, [_rel(repo, p) for p in under]).step(old, new)
+
+
+def moves_in(
+    repo: Path, diff: TreeDiff, under: Sequence[Path]
+) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """Same as :func:`moves_between` for DIFF's two commits, from the diff already running
+    (the hook's, which also told it which files changed), so no second ``git diff``."""
+    if not under or _NULL_SHA in (diff.old, diff.new):
+        return []
+    specs = [_rel(repo, p) for p in under]
+    if any(PurePosixPath(spec).is_absolute() for spec in specs):
+        return []  # `git diff -- <a path outside the work tree>` fails: as moves_between
+    entries = diff.raw()
+    if entries is None:
+        return []
+    changed = [
+        (path, o, n)
+        for path, o, n in entries
+        if path.endswith(".py")
+        and any(spec == "." or path == spec or path.startswith(f"{spec}/") for spec in specs)
+    ]
+    if all(o == _NULL_SHA for _, o, _ in changed):
+        # Only added files (a pull that brought new revisions, the usual case): nothing
+        # was declared before, so nothing moved, and no file needs reading.
+        return []
+    return _Tracker(repo, specs).compare(changed)
 
 
 def reflog_moves(repo: Path, under: Sequence[Path], *, limit: int = 300) -> list[Move]:

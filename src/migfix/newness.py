@@ -111,7 +111,8 @@ def classify(
         return Newness(frozenset(dirty | extra), None, reason)
     on_upstream: set[str] = set()
     for ref in refs:
-        gitops.resolve_ref(repo, ref)  # a clear error for a ref that does not exist
+        # Given the graph, this resolves REF first: a clear error for a ref that does not
+        # exist (asking git here as well cost a process per ref).
         on_upstream |= upstream_revisions(project, repo, ref, graph)
     # Uncommitted files need no look of their own: one whose id is not on upstream is
     # new by this rule, and one whose id is on upstream stays settled (rewriting it would

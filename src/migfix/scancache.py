@@ -53,6 +53,8 @@ class LocationCache:
         self.entries: dict[str, Entry] = {}
         self.fresh: dict[str, Entry] = {}
         self.dirty = False
+        self.changed = 0
+        """Files whose entry no longer matches them (they changed since it was made)."""
         self.now_ns = time.time_ns()
         self._load()
 
@@ -75,9 +77,11 @@ class LocationCache:
     def get(self, path: str, stat: os.stat_result) -> Any | None:
         key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
         entry = self.entries.get(path)
-        if entry is not None and entry[0] == key:
-            self.fresh[path] = entry
-            return entry[1]
+        if entry is not None:
+            if entry[0] == key:
+                self.fresh[path] = entry
+                return entry[1]
+            self.changed += 1
         return None
 
     def put(self, path: str, stat: os.stat_result, record: Any) -> None:
@@ -93,7 +97,10 @@ class LocationCache:
             return
         # Write only when an entry was added or replaced, or a file went away: a run
         # that found everything cached (or only files too young to store) writes nothing.
-        if not self.dirty and len(self.fresh) == len(self.entries):
+        # A changed file too young to store again (every file a merge just wrote) leaves
+        # its old entry behind: it can never match again (its ctime moved on), and the
+        # run that stores the file replaces it, so it is no reason to rewrite the cache.
+        if not self.dirty and len(self.fresh) + self.changed == len(self.entries):
             return
         store(self.path, (FORMAT, self.location, self.recursive, self.fresh))
 
