@@ -194,7 +194,11 @@ fcntl.flock(fd, fcntl.LOCK_EX)
 prewarm.start()
 os.close(fd)
 probe = {PROBE.format(lock=str(lock))!r}
-code = subprocess.run([sys.executable, "-c", probe]).returncode
+# The child closes what it inherited just after the fork: give it the time to run.
+for _ in range(100):
+    code = subprocess.run([sys.executable, "-c", probe], stderr=subprocess.DEVNULL).returncode
+    if code == 0:
+        break
 print("RESULT", code, prewarm._child is not None)
 """
     proc = _script(tmp_path, code)
