@@ -30,8 +30,16 @@ from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 
-# What the child imports while it waits: all that rendering a merge file needs.
-_WARM = ("alembic.script", "alembic.script.revision", "alembic.config", "mako.template")
+# What the child imports while it waits: all that rendering a merge file needs, migfix's
+# own rendering code included (unpickling the request would import it otherwise).
+_WARM = (
+    "alembic.script",
+    "alembic.script.revision",
+    "alembic.config",
+    "mako.template",
+    "migfix.merge",
+    "migfix.txn",
+)
 
 
 @dataclass
