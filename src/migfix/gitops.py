@@ -581,6 +581,13 @@ class TreeDiff:
             self._done = (self._proc.returncode, out, err)
         return self._done
 
+    def close(self) -> None:
+        """Stop git if its answer was not asked for (no project needed it), and reap it."""
+        if self._done is None and self._proc is not None:
+            self._proc.kill()
+            self._proc.communicate()
+            self._done = (-1, b"", b"")
+
     def raw(self) -> list[tuple[str, str, str]] | None:
         """(path from the work tree root in POSIX form, old blob, new blob) of each changed
         file (an all-zero blob: none on that side); None when git failed."""

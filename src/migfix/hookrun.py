@@ -269,7 +269,7 @@ def _run(
     entries = watched(repo, cwd, watch, changed)
     if not entries:
         if diff is not None:
-            diff.finish()  # never leave git running behind
+            diff.close()  # never leave git running behind
         return
     side: list[list[str]] = []
 
@@ -293,7 +293,7 @@ def _run(
                 "`migfix check` and `migfix merge` by hand."
             )
     if diff is not None:
-        diff.finish()
+        diff.close()
 
 
 def _may_matter(path: Path) -> bool:
