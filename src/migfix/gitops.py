@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -91,6 +91,28 @@ def _run_remembered(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]
     if proc is None:
         proc = _remembered[key] = _run(cwd, *args)
     return proc
+
+
+def _started(cwd: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[bytes]]:
+    """``_run``, started now: calling the result waits for git and returns what ``_run``
+    would have."""
+    try:
+        proc = subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise GitError(_NO_GIT) from None
+
+    def finished() -> subprocess.CompletedProcess[bytes]:
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    return finished
 
 
 def _stderr(proc: subprocess.CompletedProcess[bytes]) -> str:
