@@ -112,6 +112,32 @@ def test_remembering_asks_where_the_repository_is_once_within_the_block(tmp_path
     assert gitops.find_repo(folder) == folder
 
 
+def test_tree_diff_answers_both_questions_from_one_git_diff(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    write(repo / "v" / "a.py", REV_1)
+    write(repo / "v" / "b.py", REV_2)
+    old = commit_all(repo, "a b")
+    write(repo / "v" / "b.py", REV_3)
+    (repo / "v" / "a.py").unlink()
+    new = commit_all(repo, "b changed, a gone")
+    blob = git(repo, "rev-parse", f"{new}:v/b.py")
+
+    diff = gitops.TreeDiff(repo, old, new)
+
+    assert diff.paths() == [repo / "v" / "a.py", repo / "v" / "b.py"]
+    entries = diff.raw()
+    assert entries is not None
+    assert [(p, n) for p, _, n in entries] == [("v/a.py", "0" * 40), ("v/b.py", blob)]
+    with pytest.raises(GitError, match=r"^Unknown git revision 'nope'"):
+        gitops.TreeDiff(repo, "nope", new).paths()
+    assert gitops.TreeDiff(repo, "nope", new).raw() is None
+    with pytest.raises(GitError, match=r"^Unknown git revision '--all'"):
+        gitops.TreeDiff(repo, "--all", new).paths()
+    unread = gitops.TreeDiff(repo, old, new)
+    unread.close()  # stopped and reaped: its answer is gone
+    assert unread.raw() is None
+
+
 def test_find_repo_in_linked_worktree(remote: Remote, tmp_path: Path) -> None:
     linked = tmp_path / "linked"
     git(remote.work, "worktree", "add", "-q", "-b", "feature", str(linked))

@@ -89,3 +89,56 @@ def test_fixing_after_a_pull_asks_git_each_question_once(tmp_path: Path, always:
     # Where the repository and its journal are is asked once, however many parts need it.
     assert calls.count("rev-parse --show-toplevel") == 1, calls
     assert calls.count("rev-parse --git-common-dir") == 1, calls
+
+
+def test_always_fixes_its_own_project_while_git_lists_the_others(tmp_path: Path) -> None:
+    # The project at the root and one in services/billing, both left with two heads. With
+    # --always, discovery's `git ls-files` runs while the root project is fixed; the
+    # projects are still fixed in the same order, each once.
+    from conftest import copy_fixture
+    from projutil import Proj
+
+    repo = tmp_path / "repo"
+    shutil.copytree(copy_fixture("typed", tmp_path / "a"), repo)
+    shutil.copytree(copy_fixture("typed", tmp_path / "b"), repo / "services" / "billing")
+    root, billing = Proj(repo, "typed"), Proj(repo / "services" / "billing", "typed")
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    git = ["git", "-C", str(repo)]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "two"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    for branch, rev in (("feat-b", "b0000001"), ("feat-c", C)):
+        subprocess.run([*git, "checkout", "-q", "-b", branch, "main"], check=True)
+        root.revision(rev, "add")
+        billing.revision(rev, "add")
+        commit_all(repo, f"add {rev}")
+    subprocess.run([*git, "checkout", "-q", "main"], check=True)
+    subprocess.run([*git, "merge", "-q", "feat-b"], check=True)
+    subprocess.run([*git, "merge", "-q", "--no-edit", "feat-c"], check=True)
+    shim, log = logging_git(tmp_path)
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PYTHONPATH": str(SRC),
+        "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
+    }
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "migfix.hookrun", "post-merge", "--always", "--", "0"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert proc.returncode == 0
+    said = [line for line in proc.stderr.splitlines() if "left several migration heads" in line]
+    assert said == [
+        f"migfix: the merge left several migration heads (b0000001, {C}); fixing with `merge`.",
+        f"migfix: in services/billing: the merge left several migration heads (b0000001, {C}); "
+        "fixing with `merge`.",
+    ], proc.stderr
+    assert len(list(root.versions.glob("*_merge_heads.py"))) == 1
+    assert len(list(billing.versions.glob("*_merge_heads.py"))) == 1
+    calls = log.read_text().splitlines()
+    assert len([c for c in calls if c.startswith("ls-files -z --cached --others")]) == 1

@@ -25,11 +25,14 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migfix import config as cfg
 from migfix.config import Project
 from migfix.errors import ConfigError, MigfixError, NoProjectFound
+
+if TYPE_CHECKING:
+    import subprocess
 
 CONFIG_NAMES = frozenset({"alembic.ini", "pyproject.toml"})
 # Outside git, folders that hold installed or generated files, never an Alembic project of
@@ -86,9 +89,14 @@ class Selection:
 
 def _git_config_files(root: Path) -> list[Path] | None:
     """alembic.ini / pyproject.toml files git knows of (tracked or untracked, not ignored)."""
-    from migfix.gitops import _run
+    return _git_config_files_later(root)()
 
-    proc = _run(
+
+def _git_config_files_later(root: Path) -> Callable[[], list[Path] | None]:
+    """``_git_config_files``, with git started now and waited for when the result is called."""
+    from migfix.gitops import _started
+
+    listing = _started(
         root,
         "ls-files",
         "-z",
@@ -99,6 +107,10 @@ def _git_config_files(root: Path) -> list[Path] | None:
         ":(glob)**/alembic.ini",
         ":(glob)**/pyproject.toml",
     )
+    return lambda: _config_files_from(root, listing())
+
+
+def _config_files_from(root: Path, proc: subprocess.CompletedProcess[bytes]) -> list[Path] | None:
     if proc.returncode != 0:
         return None
     out: set[Path] = set()
@@ -256,10 +268,21 @@ def projects_from(files: Iterable[Path], root: Path) -> list[Entry]:
 
 def discover(root: Path) -> list[Entry]:
     """Every project under ROOT (a repository root: git's view of it; else a bounded walk)."""
-    files = _git_config_files(root)
-    if files is None:
-        files = _walk_config_files(root)
-    return projects_from(files, root)
+    return discover_later(root)()
+
+
+def discover_later(root: Path) -> Callable[[], list[Entry]]:
+    """``discover(ROOT)`` in two steps: git starts listing the config files now, and
+    calling the result reads the projects (the hook fixes its own project meanwhile)."""
+    listed = _git_config_files_later(root)
+
+    def entries() -> list[Entry]:
+        files = listed()
+        if files is None:
+            files = _walk_config_files(root)
+        return projects_from(files, root)
+
+    return entries
 
 
 def repo_root(cwd: Path) -> Path | None:

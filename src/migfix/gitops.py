@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -91,6 +91,28 @@ def _run_remembered(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]
     if proc is None:
         proc = _remembered[key] = _run(cwd, *args)
     return proc
+
+
+def _started(cwd: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[bytes]]:
+    """``_run``, started now: calling the result waits for git and returns what ``_run``
+    would have."""
+    try:
+        proc = subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise GitError(_NO_GIT) from None
+
+    def finished() -> subprocess.CompletedProcess[bytes]:
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    return finished
 
 
 def _stderr(proc: subprocess.CompletedProcess[bytes]) -> str:
@@ -580,6 +602,13 @@ class TreeDiff:
             out, err = self._proc.communicate()
             self._done = (self._proc.returncode, out, err)
         return self._done
+
+    def close(self) -> None:
+        """Stop git if its answer was not asked for (no project needed it), and reap it."""
+        if self._done is None and self._proc is not None:
+            self._proc.kill()
+            self._proc.communicate()
+            self._done = (-1, b"", b"")
 
     def raw(self) -> list[tuple[str, str, str]] | None:
         """(path from the work tree root in POSIX form, old blob, new blob) of each changed

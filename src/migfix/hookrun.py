@@ -17,9 +17,10 @@ static reader until it knows there is work to do.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -266,10 +267,11 @@ def _run(
         changed = [p for p in changed if _may_matter(p)]
         if not changed:
             return
-    entries = watched(repo, cwd, watch, changed)
-    if not entries:
+    entries = _watched(repo, cwd, watch, changed)
+    first = next(entries, None)
+    if first is None:
         if diff is not None:
-            diff.finish()  # never leave git running behind
+            diff.close()  # never leave git running behind
         return
     side: list[list[str]] = []
 
@@ -279,7 +281,7 @@ def _run(
             side.append(_rebase_candidates(repo, hook_type))
         return side[0]
 
-    for entry in entries:
+    for entry in itertools.chain([first], entries):
         where = "" if entry.label == "." else f"in {entry.label}: "
         try:
             if entry.error is not None:
@@ -293,7 +295,7 @@ def _run(
                 "`migfix check` and `migfix merge` by hand."
             )
     if diff is not None:
-        diff.finish()
+        diff.close()
 
 
 def _may_matter(path: Path) -> bool:
@@ -319,10 +321,19 @@ def watched(
     """The projects the hook acts on: those CHANGED touched (every one when None), from
     the project at or above CWD, the one recorded by ``hook install -c/-n/-d`` (WATCH) and
     discovery."""
+    return list(_watched(repo, cwd, watch, changed))
+
+
+def _watched(
+    repo: Path, cwd: Path, watch: Watch | None, changed: Sequence[Path] | None
+) -> Iterator[Entry]:
+    """``watched``, one project at a time: with CHANGED None, git lists the repository's
+    configs for discovery while the hook fixes the projects found first."""
     from migfix import discover
     from migfix.config import find_project
     from migfix.errors import ConfigError
 
+    later = discover.discover_later(repo) if changed is None else None
     entries: list[Entry] = []
     if watch is not None:
         label, section = watch.label(), watch.name or "alembic"
@@ -343,17 +354,21 @@ def watched(
         entries.append(discover.Entry(discover.label_of(here.root, repo), config, "alembic", here))
     except ConfigError:
         pass  # nothing here, or unreadable: discovery below reports what the merge touched
-    entries += discover.discover(repo) if changed is None else discover.touched(repo, changed)
+    rest = discover.touched(repo, changed) if changed is not None else None
     seen: set[tuple[Path, ...]] = set()
-    out: list[Entry] = []
-    for e in entries:
+    for e in itertools.chain(entries, rest if rest is not None else _call(later)):
         if e.project is not None:
             if e.project.version_locations in seen:
                 continue
             seen.add(e.project.version_locations)
         if changed is None or discover.owns(e, changed):
-            out.append(e)
-    return out
+            yield e
+
+
+def _call(later: Callable[[], list[Entry]] | None) -> Iterator[Entry]:
+    """The entries LATER gives, asked for only when the ones before are done."""
+    if later is not None:
+        yield from later()
 
 
 def _fix(
