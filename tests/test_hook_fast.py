@@ -142,3 +142,36 @@ def test_always_fixes_its_own_project_while_git_lists_the_others(tmp_path: Path)
     assert len(list(billing.versions.glob("*_merge_heads.py"))) == 1
     calls = log.read_text().splitlines()
     assert len([c for c in calls if c.startswith("ls-files -z --cached --others")]) == 1
+
+
+def test_migfix_merge_asks_where_the_repository_is_once(tmp_path: Path) -> None:
+    """``migfix merge`` (the console script's path) after the same pull: the repository
+    and its git dir are asked for once each, as in the hook."""
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    alice.revision(N, "add n")
+    commit_all(alice.root, "n")
+    land(team.bob, C, "add c")
+    pull(alice)
+    shim, log = logging_git(tmp_path)
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PYTHONPATH": str(SRC),
+        "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
+    }
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "migfix", "merge"],
+        cwd=alice.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert f"Repointed {N}: {alice.a} -> {C}" in proc.stdout
+    calls = log.read_text().splitlines()
+    assert calls.count("rev-parse --show-toplevel") == 1, calls
+    assert calls.count("rev-parse --git-common-dir") == 1, calls

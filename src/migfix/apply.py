@@ -146,11 +146,12 @@ def merge(
     strict: bool = False,
     by: str = "migfix merge",
 ) -> Outcome:
-    from migfix import txn
+    from migfix import gitops, txn
 
     # One writer at a time: a second run waits, then plans again on what the first wrote
-    # (usually: nothing to do).
-    with txn.writer_lock(project.root) as changed:
+    # (usually: nothing to do). Where the repository and its git dir are cannot change
+    # meanwhile: git is asked once (it was asked twice each).
+    with gitops.remembering(), txn.writer_lock(project.root) as changed:
         return _merge(
             project,
             opts,
