@@ -252,3 +252,20 @@ def test_the_hooks_fix_renders_in_the_child(tmp_path: Path) -> None:
         assert proc.stdout.split() == ["RESULT", "0", str(name == "cold")], proc.stderr
         assert "Created merge revision" in proc.stderr
         assert len([p for p in proj.versions.iterdir() if "merge_heads" in p.name]) == 1
+
+
+@pytest.mark.parametrize(
+    ("guess", "in_child"),
+    [("lambda: True", True), ("lambda: False", False), ("lambda: 1 / 0", True)],
+)
+def test_the_child_imports_only_when_a_render_is_likely(guess: str, in_child: bool) -> None:
+    """A child told a render is unlikely ends at once: a later call is done here. A guess
+    that fails is no guess: the child imports and serves."""
+    code = f"""
+import os
+from migfix import prewarm
+prewarm.start({guess})
+print("RESULT", prewarm.call(os.getpid) != os.getpid())
+"""
+    proc = _script(Path.cwd(), code)
+    assert proc.stdout.split() == ["RESULT", str(in_child)], proc.stderr

@@ -16,7 +16,10 @@ import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from migfix.config import Project
 
 _FLAGS = {
     "heads": {"--json": "as_json", "-v": "verbose", "--verbose": "verbose"},
@@ -169,13 +172,14 @@ def _err(text: str) -> None:
     sys.stderr.flush()
 
 
-def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
-    from migfix import readcmds, txn
+def _project(opts: dict[str, Any]) -> Project | None:
+    """The project the options name; None when click's path must run (several projects
+    below here and none at or above)."""
     from migfix.config import find_project
 
     config = opts.get("config")
     if config is not None or opts.get("name") or opts["versions"]:
-        project = find_project(
+        return find_project(
             Path.cwd(),
             config=config,
             name=str(opts.get("name") or "alembic"),
@@ -183,17 +187,21 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
             recursive=bool(opts["recursive"]),
             directory=None,
         )
-    else:
-        # As migfix.across: the project at or above here, else every project discovery
-        # finds, which click's path prints project by project.
-        from migfix import discover
+    # As migfix.across: the project at or above here, else every project discovery
+    # finds, which click's path prints project by project.
+    from migfix import discover
 
-        sel = discover.select(Path.cwd())
-        if sel.single is None:
-            from migfix.cli import main as click_main
+    return discover.select(Path.cwd()).single
 
-            return click_main(list(args))
-        project = sel.single
+
+def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
+    from migfix import readcmds, txn
+
+    project = _project(opts)
+    if project is None:
+        from migfix.cli import main as click_main
+
+        return click_main(list(args))
     # As cli._project: first undo a change that a killed migfix left half done.
     txn.recover(project.root)
     if command == "heads":
@@ -244,6 +252,25 @@ def _command(args: Sequence[str]) -> str | None:
     return None
 
 
+def _render_likely(args: Sequence[str]) -> bool:
+    """Whether this merge will probably render a file through Alembic (see
+    ``newness.likely_all_settled``); run by the prewarm child, before it imports Alembic."""
+    parsed = _parse(args)
+    if parsed is None:
+        return True  # click's command line: no guess
+    _, opts = parsed
+    if opts.get("no_repoint") or opts["heads"]:
+        return True  # a merge file is always written
+    if opts["new"]:
+        return False  # revisions named new: moving them is the likely fix
+    project = _project(opts)
+    if project is None:
+        return True
+    from migfix.newness import likely_all_settled
+
+    return likely_all_settled(project, upstream=opts.get("upstream"))
+
+
 def run() -> None:
     """The console script: ``main``, then a quick exit (see ``migfix.procexit``)."""
     from migfix.procexit import collect_less, exit_now
@@ -254,7 +281,7 @@ def run() -> None:
         # everything that comes before the render (see ``migfix.prewarm``).
         from migfix import prewarm
 
-        prewarm.start()
+        prewarm.start(lambda: _render_likely(sys.argv[1:]))
 
     exit_now(main())
 

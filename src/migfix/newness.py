@@ -121,3 +121,49 @@ def classify(
     reason = "new = not on " + " nor on ".join(refs)
     reason += " or named with --new" if extra else ""
     return Newness(frozenset(new), refs[0], reason, tuple(refs))
+
+
+def likely_all_settled(project: Project, *, upstream: str | None = None) -> bool:
+    """A quick guess, from file names alone, whether every revision file is settled: each
+    is the same on one of the settled refs (or, with none, committed). Then joining heads
+    means rendering a merge file through Alembic, not moving new revisions.
+
+    It reads no file and asks git a few questions; only ``migfix.prewarm`` uses it, to
+    decide whether importing Alembic ahead of time is worth a core. A wrong guess costs
+    speed, never correctness: :func:`classify` decides what is settled.
+    """
+    from migfix import gitops
+
+    repo = gitops.find_repo(project.root)
+    if repo is None:
+        return True  # outside git every revision is settled
+    locations = list(project.version_locations)
+    specs = gitops._pathspecs(repo, locations)
+    if not specs:
+        return True
+    configured = upstream or project.settings.upstream
+    refs = [configured] if configured else settled_refs(repo)
+    if not refs:
+        return not gitops.uncommitted_paths(repo, locations)
+    # A file the work tree has that differs from every ref, or that git does not track.
+    differ: set[bytes] | None = None
+    for ref in refs:
+        proc = gitops._run(
+            repo,
+            "--literal-pathspecs",
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--diff-filter=d",  # a file deleted here is no revision of the work tree
+            ref,
+            "--",
+            *specs,
+        )
+        if proc.returncode != 0:
+            return True  # no guess (classify will say what is wrong with the ref)
+        names = set(proc.stdout.split(b"\0"))
+        differ = names if differ is None else differ & names
+    untracked = gitops._run(repo, "--literal-pathspecs", "ls-files", "--others", "-z", "--", *specs)
+    new = (differ or set()) | set(untracked.stdout.split(b"\0"))
+    return not any(name.endswith(b".py") for name in new)

@@ -6,7 +6,11 @@ A merge revision is rendered through Alembic's API, and importing ``alembic.scri
 render a merge, ``start`` forks a child at once, which imports Alembic on another core
 while this process reads the graph, asks git what is settled and plans. ``call`` then
 hands the render to that child, already warm. A merge that only moves new revisions
-renders nothing: ``stop`` kills the child as soon as the plan says so.
+renders nothing: ``stop`` kills the child as soon as the plan says so. Until then, on a
+machine with few cores, the child slows this process by a tenth (they share memory
+bandwidth and the cores git runs on), so ``migfix merge`` also has the child guess, from a
+few git questions asked beside the import, whether a render is likely at all
+(``newness.likely_all_settled``), and end early when it is not.
 
 Everything degrades to rendering here, in this process, exactly as before: no
 ``os.fork`` (Windows), ``MIGFIX_NO_PREWARM=1``, threads running (forking them is
@@ -52,8 +56,14 @@ class _Child:
 _child: _Child | None = None
 
 
-def start() -> None:
-    """Fork the child that imports Alembic, unless one runs already or forking is unsafe."""
+def start(worth_it: Callable[[], bool] | None = None) -> None:
+    """Fork the child that imports Alembic, unless one runs already or forking is unsafe.
+
+    WORTH_IT, when given, runs first in the child: when it says a render is unlikely, the
+    child ends without importing anything. Guessing costs the child a few git calls; an
+    import nobody uses would cost this process a tenth of its speed on a machine with
+    few cores (the two compete for memory and the cores git runs on).
+    """
     global _child
     if _child is not None or not hasattr(os, "fork") or os.environ.get("MIGFIX_NO_PREWARM"):
         return
@@ -68,7 +78,7 @@ def start() -> None:
     if pid == 0:  # pragma: no cover - the child; its work is seen through call()
         os.close(req_w)
         os.close(resp_r)
-        _serve(req_r, resp_w)
+        _serve(req_r, resp_w, worth_it)
     os.close(req_r)
     os.close(resp_w)
     _child = _Child(pid, req_w, resp_r)
@@ -125,7 +135,9 @@ def call(fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
 
 
-def _serve(req_r: int, resp_w: int) -> NoReturn:  # pragma: no cover - runs in the child
+def _serve(  # pragma: no cover - runs in the child
+    req_r: int, resp_w: int, worth_it: Callable[[], bool] | None
+) -> NoReturn:
     """The child: import Alembic, answer one request, leave without Python's exit (which
     would run the parent's atexit handlers and flush its inherited buffers)."""
     import pickle
@@ -146,12 +158,19 @@ def _serve(req_r: int, resp_w: int) -> NoReturn:  # pragma: no cover - runs in t
         # Importing SQLAlchemy sets the collector off often enough to cost a fifth of
         # the import; this process lives for one render. Off whatever the parent chose.
         gc.disable()
+        warm = threading.Event()
+        if worth_it is not None:
+            # The guess waits on git most of its time: it runs beside the import, which
+            # it stops (by ending this process) when a render is unlikely, unless the
+            # import is done by then and the warm process may as well stay.
+            threading.Thread(target=_judge, args=(worth_it, warm), daemon=True).start()
 
         for module in _WARM:
             try:
                 importlib.import_module(module)
             except Exception:
                 break  # the request will fail the same way and say why
+        warm.set()
         with os.fdopen(3, "rb") as inp:
             try:
                 fn, args = pickle.load(inp)
@@ -172,6 +191,15 @@ def _serve(req_r: int, resp_w: int) -> NoReturn:  # pragma: no cover - runs in t
             out.write(data)
     finally:
         os._exit(0)
+
+
+def _judge(worth_it: Callable[[], bool], warm: threading.Event) -> None:  # pragma: no cover
+    try:
+        unlikely = not worth_it()
+    except Exception:
+        return  # no guess: stay
+    if unlikely and not warm.is_set():
+        os._exit(0)  # mid-import: nothing written, nothing to undo; the parent renders itself
 
 
 def _max_fd() -> int:
