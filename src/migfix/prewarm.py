@@ -122,7 +122,7 @@ def call(fn: Callable[..., T], *args: Any) -> T:
         with os.fdopen(child.response, "rb") as inp:
             child.response = -1
             kind, value = pickle.load(inp)
-    except (OSError, EOFError, pickle.UnpicklingError):
+    except Exception:  # a broken pipe, or an answer that does not load here
         kind, value = "lost", None
     finally:
         _child = child
@@ -131,7 +131,8 @@ def call(fn: Callable[..., T], *args: Any) -> T:
         return value  # type: ignore[no-any-return]
     if kind == "raise":
         raise value
-    # The child died before answering (killed, out of memory): do the work here.
+    # The child died before answering (killed, out of memory, or it guessed no render
+    # would come), or its answer did not load: do the work here.
     return fn(*args)
 
 

@@ -7,12 +7,10 @@ Nothing migfix builds needs it (reference counting frees it all); as Mercurial's
 ``util.nogc``. Where the project's own code runs (env.py, migrations, the Flask app:
 ``verify``, ``db``), ``user_code`` turns it back on, so their garbage is collected as usual.
 
-At the end:
-
-Python's own exit frees every module and object one at a time before the process ends.
-After a merge rendered through Alembic that is SQLAlchemy's and Alembic's ~700 modules and
-5,000 revision records: ~100 ms, a fifth of the whole run, spent on memory the kernel
-frees at once anyway. So, as mypy's ``--fast-exit`` does, the entry points flush the
+At the end, Python's own exit would free every module and object one at a time. After a
+merge rendered through Alembic, that is SQLAlchemy's and Alembic's ~700 modules and 5,000
+revision records: ~100 ms, a fifth of the whole run, spent on memory the kernel frees at
+once anyway. So, as mypy's ``--fast-exit`` does, the entry points flush the
 standard streams, run the ``atexit`` handlers (logging's flush among them), and leave
 with ``os._exit``. Every file migfix writes is closed (and fsynced) before its command
 returns, so nothing is lost; a thread still running (migfix starts none, but a user's
