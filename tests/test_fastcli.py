@@ -22,6 +22,15 @@ from migfix import cli, fastcli
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+
+def python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in CWD, in a process of its own, with this worktree's src."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
 ARGVS = [
     ["heads"],
     ["heads", "--json"],
@@ -84,16 +93,8 @@ def test_heads_and_check_never_import_click(tmp_path: Path) -> None:
         "import sys\nfrom migfix.fastcli import main\nrc = main(sys.argv[1:])\n"
         "print('click' in sys.modules, rc)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
     for argv in (["heads"], ["check", "--format", "json"]):
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *argv],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        proc = python(root, "-c", code, *argv)
         assert proc.stdout.splitlines()[-1] == "False 1", proc.stderr
 
 
@@ -121,10 +122,7 @@ def test_several_projects_below_print_as_through_click(
 
 
 def _exit_now(script: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    return subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
-    )
+    return python(Path.cwd(), "-c", script)
 
 
 def test_the_quick_exit_flushes_the_streams_and_runs_atexit_handlers() -> None:
@@ -148,16 +146,8 @@ def test_the_quick_exit_waits_for_a_running_thread() -> None:
 
 def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
     root = copy_fixture("two_heads", tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
     for argv in (["heads"], ["merge", "--dry-run"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "migfix", *argv],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        proc = python(root, "-m", "migfix", *argv)
         assert proc.returncode == 1 and proc.stdout.strip(), (argv, proc.stderr)
 
 
@@ -183,16 +173,7 @@ def test_the_collector_is_off_for_migfixs_work_and_on_for_the_projects_code(
 ) -> None:
     """Reading thousands of revisions with the collector on costs ~10% of a run; running
     the project's migrations (verify, db) with it off could hold their garbage."""
-    root = copy_fixture("plain", tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    proc = subprocess.run(
-        [sys.executable, "-c", GC_AT_EXIT, *argv],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = python(copy_fixture("plain", tmp_path), "-c", GC_AT_EXIT, *argv)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1] == f"GC {collecting}"
 
@@ -374,14 +355,7 @@ def test_merge_never_imports_click(tmp_path: Path) -> None:
         "import sys\nfrom migfix.fastcli import main\nrc = main(sys.argv[1:])\n"
         "print('click' in sys.modules, rc)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
     for argv, rc in ((["merge", "--dry-run"], 1), (["merge"], 0), (["merge"], 0)):
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *argv],
-            cwd=copy_fixture("two_heads", tmp_path / str(len(list(tmp_path.iterdir())))),
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        root = copy_fixture("two_heads", tmp_path / str(len(list(tmp_path.iterdir()))))
+        proc = python(root, "-c", code, *argv)
         assert proc.stdout.splitlines()[-1] == f"False {rc}", proc.stderr
