@@ -181,9 +181,12 @@ class Graph:
         return list(self._order)
 
     def _topological_order(self) -> list[str]:
-        pending = {
-            r: len({p for p in n.down if p in self.nodes and p != r}) for r, n in self.nodes.items()
-        }
+        # A revision waits for each distinct parent that exists: exactly the lists of
+        # ``children`` it appears in (counted from those, with no set per revision).
+        pending = dict.fromkeys(self.nodes, 0)
+        for kids in self.children.values():
+            for kid in kids:
+                pending[kid] += 1
         order_index = {r: i for i, r in enumerate(self.nodes)}
         import heapq
 
@@ -369,6 +372,7 @@ class Graph:
             header = node.file.revises
             if (
                 header is not None
+                and header != node.down  # the usual case, decided without two sets
                 and not isinstance(node.file.down_revision.value, Unknown)
                 and set(header) != set(node.down)
                 and set(header_ids(header)) != set(node.down)
@@ -409,6 +413,8 @@ class Graph:
         out: list[Problem] = []
         below: dict[str, set[str]] = {}
         for node in self.nodes.values():
+            if len(node.down) < 2:
+                continue  # no merge (the common case: skipped without building anything)
             parents = [
                 p for p in dict.fromkeys(node.down) if p in self.nodes and p != node.revision
             ]
