@@ -289,9 +289,10 @@ def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:
     """Re-read the files as they will be and refuse a plan that would not fix the heads."""
     from migfix.scan import scan_file
 
-    replaced = {c.path: scan_file(c.path, c.new) for c in changes if c.new is not None}
-    deleted = {c.path for c in changes if c.new is None}
-    files = [replaced.pop(f.path, f) for f in graph.files if f.path not in deleted]
+    # Keyed by path text, made already for every file (hashing 5,000 Paths is not).
+    replaced = {str(c.path): scan_file(c.path, c.new) for c in changes if c.new is not None}
+    deleted = {str(c.path) for c in changes if c.new is None}
+    files = [replaced.pop(str(f.path), f) for f in graph.files if str(f.path) not in deleted]
     files.extend(replaced.values())
     after = Graph(files, allow_heads=graph.allow_heads, root=graph.root)
     before_codes = {(p.code, p.path) for p in graph.problems()}

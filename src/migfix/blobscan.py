@@ -362,11 +362,10 @@ def revisions_on(
     unknown_to_git = {
         _from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw.endswith(b".py")
     }
-    same = {
-        f.revision
-        for f in work
-        if f.revision and f.path not in differ and f.path not in unknown_to_git
-    }
+    # Compared as text: a file's path text is already made (the scan cache is keyed by
+    # it), while hashing 5,000 Paths the first time costs ~7 ms.
+    elsewhere = {str(p) for p in differ | unknown_to_git}
+    same = {f.revision for f in work if f.revision and str(f.path) not in elsewhere}
     if not in_ref:
         return same
     theirs = tree_files(locations, repo, sha, ref=ref, recursive=recursive, only=in_ref, full=False)
