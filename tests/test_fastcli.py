@@ -359,3 +359,23 @@ def test_merge_never_imports_click(tmp_path: Path) -> None:
         root = copy_fixture("two_heads", tmp_path / str(len(list(tmp_path.iterdir()))))
         proc = python(root, "-c", code, *argv)
         assert proc.stdout.splitlines()[-1] == f"False {rc}", proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["heads"], ["check"], ["merge", "--dry-run"]])
+def test_no_stdout_at_all_is_no_crash(tmp_path: Path, argv: list[str]) -> None:
+    """Started with stdout closed (`migfix heads >&-`), Python has no sys.stdout: the
+    report goes nowhere, as click.echo would do, and the exit code is the usual one."""
+    root = copy_fixture("two_heads", tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "migfix", *argv],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""

@@ -163,13 +163,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Flushed at once, as click.echo does, so stdout and stderr interleave as through click
 # (merge's report, then its notice on stderr) when both go to one file.
 def _echo(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    _write(sys.stdout, text)
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    _write(sys.stderr, text)
+
+
+def _write(stream: Any, text: str) -> None:
+    # A stream Python could not open (`migfix heads >&-`) is None: say nothing there, as
+    # click.echo does.
+    if stream is not None:
+        stream.write(text + "\n")
+        stream.flush()
 
 
 def _project(opts: dict[str, Any]) -> Project | None:

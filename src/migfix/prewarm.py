@@ -26,11 +26,12 @@ import atexit
 import contextlib
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
+
+from migfix.procexit import flush_streams
 
 T = TypeVar("T")
 
@@ -70,8 +71,7 @@ def start(worth_it: Callable[[], bool] | None = None) -> None:
     if threading.active_count() > 1:
         return
     # Flushed first, or the child would inherit (and one day print again) buffered output.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    flush_streams()
     req_r, req_w = os.pipe()
     resp_r, resp_w = os.pipe()
     pid = os.fork()
@@ -186,8 +186,7 @@ def _serve(  # pragma: no cover - runs in the child
         except Exception:  # an exception that does not pickle: its type and text do
             failed = answer[1]
             data = pickle.dumps(("raise", RuntimeError(f"{type(failed).__name__}: {failed}")))
-        sys.stdout.flush()
-        sys.stderr.flush()
+        flush_streams()
         with os.fdopen(4, "wb") as out:
             out.write(data)
     finally:

@@ -33,11 +33,7 @@ def exit_now(code: int) -> NoReturn:
     if threading.active_count() > 1:
         sys.exit(code)
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        # A closed pipe (`migfix heads | head -1`) or a closed stream: what was written
-        # is all the reader wanted, as with Python's own exit.
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+    flush_streams()
     os._exit(code)
 
 
@@ -49,3 +45,13 @@ def collect_less() -> None:
 def user_code() -> None:
     """The project's code is about to run: collect its cyclic garbage as Python would."""
     gc.enable()
+
+
+def flush_streams() -> None:
+    """Flush stdout and stderr. A closed pipe (`migfix heads | head -1`), a closed stream,
+    or none at all (`>&-`): what was written is all the reader wanted, as with Python's
+    own exit."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
