@@ -269,3 +269,65 @@ print("RESULT", prewarm.call(os.getpid) != os.getpid())
 """
     proc = _script(Path.cwd(), code)
     assert proc.stdout.split() == ["RESULT", str(in_child)], proc.stderr
+
+
+def _forked_children(pid: int) -> list[int]:
+    """PID's children that are forks of it (the same executable), not git processes."""
+    exe = os.readlink(f"/proc/{pid}/exe")
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for kid in (task / "children").read_text().split():
+            try:
+                if os.readlink(f"/proc/{kid}/exe") == exe:
+                    found.append(int(kid))
+            except OSError:
+                continue  # gone already
+    return found
+
+
+@pytest.mark.skipif(
+    not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+    reason="needs /proc/PID/task/TID/children (Linux)",
+)
+# Across the child's life here: its fork, Alembic's import, its wait, the render (a run
+# that ends first is not killed, and must of course succeed too).
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.08, 0.15, 0.22, 0.3])
+def test_a_child_killed_at_any_moment_leaves_the_same_merge(tmp_path: Path, delay: float) -> None:
+    """SIGKILL the warm child while it guesses, imports, waits or renders: the merge is
+    written all the same (rendered here instead), byte for byte as without the child."""
+    import signal
+    import time
+
+    reference = new_project(tmp_path / "ref", "typed")
+    reference.revision(B, "add b", head=reference.a, splice=True)
+    reference.revision(C, "add c", head=reference.a, splice=True)
+    proj = reference.copy(tmp_path / "run" / "proj")
+    done = migfix_proc(reference.root, "merge", "--rev-id", M, env={"MIGFIX_NO_PREWARM": "1"})
+    assert done.returncode == 0, done.stderr
+    (expected,) = (p for p in reference.versions.iterdir() if M in p.name)
+
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "migfix", "merge", "--rev-id", M],
+        cwd=proj.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + delay
+    killed = False
+    while run.poll() is None and not killed:
+        if time.monotonic() >= deadline:
+            for kid in _forked_children(run.pid):
+                os.kill(kid, signal.SIGKILL)
+                killed = True
+        time.sleep(0.005)
+    out, err = run.communicate(timeout=60)
+
+    assert run.returncode == 0, err
+    assert f"Created merge revision {M}" in out
+    (written,) = (p for p in proj.versions.iterdir() if M in p.name)
+    assert written.name == expected.name
+    assert normalize(written.read_bytes()) == normalize(expected.read_bytes())
+    assert "Traceback" not in err
