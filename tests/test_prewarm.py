@@ -273,15 +273,22 @@ print("RESULT", prewarm.call(os.getpid) != os.getpid())
 
 def _forked_children(pid: int) -> list[int]:
     """PID's children that are forks of it (the same executable), not git processes."""
-    exe = os.readlink(f"/proc/{pid}/exe")
+    exe = os.path.realpath(sys.executable)
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for kid in (task / "children").read_text().split():
-            try:
-                if os.readlink(f"/proc/{kid}/exe") == exe:
-                    found.append(int(kid))
-            except OSError:
-                continue  # gone already
+    try:
+        kids = [
+            k
+            for t in Path(f"/proc/{pid}/task").iterdir()
+            for k in (t / "children").read_text().split()
+        ]
+    except OSError:
+        return []  # PID has ended meanwhile
+    for kid in kids:
+        try:
+            if os.readlink(f"/proc/{kid}/exe") == exe:
+                found.append(int(kid))
+        except OSError:
+            continue  # gone already
     return found
 
 
