@@ -4,6 +4,7 @@ outlives its run, holds the parent's files, or hides an error."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -327,7 +328,8 @@ def test_a_child_killed_at_any_moment_leaves_the_same_merge(tmp_path: Path, dela
     while run.poll() is None and not killed:
         if time.monotonic() >= deadline:
             for kid in _forked_children(run.pid):
-                os.kill(kid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # reaped in between
+                    os.kill(kid, signal.SIGKILL)
                 killed = True
         time.sleep(0.005)
     out, err = run.communicate(timeout=60)
