@@ -13,7 +13,6 @@ Plain subprocesses, no GitPython: importing it costs more than the whole listing
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -235,21 +234,9 @@ def tree_files(
 
 def _both(repo: Path, first: Sequence[str], second: Sequence[str]) -> tuple[bytes, bytes]:
     """The output of two git commands run side by side; a failure is a GitError."""
-    from migfix.gitops import _check, _env
+    from migfix.gitops import _check, _popen
 
-    try:
-        procs = [
-            subprocess.Popen(
-                ["git", *args],
-                cwd=repo,
-                env=_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            )
-            for args in (first, second)
-        ]
-    except FileNotFoundError:
-        return _check(repo, *first), _check(repo, *second)
+    procs = [_popen(repo, *args) for args in (first, second)]  # no git: a GitError
     outs = [p.communicate()[0] for p in procs]
     if any(p.returncode != 0 for p in procs):
         # Run again in the plain way: it raises the error with git's own message.

@@ -93,11 +93,10 @@ def _run_remembered(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]
     return proc
 
 
-def _started(cwd: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[bytes]]:
-    """``_run``, started now: calling the result waits for git and returns what ``_run``
-    would have."""
+def _popen(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``git ARGS`` in CWD, started and not waited for (stdout and stderr piped)."""
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             ["git", *args],
             cwd=cwd,
             env=_env(),
@@ -107,6 +106,12 @@ def _started(cwd: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[
         )
     except FileNotFoundError:
         raise GitError(_NO_GIT) from None
+
+
+def _started(cwd: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[bytes]]:
+    """``_run``, started now: calling the result waits for git and returns what ``_run``
+    would have."""
+    proc = _popen(cwd, *args)
 
     def finished() -> subprocess.CompletedProcess[bytes]:
         out, err = proc.communicate()
@@ -583,18 +588,8 @@ class TreeDiff:
         if _looks_like_option(old) or _looks_like_option(new):
             self._done = (128, b"", b"")
             return
-        cmd = ["git", "diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff"]
-        try:
-            self._proc = subprocess.Popen(
-                [*cmd, old, new, "--"],
-                cwd=repo_root,
-                env=_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except FileNotFoundError:
-            raise GitError(_NO_GIT) from None
+        cmd = ("diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff")
+        self._proc = _popen(repo_root, *cmd, old, new, "--")
 
     def finish(self) -> tuple[int, bytes, bytes]:
         if self._done is None:
