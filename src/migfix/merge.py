@@ -182,10 +182,6 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
             merges.append((next(rev_ids), group))
             continue
         _plan_group(graph, newness, group, parents, merges, rev_ids, plan)
-    if not merges:
-        from migfix import prewarm
-
-        prewarm.stop()  # nothing to render: free the core that is importing Alembic
     if not merges and not plan.repoints:
         return plan
     _refuse_redundant_parents(merges, parents)
