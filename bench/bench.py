@@ -99,8 +99,8 @@ def write_alembic_project(dest: Path, versions: Path) -> None:
 def chain_prefix(versions: Path, n: int, dest: Path) -> None:
     """Copy the first ``n`` revisions of the synthetic chain (base first) into ``dest``."""
     sys.path.insert(0, str(ROOT / "src"))
-    from migfix.graph import Graph
-    from migfix.scan import scan_locations
+    from migfix.read.graph import Graph
+    from migfix.read.scan import scan_locations
 
     g = Graph(scan_locations([versions], recursive=False))
     dest.mkdir(parents=True)
@@ -111,8 +111,8 @@ def chain_prefix(versions: Path, n: int, dest: Path) -> None:
 def add_second_head(versions: Path) -> None:
     """One more revision branching off the 10th-from-last revision: two heads."""
     sys.path.insert(0, str(ROOT / "src"))
-    from migfix.graph import Graph
-    from migfix.scan import scan_locations
+    from migfix.read.graph import Graph
+    from migfix.read.scan import scan_locations
 
     g = Graph(scan_locations([versions], recursive=False))
     parent = g.topological_order()[-10]
@@ -173,8 +173,8 @@ def add_long_line_revision(versions: Path, size: int) -> None:
     """A revision on top whose seed-data list is one line of SIZE characters that mentions
     ``revision`` thousands of times (it took minutes when reading was quadratic)."""
     sys.path.insert(0, str(ROOT / "src"))
-    from migfix.graph import Graph
-    from migfix.scan import scan_locations
+    from migfix.read.graph import Graph
+    from migfix.read.scan import scan_locations
 
     g = Graph(scan_locations([versions], recursive=False))
     parent = g.topological_order()[-1]

@@ -107,7 +107,7 @@ def corpus_truth(corpus: Path, project_id: str) -> dict[str, Any]:
 def postgres_ok() -> None:
     """Skip (with the reason, shown by ``-ra``) when the embedded PostgreSQL server of the
     ``postgres`` extra cannot start here; CI installs the extra, so a skip there says why."""
-    from migfix.pgserver import server_check
+    from migfix.db.pgserver import server_check
 
     reason = server_check()
     if reason is not None:

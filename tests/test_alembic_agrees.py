@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_fixture
 
-from migfix.cli import main
+from migfix.cli.main import main
 
 MERGE_WITH_REDUNDANT_PARENT = '''"""join
 

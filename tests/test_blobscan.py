@@ -1,4 +1,4 @@
-"""migfix.blobscan: revision files read from a git tree, each blob scanned once per machine."""
+"""migfix.read.gittree: revision files read from a git tree, each blob scanned once per machine."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from gitutil import commit_all, git, isolate_git, make_repo, write
 
-from migfix import gitops
-from migfix.blobscan import tree_files
 from migfix.errors import GitError
-from migfix.scan import scan_sources
+from migfix.git import gitops
+from migfix.read.gittree import tree_files
+from migfix.read.scan import scan_sources
 
 
 @pytest.fixture(autouse=True)
@@ -112,8 +112,8 @@ def rev(r: str, down: str | None) -> str:
 def test_revisions_on_a_ref_read_only_what_differs_and_agree_with_a_full_read(
     tmp_path: Path,
 ) -> None:
-    from migfix.blobscan import revisions_on
-    from migfix.scan import scan_locations
+    from migfix.read.gittree import revisions_on
+    from migfix.read.scan import scan_locations
 
     repo = make_repo(tmp_path / "repo")
     v = repo / "versions"
@@ -154,8 +154,8 @@ def test_revisions_on_a_ref_through_a_symlinked_folder_read_the_ref_itself(
 ) -> None:
     # git diff sees the link, not the files behind it: a revision of this branch only is
     # still not on the ref.
-    from migfix.blobscan import revisions_on
-    from migfix.scan import scan_locations
+    from migfix.read.gittree import revisions_on
+    from migfix.read.scan import scan_locations
 
     repo = make_repo(tmp_path / "repo")
     shared = repo / "db" / "versions"

@@ -11,7 +11,7 @@ import pytest
 from gitutil import git, isolate_git
 from projutil import land, make_team, new_project
 
-from migfix.cli import main
+from migfix.cli.main import main
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "docs" / "check-migrations.yml"
 B, C = "b0000001", "c0000001"

@@ -15,7 +15,7 @@ import pytest
 from conftest import copy_fixture
 from gitutil import commit_all, git, isolate_git, make_repo, write
 
-from migfix.cli import main
+from migfix.cli.main import main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 READABLE = ["plain", "typed", "two_heads", "labels", "recursive", "pyproject_cfg", "flask_app"]

@@ -1,4 +1,4 @@
-"""migfix.config: finding the project and its version locations exactly as Alembic does."""
+"""migfix.project.config: finding the project and its version locations exactly as Alembic does."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from migfix.cli import main
-from migfix.config import Project, find_project
+from migfix.cli.main import main
 from migfix.errors import ConfigError
+from migfix.project.config import Project, find_project
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from conftest import TRUTH_DIRS, corpus_index, corpus_truth
 
-from migfix.cli import main
-from migfix.graph import Graph
-from migfix.scan import Unknown, scan_locations
+from migfix.cli.main import main
+from migfix.read.graph import Graph
+from migfix.read.scan import Unknown, scan_locations
 
 pytestmark = pytest.mark.corpus
 

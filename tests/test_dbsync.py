@@ -316,7 +316,7 @@ def test_missing_branches_and_a_merge_run_in_graph_order(tmp_path: Path) -> None
     add(proj, S2, "s2_table", head="mmmm0001")
     r = proj.file(R)
     r.write_text(r.read_text().replace(f"= '{proj.a}'", f"= '{S2}'"))
-    from migfix import moves
+    from migfix.write import moves
 
     moves.record(proj.root, [(R, (proj.a,), (S2,))], "a test")
 
@@ -391,7 +391,7 @@ def test_sync_db_setting_lets_the_hook_sync(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    from migfix.pgserver import ServerError, embedded_postgres
+    from migfix.db.pgserver import ServerError, embedded_postgres
 
     try:
         with embedded_postgres("dbsync") as url:
@@ -465,7 +465,7 @@ def test_postgres_a_failing_revision_leaves_nothing_half_done(
 def test_post_checkout_tells_of_a_move_and_starts_python_only_when_migrations_differ(
     tmp_path: Path,
 ) -> None:
-    from migfix import hook
+    from migfix.hook import install as hook
 
     proj = new_project(tmp_path, "typed", "repo")
     git(proj.root, "init", "-q", "-b", "main")

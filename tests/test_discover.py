@@ -1,6 +1,6 @@
-"""Finding every Alembic project in a repository (migfix.discover) and the commands run across
-them at the root of a monorepo: real git repositories, fixture projects, real ``alembic
-revision`` for new migrations, the CLI called in process."""
+"""Finding every Alembic project in a repository (migfix.project.discover) and the commands run
+across them at the root of a monorepo: real git repositories, fixture projects, real
+``alembic revision`` for new migrations, the CLI called in process."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from conftest import copy_fixture
 from gitutil import commit_all, git, isolate_git, make_repo, write
 from projutil import Proj
 
-from migfix import discover
-from migfix.cli import main
-from migfix.config import find_project
+from migfix.cli.main import main
+from migfix.project import discover
+from migfix.project.config import find_project
 
 B, C = "b0000001", "c0000001"
 TWO_SECTIONS = """\

@@ -21,9 +21,9 @@ from alembic_oracle import fixture_graph
 from conftest import copy_fixture
 from gitutil import GIT_ENV, commit_all, git, isolate_git, make_repo, write
 
-from migfix.cli import main
-from migfix.config import parse_settings
+from migfix.cli.main import main
 from migfix.errors import ConfigError
+from migfix.project.config import parse_settings
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 VERSIONS = "migrations/versions"

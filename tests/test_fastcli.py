@@ -18,7 +18,8 @@ from conftest import copy_fixture
 from gitutil import git, isolate_git
 from projutil import land, make_team
 
-from migfix import cli, fastcli
+from migfix.cli import fast as fastcli
+from migfix.cli import main as cli
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -90,7 +91,7 @@ def test_anything_else_goes_to_click(
 def test_heads_and_check_never_import_click(tmp_path: Path) -> None:
     root = copy_fixture("two_heads", tmp_path)
     code = (
-        "import sys\nfrom migfix.fastcli import main\nrc = main(sys.argv[1:])\n"
+        "import sys\nfrom migfix.cli.fast import main\nrc = main(sys.argv[1:])\n"
         "print('click' in sys.modules, rc)\n"
     )
     for argv in (["heads"], ["check", "--format", "json"]):
@@ -163,7 +164,7 @@ GC_AT_EXIT = (
     "import atexit, gc, sys\n"
     "atexit.register(lambda: print('GC', gc.isenabled()))\n"
     "sys.argv = ['migfix', *sys.argv[1:]]\n"
-    "from migfix.fastcli import run\nrun()\n"
+    "from migfix.cli.fast import run\nrun()\n"
 )
 
 
@@ -352,7 +353,7 @@ def test_merge_leaves_the_rest_to_click(
 
 def test_merge_never_imports_click(tmp_path: Path) -> None:
     code = (
-        "import sys\nfrom migfix.fastcli import main\nrc = main(sys.argv[1:])\n"
+        "import sys\nfrom migfix.cli.fast import main\nrc = main(sys.argv[1:])\n"
         "print('click' in sys.modules, rc)\n"
     )
     for argv, rc in ((["merge", "--dry-run"], 1), (["merge"], 0), (["merge"], 0)):

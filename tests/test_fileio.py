@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from migfix._fileio import (
+from migfix.errors import Refusal
+from migfix.write.fileio import (
     FileChange,
     apply_changes,
     atomic_write,
@@ -16,7 +17,6 @@ from migfix._fileio import (
     remove_stale_bytecode,
     unified_diff,
 )
-from migfix.errors import Refusal
 
 
 def _leftovers(directory: Path) -> list[str]:

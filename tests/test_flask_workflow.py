@@ -25,7 +25,7 @@ DATA = Path(__file__).resolve().parent / "data" / "verify"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        importlib.util.find_spec("migfix.merge") is None,
+        importlib.util.find_spec("migfix.plan.merge") is None,
         reason="needs migfix merge and the hook runner",
     ),
 ]

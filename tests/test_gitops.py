@@ -1,4 +1,5 @@
-"""migfix.gitops against real repositories: clones of a bare remote, shallow clones, conflicts."""
+"""migfix.git.gitops against real repositories: clones of a bare remote, shallow
+clones, conflicts."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 from gitutil import commit_all, git, git_proc, isolate_git, make_repo, write
 
-from migfix import gitops
 from migfix.errors import GitError
+from migfix.git import gitops
 
 SRC = Path(__file__).parents[1] / "src"
 

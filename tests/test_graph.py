@@ -1,4 +1,5 @@
-"""migfix.graph: structure, intent (head groups), problems; differential tests against Alembic."""
+"""migfix.read.graph: structure, intent (head groups), problems; differential tests
+against Alembic."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from alembic_oracle import alembic_graph, fixture_graph
 from graphgen import GenGraph, graphs, render_project
 from hypothesis import HealthCheck, given, settings
 
-from migfix.config import find_project
-from migfix.graph import Graph, Problem, read_graph
-from migfix.scan import Field, RevisionFile, Unknown, Value, scan_locations
+from migfix.project.config import find_project
+from migfix.read.graph import Graph, Problem, read_graph
+from migfix.read.scan import Field, RevisionFile, Unknown, Value, scan_locations
 
 V = Path("/p/versions")
 
@@ -347,7 +348,7 @@ def _quick_read_then_break(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> t
 
     from conftest import FIXTURES
 
-    from migfix import scancache
+    from migfix.read import scancache
 
     monkeypatch.setenv("MIGFIX_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("MIGFIX_NO_CACHE", raising=False)
@@ -367,8 +368,8 @@ def _quick_read_then_break(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> t
 def test_checked_compiles_only_the_files_the_quick_read_did_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from migfix import scan
-    from migfix.graph import checked
+    from migfix.read import scan
+    from migfix.read.graph import checked
 
     versions, broken = _quick_read_then_break(tmp_path, monkeypatch)
     quick = Graph(scan_locations([versions], recursive=False, full=False), allow_heads=["x"])
@@ -403,7 +404,7 @@ def test_checked_compiles_only_the_files_the_quick_read_did_not(
 def test_checked_builds_the_graph_again_when_a_file_changed_since_the_quick_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from migfix.graph import checked
+    from migfix.read.graph import checked
 
     versions, broken = _quick_read_then_break(tmp_path, monkeypatch)
     quick = Graph(scan_locations([versions], recursive=False, full=False))

@@ -21,8 +21,8 @@ from conftest import copy_fixture
 from gitutil import GIT_ENV, commit_all, git, git_proc, isolate_git, make_repo, write
 from projutil import GITIGNORE, SRC, Proj, migfix_proc, new_project
 
-from migfix import headlock
-from migfix.config import find_project
+from migfix.plan import heads_lock as headlock
+from migfix.project.config import find_project
 
 B, C = "b0000001", "c0000001"
 LOCK = "migrations/heads.lock"
@@ -37,7 +37,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
             monkeypatch.delenv(name)
     isolate_git(monkeypatch)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # Alembic's post-write hook and git's hooks start `python -m migfix` / migfix.cli: they
+    # Alembic's post-write hook and git's hooks start `python -m migfix` / migfix.cli.main: they
     # must import this checkout.
     monkeypatch.setenv("PYTHONPATH", str(SRC))
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")

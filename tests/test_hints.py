@@ -11,7 +11,7 @@ import pytest
 from conftest import copy_fixture
 from gitutil import GIT_ENV, commit_all, git, isolate_git, make_repo, write
 
-from migfix.cli import main
+from migfix.cli.main import main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -25,7 +25,7 @@ from test_hookrun import (
     two_migration_branches,
 )
 
-from migfix import hook
+from migfix.hook import install as hook
 
 B, C, D = "b0000001", "c0000001", "d0000001"
 FIXING = f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`."

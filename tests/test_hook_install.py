@@ -1,4 +1,4 @@
-"""migfix.hook: installing, uninstalling and reporting the git hooks, in real repositories.
+"""migfix.hook.install: installing, uninstalling and reporting the git hooks, in real repositories.
 
 Where a test needs to see what the installed script passed to migfix, the recorded interpreter
 is a small executable standing in for Python that writes its arguments and stdin to a file;
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from migfix import hook
 from migfix.errors import GitError, Refusal
+from migfix.hook import install as hook
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT = Path(__file__).resolve().parents[1]
@@ -627,7 +627,7 @@ def test_post_commit_script_exits_with_the_legacy_status_and_honours_skip(
 
 def test_module_imports_no_heavy_dependencies() -> None:
     code = (
-        "import sys, migfix.hook\n"
+        "import sys, migfix.hook.install\n"
         "heavy = {'git', 'alembic', 'sqlalchemy', 'libcst', 'click'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )

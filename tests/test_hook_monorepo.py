@@ -18,8 +18,8 @@ from conftest import copy_fixture
 from gitutil import commit_all, git, git_proc, isolate_git, make_repo, write
 from projutil import SRC, Proj, migfix_proc
 
-from migfix import hook
-from migfix.hookrun import Watch
+from migfix.hook import install as hook
+from migfix.hook.run import Watch
 
 B, C = "b0000001", "c0000001"
 
@@ -240,7 +240,7 @@ def test_post_merge_starts_python_only_when_a_revision_line_or_a_config_changed(
 def test_a_recorded_directory_or_section_is_kept_relative_to_the_work_tree(
     tmp_path: Path,
 ) -> None:
-    from migfix.hookrun import watched
+    from migfix.hook.run import watched
 
     repo = new_repo(tmp_path)
     app = place("flask_app", tmp_path, repo / "web")

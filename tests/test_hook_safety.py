@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from test_hook_install import FOREIGN_HOOK, make_repo, write_hook
 
-from migfix import hook
+from migfix.hook import install as hook
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

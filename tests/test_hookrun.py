@@ -19,7 +19,7 @@ import pytest
 from gitutil import commit_all, git, git_proc, isolate_git
 from projutil import SRC, Proj, land, make_team, migfix_proc, new_project
 
-from migfix import hook
+from migfix.hook import install as hook
 
 B, C, N = "b0000001", "c0000001", "n0000001"
 MERGE_FILE = re.compile(r"\?\? migrations/versions/([0-9a-f]{12})_merge_heads\.py")
@@ -232,7 +232,7 @@ def test_git_pull_rebase_fires_post_rewrite(tmp_path: Path) -> None:
 
 _IMPORTS = r"""
 import sys
-from migfix.cli import main
+from migfix.cli.main import main
 rc = main(["hook", "run", *sys.argv[1:]])
 heavy = {"alembic", "sqlalchemy", "libcst", "git", "mako"} & set(sys.modules)
 print(rc, sorted(heavy))
@@ -322,7 +322,8 @@ def test_always_checks_after_a_merge_that_did_not_touch_migrations(tmp_path: Pat
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("migfix.rebase") is None, reason="migfix.rebase is not written yet"
+    importlib.util.find_spec("migfix.plan.rebase") is None,
+    reason="migfix.plan.rebase is not written yet",
 )
 def test_rebase_strategy_moves_the_branch_instead_of_merging(tmp_path: Path) -> None:
     team = make_team(tmp_path, "typed")

@@ -16,8 +16,8 @@ from alembic_oracle import alembic_graph
 from conftest import copy_fixture
 from gitutil import commit_all, git, isolate_git, make_repo, write
 
-from migfix import scan
-from migfix.cli import main
+from migfix.cli.main import main
+from migfix.read import scan
 
 VERSIONS = "migrations/versions"
 BASE = "aaaa0004"
@@ -177,7 +177,7 @@ def test_the_full_parse_is_cached_once_per_change(
 ) -> None:
     import os
 
-    from migfix import scancache
+    from migfix.read import scancache
 
     monkeypatch.setenv("MIGFIX_CACHE_DIR", str(tmp_path / "cache"))
     versions = tmp_path / "versions"

@@ -33,7 +33,7 @@ from projutil import (
     repointed,
 )
 
-from migfix.cli import main
+from migfix.cli.main import main
 
 B, C, N, B1, B2 = "b0000001", "c0000001", "n0000001", "b1000001", "b2000001"
 M, U = "mmmm0001", "uuuu0001"
@@ -64,7 +64,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    """``migfix ARGS`` through ``migfix.cli.main`` in CWD: exit code, stdout, stderr."""
+    """``migfix ARGS`` through ``migfix.cli.main.main`` in CWD: exit code, stdout, stderr."""
 
     def _run(cwd: Path, *args: str) -> Result:
         capsys.readouterr()
@@ -685,10 +685,10 @@ def test_settled_revisions_are_never_planned_for_a_rewrite(run: Run, tmp_path: P
     """A settled file cannot have to change: settled heads are joined by a *new* merge file and
     only new revisions are repointed. Row 3 against HEAD (everything settled) shows it; the
     last guard before writing is exercised through the library with a hand-made plan."""
-    from migfix import merge as merge_mod
-    from migfix.config import find_project
-    from migfix.graph import read_graph
-    from migfix.newness import classify
+    from migfix.plan import merge as merge_mod
+    from migfix.plan.settled import classify
+    from migfix.project.config import find_project
+    from migfix.read.graph import read_graph
 
     alice = _row3(tmp_path)
     project = find_project(alice.root)
@@ -1028,7 +1028,7 @@ def test_never_writes_a_merge_naming_a_revision_and_its_descendant(
 
 
 def test_named_heads_never_give_a_merge_with_a_redundant_parent(tmp_path: Path) -> None:
-    from migfix import merge as merge_mod
+    from migfix.plan import merge as merge_mod
 
     with pytest.raises(merge_mod.Refusal) as info:
         merge_mod._refuse_redundant_parents(

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from gitutil import commit_all, git, isolate_git, make_repo, write
 
-from migfix import moves
-from migfix.dbsync import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
-from migfix.graph import Graph
-from migfix.scan import scan_file
+from migfix.db.sync import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
+from migfix.read.graph import Graph
+from migfix.read.scan import scan_file
+from migfix.write import moves
 
 A, R, S1, S2, S3, M = "aaaa0001", "rrrr0001", "ssss0001", "ssss0002", "ssss0003", "mmmm0001"
 
@@ -147,7 +147,7 @@ def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
 
 
 def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) -> None:
-    from migfix.gitops import TreeDiff
+    from migfix.git.gitops import TreeDiff
 
     repo = make_repo(tmp_path / "repo")
     versions = repo / "versions"

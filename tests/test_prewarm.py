@@ -1,4 +1,4 @@
-"""Alembic imported ahead of time in a forked child (migfix.prewarm): the console script's
+"""Alembic imported ahead of time in a forked child (migfix.write.prewarm): the console script's
 merge renders there, writes what the in-process render writes, and the child never
 outlives its run, holds the parent's files, or hides an error."""
 
@@ -51,7 +51,7 @@ import os, sys
 from migfix import prewarm
 prewarm.start()
 pid = prewarm._child.pid if prewarm._child else None
-from migfix.fastcli import main
+from migfix.cli.fast import main
 rc = main(sys.argv[1:] or {argv!r})
 prewarm.stop()
 try:
@@ -118,7 +118,7 @@ def test_a_merge_that_renders_nothing_stops_the_child_early(tmp_path: Path) -> N
     proj = team.alice
     code = MERGE.format(argv=["merge"]).replace(
         "rc = main(",
-        "import migfix.merge as m\n_stop = prewarm.stop\n"
+        "import migfix.plan.merge as m\n_stop = prewarm.stop\n"
         "def stop():\n    print('STOPPED', prewarm._child is not None)\n    _stop()\n"
         "prewarm.stop = stop\nrc = main(",
     )

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from gitutil import commit_all, git, git_proc, isolate_git
 
-from migfix.cli import main
+from migfix.cli.main import main
 from migfix.errors import Refusal
-from migfix.graph import Graph
-from migfix.moves import ADVICE
-from migfix.rebase import RebasePlan, plan_rebase
-from migfix.scan import scan_file
+from migfix.plan.rebase import RebasePlan, plan_rebase
+from migfix.read.graph import Graph
+from migfix.read.scan import scan_file
+from migfix.write.moves import ADVICE
 
 SRC = Path(__file__).parents[1] / "src"
 VERSIONS = Path("alembic") / "versions"
@@ -693,7 +693,7 @@ def test_real_corpus_feature_branch_rebased_onto_main(
     P2's; rebasing the feature onto main gives one head, and only parents change."""
     from alembic.script.revision import Revision, RevisionMap
 
-    from migfix.scan import scan_locations
+    from migfix.read.scan import scan_locations
 
     projects = list(corpus_projects(corpus_dir))
     picked = None
@@ -872,8 +872,8 @@ def test_plan_json_lists_the_stacked_chains() -> None:
 def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
     own_merge: Repos,
 ) -> None:
-    from migfix import rebase
-    from migfix.config import find_project
+    from migfix.plan import rebase
+    from migfix.project.config import find_project
 
     versions = own_merge.dev / VERSIONS
     plan = rebase.plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
@@ -894,9 +894,9 @@ def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
 
 
 def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) -> None:
-    from migfix import rebase
-    from migfix._fileio import apply_changes
-    from migfix.config import find_project
+    from migfix.plan import rebase
+    from migfix.project.config import find_project
+    from migfix.write.fileio import apply_changes
 
     versions = own_merge.dev / VERSIONS
     plan = rebase.plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
@@ -912,8 +912,8 @@ def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) 
 
 
 def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
-    from migfix.config import find_project
-    from migfix.rebase import hook_rebase
+    from migfix.plan.rebase import hook_rebase
+    from migfix.project.config import find_project
 
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
@@ -978,7 +978,7 @@ def _corpus_branches(corpus_dir: Path) -> Iterator[tuple[str, Graph, str, set[st
     """Real feature branches cut out of real graphs: for each merge M(P1, P2) of galaxy and
     langflow whose P2 side has a few revisions of its own, main holds P1's history and the
     branch P2's own revisions, then M itself (the branch merged main), then M's children."""
-    from migfix.scan import scan_locations
+    from migfix.read.scan import scan_locations
 
     for name, locations in corpus_projects(corpus_dir):
         if name not in ("galaxy", "langflow") or len(locations) != 1:
@@ -998,7 +998,7 @@ def _corpus_branches(corpus_dir: Path) -> Iterator[tuple[str, Graph, str, set[st
 @pytest.mark.corpus
 def test_real_corpus_branches_that_merged_main_end_with_one_head(corpus_dir: Path) -> None:
     """Every such branch rebases to one head; only a merge that carries operations refuses."""
-    from migfix.noop import does_nothing
+    from migfix.read.does_nothing import does_nothing
 
     outcomes: dict[str, int] = {"one head": 0, "refused: operations": 0}
     for name, g, m, main_side, branch in _corpus_branches(corpus_dir):
@@ -1031,8 +1031,8 @@ def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
     deletes that merge, re-roots the branch and points the merge's children at its own side."""
     from alembic.script.revision import Revision, RevisionMap
 
-    from migfix.noop import does_nothing
-    from migfix.scan import scan_locations
+    from migfix.read.does_nothing import does_nothing
+    from migfix.read.scan import scan_locations
 
     picked = next(
         (

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migfix._fileio import FileChange, apply_changes
 from migfix.errors import Refusal, ScanError
-from migfix.rewrite import replace_parent, rewrite_parents
+from migfix.write.fileio import FileChange, apply_changes
+from migfix.write.rewrite import replace_parent, rewrite_parents
 
 SRC = Path(__file__).parents[1] / "src"
 PATH = Path("migrations/versions/aaaa0002_add_users.py")
@@ -597,7 +597,7 @@ def _outside(source: bytes) -> list[str]:
 
 
 def test_importing_rewrite_does_not_import_libcst() -> None:
-    code = "import sys, migfix.rewrite; print('libcst' in sys.modules)"
+    code = "import sys, migfix.write.rewrite; print('libcst' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
@@ -667,7 +667,7 @@ def test_alembic_loads_the_rewritten_revision(tmp_path: Path) -> None:
 
 
 def _libcst_rewrite(source: bytes, parents: tuple[str, ...]) -> bytes:
-    from migfix import rewrite
+    from migfix.write import rewrite
 
     module = rewrite._parse(source, PATH)
     return rewrite._rewrite(source, module, rewrite._find_binding(module, PATH), parents)
@@ -677,7 +677,7 @@ def _libcst_rewrite(source: bytes, parents: tuple[str, ...]) -> bytes:
 def test_the_fast_splice_gives_the_bytes_libcst_gives_on_real_files(
     corpus_dir: Path, fixtures_dir: Path
 ) -> None:
-    from migfix import fastrewrite
+    from migfix.write import fastrewrite
 
     files = sorted(fixtures_dir.rglob("versions/**/*.py")) + sorted(corpus_dir.rglob("*.py"))
     files = [f for f in files if "synthetic-5000" not in f.parts and "_dl" not in f.parts]

@@ -1,4 +1,5 @@
-"""migfix.scan: static reading of revision files, checked against the ast path and real Alembic."""
+"""migfix.read.scan: static reading of revision files, checked against the ast path
+and real Alembic."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from migfix import scan
-from migfix.scan import Field, Issue, Unknown, list_revision_files, scan_file
+from migfix.read import scan
+from migfix.read.scan import Field, Issue, Unknown, list_revision_files, scan_file
 
 
 def _scan(tmp_path: Path, source: str | bytes, name: str = "rev.py") -> scan.RevisionFile:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from migfix import scan, scancache
+from migfix.read import scan, scancache
 
 
 @pytest.fixture

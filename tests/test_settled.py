@@ -16,8 +16,8 @@ import pytest
 from gitutil import git, git_proc, isolate_git
 from projutil import SRC, Proj, land, make_team, migfix_proc
 
-from migfix import newness
-from migfix.config import find_project
+from migfix.plan import settled as newness
+from migfix.project.config import find_project
 
 C, N = "c0000001", "n0000001"
 
@@ -98,7 +98,7 @@ def test_classify_settles_the_default_branch_without_origin_head(tmp_path: Path)
     alice = pushed_feature_meets_main(tmp_path)
     git(alice.root, "merge", "-q", "--no-edit", "origin/main")
     project = find_project(alice.root)
-    from migfix.graph import read_graph
+    from migfix.read.graph import read_graph
 
     found = newness.classify(project, read_graph(project), cwd=alice.root)
 
@@ -109,7 +109,7 @@ def test_classify_settles_the_default_branch_without_origin_head(tmp_path: Path)
 def test_the_quick_guess_agrees_with_classify_on_whether_all_is_settled(tmp_path: Path) -> None:
     """``likely_all_settled`` (whether the prewarm child imports Alembic) says yes exactly
     when classify finds nothing new, through the states a merge meets."""
-    from migfix.graph import read_graph
+    from migfix.read.graph import read_graph
 
     alice = pushed_feature_meets_main(tmp_path)
 

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from projutil import SRC, migfix_proc, new_project
 
-from migfix import hook
-from migfix.config import find_project
-from migfix.graph import read_graph
+from migfix.hook import install as hook
+from migfix.project.config import find_project
+from migfix.read.graph import read_graph
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """All-or-nothing writes under kill, recovery by the next command, and one writer at a time.
 
 Every test here runs real ``migfix`` processes on a real git repository and sends them real
-signals. To hit the write phase on purpose, two hidden test hooks of ``migfix.txn`` are used:
+signals. To hit the write phase on purpose, two hidden test hooks of ``migfix.write.txn`` are used:
 ``MIGFIX_TEST_WRITE_READY`` (a file created when the transaction starts) and
 ``MIGFIX_TEST_WRITE_PAUSE`` (seconds slept after each file replaced).
 """
@@ -109,7 +109,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 def journal_left(root: Path) -> list[str]:
     state = root / ".git" / "migfix"
-    # moves.jsonl is migfix.moves' lasting record of moved revisions (for `db sync`), kept
+    # moves.jsonl is migfix.write.moves' lasting record of moved revisions (for `db sync`), kept
     # beside the transaction state on purpose: it is no leftover of a transaction.
     found = sorted(p.name for p in state.rglob("*")) if state.exists() else []
     return [name for name in found if name != "moves.jsonl"]
@@ -276,7 +276,7 @@ def test_four_concurrent_merges_write_one_merge_revision(split: Split) -> None:
 
 
 def test_a_second_writer_gives_up_after_the_lock_timeout(split: Split) -> None:
-    from migfix import txn
+    from migfix.write import txn
 
     old = snapshot(split.root)
     with txn.writer_lock(split.root):
@@ -306,7 +306,7 @@ _APPLY = """
 import sys
 import tempfile
 from pathlib import Path
-from migfix._fileio import FileChange, apply_changes
+from migfix.write.fileio import FileChange, apply_changes
 root = Path(sys.argv[1])
 changes = []
 for i in range(8):
@@ -322,7 +322,7 @@ apply_changes(changes)
 
 
 def test_an_interrupted_change_with_deletes_and_creations_is_undone(tmp_path: Path) -> None:
-    from migfix import txn
+    from migfix.write import txn
 
     root = make_repo(tmp_path / "repo")
     for i in range(8):
@@ -423,7 +423,7 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
 
 
 def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: Path) -> None:
-    from migfix import txn
+    from migfix.write import txn
 
     root = make_repo(tmp_path / "repo")
     for i in range(8):
@@ -487,7 +487,7 @@ def test_ctrl_c_during_the_hooks_fix_undoes_it(tmp_path: Path, split: Split) -> 
 def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
     tmp_path: Path,
 ) -> None:
-    from migfix import txn
+    from migfix.write import txn
 
     shm = Path("/dev/shm")
     root = make_repo(tmp_path / "repo")
@@ -527,7 +527,7 @@ def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
 
 
 def test_the_journal_of_a_linked_worktree_is_in_its_own_git_dir(tmp_path: Path) -> None:
-    from migfix import txn
+    from migfix.write import txn
 
     root = make_repo(tmp_path / "repo")
     (root / "f").write_text("x")

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from gitutil import GIT_ENV, commit_all, git, make_repo, write
 
-from migfix.config import find_project, flask_directory
-from migfix.graph import read_graph
-from migfix.verify import Step, plan_full, plan_only_new, plan_steps
+from migfix.db.verify import Step, plan_full, plan_only_new, plan_steps
+from migfix.project.config import find_project, flask_directory
+from migfix.read.graph import read_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"

@@ -1,3 +1,3 @@
-from migfix.fastcli import run
+from migfix.cli.fast import run
 
 run()

@@ -1,0 +1,140 @@
+"""``migfix db status|sync``: the click edge of :mod:`migfix.db.sync`.
+
+Kept out of ``cli.py`` so the database commands grow here; ``cli`` only adds the group.
+Nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from migfix.cli.options import json_option, project_options
+
+APP_LOADER_KEY = "migfix.load_app"
+"""Same key as ``verify.APP_LOADER_KEY`` (not imported: verify pulls in more than click)."""
+
+url_option = click.option(
+    "--url",
+    envvar="MIGFIX_DATABASE_URL",
+    metavar="URL",
+    help="Database to look at instead of the one env.py / the Flask app configures "
+    "(env: MIGFIX_DATABASE_URL).",
+)
+
+
+def _command(ctx: click.Context) -> str:
+    # Under `flask migfix` the fix to print is the one the user types there.
+    return "flask migfix" if ctx.meta.get(APP_LOADER_KEY) is not None else "migfix"
+
+
+@click.group("db")
+def db() -> None:
+    """Keep a database in step after a migration moved (status, sync)."""
+
+
+@db.command("status")
+@project_options
+@url_option
+@json_option
+@click.pass_context
+def db_status(
+    ctx: click.Context,
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    url: str | None,
+    as_json: bool,
+) -> int:
+    """Say whether the database ran every revision below the one it records (exit 1 if not).
+
+    Reads alembic_version read-only, connecting like `alembic current`.
+    """
+    from migfix.cli.main import _project
+    from migfix.db import sync as dbsync
+    from migfix.read.graph import read_graph
+    from migfix.report import formats as report
+
+    project = _project(config, name, versions, recursive)
+    st = dbsync.status(
+        project,
+        read_graph(project),
+        url=url or None,
+        load_app=ctx.meta.get(APP_LOADER_KEY),
+        command=_command(ctx),
+    )
+    if as_json:
+        click.echo(report.dumps(dbsync.status_json(project, st)))
+    else:
+        click.echo(dbsync.status_text(project, st))
+    return dbsync.status_exit(st)
+
+
+@db.command("sync")
+@project_options
+@url_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan; run nothing (exit 1 if the database is out of step).",
+)
+@click.option("--sql", is_flag=True, help="With --dry-run: print the SQL Alembic would emit.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before changing the database.")
+@click.option(
+    "--already-in-step",
+    is_flag=True,
+    help="This database was created or upgraded after the move and ran every revision in "
+    "the new order: record that, run nothing.",
+)
+@click.pass_context
+def db_sync(
+    ctx: click.Context,
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    url: str | None,
+    dry_run: bool,
+    sql: bool,
+    yes: bool,
+    already_in_step: bool,
+) -> int:
+    """Run the revisions this database never ran (no downgrade), then record its real heads."""
+    from migfix.cli.main import _project
+    from migfix.db import sync as dbsync
+    from migfix.read.graph import read_graph
+
+    if sql and not dry_run:
+        raise click.UsageError("--sql prints what would run: give it with --dry-run.")
+    if already_in_step and dry_run:
+        raise click.UsageError("--already-in-step runs nothing: give it without --dry-run.")
+    project = _project(config, name, versions, recursive)
+    graph = read_graph(project)
+    load_app = ctx.meta.get(APP_LOADER_KEY)
+    command = _command(ctx)
+    if already_in_step:
+        st = dbsync.mark_in_step(
+            project, graph, url=url or None, load_app=load_app, command=command
+        )
+        click.echo(dbsync.mark_in_step_text(st))
+        return 0
+    if not dry_run and not yes and dbsync.confirm_needed():
+        plan = dbsync.sync(project, graph, url=url or None, load_app=load_app, dry_run=True)
+        click.echo(dbsync.sync_text(project, plan, command))
+        if plan.status.state == dbsync.IN_STEP:
+            return 0
+        click.confirm("Go ahead?", abort=True)
+    result = dbsync.sync(
+        project,
+        graph,
+        url=url or None,
+        load_app=load_app,
+        dry_run=dry_run,
+        sql=sql,
+        command=command,
+    )
+    text = dbsync.sync_text(project, result, command)
+    click.echo(text, err=bool(result.error))
+    return dbsync.sync_exit(result)

@@ -1,0 +1,155 @@
+"""Run one command over every Alembic project discovery found (see migfix.project.discover).
+
+Commands stay written for one project: :func:`each_project` wraps a command's function and,
+when the directory has no project at or above it (or with ``--all``), calls it once per
+project, with ``cli._project`` returning that project. Around each call it prints the
+project's heading (text), gathers the printed JSON into one list (``--json`` /
+``--format json``), reports a project that cannot be read without stopping the others, and
+returns the worst exit code.
+
+With ``-c``, ``-n``, ``-d`` or ``--versions`` the command acts on that one project, and when
+a project is found at or above the directory the command runs exactly as before (same text,
+same JSON object), so nothing that parsed migfix's output breaks.
+
+JSON across projects is a list with one object per project::
+
+    [{"project": "backend", "config": "backend/alembic.ini", "section": "alembic",
+      "exit_code": 1, "result": {...what the command prints for one project...},
+      "error": null}]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from migfix.cli.options import ALL_KEY, CONFIG_KEY, DIRECTORY_KEY, NAME_KEY
+from migfix.errors import EXIT_OK, MigfixError
+from migfix.project import discover
+from migfix.project.config import relpath
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PROJECT_KEY = "migfix.project"
+"""``ctx.meta`` key of the project the current call acts on (read by ``cli._project``)."""
+FILES_KEY = "migfix.files"
+"""``ctx.meta`` key of file names given to the command (pre-commit's staged files)."""
+
+
+def files_argument(f: F) -> F:
+    """``FILES...``: act only on the projects these files belong to (what pre-commit passes)."""
+    return click.argument(
+        "files",
+        nargs=-1,
+        type=click.Path(path_type=Path),
+        expose_value=False,
+        callback=_store_files,
+    )(f)
+
+
+def _store_files(ctx: click.Context, _param: click.Parameter, value: tuple[Path, ...]) -> None:
+    if value:
+        ctx.meta[FILES_KEY] = value
+
+
+def _explicit(ctx: click.Context, kwargs: dict[str, Any]) -> bool:
+    """-c, -n, -d or --versions pick one project: discovery is not asked."""
+    meta = ctx.meta
+    return bool(
+        kwargs.get("config")
+        or kwargs.get("name")
+        or kwargs.get("versions")
+        or meta.get(CONFIG_KEY)
+        or meta.get(NAME_KEY)
+        or meta.get(DIRECTORY_KEY)
+    )
+
+
+def _mode(kwargs: dict[str, Any]) -> str:
+    """json: one list; plain: no headings (GitHub annotations name their files); text."""
+    if kwargs.get("as_json") or kwargs.get("fmt") == "json":
+        return "json"
+    return "plain" if kwargs.get("fmt") == "github" else "text"
+
+
+def each_project(fn: F) -> F:
+    """Make a one-project command act on every discovered project (see the module doc)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        ctx.meta.pop(PROJECT_KEY, None)
+        if _explicit(ctx, kwargs):
+            return fn(*args, **kwargs)
+        sel = discover.select(
+            Path.cwd(),
+            all_projects=bool(ctx.meta.get(ALL_KEY)),
+            files=ctx.meta.get(FILES_KEY, ()),
+        )
+        if sel.single is not None:
+            ctx.meta[PROJECT_KEY] = sel.single
+            return fn(*args, **kwargs)
+        try:
+            return run_each(ctx, sel, functools.partial(fn, *args, **kwargs), _mode(kwargs))
+        finally:
+            ctx.meta.pop(PROJECT_KEY, None)
+
+    return cast(F, wrapper)
+
+
+def run_each(
+    ctx: click.Context, sel: discover.Selection, call: Callable[[], Any], mode: str
+) -> int:
+    """Call CALL once per project of SEL; print grouped output; return the worst exit code."""
+    as_json = mode == "json"
+    worst = EXIT_OK
+    results: list[dict[str, Any]] = []
+    for i, entry in enumerate(sel.entries):
+        code = EXIT_OK
+        error: MigfixError | None = entry.error
+        out = io.StringIO()
+        if mode == "text":
+            if i:
+                click.echo("")
+            click.echo(f"==> {entry.label} <==")
+        if error is None:
+            ctx.meta[PROJECT_KEY] = entry.project
+            try:
+                with contextlib.redirect_stdout(out) if as_json else contextlib.nullcontext():
+                    rv = call()
+                code = rv if isinstance(rv, int) else EXIT_OK
+            except MigfixError as exc:
+                error = exc
+        if error is not None:
+            code = error.exit_code
+            if not as_json:
+                click.echo(f"migfix: {entry.label}: {error.message}", err=True)
+        worst = max(worst, code)
+        if as_json:
+            text = out.getvalue().strip()
+            try:
+                result = json.loads(text) if text else None
+            except ValueError:
+                result = text
+            results.append(
+                {
+                    "project": entry.label,
+                    "config": relpath(entry.config, sel.root),
+                    "section": entry.section,
+                    "exit_code": code,
+                    "result": result,
+                    "error": error.message if error is not None else None,
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+    elif not sel.entries and mode == "text":
+        click.echo("No Alembic project among the given files; nothing to check.")
+    return worst

@@ -1,0 +1,84 @@
+"""The read-only commands' work, without click: ``heads`` and ``check``.
+
+``cli`` (click) and ``fastcli`` (the lean start-up path, which never imports click) both
+call these, so the two paths print the same thing. ECHO prints one line of output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from migfix.errors import EXIT_OK, EXIT_PROBLEMS
+from migfix.project.config import Project
+
+Echo = Callable[[str], None]
+
+
+def heads(project: Project, *, as_json: bool, verbose: bool, echo: Echo) -> int:
+    """``migfix heads``: exit 1 if some heads are unintended, 2 if some are unknowable."""
+    from migfix.read import certain_heads as sureheads
+    from migfix.read.graph import read_graph
+    from migfix.report import formats as report
+
+    graph = read_graph(project, full=False)  # printing only: `check` tells what won't load
+    if sureheads.unsure(graph):
+        return sureheads.print_heads(project, graph, as_json=as_json, verbose=verbose, echo=echo)
+    if as_json:
+        echo(report.dumps(report.heads_json(project, graph)))
+    else:
+        text = report.heads_text(graph, verbose=verbose)
+        if text:
+            echo(text)
+    return EXIT_PROBLEMS if graph.unintended_heads() else EXIT_OK
+
+
+def check(
+    project: Project,
+    *,
+    fmt: str,
+    strict: bool,
+    deep: bool,
+    against: str | None,
+    prog: str,
+    echo: Echo,
+) -> int:
+    """``migfix check``: every problem at once; exit 1 if any fails."""
+    from migfix.read.graph import read_graph
+    from migfix.report import formats as report
+
+    if against:
+        from migfix.plan.against import graph_against
+
+        g = graph_against(project, against)
+    else:
+        g = read_graph(project)
+    del deep  # the scan compiles every file (once per change: the scan cache keeps it)
+    problems = g.problems()
+    if against:
+        from migfix.plan import overlap
+
+        problems.extend(overlap.for_against(project, g, against))
+    if project.settings.lock:
+        from migfix.plan import heads_lock as headlock
+
+        # The lock describes this branch's own heads, also when checking --against REF.
+        stale = headlock.problem(project, read_graph(project) if against else g)
+        problems.extend([stale] if stale else [])
+    failing = [p for p in problems if p.severity == "error" or strict]
+    ok = not failing
+    if fmt == "json":
+        echo(report.dumps(report.problems_json(project, g, problems, ok)))
+    elif fmt == "github":
+        from migfix.git.gitops import find_repo
+
+        text = report.problems_github(project, problems, repo_root=find_repo(project.root))
+        if text:
+            echo(text)
+    else:
+        if problems:
+            echo(report.problems_text(project, problems))
+        from migfix.report.next_step import check_footer
+
+        hint = check_footer(failing, against=against, prog=prog) if failing else ""
+        echo(report.summary(problems, g) + hint)
+    return EXIT_OK if ok else EXIT_PROBLEMS

@@ -1,0 +1,225 @@
+"""Atomic, all-or-nothing writes of revision files.
+
+Every file migfix writes goes through here so that a run which fails half-way, or is
+killed, leaves the tree exactly as it was: contents are checked against what migfix read
+earlier and written as one journaled transaction (``migfix.write.txn``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from migfix.errors import Refusal
+
+# Temp names stay short and fixed in shape: a long target name must not make the temp
+# name itself too long for the filesystem.
+_TMP_PREFIX = ".migfix-"
+_TMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """New content for one file; ``old`` is what migfix read (``None``: the file is new).
+
+    ``new`` is ``None`` to delete the file (``old`` must then be the bytes migfix read).
+    """
+
+    path: Path
+    old: bytes | None
+    new: bytes | None
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a file exactly as stored: no newline or encoding translation."""
+    return path.read_bytes()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step, keeping the permission bits of the old file."""
+    tmp = _stage(path, data, _mode_for(path))
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def apply_changes(changes: Sequence[FileChange], *, root: Path | None = None) -> list[Path]:
+    """Write every change or none of them, even if killed; return the paths written.
+
+    This is the one place where a run's files change: the returned paths are exactly what
+    changed on disk. Changes whose new content equals the old are skipped. Under the
+    writer lock of the project at ROOT (default: the folder holding every target), each
+    existing file must still hold exactly the bytes migfix read, and each new file must not
+    exist yet; then the changes are written as one journaled transaction (``migfix.write.txn``):
+    an error, Ctrl-C or SIGTERM undoes what was done, and after SIGKILL the next migfix
+    command does.
+    """
+    from migfix.write import txn
+
+    pending = [change for change in changes if change.new != change.old]
+    seen: set[Path] = set()
+    for change in pending:
+        if change.path in seen:
+            raise ValueError(f"two changes for the same file: {change.path}")
+        seen.add(change.path)
+    if not pending:
+        return []
+    if root is None:
+        root = Path(os.path.commonpath([c.path.parent for c in pending]))
+    with txn.writer_lock(root):
+        for change in pending:
+            _check_unchanged(change)
+        txn.commit(pending, root)
+
+    written = [change.path for change in pending]
+    for path in written:
+        if path.suffix == ".py":
+            remove_stale_bytecode(path)
+    return written
+
+
+def remove_stale_bytecode(path: Path) -> None:
+    """Delete ``__pycache__/<stem>.*.pyc`` beside ``path``.
+
+    A .pyc is trusted when the source's size and mtime (whole seconds) match; a rewrite that
+    swaps one revision id for another of the same length within the same second would
+    otherwise let Python (and so Alembic) load the old code.
+    """
+    cache = path.parent / "__pycache__"
+    # <stem>.<tag>.pyc or <stem>.<tag>.opt-N.pyc; the tag never has a dot, so a file named
+    # "<stem>.other.py" keeps its own bytecode.
+    pattern = re.compile(re.escape(path.stem) + r"\.[^.]+(\.opt-[^.]*)?\.pyc")
+    try:
+        names = os.listdir(cache)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            _unlink_quietly(cache / name)
+
+
+def unified_diffs(changes: Sequence[FileChange], root: Path) -> str:
+    """The unified diffs of every change, one after the other (what a dry run prints)."""
+    return "".join(unified_diff(c, root) for c in changes)
+
+
+def unified_diff(change: FileChange, root: Path) -> str:
+    """A unified diff of ``change`` labelled ``a/<relpath>`` and ``b/<relpath>``."""
+    try:
+        rel = change.path.relative_to(root).as_posix()
+    except ValueError:
+        rel = change.path.as_posix()
+    if change.old is None:
+        before: list[str] = []
+        from_label = "/dev/null"
+    else:
+        before = _lines(decode_source(change.old))
+        from_label = f"a/{rel}"
+    if change.new is None:
+        after: list[str] = []
+        to_label = "/dev/null"
+    else:
+        after = _lines(decode_source(change.new))
+        to_label = f"b/{rel}"
+    out: list[str] = []
+    for line in difflib.unified_diff(before, after, from_label, to_label):
+        if line.endswith(("\n", "\r")):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def decode_source(data: bytes) -> str:
+    """Decode Python source as the scanner does (BOM, PEP 263 cookie, else UTF-8), falling
+    back to latin-1, which never fails, so a diff can always be shown."""
+    from migfix.read.scan import decode_source as strict
+
+    try:
+        return strict(data)
+    except (UnicodeDecodeError, LookupError):
+        return data.decode("latin-1")
+
+
+def _lines(text: str) -> list[str]:
+    # newline="" splits on \n, \r and \r\n but keeps each ending as it is in the file.
+    return io.StringIO(text, newline="").readlines()
+
+
+def _check_unchanged(change: FileChange) -> None:
+    if change.old is None:
+        if os.path.lexists(change.path):
+            raise Refusal(
+                f"{change.path} already exists; migfix was about to create it. "
+                "Nothing was written. Remove or rename that file, or run migfix again."
+            )
+        return
+    try:
+        current = change.path.read_bytes()
+    except FileNotFoundError:
+        current = None
+    if current != change.old:
+        raise Refusal(
+            f"{change.path} changed under migfix while it was working. "
+            "Nothing was written; run migfix again."
+        )
+
+
+def _stage(path: Path, data: bytes, mode: int) -> Path:
+    """Write ``data`` to a temp file beside ``path``, with permission bits ``mode``."""
+    fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return tmp
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return _new_file_mode()
+
+
+def _new_file_mode() -> int:
+    # mkstemp creates 0600; a new file should get what open() would give it.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform lets a directory be opened.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
