@@ -896,7 +896,7 @@ def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
 def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) -> None:
     from migfix.plan import rebase
     from migfix.project.config import find_project
-    from migfix.write.fileio import apply_changes
+    from migfix.write.txn import write_changes
 
     versions = own_merge.dev / VERSIONS
     plan = rebase.plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
@@ -906,7 +906,7 @@ def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) 
     before = {p: p.read_bytes() for p in versions.iterdir()}
 
     with pytest.raises(Refusal, match="changed under migfix while it was working"):
-        apply_changes(changes)
+        write_changes(changes)
 
     assert {p: p.read_bytes() for p in versions.iterdir()} == before
 

@@ -69,7 +69,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
-            from migfix.write.txn import Interruption
+            from migfix.write.lock import Interruption
 
             raise Interruption(exc) from None
 
@@ -708,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         # Ctrl-C, SIGTERM or SIGHUP (migfix.write.txn raises those while writing, after undoing).
-        from migfix.write.txn import interrupted_line
+        from migfix.write.lock import interrupted_line
 
         text, code = interrupted_line(exc)
         click.echo(f"migfix: {text}", err=True)

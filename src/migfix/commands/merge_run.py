@@ -14,10 +14,12 @@ from typing import Any
 
 from migfix.errors import Refusal
 from migfix.plan.merge import MergeOptions, MergePlan, build_changes, plan_merge
+from migfix.plan.records import FileChange
 from migfix.plan.settled import classify
 from migfix.project.config import Project
 from migfix.read.graph import Graph, read_graph
-from migfix.write.fileio import FileChange, apply_changes, unified_diffs
+from migfix.write.fileio import unified_diffs
+from migfix.write.txn import write_changes
 
 REVIEW = "Review the result and commit it; `migfix check` now passes."
 
@@ -224,7 +226,7 @@ def _merge(
     made: list[Path] = []
     try:
         _make_folders(outcome.changes, made)
-        outcome.written = apply_changes(outcome.changes, root=project.root)
+        outcome.written = write_changes(outcome.changes, root=project.root)
     except BaseException:
         _remove_folders(made)
         raise

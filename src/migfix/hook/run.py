@@ -636,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             watch=watch,
         )
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: any change was undone
-        from migfix.write.txn import interrupted_line
+        from migfix.write.lock import interrupted_line
 
         text, code = interrupted_line(exc)
         _say(text)

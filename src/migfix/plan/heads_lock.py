@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migfix.errors import ConfigError, Refusal
+from migfix.plan.records import FileChange
 from migfix.project.config import Project, relpath
 from migfix.read.graph import Graph, Problem
-from migfix.write.fileio import FileChange, apply_changes
+from migfix.write.txn import write_changes
 
 LOCK_NAME = "heads.lock"
 HOOK_NAME = "migfix_lock"
@@ -145,7 +146,7 @@ def update(project: Project, graph: Graph | None = None) -> Path | None:
         found = change(project, graph if graph is not None and not changed else read_graph(project))
         if found is None:
             return None
-        apply_changes([found], root=project.root)
+        write_changes([found], root=project.root)
         return found.path
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from migfix.errors import MigfixError, Refusal
+from migfix.plan.records import FileChange
 from migfix.plan.settled import Newness
 from migfix.project.config import Project, alembic_config
 from migfix.read.graph import Graph, reachable
 from migfix.read.scan import Unknown
-from migfix.write.fileio import FileChange
 
 # A line assigning down_revision from the template variable, e.g.
 # ``down_revision: Union[...] = ${repr(down_revision)}``.

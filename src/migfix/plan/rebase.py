@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from migfix.errors import Refusal
+from migfix.plan.records import FileChange
 from migfix.project.config import Project, relpath
 from migfix.read.graph import Graph, reachable
 from migfix.read.scan import Unknown
-from migfix.write.fileio import FileChange
 
 JSON_VERSION = 1
 
@@ -681,9 +681,9 @@ def apply(plan: RebasePlan, *, by: str = "migfix rebase") -> list[Path]:
     Each move goes into the journal of moves (``migfix db status`` reads it)."""
     from migfix.git import gitops
     from migfix.write import moves
-    from migfix.write.fileio import apply_changes
+    from migfix.write.txn import write_changes
 
-    written = apply_changes(build_changes(plan), root=plan.root)
+    written = write_changes(build_changes(plan), root=plan.root)
     moves.record(
         gitops.find_repo(plan.root),
         [(m.revision, m.old_parents, m.new_parents) for m in plan.moves],

@@ -25,7 +25,7 @@ a target on another file system has its two temp files beside it instead, named 
 journal so that recovery removes them. Nothing in that folder outlives a finished run.
 
 Every command calls :func:`recover` once it knows the project (one ``stat`` when there is no
-journal); a writer takes :func:`writer_lock` (``fcntl.flock``), which recovers too.
+journal); a writer takes :func:`writer_lock` (``migfix.write.lock``), which recovers too.
 Test hooks (hidden): ``MIGFIX_TEST_WRITE_READY`` names a file created when a transaction
 starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced.
 """
@@ -33,137 +33,34 @@ starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
-import sys
+import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from migfix.errors import MigfixError, Refusal
-
-if TYPE_CHECKING:
-    from migfix.write.fileio import FileChange
+from migfix.errors import Refusal
+from migfix.plan.records import FileChange
+from migfix.write.fileio import fsync_dir, mode_for, new_file_mode, remove_stale_bytecode
+from migfix.write.lock import (
+    Hold,
+    acquire,
+    critical,
+    holds,
+    install_handlers,
+    release,
+    restore_handlers,
+    say,
+    state_dir,
+)
 
 TXN = "txn"
 JOURNAL = "journal.json"
-LOCK = "lock"
-LOCK_TIMEOUT_ENV = "MIGFIX_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 30.0
-
-SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 15: "SIGTERM"}
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT, SIGTERM or SIGHUP while migfix held the writer lock."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-# -- where ---------------------------------------------------------------------------------
-
-
-def state_dir(root: Path) -> Path:
-    """``<git dir>/migfix`` for a project in a git work tree, else ``<root>/.migfix``."""
-    for folder in (root, *root.parents):
-        dotgit = folder / ".git"
-        if os.path.isdir(dotgit):
-            return dotgit / "migfix"
-        if os.path.isfile(dotgit):
-            # A linked worktree or a submodule: ".git" is a file "gitdir: <path>".
-            try:
-                text = dotgit.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                break
-            if text.startswith("gitdir:"):
-                return (folder / text[len("gitdir:") :].strip()) / "migfix"
-            break
-    return root / ".migfix"
-
-
-# -- the lock ------------------------------------------------------------------------------
-
-
-class _Hold:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.depth = 1
-        self.wrote = False
-        self.handlers: dict[int, Any] = {}
-
-
-_holds: dict[Path, _Hold] = {}
-
-
-def _timeout() -> float:
-    try:
-        return float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
-    except ValueError:
-        return DEFAULT_LOCK_TIMEOUT
-
-
-def _lock(state: Path, *, wait: bool) -> tuple[int, bool] | None:
-    """Open and flock ``state/lock``; None when it is held and WAIT is false.
-
-    The holder removes the lock file before releasing it (so nothing is left behind), so a
-    waiter may end up holding a file no longer at that path: it checks, and starts again.
-    """
-    import fcntl
-
-    deadline = time.monotonic() + _timeout()
-    said = False
-    path = state / LOCK
-    while True:
-        try:
-            state.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except FileNotFoundError:
-            continue  # the holder removed the folder in between
-        except OSError as exc:
-            if not wait:
-                return None
-            raise Refusal(
-                f"Cannot create migfix's lock file {path} ({exc.strerror}), which keeps two "
-                "migfix runs from writing at once. Nothing was written. Make that folder "
-                "writable (or free some space) and run this again."
-            ) from exc
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not wait:
-                    os.close(fd)
-                    return None
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise Refusal(
-                        f"Another migfix run is writing this project and kept its lock "
-                        f"({path}) for {_timeout():g} s. Nothing was written. Wait for it to "
-                        "finish and run this again (the lock goes away with the process that "
-                        "holds it, even if it is killed)."
-                    ) from None
-                if not said:
-                    _say("another migfix run is writing this project; waiting for it.")
-                    said = True
-                time.sleep(0.05)
-        try:
-            same = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd, said
-        os.close(fd)
-
-
-def _unlock(state: Path, fd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(state / LOCK)
-    with contextlib.suppress(OSError):
-        os.rmdir(state)  # only when empty
-    os.close(fd)
 
 
 @contextlib.contextmanager
@@ -175,7 +72,7 @@ def writer_lock(root: Path) -> Iterator[bool]:
     SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted`, so a transaction is undone.
     """
     state = state_dir(root)
-    held = _holds.get(state)
+    held = holds.get(state)
     if held is not None:
         held.depth += 1
         try:
@@ -183,13 +80,13 @@ def writer_lock(root: Path) -> Iterator[bool]:
         finally:
             held.depth -= 1
         return
-    locked = _lock(state, wait=True)
+    locked = acquire(state, wait=True)
     assert locked is not None
     fd, waited = locked
-    hold = _Hold(fd)
-    _holds[state] = hold
+    hold = Hold(fd)
+    holds[state] = hold
     try:
-        _install_handlers(hold)
+        install_handlers(hold)
         try:
             changed = _recover_locked(state, writer=True) is not None
             yield changed or waited
@@ -198,10 +95,10 @@ def writer_lock(root: Path) -> Iterator[bool]:
                 exc.migfix_state = "nothing"  # type: ignore[attr-defined]
             raise
         finally:
-            _restore_handlers(hold)
+            restore_handlers(hold)
     finally:
-        del _holds[state]
-        _unlock(state, fd)
+        del holds[state]
+        release(state, fd)
 
 
 def recover(root: Path) -> str | None:
@@ -212,29 +109,29 @@ def recover(root: Path) -> str | None:
     # file is tidied away too).
     if not os.path.isdir(state):
         return None
-    if state in _holds:
+    if state in holds:
         return None  # this process is the writer
-    locked = _lock(state, wait=False)
+    locked = acquire(state, wait=False)
     if locked is None:
         return None  # a live writer: its transaction is not interrupted
     fd = locked[0]
     try:
         return _recover_locked(state)
     finally:
-        _unlock(state, fd)
+        release(state, fd)
 
 
 def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
     folder = state / TXN
     if not os.path.isdir(folder):
         return None
-    with _critical():
+    with critical():
         try:
             result = _roll_back(folder)
         except _Stuck as exc:
             if writer:  # a new journal would take the place of the one still needed
                 raise Refusal(f"Nothing was written: migfix {exc.line}") from None
-            _say(exc.line)
+            say(exc.line)
             return exc.line
     if result is None:
         return None  # nothing had been written yet: only leftovers were removed
@@ -248,27 +145,79 @@ def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
         line = "undid an interrupted migfix change (it had not replaced any file yet)."
     if edited:
         line = line[:-1] + f"; left alone, edited since: {', '.join(edited)}."
-    _say(line)
+    say(line)
     return line
 
 
 # -- the transaction -----------------------------------------------------------------------
 
 
+def write_changes(changes: Sequence[FileChange], *, root: Path | None = None) -> list[Path]:
+    """Write every change or none of them, even if killed; return the paths written.
+
+    This is the one place where a run's files change: the returned paths are exactly what
+    changed on disk. Changes whose new content equals the old are skipped. Under the
+    writer lock of the project at ROOT (default: the folder holding every target), each
+    existing file must still hold exactly the bytes migfix read, and each new file must not
+    exist yet; then the changes are written as one journaled transaction (below):
+    an error, Ctrl-C or SIGTERM undoes what was done, and after SIGKILL the next migfix
+    command does.
+    """
+    pending = [change for change in changes if change.new != change.old]
+    seen: set[Path] = set()
+    for change in pending:
+        if change.path in seen:
+            raise ValueError(f"two changes for the same file: {change.path}")
+        seen.add(change.path)
+    if not pending:
+        return []
+    if root is None:
+        root = Path(os.path.commonpath([c.path.parent for c in pending]))
+    with writer_lock(root):
+        for change in pending:
+            _check_unchanged(change)
+        commit(pending, root)
+
+    written = [change.path for change in pending]
+    for path in written:
+        if path.suffix == ".py":
+            remove_stale_bytecode(path)
+    return written
+
+
+def _check_unchanged(change: FileChange) -> None:
+    if change.old is None:
+        if os.path.lexists(change.path):
+            raise Refusal(
+                f"{change.path} already exists; migfix was about to create it. "
+                "Nothing was written. Remove or rename that file, or run migfix again."
+            )
+        return
+    try:
+        current = change.path.read_bytes()
+    except FileNotFoundError:
+        current = None
+    if current != change.old:
+        raise Refusal(
+            f"{change.path} changed under migfix while it was working. "
+            "Nothing was written; run migfix again."
+        )
+
+
 def commit(changes: Sequence[FileChange], root: Path) -> None:
     """Write CHANGES (each checked, none a no-op) as one transaction, under the writer lock."""
     with writer_lock(root):
         state = state_dir(root)
-        hold = _holds[state]
+        hold = holds[state]
         folder = state / TXN
         try:
             _write(changes, folder, hold)
         except BaseException as exc:
-            with _critical():
+            with critical():
                 try:
                     result = _roll_back(folder)
                 except _Stuck as stuck:
-                    _say(stuck.line)
+                    say(stuck.line)
                     raise exc from None
             if isinstance(exc, KeyboardInterrupt):
                 exc.migfix_state = "undone" if result is not None else "nothing"  # type: ignore[attr-defined]
@@ -277,13 +226,7 @@ def commit(changes: Sequence[FileChange], root: Path) -> None:
             raise
 
 
-def _write(changes: Sequence[FileChange], folder: Path, hold: _Hold) -> None:
-    import hashlib
-    import json
-    import secrets
-
-    from migfix.write.fileio import _fsync_dir, _mode_for, _new_file_mode
-
+def _write(changes: Sequence[FileChange], folder: Path, hold: Hold) -> None:
     def sha(data: bytes | None) -> str | None:
         return None if data is None else hashlib.sha256(data).hexdigest()
 
@@ -316,8 +259,8 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: _Hold) -> None:
     data = json.dumps({"version": 1, "pid": os.getpid(), "entries": entries}, indent=1)
     _write_synced(draft, data.encode("utf-8"), 0o644)
     os.replace(draft, journal)
-    _fsync_dir(folder)
-    _fsync_dir(folder.parent)
+    fsync_dir(folder)
+    fsync_dir(folder.parent)
 
     for change, entry in zip(changes, entries, strict=True):
         if entry["kept"] is not None:
@@ -325,13 +268,13 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: _Hold) -> None:
                 os.link(change.path, entry["kept"])
             except OSError:  # no hard links here: keep a copy (the bytes were just checked)
                 assert change.old is not None
-                _write_synced(Path(entry["kept"]), change.old, _mode_for(change.path))
+                _write_synced(Path(entry["kept"]), change.old, mode_for(change.path))
         if entry["staged"] is not None:
             assert change.new is not None
-            mode = _new_file_mode() if change.old is None else _mode_for(change.path)
+            mode = new_file_mode() if change.old is None else mode_for(change.path)
             _write_synced(Path(entry["staged"]), change.new, mode)
     for directory in {folder, *(p for p, dev in devices.items() if dev != here)}:
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
     pause = _test_pause()
     for change, entry in zip(changes, entries, strict=True):
@@ -343,10 +286,10 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: _Hold) -> None:
         if pause:
             time.sleep(pause)
     for directory in devices:
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
     os.unlink(journal)  # the commit point
-    _fsync_dir(folder)
+    fsync_dir(folder)
     for entry in entries:
         for key in ("staged", "kept"):
             if entry[key] is not None:
@@ -370,10 +313,6 @@ def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
     was no journal (nothing had been replaced yet, or the transaction had committed).
     Raises :class:`_Stuck`, keeping the journal, when a file cannot be put back.
     """
-    import json
-
-    from migfix.write.fileio import _fsync_dir, remove_stale_bytecode
-
     try:
         data = json.loads((folder / JOURNAL).read_bytes())
     except (FileNotFoundError, ValueError):
@@ -416,9 +355,9 @@ def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry[key])
     for directory in touched:
-        _fsync_dir(directory)
+        fsync_dir(directory)
     os.unlink(folder / JOURNAL)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     _remove_folder(folder)
     return restored, sorted(edited)
 
@@ -432,8 +371,6 @@ def _stuck_line(folder: Path, paths: list[str], exc: OSError) -> str:
 
 
 def _sha_of(path: Path) -> str | None:
-    import hashlib
-
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
@@ -454,8 +391,6 @@ def _write_synced(path: Path, data: bytes, mode: int) -> None:
 
 
 def _remove_folder(folder: Path) -> None:
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -463,8 +398,6 @@ def _remove_folder(folder: Path) -> None:
 def scratch(root: Path) -> Iterator[Path]:
     """A fresh folder on the project's file system but outside every version location
     (where Alembic renders a merge file); removed afterwards, or by recovery if killed."""
-    import tempfile
-
     folder = state_dir(root) / TXN
     folder.mkdir(parents=True, exist_ok=True)
     # The ".migfix-" prefix tells the heads lock's post-write hook to skip this render.
@@ -475,82 +408,6 @@ def scratch(root: Path) -> Iterator[Path]:
         _remove_folder(path)
         with contextlib.suppress(OSError):
             folder.rmdir()
-
-
-# -- signals -------------------------------------------------------------------------------
-
-_critical_depth = 0
-_pending: list[int] = []
-_interrupting = False
-
-
-def _on_signal(signum: int, frame: object) -> None:
-    global _interrupting
-    if _critical_depth or _interrupting:
-        _pending.append(signum)
-        return
-    _interrupting = True
-    raise Interrupted(signum)
-
-
-def _install_handlers(hold: _Hold) -> None:
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        hold.handlers[signum] = signal.signal(signum, _on_signal)
-
-
-def _restore_handlers(hold: _Hold) -> None:
-    import signal
-
-    global _interrupting
-    for signum, handler in hold.handlers.items():
-        signal.signal(signum, handler)
-    _interrupting = False
-
-
-@contextlib.contextmanager
-def _critical() -> Iterator[None]:
-    """Signals wait until the block is done (undoing must not itself be interrupted)."""
-    import signal
-
-    global _critical_depth
-    blocked = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
-    _critical_depth += 1
-    try:
-        yield
-    finally:
-        _critical_depth -= 1
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    if _pending and not _critical_depth and not _interrupting:
-        raise Interrupted(_pending.pop())
-
-
-class Interruption(MigfixError):
-    """A KeyboardInterrupt / :class:`Interrupted` as an error with its line and exit code."""
-
-    def __init__(self, exc: BaseException) -> None:
-        text, code = interrupted_line(exc)
-        super().__init__(text)
-        self.exit_code = code
-
-
-def interrupted_line(exc: BaseException) -> tuple[str, int]:
-    """The one line to print for Ctrl-C / SIGTERM / SIGHUP, and the exit code (128 + signal)."""
-    signum = getattr(exc, "signum", 2)
-    name = SIGNAL_NAMES.get(signum, f"signal {signum}")
-    state = getattr(exc, "migfix_state", None)
-    if state == "undone":
-        text = f"interrupted ({name}); the partial change was undone, every file is as it was."
-    elif state == "nothing":
-        text = f"interrupted ({name}); nothing was written."
-    else:
-        text = f"interrupted ({name})."
-    return text, 128 + signum
 
 
 # -- test hooks ----------------------------------------------------------------------------
@@ -567,7 +424,3 @@ def _test_pause() -> float:
         return float(os.environ.get("MIGFIX_TEST_WRITE_PAUSE", "0"))
     except ValueError:
         return 0.0
-
-
-def _say(text: str) -> None:
-    print(f"migfix: {text}", file=sys.stderr, flush=True)
