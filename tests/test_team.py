@@ -73,10 +73,10 @@ def test_pre_commit_hooks_start_python_only_when_a_migration_may_have_moved(
     git(repo, "checkout", "-q", "main")
     write(repo / "README", "readme\n")
     commit_all(repo, "readme")
-    git(repo, "merge", "-q", "--no-edit", "app")
-    _run_entry(repo, "post-merge", {**path_env, "PRE_COMMIT_IS_SQUASH_MERGE": "0"})
     # A plain commit that adds no revision file.
     _run_entry(repo, "post-commit", path_env)
+    git(repo, "merge", "-q", "--no-edit", "app")
+    _run_entry(repo, "post-merge", {**path_env, "PRE_COMMIT_IS_SQUASH_MERGE": "0"})
     # A branch checkout whose diff changes no down_revision line.
     before = git(repo, "rev-parse", "HEAD")
     git(repo, "checkout", "-q", "HEAD~1")
@@ -88,12 +88,12 @@ def test_pre_commit_hooks_start_python_only_when_a_migration_may_have_moved(
     _run_entry(repo, "post-checkout", {**path_env, **checkout})
     # `git commit --amend` is a rewrite that moves nothing.
     _run_entry(repo, "post-rewrite", {**path_env, "PRE_COMMIT_REWRITE_COMMAND": "amend"})
-    assert not marker.exists()
+    assert not marker.exists(), marker.read_text()
 
     # A merge that brings a revision in: now Python starts, with git's arguments.
     git(repo, "checkout", "-q", "main")
     git(repo, "checkout", "-q", "-b", "rev")
-    proj.revision("cccc0001", "c")
+    proj.revision("carol001", "c")
     commit_all(repo, "c")
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "--no-edit", "rev")
@@ -101,7 +101,7 @@ def test_pre_commit_hooks_start_python_only_when_a_migration_may_have_moved(
     assert marker.read_text() == "-m migfix.hookrun post-merge -- 0\n"
     # A commit that adds a revision file (a squash merge, a cherry-pick).
     marker.unlink()
-    proj.revision("dddd0001", "d")
+    proj.revision("carol002", "d")
     commit_all(repo, "d")
     _run_entry(repo, "post-commit", path_env)
     assert marker.read_text() == "-m migfix.hookrun post-commit --\n"
@@ -210,9 +210,9 @@ def test_a_team_covered_by_one_committed_pre_commit_config(
     assert not (carol.root / ".git" / "hooks" / "pre-push").exists()
 
     # carol's work: a revision she ran on her database, where her data lives now.
-    carol.revision("cccc0001", "carol's")
+    carol.revision("carol001", "carol's")
     cgit("add", "-A")
-    committed = _sh(carol.root, env, "git", "commit", "-q", "-m", "add cccc0001")
+    committed = _sh(carol.root, env, "git", "commit", "-q", "-m", "add carol001")
     assert committed.returncode == 0, committed.stdout + committed.stderr
     assert "migfix check (Alembic multiple heads)" in committed.stdout + committed.stderr
     url, db = _database(carol, "carol")
@@ -222,8 +222,9 @@ def test_a_team_covered_by_one_committed_pre_commit_config(
         conn.execute("insert into notes values ('carol was here')")
 
     # bob lands a revision on origin/main; carol pulls with --rebase.
-    bob.revision("bbbb0001", "bob's")
-    commit_all(bob.root, "add bbbb0001")
+    git(bob.root, "pull", "-q", "--no-rebase", "--no-edit")
+    bob.revision("bob00001", "bob's")
+    commit_all(bob.root, "add bob00001")
     git(bob.root, "push", "-q", "origin", "main")
     pulled = _sh(carol.root, env, "git", "pull", "-q", "--rebase")
     said = pulled.stdout + pulled.stderr
@@ -231,21 +232,21 @@ def test_a_team_covered_by_one_committed_pre_commit_config(
     assert "migfix after git rebase / git pull --rebase" in said
     # pre-commit's post-rewrite hook moved carol's revision on top of bob's.
     view = alembic_view(carol)
-    assert view["heads"] == ["cccc0001"], said
-    assert "down_revision: Union[str, Sequence[str], None] = 'bbbb0001'" in (
-        carol.file("cccc0001").read_text()
+    assert view["heads"] == ["carol001"], said
+    assert "down_revision: Union[str, Sequence[str], None] = 'bob00001'" in (
+        carol.file("carol001").read_text()
     )
-    # Her database ran cccc0001 on top of a, never bbbb0001: migfix sees it and runs it.
+    # Her database ran carol001 on top of a, never bob00001: migfix sees it and runs it.
     status = migfix_proc(carol.root, "db", "status", env={"MIGFIX_DATABASE_URL": url})
     assert status.returncode == 1, status.stdout + status.stderr
-    assert "bbbb0001" in status.stdout
+    assert "bob00001" in status.stdout
     synced = migfix_proc(carol.root, "db", "sync", "-y", env={"MIGFIX_DATABASE_URL": url})
     assert synced.returncode == 0, synced.stdout + synced.stderr
-    assert _versions(db) == ["cccc0001"]
+    assert _versions(db) == ["carol001"]
     assert _notes(db) == ["carol was here"]
     cgit("add", "-A")
     if cgit("status", "--porcelain"):
-        done = _sh(carol.root, env, "git", "commit", "-q", "-m", "rebase cccc0001 onto bbbb0001")
+        done = _sh(carol.root, env, "git", "commit", "-q", "-m", "rebase carol001 onto bob00001")
         assert done.returncode == 0, done.stdout + done.stderr
     pushed = _sh(carol.root, env, "git", "push", "-q", "origin", "HEAD:main")
     assert pushed.returncode == 0, pushed.stderr
@@ -253,12 +254,12 @@ def test_a_team_covered_by_one_committed_pre_commit_config(
     # carol's feature branch and bob's next revision meet in a merge git would commit by
     # itself: pre-merge-commit's migfix-check stops it before two heads are committed.
     cgit("checkout", "-q", "-b", "feature")
-    carol.revision("dddd0001", "carol's feature")
+    carol.revision("carol002", "carol's feature")
     cgit("add", "-A")
-    assert _sh(carol.root, env, "git", "commit", "-q", "-m", "add dddd0001").returncode == 0
+    assert _sh(carol.root, env, "git", "commit", "-q", "-m", "add carol002").returncode == 0
     git(bob.root, "pull", "-q", "--no-rebase", "--no-edit")
-    bob.revision("eeee0001", "bob's next")
-    commit_all(bob.root, "add eeee0001")
+    bob.revision("bob00002", "bob's next")
+    commit_all(bob.root, "add bob00002")
     git(bob.root, "push", "-q", "origin", "main")
     cgit("fetch", "-q")
     merged = _sh(carol.root, env, "git", "merge", "--no-edit", "origin/main")
