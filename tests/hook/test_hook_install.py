@@ -660,9 +660,7 @@ def test_pre_commit_manifest_hooks_and_files_pattern() -> None:
     yaml = pytest.importorskip("yaml")  # pre-commit depends on PyYAML
 
     hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
-    assert set(hooks) == {"migfix-check", "migfix-merge"} | {
-        f"migfix-{t}" for t in hook.HOOK_TYPES
-    }
+    assert set(hooks) == {"migfix-check", "migfix-merge"} | {f"migfix-{t}" for t in hook.HOOK_TYPES}
     check = hooks["migfix-check"]
     # pre-merge-commit: a merge git commits by itself is checked before it is made.
     assert check["stages"] == ["pre-commit", "pre-merge-commit", "manual"]

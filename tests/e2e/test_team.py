@@ -23,7 +23,7 @@ from projutil import Proj, alembic_view, make_team, migfix_proc, new_project
 
 from migfix.hook import precommit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 TEAM_HOOKS = [
     "migfix-check",
