@@ -231,3 +231,46 @@ def test_merge_strategy_writes_a_merge_revision(
     assert len(view["heads"]) == 1 and view["current"] == view["heads"]
     after = main_files(team)
     assert {n: after[n] for n in main_before} == main_before
+
+
+def test_heads_lock_conflict_is_resolved_and_the_merge_is_clean(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+
+    def lock_update(proj: Proj, message: str) -> None:
+        monkeypatch.chdir(proj.root)
+        assert main(["lock", "update"]) == 0
+        git(proj.root, "add", "-A")
+        git(proj.root, "commit", "-q", "-m", message)
+
+    (alice.root / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
+    lock_update(alice, "lock the heads")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature-a")
+    alice.revision(A, "add a")
+    lock_update(alice, "a")
+    git(alice.root, "push", "-q", "-u", "origin", "feature-a")
+    git(bob.root, "pull", "-q", "--no-rebase", "--no-edit")
+    bob.revision(M, "main moves on")
+    lock_update(bob, "m")
+    git(bob.root, "push", "-q", "origin", "main")
+    # Without the fix, the merge button would stop on the lock.
+    probe = git_proc(bob.root, "merge", "--no-commit", "--no-ff", "origin/feature-a")
+    assert probe.returncode == 1 and "heads.lock" in probe.stdout
+    git(bob.root, "merge", "--abort")
+
+    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    assert "Both origin/main and this branch changed the heads lock migrations/heads.lock" in out
+    assert "aaaa0101: bbbb0004 -> cccc0101" in out
+    main_before = main_files(team)
+    merge_into_main(team, "feature-a")  # no conflict: git merges it by itself
+    view = alembic_view(bob, upgrade=True)
+    assert view["heads"] == [A] and view["current"] == [A]
+    after = main_files(team)
+    assert {n: after[n] for n in main_before} == main_before
+    capsys.readouterr()
+    monkeypatch.chdir(bob.root)
+    assert main(["check"]) == 0, capsys.readouterr()  # the lock matches the one head
