@@ -1,10 +1,11 @@
 """The project's writer lock, and what it does with signals while held.
 
-One migfix run writes a project at a time: ``acquire`` takes an exclusive ``flock`` on
-``<state>/lock``, where the state folder is ``<git dir>/migfix`` (per worktree) or
-``<project root>/.migfix``. While a writer holds it, SIGINT, SIGTERM and SIGHUP raise
+One migfix run writes a project at a time: ``acquire`` takes an exclusive lock on
+``<state>/lock`` (``fcntl.flock``, on Windows ``msvcrt.locking``: see
+:mod:`migfix.write.oslock`), where the state folder is ``<git dir>/migfix`` (per worktree)
+or ``<project root>/.migfix``. While a writer holds it, SIGINT, SIGTERM and SIGHUP raise
 :class:`Interrupted`, so the transaction (``migfix.write.txn``) is undone, and ``critical``
-blocks them while undoing. ``interrupted_line`` is the one line a user sees for them.
+defers them while undoing. ``interrupted_line`` is the one line a user sees for them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from migfix.errors import MigfixError, Refusal
+from migfix.write import oslock
 
 LOCK = "lock"
 
@@ -80,15 +82,13 @@ def acquire(state: Path, *, wait: bool) -> tuple[int, bool] | None:
     The holder removes the lock file before releasing it (so nothing is left behind), so a
     waiter may end up holding a file no longer at that path: it checks, and starts again.
     """
-    import fcntl
-
     deadline = time.monotonic() + _timeout()
     said = False
     path = state / LOCK
     while True:
         try:
             state.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | oslock.O_CLOEXEC, 0o644)
         except FileNotFoundError:
             continue  # the holder removed the folder in between
         except OSError as exc:
@@ -99,26 +99,22 @@ def acquire(state: Path, *, wait: bool) -> tuple[int, bool] | None:
                 "migfix runs from writing at once. Nothing was written. Make that folder "
                 "writable (or free some space) and run this again."
             ) from exc
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not wait:
-                    os.close(fd)
-                    return None
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise Refusal(
-                        f"Another migfix run is writing this project and kept its lock "
-                        f"({path}) for {_timeout():g} s. Nothing was written. Wait for it to "
-                        "finish and run this again (the lock goes away with the process that "
-                        "holds it, even if it is killed)."
-                    ) from None
-                if not said:
-                    say("another migfix run is writing this project; waiting for it.")
-                    said = True
-                time.sleep(0.05)
+        while not oslock.try_lock(fd):
+            if not wait:
+                os.close(fd)
+                return None
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise Refusal(
+                    f"Another migfix run is writing this project and kept its lock "
+                    f"({path}) for {_timeout():g} s. Nothing was written. Wait for it to "
+                    "finish and run this again (the lock goes away with the process that "
+                    "holds it, even if it is killed)."
+                ) from None
+            if not said:
+                say("another migfix run is writing this project; waiting for it.")
+                said = True
+            time.sleep(0.05)
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -129,11 +125,17 @@ def acquire(state: Path, *, wait: bool) -> tuple[int, bool] | None:
 
 
 def release(state: Path, fd: int) -> None:
+    _tidy(state)
+    os.close(fd)
+    if not oslock.REMOVES_OPEN_FILES:
+        _tidy(state)  # Windows: the lock file could not go while open
+
+
+def _tidy(state: Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(state / LOCK)
     with contextlib.suppress(OSError):
         os.rmdir(state)  # only when empty
-    os.close(fd)
 
 
 _critical_depth = 0
@@ -152,10 +154,16 @@ def _on_signal(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _signals() -> tuple[int, ...]:
+    """SIGINT, SIGTERM and SIGHUP, the last where it exists (not on Windows)."""
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
+
+
 def install_handlers(hold: Hold) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in _signals():
         hold.handlers[signum] = signal.signal(signum, _on_signal)
 
 
@@ -170,14 +178,16 @@ def restore_handlers(hold: Hold) -> None:
 def critical() -> Iterator[None]:
     """Signals wait until the block is done (undoing must not itself be interrupted)."""
     global _critical_depth
-    blocked = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    # Windows has no signal mask: there _on_signal's deferral (the depth) is the only guard.
+    mask = getattr(signal, "pthread_sigmask", None)
+    old = mask(signal.SIG_BLOCK, _signals()) if mask is not None else None
     _critical_depth += 1
     try:
         yield
     finally:
         _critical_depth -= 1
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if mask is not None and old is not None:
+            mask(signal.SIG_SETMASK, old)
     if _pending and not _critical_depth and not _interrupting:
         raise Interrupted(_pending.pop())
 

@@ -25,7 +25,8 @@ a target on another file system has its two temp files beside it instead, named 
 journal so that recovery removes them. Nothing in that folder outlives a finished run.
 
 Every command calls :func:`recover` once it knows the project (one ``stat`` when there is no
-journal); a writer takes :func:`writer_lock` (``migfix.write.lock``), which recovers too.
+journal); a writer takes :func:`writer_lock` (see :mod:`migfix.write.lock`), which recovers
+too.
 Test hooks (hidden): ``MIGFIX_TEST_WRITE_READY`` names a file created when a transaction
 starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced.
 """
@@ -46,6 +47,7 @@ from typing import Any
 
 from migfix.errors import Refusal
 from migfix.plan.records import FileChange
+from migfix.write import oslock
 from migfix.write.fileio import fsync_dir, mode_for, new_file_mode, remove_stale_bytecode
 from migfix.write.lock import (
     Hold,
@@ -380,7 +382,7 @@ def _sha_of(path: Path) -> str | None:
 
 
 def _write_synced(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | oslock.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

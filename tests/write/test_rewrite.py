@@ -15,7 +15,7 @@ from migfix.plan.records import FileChange
 from migfix.write.rewrite import replace_parent, rewrite_parents
 from migfix.write.txn import write_changes
 
-SRC = Path(__file__).parents[1] / "src"
+SRC = Path(__file__).parents[2] / "src"
 PATH = Path("migrations/versions/aaaa0002_add_users.py")
 
 # Alembic 1.20's generic template, rendered for a revision with one parent.
