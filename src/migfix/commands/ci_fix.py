@@ -217,10 +217,10 @@ def _rebase(run: _Run) -> None:
 
 
 def _merge(run: _Run) -> None:
-    from migfix.commands import merge_run
+    from migfix.commands.merge import run_merge
     from migfix.plan.merge import MergeOptions
 
-    outcome = merge_run.merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
+    outcome = run_merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
     if outcome.changed:
         run.lines.append(outcome.text(review=False))
 

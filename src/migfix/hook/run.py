@@ -483,16 +483,16 @@ def _fix(
             )
             chosen = "merge"
     if chosen != "rebase":
-        from migfix.commands import merge_run as apply
+        from migfix.commands.merge import REVIEW, run_merge
         from migfix.plan.merge import MergeOptions
 
-        outcome = apply.merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
+        outcome = run_merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
         # When the hook commits, the request to review and commit gives way to what
         # really happened, said once the commit is made.
         written, report = outcome.written, outcome.text(review=not do_commit)
-        added = [m.path for m in outcome.plan.merges]
+        added = [m.path for m in outcome.merges]
         if do_commit and written:
-            review = apply.REVIEW
+            review = REVIEW
         from migfix.report.next_step import published_note
 
         note = published_note(repo, outcome.plan, graph)

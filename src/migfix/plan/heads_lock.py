@@ -40,7 +40,7 @@ HEADER = (
     "# their merge with a conflict instead of leaving two heads: run `migfix merge` (or\n"
     "# `migfix rebase --onto <ref>`) and then `migfix lock update`.\n"
 )
-# The scratch folder `migfix merge` has Alembic render into (merge._render_merges): the
+# The scratch folder `migfix merge` has Alembic render into (``migfix.write.render``): the
 # post-write hook runs there too, and the real lock is written with the merge's other files.
 _SCRATCH_PREFIX = ".migfix-"
 

@@ -512,9 +512,9 @@ def plan_onto(
     Refuses (:class:`SettledRevisions`) a plan that would rewrite or delete a settled
     revision; UPSTREAM and EXTRA_NEW decide which are settled, as for ``migfix merge``.
     """
-    from migfix.commands.merge_run import refuse_broken, refuse_conflicts
     from migfix.git import gitops
     from migfix.plan.against import ref_files
+    from migfix.plan.guards import refuse_broken, refuse_conflicts
     from migfix.plan.settled import classify
     from migfix.read.does_nothing import does_nothing
     from migfix.read.graph import read_graph

@@ -28,7 +28,7 @@ def check_footer(failing: Sequence[Problem], *, against: str | None, prog: str =
     """What to add after ``check``'s summary line when unintended heads make it fail."""
     if not any(p.code == "multiple-heads" for p in failing):
         return ""
-    from migfix.commands.merge_run import BLOCKING
+    from migfix.plan.guards import BLOCKING
 
     blockers = sorted({p.code for p in failing if p.code in BLOCKING})
     if blockers:

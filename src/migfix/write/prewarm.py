@@ -42,8 +42,7 @@ _WARM = (
     "alembic.script.revision",
     "alembic.config",
     "mako.template",
-    "migfix.plan.merge",
-    "migfix.write.txn",
+    "migfix.write.render",
 )
 
 
