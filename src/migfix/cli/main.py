@@ -653,40 +653,22 @@ def rebase(
     strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
-    from migfix.plan import rebase as rebase_mod
-    from migfix.report import formats as report
-    from migfix.write import txn
+    from migfix.commands.rebase import rebase as run
 
     project = _project(config, name, versions, recursive)
-    if dry_run:
-        plan = rebase_mod.plan_onto(
-            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
-        )
-        if as_json:
-            click.echo(report.dumps(plan.to_json()))
-        else:
-            click.echo(rebase_mod.diff(plan), nl=False)
-            click.echo(rebase_mod.render(plan))
-        return EXIT_PROBLEMS if plan.changed else EXIT_OK
-    from migfix.plan.overlap import refuse_if_strict
-
-    # Planned under the writer lock, so a second run plans on what the first wrote.
-    with txn.writer_lock(project.root):
-        plan = rebase_mod.plan_onto(
-            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
-        )
-        refuse_if_strict(strict, plan.notes)
-        rebase_mod.apply(plan)
-    click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
-    if plan.moves and not as_json:
-        from migfix.write.moves import advice
-
-        click.echo(
-            advice([(m.revision, m.old_parents, m.new_parents) for m in plan.moves]), err=True
-        )
-    if plan.changed and run_verify:
-        return _verify_new(project, onto, postgres)
-    return EXIT_OK
+    return run(
+        project,
+        onto=onto,
+        drop_merges=drop_merges,
+        upstream=upstream,
+        new=new,
+        dry_run=dry_run,
+        as_json=as_json,
+        strict=strict,
+        echo=click.echo,
+        err=lambda line: click.echo(line, err=True),
+        verify=(lambda: _verify_new(project, onto, postgres)) if run_verify else None,
+    )
 
 
 cli.add_command(db_group)

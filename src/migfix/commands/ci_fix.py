@@ -204,16 +204,17 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
 
 
 def _rebase(run: _Run) -> None:
-    from migfix.plan import rebase
+    from migfix.commands.rebase import text, write_rebase
+    from migfix.plan.rebase_onto import plan_onto
 
     # The branch's own revisions are movable by request: they are named, not left to the
     # settled rule (they are on the branch's upstream, so it would call them published).
-    plan = rebase.plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
+    plan = plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
     if not plan.changed:
         return
-    rebase.apply(plan, by=BY)
-    run.moved = [(m.revision, m.old_parents, m.new_parents) for m in plan.moves]
-    run.lines.append(rebase.render(plan))
+    write_rebase(plan, by=BY)
+    run.moved = [(m.revision, m.old, m.new) for m in plan.repoints]
+    run.lines.append(text(plan))
 
 
 def _merge(run: _Run) -> None:

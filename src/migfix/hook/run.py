@@ -466,7 +466,8 @@ def _fix(
     added: list[Path] = []
     note: str | None = None
     if chosen == "rebase":
-        from migfix.plan.rebase import SettledRevisions, hook_rebase
+        from migfix.commands.rebase import hook_rebase
+        from migfix.plan.rebase import SettledRevisions
         from migfix.report.next_step import ref_name
 
         # Named (origin/main) rather than by sha, in the report and the commit title.

@@ -501,14 +501,14 @@ def for_rebase(
 ) -> list[Overlap]:
     """Overlaps of ``rebase --onto REF``: what REF added after each moved revision's old
     parents (read from git objects) against this branch's revisions, in the new order."""
-    moves = plan.moves
+    moves = plan.repoints
     if not moves:
         return []
     dropped = {d.revision for d in plan.dropped}
     branch = [r for r in plan.branch if r not in dropped]
     ref_side: set[str] = set()
     for m in moves:
-        for p in m.old_parents:
+        for p in m.old:
             if p in onto.nodes:
                 ref_side |= onto.descendants(p)
     ref_side -= set(branch)
@@ -520,7 +520,7 @@ def for_rebase(
         root=work.root,
     )
     parents: dict[str, Sequence[str]] = {r: n.down for r, n in joined.nodes.items()}
-    parents.update({m.revision: m.new_parents for m in moves})
+    parents.update({m.revision: m.new for m in moves})
     order = joined.topological_order()
     sides = [[r for r in order if r in ref_side], [r for r in order if r in set(branch)]]
     read = ref_reader(project, repo, ref, joined, set(onto.nodes))
