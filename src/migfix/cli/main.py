@@ -401,9 +401,9 @@ def hook_install(
         watch=watch.args() if watch else (),
     ):
         click.echo(line)
-    from migfix.plan import heads_lock as headlock
+    from migfix.write import heads_lock_files
 
-    for line in headlock.install_driver(Path.cwd()):
+    for line in heads_lock_files.install_driver(Path.cwd()):
         click.echo(line)
     for line in watch_lines(find_repo(Path.cwd()) or Path.cwd(), watch):
         click.echo(line)
@@ -420,9 +420,9 @@ def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
         click.echo(line)
     if not hook_types:
-        from migfix.plan import heads_lock as headlock
+        from migfix.write import heads_lock_files
 
-        for line in headlock.uninstall_driver(Path.cwd()):
+        for line in heads_lock_files.uninstall_driver(Path.cwd()):
             click.echo(line)
     return EXIT_OK
 
@@ -505,9 +505,9 @@ def lock_init(
     config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
 ) -> int:
     """Add migfix to Alembic's post_write_hooks and write the first heads lock."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.write import heads_lock_files
 
-    for line in headlock.init(_project(config, name, versions, recursive)):
+    for line in heads_lock_files.init(_project(config, name, versions, recursive)):
         click.echo(line)
     return EXIT_OK
 
@@ -523,19 +523,22 @@ def lock_update(
     hook_file: Path | None,
 ) -> int:
     """Rewrite the heads lock to match the revision graph."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.plan.heads_lock import lock_path
+    from migfix.write import heads_lock_files
 
     if hook_file is not None:
         # Alembic's post-write hook, on the file `alembic revision` just wrote.
         ctx = click.get_current_context()
-        said = headlock.hook_update(hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic")
+        said = heads_lock_files.hook_update(
+            hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic"
+        )
         if said:
             click.echo(f"migfix: {said}")
         return EXIT_OK
     project = _project(config, name, versions, recursive)
-    headlock.require(project, "migfix lock update")
-    path = headlock.update(project)
-    rel = project.relpath(headlock.lock_path(project))
+    heads_lock_files.require(project, "migfix lock update")
+    path = heads_lock_files.update(project)
+    rel = project.relpath(lock_path(project))
     click.echo(f"updated {rel}" if path else f"{rel} is already current")
     return EXIT_OK
 

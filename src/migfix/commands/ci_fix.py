@@ -28,6 +28,7 @@ from migfix.plan.against import graph_against, ref_files
 from migfix.project.config import Project, relpath
 from migfix.read.graph import Graph, read_graph
 from migfix.report import diagram
+from migfix.write import heads_lock_files
 
 Echo = Callable[[str], None]
 
@@ -198,7 +199,7 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
         _rebase(run)
     else:
         _merge(run)
-    if heads_lock.enabled(project) and heads_lock.update(project) is not None:
+    if heads_lock.enabled(project) and heads_lock_files.update(project) is not None:
         rel = project.relpath(heads_lock.lock_path(project))
         run.lines.append(f"Updated the heads lock {rel}.")
 

@@ -562,9 +562,9 @@ def _sync_db(project: Project, moved: Sequence[object]) -> None:
 
 def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | None) -> None:
     """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.write.heads_lock_files import update
 
-    path = headlock.update(project, graph)
+    path = update(project, graph)
     if path is None:
         return
     _say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
