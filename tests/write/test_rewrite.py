@@ -668,10 +668,10 @@ def test_alembic_loads_the_rewritten_revision(tmp_path: Path) -> None:
 
 
 def _libcst_rewrite(source: bytes, parents: tuple[str, ...]) -> bytes:
-    from migfix.write import rewrite
+    from migfix.write import binding, rewrite
 
-    module = rewrite._parse(source, PATH)
-    return rewrite._rewrite(source, module, rewrite._find_binding(module, PATH), parents)
+    module = binding.parse(source, PATH)
+    return rewrite._rewrite(source, module, binding.find_binding(module, PATH), parents)
 
 
 @pytest.mark.corpus
