@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migfix.db import sync as dbsync
+from migfix.db.connect import mask, run_env
+from migfix.db.sync_status import SyncResult
 from migfix.errors import MigfixError
 from migfix.project.config import Project
 from migfix.read.graph import Graph
@@ -21,7 +23,7 @@ from migfix.read.graph import Graph
 
 @dataclass
 class UpgradeResult:
-    synced: dbsync.SyncResult
+    synced: SyncResult
     revision: str
     ran: list[str] = field(default_factory=list)
     """The revisions the upgrade planned to run (all of them ran when ``error`` is empty)."""
@@ -54,13 +56,13 @@ def upgrade(
             return found
 
         try:
-            dbsync._run_env(project, url, load_app, steps, destination_rev=revision)
+            run_env(project, url, load_app, steps, destination_rev=revision)
         except MigfixError:
             raise
         except Exception as exc:
             from migfix.db.verify import _one_line
 
-            result.error = dbsync._mask(_one_line(exc), url)
+            result.error = mask(_one_line(exc), url)
         return result
 
 

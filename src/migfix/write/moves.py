@@ -61,7 +61,7 @@ class Move:
 @dataclass(frozen=True)
 class Synced:
     database: str
-    """The database's identity (see ``dbsync.database_key``), never with a password."""
+    """The database's identity (see ``migfix.db.connect.database_key``), never with a password."""
     when: float
     ran: tuple[str, ...]
     complete: bool
