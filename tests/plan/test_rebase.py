@@ -912,7 +912,7 @@ def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) 
 
 
 def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
-    from migfix.plan.rebase import hook_rebase
+    from migfix.commands.rebase import hook_rebase
     from migfix.project.config import find_project
 
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
