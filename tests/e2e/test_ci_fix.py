@@ -369,3 +369,11 @@ def test_a_stale_heads_lock_alone_is_brought_up_to_date(
     assert git(team.remote, "rev-parse", "feature-a^") == tip  # no merge: main was in already
     lock = git(team.remote, "show", "feature-a:migrations/heads.lock")
     assert lock.endswith(f"\n{A} add a")
+
+
+def test_all_projects_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["ci", "fix", "--all", "--base", "origin/main"]) == 2
+    assert "fixes one project per run; name it with -c" in capsys.readouterr().err
