@@ -231,3 +231,149 @@ def test_merge_strategy_writes_a_merge_revision(
     assert len(view["heads"]) == 1 and view["current"] == view["heads"]
     after = main_files(team)
     assert {n: after[n] for n in main_before} == main_before
+
+
+def test_heads_lock_conflict_is_resolved_and_the_merge_is_clean(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+
+    def lock_update(proj: Proj, message: str) -> None:
+        monkeypatch.chdir(proj.root)
+        assert main(["lock", "update"]) == 0
+        git(proj.root, "add", "-A")
+        git(proj.root, "commit", "-q", "-m", message)
+
+    (alice.root / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
+    lock_update(alice, "lock the heads")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature-a")
+    alice.revision(A, "add a")
+    lock_update(alice, "a")
+    git(alice.root, "push", "-q", "-u", "origin", "feature-a")
+    git(bob.root, "pull", "-q", "--no-rebase", "--no-edit")
+    bob.revision(M, "main moves on")
+    lock_update(bob, "m")
+    git(bob.root, "push", "-q", "origin", "main")
+    # Without the fix, the merge button would stop on the lock.
+    probe = git_proc(bob.root, "merge", "--no-commit", "--no-ff", "origin/feature-a")
+    assert probe.returncode == 1 and "heads.lock" in probe.stdout
+    git(bob.root, "merge", "--abort")
+
+    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    assert "Both origin/main and this branch changed the heads lock migrations/heads.lock" in out
+    assert "aaaa0101: bbbb0004 -> cccc0101" in out
+    main_before = main_files(team)
+    merge_into_main(team, "feature-a")  # no conflict: git merges it by itself
+    view = alembic_view(bob, upgrade=True)
+    assert view["heads"] == [A] and view["current"] == [A]
+    after = main_files(team)
+    assert {n: after[n] for n in main_before} == main_before
+    capsys.readouterr()
+    monkeypatch.chdir(bob.root)
+    assert main(["check"]) == 0, capsys.readouterr()  # the lock matches the one head
+
+
+def test_a_base_that_conflicts_outside_the_migrations_is_left_to_a_person(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    for proj, branch, text in ((team.alice, "feature-a", "ours\n"), (team.bob, "main", "theirs\n")):
+        git(proj.root, "checkout", "-q", branch)
+        git(proj.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", branch)
+        (proj.root / "app.cfg").write_text(text)
+        git(proj.root, "add", "app.cfg")
+        git(proj.root, "commit", "-q", "-m", "config")
+        git(proj.root, "push", "-q", "origin", branch)
+    tip = server(team, "feature-a")
+    clone = checkout(team, "feature-a", "ci")
+    rc, _, err = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 1
+    assert err == (
+        "migfix: Merging origin/main into feature-a conflicts outside the migrations "
+        "(app.cfg), so migfix ci fix cannot fix the migrations on its own. Merge origin/main "
+        "into feature-a by hand, then run `migfix rebase --onto origin/main` (or let this job "
+        "run again).\n"
+    )
+    # The checkout is as it was: no merge in progress, no file changed, nothing pushed.
+    assert git(clone, "status", "--porcelain") == ""
+    assert git(clone, "rev-parse", "HEAD") == tip == server(team, "feature-a")
+    assert not (clone / ".git" / "MERGE_HEAD").exists()
+
+
+def test_without_a_base_or_a_branch_it_says_what_to_give(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    clone = checkout(team, "feature-a", "ci")
+    monkeypatch.chdir(clone)
+    assert main(["ci", "fix"]) == 2
+    assert "needs the branch the pull request merges into: give `--base origin/main`" in (
+        capsys.readouterr().err
+    )
+    git(clone, "checkout", "-q", "--detach")
+    assert main(["ci", "fix", "--base", "origin/main"]) == 2
+    assert "HEAD is detached: give `--branch NAME`" in capsys.readouterr().err
+    # In a merge request pipeline, GitLab names both.
+    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
+    monkeypatch.setenv("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature-a")
+    assert main(["ci", "fix"]) == 0
+    assert "Pushed the fix to origin/feature-a." in capsys.readouterr().out
+
+
+def test_a_branch_without_revisions_is_left_alone(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "-b", "docs", "main")
+    (alice / "NOTES").write_text("docs only\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "docs")
+    git(alice, "push", "-q", "origin", "docs")
+    clone = checkout(team, "docs", "ci")
+    rc, out, _ = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 0
+    assert out == "Nothing to fix: docs adds no revisions that origin/main lacks.\n"
+    assert git(clone, "rev-parse", "HEAD") == server(team, "docs")
+
+
+def test_a_stale_heads_lock_alone_is_brought_up_to_date(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    (alice.root / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
+    monkeypatch.chdir(alice.root)
+    assert main(["lock", "update"]) == 0
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "lock the heads")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature-a")
+    alice.revision(A, "add a")  # on main's head, but the lock is not updated
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "a")
+    git(alice.root, "push", "-q", "-u", "origin", "feature-a")
+    tip = server(team, "feature-a")
+    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    assert out.startswith(
+        "The heads lock migrations/heads.lock would not match the merged graph.\n"
+        "Updated the heads lock migrations/heads.lock.\n"
+    )
+    assert git(team.remote, "log", "-1", "--format=%s", "feature-a") == (
+        "Update the heads lock for origin/main"
+    )
+    assert git(team.remote, "rev-parse", "feature-a^") == tip  # no merge: main was in already
+    lock = git(team.remote, "show", "feature-a:migrations/heads.lock")
+    assert lock.endswith(f"\n{A} add a")
+
+
+def test_all_projects_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["ci", "fix", "--all", "--base", "origin/main"]) == 2
+    assert "fixes one project per run; name it with -c" in capsys.readouterr().err

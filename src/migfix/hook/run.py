@@ -205,10 +205,32 @@ def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
         except (OSError, ValueError):
             first = []
-        if len(first) < 2:
-            return []
-        revs = [f"{first[1]}^"]
+        if len(first) >= 2:
+            revs = [f"{first[1]}^"]
+        else:
+            # No "<old> <new>" lines: pre-commit runs its hooks without git's stdin. The
+            # rebase's start is in the reflog, where it checked out what it replayed onto.
+            onto = _rebase_start(repo)
+            if onto is None:
+                return []
+            revs = [onto]
     return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+
+
+def _rebase_start(repo: Path) -> str | None:
+    """The commit the newest rebase started from ("rebase (start): checkout X", also
+    "pull --rebase (start)"), from HEAD's reflog; None when no rebase is recorded there."""
+    proc = subprocess.run(
+        ["git", "reflog", "-n", "200", "--format=%H %gs", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    for line in proc.stdout.splitlines():
+        sha, _, subject = line.partition(" ")
+        if " (start): checkout " in subject:
+            return sha
+    return None
 
 
 def _resolve(repo: Path, rev: str) -> str | None:
