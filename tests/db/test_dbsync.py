@@ -1,0 +1,606 @@
+"""Databases after a migration moved: ``migfix db status`` and ``migfix db sync``, end to end.
+
+Each story is real: real git (hooks fired by real ``git pull``), real ``alembic upgrade`` /
+``flask db upgrade`` on SQLite files, real ``migfix`` in a subprocess. The developer's
+database ran R on A; then R moved onto S2 (S1 -> S2 also on A). Every story ends the same:
+``db status`` exits 1 naming S1 and S2, ``db sync`` exits 0, every table exists, the row
+written in R's table before the sync is still there, the database is recorded at R (the
+head), and ``db status`` then exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gitutil import GIT_ENV, commit_all, git, git_proc, isolate_git
+from projutil import SRC, Proj, make_team, new_project
+
+pytestmark = pytest.mark.slow
+
+R, S1, S2 = "rrrr0001", "ssss0001", "ssss0002"
+ADVICE = "`migfix db sync` brings a database that ran them in step"
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(("GIT_", "MIGFIX_", "FLASK_")) or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    isolate_git(monkeypatch)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    # The hooks run `python -m migfix.hookrun`: git passes our environment on to them.
+    monkeypatch.setenv("PYTHONPATH", str(SRC))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    yield
+
+
+def run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS`` (migfix, alembic, flask) in CWD."""
+    full = {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, env=full, capture_output=True, text=True
+    )
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert proc.returncode == 0, f"{proc.args}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def give_table(path: Path, table: str) -> None:
+    """Make the revision at PATH create TABLE (and drop it on downgrade)."""
+    text = path.read_text()
+    up = text.index("def upgrade(")
+    create = (
+        f"    op.create_table({table!r}, sa.Column('id', sa.Integer(), primary_key=True), "
+        "sa.Column('note', sa.String(40)))\n"
+    )
+    pass_at = text.index("    pass\n", up)
+    text = text[:pass_at] + create + text[pass_at + len("    pass\n") :]
+    down = text.index("def downgrade(")
+    pass_at = text.index("    pass\n", down)
+    text = text[:pass_at] + f"    op.drop_table({table!r})\n" + text[pass_at + len("    pass\n") :]
+    if "import sqlalchemy as sa" not in text:
+        text = text.replace(
+            "from alembic import op\n", "from alembic import op\nimport sqlalchemy as sa\n"
+        )
+    path.write_text(text)
+
+
+def add(proj: Proj, rev: str, table: str, *, head: str = "head", splice: bool = False) -> None:
+    give_table(proj.revision(rev, f"create {table}", head=head, splice=splice), table)
+
+
+def tables(db: Path) -> set[str]:
+    with sqlite3.connect(db) as c:
+        return {r[0] for r in c.execute("select name from sqlite_master where type='table'")}
+
+
+def version(db: Path) -> list[str]:
+    with sqlite3.connect(db) as c:
+        return sorted(r[0] for r in c.execute("select version_num from alembic_version"))
+
+
+def write_row(db: Path) -> None:
+    with sqlite3.connect(db) as c:
+        c.execute("insert into r_table (note) values ('kept')")
+
+
+def land_s1_s2(proj: Proj) -> None:
+    """S1 -> S2 on main (on A), pushed: what the teammates merged meanwhile."""
+    add(proj, S1, "s1_table")
+    add(proj, S2, "s2_table")
+    commit_all(proj.root, "add S1, S2")
+    git(proj.root, "push", "-q", "origin", "main")
+
+
+def brought_in_step(cwd: Path, db: Path, *cmd: str, env: dict[str, str] | None = None) -> None:
+    """The end of every story: status says what never ran, sync runs it, status is happy."""
+    cmd = cmd or ("migfix",)
+    status = run(cwd, *cmd, "db", "status", env=env)
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert f"{S1}, {S2} never ran here" in status.stdout, status.stdout
+    assert f"{R} moved" in status.stdout
+    assert "db sync" in status.stdout
+
+    data = json.loads(run(cwd, *cmd, "db", "status", "--json", env=env).stdout)
+    assert data["state"] == "out-of-step"
+    assert data["missing"] == [S1, S2]
+
+    plan = run(cwd, *cmd, "db", "sync", "--dry-run", env=env)
+    assert plan.returncode == 1, plan.stderr
+    assert f"run {S1}, {S2}" in plan.stdout
+    assert version(db) == [R]
+
+    synced = ok(run(cwd, *cmd, "db", "sync", env=env))
+    assert f"Ran {S1}, {S2}" in synced.stdout
+    assert {"r_table", "s1_table", "s2_table"} <= tables(db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("select note from r_table").fetchall() == [("kept",)]
+    assert version(db) == [R]
+
+    after = ok(run(cwd, *cmd, "db", "status", env=env))
+    assert "in step" in after.stdout and "(head)" in after.stdout
+    again = ok(run(cwd, *cmd, "db", "sync", env=env))
+    assert "Nothing to do" in again.stdout
+
+
+def feature_with_r(proj: Proj) -> Path:
+    """Branch feature with R on A, R run on the developer's database, a row written in it."""
+    git(proj.root, "checkout", "-q", "-b", "feature")
+    add(proj, R, "r_table")
+    commit_all(proj.root, "add R")
+    ok(run(proj.root, "alembic", "upgrade", "heads"))
+    db = proj.root / "typed.db"
+    write_row(db)
+    return db
+
+
+# -- the stories ---------------------------------------------------------------------------------
+
+
+def test_own_database_after_the_hook_repointed_r(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    ok(run(alice.root, "migfix", "hook", "install"))
+    db = feature_with_r(alice)
+    land_s1_s2(team.bob)
+
+    pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit", "origin", "main")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert f"moved {R} ({alice.a} -> {S2}): {ADVICE}." in pulled.stderr
+    # What Alembic alone would say: nothing to do. S1 and S2 silently never run.
+    assert "Running upgrade" not in ok(run(alice.root, "alembic", "upgrade", "heads")).stderr
+    assert "s1_table" not in tables(db)
+    brought_in_step(alice.root, db)
+
+
+def test_own_database_after_migfix_rebase_then_git_merge(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    db = feature_with_r(alice)
+    land_s1_s2(team.bob)
+    git(alice.root, "fetch", "-q")
+
+    rebased = ok(run(alice.root, "migfix", "rebase", "--onto", "origin/main"))
+    assert f"moved {R} ({alice.a} -> {S2}): {ADVICE}." in rebased.stderr
+    commit_all(alice.root, "R onto S2")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+
+    brought_in_step(alice.root, db)
+    status = json.loads(run(alice.root, "migfix", "db", "status", "--json").stdout)
+    assert status["state"] == "in-step"
+
+
+@pytest.mark.parametrize("hooked", [True, False], ids=["hook", "reflog"])
+def test_teammates_database_after_pull_rebase_of_a_force_pushed_branch(
+    tmp_path: Path, hooked: bool
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+    # Alice pushes feature with R on A; Bob works on it and runs it on his database.
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    git(bob.root, "fetch", "-q")
+    git(bob.root, "checkout", "-q", "-b", "feature", "--track", "origin/feature")
+    if hooked:
+        ok(run(bob.root, "migfix", "hook", "install"))
+    ok(run(bob.root, "alembic", "upgrade", "heads"))
+    db = bob.root / "typed.db"
+    write_row(db)
+    # Main gets S1 -> S2; Alice rebases feature onto it (R onto S2) and force-pushes.
+    git(alice.root, "checkout", "-q", "main")
+    land_s1_s2(alice)
+    git(alice.root, "checkout", "-q", "feature")
+    # R is on origin/feature, so settled: Alice says it may move (Bob's database ran it,
+    # which is what this test is about).
+    ok(run(alice.root, "migfix", "rebase", "--onto", "main", "--new", R))
+    commit_all(alice.root, "R onto S2")
+    git(alice.root, "rebase", "-q", "main")
+    git(alice.root, "push", "-q", "--force", "origin", "feature")
+
+    pulled = git_proc(bob.root, "pull", "--rebase")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert (f"{R} ({bob.a} -> {S2}): {ADVICE}" in pulled.stderr) == hooked, pulled.stderr
+    brought_in_step(bob.root, db)
+
+
+def test_flask_app_database_through_flask_migfix_db(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "flask")
+    alice = team.alice
+    db = tmp_path / "alice-dev.db"
+    env = {"FLASK_APP": "app", "DATABASE_URL": f"sqlite:///{db}"}
+    ok(run(alice.root, "migfix", "hook", "install"))
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R")
+    ok(run(alice.root, "flask", "db", "upgrade", env=env))
+    write_row(db)
+    land_s1_s2(team.bob)
+
+    pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit", "origin", "main")
+    assert f"moved {R} ({alice.a} -> {S2}): {ADVICE}." in pulled.stderr, pulled.stderr
+
+    brought_in_step(alice.root, db, "flask", "migfix", env=env)
+    # `flask db` agrees: nothing left to run, and the database is at the head.
+    current = ok(run(alice.root, "flask", "db", "current", env=env))
+    assert f"{R} (head)" in current.stdout
+
+
+# -- the details ---------------------------------------------------------------------------------
+
+
+def moved_project(tmp_path: Path) -> tuple[Proj, Path]:
+    """A repository whose database ran R on A; then main's S1 -> S2 and R moved onto S2."""
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    db = feature_with_r(alice)
+    land_s1_s2(team.bob)
+    git(alice.root, "fetch", "-q")
+    ok(run(alice.root, "migfix", "rebase", "--onto", "origin/main"))
+    commit_all(alice.root, "R onto S2")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    return alice, db
+
+
+def test_a_failing_revision_on_sqlite_leaves_the_version_record_as_it_was(tmp_path: Path) -> None:
+    alice, db = moved_project(tmp_path)
+    # S2 conflicts with what R already did: it creates R's table again.
+    s2 = alice.file(S2)
+    s2.write_text(s2.read_text().replace("'s2_table', sa.Column", "'r_table', sa.Column", 1))
+
+    failed = run(alice.root, "migfix", "db", "sync")
+
+    assert failed.returncode == 1
+    assert f"Revision {S2} (migrations/versions/{s2.name}) failed" in failed.stderr
+    assert "already exists" in failed.stderr
+    assert version(db) == [R]
+    # SQLite has no transactional DDL here: S1 ran, stays, and is not run again.
+    assert f"{S1} ran and stay" in failed.stderr
+    s2.write_text(s2.read_text().replace("'r_table', sa.Column", "'s2_table', sa.Column", 1))
+    synced = ok(run(alice.root, "migfix", "db", "sync"))
+    assert f"Ran {S2} " in synced.stdout
+    assert {"s1_table", "s2_table"} <= tables(db)
+    ok(run(alice.root, "migfix", "db", "status"))
+
+
+def test_a_database_created_after_the_move_is_recorded_in_step_by_its_owner(
+    tmp_path: Path,
+) -> None:
+    alice, db = moved_project(tmp_path)
+    db.unlink()
+    ok(run(alice.root, "alembic", "upgrade", "heads"))  # S1, S2, then R: in the new order
+    assert {"r_table", "s1_table", "s2_table"} <= tables(db)
+
+    # Alembic records only heads: this database looks like one that ran R before the move.
+    status = run(alice.root, "migfix", "db", "status")
+    assert status.returncode == 1
+    assert "`migfix db sync --already-in-step` records that and runs nothing." in status.stdout
+
+    marked = ok(run(alice.root, "migfix", "db", "sync", "--already-in-step"))
+    assert f"as in step at {R}" in marked.stdout and "Nothing was run." in marked.stdout
+    assert version(db) == [R]
+    assert "(head)" in ok(run(alice.root, "migfix", "db", "status")).stdout
+    assert "Nothing to do" in ok(run(alice.root, "migfix", "db", "sync")).stdout
+    again = ok(run(alice.root, "migfix", "db", "sync", "--already-in-step"))
+    assert "already in step; nothing recorded" in again.stdout
+
+
+def test_missing_branches_and_a_merge_run_in_graph_order(tmp_path: Path) -> None:
+    """R moved from A onto the top of a diamond: S1 and S3 on A, merged by M, then S2."""
+    proj = new_project(tmp_path, "typed", "repo")
+    git(proj.root, "init", "-q", "-b", "main")
+    (proj.root / ".gitignore").write_text("__pycache__/\n*.db\n")
+    add(proj, R, "r_table")
+    commit_all(proj.root, "R")
+    ok(run(proj.root, "alembic", "upgrade", "heads"))
+    db = proj.root / "typed.db"
+    write_row(db)
+    add(proj, S1, "s1_table", head=proj.a, splice=True)
+    add(proj, "ssss0003", "s3_table", head=proj.a, splice=True)
+    proj.alembic_merge("mmmm0001", [S1, "ssss0003"])
+    add(proj, S2, "s2_table", head="mmmm0001")
+    r = proj.file(R)
+    r.write_text(r.read_text().replace(f"= '{proj.a}'", f"= '{S2}'"))
+    from migfix.write import moves
+
+    moves.record(proj.root, [(R, (proj.a,), (S2,))], "a test")
+
+    data = json.loads(run(proj.root, "migfix", "db", "status", "--json").stdout)
+    assert data["state"] == "out-of-step"
+    assert data["missing"][0] in (S1, "ssss0003") and data["missing"][2:] == ["mmmm0001", S2]
+    ok(run(proj.root, "migfix", "db", "sync"))
+    assert {"s1_table", "s3_table", "s2_table", "r_table"} <= tables(db)
+    assert version(db) == [R]
+    ok(run(proj.root, "alembic", "upgrade", "heads"))  # Alembic agrees: nothing to run
+    assert version(db) == [R]
+
+
+def test_a_database_at_a_revision_no_file_declares_names_the_branch(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    feature_with_r(alice)
+    git(alice.root, "checkout", "-q", "main")
+
+    status = run(alice.root, "migfix", "db", "status")
+
+    assert status.returncode == 1
+    assert f"recorded at {R} (declared on branch feature" in status.stdout
+    data = json.loads(run(alice.root, "migfix", "db", "status", "--json").stdout)
+    assert data["state"] == "unknown-revision"
+    assert data["unknown"][0]["declared"][0].startswith("branch feature (migrations/versions/")
+    assert run(alice.root, "migfix", "db", "sync").returncode == 2
+
+
+def test_a_database_behind_is_in_step_and_told_to_upgrade(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    ok(run(alice.root, "alembic", "upgrade", "bbbb0002"))
+
+    status = ok(run(alice.root, "migfix", "db", "status"))
+
+    assert "is in step: at bbbb0002, 2 revision(s) behind" in status.stdout
+    assert "`alembic upgrade heads`" in status.stdout
+    assert "Nothing to do" in ok(run(alice.root, "migfix", "db", "sync")).stdout
+
+
+def test_dry_run_sql_prints_the_sql_and_changes_nothing(tmp_path: Path) -> None:
+    alice, db = moved_project(tmp_path)
+
+    shown = run(alice.root, "migfix", "db", "sync", "--dry-run", "--sql")
+
+    assert shown.returncode == 1, shown.stderr
+    assert "CREATE TABLE s1_table" in shown.stdout and "CREATE TABLE s2_table" in shown.stdout
+    assert "s1_table" not in tables(db)
+    assert version(db) == [R]
+
+
+def test_sync_db_setting_lets_the_hook_sync(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    with (alice.root / "pyproject.toml").open("a") as f:
+        f.write("[tool.migfix]\nsync_db = true\n")
+    commit_all(alice.root, "sync_db")
+    ok(run(alice.root, "migfix", "hook", "install"))
+    db = feature_with_r(alice)
+    land_s1_s2(team.bob)
+
+    pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit", "origin", "main")
+
+    assert f"Ran {S1}, {S2} on sqlite:///" in pulled.stderr, pulled.stderr
+    assert {"s1_table", "s2_table"} <= tables(db)
+    ok(run(alice.root, "migfix", "db", "status"))
+
+
+# -- PostgreSQL: transactional DDL, one transaction ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    from migfix.db.pgserver import ServerError, embedded_postgres
+
+    try:
+        with embedded_postgres("dbsync") as url:
+            yield url
+    except ServerError as exc:
+        pytest.skip(f"no PostgreSQL here: {exc}")
+
+
+def test_postgres_a_failing_revision_leaves_nothing_half_done(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    import sqlalchemy as sa
+
+    # Trust authentication ignores the password: it is there to prove it is never printed.
+    url = postgres_url.replace("postgres@", "postgres:s3cret-pw@", 1)
+    env = {"MIGFIX_DATABASE_URL": url}
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R")
+    ok(run(alice.root, "alembic", "upgrade", "heads", env=env))
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as c:
+        c.exec_driver_sql("insert into r_table (note) values ('kept')")
+    # S2 conflicts with what R already did: it creates R's table again.
+    add(team.bob, S1, "s1_table")
+    add(team.bob, S2, "r_table")
+    commit_all(team.bob.root, "add S1, S2")
+    git(team.bob.root, "push", "-q", "origin", "main")
+    git(alice.root, "fetch", "-q")
+    ok(run(alice.root, "migfix", "rebase", "--onto", "origin/main"))
+    commit_all(alice.root, "R onto S2")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+
+    def state() -> tuple[set[str], list[str], list[tuple[str]]]:
+        with engine.connect() as c:
+            names = set(sa.inspect(c).get_table_names())
+            rows = sorted(
+                r[0] for r in c.exec_driver_sql("select version_num from alembic_version")
+            )
+            kept = [tuple(r) for r in c.exec_driver_sql("select note from r_table")]
+        return names, rows, kept
+
+    status = run(alice.root, "migfix", "db", "status", env=env)
+    as_json = run(alice.root, "migfix", "db", "status", "--json", env=env)
+    failed = run(alice.root, "migfix", "db", "sync", env=env)
+
+    assert status.returncode == 1 and f"{S1}, {S2} never ran here" in status.stdout
+    assert json.loads(as_json.stdout)["database"].startswith("postgresql+psycopg://postgres:***@")
+    assert failed.returncode == 1
+    assert f"Revision {S2} (migrations/versions/" in failed.stderr
+    assert "DuplicateTable" in failed.stderr and "the whole sync was rolled back" in failed.stderr
+    for out in (status, as_json, failed):
+        assert "s3cret-pw" not in out.stdout + out.stderr
+    names, rows, kept = state()
+    assert "s1_table" not in names  # S1 ran, then was rolled back with S2
+    assert rows == [R]
+    assert kept == [("kept",)]
+
+    s2 = alice.file(S2)
+    s2.write_text(s2.read_text().replace("'r_table', sa.Column", "'s2_table', sa.Column", 1))
+    ok(run(alice.root, "migfix", "db", "sync", env=env))
+    names, rows, kept = state()
+    assert {"s1_table", "s2_table", "r_table"} <= names
+    assert rows == [R] and kept == [("kept",)]
+    ok(run(alice.root, "migfix", "db", "status", env=env))
+    engine.dispose()
+
+
+def test_post_checkout_tells_of_a_move_and_starts_python_only_when_migrations_differ(
+    tmp_path: Path,
+) -> None:
+    from migfix.hook import install as hook
+
+    proj = new_project(tmp_path, "typed", "repo")
+    git(proj.root, "init", "-q", "-b", "main")
+    (proj.root / ".gitignore").write_text("__pycache__/\n*.db\n")
+    add(proj, R, "r_table")
+    commit_all(proj.root, "R on A")
+    log = tmp_path / "python-started.txt"
+    exe = tmp_path / "bin" / "python"
+    exe.parent.mkdir()
+    exe.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    exe.chmod(0o755)
+    hook.install(proj.root, interpreter=str(exe))
+    git(proj.root, "checkout", "-q", "-b", "docs")
+    (proj.root / "README").write_text("docs\n")
+    commit_all(proj.root, "docs")
+    git(proj.root, "checkout", "-q", "main")
+    git(proj.root, "checkout", "-q", "docs")
+    assert not log.exists()  # no migration differs: no Python
+
+    git(proj.root, "checkout", "-q", "-b", "moved", "main")
+    add(proj, S1, "s1_table", head=proj.a, splice=True)
+    r = proj.file(R)
+    r.write_text(r.read_text().replace(f"= '{proj.a}'", f"= '{S1}'"))
+    commit_all(proj.root, "R on S1")
+    back = git_proc(proj.root, "checkout", "-q", "main")
+
+    assert f"migfix: moved {R} ({S1} -> {proj.a}): {ADVICE}." in back.stderr, back.stderr
+    assert log.read_text().count("migfix.hookrun post-checkout") == 1
+
+
+# -- migfix db upgrade: one command instead of `alembic upgrade` -----------------------------------
+
+
+def pulled_rebase_without_hooks(tmp_path: Path, env: dict[str, str] | None = None) -> Proj:
+    """Bob, who never installed a hook, ran R on his database; then R moved onto S2
+    upstream and he pulled with --rebase. Then T, his next revision, on top of R."""
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    git(bob.root, "fetch", "-q")
+    git(bob.root, "checkout", "-q", "-b", "feature", "--track", "origin/feature")
+    ok(run(bob.root, "alembic", "upgrade", "heads", env=env))
+    git(alice.root, "checkout", "-q", "main")
+    land_s1_s2(alice)
+    git(alice.root, "checkout", "-q", "feature")
+    ok(run(alice.root, "migfix", "rebase", "--onto", "main", "--new", R))
+    commit_all(alice.root, "R onto S2")
+    git(alice.root, "rebase", "-q", "main")
+    git(alice.root, "push", "-q", "--force", "origin", "feature")
+    pulled = git_proc(bob.root, "pull", "--rebase")
+    assert pulled.returncode == 0, pulled.stderr
+    add(bob, "tttt0001", "t_table")
+    commit_all(bob.root, "add T")
+    return bob
+
+
+def test_db_upgrade_runs_what_the_move_left_unrun_then_upgrades(tmp_path: Path) -> None:
+    bob = pulled_rebase_without_hooks(tmp_path)
+    db = bob.root / "typed.db"
+    write_row(db)
+
+    upgraded = ok(run(bob.root, "migfix", "db", "upgrade"))
+
+    assert f"Ran {S1}, {S2}" in upgraded.stdout
+    assert "to heads: ran tttt0001." in upgraded.stdout
+    assert {"r_table", "s1_table", "s2_table", "t_table"} <= tables(db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("select note from r_table").fetchall() == [("kept",)]
+    assert version(db) == ["tttt0001"]
+    ok(run(bob.root, "migfix", "db", "status"))
+    again = ok(run(bob.root, "migfix", "db", "upgrade"))
+    assert "already at heads; nothing to upgrade" in again.stdout
+
+
+def test_db_upgrade_to_a_revision_stops_there(tmp_path: Path) -> None:
+    bob = pulled_rebase_without_hooks(tmp_path)
+    db = bob.root / "typed.db"
+
+    ok(run(bob.root, "migfix", "db", "upgrade", R))
+
+    assert {"s1_table", "s2_table"} <= tables(db) and "t_table" not in tables(db)
+    assert version(db) == [R]
+
+
+def test_flask_migfix_db_upgrade(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "flask")
+    alice = team.alice
+    db = tmp_path / "alice-dev.db"
+    env = {"FLASK_APP": "app", "DATABASE_URL": f"sqlite:///{db}"}
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R")
+    ok(run(alice.root, "flask", "db", "upgrade", env=env))
+    write_row(db)
+    land_s1_s2(team.bob)
+    git(alice.root, "fetch", "-q")
+    ok(run(alice.root, "migfix", "rebase", "--onto", "origin/main"))
+    commit_all(alice.root, "R onto S2")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    # What Flask-Migrate alone does: nothing.
+    assert "Running upgrade" not in ok(run(alice.root, "flask", "db", "upgrade", env=env)).stderr
+
+    upgraded = ok(run(alice.root, "flask", "migfix", "db", "upgrade", env=env))
+
+    assert f"Ran {S1}, {S2}" in upgraded.stdout, upgraded.stdout
+    assert {"s1_table", "s2_table"} <= tables(db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("select note from r_table").fetchall() == [("kept",)]
+    ok(run(alice.root, "flask", "migfix", "db", "status", env=env))
+
+
+def test_postgres_db_upgrade(tmp_path: Path, postgres_url: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql("create database upgrade_story")
+    admin.dispose()
+    url = sa.make_url(postgres_url).set(database="upgrade_story").render_as_string(False)
+    env = {"MIGFIX_DATABASE_URL": url}
+    bob = pulled_rebase_without_hooks(tmp_path, env)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as c:
+        c.exec_driver_sql("insert into r_table (note) values ('kept')")
+
+    upgraded = ok(run(bob.root, "migfix", "db", "upgrade", env=env))
+
+    assert f"Ran {S1}, {S2}" in upgraded.stdout and "ran tttt0001" in upgraded.stdout
+    with engine.connect() as c:
+        names = set(sa.inspect(c).get_table_names())
+        rows = [r[0] for r in c.exec_driver_sql("select version_num from alembic_version")]
+        kept = [r[0] for r in c.exec_driver_sql("select note from r_table")]
+    engine.dispose()
+    assert {"r_table", "s1_table", "s2_table", "t_table"} <= names
+    assert rows == ["tttt0001"] and kept == ["kept"]

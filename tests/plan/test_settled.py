@@ -1,0 +1,200 @@
+"""A settled revision is never rewritten, by any command or hook, whatever the strategy.
+
+Real repositories with a bare ``origin`` set up the way GitHub's "push an existing repository"
+recipe does it (``git remote add origin``, ``git push -u origin main``): ``origin/HEAD`` does
+not exist there, which is where the default branch used to be missed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gitutil import git, git_proc, isolate_git
+from projutil import SRC, Proj, land, make_team, migfix_proc
+
+from migfix.plan import settled as newness
+from migfix.project.config import find_project
+
+C, N = "c0000001", "n0000001"
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("GIT_"):
+            monkeypatch.delenv(name)
+    isolate_git(monkeypatch)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(SRC))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.delenv("MIGFIX_SKIP_HOOK", raising=False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    yield
+
+
+def commit(proj: Proj, message: str) -> None:
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "-m", message)
+
+
+def hook_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("migfix:")]
+
+
+def pushed_feature_meets_main(tmp_path: Path, *, strategy: str | None = None) -> Proj:
+    """alice's feature branch, pushed with its revision n (upstream origin/feature), and
+    origin/main with c landed by bob; alice has fetched. origin/HEAD is unset in alice's
+    clone (``git remote add``), as after GitHub's "push an existing repository" recipe."""
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    if strategy is not None:
+        (alice.root / "pyproject.toml").write_text(f'[tool.migfix]\nstrategy = "{strategy}"\n')
+        commit(alice, "config")
+        git(alice.root, "push", "-q", "origin", "main")
+        git(team.bob.root, "pull", "-q")
+    assert git_proc(alice.root, "rev-parse", "--verify", "-q", "origin/HEAD").returncode != 0
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    land(team.bob, C, "add c")
+    git(alice.root, "fetch", "-q")
+    return alice
+
+
+def settled_bytes(proj: Proj, ref: str) -> dict[str, str]:
+    """Every revision file on REF, as REF has it."""
+    names = git(proj.root, "ls-tree", "--name-only", f"{ref}:migrations/versions").splitlines()
+    return {
+        name: git(proj.root, "show", f"{ref}:migrations/versions/{name}") + "\n"
+        for name in names
+        if name.endswith(".py")
+    }
+
+
+def assert_untouched(proj: Proj, before: dict[str, str]) -> None:
+    for name, text in before.items():
+        assert (proj.versions / name).read_text() == text, name
+
+
+def test_settled_refs_are_the_own_upstream_and_the_default_branch(tmp_path: Path) -> None:
+    alice = pushed_feature_meets_main(tmp_path)
+    repo = alice.root
+
+    assert newness.settled_refs(repo) == ["origin/feature", "origin/main"]
+    git(repo, "checkout", "-q", "main")
+    assert newness.settled_refs(repo) == ["origin/main"]
+    git(repo, "checkout", "-q", "--detach", "feature")
+    assert newness.settled_refs(repo) == ["origin/main"]
+    git(repo, "remote", "set-head", "origin", "feature")  # origin/HEAD wins over origin/main
+    assert newness.settled_refs(repo) == ["origin/feature"]
+
+
+def test_classify_settles_the_default_branch_without_origin_head(tmp_path: Path) -> None:
+    alice = pushed_feature_meets_main(tmp_path)
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    project = find_project(alice.root)
+    from migfix.read.graph import read_graph
+
+    found = newness.classify(project, read_graph(project), cwd=alice.root)
+
+    assert not found.is_new(C) and not found.is_new(N)
+    assert "origin/main" in found.reason and "origin/feature" in found.reason
+
+
+def test_merge_on_a_pushed_feature_never_repoints_mains_revision(tmp_path: Path) -> None:
+    alice = pushed_feature_meets_main(tmp_path)
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    before = {**settled_bytes(alice, "origin/main"), **settled_bytes(alice, "origin/feature")}
+
+    done = migfix_proc(alice.root, "merge")
+
+    assert done.returncode == 0, done.stderr
+    assert "Repointed" not in done.stdout
+    assert "Created merge revision" in done.stdout
+    assert_untouched(alice, before)
+
+
+def test_post_merge_hook_on_a_pushed_feature_never_repoints_mains_revision(
+    tmp_path: Path,
+) -> None:
+    alice = pushed_feature_meets_main(tmp_path)
+    assert migfix_proc(alice.root, "hook", "install").returncode == 0
+    before = {**settled_bytes(alice, "origin/main"), **settled_bytes(alice, "origin/feature")}
+
+    merged = git_proc(alice.root, "merge", "--no-edit", "origin/main")
+
+    assert merged.returncode == 0, merged.stderr
+    assert not any("Repointed" in line for line in hook_lines(merged.stderr)), merged.stderr
+    assert_untouched(alice, before)
+    heads = migfix_proc(alice.root, "heads").stdout.split()
+    assert len([h for h in heads if len(h) == 12]) == 1, heads
+
+
+def test_rebase_strategy_merging_a_feature_into_main_moves_the_feature_not_main(
+    tmp_path: Path,
+) -> None:
+    # On main (pushed: c is on origin/main), merging a local feature branch whose revision n
+    # also sits on a. The merged-in side is the feature: rebasing "onto the other side"
+    # would rewrite c, which is published. The feature's revision moves instead.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    (alice.root / "pyproject.toml").write_text('[tool.migfix]\nstrategy = "rebase"\n')
+    commit(alice, "config")
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    git(alice.root, "checkout", "-q", "main")
+    alice.revision(C, "add c")
+    commit(alice, "c")
+    git(alice.root, "push", "-q", "origin", "main")
+    assert migfix_proc(alice.root, "hook", "install").returncode == 0
+    before = settled_bytes(alice, "origin/main")
+
+    merged = git_proc(alice.root, "merge", "--no-edit", "feature")
+
+    assert merged.returncode == 0, merged.stderr
+    assert_untouched(alice, before)
+    assert f"  {N}: {alice.a} -> {C}  (migrations/versions/{N}_add_n.py)" in merged.stderr
+    assert migfix_proc(alice.root, "heads").stdout.split()[0] == N
+
+
+def test_rebase_strategy_falls_back_to_merge_when_both_sides_are_settled(
+    tmp_path: Path,
+) -> None:
+    alice = pushed_feature_meets_main(tmp_path, strategy="rebase")
+    assert migfix_proc(alice.root, "hook", "install").returncode == 0
+    before = {**settled_bytes(alice, "origin/main"), **settled_bytes(alice, "origin/feature")}
+
+    merged = git_proc(alice.root, "merge", "--no-edit", "origin/main")
+
+    assert merged.returncode == 0, merged.stderr
+    lines = hook_lines(merged.stderr)
+    assert lines[1] == (
+        f"migfix: the rebase strategy would rewrite settled revisions ({C}, {N}); "
+        "using the merge strategy instead."
+    ), lines
+    assert any("Created merge revision" in line for line in lines), lines
+    assert_untouched(alice, before)
+
+
+def test_manual_rebase_refuses_to_move_a_settled_revision(tmp_path: Path) -> None:
+    alice = pushed_feature_meets_main(tmp_path)
+    path = alice.file(N)
+    before = path.read_bytes()
+
+    refused = migfix_proc(alice.root, "rebase", "--onto", "origin/main")
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{N} is settled" in refused.stderr
+    assert f"--new {N}" in refused.stderr
+    assert path.read_bytes() == before
+
+    forced = migfix_proc(alice.root, "rebase", "--onto", "origin/main", "--new", N)
+
+    assert forced.returncode == 0, forced.stderr
+    assert f"{N}: {alice.a} -> {C}" in forced.stdout
