@@ -102,9 +102,7 @@ def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None
 
 def refuse_broken(project: Project, graph: Graph, *, ignore: Sequence[str] = ()) -> None:
     blocking = [
-        p
-        for p in checks.problems(graph)
-        if checks.blocks_writes(p) and p.code not in ignore
+        p for p in checks.problems(graph) if checks.blocks_writes(p) and p.code not in ignore
     ]
     if blocking:
         first = blocking[0]

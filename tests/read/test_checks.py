@@ -13,7 +13,7 @@ from migfix.read.checks import CODES, Problem, blocks_writes, markdown_table, pr
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_table_is_the_registry() -> None:
