@@ -23,7 +23,7 @@ from migfix.plan.settled import Newness, classify
 from migfix.project.config import Project, shown
 from migfix.read.graph import Graph, read_graph
 from migfix.report import formats as report
-from migfix.write import moves, prewarm, txn
+from migfix.write import moves, txn
 from migfix.write.changes import merge_changes
 from migfix.write.fileio import unified_diffs
 from migfix.write.render import RenderedMerge, render_merges
@@ -182,8 +182,6 @@ def _prepare(
 ) -> Outcome:
     """Render the planned merges and compute every file change; prove the result."""
     outcome = Outcome(project, plan, dry_run=dry_run)
-    if not plan.merges:
-        prewarm.stop()  # nothing to render: free the core that is importing Alembic
     if plan.empty:
         return outcome
     outcome.merges = render_merges(project, graph, plan) if plan.merges else []

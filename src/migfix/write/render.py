@@ -18,10 +18,9 @@ from typing import Any
 
 from migfix.errors import MigfixError, Refusal
 from migfix.plan.merge import MergePlan
-from migfix.procexit import user_code
 from migfix.project.config import Project, alembic_config
 from migfix.read.graph import Graph
-from migfix.write import prewarm, txn
+from migfix.write import txn
 
 # A line assigning down_revision from the template variable, e.g.
 # ``down_revision: Union[...] = ${repr(down_revision)}``.
@@ -48,9 +47,6 @@ def render_merges(project: Project, graph: Graph, plan: MergePlan) -> list[Rende
     ``recursive_version_locations`` would load it if migfix were killed. It is still below
     the project root when the git dir is, so post-write hooks (black, ruff...) find the
     project's configuration. The real file is written later, with every other change.
-
-    What the render needs from the graph is taken here; the render itself runs in the
-    process that imported Alembic ahead of time when there is one (``migfix.write.prewarm``).
     """
     if project.script_location is None:
         raise Refusal(
@@ -84,7 +80,7 @@ def render_merges(project: Project, graph: Graph, plan: MergePlan) -> list[Rende
         )
         for m in plan.merges
     ]
-    return prewarm.call(render, project, jobs, plan.message)
+    return render(project, jobs, plan.message)
 
 
 @dataclass(frozen=True)
@@ -114,7 +110,7 @@ def _parent(project: Project, graph: Graph, rev: str) -> _Parent:
 
 
 def render(project: Project, jobs: Sequence[_RenderJob], message: str) -> list[RenderedMerge]:
-    """Render JOBS through Alembic (in the warm child process when there is one)."""
+    """Render JOBS through Alembic."""
     try:
         from alembic.script import ScriptDirectory
         from alembic.script.revision import RevisionMap
@@ -191,8 +187,6 @@ def _run_revision_environment(cfg: Any, script_dir: Any, template_args: dict[str
     if not util.asbool(cfg.get_alembic_option("revision_environment")):
         return
     from alembic.runtime.environment import EnvironmentContext
-
-    user_code()
 
     def nothing(rev: Any, context: Any) -> list[Any]:
         return []
