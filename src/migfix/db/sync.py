@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from migfix.db.connect import mask, run_env
+from migfix.db.connect import mask, one_line, run_env
 from migfix.db.sync_status import (
     IN_STEP,
     OUT_OF_STEP,
@@ -190,10 +190,8 @@ def _sync(
             f"run. Run `{command} db status` and `{command} db sync` again."
         ) from None
     except Exception as exc:
-        from migfix.db.verify import _one_line
-
         result.failed = a.missing[len(ran)] if len(ran) < len(a.missing) else None
-        result.error = mask(_one_line(exc), url)
+        result.error = mask(one_line(exc), url)
         if result.transactional:
             ran.clear()  # rolled back with everything else
         else:

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from migfix.db.connect import database_key, read_heads, safe_url
+from migfix.db.connect import database_key, is_flask, read_heads, safe_url
 from migfix.project.config import Project
 from migfix.read.graph import Graph
 from migfix.write import moves as journal
@@ -169,9 +169,7 @@ def status(
 
 
 def upgrade_command(project: Project, load_app: object) -> str:
-    from migfix.db import verify as v
-
-    return "flask db upgrade" if v._is_flask(project) else "alembic upgrade heads"
+    return "flask db upgrade" if is_flask(project) else "alembic upgrade heads"
 
 
 def _fix(project: Project, st: Status, command: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migfix.db import sync as dbsync
-from migfix.db.connect import mask, run_env
+from migfix.db.connect import mask, one_line, run_env
 from migfix.db.sync_status import SyncResult
 from migfix.errors import MigfixError
 from migfix.project.config import Project
@@ -60,9 +60,7 @@ def upgrade(
         except MigfixError:
             raise
         except Exception as exc:
-            from migfix.db.verify import _one_line
-
-            result.error = mask(_one_line(exc), url)
+            result.error = mask(one_line(exc), url)
         return result
 
 

@@ -18,6 +18,7 @@ from migfix.read import checks
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 
+
 def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None:
     """Refuse while git has unresolved conflicts in a version location (merge and rebase)."""
     if repo is None:
