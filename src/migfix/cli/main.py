@@ -382,6 +382,7 @@ def hook_install(
     from migfix.git.gitops import find_repo
     from migfix.hook import install as hooks
     from migfix.hook.run import Watch, watch_lines
+    from migfix.hook.script import HOOK_TYPES
 
     meta = click.get_current_context().meta
     watch = Watch.choose(
@@ -390,7 +391,7 @@ def hook_install(
         name or meta.get(NAME_KEY),
         directory or meta.get(DIRECTORY_KEY),
     )
-    types = hook_types or hooks.HOOK_TYPES
+    types = hook_types or HOOK_TYPES
     for line in hooks.install(
         Path.cwd(),
         hook_types=types,
@@ -416,8 +417,9 @@ def hook_install(
 def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
     from migfix.hook import install as hooks
+    from migfix.hook.script import HOOK_TYPES
 
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
+    for line in hooks.uninstall(Path.cwd(), hook_types or HOOK_TYPES, force=force):
         click.echo(line)
     if not hook_types:
         from migfix.write import heads_lock_files
