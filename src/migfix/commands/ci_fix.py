@@ -21,14 +21,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migfix.commands.merge import run_merge
+from migfix.commands.rebase import text, write_rebase
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, MigfixError, Refusal
 from migfix.git import gitops
 from migfix.plan import heads_lock
 from migfix.plan.against import graph_against, ref_files
+from migfix.plan.merge import MergeOptions
+from migfix.plan.rebase_onto import plan_onto
 from migfix.project.config import Project, relpath
 from migfix.read.graph import Graph, read_graph
 from migfix.report import diagram
 from migfix.write import heads_lock_files
+from migfix.write.fileio import atomic_write
+from migfix.write.moves import advice
 
 Echo = Callable[[str], None]
 
@@ -221,9 +227,6 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
 
 
 def _rebase(run: _Run) -> None:
-    from migfix.commands.rebase import text, write_rebase
-    from migfix.plan.rebase_onto import plan_onto
-
     # The branch's own revisions are movable by request: they are named, not left to the
     # settled rule (they are on the branch's upstream, so it would call them published).
     plan = plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
@@ -235,9 +238,6 @@ def _rebase(run: _Run) -> None:
 
 
 def _merge(run: _Run) -> None:
-    from migfix.commands.merge import run_merge
-    from migfix.plan.merge import MergeOptions
-
     outcome = run_merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
     if outcome.changed:
         run.lines.append(outcome.text(review=False))
@@ -274,8 +274,6 @@ def _commit_message(run: _Run) -> str:
         title = f"Update the heads lock for {run.base}"
     body = "\n".join(run.lines)
     if run.moved:
-        from migfix.write.moves import advice
-
         body += "\n\n" + advice(run.moved)
     return f"{title}\n\nMade by `{BY}`.\n{body}\n"
 
@@ -294,8 +292,6 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
             echo(report)
             echo(f"Pushed the fix to {opts.remote}/{run.branch}.")
             if run.moved:
-                from migfix.write.moves import advice
-
                 err(advice(run.moved))
             _summary(run, opts, pushed=True)
             return EXIT_OK
@@ -309,7 +305,6 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
             )
         why = f"the push was refused: {failure}"
     patch = opts.patch if opts.patch.is_absolute() else Path.cwd() / opts.patch
-    from migfix.write.fileio import atomic_write
 
     atomic_write(patch, gitops.binary_diff(repo, tip, "HEAD"))
     echo(report)
@@ -347,8 +342,6 @@ def _summary(
         head = f"### migfix: {run.branch} needs a migration fix this run could not push"
     parts = [head, "", "```", "\n".join(run.lines), "```", ""]
     if run.moved:
-        from migfix.write.moves import advice
-
         parts += [advice(run.moved), ""]
     parts += [f"Before (merging {run.branch} into {run.base}):", "", _picture(run.before, run.own)]
     if run.after is not None:

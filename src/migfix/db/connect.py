@@ -17,8 +17,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from migfix.db.pgserver import create_database
 from migfix.errors import ConfigError, MigfixError, Refusal
-from migfix.project.config import Project
+from migfix.project.config import Project, alembic_config
 
 
 def safe_url(url: Any) -> str:
@@ -84,7 +85,6 @@ def run_env(
 
 
 def env_error(exc: BaseException, url: str | None, doing: str) -> MigfixError:
-
     return ConfigError(
         f"Could not {doing}: {mask(one_line(exc), url)}. Check that the database is "
         "reachable with the URL env.py uses (run `alembic current` or `flask db current` to "
@@ -160,8 +160,6 @@ def is_flask(project: Project) -> bool:
 
 
 def alembic_config_for(project: Project, target: Target, app_ext: Any) -> Any:
-    from migfix.project.config import alembic_config
-
     config = alembic_config(project)
     if None in target.urls:
         # ConfigParser interpolation: a literal % in a URL (an escaped password) is %%.
@@ -272,8 +270,6 @@ def engines_swapped(app: Any, db: Any, target: Target) -> Iterator[None]:
     for bind in binds:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(bind))
         if target.server_url is not None:
-            from migfix.db.pgserver import create_database
-
             target.urls[bind] = create_database(target.server_url, f"bind_{safe}")
             continue
         assert target.scratch_dir is not None

@@ -25,9 +25,11 @@ from migfix.db.sync_status import (
     upgrade_command,
 )
 from migfix.errors import MigfixError, Refusal
+from migfix.git import gitops
 from migfix.project.config import Project
-from migfix.read.graph import Graph
+from migfix.read.graph import Graph, read_graph
 from migfix.write import moves as journal
+from migfix.write import txn
 
 
 def _step_class() -> Any:
@@ -96,7 +98,6 @@ def sync(
     """Run the revisions a database never ran, then record the heads it really has.
 
     Holds the project's writer lock: no merge or rebase moves a revision meanwhile."""
-    from migfix.write import txn
 
     with txn.writer_lock(project.root):
         return _sync(
@@ -115,8 +116,6 @@ def mark_in_step(
     """Record that a database already ran every revision below its heads in the files'
     present order (it was created or upgraded after the move), running nothing: from now on
     only later moves count for it, as after a complete ``db sync``."""
-    from migfix.git import gitops
-    from migfix.write import txn
 
     with txn.writer_lock(project.root):
         st = status(project, graph, url=url, load_app=load_app, command=command)
@@ -149,7 +148,6 @@ def _sync(
     sql: bool,
     command: str,
 ) -> SyncResult:
-    from migfix.git import gitops
 
     st = status(project, graph, url=url, load_app=load_app, command=command)
     a = st.analysis
@@ -260,8 +258,6 @@ def sync_text(project: Project, r: SyncResult, command: str = "migfix") -> str:
 
 
 def project_nodes(project: Project) -> dict[str, Path]:
-    from migfix.read.graph import read_graph
-
     return {r: n.path for r, n in read_graph(project).nodes.items()}
 
 

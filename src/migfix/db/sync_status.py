@@ -17,9 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from migfix.db.connect import database_key, is_flask, read_heads, safe_url
+from migfix.git import gitops
+from migfix.git.gitops import _run as _git
 from migfix.project.config import Project
+from migfix.read.gittree import cat_blobs
 from migfix.read.graph import Graph
+from migfix.read.scan import scan_file
 from migfix.write import moves as journal
+from migfix.write.moves import _rel
 
 IN_STEP = "in-step"
 OUT_OF_STEP = "out-of-step"
@@ -153,7 +158,6 @@ def status(
     command: str = "migfix",
 ) -> Status:
     """Connect, read the recorded heads, and compare with the files and their moves."""
-    from migfix.git import gitops
 
     seen = read_heads(project, url, load_app)
     repo = gitops.find_repo(project.root)
@@ -189,10 +193,6 @@ def _fix(project: Project, st: Status, command: str) -> str:
 
 def _declared(repo: Path, project: Project, rev: str) -> Declared:
     """Which branch (or, failing that, which commit) declares REV, found with git grep/log."""
-    from migfix.git.gitops import _run as _git
-    from migfix.read.gittree import cat_blobs
-    from migfix.read.scan import scan_file
-    from migfix.write.moves import _rel
 
     specs = [_rel(repo, p) for p in project.version_locations]
     refs = _git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")

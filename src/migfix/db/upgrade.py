@@ -19,6 +19,7 @@ from migfix.db.sync_status import SyncResult
 from migfix.errors import MigfixError
 from migfix.project.config import Project
 from migfix.read.graph import Graph
+from migfix.write import txn
 
 
 @dataclass
@@ -40,7 +41,6 @@ def upgrade(
     command: str = "migfix",
 ) -> UpgradeResult:
     """Sync what a move left unrun, then ``alembic upgrade REVISION``."""
-    from migfix.write import txn
 
     with txn.writer_lock(project.root):
         synced = dbsync._sync(

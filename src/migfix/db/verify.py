@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from migfix.db import dialect
 from migfix.db.connect import (
     Target,
     alembic_config_for,
@@ -34,7 +35,9 @@ from migfix.db.connect import (
     sqlite_url,
     url_key,
 )
+from migfix.db.pgserver import embedded_postgres
 from migfix.errors import ConfigError, MigfixError, Refusal
+from migfix.plan.settled import classify
 from migfix.project.config import Project
 from migfix.read.graph import Graph
 
@@ -215,14 +218,10 @@ def verify(
     if mode == "full":
         plan = plan_full(graph)
     elif mode == "only-new":
-        from migfix.plan.settled import classify
-
         newness = classify(project, graph, upstream=upstream)
         plan = plan_only_new(graph, newness.new, newness.reason)
     else:
         plan = plan_steps(graph, steps)
-
-    from migfix.db import dialect
 
     choice = dialect.choose(project, postgres, explicit_db=bool(url) or use_app_db)
     target = Target()
@@ -239,8 +238,6 @@ def verify(
     server = contextlib.ExitStack()
     try:
         if choice.postgres:
-            from migfix.db.pgserver import embedded_postgres
-
             # Started inside the try: stopped and deleted by the ExitStack on any exit.
             target.server_url = server.enter_context(embedded_postgres())
             target.urls[None] = target.server_url
@@ -370,11 +367,8 @@ def failure_text(project: Project, result: Result) -> str:
         f"{head}, during {call} on {result.database}: {f.error}. Fix its "
         f"{f.direction}() and run migfix verify again."
     )
-    if result.database == SCRATCH:
-        from migfix.db import dialect
-
-        if dialect.looks_like_dialect_error(f.error):
-            text += " " + dialect.sqlite_hint()
+    if result.database == SCRATCH and dialect.looks_like_dialect_error(f.error):
+        text += " " + dialect.sqlite_hint()
     return text
 
 

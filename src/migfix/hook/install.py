@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migfix.errors import GitError, MigfixError, Refusal
+from migfix.git import gitops
+from migfix.hook.run import Watch, watched
 from migfix.hook.script import (
     CHECKSUM_MARKER,
     HOOK_TYPES,
@@ -249,8 +251,6 @@ def _watched_versions(repo: Path, watch: Sequence[str] = ()) -> tuple[str, ...]:
     """The version locations of every project the hooks watch from REPO (the one found from
     there, the one recorded with -c/-n/-d in WATCH, and those discovery finds), relative to
     the work tree root (what post-commit watches); () when there is none."""
-    from migfix.git import gitops
-    from migfix.hook.run import Watch, watched
 
     try:
         root = gitops.find_repo(repo)

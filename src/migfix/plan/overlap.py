@@ -17,15 +17,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migfix.errors import EXIT_PROBLEMS, Refusal
 from migfix.git import gitops
 from migfix.plan.against import ref_files
 from migfix.plan.overlap_touches import Touch, touches
-from migfix.plan.rebase import RebasePlan
 from migfix.project.config import Project
 from migfix.read.checks import OVERLAP, Problem
 from migfix.read.graph import Graph, reachable
+
+if TYPE_CHECKING:
+    # Types only: check --against, on the hook's path, never loads the rebase planner.
+    from migfix.plan.rebase import RebasePlan
 
 Reader = Callable[[str], bytes | None]
 """Revision id -> the bytes of its file (None: cannot be read, the revision is skipped)."""

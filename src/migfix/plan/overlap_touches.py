@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from migfix.read.scan import decode_source
+
 if TYPE_CHECKING:
     import libcst as cst
 
@@ -171,8 +173,6 @@ def touches(source: bytes) -> list[Touch]:
         return []
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
-
-    from migfix.read.scan import decode_source
 
     try:
         module = cst.parse_module(decode_source(source))

@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 from migfix.errors import ConfigError, Refusal
+from migfix.git import gitops
+from migfix.git.gitops import _env
 from migfix.plan.heads_lock import (
     DRIVER,
     HOOK_NAME,
@@ -19,7 +21,7 @@ from migfix.plan.heads_lock import (
     lock_path,
     skipped_hook_file,
 )
-from migfix.project.config import Project, relpath
+from migfix.project.config import Project, _read_toml, find_project, relpath
 from migfix.read.graph import Graph, read_graph
 from migfix.write import txn
 from migfix.write.fileio import atomic_write
@@ -111,8 +113,6 @@ def add_ini_hook(text: str, project: Project) -> str:
 
 
 def _toml_has_hook(path: Path) -> bool | None:
-    from migfix.project.config import _read_toml
-
     data = _read_toml(path)
     hooks = data.get("tool", {}).get("alembic", {}).get("post_write_hooks")
     if hooks is None:
@@ -223,8 +223,6 @@ def _valid_toml(text: str) -> bool:
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    from migfix.git.gitops import _env
-
     return subprocess.run(
         ["git", *args], cwd=repo, env=_env(), capture_output=True, text=True, check=False
     )
@@ -244,8 +242,6 @@ def install_driver(cwd: Path) -> list[str]:
     and the post-merge / post-rewrite / post-commit hook rewrites the lock. A server, which
     has no such config, falls back to git's own merge and reports the conflict.
     """
-    from migfix.git import gitops
-    from migfix.project.config import find_project
 
     try:
         project = find_project(cwd)
@@ -285,7 +281,6 @@ def install_driver(cwd: Path) -> list[str]:
 def uninstall_driver(cwd: Path) -> list[str]:
     """Remove the driver's definition from the repository's git config (``.gitattributes``
     is shared with everyone and stays; without the definition git merges the file itself)."""
-    from migfix.git import gitops
 
     repo = gitops.find_repo(cwd)
     if repo is None or _git(repo, "config", "--get", f"merge.{DRIVER}.driver").returncode:
@@ -300,7 +295,6 @@ def hook_update(file: Path, *, section: str = "alembic") -> str | None:
     The file is new and not committed; the project is found from its folder, so the hook
     works whatever directory ``alembic`` / ``flask db`` was started in.
     """
-    from migfix.project.config import find_project
 
     file = file.absolute()
     if skipped_hook_file(file):
