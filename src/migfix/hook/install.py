@@ -175,7 +175,6 @@ def render_script(
         "legacy_status=0",
         *(_FIND_AT_RUN_TIME if interpreter == RUN_TIME else [f"python={py}"]),
     ]
-    skip_guard = '[ -z "${MIGFIX_SKIP_HOOK:-}" ]'
     if hook_type == "post-rewrite":
         # git writes "<old> <new>" lines on stdin; both hooks must be able to read them.
         # The trailing "x" keeps the final newline that $(...) would strip.
@@ -190,7 +189,6 @@ def render_script(
             "",
             "# After `git commit --amend` there is nothing for migfix to do.",
         ]
-        guard = f'[ "$1" = rebase ] && {skip_guard}'
         run = f'printf %s "$stdin" | {run}'
         run_on_path = f'printf %s "$stdin" | {run_on_path}'
     else:
@@ -202,40 +200,18 @@ def render_script(
             "fi",
             "",
         ]
-        guard = skip_guard
-        if hook_type == "post-merge" and "--always" not in options:
-            # Python starts only when the merge changed an Alembic config, a heads.lock or a
-            # line that can move the revision graph; any other merge costs two `git diff`s.
-            guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"
         if hook_type == "post-commit":
-            merge_commit = 'git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
             lines += [
                 "# Only a merge commit (HEAD has a second parent), or a commit that added files",
                 "# to the version locations (a squash merge, a cherry-pick), can bring in another",
                 "# line of migrations; any other commit is passed over here, without Python.",
             ]
-            if watched:
-                paths = " ".join(shlex.quote(v) for v in watched)
-                added = (
-                    '[ -n "$(git --literal-pathspecs diff-tree --root --no-commit-id -r '
-                    f'--name-only --no-renames --diff-filter=A HEAD -- {paths} 2>/dev/null)" ]'
-                )
-                guard += f" && {{ {merge_commit} || {added}; }}"
-            else:
-                guard += f" && {merge_commit}"
         elif hook_type == "post-checkout":
             lines += [
                 "# Only a branch checkout that changed a down_revision line in the version",
                 "# locations can move a migration; any other is passed over here, without Python.",
             ]
-            guard += ' && [ "${3:-0}" = 1 ] && [ "$1" != "$2" ]'
-            # Without recorded locations (no project found at install), any .py file.
-            paths = " ".join(shlex.quote(v) for v in watched) if watched else "'*.py'"
-            literal = " --literal-pathspecs" if watched else ""
-            guard += (
-                f' && git{literal} diff --no-ext-diff --no-textconv --no-color -U0 "$1" "$2" '
-                f"-- {paths} 2>/dev/null | grep -q '^[-+].*down_revision'"
-            )
+    guard = hook_guard(hook_type, options, watched, _SCRIPT_ARGS)
     on_path = [
         "    elif command -v migfix >/dev/null 2>&1; then",
         f"        {run_on_path} || {failed}",
@@ -315,6 +291,57 @@ _DIFF = "git diff --exit-code --name-only --no-textconv ORIG_HEAD HEAD"
 _CONFIG_CHANGED = f"! {_DIFF} -- '*alembic.ini' '*pyproject.toml' '*heads.lock'"
 # Every revision file assigns these names; a file added or deleted shows all of its lines.
 _GRAPH_CHANGED = f"! {_DIFF} -G 'revision|branch_labels|depends_on' -- '*.py'"
+
+# How each hook script names git's arguments (post-checkout's third is missing for a file
+# checkout on some git versions, hence the default).
+_SCRIPT_ARGS = ('"$1"', '"$2"', '"${3:-0}"')
+
+
+def hook_guard(
+    hook_type: str, options: Sequence[str], watched: Sequence[str], argv: Sequence[str]
+) -> str:
+    """The shell condition under which HOOK_TYPE starts Python at all.
+
+    ARGV are the shell words for git's hook arguments: "$1"... in an installed script, the
+    ``PRE_COMMIT_*`` variables under pre-commit (see :mod:`migfix.hook.precommit`). WATCHED
+    are the version locations recorded at install; without them post-commit acts on merge
+    commits only and post-checkout looks at any .py file.
+    """
+    guard = '[ -z "${MIGFIX_SKIP_HOOK:-}" ]'
+    if hook_type == "post-rewrite":
+        # After `git commit --amend` there is nothing for migfix to do.
+        return f"[ {argv[0]} = rebase ] && {guard}"
+    if hook_type == "post-merge" and "--always" not in options:
+        # Python starts only when the merge changed an Alembic config, a heads.lock or a
+        # line that can move the revision graph; any other merge costs two `git diff`s.
+        guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"
+    elif hook_type == "post-commit":
+        merge_commit = 'git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
+        if watched:
+            paths = " ".join(shlex.quote(v) for v in watched)
+            added = (
+                '[ -n "$(git --literal-pathspecs diff-tree --root --no-commit-id -r '
+                f'--name-only --no-renames --diff-filter=A HEAD -- {paths} 2>/dev/null)" ]'
+            )
+            guard += f" && {{ {merge_commit} || {added}; }}"
+        else:
+            # No locations recorded (pre-commit's hooks, or no project found at install): a
+            # commit that added a .py file assigning down_revision.
+            added = (
+                "git diff-tree --root --no-commit-id -r -p --no-renames --diff-filter=A HEAD "
+                "-- '*.py' 2>/dev/null | grep -q '^+.*down_revision'"
+            )
+            guard += f" && {{ {merge_commit} || {added}; }}"
+    elif hook_type == "post-checkout":
+        old, new, kind = argv[:3]
+        guard += f" && [ {kind} = 1 ] && [ {old} != {new} ]"
+        paths = " ".join(shlex.quote(v) for v in watched) if watched else "'*.py'"
+        literal = " --literal-pathspecs" if watched else ""
+        guard += (
+            f" && git{literal} diff --no-ext-diff --no-textconv --no-color -U0 {old} {new} "
+            f"-- {paths} 2>/dev/null | grep -q '^[-+].*down_revision'"
+        )
+    return guard
 
 
 def _what(hook_type: str) -> str:
