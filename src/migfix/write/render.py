@@ -9,9 +9,12 @@ imported only here, inside the functions that render.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
+import tempfile
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from migfix.plan.merge import MergePlan
 from migfix.project.config import Project, alembic_config
 from migfix.read.graph import Graph
 from migfix.write import txn
+from migfix.write.lock import state_dir
 
 # A line assigning down_revision from the template variable, e.g.
 # ``down_revision: Union[...] = ${repr(down_revision)}``.
@@ -42,7 +46,7 @@ class RenderedMerge:
 def render_merges(project: Project, graph: Graph, plan: MergePlan) -> list[RenderedMerge]:
     """Have Alembic write each planned merge file into a scratch folder, then read it back.
 
-    The scratch folder is migfix's own (``txn.scratch``, under the git dir or beside the
+    The scratch folder is migfix's own (:func:`scratch_folder`, under the git dir or beside the
     config), never inside a version location, where Alembic with
     ``recursive_version_locations`` would load it if migfix were killed. It is still below
     the project root when the git dir is, so post-write hooks (black, ruff...) find the
@@ -121,7 +125,7 @@ def render(project: Project, jobs: Sequence[_RenderJob], message: str) -> list[R
     cfg = alembic_config(project)
     out: list[RenderedMerge] = []
     for job in jobs:
-        with txn.scratch(project.root) as scratch:
+        with scratch_folder(project.root) as scratch:
             script_dir = ScriptDirectory.from_config(cfg)
             script_dir.version_locations = [str(scratch)]
             script_dir.__dict__.pop("_version_locations", None)
@@ -210,3 +214,19 @@ def _version_dir(project: Project, graph: Graph, heads: Sequence[str]) -> Path:
             if h in graph.nodes:
                 return graph.nodes[h].path.parent
     return project.version_locations[0]
+
+
+@contextlib.contextmanager
+def scratch_folder(root: Path) -> Iterator[Path]:
+    """A fresh folder on the project's file system but outside every version location
+    (where Alembic renders a merge file); removed afterwards, or by recovery if killed."""
+    folder = state_dir(root) / txn.TXN
+    folder.mkdir(parents=True, exist_ok=True)
+    # The ".migfix-" prefix tells the heads lock's post-write hook to skip this render.
+    path = Path(tempfile.mkdtemp(prefix=".migfix-render-", dir=folder))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()

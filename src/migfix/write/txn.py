@@ -39,7 +39,6 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -229,13 +228,53 @@ def commit(changes: Sequence[FileChange], root: Path) -> None:
 
 
 def _write(changes: Sequence[FileChange], folder: Path, hold: Hold) -> None:
+    """The four steps of the module docstring: journal, stage and keep, replace, commit."""
+    folder.mkdir(exist_ok=True)
+    entries, devices = _plan_entries(changes, folder)
+    _test_ready()
+    journal = folder / JOURNAL
+    draft = folder / (JOURNAL + ".tmp")
+    data = json.dumps({"version": 1, "pid": os.getpid(), "entries": entries}, indent=1)
+    _write_synced(draft, data.encode("utf-8"), 0o644)
+    os.replace(draft, journal)
+    fsync_dir(folder)
+    fsync_dir(folder.parent)
+
+    _stage_and_keep(changes, entries)
+    here = devices[folder]
+    for directory in {folder, *(p for p, dev in devices.items() if dev != here)}:
+        fsync_dir(directory)
+
+    pause = _test_pause()
+    for change, entry in zip(changes, entries, strict=True):
+        if entry["staged"] is None:
+            os.unlink(change.path)
+        else:
+            os.replace(entry["staged"], change.path)
+        hold.wrote = True
+        if pause:
+            time.sleep(pause)
+    for directory in devices:
+        if directory != folder:
+            fsync_dir(directory)
+
+    os.unlink(journal)  # the commit point
+    fsync_dir(folder)
+    _remove_leftovers(entries)
+    _remove_folder(folder)
+
+
+def _plan_entries(
+    changes: Sequence[FileChange], folder: Path
+) -> tuple[list[dict[str, Any]], dict[Path, int]]:
+    """The journal's entries, and the device of FOLDER and of each target's folder."""
+
     def sha(data: bytes | None) -> str | None:
         return None if data is None else hashlib.sha256(data).hexdigest()
 
-    folder.mkdir(exist_ok=True)
-    here = os.stat(folder).st_dev
+    devices: dict[Path, int] = {folder: os.stat(folder).st_dev}
+    here = devices[folder]
     token = secrets.token_hex(4)
-    devices: dict[Path, int] = {}
     entries: list[dict[str, Any]] = []
     for i, change in enumerate(changes):
         parent = change.path.parent
@@ -255,15 +294,11 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: Hold) -> None:
                 "kept": str(kept) if change.old is not None else None,
             }
         )
-    _test_ready()
-    journal = folder / JOURNAL
-    draft = folder / (JOURNAL + ".tmp")
-    data = json.dumps({"version": 1, "pid": os.getpid(), "entries": entries}, indent=1)
-    _write_synced(draft, data.encode("utf-8"), 0o644)
-    os.replace(draft, journal)
-    fsync_dir(folder)
-    fsync_dir(folder.parent)
+    return entries, devices
 
+
+def _stage_and_keep(changes: Sequence[FileChange], entries: Sequence[dict[str, Any]]) -> None:
+    """Stage each new content, and keep each old one (a hard link, else a copy)."""
     for change, entry in zip(changes, entries, strict=True):
         if entry["kept"] is not None:
             try:
@@ -275,29 +310,14 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: Hold) -> None:
             assert change.new is not None
             mode = new_file_mode() if change.old is None else mode_for(change.path)
             _write_synced(Path(entry["staged"]), change.new, mode)
-    for directory in {folder, *(p for p, dev in devices.items() if dev != here)}:
-        fsync_dir(directory)
 
-    pause = _test_pause()
-    for change, entry in zip(changes, entries, strict=True):
-        if entry["staged"] is None:
-            os.unlink(change.path)
-        else:
-            os.replace(entry["staged"], change.path)
-        hold.wrote = True
-        if pause:
-            time.sleep(pause)
-    for directory in devices:
-        fsync_dir(directory)
 
-    os.unlink(journal)  # the commit point
-    fsync_dir(folder)
+def _remove_leftovers(entries: Sequence[dict[str, Any]]) -> None:
     for entry in entries:
         for key in ("staged", "kept"):
             if entry[key] is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry[key])
-    _remove_folder(folder)
 
 
 class _Stuck(Exception):
@@ -331,37 +351,43 @@ def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
     error: OSError | None = None
     for entry in reversed(data["entries"]):
         path = Path(entry["path"])
-        now = _sha_of(path)
-        if now != entry["old"]:
-            try:
-                if now == entry["new"] and entry["old"] is None:
-                    path.unlink()
-                elif now == entry["new"]:
-                    os.replace(entry["kept"], path)
-                else:
-                    edited.append(str(path))
-                    continue
-            except OSError as exc:
-                failed.append(str(path))
-                error = exc
-                continue
+        try:
+            outcome = _put_back(path, entry)
+        except OSError as exc:
+            failed.append(str(path))
+            error = exc
+            continue
+        if outcome == "edited":
+            edited.append(str(path))
+        elif outcome == "restored":
             restored += 1
             touched.add(path.parent)
-            if path.suffix == ".py":
-                remove_stale_bytecode(path)
     if error is not None:
         raise _Stuck(_stuck_line(folder, failed, error))
-    for entry in data["entries"]:
-        for key in ("staged", "kept"):
-            if entry[key] is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry[key])
+    _remove_leftovers(data["entries"])
     for directory in touched:
         fsync_dir(directory)
     os.unlink(folder / JOURNAL)
     fsync_dir(folder)
     _remove_folder(folder)
     return restored, sorted(edited)
+
+
+def _put_back(path: Path, entry: dict[str, Any]) -> str:
+    """Give PATH its old bytes back: "restored", "edited" (neither old nor new: left
+    alone), or "as-was" (it never changed)."""
+    now = _sha_of(path)
+    if now == entry["old"]:
+        return "as-was"
+    if now != entry["new"]:
+        return "edited"
+    if entry["old"] is None:
+        path.unlink()
+    else:
+        os.replace(entry["kept"], path)
+    if path.suffix == ".py":
+        remove_stale_bytecode(path)
+    return "restored"
 
 
 def _stuck_line(folder: Path, paths: list[str], exc: OSError) -> str:
@@ -394,22 +420,6 @@ def _write_synced(path: Path, data: bytes, mode: int) -> None:
 
 def _remove_folder(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def scratch(root: Path) -> Iterator[Path]:
-    """A fresh folder on the project's file system but outside every version location
-    (where Alembic renders a merge file); removed afterwards, or by recovery if killed."""
-    folder = state_dir(root) / TXN
-    folder.mkdir(parents=True, exist_ok=True)
-    # The ".migfix-" prefix tells the heads lock's post-write hook to skip this render.
-    path = Path(tempfile.mkdtemp(prefix=".migfix-render-", dir=folder))
-    try:
-        yield path
-    finally:
-        _remove_folder(path)
-        with contextlib.suppress(OSError):
-            folder.rmdir()
 
 
 # -- test hooks ----------------------------------------------------------------------------
