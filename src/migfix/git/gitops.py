@@ -275,6 +275,128 @@ def default_branch(repo_root: Path) -> str | None:
     return None
 
 
+def has_remote(repo_root: Path) -> bool:
+    """True when at least one remote is configured."""
+    return bool(_run(repo_root, "remote").stdout.strip())
+
+
+def published_refs(repo_root: Path) -> list[str]:
+    """Every remote-tracking ref of every remote and every tag, by full name.
+
+    Symbolic refs (``refs/remotes/origin/HEAD``) are left out: they name a ref listed already.
+    """
+    out = _check(
+        repo_root,
+        "for-each-ref",
+        "--format=%(refname)%00%(symref)",
+        "refs/remotes",
+        "refs/tags",
+    )
+    refs = []
+    for line in out.splitlines():
+        name, _, symref = line.partition(b"\0")
+        if not symref:
+            refs.append(os.fsdecode(name))
+    return refs
+
+
+def unpublished_paths(repo_root: Path, under: Sequence[Path]) -> set[Path] | None:
+    """Files under UNDER that a commit of HEAD's history changed which is on no
+    remote-tracking ref and no tag. None when that cannot be told (HEAD has no commit).
+
+    A committed file that none of those commits changed has the content of a commit that is
+    on a remote or a tag. Only the unpublished commits are walked (``--not --remotes
+    --tags``), so the cost follows their number, not the number of remote branches. A merge
+    commit's own changes are not listed: what it brings in comes from its parents' commits.
+    """
+    specs = _pathspecs(repo_root, under)
+    if not specs:
+        return set()
+    proc = _run(
+        repo_root,
+        "--literal-pathspecs",
+        "log",
+        "--format=",
+        "--name-only",
+        "--no-renames",
+        "-z",
+        "HEAD",
+        "--not",
+        "--remotes",
+        "--tags",
+        "--",
+        *specs,
+    )
+    if proc.returncode != 0:
+        return None
+    return {
+        _from_git_path(repo_root, name.strip(b"\n"))
+        for name in proc.stdout.split(b"\0")
+        if name.strip(b"\n")
+    }
+
+
+def blobs_at(repo_root: Path, refs: Sequence[str], rels: Sequence[str]) -> dict[str, list[str]]:
+    """For each path REL (relative to the work tree, POSIX form), the REFS whose tree has a
+    file there, as ``{rel: ["<ref> <blob id>", ...]}``; one git process for all pairs."""
+    # A ref name never holds ':' or a newline; a path with a newline cannot be asked this way.
+    asked = [(ref, rel) for rel in rels if "\n" not in rel for ref in refs]
+    if not asked:
+        return {}
+    lines = "".join(f"{ref}:{rel}\n" for ref, rel in asked).encode()
+    proc = _run(repo_root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin=lines)
+    found: dict[str, list[str]] = {}
+    for (ref, rel), answer in zip(asked, proc.stdout.splitlines(), strict=False):
+        oid, _, kind = answer.partition(b" ")
+        if kind == b"blob":
+            found.setdefault(rel, []).append(f"{ref} {oid.decode()}")
+    return found
+
+
+def blob_contents(repo_root: Path, oids: Iterable[str]) -> dict[str, bytes]:
+    """The content of each blob in OIDS (one git process for all)."""
+    wanted = list(dict.fromkeys(oids))
+    if not wanted:
+        return {}
+    proc = _run(repo_root, "cat-file", "--batch", stdin="".join(o + "\n" for o in wanted).encode())
+    out: dict[str, bytes] = {}
+    data, at = proc.stdout, 0
+    for oid in wanted:
+        end = data.find(b"\n", at)
+        if end < 0:
+            break
+        header = data[at:end].split()
+        if len(header) != 3:  # "<oid> missing"
+            at = end + 1
+            continue
+        size = int(header[2])
+        out[oid] = data[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1
+    return out
+
+
+def added_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
+    """Files under UNDER that HEAD does not have: untracked (not ignored) or added."""
+    if not under:
+        return set()
+    out = _check(
+        repo_root,
+        "--literal-pathspecs",
+        "status",
+        "--porcelain",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+        *_pathspecs(repo_root, under),
+    )
+    return {
+        _from_git_path(repo_root, entry[3:])
+        for entry in out.split(b"\0")
+        if entry[:2] == b"??" or entry[:1] == b"A"
+    }
+
+
 def origin_head(repo_root: Path) -> str | None:
     """What ``origin/HEAD`` points at (e.g. ``'origin/main'``), when it names a ref that exists."""
     proc = _run(repo_root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")

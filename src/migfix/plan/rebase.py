@@ -515,7 +515,7 @@ def plan_onto(
     from migfix.commands.merge_run import refuse_broken, refuse_conflicts
     from migfix.git import gitops
     from migfix.plan.against import ref_files
-    from migfix.plan.settled import classify
+    from migfix.plan.settled import classify, where_published
     from migfix.read.does_nothing import does_nothing
     from migfix.read.graph import read_graph
 
@@ -557,7 +557,8 @@ def plan_onto(
         touched = [m.revision for m in plan.moves] + [d.revision for d in plan.dropped]
         settled = sorted(r for r in touched if not newness.is_new(r))
         if settled:
-            raise _settled_refusal(plan, settled, " or ".join(newness.refs) or "upstream")
+            where = where_published(project, work, newness, settled)
+            raise _settled_refusal(plan, settled, where)
     return _join_extras(project, repo, ref, work, onto, plan)
 
 
