@@ -19,8 +19,8 @@ import pytest
 from migfix.errors import GitError, Refusal
 from migfix.hook import install as hook
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-ROOT = Path(__file__).resolve().parents[1]
+SRC = Path(__file__).resolve().parents[2] / "src"
+ROOT = Path(__file__).resolve().parents[2]
 # The test extra installs pre-commit beside the interpreter running the tests.
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 

@@ -17,8 +17,8 @@ from conftest import copy_fixture
 from gitutil import commit_all, git, make_repo, write
 from projutil import migfix_proc
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT / "tests" / "golden"
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 CHAIN_REVISION = '''"""step {n}
 

@@ -17,7 +17,7 @@ from gitutil import commit_all, git, isolate_git, make_repo, write
 
 from migfix.cli.main import main
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 READABLE = ["plain", "typed", "two_heads", "labels", "recursive", "pyproject_cfg", "flask_app"]
 
 

@@ -20,7 +20,7 @@ import yaml
 from conftest import copy_fixture
 from gitutil import GIT_ENV, commit_all, git, make_repo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
 
 
@@ -129,6 +129,7 @@ def test_action_is_a_composite_with_the_documented_inputs() -> None:
         "base-ref",
         "working-directory",
         "package",
+        "fix",
     }
     assert ACTION["runs"]["steps"][0]["uses"].startswith("actions/setup-python@")
     install = step("Install migfix")

@@ -17,7 +17,7 @@ import pytest
 from conftest import copy_fixture
 from gitutil import GIT_ENV, commit_all, git, make_repo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The test extra installs pre-commit beside the interpreter running the tests.
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 

@@ -13,7 +13,7 @@ from gitutil import GIT_ENV, commit_all, git, isolate_git, make_repo, write
 
 from migfix.cli.main import main
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def rev_text(rev: str, down: str | None, label: str | None = None) -> str:

@@ -27,7 +27,7 @@ from migfix.project.config import find_project
 B, C = "b0000001", "c0000001"
 LOCK = "migrations/heads.lock"
 ALEMBIC = (sys.executable, "-m", "alembic")
-FLASK_APP = Path(__file__).resolve().parent / "data" / "verify" / "flaskapp"
+FLASK_APP = Path(__file__).resolve().parents[1] / "data" / "verify" / "flaskapp"
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from projutil import land, make_team
 from migfix.cli import fast as fastcli
 from migfix.cli import main as cli
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

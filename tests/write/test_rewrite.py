@@ -14,7 +14,7 @@ from migfix.errors import Refusal, ScanError
 from migfix.write.fileio import FileChange, apply_changes
 from migfix.write.rewrite import replace_parent, rewrite_parents
 
-SRC = Path(__file__).parents[1] / "src"
+SRC = Path(__file__).parents[2] / "src"
 PATH = Path("migrations/versions/aaaa0002_add_users.py")
 
 # Alembic 1.20's generic template, rendered for a revision with one parent.

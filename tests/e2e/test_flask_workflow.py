@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from gitutil import GIT_ENV, commit_all, git, make_repo, write
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
-DATA = Path(__file__).resolve().parent / "data" / "verify"
+DATA = Path(__file__).resolve().parents[1] / "data" / "verify"
 
 pytestmark = [
     pytest.mark.slow,

@@ -27,7 +27,7 @@ from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write.moves import ADVICE
 
-SRC = Path(__file__).parents[1] / "src"
+SRC = Path(__file__).parents[2] / "src"
 VERSIONS = Path("alembic") / "versions"
 
 

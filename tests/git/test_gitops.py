@@ -15,7 +15,7 @@ from gitutil import commit_all, git, git_proc, isolate_git, make_repo, write
 from migfix.errors import GitError
 from migfix.git import gitops
 
-SRC = Path(__file__).parents[1] / "src"
+SRC = Path(__file__).parents[2] / "src"
 
 REV_1 = 'revision = "aaaa0001"\ndown_revision = None\n'
 REV_2 = 'revision = "aaaa0002"\ndown_revision = "aaaa0001"\n'

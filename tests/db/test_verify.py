@@ -23,9 +23,9 @@ from migfix.db.verify import Step, plan_full, plan_only_new, plan_steps
 from migfix.project.config import find_project, flask_directory
 from migfix.read.graph import read_graph
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
-DATA = Path(__file__).resolve().parent / "data" / "verify"
+DATA = Path(__file__).resolve().parents[1] / "data" / "verify"
 
 BROKEN_DOWNGRADE = '''"""broken downgrade
 

@@ -25,7 +25,7 @@ from migfix.cli.main import main
 from migfix.errors import ConfigError
 from migfix.project.config import parse_settings
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 VERSIONS = "migrations/versions"
 BASE = "aaaa0004"
 # Both heads new (no git here): cccc0001 stays, cccc0002 is repointed onto it.

@@ -13,7 +13,7 @@ from projutil import land, make_team, new_project
 
 from migfix.cli.main import main
 
-WORKFLOW = Path(__file__).resolve().parents[1] / "docs" / "check-migrations.yml"
+WORKFLOW = Path(__file__).resolve().parents[2] / "docs" / "check-migrations.yml"
 B, C = "b0000001", "c0000001"
 
 

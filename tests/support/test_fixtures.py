@@ -206,7 +206,7 @@ def test_flask_app_upgrades_and_downgrades_with_flask_migrate(tmp_path: Path) ->
 def test_copy_fixture_copies_every_tracked_file_byte_for_byte(name: str, tmp_path: Path) -> None:
     tracked = subprocess.run(
         ["git", "ls-files", "-z", "--", f"fixtures/{name}"],
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
         capture_output=True,
         text=True,
     )
@@ -218,7 +218,7 @@ def test_copy_fixture_copies_every_tracked_file_byte_for_byte(name: str, tmp_pat
 
     copied = {p.relative_to(copy) for p in copy.rglob("*") if p.is_file()}
     assert copied == expected
-    source = Path(__file__).parents[1] / "fixtures" / name
+    source = Path(__file__).parents[2] / "fixtures" / name
     assert all((copy / p).read_bytes() == (source / p).read_bytes() for p in expected)
 
 

@@ -23,7 +23,7 @@ from gitutil import GIT_ENV
 from migfix.db import dialect
 from migfix.project.config import find_project
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 VERSIONS = Path("migrations/versions")
 
 

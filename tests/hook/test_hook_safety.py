@@ -20,7 +20,7 @@ from test_hook_install import FOREIGN_HOOK, make_repo, write_hook
 
 from migfix.hook import install as hook
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(autouse=True)
