@@ -341,19 +341,60 @@ def unpublished_paths(repo_root: Path, under: Sequence[Path]) -> set[Path] | Non
 
 def blobs_at(repo_root: Path, refs: Sequence[str], rels: Sequence[str]) -> dict[str, list[str]]:
     """For each path REL (relative to the work tree, POSIX form), the REFS whose tree has a
-    file there, as ``{rel: ["<ref> <blob id>", ...]}``; one git process for all pairs."""
+    file there, as ``{rel: ["<ref> <blob id>", ...]}``.
+
+    Two ``cat-file`` processes whatever the number of refs: the first names each ref's
+    folder of the paths, the second looks the files up once per distinct folder. Many refs
+    share the same folder (a versions folder of thousands of files), which is read once,
+    not once per ref.
+    """
     # A ref name never holds ':' or a newline; a path with a newline cannot be asked this way.
-    asked = [(ref, rel) for rel in rels if "\n" not in rel for ref in refs]
-    if not asked:
+    wanted = [rel for rel in rels if "\n" not in rel]
+    folders = sorted({rel.rpartition("/")[0] for rel in wanted})
+    if not wanted or not refs:
         return {}
-    lines = "".join(f"{ref}:{rel}\n" for ref, rel in asked).encode()
-    proc = _run(repo_root, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin=lines)
+    asked = [(ref, folder) for ref in refs for folder in folders]
+    trees = _batch_check(repo_root, [f"{ref}:{folder}" for ref, folder in asked])
+    by_tree: dict[str, list[str]] = {}  # folder tree -> refs having it
+    tree_of: dict[tuple[str, str], str] = {}
+    for (ref, folder), (oid, kind) in zip(asked, trees, strict=True):
+        if kind == "tree":
+            by_tree.setdefault(oid, []).append(ref)
+            tree_of[ref, folder] = oid
+    looked = [(tree, rel) for tree in by_tree for rel in wanted]
+    names = [f"{tree}:{rel.rpartition('/')[2]}" for tree, rel in looked]
+    blob_in: dict[tuple[str, str], str] = {}
+    for (tree, rel), (oid, kind) in zip(looked, _batch_check(repo_root, names), strict=True):
+        if kind == "blob":
+            blob_in[tree, rel] = oid
     found: dict[str, list[str]] = {}
-    for (ref, rel), answer in zip(asked, proc.stdout.splitlines(), strict=False):
-        oid, _, kind = answer.partition(b" ")
-        if kind == b"blob":
-            found.setdefault(rel, []).append(f"{ref} {oid.decode()}")
+    for rel in wanted:
+        folder = rel.rpartition("/")[0]
+        for ref in refs:
+            held = tree_of.get((ref, folder))
+            blob = blob_in.get((held, rel)) if held else None
+            if blob:
+                found.setdefault(rel, []).append(f"{ref} {blob}")
     return found
+
+
+def _batch_check(repo_root: Path, names: Sequence[str]) -> list[tuple[str, str]]:
+    """``(object id, type)`` of each of NAMES (``<rev>:<path>``), ``("", "missing")`` for a
+    name that names nothing; one git process."""
+    if not names:
+        return []
+    proc = _run(
+        repo_root,
+        "cat-file",
+        "--batch-check=%(objectname) %(objecttype)",
+        stdin="".join(n + "\n" for n in names).encode(),
+    )
+    answers = []
+    lines = proc.stdout.splitlines()
+    for i in range(len(names)):
+        oid, _, kind = (lines[i] if i < len(lines) else b"").partition(b" ")
+        answers.append((oid.decode(), kind.decode()) if kind != b"missing" else ("", "missing"))
+    return answers
 
 
 def blob_contents(repo_root: Path, oids: Iterable[str]) -> dict[str, bytes]:

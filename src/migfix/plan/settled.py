@@ -126,11 +126,13 @@ def classify(
             if graph.nodes[rev].path not in added:
                 places[rev] = why
         reason = f"new = not committed (every committed revision is settled: {why})"
-    elif candidates and remote:
-        _published_elsewhere(project, repo, graph, candidates, remote, places)
-        reason = "new = not on " + " nor on ".join([*refs, "any remote-tracking ref or tag"])
     else:
-        reason = "new = not on " + " nor on ".join(refs)
+        named = len(places)
+        if candidates and remote:
+            _published_elsewhere(project, repo, graph, candidates, remote, places)
+        # The remote-tracking refs and tags are named when they settled something.
+        elsewhere = ["any remote-tracking ref or tag"] if len(places) > named else []
+        reason = "new = not on " + " nor on ".join([*refs, *elsewhere])
     # Uncommitted files need no look of their own: one whose id is not published is new by
     # this rule, and one whose id is published stays settled (rewriting it would change a
     # revision someone may have applied).
@@ -181,10 +183,13 @@ def _published_elsewhere(
     """
     from migfix.git import gitops
 
-    locations = list(project.version_locations)
-    changed = gitops.unpublished_paths(repo, locations)
+    # The candidates' own paths when they are few (usually: this branch's new revisions):
+    # git then compares a few files, not every file of the version locations.
+    paths = [graph.nodes[r].path for r in candidates]
+    under = paths if len(paths) <= 64 else list(project.version_locations)
+    changed = gitops.unpublished_paths(repo, under)
     if changed is not None:
-        changed |= gitops.uncommitted_paths(repo, locations)
+        changed |= gitops.uncommitted_paths(repo, under)
     ask = []
     for rev in candidates:
         if changed is not None and graph.nodes[rev].path not in changed:
