@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from gitutil import GIT_ENV, git
 from projutil import Team
 from test_action import ACTION, ROOT, evaluate, step
@@ -199,3 +200,50 @@ def test_unknown_fix_is_a_usage_error(team: Team, tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "::error title=migfix::fix: 'squash' is none, rebase or merge" in proc.stdout
+
+
+def test_docs_workflow_uses_the_fix() -> None:
+    workflow = yaml.safe_load((ROOT / "docs" / "fix-migrations.yml").read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as True.
+    assert set(workflow[True]) == {"pull_request", "push", "merge_group"}
+    steps = workflow["jobs"]["migfix"]["steps"]
+    action = next(s for s in steps if str(s.get("uses", "")).endswith("/migfix@v0.1.0"))
+    assert action["with"]["fix"] == "rebase"
+    assert workflow["permissions"]["contents"] == "write"
+
+
+def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Path) -> None:
+    job = yaml.safe_load((ROOT / "docs" / "gitlab-ci-migfix.yml").read_text(encoding="utf-8"))
+    job = job["migfix-fix"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    # A GitLab runner's checkout: the whole history (GIT_DEPTH 0), detached at the commit.
+    runner = team.remote.parent / "runner"
+    git(runner.parent, "clone", "-q", f"file://{team.remote}", "runner")
+    git(runner, "checkout", "-q", "--detach", "origin/feature-b")
+    tip = server(team, "feature-b")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))},
+        **GIT_ENV,
+        **{k: str(v) for k, v in job["variables"].items()},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature-b",
+        "CI_PROJECT_ID": "1",
+        "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "1",
+    }
+    proc = subprocess.run(
+        # GitLab runs the script's lines in one bash that stops at the first failure.
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
+        cwd=runner,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "not asked to push (--no-push)" in proc.stderr
+    assert server(team, "feature-b") == tip
+    assert set(job["artifacts"]["paths"]) == {"migfix-fix.patch", "migfix-summary.md"}
+    assert (runner / "migfix-fix.patch").is_file()
+    assert "git apply migfix-fix.patch" in (runner / "migfix-summary.md").read_text()
