@@ -10,7 +10,7 @@ from pathlib import Path
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, Refusal
 from migfix.git import gitops
 from migfix.plan.overlap import refuse_if_strict
-from migfix.plan.rebase import RebasePlan, SettledRevisions, ids_text
+from migfix.plan.rebase import RebasePlan, SettledRevisions, SeveralHeads, ids_text
 from migfix.plan.rebase_onto import plan_onto
 from migfix.project.config import Project, shown
 from migfix.report import formats as report
@@ -63,7 +63,9 @@ def hook_rebase(
     ``hookrun``), else ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
     ``origin/HEAD``, ``main`` or ``master``. Returns the paths written and the report.
     A merge of REF's history that does nothing is dropped, as by ``migfix rebase``; one
-    that carries operations is refused: deleting those is left to a human.
+    that carries operations is refused: deleting those is left to a human. When no ref
+    will do, raises :class:`SeveralHeads` if one of them already had several heads, else
+    :class:`SettledRevisions`.
     """
     candidates = list(onto)
     if not candidates:
@@ -76,6 +78,7 @@ def hook_rebase(
             )
         candidates = [ref]
     blocked: list[SettledRevisions] = []
+    split: list[SeveralHeads] = []
     with txn.writer_lock(project.root):
         for ref in candidates:
             try:
@@ -83,7 +86,12 @@ def hook_rebase(
             except SettledRevisions as exc:
                 blocked.append(exc)
                 continue
+            except SeveralHeads as exc:
+                split.append(exc)
+                continue
             return write_rebase(planned, by=by), text(planned)
+    if split:  # the plainer reason: no rebase can fix a side that is split already
+        raise split[0]
     settled = sorted({r for exc in blocked for r in exc.revisions})
     raise SettledRevisions(blocked[0].message, settled)
 

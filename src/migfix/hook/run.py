@@ -470,7 +470,7 @@ def _fix(
     note: str | None = None
     if chosen == "rebase":
         from migfix.commands.rebase import hook_rebase
-        from migfix.plan.rebase import SettledRevisions
+        from migfix.plan.rebase import SettledRevisions, SeveralHeads
         from migfix.report.next_step import ref_name
 
         # Named (origin/main) rather than by sha, in the report and the commit title.
@@ -484,6 +484,14 @@ def _fix(
             _say(
                 f"{where}the rebase strategy would rewrite settled revisions "
                 f"({', '.join(exc.revisions)}); using the merge strategy instead."
+            )
+            chosen = "merge"
+        except SeveralHeads as exc:
+            shown = exc.ref[:12] if len(exc.ref) == 40 else exc.ref
+            _say(
+                f"{where}the rebase strategy has no single head to rebase onto ({shown} "
+                f"already has several heads: {', '.join(exc.heads)}); using the merge "
+                "strategy instead."
             )
             chosen = "merge"
     if chosen != "rebase":

@@ -37,6 +37,15 @@ class SettledRevisions(Refusal):
         self.revisions = tuple(revisions)
 
 
+class SeveralHeads(Refusal):
+    """The ref to rebase onto itself has several heads: there is no single head to rebase onto."""
+
+    def __init__(self, message: str, ref: str, heads: Sequence[str]) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.heads = tuple(heads)
+
+
 @dataclass(frozen=True)
 class RebasePlan:
     ref: str
@@ -153,10 +162,12 @@ def plan_rebase(
 def _refuse_unmerged_ref(onto: Graph, ref: str) -> None:
     unintended = onto.unintended_heads()
     if unintended:
-        raise Refusal(
+        raise SeveralHeads(
             f"{ref} itself has several heads ({', '.join(unintended)}), so there is no single "
             f"head to rebase onto. Run `migfix merge` on {ref} first (check it out, merge its "
-            f"heads, commit and push), then run `migfix rebase --onto {ref}` again."
+            f"heads, commit and push), then run `migfix rebase --onto {ref}` again.",
+            ref,
+            unintended,
         )
 
 

@@ -16,7 +16,7 @@ from migfix.plan.against import ref_files
 from migfix.plan.guards import refuse_broken, refuse_conflicts
 from migfix.plan.heads_lock import lock_path
 from migfix.plan.rebase import RebasePlan, SettledRevisions, plan_rebase
-from migfix.plan.settled import classify
+from migfix.plan.settled import classify, where_published
 from migfix.project.config import Project, relpath
 from migfix.read.does_nothing import does_nothing
 from migfix.read.graph import Graph, read_graph
@@ -73,7 +73,8 @@ def plan_onto(
         touched = [m.revision for m in plan.repoints] + [d.revision for d in plan.dropped]
         settled = sorted(r for r in touched if not newness.is_new(r))
         if settled:
-            raise _settled_refusal(plan, settled, " or ".join(newness.refs) or "upstream")
+            where = where_published(project, work, newness, settled)
+            raise _settled_refusal(plan, settled, where)
     return _join_extras(project, repo, ref, work, onto, plan)
 
 
