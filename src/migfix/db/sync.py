@@ -319,26 +319,30 @@ def _fix(project: Project, st: Status, command: str) -> str:
 
 def _declared(repo: Path, project: Project, rev: str) -> Declared:
     """Which branch (or, failing that, which commit) declares REV, found with git grep/log."""
-    from migfix.git.gitops import _run as _git
+    from migfix.git import gitops
     from migfix.read.gittree import cat_blobs
     from migfix.read.scan import scan_file
     from migfix.write.moves import _rel
 
     specs = [_rel(repo, p) for p in project.version_locations]
-    refs = _git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")
+    refs = gitops.run(
+        repo, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes"
+    )
     names = [r for r in refs.stdout.decode().split() if r and not r.endswith("/HEAD")]
     where: list[str] = []
     if names:
-        proc = _git(repo, "grep", "-l", "-F", "-e", rev, *names, "--", *specs)
+        proc = gitops.run(repo, "grep", "-l", "-F", "-e", rev, *names, "--", *specs)
         hits = [line for line in proc.stdout.decode().splitlines() if ":" in line]
         for hit in hits:
             ref, _, path = hit.partition(":")
-            blob = _git(repo, "rev-parse", f"{ref}:{path}").stdout.decode().strip()
+            blob = gitops.run(repo, "rev-parse", f"{ref}:{path}").stdout.decode().strip()
             data = cat_blobs(repo, [blob]).get(blob)
             if data is not None and scan_file(Path(path), data).revision == rev:
                 where.append(f"branch {ref} ({path})")
     if not where:
-        proc = _git(repo, "log", "--all", "-n1", "--format=%h", "--name-only", f"-S{rev}", "--")
+        proc = gitops.run(
+            repo, "log", "--all", "-n1", "--format=%h", "--name-only", f"-S{rev}", "--"
+        )
         lines = [x for x in proc.stdout.decode().splitlines() if x.strip()]
         if lines:
             where.append(f"commit {lines[0]}" + (f" ({lines[1]})" if len(lines) > 1 else ""))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migfix.errors import GitError, MigfixError, Refusal
+from migfix.git import gitops
 
 # post-commit is there for merges that stopped on conflicts: git runs no post-merge for them,
 # and the merge commit is made later by the user's own `git commit`. post-checkout only
@@ -74,20 +74,6 @@ class HookStatus:
     legacy: Path | None
 
 
-# --- git ------------------------------------------------------------------------------------
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    except FileNotFoundError as exc:
-        # Either git is not installed or ``repo`` does not exist; both stop us the same way.
-        raise GitError(
-            f"Cannot run git in {repo}: {exc.strerror}. Check that git is installed and on "
-            "PATH and that the directory exists, then run `migfix hook` again."
-        ) from exc
-
-
 def hooks_dir(repo: Path) -> tuple[Path, bool]:
     """The absolute directory git runs hooks from, and whether ``core.hooksPath`` chose it.
 
@@ -95,7 +81,7 @@ def hooks_dir(repo: Path) -> tuple[Path, bool]:
     at the common git dir (hooks are shared by all worktrees). Its answer is relative to the
     directory git ran in, hence the join with ``repo``.
     """
-    proc = _git(repo, "rev-parse", "--git-path", "hooks")
+    proc = gitops.text(repo, "rev-parse", "--git-path", "hooks")
     if proc.returncode != 0:
         raise GitError(
             f"{repo} is not inside a git repository (git rev-parse said: "
@@ -103,7 +89,7 @@ def hooks_dir(repo: Path) -> tuple[Path, bool]:
             "migfix should watch."
         )
     path = (repo / proc.stdout.rstrip("\n")).resolve()
-    hooks_path_set = _git(repo, "config", "--get", "core.hooksPath").returncode == 0
+    hooks_path_set = gitops.text(repo, "config", "--get", "core.hooksPath").returncode == 0
     return path, hooks_path_set
 
 
@@ -517,7 +503,7 @@ def install(
 
 
 def _in_work_tree(repo: Path, directory: Path) -> bool:
-    proc = _git(repo, "rev-parse", "--show-toplevel")
+    proc = gitops.text(repo, "rev-parse", "--show-toplevel")
     if proc.returncode != 0 or not proc.stdout.strip():
         return False  # a bare repository: its hooks folder travels nowhere
     return directory.is_relative_to(Path(proc.stdout.strip()).resolve())
@@ -527,7 +513,6 @@ def _watched_versions(repo: Path, watch: Sequence[str] = ()) -> tuple[str, ...]:
     """The version locations of every project the hooks watch from REPO (the one found from
     there, the one recorded with -c/-n/-d in WATCH, and those discovery finds), relative to
     the work tree root (what post-commit watches); () when there is none."""
-    from migfix.git import gitops
     from migfix.hook.run import Watch, watched
 
     try:

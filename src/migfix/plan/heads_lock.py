@@ -20,11 +20,11 @@ hook's quiet path read the lock.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from migfix.errors import ConfigError, Refusal
+from migfix.git import gitops
 from migfix.project.config import Project, relpath
 from migfix.read.checks import LOCK_OUT_OF_DATE, Problem
 from migfix.read.graph import Graph
@@ -341,14 +341,6 @@ def _valid_toml(text: str) -> bool:
 # -- the merge driver ---------------------------------------------------------------------------
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    from migfix.git.gitops import _env
-
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=_env(), capture_output=True, text=True, check=False
-    )
-
-
 def attributes_line(repo: Path, project: Project) -> str:
     rel = relpath(lock_path(project), repo)
     pattern = f'"/{rel}"' if any(c in rel for c in ' "\\') else f"/{rel}"
@@ -363,7 +355,6 @@ def install_driver(cwd: Path) -> list[str]:
     and the post-merge / post-rewrite / post-commit hook rewrites the lock. A server, which
     has no such config, falls back to git's own merge and reports the conflict.
     """
-    from migfix.git import gitops
     from migfix.project.config import find_project
 
     try:
@@ -386,12 +377,12 @@ def install_driver(cwd: Path) -> list[str]:
         atomic_write(attributes, f"{text}{sep}{line}\n".encode())
         messages.append(f"added `{line}` to {attributes}; commit it")
     name = "migfix heads lock: keep one side, the migfix hook rewrites it"
-    current = _git(repo, "config", "--get", f"merge.{DRIVER}.driver").stdout.strip()
+    current = gitops.text(repo, "config", "--get", f"merge.{DRIVER}.driver").stdout.strip()
     if current == "true":
         messages.append(f"merge driver {DRIVER} already registered")
     else:
         for key, value in (("name", name), ("driver", "true")):
-            proc = _git(repo, "config", f"merge.{DRIVER}.{key}", value)
+            proc = gitops.text(repo, "config", f"merge.{DRIVER}.{key}", value)
             if proc.returncode != 0:
                 raise Refusal(
                     f"git config merge.{DRIVER}.{key} failed: {proc.stderr.strip()}. Register "
@@ -406,12 +397,10 @@ def install_driver(cwd: Path) -> list[str]:
 def uninstall_driver(cwd: Path) -> list[str]:
     """Remove the driver's definition from the repository's git config (``.gitattributes``
     is shared with everyone and stays; without the definition git merges the file itself)."""
-    from migfix.git import gitops
-
     repo = gitops.find_repo(cwd)
-    if repo is None or _git(repo, "config", "--get", f"merge.{DRIVER}.driver").returncode:
+    if repo is None or gitops.text(repo, "config", "--get", f"merge.{DRIVER}.driver").returncode:
         return []
-    _git(repo, "config", "--remove-section", f"merge.{DRIVER}")
+    gitops.text(repo, "config", "--remove-section", f"merge.{DRIVER}")
     return [f"removed the merge driver {DRIVER} from the git config"]
 
 
