@@ -449,7 +449,7 @@ def _fix(
     added: list[Path] = []
     note: str | None = None
     if chosen == "rebase":
-        from migfix.plan.rebase import SettledRevisions, hook_rebase
+        from migfix.plan.rebase import SettledRevisions, SeveralHeads, hook_rebase
         from migfix.report.next_step import ref_name
 
         # Named (origin/main) rather than by sha, in the report and the commit title.
@@ -463,6 +463,14 @@ def _fix(
             _say(
                 f"{where}the rebase strategy would rewrite settled revisions "
                 f"({', '.join(exc.revisions)}); using the merge strategy instead."
+            )
+            chosen = "merge"
+        except SeveralHeads as exc:
+            shown = exc.ref[:12] if len(exc.ref) == 40 else exc.ref
+            _say(
+                f"{where}the rebase strategy has no single head to rebase onto ({shown} "
+                f"already has several heads: {', '.join(exc.heads)}); using the merge "
+                "strategy instead."
             )
             chosen = "merge"
     if chosen != "rebase":

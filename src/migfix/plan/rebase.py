@@ -36,6 +36,15 @@ class SettledRevisions(Refusal):
         self.revisions = tuple(revisions)
 
 
+class SeveralHeads(Refusal):
+    """The ref to rebase onto itself has several heads: there is no single head to rebase onto."""
+
+    def __init__(self, message: str, ref: str, heads: Sequence[str]) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.heads = tuple(heads)
+
+
 @dataclass(frozen=True)
 class Move:
     """One branch revision whose ``down_revision`` changes."""
@@ -202,10 +211,12 @@ def plan_rebase(
 def _refuse_unmerged_ref(onto: Graph, ref: str) -> None:
     unintended = onto.unintended_heads()
     if unintended:
-        raise Refusal(
+        raise SeveralHeads(
             f"{ref} itself has several heads ({', '.join(unintended)}), so there is no single "
             f"head to rebase onto. Run `migfix merge` on {ref} first (check it out, merge its "
-            f"heads, commit and push), then run `migfix rebase --onto {ref}` again."
+            f"heads, commit and push), then run `migfix rebase --onto {ref}` again.",
+            ref,
+            unintended,
         )
 
 
@@ -515,7 +526,7 @@ def plan_onto(
     from migfix.commands.merge_run import refuse_broken, refuse_conflicts
     from migfix.git import gitops
     from migfix.plan.against import ref_files
-    from migfix.plan.settled import classify
+    from migfix.plan.settled import classify, where_published
     from migfix.read.does_nothing import does_nothing
     from migfix.read.graph import read_graph
 
@@ -557,7 +568,8 @@ def plan_onto(
         touched = [m.revision for m in plan.moves] + [d.revision for d in plan.dropped]
         settled = sorted(r for r in touched if not newness.is_new(r))
         if settled:
-            raise _settled_refusal(plan, settled, " or ".join(newness.refs) or "upstream")
+            where = where_published(project, work, newness, settled)
+            raise _settled_refusal(plan, settled, where)
     return _join_extras(project, repo, ref, work, onto, plan)
 
 
@@ -613,7 +625,9 @@ def hook_rebase(
     ``hookrun``), else ``[tool.migfix] upstream``, else the branch's ``@{upstream}``,
     ``origin/HEAD``, ``main`` or ``master``. Returns the paths written and the report.
     A merge of REF's history that does nothing is dropped, as by ``migfix rebase``; one
-    that carries operations is refused: deleting those is left to a human.
+    that carries operations is refused: deleting those is left to a human. When no ref
+    will do, raises :class:`SeveralHeads` if one of them already had several heads, else
+    :class:`SettledRevisions`.
     """
     from migfix.git import gitops
 
@@ -630,6 +644,7 @@ def hook_rebase(
     from migfix.write import txn
 
     blocked: list[SettledRevisions] = []
+    split: list[SeveralHeads] = []
     with txn.writer_lock(project.root):
         for ref in candidates:
             try:
@@ -637,7 +652,12 @@ def hook_rebase(
             except SettledRevisions as exc:
                 blocked.append(exc)
                 continue
+            except SeveralHeads as exc:
+                split.append(exc)
+                continue
             return apply(planned, by=by), render(planned)
+    if split:  # the plainer reason: no rebase can fix a side that is split already
+        raise split[0]
     settled = sorted({r for exc in blocked for r in exc.revisions})
     raise SettledRevisions(blocked[0].message, settled)
 
