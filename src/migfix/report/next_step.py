@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migfix.git import gitops
+from migfix.plan.settled import upstream_revisions
 from migfix.read.checks import Problem, blocks_writes
 
 if TYPE_CHECKING:
@@ -72,7 +73,6 @@ def published_note(repo: Path, plan: MergePlan, graph: Graph) -> str | None:
     refs = plan.newness.refs
     if not plan.merges or len(refs) < 2:
         return None  # one settled ref (the shared branch itself): a merge is the only way
-    from migfix.plan.settled import upstream_revisions
 
     # classify's refs: the branch's own @{upstream} first, then the default branch.
     upstream, default = refs[0], refs[1]
