@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migfix.git import gitops
+from migfix.git import gitops, trees
 from migfix.read.scan import RevisionFile, scan_file
 
 _SYMLINK, _SUBMODULE = b"120000", b"160000"
@@ -171,7 +171,7 @@ def tree_files(
         if entries is None or any(is_link for _p, _o, is_link in entries):
             # Symlinks (a linked revision file, a linked folder): gitops follows them
             # inside the tree. Rare, so read without the cache.
-            files = gitops.read_tree_files(repo, sha, loc, recursive=recursive)
+            files = trees.read_tree_files(repo, sha, loc, recursive=recursive)
             if files is None and on_missing is not None:
                 on_missing(loc)
             chosen = {

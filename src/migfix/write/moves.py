@@ -28,7 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from migfix.git.gitops import TreeDiff, remembered, run
+from migfix.git.gitops import remembered, run
+from migfix.git.history import TreeDiff
 from migfix.read.gittree import cat_blobs
 from migfix.read.scan import Unknown, scan_file
 
