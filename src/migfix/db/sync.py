@@ -238,6 +238,9 @@ def _env_error(exc: BaseException, url: str | None, doing: str) -> MigfixError:
 @dataclass
 class _Seen:
     url: Any = None
+    key: str = ""
+    """The database's identity, taken while env.py runs: a relative SQLite path means the
+    file the connection opened, from the folder env.py runs in, not from the caller's."""
     heads: tuple[str, ...] = ()
     connected: bool = False
 
@@ -247,6 +250,7 @@ def _read(project: Project, url: str | None, load_app: Callable[[], Any] | None)
 
     def look(_rev: Any, context: Any) -> list[Any]:
         seen.url = context.connection.engine.url
+        seen.key = database_key(seen.url)
         seen.heads = tuple(context.get_current_heads())
         seen.connected = True
         return []
@@ -285,7 +289,7 @@ def status(
 
     seen = _read(project, url, load_app)
     repo = gitops.find_repo(project.root)
-    key = database_key(seen.url)
+    key = seen.key
     moves, syncs = journal.all_moves(repo, list(project.version_locations))
     analysis = analyse(graph, seen.heads, moves, [s for s in syncs if s.database == key])
     heads = tuple(r for r in graph.topological_order() if not graph.children[r])
