@@ -630,7 +630,14 @@ def test_a_database_is_known_by_the_url_as_the_connection_resolves_it(tmp_path: 
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Nothing to do" in again.stdout, again.stdout
     assert not (alice.migrations / "typed.db").exists()
+    # A hand-edited line whose "old" is a string (read as parents r, r, r, ...) is named and
+    # never planned on.
+    journal = alice.root / ".git" / "migfix-moves.jsonl"
+    lines = journal.read_text().splitlines()
+    bad = json.dumps({"kind": "move", "revision": R, "old": R, "new": [S2], "when": 1, "by": "x"})
+    journal.write_text("\n".join([*lines, bad]) + "\n")
     for where in (alice.root, alice.migrations):
         status = ok(run(where, "migfix", "db", "status"))
         assert "in step" in status.stdout, status.stdout
+        assert f'line {len(lines) + 1}: "old" is not a list of revision ids' in status.stdout
     assert {"r_table", "s1_table", "s2_table"} <= tables(db)
