@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migfix.errors import Refusal
+from migfix.git import gitops
+from migfix.plan.against import ref_files
 from migfix.project.config import Project
+from migfix.read.gittree import revisions_on
 from migfix.read.graph import Graph
 
 
@@ -46,12 +49,9 @@ def upstream_revisions(
     git (``blobscan.revisions_on``); the others are the files already read.
     """
     if graph is not None:
-        from migfix.read.gittree import revisions_on
-
         return revisions_on(
             project.version_locations, repo, ref, graph.files, recursive=project.recursive
         )
-    from migfix.plan.against import ref_files
 
     return {f.revision for f in ref_files(project, repo, ref, full=False) if f.revision}
 
@@ -65,7 +65,6 @@ def settled_refs(repo: Path) -> list[str]:
     merged in from the default branch since, and the default branch lacks what this branch
     already published.
     """
-    from migfix.git import gitops
 
     refs = [r for r in (gitops.branch_upstream(repo), gitops.default_branch(repo)) if r]
     return list(dict.fromkeys(refs))
@@ -95,7 +94,6 @@ def classify(
                 f"--new {rev}: no revision file declares '{rev}'. Give the id of one of this "
                 "branch's revisions (see `migfix graph`)."
             )
-    from migfix.git import gitops
 
     repo = gitops.find_repo(cwd or project.root)
     if repo is None:
@@ -211,7 +209,7 @@ def _refs_holding(
     from migfix.git import gitops
     from migfix.read.scan import scan_file
 
-    ask = {gitops._rel(repo, graph.nodes[r].path): r for r in revs}
+    ask = {gitops.relative(repo, graph.nodes[r].path): r for r in revs}
     if not ask or not refs:
         return {}
     found = gitops.blobs_at(repo, refs, list(ask))
