@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -66,20 +65,6 @@ class HookStatus:
     legacy: Path | None
 
 
-# --- git ------------------------------------------------------------------------------------
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    except FileNotFoundError as exc:
-        # Either git is not installed or ``repo`` does not exist; both stop us the same way.
-        raise GitError(
-            f"Cannot run git in {repo}: {exc.strerror}. Check that git is installed and on "
-            "PATH and that the directory exists, then run `migfix hook` again."
-        ) from exc
-
-
 def hooks_dir(repo: Path) -> tuple[Path, bool]:
     """The absolute directory git runs hooks from, and whether ``core.hooksPath`` chose it.
 
@@ -87,7 +72,7 @@ def hooks_dir(repo: Path) -> tuple[Path, bool]:
     at the common git dir (hooks are shared by all worktrees). Its answer is relative to the
     directory git ran in, hence the join with ``repo``.
     """
-    proc = _git(repo, "rev-parse", "--git-path", "hooks")
+    proc = gitops.text(repo, "rev-parse", "--git-path", "hooks")
     if proc.returncode != 0:
         raise GitError(
             f"{repo} is not inside a git repository (git rev-parse said: "
@@ -95,7 +80,7 @@ def hooks_dir(repo: Path) -> tuple[Path, bool]:
             "migfix should watch."
         )
     path = (repo / proc.stdout.rstrip("\n")).resolve()
-    hooks_path_set = _git(repo, "config", "--get", "core.hooksPath").returncode == 0
+    hooks_path_set = gitops.text(repo, "config", "--get", "core.hooksPath").returncode == 0
     return path, hooks_path_set
 
 
@@ -272,7 +257,7 @@ def _put_in_place(plan: _HookPlan, undo: list[Callable[[], None]]) -> list[str]:
 
 
 def _in_work_tree(repo: Path, directory: Path) -> bool:
-    proc = _git(repo, "rev-parse", "--show-toplevel")
+    proc = gitops.text(repo, "rev-parse", "--show-toplevel")
     if proc.returncode != 0 or not proc.stdout.strip():
         return False  # a bare repository: its hooks folder travels nowhere
     return directory.is_relative_to(Path(proc.stdout.strip()).resolve())

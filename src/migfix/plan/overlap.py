@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migfix.errors import EXIT_PROBLEMS, Refusal
-from migfix.git import gitops
+from migfix.git import gitops, trees
 from migfix.plan.against import ref_files
 from migfix.plan.overlap_touches import Touch, touches
 from migfix.project.config import Project
@@ -246,7 +246,7 @@ def ref_reader(project: Project, repo: Path, ref: str, graph: Graph, ref_revs: s
             blobs = {}
             for loc in project.version_locations:
                 blobs.update(
-                    gitops.read_tree_files(repo, ref, loc, recursive=project.recursive) or {}
+                    trees.read_tree_files(repo, ref, loc, recursive=project.recursive) or {}
                 )
         node = graph.nodes.get(rev)
         return blobs.get(node.path) if node is not None else None
