@@ -570,6 +570,12 @@ def test_flask_migfix_db_upgrade(tmp_path: Path) -> None:
     git(alice.root, "merge", "-q", "--no-edit", "origin/main")
     # What Flask-Migrate alone does: nothing.
     assert "Running upgrade" not in ok(run(alice.root, "flask", "db", "upgrade", env=env)).stderr
+    # With the guard in env.py, it stops and says what to run instead.
+    ok(run(alice.root, "flask", "migfix", "db", "guard", "init", env=env))
+    stopped = run(alice.root, "flask", "db", "upgrade", env=env)
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert f"{S1}, {S2} never ran on this database" in stopped.stderr
+    assert "Run `flask migfix db upgrade`" in stopped.stderr
 
     upgraded = ok(run(alice.root, "flask", "migfix", "db", "upgrade", env=env))
 
@@ -604,3 +610,95 @@ def test_postgres_db_upgrade(tmp_path: Path, postgres_url: str) -> None:
     engine.dispose()
     assert {"r_table", "s1_table", "s2_table", "t_table"} <= names
     assert rows == ["tttt0001"] and kept == ["kept"]
+
+
+GUARDED_ONLINE = """\
+    with connectable.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=target_metadata
+        )
+
+        migfix_guard(context)  # migfix db guard: stop an upgrade that would skip moved revisions
+
+        with context.begin_transaction():
+            context.run_migrations()
+"""
+
+
+def test_the_guard_stops_a_plain_alembic_upgrade_that_would_skip_moved_revisions(
+    tmp_path: Path,
+) -> None:
+    bob = pulled_rebase_without_hooks(tmp_path)
+    db = bob.root / "typed.db"
+    env_py = bob.migrations / "env.py"
+    before = env_py.read_text()
+
+    added = ok(run(bob.root, "migfix", "db", "guard", "init"))
+    again = ok(run(bob.root, "migfix", "db", "guard", "init"))
+
+    assert "Added the guard to migrations/env.py" in added.stdout
+    assert "already has the guard; nothing changed" in again.stdout
+    expected = before.replace(
+        "from alembic import context\n",
+        "from alembic import context\nfrom migfix.db.guard import check as migfix_guard\n",
+    ).replace(
+        GUARDED_ONLINE.replace(
+            "        migfix_guard(context)  # migfix db guard: stop an "
+            "upgrade that would skip moved revisions\n\n",
+            "",
+        ),
+        GUARDED_ONLINE,
+    )
+    assert env_py.read_text() == expected
+
+    stopped = run(bob.root, "alembic", "upgrade", "heads")
+
+    assert stopped.returncode == 255  # alembic's exit code for a CommandError
+    said = stopped.stderr
+    assert f"records {R}, but {R} moved ({bob.a} -> {S2}) after it ran there" in said, said
+    assert f"{S1}, {S2} never ran on this database" in said
+    assert "Run `migfix db upgrade`, which runs them and then upgrades" in said
+    assert "Traceback" not in said
+    assert version(db) == [R] and "t_table" not in tables(db)
+    # migfix's own upgrade goes through the same env.py, guard and all.
+    ok(run(bob.root, "migfix", "db", "upgrade"))
+    assert version(db) == ["tttt0001"]
+    ok(run(bob.root, "alembic", "upgrade", "heads"))
+    # A downgrade is never stopped.
+    downgraded = ok(run(bob.root, "alembic", "downgrade", "-1"))
+    assert "Running downgrade" in downgraded.stderr
+
+
+def test_the_guard_lets_every_upgrade_through_when_nothing_moved_and_outside_git(
+    tmp_path: Path,
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    ok(run(alice.root, "migfix", "db", "guard", "init"))
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R and the guard")
+    ok(run(alice.root, "alembic", "upgrade", "heads"))
+    assert version(alice.root / "typed.db") == [R]
+
+    outside = alice.copy(tmp_path / "outside")
+    add(outside, S1, "s1_table")
+    ok(run(outside.root, "alembic", "upgrade", "heads"))
+    assert version(outside.root / "typed.db") == [S1]
+
+
+def test_guard_init_refuses_an_env_py_it_does_not_know_and_shows_the_lines(
+    tmp_path: Path,
+) -> None:
+    proj = new_project(tmp_path, "typed")
+    env_py = proj.migrations / "env.py"
+    env_py.write_text("from alembic import context\nprint('custom')\n")
+
+    refused = run(proj.root, "migfix", "db", "guard", "init")
+    shown = ok(run(proj.root, "migfix", "db", "guard", "init", "--show"))
+
+    assert refused.returncode == 2, refused.stderr
+    assert "Cannot tell where the guard goes in" in refused.stderr
+    assert "Nothing was changed" in refused.stderr
+    assert env_py.read_text() == "from alembic import context\nprint('custom')\n"
+    assert "from migfix.db.guard import check as migfix_guard" in shown.stdout
+    assert "migfix_guard(context)" in shown.stdout

@@ -177,3 +177,40 @@ def db_upgrade(
     code = dbupgrade.upgrade_exit(result)
     click.echo(text, err=bool(code))
     return code
+
+
+@db.group("guard")
+def db_guard() -> None:
+    """Make a plain `alembic upgrade` stop on a database a moved migration skipped."""
+
+
+@db_guard.command("init")
+@project_options
+@click.option("--show", is_flag=True, help="Print the lines to add to env.py; change nothing.")
+def db_guard_init(
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    show: bool,
+) -> int:
+    """Add migfix's guard to env.py (one import, one call after context.configure).
+
+    Then `alembic upgrade` / `flask db upgrade` on a database that ran a revision before it
+    moved stops and names `migfix db upgrade`, instead of silently doing nothing.
+    """
+    from migfix.cli.main import _project
+    from migfix.db import guard
+    from migfix.project.config import relpath
+
+    if show:
+        click.echo(guard.snippet(), nl=False)
+        return 0
+    project = _project(config, name, versions, recursive)
+    path, changed = guard.init(project)
+    where = relpath(path, Path.cwd())
+    if changed:
+        click.echo(f"Added the guard to {where}; commit it so the whole team has it.")
+    else:
+        click.echo(f"{where} already has the guard; nothing changed.")
+    return 0
