@@ -150,22 +150,52 @@ def test_nothing_to_fix_changes_nothing(
     assert git(again, "rev-parse", "HEAD") == tip
 
 
-def test_a_push_that_raced_in_is_not_overwritten(
+def more_work(team: Team, branch: str) -> str:
+    """Alice commits more on BRANCH and pushes it to ``BRANCH-next``; returns that commit."""
+    alice = team.alice.root
+    git(alice, "checkout", "-q", branch)
+    (alice / "NOTES").write_text("more work\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "more work")
+    git(alice, "push", "-q", "origin", f"HEAD:refs/heads/{branch}-next")
+    return git(alice, "rev-parse", "HEAD")
+
+
+def test_a_push_made_before_the_job_ran_is_not_overwritten(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     team = branches(tmp_path)
     clone = checkout(team, "feature-a", "ci")
     # Alice pushes again while the job is queued on the older commit.
-    alice = team.alice.root
-    git(alice, "checkout", "-q", "feature-a")
-    (alice / "NOTES").write_text("more work\n")
-    git(alice, "add", "NOTES")
-    git(alice, "commit", "-q", "-m", "more work")
-    git(alice, "push", "-q", "origin", "feature-a")
-    theirs = server(team, "feature-a")
+    theirs = more_work(team, "feature-a")
+    git(team.remote, "update-ref", "refs/heads/feature-a", theirs)
+    rc, out, err = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 1
+    assert f"origin/feature-a is at {theirs[:12]}, not at the checked-out commit" in err
+    assert "nothing was changed" in err and out == ""
+    assert server(team, "feature-a") == theirs
+    assert git(clone, "status", "--porcelain") == ""
+
+
+def test_a_push_that_lands_during_the_run_is_not_overwritten(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    clone = checkout(team, "feature-a", "ci")
+    theirs = more_work(team, "feature-a")
+    # Alice's push lands on the server just before ours: the server's hook moves the branch
+    # as our push arrives (outside git's quarantine, as a concurrent push would).
+    hook = team.remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"env -u GIT_QUARANTINE_PATH git update-ref refs/heads/feature-a {theirs}\n"
+        "cat >/dev/null\n"
+    )
+    hook.chmod(0o755)
     rc, _, err = ci_fix(capsys, monkeypatch, clone)
     assert rc == 1
-    assert "moved while migfix fixed it" in err and "nothing was pushed" in err
+    assert f"origin/feature-a moved while migfix fixed it (it is at {theirs[:12]} now" in err
+    assert "nothing was pushed" in err
     assert server(team, "feature-a") == theirs
 
 
@@ -274,3 +304,106 @@ def test_heads_lock_conflict_is_resolved_and_the_merge_is_clean(
     capsys.readouterr()
     monkeypatch.chdir(bob.root)
     assert main(["check"]) == 0, capsys.readouterr()  # the lock matches the one head
+
+
+def test_a_base_that_conflicts_outside_the_migrations_is_left_to_a_person(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    for proj, branch, text in ((team.alice, "feature-a", "ours\n"), (team.bob, "main", "theirs\n")):
+        git(proj.root, "checkout", "-q", branch)
+        git(proj.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", branch)
+        (proj.root / "app.cfg").write_text(text)
+        git(proj.root, "add", "app.cfg")
+        git(proj.root, "commit", "-q", "-m", "config")
+        git(proj.root, "push", "-q", "origin", branch)
+    tip = server(team, "feature-a")
+    clone = checkout(team, "feature-a", "ci")
+    rc, _, err = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 1
+    assert err == (
+        "migfix: Merging origin/main into feature-a conflicts outside the migrations "
+        "(app.cfg), so migfix ci fix cannot fix the migrations on its own. Merge origin/main "
+        "into feature-a by hand, then run `migfix rebase --onto origin/main` (or let this job "
+        "run again).\n"
+    )
+    # The checkout is as it was: no merge in progress, no file changed, nothing pushed.
+    assert git(clone, "status", "--porcelain") == ""
+    assert git(clone, "rev-parse", "HEAD") == tip == server(team, "feature-a")
+    assert not (clone / ".git" / "MERGE_HEAD").exists()
+
+
+def test_without_a_base_or_a_branch_it_says_what_to_give(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    clone = checkout(team, "feature-a", "ci")
+    monkeypatch.chdir(clone)
+    assert main(["ci", "fix"]) == 2
+    assert "needs the branch the pull request merges into: give `--base origin/main`" in (
+        capsys.readouterr().err
+    )
+    git(clone, "checkout", "-q", "--detach")
+    assert main(["ci", "fix", "--base", "origin/main"]) == 2
+    assert "HEAD is detached: give `--branch NAME`" in capsys.readouterr().err
+    # In a merge request pipeline, GitLab names both.
+    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
+    monkeypatch.setenv("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature-a")
+    assert main(["ci", "fix"]) == 0
+    assert "Pushed the fix to origin/feature-a." in capsys.readouterr().out
+
+
+def test_a_branch_without_revisions_is_left_alone(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "-b", "docs", "main")
+    (alice / "NOTES").write_text("docs only\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "docs")
+    git(alice, "push", "-q", "origin", "docs")
+    clone = checkout(team, "docs", "ci")
+    rc, out, _ = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 0
+    assert out == "Nothing to fix: docs adds no revisions that origin/main lacks.\n"
+    assert git(clone, "rev-parse", "HEAD") == server(team, "docs")
+
+
+def test_a_stale_heads_lock_alone_is_brought_up_to_date(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    (alice.root / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
+    monkeypatch.chdir(alice.root)
+    assert main(["lock", "update"]) == 0
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "lock the heads")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature-a")
+    alice.revision(A, "add a")  # on main's head, but the lock is not updated
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "a")
+    git(alice.root, "push", "-q", "-u", "origin", "feature-a")
+    tip = server(team, "feature-a")
+    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    assert out.startswith(
+        "The heads lock migrations/heads.lock would not match the merged graph.\n"
+        "Updated the heads lock migrations/heads.lock.\n"
+    )
+    assert git(team.remote, "log", "-1", "--format=%s", "feature-a") == (
+        "Update the heads lock for origin/main"
+    )
+    assert git(team.remote, "rev-parse", "feature-a^") == tip  # no merge: main was in already
+    lock = git(team.remote, "show", "feature-a:migrations/heads.lock")
+    assert lock.endswith(f"\n{A} add a")
+
+
+def test_all_projects_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["ci", "fix", "--all", "--base", "origin/main"]) == 2
+    assert "fixes one project per run; name it with -c" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from migfix.cli.options import ci_fix_options, project_options
+from migfix.cli.options import ALL_KEY, ci_fix_options, project_options
 
 
 @click.group("ci")
@@ -44,6 +44,12 @@ def ci_fix(
     from migfix.cli.main import _project
     from migfix.commands import ci_fix
 
+    if click.get_current_context().meta.get(ALL_KEY):
+        # One commit and one push per run: several projects would race their own pushes.
+        raise click.UsageError(
+            "migfix ci fix fixes one project per run; name it with -c (or -d) instead of --all, "
+            "and run it once per project."
+        )
     project = _project(config, name, versions, recursive)
     opts = ci_fix.Options(
         base=base,

@@ -43,6 +43,7 @@ def check(
     echo: Echo,
 ) -> int:
     """``migfix check``: every problem at once; exit 1 if any fails."""
+    from migfix.read import checks
     from migfix.read.graph import read_graph
     from migfix.report import formats as report
 
@@ -53,7 +54,7 @@ def check(
     else:
         g = read_graph(project)
     del deep  # the scan compiles every file (once per change: the scan cache keeps it)
-    problems = g.problems()
+    problems = checks.problems(g)
     if against:
         from migfix.plan import overlap
 
