@@ -159,6 +159,35 @@ def test_plain_git_merge_stops_on_a_conflict_in_the_lock(tmp_path: Path) -> None
     assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == LOCK
 
 
+def test_migfix_merge_after_a_lock_conflict_marks_the_lock_resolved(tmp_path: Path) -> None:
+    proj = locked_project(tmp_path)
+    two_branches(proj)
+    assert git_proc(proj.root, "merge", "--no-edit", "feat-c").returncode == 1
+    (proj.root / "app.py").write_text("unrelated = 1\n")  # never staged by migfix
+
+    merged = ok(migfix_proc(proj.root, "merge", "--rev-id", "dddd0001"))
+
+    assert f"Marked {LOCK} resolved (git add)" in merged.stdout + merged.stderr
+    assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == ""
+    assert git(proj.root, "diff", "--cached", "--name-only", "--", LOCK) == LOCK
+    assert "?? app.py" in git(proj.root, "status", "--porcelain")
+    assert "<<<<<<<" not in read_lock(proj)
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "--no-edit")
+    ok(migfix_proc(proj.root, "check"))
+
+
+def test_lock_update_after_a_lock_conflict_marks_the_lock_resolved(tmp_path: Path) -> None:
+    proj = locked_project(tmp_path)
+    two_branches(proj)
+    assert git_proc(proj.root, "merge", "--no-edit", "feat-c").returncode == 1
+    # Two heads stay (nothing joined them yet): the lock lists both, and is resolved.
+    updated = ok(migfix_proc(proj.root, "lock", "update"))
+
+    assert f"updated {LOCK}; marked {LOCK} resolved (git add)" in updated.stdout
+    assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == ""
+
+
 def test_with_the_hooks_and_driver_the_merge_completes_with_one_head_and_a_correct_lock(
     tmp_path: Path,
 ) -> None:

@@ -536,7 +536,11 @@ def lock_update(
     headlock.require(project, "migfix lock update")
     path = headlock.update(project)
     rel = project.relpath(headlock.lock_path(project))
-    click.echo(f"updated {rel}" if path else f"{rel} is already current")
+    resolved = headlock.mark_resolved(project, path)
+    click.echo(
+        (f"updated {rel}" if path else f"{rel} is already current")
+        + (f"; {resolved}" if resolved else "")
+    )
     return EXIT_OK
 
 

@@ -207,6 +207,11 @@ def _merge(
     from migfix.write import moves
 
     moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
+    for path in gitops.mark_resolved(repo, outcome.written):
+        plan.notes.append(
+            f"Marked {project.relpath(path)} resolved (git add): git listed it as conflicted, "
+            "and migfix wrote its final content."
+        )
     return outcome
 
 

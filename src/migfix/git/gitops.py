@@ -453,6 +453,20 @@ def conflicted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
     }
 
 
+def mark_resolved(repo_root: Path | None, written: Sequence[Path]) -> list[Path]:
+    """``git add`` exactly those of WRITTEN that git lists as conflicted; return them.
+
+    migfix wrote their final content (a heads lock, a revision file), so the conflict is
+    resolved; left unmerged, git would keep listing them (UU) and refuse to commit.
+    Nothing else is staged."""
+    if repo_root is None or not written:
+        return []
+    conflicted = sorted(conflicted_paths(repo_root, written))
+    if conflicted:
+        _check(repo_root, "--literal-pathspecs", "add", "--", *_pathspecs(repo_root, conflicted))
+    return conflicted
+
+
 def operation_in_progress(repo_root: Path) -> str | None:
     """'rebase', 'am', 'merge', 'cherry-pick' or 'revert' when one is stopped half-way.
 

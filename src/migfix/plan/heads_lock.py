@@ -148,6 +148,15 @@ def update(project: Project, graph: Graph | None = None) -> Path | None:
         return found.path
 
 
+def mark_resolved(project: Project, path: Path | None) -> str:
+    """``git add`` the lock at PATH if git lists it as conflicted; what to say about it."""
+    from migfix.git import gitops
+
+    if path is None or not gitops.mark_resolved(gitops.find_repo(project.root), [path]):
+        return ""
+    return f"marked {project.relpath(path)} resolved (git add)"
+
+
 def skipped_hook_file(path: Path) -> bool:
     """Whether a post-write hook call for PATH is one of migfix's own scratch renders."""
     return any(part.startswith(_SCRATCH_PREFIX) for part in path.parts)
