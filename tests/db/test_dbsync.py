@@ -702,3 +702,48 @@ def test_guard_init_refuses_an_env_py_it_does_not_know_and_shows_the_lines(
     assert env_py.read_text() == "from alembic import context\nprint('custom')\n"
     assert "from migfix.db.guard import check as migfix_guard" in shown.stdout
     assert "migfix_guard(context)" in shown.stdout
+
+
+def test_db_commands_from_a_monorepo_root_act_on_each_project_and_its_database(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "mono"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    backend = new_project(tmp_path, "typed", "backend").copy(repo / "backend")
+    billing = new_project(tmp_path, "typed", "billing").copy(repo / "billing")
+    (repo / ".gitignore").write_text("__pycache__/\n*.db\n")
+    commit_all(repo, "two services")
+    git(repo, "checkout", "-q", "-b", "feature")
+    add(backend, R, "r_table")
+    commit_all(repo, "add R")
+    ok(run(backend.root, "alembic", "upgrade", "heads"))
+    ok(run(billing.root, "alembic", "upgrade", "heads"))
+    db = backend.root / "typed.db"
+    write_row(db)
+    git(repo, "checkout", "-q", "main")
+    add(backend, S1, "s1_table")
+    add(backend, S2, "s2_table")
+    commit_all(repo, "add S1, S2")
+    git(repo, "checkout", "-q", "feature")
+    ok(run(backend.root, "migfix", "rebase", "--onto", "main"))
+    commit_all(repo, "R onto S2")
+    git(repo, "merge", "-q", "--no-edit", "main")
+
+    status = run(repo, "migfix", "db", "status")
+    as_json = json.loads(run(repo, "migfix", "db", "status", "--json").stdout)
+
+    assert status.returncode == 1, status.stdout + status.stderr
+    first, second = status.stdout.split("==> billing <==")
+    assert "==> backend <==" in first and f"{S1}, {S2} never ran here" in first
+    assert "in step" in second
+    assert [(p["project"], p["exit_code"]) for p in as_json] == [("backend", 1), ("billing", 0)]
+
+    upgraded = ok(run(repo, "migfix", "db", "upgrade"))
+
+    assert f"Ran {S1}, {S2}" in upgraded.stdout.split("==> billing <==")[0]
+    assert version(db) == [R] and {"s1_table", "s2_table"} <= tables(db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("select note from r_table").fetchall() == [("kept",)]
+    assert version(billing.root / "typed.db") == ["bbbb0004"]
+    ok(run(repo, "migfix", "db", "status"))

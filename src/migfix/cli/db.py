@@ -1,4 +1,8 @@
-"""``migfix db status|sync``: the click edge of :mod:`migfix.db.sync`.
+"""``migfix db status|sync|upgrade``: the click edge of :mod:`migfix.db.sync`.
+
+From a repository root with no project at or above it, each command acts on every project
+discovery finds (each with its own database, as its env.py connects), grouped by project,
+exiting with the worst code (:mod:`migfix.cli.every_project`).
 
 Kept out of ``cli.py`` so the database commands grow here; ``cli`` only adds the group.
 Nothing heavy is imported until a command runs.
@@ -10,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from migfix.cli.every_project import each_project
 from migfix.cli.options import json_option, project_options
 
 APP_LOADER_KEY = "migfix.load_app"
@@ -39,6 +44,7 @@ def db() -> None:
 @url_option
 @json_option
 @click.pass_context
+@each_project
 def db_status(
     ctx: click.Context,
     config: Path | None,
@@ -89,6 +95,7 @@ def db_status(
     "the new order: record that, run nothing.",
 )
 @click.pass_context
+@each_project
 def db_sync(
     ctx: click.Context,
     config: Path | None,
@@ -145,6 +152,7 @@ def db_sync(
 @project_options
 @url_option
 @click.pass_context
+@each_project
 def db_upgrade(
     ctx: click.Context,
     revision: str,
