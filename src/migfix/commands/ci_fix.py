@@ -67,6 +67,7 @@ class _Run:
     before: Graph
     lines: list[str] = field(default_factory=list)
     moved: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
+    merge_revisions: tuple[str, ...] = ()
     after: Graph | None = None
 
 
@@ -238,6 +239,7 @@ def _merge(run: _Run) -> None:
 
     outcome = merge_run.merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
     if outcome.changed:
+        run.merge_revisions = tuple(m.revision for m in outcome.plan.merges)
         run.lines.append(outcome.text(review=False))
 
 
@@ -266,8 +268,10 @@ def _commit_message(run: _Run) -> str:
         title = f"Rebase migrations onto {run.base}: " + ", ".join(
             f"{r} ({_ids(old)} -> {_ids(new)})" for r, old, new in run.moved
         )
-    elif any(line.startswith("Created merge revision") for line in run.lines):
-        title = f"Merge migration heads of {run.base} and {run.branch}"
+    elif run.merge_revisions:
+        title = f"Merge migration heads of {run.base} and {run.branch}: " + ", ".join(
+            run.merge_revisions
+        )
     else:
         title = f"Update the heads lock for {run.base}"
     body = "\n".join(run.lines)
