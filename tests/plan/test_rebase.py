@@ -1087,3 +1087,43 @@ def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
     revmap = RevisionMap(lambda: [Revision(r, n.down or None) for r, n in after.nodes.items()])
     assert revmap.heads == after.heads
     assert p1 in after.ancestors(after.heads[0])
+
+
+# -- a stale --onto / --against ref ----------------------------------------------------------------
+
+
+def test_a_stale_remote_ref_is_named_and_fetch_brings_it_current(tmp_path: Path) -> None:
+    from projutil import make_team, migfix_proc
+
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision("rrrr0001", "r")
+    # Made after origin/main was last updated here (by the push in make_team).
+    commit_all(alice.root, "add R", date="2030-01-01T00:00:00+00:00")
+    bob.revision("ssss0001", "s")
+    commit_all(bob.root, "add S")
+    git(bob.root, "push", "-q", "origin", "main")
+
+    stale = migfix_proc(alice.root, "rebase", "--onto", "origin/main")
+    against = migfix_proc(alice.root, "check", "--against", "origin/main")
+
+    assert stale.returncode == 0, stale.stderr
+    assert "Nothing to do" in stale.stdout
+    warning = "origin/main was last fetched "
+    assert warning in stale.stderr and "Run `git fetch origin` (or pass --fetch)" in stale.stderr
+    assert warning in against.stderr, against.stderr
+    assert against.returncode == 0  # against what it knows, one head
+
+    fetched = migfix_proc(alice.root, "rebase", "--onto", "origin/main", "--fetch")
+
+    assert fetched.returncode == 0, fetched.stderr
+    assert warning not in fetched.stderr
+    assert "down_revision: Union[str, Sequence[str], None] = 'ssss0001'" in (
+        alice.file("rrrr0001").read_text()
+    )
+    local = migfix_proc(alice.root, "rebase", "--onto", "main", "--fetch")
+    assert local.returncode == 2
+    assert "--fetch fetches a remote branch such as origin/main, and main is not one" in (
+        local.stderr
+    )

@@ -237,6 +237,12 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
             err=_err,
         )
     against = opts.get("against")
+    if against:
+        from migfix.plan.against import current_ref
+
+        stale = current_ref(project, str(against))
+        if stale:
+            _err(f"migfix: {stale}")
     return readcmds.check(
         project,
         fmt=str(opts.get("fmt") or "text"),

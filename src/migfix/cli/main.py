@@ -23,6 +23,7 @@ from migfix.cli.options import (
     DIRECTORY_KEY,
     NAME_KEY,
     dry_run_option,
+    fetch_option,
     global_project_options,
     json_option,
     postgres_option,
@@ -195,6 +196,7 @@ def graph(
     metavar="REF",
     help="Check what merging this branch into REF would give (REF's revisions plus this branch's).",
 )
+@fetch_option
 @files_argument
 @each_project
 def check(
@@ -206,12 +208,15 @@ def check(
     strict: bool,
     deep: bool,
     against: str | None,
+    fetch: bool,
 ) -> int:
     """Report every problem of the revision graph at once (exit 1 if any)."""
     from migfix.commands import heads_check as readcmds
     from migfix.report.next_step import prog_name
 
     project = _project(config, name, versions, recursive)
+    if against is not None:
+        _current_ref(project, against, fetch)
     return readcmds.check(
         project,
         fmt=fmt,
@@ -640,6 +645,7 @@ def verify(
 @verify_option
 @postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
+@fetch_option
 @each_project
 def rebase(
     config: Path | None,
@@ -655,6 +661,7 @@ def rebase(
     run_verify: bool,
     postgres: bool | None,
     strict: bool,
+    fetch: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     from migfix.plan import rebase as rebase_mod
@@ -662,6 +669,7 @@ def rebase(
     from migfix.write import txn
 
     project = _project(config, name, versions, recursive)
+    _current_ref(project, onto, fetch)
     if dry_run:
         plan = rebase_mod.plan_onto(
             project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
@@ -691,6 +699,14 @@ def rebase(
     if plan.changed and run_verify:
         return _verify_new(project, onto, postgres)
     return EXIT_OK
+
+
+def _current_ref(project: Project, ref: str, fetch: bool) -> None:
+    from migfix.plan.against import current_ref
+
+    stale = current_ref(project, ref, fetch=fetch)
+    if stale:
+        click.echo(f"migfix: {stale}", err=True)
 
 
 cli.add_command(db_group)
