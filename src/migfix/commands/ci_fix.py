@@ -68,6 +68,9 @@ class _Run:
     lines: list[str] = field(default_factory=list)
     moved: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
     merge_revisions: tuple[str, ...] = ()
+    written: list[Path] = field(default_factory=list)
+    """Every file the fix wrote or deleted: only these are staged with the base's merge (a
+    stray ``__pycache__`` from an earlier step of the job is not committed)."""
     after: Graph | None = None
 
 
@@ -140,7 +143,7 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
         if merging:
             gitops.abort_merge(repo)  # the checkout as it was: files and git state
         raise
-    gitops.commit(repo, _touched_paths(project), _commit_message(run))
+    gitops.commit(repo, run.written, _commit_message(run))
     _refuse_if_base_touched(run, repo, {f.path for f in base_files})
     run.after = read_graph(project)
     return _deliver(run, repo, tip, opts, echo=echo, err=err)
@@ -215,7 +218,9 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
         _rebase(run)
     else:
         _merge(run)
-    if heads_lock.enabled(project) and heads_lock.update(project) is not None:
+    lock_written = heads_lock.update(project) if heads_lock.enabled(project) else None
+    if lock_written is not None:
+        run.written.append(lock_written)
         rel = project.relpath(heads_lock.lock_path(project))
         run.lines.append(f"Updated the heads lock {rel}.")
 
@@ -228,7 +233,7 @@ def _rebase(run: _Run) -> None:
     plan = rebase.plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
     if not plan.changed:
         return
-    rebase.apply(plan, by=BY)
+    run.written += rebase.apply(plan, by=BY)
     run.moved = [(m.revision, m.old_parents, m.new_parents) for m in plan.moves]
     run.lines.append(rebase.render(plan))
 
@@ -239,6 +244,7 @@ def _merge(run: _Run) -> None:
 
     outcome = merge_run.merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
     if outcome.changed:
+        run.written += outcome.written
         run.merge_revisions = tuple(m.revision for m in outcome.plan.merges)
         run.lines.append(outcome.text(review=False))
 
