@@ -150,6 +150,13 @@ def test_merge_warns_when_both_sides_change_the_same_column(tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     # c0000001 is new on feat-c: it moves onto b0000001, so it runs last.
     assert overlap_lines(proc.stdout) == [EXPECTED_ORDERED]
+    # The last line does not say "done": the join is right, the change may still collide.
+    assert proc.stdout.rstrip("\n").splitlines()[-1] == (
+        "The heads are joined and `migfix check` passes, but both sides change the same "
+        "column (see the warning above): a database that runs both will fail there. Change "
+        "your new revision so it no longer repeats the other side's change, then commit."
+    )
+    assert "now passes" not in proc.stdout
     data = json.loads(migfix_proc(proj.root, "merge", "--json").stdout)
     assert data["changed"] is False  # fixed already; and a second run warns of nothing
 

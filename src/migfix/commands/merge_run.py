@@ -21,6 +21,18 @@ from migfix.read.graph import Graph, read_graph
 from migfix.write.fileio import FileChange, apply_changes, unified_diffs
 
 REVIEW = "Review the result and commit it; `migfix check` now passes."
+COLLIDES = (
+    "The heads are joined and `migfix check` passes, but both sides change the same column "
+    "(see the warning above): a database that runs both will fail there. Change your new "
+    "revision so it no longer repeats the other side's change, then commit."
+)
+
+
+def review_line(notes: Sequence[str]) -> str:
+    """The closing line of a join: the request to review, unless an overlap says more."""
+    from migfix.plan.overlap import collides
+
+    return COLLIDES if collides(notes) else REVIEW
 
 
 @dataclass
@@ -79,7 +91,7 @@ class Outcome:
             lines.append("")
             lines.append(self.diff.rstrip("\n"))
         elif review:
-            lines.append(REVIEW)
+            lines.append(review_line(plan.notes))
         return "\n".join(lines)
 
 

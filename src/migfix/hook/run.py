@@ -495,7 +495,7 @@ def _fix(
         written, report = outcome.written, outcome.text(review=not do_commit)
         added = [m.path for m in outcome.plan.merges]
         if do_commit and written:
-            review = apply.REVIEW
+            review = apply.review_line(outcome.plan.notes)
         from migfix.report.next_step import published_note
 
         note = published_note(repo, outcome.plan, graph)

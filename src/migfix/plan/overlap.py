@@ -59,12 +59,21 @@ class Overlap:
 
 NOTE = "warning: overlap: "
 """How merge and rebase list an overlap among their notes."""
+SAME_COLUMNS = "so the order matters"
+"""In an overlap's message when both sides change the same column (see :func:`collides`)."""
 
 
 class OverlapRefusal(Refusal):
     """``--strict``: both sides change the same table; nothing was written."""
 
     exit_code = EXIT_PROBLEMS
+
+
+def collides(notes: Iterable[str]) -> bool:
+    """Whether NOTES warn that both sides change the same column: the graph is joined, yet
+    a database that runs both may fail (a duplicate column), so no one should read
+    "check passes" as "done"."""
+    return any(n.startswith(NOTE) and SAME_COLUMNS in n for n in notes)
 
 
 def refuse_if_strict(strict: bool, notes: Iterable[str]) -> None:
@@ -405,8 +414,8 @@ def message(ov: Overlap) -> str:
     if ov.same_columns:
         cols = ", ".join(f"{ov.table}.{c}" for c in sorted(ov.same_columns))
         if ov.last is not None:
-            return f"{text} Both change {cols}, so the order matters: {order}."
-        return f"{text} Both change {cols}, so the order matters, and {order}."
+            return f"{text} Both change {cols}, {SAME_COLUMNS}: {order}."
+        return f"{text} Both change {cols}, {SAME_COLUMNS}, and {order}."
     return f"{text} Order: {order}."
 
 
