@@ -65,7 +65,8 @@ def _out_of_step(mc: Any) -> str | None:
     moves, syncs = journal.all_moves(repo, dirs)
     if not moves:
         return None  # the usual case: nothing ever moved here
-    from migfix.db import sync as dbsync
+    from migfix.db.connect import database_key, safe_url
+    from migfix.db.sync_status import OUT_OF_STEP, analyse
     from migfix.project.config import find_project
     from migfix.read.graph import read_graph
 
@@ -74,11 +75,9 @@ def _out_of_step(mc: Any) -> str | None:
     )
     graph = read_graph(project, full=False)
     url = mc.connection.engine.url
-    key = dbsync.database_key(url)
-    a = dbsync.analyse(
-        graph, mc.get_current_heads(), moves, [s for s in syncs if s.database == key]
-    )
-    if a.state != dbsync.OUT_OF_STEP:
+    key = database_key(url)
+    a = analyse(graph, mc.get_current_heads(), moves, [s for s in syncs if s.database == key])
+    if a.state != OUT_OF_STEP:
         return None
     flask = "flask_migrate" in sys.modules
     command = "flask migfix db upgrade" if flask else "migfix db upgrade"
@@ -86,7 +85,7 @@ def _out_of_step(mc: Any) -> str | None:
         f"{rev} moved ({journal.ids(old)} -> {journal.ids(new)})" for rev, old, new, _ in a.moved
     )
     return (
-        f"migfix: {dbsync.safe_url(url)} records {journal.ids(a.recorded)}, but {moved} after "
+        f"migfix: {safe_url(url)} records {journal.ids(a.recorded)}, but {moved} after "
         f"it ran there: {journal.ids(a.missing)} never ran on this database, and this upgrade "
         f"would not run them. Nothing was run. Run `{command}`, which runs them and then "
         "upgrades (or set MIGFIX_NO_GUARD=1 to upgrade without this check)."

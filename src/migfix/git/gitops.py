@@ -339,6 +339,169 @@ def default_branch(repo_root: Path) -> str | None:
     return None
 
 
+def has_remote(repo_root: Path) -> bool:
+    """True when at least one remote is configured."""
+    return bool(_run(repo_root, "remote").stdout.strip())
+
+
+def published_refs(repo_root: Path) -> list[str]:
+    """Every remote-tracking ref of every remote and every tag, by full name.
+
+    Symbolic refs (``refs/remotes/origin/HEAD``) are left out: they name a ref listed already.
+    """
+    out = _check(
+        repo_root,
+        "for-each-ref",
+        "--format=%(refname)%00%(symref)",
+        "refs/remotes",
+        "refs/tags",
+    )
+    refs = []
+    for line in out.splitlines():
+        name, _, symref = line.partition(b"\0")
+        if not symref:
+            refs.append(os.fsdecode(name))
+    return refs
+
+
+def unpublished_paths(repo_root: Path, under: Sequence[Path]) -> set[Path] | None:
+    """Files under UNDER that a commit of HEAD's history changed which is on no
+    remote-tracking ref and no tag. None when that cannot be told (HEAD has no commit).
+
+    A committed file that none of those commits changed has the content of a commit that is
+    on a remote or a tag. Only the unpublished commits are walked (``--not --remotes
+    --tags``), so the cost follows their number, not the number of remote branches. A merge
+    commit's own changes are not listed: what it brings in comes from its parents' commits.
+    """
+    specs = _pathspecs(repo_root, under)
+    if not specs:
+        return set()
+    proc = _run(
+        repo_root,
+        "--literal-pathspecs",
+        "log",
+        "--format=",
+        "--name-only",
+        "--no-renames",
+        "-z",
+        "HEAD",
+        "--not",
+        "--remotes",
+        "--tags",
+        "--",
+        *specs,
+    )
+    if proc.returncode != 0:
+        return None
+    return {
+        _from_git_path(repo_root, name.strip(b"\n"))
+        for name in proc.stdout.split(b"\0")
+        if name.strip(b"\n")
+    }
+
+
+def blobs_at(repo_root: Path, refs: Sequence[str], rels: Sequence[str]) -> dict[str, list[str]]:
+    """For each path REL (relative to the work tree, POSIX form), the REFS whose tree has a
+    file there, as ``{rel: ["<ref> <blob id>", ...]}``.
+
+    Two ``cat-file`` processes whatever the number of refs: the first names each ref's
+    folder of the paths, the second looks the files up once per distinct folder. Many refs
+    share the same folder (a versions folder of thousands of files), which is read once,
+    not once per ref.
+    """
+    # A ref name never holds ':' or a newline; a path with a newline cannot be asked this way.
+    wanted = [rel for rel in rels if "\n" not in rel]
+    folders = sorted({rel.rpartition("/")[0] for rel in wanted})
+    if not wanted or not refs:
+        return {}
+    asked = [(ref, folder) for ref in refs for folder in folders]
+    trees = _batch_check(repo_root, [f"{ref}:{folder}" for ref, folder in asked])
+    by_tree: dict[str, list[str]] = {}  # folder tree -> refs having it
+    tree_of: dict[tuple[str, str], str] = {}
+    for (ref, folder), (oid, kind) in zip(asked, trees, strict=True):
+        if kind == "tree":
+            by_tree.setdefault(oid, []).append(ref)
+            tree_of[ref, folder] = oid
+    looked = [(tree, rel) for tree in by_tree for rel in wanted]
+    names = [f"{tree}:{rel.rpartition('/')[2]}" for tree, rel in looked]
+    blob_in: dict[tuple[str, str], str] = {}
+    for (tree, rel), (oid, kind) in zip(looked, _batch_check(repo_root, names), strict=True):
+        if kind == "blob":
+            blob_in[tree, rel] = oid
+    found: dict[str, list[str]] = {}
+    for rel in wanted:
+        folder = rel.rpartition("/")[0]
+        for ref in refs:
+            held = tree_of.get((ref, folder))
+            blob = blob_in.get((held, rel)) if held else None
+            if blob:
+                found.setdefault(rel, []).append(f"{ref} {blob}")
+    return found
+
+
+def _batch_check(repo_root: Path, names: Sequence[str]) -> list[tuple[str, str]]:
+    """``(object id, type)`` of each of NAMES (``<rev>:<path>``), ``("", "missing")`` for a
+    name that names nothing; one git process."""
+    if not names:
+        return []
+    proc = _run(
+        repo_root,
+        "cat-file",
+        "--batch-check=%(objectname) %(objecttype)",
+        stdin="".join(n + "\n" for n in names).encode(),
+    )
+    answers = []
+    lines = proc.stdout.splitlines()
+    for i in range(len(names)):
+        oid, _, kind = (lines[i] if i < len(lines) else b"").partition(b" ")
+        answers.append((oid.decode(), kind.decode()) if kind != b"missing" else ("", "missing"))
+    return answers
+
+
+def blob_contents(repo_root: Path, oids: Iterable[str]) -> dict[str, bytes]:
+    """The content of each blob in OIDS (one git process for all)."""
+    wanted = list(dict.fromkeys(oids))
+    if not wanted:
+        return {}
+    proc = _run(repo_root, "cat-file", "--batch", stdin="".join(o + "\n" for o in wanted).encode())
+    out: dict[str, bytes] = {}
+    data, at = proc.stdout, 0
+    for oid in wanted:
+        end = data.find(b"\n", at)
+        if end < 0:
+            break
+        header = data[at:end].split()
+        if len(header) != 3:  # "<oid> missing"
+            at = end + 1
+            continue
+        size = int(header[2])
+        out[oid] = data[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1
+    return out
+
+
+def added_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
+    """Files under UNDER that HEAD does not have: untracked (not ignored) or added."""
+    if not under:
+        return set()
+    out = _check(
+        repo_root,
+        "--literal-pathspecs",
+        "status",
+        "--porcelain",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+        *_pathspecs(repo_root, under),
+    )
+    return {
+        _from_git_path(repo_root, entry[3:])
+        for entry in out.split(b"\0")
+        if entry[:2] == b"??" or entry[:1] == b"A"
+    }
+
+
 def origin_head(repo_root: Path) -> str | None:
     """What ``origin/HEAD`` points at (e.g. ``'origin/main'``), when it names a ref that exists."""
     proc = _run(repo_root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")

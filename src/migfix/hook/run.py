@@ -469,7 +469,8 @@ def _fix(
     added: list[Path] = []
     note: str | None = None
     if chosen == "rebase":
-        from migfix.plan.rebase import SettledRevisions, hook_rebase
+        from migfix.commands.rebase import hook_rebase
+        from migfix.plan.rebase import SettledRevisions, SeveralHeads
         from migfix.report.next_step import ref_name
 
         # Named (origin/main) rather than by sha, in the report and the commit title.
@@ -485,17 +486,25 @@ def _fix(
                 f"({', '.join(exc.revisions)}); using the merge strategy instead."
             )
             chosen = "merge"
+        except SeveralHeads as exc:
+            shown = exc.ref[:12] if len(exc.ref) == 40 else exc.ref
+            _say(
+                f"{where}the rebase strategy has no single head to rebase onto ({shown} "
+                f"already has several heads: {', '.join(exc.heads)}); using the merge "
+                "strategy instead."
+            )
+            chosen = "merge"
     if chosen != "rebase":
-        from migfix.commands import merge_run as apply
+        from migfix.commands.merge import review_line, run_merge
         from migfix.plan.merge import MergeOptions
 
-        outcome = apply.merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
+        outcome = run_merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
         # When the hook commits, the request to review and commit gives way to what
         # really happened, said once the commit is made.
         written, report = outcome.written, outcome.text(review=not do_commit)
-        added = [m.path for m in outcome.plan.merges]
+        added = [m.path for m in outcome.merges]
         if do_commit and written:
-            review = apply.review_line(outcome.plan.notes)
+            review = review_line(outcome.plan.notes)
         from migfix.report.next_step import published_note
 
         note = published_note(repo, outcome.plan, graph)
@@ -564,9 +573,9 @@ def _sync_db(project: Project, moved: Sequence[object]) -> None:
 
 def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | None) -> None:
     """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.write.heads_lock_files import update
 
-    path = headlock.update(project, graph)
+    path = update(project, graph)
     if path is None:
         return
     _say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
@@ -661,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             watch=watch,
         )
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: any change was undone
-        from migfix.write.txn import interrupted_line
+        from migfix.write.lock import interrupted_line
 
         text, code = interrupted_line(exc)
         _say(text)

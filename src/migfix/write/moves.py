@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 
 from migfix.git.gitops import TreeDiff, _run, _run_remembered
 from migfix.read.gittree import cat_blobs
+from migfix.read.scan import Unknown, scan_file
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 JOURNAL = ("migfix-moves.jsonl",)
@@ -61,7 +62,7 @@ class Move:
 @dataclass(frozen=True)
 class Synced:
     database: str
-    """The database's identity (see ``dbsync.database_key``), never with a password."""
+    """The database's identity (see ``migfix.db.connect.database_key``), never with a password."""
     when: float
     ran: tuple[str, ...]
     complete: bool
@@ -223,7 +224,6 @@ def _parents_of(
 ) -> dict[str, tuple[str, ...]]:
     """revision -> down_revisions of the files (path, blob) ENTRIES, read statically from
     BLOBS."""
-    from migfix.read.scan import Unknown, scan_file
 
     out: dict[str, tuple[str, ...]] = {}
     for path, blob in entries:
