@@ -261,3 +261,42 @@ def test_pictures_outside_git_import_nothing_heavy(tmp_path: Path, fmt: str) -> 
     }
     assert "migfix" in imported
     assert not imported & {"alembic", "sqlalchemy", "libcst", "git", "mako"}
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    """Two projects, backend/ (two heads) and billing/, at the root of one repository."""
+    root = make_repo(tmp_path / "mono")
+    copy_fixture("two_heads", tmp_path).rename(root / "backend")
+    copy_fixture("typed", tmp_path).rename(root / "billing")
+    commit_all(root, "two services")
+    return root
+
+
+def test_mermaid_across_projects_is_one_diagram_with_a_subgraph_each(monorepo: Path) -> None:
+    text = graph(monorepo, "--format", "mermaid")
+
+    lines = text.splitlines()
+    assert lines[0] == "flowchart TD" and text.count("flowchart") == 1
+    assert '    subgraph p1["backend"]' in lines and '    subgraph p2["billing"]' in lines
+    assert lines.count("    end") == 2
+    assert "==>" not in text  # no per-project headings inside the diagram
+    # Each project's node ids are its own: the same revision id twice would be one node.
+    assert "        p1_r_cccc0001" in text.replace('["', " ").replace("([", " ")
+    assert "p1_r_cccc0001 --> p1_r_cccc0002" in text
+    assert "p2_r_bbbb0001" in text
+    # A single project keeps the diagram it always had.
+    assert graph(monorepo / "backend", "--format", "mermaid").startswith(
+        "flowchart TD\n    r_cccc0001"
+    )
+
+
+@needs_dot
+def test_dot_across_projects_is_one_graph_with_a_cluster_each(monorepo: Path) -> None:
+    source = graph(monorepo, "--format", "dot")
+
+    assert source.count("digraph") == 1
+    assert "subgraph cluster_p1 {" in source and 'label="billing";' in source
+    nodes, edges = plain_layout(source)
+    assert {"p1_r_cccc0001", "p1_r_cccc0003", "p2_r_bbbb0004"} <= set(nodes)
+    assert ("p1_r_cccc0001", "p1_r_cccc0003") in edges

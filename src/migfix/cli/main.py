@@ -17,7 +17,7 @@ import click
 from migfix import __version__
 from migfix.cli.ci import ci as ci_group
 from migfix.cli.db import db as db_group
-from migfix.cli.every_project import PROJECT_KEY, each_project, files_argument
+from migfix.cli.every_project import PICTURES_KEY, PROJECT_KEY, each_project, files_argument
 from migfix.cli.options import (
     CONFIG_KEY,
     DIRECTORY_KEY,
@@ -166,7 +166,11 @@ def graph(
 
         new = classify(project, g, upstream=upstream or against).new
         pic = picture.build(g, new, full=full, near=near)
-        click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
+        several = click.get_current_context().meta.get(PICTURES_KEY)
+        if several is not None:
+            several.append(pic)  # one diagram for every project, printed once all are read
+        else:
+            click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
     elif as_json or fmt == "json":
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
