@@ -268,6 +268,12 @@ def test_a_failing_revision_on_sqlite_leaves_the_version_record_as_it_was(tmp_pa
     assert failed.returncode == 1
     assert f"Revision {S2} (migrations/versions/{s2.name}) failed" in failed.stderr
     assert "already exists" in failed.stderr
+    # The fix belongs in this branch's own new revision, not in main's published one.
+    assert (
+        f"{S2} collides with {R}, which already ran on this database: both change "
+        f"r_table.id, r_table.note. {R} is new on this branch and {S2} is not: change {R} so "
+        "the two no longer repeat one change. Then run `migfix db sync` again."
+    ) in " ".join(failed.stderr.split())
     assert version(db) == [R]
     # SQLite has no transactional DDL here: S1 ran, stays, and is not run again.
     assert f"{S1} ran and stay" in failed.stderr

@@ -306,3 +306,52 @@ def for_rebase(
     sides = [[r for r in order if r in ref_side], [r for r in order if r in set(branch)]]
     read = ref_reader(project, repo, ref, joined, set(onto.nodes))
     return find(sides, read, parents)
+
+
+def collision(project: Project, graph: Graph, failed: str, ran: Iterable[str]) -> str | None:
+    """Why FAILED may have failed on a database that already RAN other revisions: the one
+    among them that changes the same table (the same column first), and which of the two is
+    new on this branch, the one to edit; None when none of them touches its tables.
+
+    What a failed ``db sync`` says: the published revision is rarely the one to change."""
+    node = graph.nodes.get(failed)
+    if node is None:
+        return None
+
+    def read(rev: str) -> list[Touch]:
+        n = graph.nodes.get(rev)
+        try:
+            return touches(n.path.read_bytes()) if n is not None else []
+        except (OSError, SyntaxError, ValueError):
+            return []
+
+    mine = read(failed)
+    best: tuple[int, str, str] | None = None
+    for rev in ran:
+        if rev == failed:
+            continue
+        for a in mine:
+            for b in read(rev):
+                if _key(a.table) != _key(b.table):
+                    continue
+                same = sorted(a.columns & b.columns)
+                what = ", ".join(f"{a.table}.{c}" for c in same) or f"table {a.table}"
+                rank = 0 if same else 1
+                if best is None or rank < best[0]:
+                    best = (rank, rev, what)
+    if best is None:
+        return None
+    _, other, what = best
+    from migfix.plan.settled import classify
+
+    new = classify(project, graph).new
+    if other in new and failed not in new:
+        edit = f"{other} is new on this branch and {failed} is not: change {other}"
+    elif failed in new and other not in new:
+        edit = f"{failed} is new on this branch and {other} is not: change {failed}"
+    else:
+        edit = f"decide which of {failed} and {other} should make that change"
+    return (
+        f"{failed} collides with {other}, which already ran on this database: both change "
+        f"{what}. {edit} so the two no longer repeat one change."
+    )
