@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migfix.git.gitops import _env
+from migfix.git import gitops
 from migfix.plan.settled import upstream_revisions
 from migfix.read.checks import Problem, blocks_writes
 
@@ -60,16 +60,7 @@ def prog_name() -> str:
 def ref_name(repo: Path, sha: str) -> str:
     """A branch or remote branch naming commit SHA (``origin/main``), else SHA itself:
     reports and commit titles read better with a name than with 40 hex digits."""
-    import subprocess
-
-    proc = subprocess.run(
-        ["git", "name-rev", "--name-only", "--no-undefined", "--exclude=tags/*", sha],
-        cwd=repo,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = gitops.text(repo, "name-rev", "--name-only", "--no-undefined", "--exclude=tags/*", sha)
     name = proc.stdout.strip().removeprefix("remotes/")
     if proc.returncode != 0 or not name or any(c in name for c in "~^"):
         return sha

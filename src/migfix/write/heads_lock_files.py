@@ -6,12 +6,10 @@ adds to the Alembic config, and the merge driver ``migfix hook install`` registe
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 from migfix.errors import ConfigError, Refusal
 from migfix.git import gitops
-from migfix.git.gitops import _env
 from migfix.plan.heads_lock import (
     DRIVER,
     HOOK_NAME,
@@ -229,12 +227,6 @@ def _valid_toml(text: str) -> bool:
 # -- the merge driver ---------------------------------------------------------------------------
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=_env(), capture_output=True, text=True, check=False
-    )
-
-
 def attributes_line(repo: Path, project: Project) -> str:
     rel = relpath(lock_path(project), repo)
     pattern = f'"/{rel}"' if any(c in rel for c in ' "\\') else f"/{rel}"
@@ -268,12 +260,12 @@ def install_driver(cwd: Path) -> list[str]:
         atomic_write(attributes, f"{text}{sep}{line}\n".encode())
         messages.append(f"added `{line}` to {attributes}; commit it")
     name = "migfix heads lock: keep one side, the migfix hook rewrites it"
-    current = _git(repo, "config", "--get", f"merge.{DRIVER}.driver").stdout.strip()
+    current = gitops.text(repo, "config", "--get", f"merge.{DRIVER}.driver").stdout.strip()
     if current == "true":
         messages.append(f"merge driver {DRIVER} already registered")
     else:
         for key, value in (("name", name), ("driver", "true")):
-            proc = _git(repo, "config", f"merge.{DRIVER}.{key}", value)
+            proc = gitops.text(repo, "config", f"merge.{DRIVER}.{key}", value)
             if proc.returncode != 0:
                 raise Refusal(
                     f"git config merge.{DRIVER}.{key} failed: {proc.stderr.strip()}. Register "
@@ -290,9 +282,9 @@ def uninstall_driver(cwd: Path) -> list[str]:
     is shared with everyone and stays; without the definition git merges the file itself)."""
 
     repo = gitops.find_repo(cwd)
-    if repo is None or _git(repo, "config", "--get", f"merge.{DRIVER}.driver").returncode:
+    if repo is None or gitops.text(repo, "config", "--get", f"merge.{DRIVER}.driver").returncode:
         return []
-    _git(repo, "config", "--remove-section", f"merge.{DRIVER}")
+    gitops.text(repo, "config", "--remove-section", f"merge.{DRIVER}")
     return [f"removed the merge driver {DRIVER} from the git config"]
 
 
