@@ -1,16 +1,23 @@
-"""Shared pytest fixtures: the example projects in fixtures/ and the shared corpus download."""
+"""Shared pytest fixtures: the example projects in fixtures/, the shared corpus download, the
+one environment every test that runs git or migfix gets (``git_env``), and the two ways a test
+runs migfix: in this process (the ``migfix`` fixture) or as a child (:func:`python_m`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
+from gitutil import GIT_ENV
 
 REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
 FIXTURES = REPO / "fixtures"
 # Where `fetch.sh` puts the corpus on the development machine when MIGFIX_CORPUS is unset.
 DEFAULT_CORPUS = Path("/work/corpus-cache")
@@ -112,3 +119,87 @@ def postgres_ok() -> None:
     reason = server_check()
     if reason is not None:
         pytest.skip(f"embedded PostgreSQL unavailable: {reason}")
+
+
+# A developer's shell may carry variables that change what git, Flask, migfix or the database
+# lookup do (GIT_DIR, FLASK_APP, MIGFIX_SKIP_HOOK, DATABASE_URL, ...); no test may see them.
+_FOREIGN_PREFIXES = ("GIT_", "FLASK_", "MIGFIX_")
+_FOREIGN_NAMES = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "PYTHONPATH")
+# Set for the tests on purpose (the private scan cache, the corpus download): kept.
+_KEPT = ("MIGFIX_CACHE_DIR", "MIGFIX_CORPUS")
+
+
+def _foreign(name: str) -> bool:
+    if name in _KEPT:
+        return False
+    return name.startswith(_FOREIGN_PREFIXES) or name in _FOREIGN_NAMES
+
+
+def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process a test starts: this process's (made clean by ``git_env``),
+    git's fixed identity and config (``GIT_ENV``), this checkout's ``src`` on ``PYTHONPATH``
+    (hooks and children run ``python -m migfix``), no bytecode files, then EXTRA."""
+    env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture
+def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The one environment of tests that run git, migfix or Alembic: ``os.environ`` without the
+    foreign variables above, then :func:`child_environ`, so code under test in this process and
+    every git, hook or child it starts see the same; ``tmp_path`` is the outermost repository git
+    may find, and in-process imports of revision files write no ``__pycache__`` into the trees.
+
+    A module whose tests run git says ``pytestmark = pytest.mark.usefixtures("git_env")``.
+    """
+    for name in list(os.environ):
+        if _foreign(name):
+            monkeypatch.delenv(name)
+    for name, value in child_environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+
+
+def python_m(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS`` (migfix, migfix.hookrun, alembic, flask) as a child in CWD, in
+    :func:`child_environ` plus ENV; never raises on its exit code. KWARGS go to subprocess.run
+    (``input``, ``timeout``, ``preexec_fn``)."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        env=child_environ(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        **kwargs,
+    )
+
+
+class Result(NamedTuple):
+    """What one in-process ``migfix`` run gave: exit code, stdout, stderr."""
+
+    rc: int
+    out: str
+    err: str
+
+
+Migfix = Callable[..., Result]
+
+
+@pytest.fixture
+def migfix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Migfix:
+    """``migfix(cwd, *args)``: the click CLI (``migfix.cli.main.main``) in this process, in CWD."""
+    from migfix.cli.main import main
+
+    def run(cwd: Path, *args: str) -> Result:
+        capsys.readouterr()
+        monkeypatch.chdir(cwd)
+        rc = main(list(args))
+        out, err = capsys.readouterr()
+        return Result(rc, out, err)
+
+    return run

@@ -14,14 +14,12 @@ from typing import Any
 
 import click
 import pytest
-from conftest import copy_fixture
+from conftest import SRC, copy_fixture
 from gitutil import git, isolate_git
 from projutil import land, make_team
 
 from migfix.cli import fast as fastcli
 from migfix.cli import main as cli
-
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,22 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_fixture
+from conftest import SRC, child_environ, copy_fixture, python_m
 from gitutil import GIT_ENV
 
 from migfix.db import dialect
 from migfix.project.config import find_project
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+pytestmark = pytest.mark.usefixtures("git_env")
+
 VERSIONS = Path("migrations/versions")
 
 
 def run(cwd: Path, *args: str, env: dict[str, str] | None = None, code: str | None = None) -> Any:
-    full = {k: v for k, v in os.environ.items() if k not in (*dialect.URL_ENV_VARS, "PYTHONPATH")}
-    full.update({**GIT_ENV, "PYTHONPATH": str(SRC), **(env or {})})
-    full = {k: v for k, v in full.items() if not k.startswith("MIGFIX_DATABASE")}
-    argv = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "migfix", *args]
-    return subprocess.run(argv, cwd=cwd, env=full, capture_output=True, text=True, check=False)
+    if code is None:
+        return python_m(cwd, "migfix", *args, env=env)
+    argv = [sys.executable, "-c", code, *args]
+    return subprocess.run(argv, cwd=cwd, env=child_environ(env), capture_output=True, text=True)
 
 
 def errors(proc: Any) -> str:

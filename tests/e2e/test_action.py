@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import copy_fixture
+from conftest import REPO, copy_fixture
 from gitutil import GIT_ENV, commit_all, git, make_repo
 
-ROOT = Path(__file__).resolve().parents[2]
-ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
 
 
 def step(name: str) -> dict[str, Any]:
@@ -55,7 +54,7 @@ def run_step(
         "inputs": {**defaults, **inputs},
         "github": {
             "base_ref": base_ref,
-            "action_path": str(ROOT),
+            "action_path": str(REPO),
             "event": {"repository": {"default_branch": "main"}},
         },
     }
@@ -185,7 +184,7 @@ def test_configuration_error_is_reported_without_a_picture(tmp_path: Path) -> No
 
 
 def test_docs_workflow_is_kept() -> None:
-    text = (ROOT / "docs" / "check-migrations.yml").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "check-migrations.yml").read_text(encoding="utf-8")
     assert "migfix check --format github --against origin/" in text
 
 
@@ -196,7 +195,7 @@ def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
     backend.mkdir()
     for name in ("alembic.ini", "migrations"):
         (clone / name).rename(backend / name)
-    shutil.copytree(ROOT / "fixtures" / "two_heads", clone / "shop")  # two heads
+    shutil.copytree(REPO / "fixtures" / "two_heads", clone / "shop")  # two heads
     proc, summary, _ = run_step("Check migrations", clone, tmp_path, {"base-ref": ""}, "")
     assert proc.returncode == 1, proc.stderr
     pictures = summary.split("```mermaid\n")[1:]

@@ -10,21 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, git_proc, isolate_git, make_repo, write
+from conftest import SRC
+from gitutil import commit_all, git, git_proc, make_repo, write
 
 from migfix.errors import GitError
 from migfix.git import gitops
 
-SRC = Path(__file__).parents[2] / "src"
+pytestmark = pytest.mark.usefixtures("git_env")
+
 
 REV_1 = 'revision = "aaaa0001"\ndown_revision = None\n'
 REV_2 = 'revision = "aaaa0002"\ndown_revision = "aaaa0001"\n'
 REV_3 = 'revision = "aaaa0003"\ndown_revision = "aaaa0002"\n'
-
-
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch)
 
 
 @dataclass

@@ -11,31 +11,24 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import GIT_ENV, commit_all, isolate_git
-from projutil import SRC, land, make_team, pull
+from conftest import SRC
+from gitutil import GIT_ENV, commit_all
+from projutil import land, make_team, pull
+
+pytestmark = pytest.mark.usefixtures("git_env")
 
 C, N = "c0000001", "n0000001"
 
 _RUN = r"""
 import sys
 from migfix import hookrun
+
 rc = hookrun.main(sys.argv[1:])
 print(rc, sorted({"click", "libcst", "git"} & set(sys.modules)))
 """
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    yield
 
 
 def logging_git(tmp_path: Path) -> tuple[Path, Path]:

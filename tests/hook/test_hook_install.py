@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SRC
 
 from migfix.errors import GitError, Refusal
 from migfix.hook import install as hook
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("git_env")
+
 # The test extra installs pre-commit beside the interpreter running the tests.
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 
@@ -28,22 +29,6 @@ FOREIGN_HOOK = b"""#!/bin/sh
 # the team's own hook, not migfix's
 echo "foreign ran with: $*" >> "$(git rev-parse --show-toplevel)/../foreign-ran.txt"
 """
-
-
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # No user or system config (a global core.hooksPath would change every answer), a fixed
-    # identity for commits, and nothing inherited from a git process running these tests.
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "t")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "t@t")
-    monkeypatch.delenv("MIGFIX_SKIP_HOOK", raising=False)
 
 
 def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -642,7 +627,7 @@ def test_module_imports_no_heavy_dependencies() -> None:
 
 
 def test_pre_commit_manifest_is_valid(tmp_path: Path) -> None:
-    manifest = ROOT / ".pre-commit-hooks.yaml"
+    manifest = REPO / ".pre-commit-hooks.yaml"
     ok = subprocess.run(
         [str(PRE_COMMIT), "validate-manifest", str(manifest)], capture_output=True, text=True
     )
@@ -659,7 +644,7 @@ def test_pre_commit_manifest_is_valid(tmp_path: Path) -> None:
 def test_pre_commit_manifest_hooks_and_files_pattern() -> None:
     yaml = pytest.importorskip("yaml")  # pre-commit depends on PyYAML
 
-    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
     assert set(hooks) == {"migfix-check", "migfix-merge"}
     check = hooks["migfix-check"]
     # The staged files pick the projects of a monorepo (migfix check FILES...).

@@ -13,36 +13,22 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import copy_fixture
-from gitutil import GIT_ENV, commit_all, git, git_proc, isolate_git, make_repo, write
-from projutil import GITIGNORE, SRC, Proj, migfix_proc, new_project
+from gitutil import GIT_ENV, commit_all, git, git_proc, make_repo, write
+from projutil import GITIGNORE, Proj, migfix_proc, new_project
 
 from migfix.plan import heads_lock as headlock
 from migfix.project.config import find_project
+
+pytestmark = pytest.mark.usefixtures("git_env")
 
 B, C = "b0000001", "c0000001"
 LOCK = "migrations/heads.lock"
 ALEMBIC = (sys.executable, "-m", "alembic")
 FLASK_APP = Path(__file__).resolve().parents[1] / "data" / "verify" / "flaskapp"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("GIT_", "FLASK_", "MIGFIX_SKIP")):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # Alembic's post-write hook and git's hooks start `python -m migfix` / migfix.cli.main: they
-    # must import this checkout.
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 def lock_text(*lines: str) -> str:

@@ -5,17 +5,17 @@ hook after a real ``git merge``, ``migfix rebase`` and ``check --against``."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, git_proc, isolate_git
-from projutil import GITIGNORE, SRC, Proj, migfix_proc, new_project
+from gitutil import commit_all, git, git_proc
+from projutil import Proj, local_project, migfix_proc
 
 from migfix.plan.overlap import Touch, touches
+
+pytestmark = pytest.mark.usefixtures("git_env")
 
 B, C = "b0000001", "c0000001"
 
@@ -24,24 +24,12 @@ ALTER_EMAIL = 'op.alter_column("users", "email", existing_type=sa.String(120), n
 NEW_TABLE = 'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))'
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("GIT_", "MIGFIX_SKIP")):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
-
-
 # -- reading upgrade() ----------------------------------------------------------------------------
 
 MODULE = '''"""x"""
 from alembic import op
 import sqlalchemy as sa
+
 
 revision = "r1"
 down_revision = None
@@ -99,14 +87,6 @@ def test_touches_of_a_file_that_does_not_parse_is_empty() -> None:
 
 
 # -- joins -----------------------------------------------------------------------------------------
-
-
-def local_project(tmp_path: Path) -> Proj:
-    proj = new_project(tmp_path, "typed", "repo")
-    git(proj.root, "init", "-q", "-b", "main")
-    (proj.root / ".gitignore").write_text(GITIGNORE)
-    commit_all(proj.root, "project")
-    return proj
 
 
 def revision_with(proj: Proj, rev: str, message: str, body: str) -> None:

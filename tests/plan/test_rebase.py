@@ -13,30 +13,23 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, git_proc, isolate_git
+from conftest import SRC, Migfix
+from gitutil import commit_all, git, git_proc
 
-from migfix.cli.main import main
 from migfix.errors import Refusal
 from migfix.plan.rebase import RebasePlan, plan_rebase
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write.moves import ADVICE
 
-SRC = Path(__file__).parents[2] / "src"
+pytestmark = pytest.mark.usefixtures("git_env")
+
 VERSIONS = Path("alembic") / "versions"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch)
-    # Alembic imports revision files; bytecode beside them would show up in `git status`
-    # and could be trusted after a same-second, same-size rewrite.
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
 
 
 @pytest.fixture(scope="session")
@@ -124,28 +117,11 @@ def repos(tmp_path: Path, template: Path) -> Repos:
     return r
 
 
-Run = Callable[..., tuple[int, str, str]]
-
-
 # What rebase tells on stderr when it moved bbbb0001, for databases that ran it.
 MOVED_NOTICE = (
     "moved bbbb0001 (aaaa0001 -> aaaa0002): `migfix db sync` brings a database that ran them "
     "in step.\n"
 )
-
-
-@pytest.fixture
-def migfix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """Run the migfix CLI in-process in CWD; return (exit code, stdout, stderr)."""
-
-    def run(cwd: Path, *args: str) -> tuple[int, str, str]:
-        monkeypatch.chdir(cwd)
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def alembic_heads(root: Path) -> set[str]:
@@ -187,7 +163,7 @@ def status(root: Path) -> str:
 # -- the common cases ----------------------------------------------------------------------------
 
 
-def test_behind_by_one_before_git_merge(repos: Repos, migfix: Run) -> None:
+def test_behind_by_one_before_git_merge(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
     repos.rev(repos.up, "aaaa0002", "second")
@@ -220,7 +196,7 @@ def test_behind_by_one_before_git_merge(repos: Repos, migfix: Run) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
-def test_behind_by_many_after_git_merge(repos: Repos, migfix: Run) -> None:
+def test_behind_by_many_after_git_merge(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     b2 = repos.rev(repos.dev, "bbbb0002", "feature two")
     commit_all(repos.dev, "feature")
@@ -247,7 +223,7 @@ def test_behind_by_many_after_git_merge(repos: Repos, migfix: Run) -> None:
     assert code == 0 and out.startswith("Nothing to do")
 
 
-def test_several_chains_are_stacked_oldest_first_commit_first(repos: Repos, migfix: Run) -> None:
+def test_several_chains_are_stacked_oldest_first_commit_first(repos: Repos, migfix: Migfix) -> None:
     c1 = repos.rev(repos.dev, "cccc0001", "newer chain")
     commit_all(repos.dev, "c", date="2021-06-01T12:00:00+00:00")
     d1 = repos.rev(repos.dev, "dddd0001", "older chain", head="aaaa0001", splice=True)
@@ -319,7 +295,7 @@ def carry_operation(merge_file: Path) -> None:
 
 
 def test_own_merge_revision_with_operations_is_refused_without_drop_merges(
-    own_merge: Repos, migfix: Run
+    own_merge: Repos, migfix: Migfix
 ) -> None:
     carry_operation(own_merge.dev / VERSIONS / "mmmm0001_merge_main.py")
     commit_all(own_merge.dev, "the merge does something")
@@ -329,14 +305,14 @@ def test_own_merge_revision_with_operations_is_refused_without_drop_merges(
     assert err == (
         "migfix: mmmm0001 (alembic/versions/mmmm0001_merge_main.py) is a merge revision of this "
         "branch that only joins origin/main's history; on top of origin/main there is nothing "
-        "left to merge. Run `migfix rebase --onto origin/main --drop-merges` to delete it and "
+        "left to merge. Migfix `migfix rebase --onto origin/main --drop-merges` to delete it and "
         "point its children at what it merged, or remove them yourself.\n"
     )
     assert status(own_merge.dev) == ""
 
 
 def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
-    own_merge: Repos, migfix: Run
+    own_merge: Repos, migfix: Migfix
 ) -> None:
     versions = own_merge.dev / VERSIONS
     b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
@@ -367,7 +343,7 @@ def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
     assert_alembic_ok(own_merge.dev, {"bbbb0002"})
 
 
-def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix: Run) -> None:
+def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix: Migfix) -> None:
     versions = own_merge.dev / VERSIONS
     b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
     merge_file = versions / "mmmm0001_merge_main.py"
@@ -402,7 +378,9 @@ def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix
     assert code == 0 and out.startswith("Nothing to do")
 
 
-def test_each_labelled_branch_goes_onto_the_head_with_its_label(repos: Repos, migfix: Run) -> None:
+def test_each_labelled_branch_goes_onto_the_head_with_its_label(
+    repos: Repos, migfix: Migfix
+) -> None:
     repos.rev(repos.up, "eeee0001", "expand base", head="base", label="expand")
     repos.rev(repos.up, "cccc0001", "contract base", head="base", label="contract")
     repos.push("labelled branches")
@@ -434,7 +412,7 @@ def test_each_labelled_branch_goes_onto_the_head_with_its_label(repos: Repos, mi
     assert_alembic_ok(repos.dev, {"aaaa0001", "eeee0002", "cccc0002"})
 
 
-def test_after_git_pull_rebase(repos: Repos, migfix: Run) -> None:
+def test_after_git_pull_rebase(repos: Repos, migfix: Migfix) -> None:
     git(repos.dev, "checkout", "-q", "main")
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "local work")
@@ -452,7 +430,7 @@ def test_after_git_pull_rebase(repos: Repos, migfix: Run) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
-def test_detached_head_is_fine(repos: Repos, migfix: Run) -> None:
+def test_detached_head_is_fine(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
     git(repos.dev, "checkout", "-q", "--detach")
@@ -465,7 +443,7 @@ def test_detached_head_is_fine(repos: Repos, migfix: Run) -> None:
     assert code == 0 and "bbbb0001: aaaa0001 -> aaaa0002" in out
 
 
-def test_nothing_on_the_branch(repos: Repos, migfix: Run) -> None:
+def test_nothing_on_the_branch(repos: Repos, migfix: Migfix) -> None:
     assert migfix(repos.dev, "rebase", "--onto", "origin/main") == (
         0,
         "Nothing to do: this branch has no revisions that origin/main lacks.\n",
@@ -473,7 +451,7 @@ def test_nothing_on_the_branch(repos: Repos, migfix: Run) -> None:
     )
 
 
-def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Run) -> None:
+def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
     repos.rev(repos.up, "aaaa0002", "second")
@@ -543,7 +521,7 @@ def test_console_entry_point_in_a_subprocess(repos: Repos) -> None:
 # -- refusals: exit 2, nothing written -----------------------------------------------------------
 
 
-def refused(migfix: Run, root: Path, *args: str) -> str:
+def refused(migfix: Migfix, root: Path, *args: str) -> str:
     before = status(root)
     code, out, err = migfix(root, "rebase", *args)
     assert (code, out) == (2, "")
@@ -552,7 +530,7 @@ def refused(migfix: Run, root: Path, *args: str) -> str:
     return err[len("migfix: ") : -1]
 
 
-def test_refuses_an_unknown_ref(repos: Repos, migfix: Run) -> None:
+def test_refuses_an_unknown_ref(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     assert refused(migfix, repos.dev, "--onto", "origin/nope") == (
         "Unknown git revision 'origin/nope'. If it is a remote branch, run `git fetch` first; "
@@ -560,7 +538,7 @@ def test_refuses_an_unknown_ref(repos: Repos, migfix: Run) -> None:
     )
 
 
-def test_refuses_a_ref_with_several_unintended_heads(repos: Repos, migfix: Run) -> None:
+def test_refuses_a_ref_with_several_unintended_heads(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     repos.rev(repos.up, "aaaa0002", "second")
     repos.rev(repos.up, "aaaa0003", "third", head="aaaa0001", splice=True)
@@ -568,12 +546,12 @@ def test_refuses_a_ref_with_several_unintended_heads(repos: Repos, migfix: Run) 
     repos.fetch()
     assert refused(migfix, repos.dev, "--onto", "origin/main") == (
         "origin/main itself has several heads (aaaa0002, aaaa0003), so there is no single head "
-        "to rebase onto. Run `migfix merge` on origin/main first (check it out, merge its "
+        "to rebase onto. Migfix `migfix merge` on origin/main first (check it out, merge its "
         "heads, commit and push), then run `migfix rebase --onto origin/main` again."
     )
 
 
-def test_refuses_in_a_shallow_clone_lacking_the_ref(repos: Repos, migfix: Run) -> None:
+def test_refuses_in_a_shallow_clone_lacking_the_ref(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.up, "aaaa0002", "second")
     repos.push("second")
     shallow = repos.tmp / "shallow"
@@ -587,7 +565,7 @@ def test_refuses_in_a_shallow_clone_lacking_the_ref(repos: Repos, migfix: Run) -
 
 
 def test_refuses_during_a_merge_with_conflicts_in_the_versions_folder(
-    repos: Repos, migfix: Run
+    repos: Repos, migfix: Migfix
 ) -> None:
     first = "alembic/versions/aaaa0001_first.py"
     for clone, text in ((repos.dev, "# ours\n"), (repos.up, "# theirs\n")):
@@ -605,7 +583,7 @@ def test_refuses_during_a_merge_with_conflicts_in_the_versions_folder(
 
 
 def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
-    repos: Repos, migfix: Run
+    repos: Repos, migfix: Migfix
 ) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     b1.write_text(b1.read_text().replace("= 'aaaa0001'\n", "= PREVIOUS\n"))
@@ -626,7 +604,7 @@ def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
 
 
 def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_the_project(
-    repos: Repos, migfix: Run
+    repos: Repos, migfix: Migfix
 ) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     old = "revision: str = 'bbbb0001'\ndown_revision: Union[str, Sequence[str], None] = 'aaaa0001'"
@@ -644,7 +622,7 @@ def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_th
     )
 
 
-def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Run) -> None:
+def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     empty_tree = git(repos.dev, "hash-object", "-t", "tree", os.devnull)
     sha = git(repos.dev, "commit-tree", empty_tree, "-m", "nothing here")
@@ -655,7 +633,7 @@ def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Run) 
     )
 
 
-def test_never_rewrites_a_file_whose_revision_is_on_the_ref(repos: Repos, migfix: Run) -> None:
+def test_never_rewrites_a_file_whose_revision_is_on_the_ref(repos: Repos, migfix: Migfix) -> None:
     # The developer edited main's aaaa0002 locally (wrongly pointing it elsewhere): it is
     # REF's revision, so it is left alone even though it is not on top.
     repos.rev(repos.up, "aaaa0002", "second")
@@ -687,7 +665,7 @@ def corpus_projects(root: Path) -> Iterator[tuple[str, list[Path]]]:
 
 @pytest.mark.corpus
 def test_real_corpus_feature_branch_rebased_onto_main(
-    tmp_path: Path, template: Path, migfix: Run, corpus_dir: Path
+    tmp_path: Path, template: Path, migfix: Migfix, corpus_dir: Path
 ) -> None:
     """From a real graph with a merge M(P1, P2): main holds P1's ancestry, the feature branch
     P2's; rebasing the feature onto main gives one head, and only parents change."""
@@ -933,7 +911,7 @@ def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
-def test_refuses_a_branch_revision_that_names_itself(repos: Repos, migfix: Run) -> None:
+def test_refuses_a_branch_revision_that_names_itself(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     b1.write_text(b1.read_text().replace("= 'aaaa0001'\n", "= 'bbbb0001'\n"))
     before = b1.read_bytes()
@@ -1025,7 +1003,7 @@ def test_real_corpus_branches_that_merged_main_end_with_one_head(corpus_dir: Pat
 
 @pytest.mark.corpus
 def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
-    tmp_path: Path, template: Path, migfix: Run, corpus_dir: Path
+    tmp_path: Path, template: Path, migfix: Migfix, corpus_dir: Path
 ) -> None:
     """A real branch (real files) that merged main with an empty merge revision: `migfix rebase`
     deletes that merge, re-roots the branch and points the merge's children at its own side."""

@@ -13,11 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
+from conftest import REPO, copy_fixture
 from gitutil import commit_all, git, make_repo, write
 from projutil import migfix_proc
 
-ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 CHAIN_REVISION = '''"""step {n}
@@ -245,7 +244,7 @@ def test_pictures_outside_git_import_nothing_heavy(tmp_path: Path, fmt: str) -> 
     import sys
 
     proj = copy_fixture("labels", tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "migfix", "graph", "--format", fmt],
         cwd=proj,

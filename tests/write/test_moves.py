@@ -9,19 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from gitutil import commit_all, git, make_repo, write
 
 from migfix.db.sync import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write import moves
 
+pytestmark = pytest.mark.usefixtures("git_env")
+
 A, R, S1, S2, S3, M = "aaaa0001", "rrrr0001", "ssss0001", "ssss0002", "ssss0003", "mmmm0001"
-
-
-@pytest.fixture(autouse=True)
-def _git(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch)
 
 
 def source(rev: str, down: tuple[str, ...]) -> str:

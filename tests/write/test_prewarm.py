@@ -10,25 +10,29 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import git, isolate_git
-from projutil import SRC, land, make_team, migfix_proc, new_project, normalize
-from test_merge import STAMP, B, C, M, _configured_project
+from conftest import SRC
+from gitutil import git
+from projutil import (
+    STAMP,
+    configured_project,
+    land,
+    local_project,
+    make_team,
+    migfix_proc,
+    new_project,
+    normalize,
+    two_migration_branches,
+)
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="prewarm needs os.fork")
+B, C, M = "b0000001", "c0000001", "mmmm0001"
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    isolate_git(monkeypatch)
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "MIGFIX_NO_PREWARM"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    yield
+pytestmark = [
+    pytest.mark.usefixtures("git_env"),
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="prewarm needs os.fork"),
+]
 
 
 def _script(
@@ -72,7 +76,7 @@ def _merge(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> tuple[st
 def test_the_render_happens_in_the_child_and_matches_alembic(tmp_path: Path) -> None:
     """Every project option that shapes the file (file_template, encoding, timezone,
     revision_environment's template_args, post-write hooks) holds in the child too."""
-    proj = _configured_project(tmp_path)
+    proj = configured_project(tmp_path)
     proj.revision(B, "add b", head=proj.a, splice=True)
     proj.revision(C, "add c", head=proj.a, splice=True)
     ref = proj.copy(tmp_path / "ref")
@@ -239,7 +243,6 @@ print("RESULT", prewarm.call(os.getpid) != os.getpid())
 def test_the_hooks_fix_renders_in_the_child(tmp_path: Path) -> None:
     """After a real `git merge` of two branches that each added a migration, the hook's
     runner starts the child once it sees several heads; the merge file is rendered there."""
-    from test_hookrun import local_project, two_migration_branches
 
     code = (
         "import sys\nfrom migfix.hookrun import main\nrc = main(['post-merge', '--', '0'])\n"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SRC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,6 @@ from migfix.errors import Refusal, ScanError
 from migfix.write.fileio import FileChange, apply_changes
 from migfix.write.rewrite import replace_parent, rewrite_parents
 
-SRC = Path(__file__).parents[2] / "src"
 PATH = Path("migrations/versions/aaaa0002_add_users.py")
 
 # Alembic 1.20's generic template, rendered for a revision with one parent.
