@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,6 +37,69 @@ def pytest_configure(config: pytest.Config) -> None:
         import tempfile
 
         os.environ["MIGFIX_CACHE_DIR"] = tempfile.mkdtemp(prefix="migfix-test-cache-")
+    sys.addaudithook(_note_process)
+
+
+# -- the slow mark is true ---------------------------------------------------------------------
+# `-m "not slow"` is the quick loop: it must leave out every test that starts another process
+# (git, `python -m migfix`, alembic, pytester, a forked child), each of which costs from tens of
+# milliseconds to seconds. A test that starts one without the mark fails on the spot, so the
+# mark cannot drift; the audit hook sees every way Python starts a process.
+_PROCESS_EVENTS = frozenset(
+    {"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.system"}
+)
+# Set while a test not marked slow runs: what it started, for the report.
+_unmarked_started: list[str] | None = None
+
+
+class StartedAProcess(Exception):
+    """A test not marked ``slow`` started a process."""
+
+
+def _note_process(event: str, args: tuple[Any, ...]) -> None:
+    if _unmarked_started is None or event not in _PROCESS_EVENTS:
+        return
+    what = " ".join(map(str, args[1]))[:120] if event == "subprocess.Popen" else event
+    _unmarked_started.append(what)
+    raise StartedAProcess(
+        f"this test starts a process ({what}) but is not marked slow: add "
+        '@pytest.mark.slow (or the module\'s pytestmark) so `-m "not slow"` leaves it out'
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that asks for the embedded PostgreSQL server starts one (where it is skipped here,
+    # it runs in CI).
+    for item in items:
+        if "postgres_ok" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    global _unmarked_started
+    _unmarked_started = None if item.get_closest_marker("slow") else []
+    try:
+        yield
+    finally:
+        _unmarked_started = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    # Code under test may catch the exception (the hook runner never fails a merge): the test
+    # fails all the same.
+    if _unmarked_started:
+        if report.passed:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"{item.nodeid} starts a process ({_unmarked_started[0]}) but is not marked "
+                'slow: add @pytest.mark.slow (or the module\'s pytestmark) so `-m "not slow"` '
+                "leaves it out"
+            )
+        _unmarked_started.clear()
 
 
 # Files that running a fixture in place can leave behind; never part of a copy.

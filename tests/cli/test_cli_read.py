@@ -231,6 +231,7 @@ def test_check_text(fixtures_dir: Path, migfix: Migfix) -> None:
     )
 
 
+@pytest.mark.slow
 def test_check_github(tmp_path: Path, migfix: Migfix) -> None:
     # A copy outside any git repository: paths are relative to the project root.
     project = copy_fixture("faults", tmp_path)
@@ -292,6 +293,7 @@ def test_check_finds_a_syntax_error_in_a_body(
     ) in out
 
 
+@pytest.mark.slow
 def test_check_against_a_ref(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migfix: Migfix
 ) -> None:
@@ -378,6 +380,7 @@ def test_unreadable_revision_file_is_reported_not_raised(tmp_path: Path, migfix:
 HEAVY = ("alembic", "sqlalchemy", "libcst", "git", "mako")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["check"], ["heads"], ["graph", "--json"]])
 def test_read_commands_do_not_import_heavy_packages(fixtures_dir: Path, argv: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
@@ -399,6 +402,7 @@ def test_read_commands_do_not_import_heavy_packages(fixtures_dir: Path, argv: li
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
 
+@pytest.mark.slow
 def test_check_github_paths_are_relative_to_the_repository(tmp_path: Path, migfix: Migfix) -> None:
     # GitHub resolves annotation paths against the repository root, not alembic.ini's folder.
     import subprocess

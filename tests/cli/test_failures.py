@@ -100,6 +100,7 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [MERGE, REPOINT])
 def test_disk_full(
     tiny_tmpfs: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], migfix: Migfix
@@ -114,6 +115,7 @@ def test_disk_full(
     refused(project, argv, migfix, "no space left", "Nothing was changed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [MERGE, REPOINT])
 def test_file_size_limit(tmp_path: Path, argv: list[str]) -> None:
     # RLIMIT_FSIZE works for any user: the kernel refuses to grow a file past the limit
@@ -162,12 +164,14 @@ def read_only_mount(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [MERGE, REPOINT])
 def test_read_only_file_system(read_only_mount: Path, argv: list[str], migfix: Migfix) -> None:
     # Whichever write comes first refuses (the writer lock's file, or the revision file).
     refused(read_only_mount, argv, migfix, "ead-only file system", "Nothing was")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     os.geteuid() == 0, reason="root writes into a read-only directory: permissions do not apply"
 )
@@ -181,6 +185,7 @@ def test_read_only_directory(tmp_path: Path, migfix: Migfix) -> None:
         versions.chmod(0o755)
 
 
+@pytest.mark.slow
 def test_immutable_file(tmp_path: Path, migfix: Migfix) -> None:
     project = two_heads(tmp_path)
     target = project / VERSIONS / "cccc0002_two.py"
@@ -202,6 +207,7 @@ def test_immutable_file(tmp_path: Path, migfix: Migfix) -> None:
         subprocess.run(["chattr", "-i", str(target)], check=False)
 
 
+@pytest.mark.slow
 def test_file_name_too_long(tmp_path: Path, migfix: Migfix) -> None:
     project = two_heads(tmp_path)
     refused(
@@ -266,6 +272,7 @@ def sub_folder_project(tmp_path: Path, *, recursive: bool) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_merge_with_a_sub_folder_file_template(tmp_path: Path, migfix: Migfix) -> None:
     project = sub_folder_project(tmp_path, recursive=True)
     code, _out, err = migfix(project, *MERGE)
@@ -277,6 +284,7 @@ def test_merge_with_a_sub_folder_file_template(tmp_path: Path, migfix: Migfix) -
     assert not list((project / VERSIONS).rglob(".migfix-*"))
 
 
+@pytest.mark.slow
 def test_a_sub_folder_alembic_would_not_read_is_refused(tmp_path: Path, migfix: Migfix) -> None:
     project = sub_folder_project(tmp_path, recursive=False)
     refused(project, MERGE, migfix, "recursive_version_locations")
@@ -285,6 +293,7 @@ def test_a_sub_folder_alembic_would_not_read_is_refused(tmp_path: Path, migfix: 
 # -- git refuses the repository ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the repository to another user needs root")
 @pytest.mark.parametrize("argv", [MERGE, ["check", "--against", "main"]])
 def test_dubious_ownership(

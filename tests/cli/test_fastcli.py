@@ -45,6 +45,7 @@ ARGVS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["two_heads", "faults", "labels"])
 def test_same_output_and_exit_code_as_through_click(
     fixture: str,
@@ -86,6 +87,7 @@ def test_anything_else_goes_to_click(
     assert "Invalid value for '--format'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_heads_and_check_never_import_click(tmp_path: Path) -> None:
     root = copy_fixture("two_heads", tmp_path)
     code = (
@@ -97,6 +99,7 @@ def test_heads_and_check_never_import_click(tmp_path: Path) -> None:
         assert proc.stdout.splitlines()[-1] == "False 1", proc.stderr
 
 
+@pytest.mark.slow
 def test_several_projects_below_print_as_through_click(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,6 +127,7 @@ def _exit_now(script: str) -> subprocess.CompletedProcess[str]:
     return python(Path.cwd(), "-c", script)
 
 
+@pytest.mark.slow
 def test_the_quick_exit_flushes_the_streams_and_runs_atexit_handlers() -> None:
     """Piped stdout is block-buffered: without the flush the report would be lost."""
     proc = _exit_now(
@@ -134,6 +138,7 @@ def test_the_quick_exit_flushes_the_streams_and_runs_atexit_handlers() -> None:
     assert (proc.returncode, proc.stdout, proc.stderr) == (3, "report handler ran\n", "notice")
 
 
+@pytest.mark.slow
 def test_the_quick_exit_waits_for_a_running_thread() -> None:
     proc = _exit_now(
         "import threading, time\nfrom migfix.procexit import exit_now\n"
@@ -143,6 +148,7 @@ def test_the_quick_exit_waits_for_a_running_thread() -> None:
     assert (proc.returncode, proc.stdout) == (0, "thread done\n")
 
 
+@pytest.mark.slow
 def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
     root = copy_fixture("two_heads", tmp_path)
     for argv in (["heads"], ["merge", "--dry-run"]):
@@ -166,6 +172,7 @@ GC_AT_EXIT = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("argv", "collecting"), [(["heads"], False), (["verify"], True)])
 def test_the_collector_is_off_for_migfixs_work_and_on_for_the_projects_code(
     tmp_path: Path, argv: list[str], collecting: bool
@@ -228,6 +235,7 @@ def _both_ways(
     return tuple(runs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["two_heads", "labels", "faults", "recursive"])
 def test_merge_does_what_it_does_through_click(
     fixture: str,
@@ -245,6 +253,7 @@ def test_merge_does_what_it_does_through_click(
         assert codes == {0, 1, 2}  # written, would write, refused: every ending was compared
 
 
+@pytest.mark.slow
 def test_merge_that_moves_new_revisions_prints_the_notice_as_through_click(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -349,6 +358,7 @@ def test_merge_leaves_the_rest_to_click(
     assert "Option '-m' requires an argument." in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_merge_never_imports_click(tmp_path: Path) -> None:
     code = (
         "import sys\nfrom migfix.cli.fast import main\nrc = main(sys.argv[1:])\n"
@@ -360,6 +370,7 @@ def test_merge_never_imports_click(tmp_path: Path) -> None:
         assert proc.stdout.splitlines()[-1] == f"False {rc}", proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["heads"], ["check"], ["merge", "--dry-run"]])
 def test_no_stdout_at_all_is_no_crash(tmp_path: Path, argv: list[str]) -> None:
     """Started with stdout closed (`migfix heads >&-`), Python has no sys.stdout: the

@@ -64,6 +64,7 @@ def merge_file(proj: Proj) -> Path:
 # --- issue 4's table, row by row, with both templates --------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row1_two_settled_heads_get_one_merge_and_nothing_else_changes(
     migfix: Migfix, tmp_path: Path, template: str
@@ -92,6 +93,7 @@ def test_row1_two_settled_heads_get_one_merge_and_nothing_else_changes(
     assert_healthy(migfix, alice, [M], upgrade=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row2_branch_revision_written_before_upstream_merge_moves_onto_it(
     migfix: Migfix, tmp_path: Path, template: str
@@ -127,6 +129,7 @@ def test_row2_branch_revision_written_before_upstream_merge_moves_onto_it(
     assert_healthy(migfix, alice, [N], upgrade=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row3_branch_revision_on_one_of_two_settled_heads_moves_onto_the_merge(
     migfix: Migfix, tmp_path: Path, template: str
@@ -172,6 +175,7 @@ def _row4(tmp_path: Path, template: str) -> Proj:
     return alice
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row4_branch_chain_is_moved_onto_the_upstream_head(
     migfix: Migfix, tmp_path: Path, template: str
@@ -194,6 +198,7 @@ def test_row4_branch_chain_is_moved_onto_the_upstream_head(
     assert_healthy(migfix, alice, [B2], upgrade=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row4_no_repoint_writes_what_alembic_merge_heads_writes(
     migfix: Migfix, tmp_path: Path, template: str
@@ -214,6 +219,7 @@ def test_row4_no_repoint_writes_what_alembic_merge_heads_writes(
     assert_healthy(migfix, alice, [M])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row5_without_git_two_heads_get_a_merge(
     migfix: Migfix, tmp_path: Path, template: str
@@ -236,6 +242,7 @@ def test_row5_without_git_two_heads_get_a_merge(
 # --- what is new, what is settled -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_upstream_option_and_config_override_the_tracking_branch(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -267,6 +274,7 @@ def test_upstream_option_and_config_override_the_tracking_branch(
     assert f"Would repoint {B1}: {alice.a} -> {C}" in result.out
 
 
+@pytest.mark.slow
 def test_branch_without_tracking_uses_origin_head(migfix: Migfix, tmp_path: Path) -> None:
     team = make_team(tmp_path, "typed")
     bob = team.bob  # a real clone: origin/HEAD -> origin/main
@@ -291,6 +299,7 @@ def test_branch_without_tracking_uses_origin_head(migfix: Migfix, tmp_path: Path
     assert_healthy(migfix, bob, [N])
 
 
+@pytest.mark.slow
 def test_default_branch_revisions_stay_settled_on_a_branch_tracking_its_own_remote(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -328,6 +337,7 @@ def test_default_branch_revisions_stay_settled_on_a_branch_tracking_its_own_remo
     assert_healthy(migfix, alice, [B2])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["untracked", "staged"])
 def test_uncommitted_revision_files_are_new(migfix: Migfix, tmp_path: Path, stage: str) -> None:
     team = make_team(tmp_path, "typed")
@@ -350,6 +360,7 @@ def test_uncommitted_revision_files_are_new(migfix: Migfix, tmp_path: Path, stag
     assert_healthy(migfix, alice, [N])
 
 
+@pytest.mark.slow
 def test_new_option_outside_git_moves_the_named_revision(migfix: Migfix, tmp_path: Path) -> None:
     proj = new_project(tmp_path, "flask")
     proj.revision(B, "add b", head=proj.a, splice=True)
@@ -368,6 +379,7 @@ def test_new_option_outside_git_moves_the_named_revision(migfix: Migfix, tmp_pat
     assert_healthy(migfix, proj, [C])
 
 
+@pytest.mark.slow
 def test_new_option_naming_an_unknown_revision_is_refused(migfix: Migfix, tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed")
     proj.revision(B, "add b", head=proj.a, splice=True)
@@ -398,6 +410,7 @@ def _row3(tmp_path: Path, template: str = "typed") -> Proj:
     return alice
 
 
+@pytest.mark.slow
 def test_second_run_does_nothing(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     assert migfix(alice.root, "merge", "--rev-id", M).rc == 0
@@ -412,6 +425,7 @@ def test_second_run_does_nothing(migfix: Migfix, tmp_path: Path) -> None:
     assert migfix(alice.root, "merge", "--dry-run").rc == 0
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_diff_and_writes_nothing(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     before = alice.snapshot()
@@ -447,6 +461,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(migfix: Migfix, tmp_path: Pa
     assert normalize(shown.encode()) == normalize(written.encode())
 
 
+@pytest.mark.slow
 def test_json_output(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     n_rel = f"migrations/versions/{N}_add_n.py"
@@ -501,6 +516,7 @@ def assert_refused(migfix: Migfix, proj: Proj, args: list[str], message: str) ->
         assert git(proj.root, "status", "--porcelain") == status
 
 
+@pytest.mark.slow
 def test_refuses_a_non_literal_down_revision_that_must_change(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -521,6 +537,7 @@ def test_refuses_a_non_literal_down_revision_that_must_change(
     )
 
 
+@pytest.mark.slow
 def test_refuses_while_a_merge_has_conflicts_in_the_versions_folder(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -548,6 +565,7 @@ def test_refuses_while_a_merge_has_conflicts_in_the_versions_folder(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_refuses_a_template_without_down_revision(
     migfix: Migfix, tmp_path: Path, template: str
@@ -565,6 +583,7 @@ def test_refuses_a_template_without_down_revision(
     )
 
 
+@pytest.mark.slow
 def test_refuses_a_rev_id_that_exists(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     assert_refused(
@@ -576,6 +595,7 @@ def test_refuses_a_rev_id_that_exists(migfix: Migfix, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_refuses_a_named_head_that_is_not_a_head(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     assert_refused(
@@ -592,6 +612,7 @@ def test_refuses_a_named_head_that_is_not_a_head(migfix: Migfix, tmp_path: Path)
     )
 
 
+@pytest.mark.slow
 def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_the_project(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -614,6 +635,7 @@ def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_th
     )
 
 
+@pytest.mark.slow
 def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -635,6 +657,7 @@ def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(
     )
 
 
+@pytest.mark.slow
 def test_named_heads_are_planned_like_the_default(migfix: Migfix, tmp_path: Path) -> None:
     # Naming the heads picks the group; the plan is the same: the settled heads are merged and
     # the new revision moves on top.
@@ -646,6 +669,7 @@ def test_named_heads_are_planned_like_the_default(migfix: Migfix, tmp_path: Path
     assert_healthy(migfix, alice, [N])
 
 
+@pytest.mark.slow
 def test_one_named_head_is_nothing_to_do(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     before = alice.snapshot()
@@ -654,6 +678,7 @@ def test_one_named_head_is_nothing_to_do(migfix: Migfix, tmp_path: Path) -> None
     assert alice.snapshot() == before
 
 
+@pytest.mark.slow
 def test_settled_revisions_are_never_planned_for_a_rewrite(migfix: Migfix, tmp_path: Path) -> None:
     """A settled file cannot have to change: settled heads are joined by a *new* merge file and
     only new revisions are repointed. Row 3 against HEAD (everything settled) shows it; the
@@ -685,6 +710,7 @@ def test_settled_revisions_are_never_planned_for_a_rewrite(migfix: Migfix, tmp_p
 # --- the merge file is what `alembic merge` would write -------------------------------------
 
 
+@pytest.mark.slow
 def test_merge_file_honours_the_project_options_like_alembic_merge(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -717,6 +743,7 @@ def test_merge_file_honours_the_project_options_like_alembic_merge(
     assert_healthy(migfix, proj, [M])
 
 
+@pytest.mark.slow
 def test_parents_follow_alembics_load_order_not_revision_ids(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -742,6 +769,7 @@ def test_parents_follow_alembics_load_order_not_revision_ids(
     assert normalize((proj.versions / f"merge_heads_{M}.py").read_bytes()) == expected
 
 
+@pytest.mark.slow
 def test_existing_revision_files_are_never_imported(migfix: Migfix, tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed")
     proj.revision(B, "add b", head=proj.a, splice=True)
@@ -800,6 +828,7 @@ def _removable_merge(revisions: dict[str, Any], heads: list[str]) -> tuple[str, 
     return rev, cut
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 @pytest.mark.parametrize("project_id", ["langflow", "galaxy"])
 def test_real_project_merge_is_rebuilt_with_the_same_parents(
@@ -876,6 +905,7 @@ def test_real_project_merge_is_rebuilt_with_the_same_parents(
 # --- smaller options ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_message_from_config_and_branch_label(migfix: Migfix, tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed")
     (proj.root / "pyproject.toml").write_text('[tool.migfix]\nmessage = "join the heads"\n')
@@ -892,6 +922,7 @@ def test_message_from_config_and_branch_label(migfix: Migfix, tmp_path: Path) ->
     assert_healthy(migfix, proj, [M])
 
 
+@pytest.mark.slow
 def test_unknown_upstream_ref_is_a_git_error(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     assert_refused(
@@ -903,6 +934,7 @@ def test_unknown_upstream_ref_is_a_git_error(migfix: Migfix, tmp_path: Path) -> 
     )
 
 
+@pytest.mark.slow
 def test_stale_bytecode_of_a_rewritten_file_is_removed(migfix: Migfix, tmp_path: Path) -> None:
     import py_compile
 
@@ -922,6 +954,7 @@ def test_stale_bytecode_of_a_rewritten_file_is_removed(migfix: Migfix, tmp_path:
     assert kept.exists()  # only the rewritten file's bytecode goes
 
 
+@pytest.mark.slow
 def test_never_writes_a_merge_naming_a_revision_and_its_descendant(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -959,6 +992,7 @@ def test_named_heads_never_give_a_merge_with_a_redundant_parent(tmp_path: Path) 
     )
 
 
+@pytest.mark.slow
 def test_dry_run_without_rev_id_says_the_id_is_chosen_when_written(
     migfix: Migfix, tmp_path: Path
 ) -> None:
@@ -976,6 +1010,7 @@ def test_dry_run_without_rev_id_says_the_id_is_chosen_when_written(
     assert "chosen when it is written" not in fixed.out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_a_duplicate_local_merge_is_folded_into_the_incoming_one(
     migfix: Migfix, tmp_path: Path, template: str
@@ -1023,6 +1058,7 @@ def _down_line(proj: Proj, rev: str) -> str:
     return next(line for line in proj.file(rev).read_text().splitlines() if "down_revision" in line)
 
 
+@pytest.mark.slow
 def test_a_new_merge_whose_parent_moves_on_top_of_its_other_parent_keeps_only_its_own(
     migfix: Migfix, tmp_path: Path
 ) -> None:

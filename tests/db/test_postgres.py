@@ -46,6 +46,7 @@ def proj(tmp_path: Path) -> Path:
     return copy_fixture("postgres", tmp_path)
 
 
+@pytest.mark.slow
 def test_sqlite_fails_with_the_dialect_hint(proj: Path) -> None:
     proc = run(proj, "verify", "--sqlite")
     assert proc.returncode == 1, proc.stderr
@@ -59,6 +60,7 @@ def test_sqlite_fails_with_the_dialect_hint(proj: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_real_failure_on_sqlite_gets_no_dialect_hint(tmp_path: Path) -> None:
     proj = copy_fixture("plain", tmp_path)
     path = next((proj / VERSIONS).glob("aaaa0004_*.py"))
@@ -98,6 +100,7 @@ def test_configured_postgres_is_chosen_by_itself_and_said(proj: Path, postgres_o
     assert "on a throw-away PostgreSQL server" in proc.stdout
 
 
+@pytest.mark.slow
 def test_without_the_extra_one_line_says_sqlite_may_not_match(proj: Path) -> None:
     # Python's own way to make a package unimportable: a None entry in sys.modules.
     code = (

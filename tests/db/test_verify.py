@@ -80,6 +80,7 @@ def break_downgrade(path: Path) -> None:
 # -- the Flask app of tests/data/verify/flaskapp -------------------------------------------
 
 
+@pytest.mark.slow
 def test_verify_passes_and_never_touches_the_apps_database(app_dir: Path) -> None:
     real = app_dir / "app.db"
     with sqlite3.connect(real) as conn:
@@ -92,6 +93,7 @@ def test_verify_passes_and_never_touches_the_apps_database(app_dir: Path) -> Non
     assert _listing(app_dir) == ["app.db", "app.py", "migrations"]
 
 
+@pytest.mark.slow
 def test_broken_downgrade_is_named_with_direction_and_database_error(app_dir: Path) -> None:
     write(app_dir / "migrations/versions/dddd0004_broken.py", BROKEN_DOWNGRADE)
     proc = migfix_proc(app_dir, "verify")
@@ -105,6 +107,7 @@ def test_broken_downgrade_is_named_with_direction_and_database_error(app_dir: Pa
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("broken", "args"),
     [("aaaa0001_users.py", ("--full",)), ("bbbb0002_posts.py", ("--steps", "2"))],
@@ -125,6 +128,7 @@ def test_deeper_modes_reach_older_revisions(app_dir: Path, broken: str, args: tu
     )
 
 
+@pytest.mark.slow
 def test_full_and_steps_report_what_they_exercised(app_dir: Path) -> None:
     full = migfix_proc(app_dir, "verify", "--full")
     assert full.stdout == ok_line(
@@ -134,6 +138,7 @@ def test_full_and_steps_report_what_they_exercised(app_dir: Path) -> None:
     assert two.stdout == ok_line("stepped 2 revision(s) down and up again (bbbb0002, cccc0003)")
 
 
+@pytest.mark.slow
 def test_url_stamped_with_a_revision_is_not_an_empty_database(
     app_dir: Path, tmp_path: Path
 ) -> None:
@@ -156,6 +161,7 @@ def test_url_stamped_with_a_revision_is_not_an_empty_database(
     assert target.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_url_with_tables_is_refused_unless_allowed(app_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "given.db"
     with sqlite3.connect(target) as conn:
@@ -183,6 +189,7 @@ def test_url_with_tables_is_refused_unless_allowed(app_dir: Path, tmp_path: Path
     assert not (app_dir / "app.db").exists()
 
 
+@pytest.mark.slow
 def test_env_py_importing_a_missing_module_gets_one_clear_paragraph(app_dir: Path) -> None:
     env_py = app_dir / "migrations/env.py"
     env_py.write_text("import migfix_no_such_pkg.sub\n" + env_py.read_text())
@@ -197,6 +204,7 @@ def test_env_py_importing_a_missing_module_gets_one_clear_paragraph(app_dir: Pat
     )
 
 
+@pytest.mark.slow
 def test_app_factory_that_needs_settings(app_dir: Path) -> None:
     with (app_dir / "app.py").open("a") as f:
         f.write('\nif "SECRET_KEY" not in os.environ:\n    raise KeyError("SECRET_KEY")\n')
@@ -210,6 +218,7 @@ def test_app_factory_that_needs_settings(app_dir: Path) -> None:
     assert migfix_proc(app_dir, "verify", env={"SECRET_KEY": "x"}).returncode == 0
 
 
+@pytest.mark.slow
 def test_only_new_in_a_repo_with_a_bare_remote(app_dir: Path, tmp_path: Path) -> None:
     # A settled revision with a broken downgrade: --only-new must not step it down.
     break_downgrade(app_dir / "migrations/versions/aaaa0001_users.py")
@@ -244,6 +253,7 @@ def test_only_new_in_a_repo_with_a_bare_remote(app_dir: Path, tmp_path: Path) ->
 # -- Flask-Migrate layouts -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_multidb_layout_scans_and_verifies(tmp_path: Path) -> None:
     proj = Path(shutil.copytree(DATA / "multidb", tmp_path / "proj"))
     project = find_project(proj)
@@ -279,6 +289,7 @@ def custom_directory_app(app_dir: Path) -> Path:
     return app_dir
 
 
+@pytest.mark.slow
 def test_migrate_directory_is_found_statically(app_dir: Path) -> None:
     custom_directory_app(app_dir)
     assert flask_directory(app_dir) == app_dir / "db_migrations"
@@ -289,6 +300,7 @@ def test_migrate_directory_is_found_statically(app_dir: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_nested_migrate_directory_keeps_the_app_directory_as_the_root(app_dir: Path) -> None:
     # Migrate(app, db, directory="db/migs"): Flask-Migrate resolves it against the app's
     # directory, so that is the project root (paths in reports, where verify loads the app).
@@ -308,6 +320,7 @@ def test_nested_migrate_directory_keeps_the_app_directory_as_the_root(app_dir: P
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_flask_app_environment_variable_names_the_app(app_dir: Path) -> None:
     # The app lives in a module that is neither app.py nor wsgi.py: FLASK_APP names it, as
     # for `flask db upgrade` (and migfix's own message tells the user to set it).
@@ -320,6 +333,7 @@ def test_flask_app_environment_variable_names_the_app(app_dir: Path) -> None:
     assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)")
 
 
+@pytest.mark.slow
 def test_directory_option(app_dir: Path) -> None:
     (app_dir / "migrations").rename(app_dir / "elsewhere")
     # Not where Flask-Migrate looks by default; discovery still finds the folder (env.py
@@ -385,6 +399,7 @@ def flask(cwd: Path, pythonpath: str, *args: str) -> subprocess.CompletedProcess
     return python_m(cwd, "flask", *args, env={"PYTHONPATH": pythonpath})
 
 
+@pytest.mark.slow
 def test_flask_migfix_heads_uses_the_apps_directory(app_dir: Path, installed: str) -> None:
     custom_directory_app(app_dir)
     # Hide the literal from the static scan: only the app itself knows the folder now.
@@ -504,6 +519,7 @@ def test_plans_step_merges_down_through_a_parent(plain: Path) -> None:
     assert only.exercised == ("cccc0003", "dddd0004")
 
 
+@pytest.mark.slow
 def test_plain_alembic_with_merge_verifies_fully(plain: Path) -> None:
     for args in ((), ("--full",)):
         proc = migfix_proc(plain, "verify", *args)
@@ -513,6 +529,7 @@ def test_plain_alembic_with_merge_verifies_fully(plain: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_env_py_that_ignores_the_url_is_refused_before_migrating(plain: Path) -> None:
     env_py = plain / "migrations/env.py"
     real = plain / "real.db"
@@ -534,6 +551,7 @@ def test_env_py_that_ignores_the_url_is_refused_before_migrating(plain: Path) ->
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
+@pytest.mark.slow
 def test_use_app_db_migrates_the_apps_own_database_only_when_allowed(app_dir: Path) -> None:
     proc = migfix_proc(app_dir, "verify", "--use-app-db")
     assert proc.returncode == 0, proc.stderr

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from conftest import REPO, copy_fixture
 from gitutil import GIT_ENV, commit_all, git, make_repo
@@ -134,6 +135,7 @@ def test_action_is_a_composite_with_the_documented_inputs() -> None:
     assert "pip install" in install["run"] and "${MIGFIX_PACKAGE:-$ACTION_PATH}" in install["run"]
 
 
+@pytest.mark.slow
 def test_problem_is_annotated_and_pictured_in_the_summary(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     proc, summary, output = run_step("Check migrations", clone, tmp_path, {}, "main")
@@ -155,6 +157,7 @@ def test_problem_is_annotated_and_pictured_in_the_summary(tmp_path: Path) -> Non
     assert summary.endswith("Fix it with `migfix merge` or `migfix rebase --onto origin/main`.\n")
 
 
+@pytest.mark.slow
 def test_up_to_date_branch_passes(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=True)
     proc, summary, output = run_step("Check migrations", clone, tmp_path, {}, "main")
@@ -164,6 +167,7 @@ def test_up_to_date_branch_passes(tmp_path: Path) -> None:
     assert output == "status=0\n"
 
 
+@pytest.mark.slow
 def test_args_and_working_directory_are_used(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     inputs = {"args": "-c alembic.ini --strict", "base-ref": "main", "working-directory": "."}
@@ -172,6 +176,7 @@ def test_args_and_working_directory_are_used(tmp_path: Path) -> None:
     assert "```mermaid\nflowchart TD\n" in summary  # graph got -c but not --strict
 
 
+@pytest.mark.slow
 def test_configuration_error_is_reported_without_a_picture(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     proc, summary, output = run_step(
@@ -188,6 +193,7 @@ def test_docs_workflow_is_kept() -> None:
     assert "migfix check --format github --against origin/" in text
 
 
+@pytest.mark.slow
 def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     # A second project beside the first: the root alembic.ini moves into backend/.

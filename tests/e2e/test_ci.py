@@ -18,6 +18,7 @@ WORKFLOW = Path(__file__).resolve().parents[2] / "docs" / "check-migrations.yml"
 B, C = "b0000001", "c0000001"
 
 
+@pytest.mark.slow
 def test_check_format_github_on_two_heads(tmp_path: Path, migfix: Migfix) -> None:
     from conftest import copy_fixture
 
@@ -66,6 +67,7 @@ def test_workflow_is_a_pull_request_job_with_full_history() -> None:
     assert argv == ["migfix", "check", "--format", "github", "--against", "origin/main"]
 
 
+@pytest.mark.slow
 def test_workflow_command_flags_a_pull_request_before_it_is_merged(
     tmp_path: Path, migfix: Migfix
 ) -> None:
@@ -95,6 +97,7 @@ def test_workflow_command_flags_a_pull_request_before_it_is_merged(
     ), out
 
 
+@pytest.mark.slow
 def test_workflow_command_needs_the_base_branch_fetched(tmp_path: Path, migfix: Migfix) -> None:
     proj = new_project(tmp_path, "typed")
     git(proj.root, "init", "-q", "-b", "feature")
@@ -108,6 +111,7 @@ def test_workflow_command_needs_the_base_branch_fetched(tmp_path: Path, migfix: 
     )
 
 
+@pytest.mark.slow
 def test_workflow_command_works_unchanged_at_the_root_of_a_monorepo(
     tmp_path: Path, migfix: Migfix
 ) -> None:

@@ -16,7 +16,7 @@ from gitutil import commit_all, git, git_proc, make_repo, write
 from migfix.errors import GitError
 from migfix.git import gitops
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 
 REV_1 = 'revision = "aaaa0001"\ndown_revision = None\n'

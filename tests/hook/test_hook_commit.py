@@ -22,7 +22,7 @@ from test_hookrun import (
 
 from migfix.hook import install as hook
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 B, C, D = "b0000001", "c0000001", "d0000001"
 FIXING = f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`."

@@ -18,7 +18,7 @@ from conftest import SRC
 from gitutil import GIT_ENV, commit_all
 from projutil import land, make_team, pull
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 C, N = "c0000001", "n0000001"
 

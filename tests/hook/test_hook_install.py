@@ -87,6 +87,7 @@ def run_script(
 # --- install / status / uninstall -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -127,6 +128,7 @@ def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) 
     ]
 
 
+@pytest.mark.slow
 def test_installed_script_is_valid_posix_sh(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hook.install(repo, strategy="it's odd", commit=True, always=True)
@@ -141,6 +143,7 @@ def test_installed_script_is_valid_posix_sh(tmp_path: Path) -> None:
     ] * 4
 
 
+@pytest.mark.slow
 def test_reinstall_is_idempotent(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -167,6 +170,7 @@ def test_reinstall_is_idempotent(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_reinstall_with_other_options_rewrites_our_script_in_place(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -181,6 +185,7 @@ def test_reinstall_with_other_options_rewrites_our_script_in_place(tmp_path: Pat
     assert rewrite_status.state == commit_status.state == checkout_status.state == "not installed"
 
 
+@pytest.mark.slow
 def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -203,6 +208,7 @@ def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_uninstall_leaves_a_foreign_hook_untouched(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -218,6 +224,7 @@ def test_uninstall_leaves_a_foreign_hook_untouched(tmp_path: Path) -> None:
     assert stat.S_IMODE((hooks / "post-merge").stat().st_mode) == 0o750
 
 
+@pytest.mark.slow
 def test_foreign_hook_is_chained_then_restored_byte_identical(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -251,6 +258,7 @@ def test_foreign_hook_is_chained_then_restored_byte_identical(tmp_path: Path) ->
     assert not (hooks / "post-merge.legacy").exists()
 
 
+@pytest.mark.slow
 def test_foreign_symlink_hook_is_moved_and_restored_as_a_symlink(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -266,6 +274,7 @@ def test_foreign_symlink_hook_is_moved_and_restored_as_a_symlink(tmp_path: Path)
     assert shared.read_bytes() == FOREIGN_HOOK
 
 
+@pytest.mark.slow
 def test_legacy_already_present_and_foreign_hook_is_refused(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -287,6 +296,7 @@ def test_legacy_already_present_and_foreign_hook_is_refused(tmp_path: Path) -> N
     assert not (hooks / "post-merge").exists()
 
 
+@pytest.mark.slow
 def test_legacy_left_behind_without_a_hook_is_chained(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -301,6 +311,7 @@ def test_legacy_left_behind_without_a_hook_is_chained(tmp_path: Path) -> None:
     assert hook.status(repo)[0].state == "installed, chained to legacy"
 
 
+@pytest.mark.slow
 def test_uninstall_without_our_hook_leaves_a_legacy_hook_alone(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -314,6 +325,7 @@ def test_uninstall_without_our_hook_leaves_a_legacy_hook_alone(tmp_path: Path) -
     assert not (hooks / "post-merge").exists()
 
 
+@pytest.mark.slow
 def test_unknown_hook_type_is_refused(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     with pytest.raises(Refusal) as info:
@@ -325,6 +337,7 @@ def test_unknown_hook_type_is_refused(tmp_path: Path) -> None:
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
 
+@pytest.mark.slow
 def test_outside_a_repository_is_a_git_error(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -341,6 +354,7 @@ def test_outside_a_repository_is_a_git_error(tmp_path: Path) -> None:
 # --- where the hooks go ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_core_hooks_path_installs_into_the_shared_directory(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     shared = tmp_path / "shared-hooks"
@@ -369,6 +383,7 @@ def test_core_hooks_path_installs_into_the_shared_directory(tmp_path: Path) -> N
     assert [s.state for s in hook.status(other)] == ["installed"] * 4
 
 
+@pytest.mark.slow
 def test_relative_core_hooks_path_from_a_subdirectory(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     git(repo, "config", "core.hooksPath", ".githooks")
@@ -382,6 +397,7 @@ def test_relative_core_hooks_path_from_a_subdirectory(tmp_path: Path) -> None:
     assert not (sub / ".githooks").exists()
 
 
+@pytest.mark.slow
 def test_linked_worktree_installs_into_the_common_hooks_dir(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     worktree = tmp_path / "feature-wt"
@@ -401,6 +417,7 @@ def test_linked_worktree_installs_into_the_common_hooks_dir(tmp_path: Path) -> N
 # --- what the installed script does ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_merge_runs_the_foreign_hook_and_migfix_failure_does_not_fail_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -426,6 +443,7 @@ def test_real_merge_runs_the_foreign_hook_and_migfix_failure_does_not_fail_it(
     assert (tmp_path / "foreign-ran.txt").read_text() == "foreign ran with: 0\n"
 
 
+@pytest.mark.slow
 def test_real_merge_passes_recorded_options_to_migfix(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     add_branch_with_commit(repo, "feature", "feature.txt")
@@ -439,6 +457,7 @@ def test_real_merge_passes_recorded_options_to_migfix(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_real_rebase_feeds_both_hooks_the_same_stdin_and_amend_skips_migfix(
     tmp_path: Path,
 ) -> None:
@@ -478,6 +497,7 @@ def test_real_rebase_feeds_both_hooks_the_same_stdin_and_amend_skips_migfix(
     assert log.read_text().count("args:") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("legacy_exit", "migfix_exit", "expected_exit"),
     [(0, 5, 0), (1, 0, 1), (3, 5, 3)],
@@ -504,6 +524,7 @@ def test_script_exits_with_the_legacy_status_whatever_migfix_does(
         assert proc.stderr == ""
 
 
+@pytest.mark.slow
 def test_missing_interpreter_is_stale_and_the_script_warns_and_exits_0(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -525,6 +546,7 @@ def test_missing_interpreter_is_stale_and_the_script_warns_and_exits_0(tmp_path:
     )
 
 
+@pytest.mark.slow
 def test_migfix_skip_hook_still_runs_the_legacy_hook(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -542,6 +564,7 @@ def test_migfix_skip_hook_still_runs_the_legacy_hook(
     assert not log.exists()
 
 
+@pytest.mark.slow
 def test_post_commit_chains_the_foreign_hook_and_starts_migfix_only_for_a_merge_commit(
     tmp_path: Path,
 ) -> None:
@@ -584,6 +607,7 @@ def test_post_commit_chains_the_foreign_hook_and_starts_migfix_only_for_a_merge_
     assert not (hooks / "post-commit.legacy").exists()
 
 
+@pytest.mark.slow
 def test_post_commit_script_exits_with_the_legacy_status_and_honours_skip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -610,6 +634,7 @@ def test_post_commit_script_exits_with_the_legacy_status_and_honours_skip(
 # --- packaging ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_module_imports_no_heavy_dependencies() -> None:
     code = (
         "import sys, migfix.hook.install\n"
@@ -626,6 +651,7 @@ def test_module_imports_no_heavy_dependencies() -> None:
     assert proc.stdout == "[]\n"
 
 
+@pytest.mark.slow
 def test_pre_commit_manifest_is_valid(tmp_path: Path) -> None:
     manifest = REPO / ".pre-commit-hooks.yaml"
     ok = subprocess.run(

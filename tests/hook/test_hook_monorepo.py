@@ -20,7 +20,7 @@ from projutil import Proj, migfix_proc
 from migfix.hook import install as hook
 from migfix.hook.run import Watch
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 B, C = "b0000001", "c0000001"
 

@@ -20,7 +20,7 @@ from test_hook_install import FOREIGN_HOOK, make_repo, write_hook
 
 from migfix.hook import install as hook
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 
 def migfix(

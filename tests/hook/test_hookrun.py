@@ -26,7 +26,7 @@ from projutil import (
 
 from migfix.hook import install as hook
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 B, C, N = "b0000001", "c0000001", "n0000001"
 MERGE_FILE = re.compile(r"\?\? migrations/versions/([0-9a-f]{12})_merge_heads\.py")

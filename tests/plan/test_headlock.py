@@ -73,6 +73,7 @@ def heads(proj: Proj) -> list[str]:
 # -- lock init ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_lock_init_adds_the_post_write_hook_and_writes_the_lock(tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed", "repo")
     (proj.root / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
@@ -103,6 +104,7 @@ def test_lock_init_adds_the_post_write_hook_and_writes_the_lock(tmp_path: Path) 
     assert (proj.root / "alembic.ini").read_text() == after
 
 
+@pytest.mark.slow
 def test_lock_init_refuses_while_the_lock_is_off(tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed", "repo")
     proc = migfix_proc(proj.root, "lock", "init")
@@ -132,6 +134,7 @@ def test_ini_hook_joins_an_existing_hooks_list_and_keeps_crlf(tmp_path: Path) ->
 # -- the conflict, and the driver --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_plain_git_merge_stops_on_a_conflict_in_the_lock(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     two_branches(proj)
@@ -145,6 +148,7 @@ def test_plain_git_merge_stops_on_a_conflict_in_the_lock(tmp_path: Path) -> None
     assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == LOCK
 
 
+@pytest.mark.slow
 def test_with_the_hooks_and_driver_the_merge_completes_with_one_head_and_a_correct_lock(
     tmp_path: Path,
 ) -> None:
@@ -171,6 +175,7 @@ def test_with_the_hooks_and_driver_the_merge_completes_with_one_head_and_a_corre
     assert git_proc(proj.root, "config", "merge.migfix-lock.driver").returncode == 1
 
 
+@pytest.mark.slow
 def test_git_rebase_with_the_hooks_and_driver_leaves_one_head_and_a_correct_lock(
     tmp_path: Path,
 ) -> None:
@@ -190,6 +195,7 @@ def test_git_rebase_with_the_hooks_and_driver_leaves_one_head_and_a_correct_lock
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
 
 
+@pytest.mark.slow
 def test_branches_on_different_labels_merge_without_a_conflict(tmp_path: Path) -> None:
     proj = Proj(copy_fixture("labels", tmp_path), "typed")
     make_repo(proj.root)
@@ -218,6 +224,7 @@ def test_branches_on_different_labels_merge_without_a_conflict(tmp_path: Path) -
 # -- Alembic and Flask-Migrate keep it current ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_alembic_revision_on_the_command_line_updates_the_lock(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     sub = proj.root / "migrations"  # alembic run elsewhere than the project root
@@ -238,6 +245,7 @@ def test_alembic_revision_on_the_command_line_updates_the_lock(tmp_path: Path) -
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
 
 
+@pytest.mark.slow
 def test_pyproject_project_gets_the_hook_in_tool_alembic(tmp_path: Path) -> None:
     proj = Proj(copy_fixture("pyproject_cfg", tmp_path), "typed")
     pyproject = proj.root / "pyproject.toml"
@@ -294,6 +302,7 @@ def test_flask_db_migrate_updates_the_lock(tmp_path: Path) -> None:
 # -- check -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_stale_lock_fails_check_with_the_expected_content(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     # A revision written without the post-write hook (by hand, or from another tool).
@@ -319,6 +328,7 @@ def test_a_stale_lock_fails_check_with_the_expected_content(tmp_path: Path) -> N
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_missing_lock_fails_check(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     (proj.root / LOCK).unlink()
@@ -327,6 +337,7 @@ def test_a_missing_lock_fails_check(tmp_path: Path) -> None:
     assert "error: the heads lock does not exist; run `migfix lock update`" in proc.stdout
 
 
+@pytest.mark.slow
 def test_migfix_merge_writes_the_lock_with_its_other_changes(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     two_branches(proj)
@@ -350,6 +361,7 @@ def test_migfix_merge_writes_the_lock_with_its_other_changes(tmp_path: Path) -> 
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
 
 
+@pytest.mark.slow
 def test_the_hook_rewrites_a_lock_left_stale_by_the_driver_when_one_head_remains(
     tmp_path: Path,
 ) -> None:

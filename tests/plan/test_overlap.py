@@ -59,6 +59,7 @@ def downgrade():
 '''
 
 
+@pytest.mark.slow
 def test_touches_reads_every_op_of_upgrade_and_nothing_of_downgrade() -> None:
     found = [(t.table, sorted(t.columns), t.op, t.line) for t in touches(MODULE.encode())]
     assert found == [
@@ -119,6 +120,7 @@ EXPECTED_ORDERED = (
 )
 
 
+@pytest.mark.slow
 def test_merge_warns_when_both_sides_change_the_same_column(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -134,6 +136,7 @@ def test_merge_warns_when_both_sides_change_the_same_column(tmp_path: Path) -> N
     assert data["changed"] is False  # fixed already; and a second run warns of nothing
 
 
+@pytest.mark.slow
 def test_a_merge_revision_over_two_settled_sides_says_it_does_not_order_them(
     tmp_path: Path,
 ) -> None:
@@ -152,6 +155,7 @@ def test_a_merge_revision_over_two_settled_sides_says_it_does_not_order_them(
     ]
 
 
+@pytest.mark.slow
 def test_different_tables_give_no_warning(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, NEW_TABLE, ALTER_EMAIL)
@@ -167,6 +171,7 @@ def test_different_tables_give_no_warning(tmp_path: Path) -> None:
     assert overlap_lines(against.stdout) == []
 
 
+@pytest.mark.slow
 def test_the_hook_warns_after_a_real_git_merge(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     assert migfix_proc(proj.root, "hook", "install").returncode == 0
@@ -179,6 +184,7 @@ def test_the_hook_warns_after_a_real_git_merge(tmp_path: Path) -> None:
     assert overlap_lines(merged.stderr) == [f"migfix: {EXPECTED_ORDERED}"]
 
 
+@pytest.mark.slow
 def test_rebase_warns_and_names_the_order_it_gives(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -190,6 +196,7 @@ def test_rebase_warns_and_names_the_order_it_gives(tmp_path: Path) -> None:
     assert overlap_lines(proc.stdout) == [EXPECTED_ORDERED]
 
 
+@pytest.mark.slow
 def test_check_against_warns_before_the_pull_request_is_merged(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -214,6 +221,7 @@ def test_check_against_warns_before_the_pull_request_is_merged(tmp_path: Path) -
     assert f"migrations/versions/{C}_alter_email.py:23: warning: both sides" in text
 
 
+@pytest.mark.slow
 def test_strict_merge_and_rebase_refuse_to_write_over_an_overlap(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -237,6 +245,7 @@ def test_strict_merge_and_rebase_refuse_to_write_over_an_overlap(tmp_path: Path)
     assert git(proj.root, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_plain_check_does_not_import_libcst(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)

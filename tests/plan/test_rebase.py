@@ -163,6 +163,7 @@ def status(root: Path) -> str:
 # -- the common cases ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_behind_by_one_before_git_merge(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
@@ -196,6 +197,7 @@ def test_behind_by_one_before_git_merge(repos: Repos, migfix: Migfix) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
+@pytest.mark.slow
 def test_behind_by_many_after_git_merge(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     b2 = repos.rev(repos.dev, "bbbb0002", "feature two")
@@ -223,6 +225,7 @@ def test_behind_by_many_after_git_merge(repos: Repos, migfix: Migfix) -> None:
     assert code == 0 and out.startswith("Nothing to do")
 
 
+@pytest.mark.slow
 def test_several_chains_are_stacked_oldest_first_commit_first(repos: Repos, migfix: Migfix) -> None:
     c1 = repos.rev(repos.dev, "cccc0001", "newer chain")
     commit_all(repos.dev, "c", date="2021-06-01T12:00:00+00:00")
@@ -294,6 +297,28 @@ def carry_operation(merge_file: Path) -> None:
     merge_file.write_text(text.replace(body, '"""Upgrade schema."""\n    op.execute("SELECT 1")\n'))
 
 
+def assert_own_merge_dropped(own_merge: Repos, out: str, b1_before: str, b2_before: str) -> None:
+    """Rebase deleted own_merge's merge mmmm0001, moved what stood on it, and said so (OUT)."""
+    versions = own_merge.dev / VERSIONS
+    assert out == (
+        "Rebasing onto origin/main:\n"
+        "  bbbb0001: aaaa0001 -> aaaa0003  (alembic/versions/bbbb0001_feature_one.py)\n"
+        "  bbbb0002: mmmm0001 -> bbbb0001  (alembic/versions/bbbb0002_feature_two.py)\n"
+        "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
+        "  (alembic/versions/mmmm0001_merge_main.py)\n"
+        "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0003, which is not in its files yet.\n"
+    )
+    assert not (versions / "mmmm0001_merge_main.py").exists()
+    b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
+    assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
+    assert b2.read_text() == repointed(b2_before, "mmmm0001", "bbbb0001")
+    git(own_merge.dev, "merge", "-q", "--no-edit", "origin/main")
+    assert_alembic_ok(own_merge.dev, {"bbbb0002"})
+
+
+@pytest.mark.slow
 def test_own_merge_revision_with_operations_is_refused_without_drop_merges(
     own_merge: Repos, migfix: Migfix
 ) -> None:
@@ -305,18 +330,18 @@ def test_own_merge_revision_with_operations_is_refused_without_drop_merges(
     assert err == (
         "migfix: mmmm0001 (alembic/versions/mmmm0001_merge_main.py) is a merge revision of this "
         "branch that only joins origin/main's history; on top of origin/main there is nothing "
-        "left to merge. Migfix `migfix rebase --onto origin/main --drop-merges` to delete it and "
+        "left to merge. Run `migfix rebase --onto origin/main --drop-merges` to delete it and "
         "point its children at what it merged, or remove them yourself.\n"
     )
     assert status(own_merge.dev) == ""
 
 
+@pytest.mark.slow
 def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
     own_merge: Repos, migfix: Migfix
 ) -> None:
     versions = own_merge.dev / VERSIONS
     b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
-    merge_file = versions / "mmmm0001_merge_main.py"
     b1_before, b2_before = b1.read_text(), b2.read_text()
 
     code, out, err = migfix(own_merge.dev, "rebase", "--onto", "origin/main")
@@ -326,23 +351,10 @@ def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
         "moved bbbb0001 (aaaa0001 -> aaaa0003); bbbb0002 (mmmm0001 -> bbbb0001): "
         "`migfix db sync` brings a database that ran them in step.\n",
     )
-    assert out == (
-        "Rebasing onto origin/main:\n"
-        "  bbbb0001: aaaa0001 -> aaaa0003  (alembic/versions/bbbb0001_feature_one.py)\n"
-        "  bbbb0002: mmmm0001 -> bbbb0001  (alembic/versions/bbbb0002_feature_two.py)\n"
-        "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
-        "  (alembic/versions/mmmm0001_merge_main.py)\n"
-        "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
-        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
-        "origin/main's head aaaa0003, which is not in its files yet.\n"
-    )
-    assert not merge_file.exists()
-    assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
-    assert b2.read_text() == repointed(b2_before, "mmmm0001", "bbbb0001")
-    git(own_merge.dev, "merge", "-q", "--no-edit", "origin/main")
-    assert_alembic_ok(own_merge.dev, {"bbbb0002"})
+    assert_own_merge_dropped(own_merge, out, b1_before, b2_before)
 
 
+@pytest.mark.slow
 def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix: Migfix) -> None:
     versions = own_merge.dev / VERSIONS
     b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
@@ -359,25 +371,12 @@ def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix
     code, out, _ = migfix(own_merge.dev, "rebase", "--onto", "origin/main", "--drop-merges")
 
     assert code == 0
-    assert out == (
-        "Rebasing onto origin/main:\n"
-        "  bbbb0001: aaaa0001 -> aaaa0003  (alembic/versions/bbbb0001_feature_one.py)\n"
-        "  bbbb0002: mmmm0001 -> bbbb0001  (alembic/versions/bbbb0002_feature_two.py)\n"
-        "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
-        "  (alembic/versions/mmmm0001_merge_main.py)\n"
-        "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
-        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
-        "origin/main's head aaaa0003, which is not in its files yet.\n"
-    )
-    assert not merge_file.exists()
-    assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
-    assert b2.read_text() == repointed(b2_before, "mmmm0001", "bbbb0001")
-    git(own_merge.dev, "merge", "-q", "--no-edit", "origin/main")
-    assert_alembic_ok(own_merge.dev, {"bbbb0002"})
+    assert_own_merge_dropped(own_merge, out, b1_before, b2_before)
     code, out, _ = migfix(own_merge.dev, "rebase", "--onto", "origin/main", "--drop-merges")
     assert code == 0 and out.startswith("Nothing to do")
 
 
+@pytest.mark.slow
 def test_each_labelled_branch_goes_onto_the_head_with_its_label(
     repos: Repos, migfix: Migfix
 ) -> None:
@@ -412,6 +411,7 @@ def test_each_labelled_branch_goes_onto_the_head_with_its_label(
     assert_alembic_ok(repos.dev, {"aaaa0001", "eeee0002", "cccc0002"})
 
 
+@pytest.mark.slow
 def test_after_git_pull_rebase(repos: Repos, migfix: Migfix) -> None:
     git(repos.dev, "checkout", "-q", "main")
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
@@ -430,6 +430,7 @@ def test_after_git_pull_rebase(repos: Repos, migfix: Migfix) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
+@pytest.mark.slow
 def test_detached_head_is_fine(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
@@ -443,6 +444,7 @@ def test_detached_head_is_fine(repos: Repos, migfix: Migfix) -> None:
     assert code == 0 and "bbbb0001: aaaa0001 -> aaaa0002" in out
 
 
+@pytest.mark.slow
 def test_nothing_on_the_branch(repos: Repos, migfix: Migfix) -> None:
     assert migfix(repos.dev, "rebase", "--onto", "origin/main") == (
         0,
@@ -451,6 +453,7 @@ def test_nothing_on_the_branch(repos: Repos, migfix: Migfix) -> None:
     )
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
@@ -501,6 +504,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Migfix
     assert migfix(repos.dev, "rebase", "--onto", "origin/main", "--dry-run")[0] == 0
 
 
+@pytest.mark.slow
 def test_console_entry_point_in_a_subprocess(repos: Repos) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     repos.rev(repos.up, "aaaa0002", "second")
@@ -530,6 +534,7 @@ def refused(migfix: Migfix, root: Path, *args: str) -> str:
     return err[len("migfix: ") : -1]
 
 
+@pytest.mark.slow
 def test_refuses_an_unknown_ref(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     assert refused(migfix, repos.dev, "--onto", "origin/nope") == (
@@ -538,6 +543,7 @@ def test_refuses_an_unknown_ref(repos: Repos, migfix: Migfix) -> None:
     )
 
 
+@pytest.mark.slow
 def test_refuses_a_ref_with_several_unintended_heads(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     repos.rev(repos.up, "aaaa0002", "second")
@@ -546,11 +552,12 @@ def test_refuses_a_ref_with_several_unintended_heads(repos: Repos, migfix: Migfi
     repos.fetch()
     assert refused(migfix, repos.dev, "--onto", "origin/main") == (
         "origin/main itself has several heads (aaaa0002, aaaa0003), so there is no single head "
-        "to rebase onto. Migfix `migfix merge` on origin/main first (check it out, merge its "
+        "to rebase onto. Run `migfix merge` on origin/main first (check it out, merge its "
         "heads, commit and push), then run `migfix rebase --onto origin/main` again."
     )
 
 
+@pytest.mark.slow
 def test_refuses_in_a_shallow_clone_lacking_the_ref(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.up, "aaaa0002", "second")
     repos.push("second")
@@ -564,6 +571,7 @@ def test_refuses_in_a_shallow_clone_lacking_the_ref(repos: Repos, migfix: Migfix
     )
 
 
+@pytest.mark.slow
 def test_refuses_during_a_merge_with_conflicts_in_the_versions_folder(
     repos: Repos, migfix: Migfix
 ) -> None:
@@ -582,6 +590,7 @@ def test_refuses_during_a_merge_with_conflicts_in_the_versions_folder(
     )
 
 
+@pytest.mark.slow
 def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
     repos: Repos, migfix: Migfix
 ) -> None:
@@ -603,6 +612,7 @@ def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
     )
 
 
+@pytest.mark.slow
 def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_the_project(
     repos: Repos, migfix: Migfix
 ) -> None:
@@ -622,6 +632,7 @@ def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_th
     )
 
 
+@pytest.mark.slow
 def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     empty_tree = git(repos.dev, "hash-object", "-t", "tree", os.devnull)
@@ -633,6 +644,7 @@ def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Migfi
     )
 
 
+@pytest.mark.slow
 def test_never_rewrites_a_file_whose_revision_is_on_the_ref(repos: Repos, migfix: Migfix) -> None:
     # The developer edited main's aaaa0002 locally (wrongly pointing it elsewhere): it is
     # REF's revision, so it is left alone even though it is not on top.
@@ -663,6 +675,7 @@ def corpus_projects(root: Path) -> Iterator[tuple[str, list[Path]]]:
             yield name, [Path(p) for p in entry["version_locations"]]
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_real_corpus_feature_branch_rebased_onto_main(
     tmp_path: Path, template: Path, migfix: Migfix, corpus_dir: Path
@@ -847,6 +860,7 @@ def test_plan_json_lists_the_stacked_chains() -> None:
     }
 
 
+@pytest.mark.slow
 def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
     own_merge: Repos,
 ) -> None:
@@ -871,6 +885,7 @@ def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
     assert {p: p.read_bytes() for p in versions.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) -> None:
     from migfix.plan import rebase
     from migfix.project.config import find_project
@@ -889,6 +904,7 @@ def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) 
     assert {p: p.read_bytes() for p in versions.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
     from migfix.plan.rebase import hook_rebase
     from migfix.project.config import find_project
@@ -911,6 +927,7 @@ def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
+@pytest.mark.slow
 def test_refuses_a_branch_revision_that_names_itself(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     b1.write_text(b1.read_text().replace("= 'aaaa0001'\n", "= 'bbbb0001'\n"))
@@ -1001,6 +1018,7 @@ def test_real_corpus_branches_that_merged_main_end_with_one_head(corpus_dir: Pat
     assert outcomes["one head"] >= 3, outcomes
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
     tmp_path: Path, template: Path, migfix: Migfix, corpus_dir: Path

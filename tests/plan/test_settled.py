@@ -16,7 +16,7 @@ from projutil import Proj, land, make_team, migfix_proc
 from migfix.plan import settled as newness
 from migfix.project.config import find_project
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 C, N = "c0000001", "n0000001"
 

@@ -16,7 +16,7 @@ from projutil import Proj
 from migfix.project import discover
 from migfix.project.config import find_project
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 B, C = "b0000001", "c0000001"
 TWO_SECTIONS = """\

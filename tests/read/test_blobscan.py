@@ -14,6 +14,8 @@ from migfix.git import gitops
 from migfix.read.gittree import tree_files
 from migfix.read.scan import scan_sources
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def _own_cache(git_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -234,6 +234,7 @@ BLOCKERS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BLOCKERS))
 def test_merge_refuses_a_graph_with_any_error(tmp_path: Path, name: str, migfix: Migfix) -> None:
     project = two_head_project(tmp_path)
@@ -247,6 +248,7 @@ def test_merge_refuses_a_graph_with_any_error(tmp_path: Path, name: str, migfix:
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["non-literal-down-revision", "syntax-error", "conflict-markers"])
 def test_rebase_refuses_a_branch_revision_alembic_would_not_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, migfix: Migfix
@@ -310,6 +312,7 @@ def test_a_value_that_never_closes_is_read_in_linear_time(tmp_path: Path) -> Non
 # -- a committed symlink as the versions folder ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_check_against_follows_a_symlinked_versions_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migfix: Migfix
 ) -> None:

@@ -23,6 +23,7 @@ def rev_text(rev: str, down: str | None, label: str | None = None) -> str:
     )
 
 
+@pytest.mark.slow
 def test_check_against_a_ref_suggests_rebase_not_merge(tmp_path: Path, migfix: Migfix) -> None:
     root = copy_fixture("typed", tmp_path)
     make_repo(root)

@@ -100,6 +100,7 @@ def test_an_unknown_recorded_revision(tmp_path: Path) -> None:
 # -- the journal and git ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_record_and_read_skip_the_same_move_seen_twice(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     first = moves.record(repo, [(R, (A,), (S2,))], "migfix merge")
@@ -112,6 +113,7 @@ def test_record_and_read_skip_the_same_move_seen_twice(tmp_path: Path) -> None:
     assert (repo / ".git" / "migfix-moves.jsonl").is_file()
 
 
+@pytest.mark.slow
 def test_a_linked_worktree_shares_the_clones_journal(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     write(repo / "x.txt", "x")
@@ -122,6 +124,7 @@ def test_a_linked_worktree_shares_the_clones_journal(tmp_path: Path) -> None:
     assert [m.by for m in moves.read(repo)[0]] == ["migfix rebase"]
 
 
+@pytest.mark.slow
 def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     versions = repo / "versions"
@@ -143,6 +146,7 @@ def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
     assert seen[0].by == "git commit (seen in the reflog)"
 
 
+@pytest.mark.slow
 def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) -> None:
     from migfix.git.gitops import TreeDiff
 

@@ -30,6 +30,7 @@ from projutil import (
 B, C, M = "b0000001", "c0000001", "mmmm0001"
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.usefixtures("git_env"),
     pytest.mark.skipif(not hasattr(os, "fork"), reason="prewarm needs os.fork"),
 ]

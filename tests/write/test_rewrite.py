@@ -596,6 +596,7 @@ def _outside(source: bytes) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_importing_rewrite_does_not_import_libcst() -> None:
     code = "import sys, migfix.write.rewrite; print('libcst' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
@@ -629,6 +630,7 @@ def _alembic_parents(ini: Path, rev: str) -> str:
     return out.stdout.strip()
 
 
+@pytest.mark.slow
 def test_alembic_loads_the_rewritten_revision(tmp_path: Path) -> None:
     from alembic import command
     from alembic.config import Config

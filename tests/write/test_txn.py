@@ -27,7 +27,7 @@ from projutil import GITIGNORE, migfix_proc, normalize
 
 from migfix.errors import Refusal
 
-pytestmark = pytest.mark.usefixtures("git_env")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 # What migfix prints when it finds and undoes an interrupted change.
 RECOVERED = "undid an interrupted migfix change"
