@@ -2,8 +2,8 @@
 
 migfix reads revision files statically; these helpers load the same files the way Alembic
 does (importing every migration module, which is fine in tests and only in tests) and report
-the graph in the shape of the shared corpus truth files (see /work/shared/corpus/README.md),
-except that ``file`` is an absolute path here.
+the graph in the shape of the shared corpus truth files (see shared/corpus/README.md beside
+the checkout), except that ``file`` is an absolute path here.
 """
 
 from __future__ import annotations

@@ -19,15 +19,11 @@ from gitutil import GIT_ENV
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 FIXTURES = REPO / "fixtures"
-# Where `fetch.sh` puts the corpus on the development machine when MIGFIX_CORPUS is unset.
-DEFAULT_CORPUS = Path("/work/corpus-cache")
+# The corpus tooling (fetch.sh, truth files) sits in shared/ beside the checkout; a download
+# there is used when MIGFIX_CORPUS is unset. No path of one machine: a clone anywhere works.
+SHARED_CORPUS = REPO.parent / "shared" / "corpus"
 # Truth files ship with the corpus tooling, not with the download.
-# CI lays shared/ beside the clone, so look there first.
-TRUTH_DIRS = (
-    REPO.parent / "shared" / "corpus" / "truth",
-    REPO / "corpus" / "truth",
-    Path("/work/shared/corpus/truth"),
-)
+TRUTH_DIRS = (SHARED_CORPUS / "truth", REPO / "corpus" / "truth")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -127,7 +123,8 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    """The shared corpus download: ``$MIGFIX_CORPUS``, else /work/corpus-cache, else skip.
+    """The corpus download: ``$MIGFIX_CORPUS``, else ``../shared/corpus`` beside the
+    checkout, else skip with a message naming MIGFIX_CORPUS.
 
     A MIGFIX_CORPUS that points at something without ``index.json`` fails the test instead of
     skipping: CI set it on purpose, so a silent skip would hide a broken download.
@@ -141,11 +138,11 @@ def corpus_dir() -> Path:
                 "with that folder as DEST, or unset MIGFIX_CORPUS."
             )
         return path
-    if (DEFAULT_CORPUS / "index.json").is_file():
-        return DEFAULT_CORPUS
+    if (SHARED_CORPUS / "index.json").is_file():
+        return SHARED_CORPUS
     pytest.skip(
-        "corpus not downloaded: set MIGFIX_CORPUS to the folder fetch.sh filled "
-        f"(or download it to {DEFAULT_CORPUS})"
+        "corpus not downloaded: set MIGFIX_CORPUS to the folder the corpus fetch.sh filled "
+        "(scripts/test.sh does both when shared/corpus/fetch.sh is beside the checkout)"
     )
 
 

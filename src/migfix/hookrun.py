@@ -4,9 +4,7 @@ Hooks already installed in users' repositories name this module, so it stays, as
 """
 
 from migfix.hook.run import main
+from migfix.procexit import end_quickly
 
 if __name__ == "__main__":
-    from migfix.procexit import collect_less, exit_now
-
-    collect_less()
-    exit_now(main())
+    end_quickly(main)

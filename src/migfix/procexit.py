@@ -1,20 +1,23 @@
 """Starting and ending the process: ``migfix``, ``python -m migfix`` and the hook runner.
 
-At the start, Python's cyclic garbage collector is turned off (``collect_less``): reading
+``own_work`` turns Python's cyclic garbage collector off around migfix's own work: reading
 5,000 revisions allocates enough containers to set it off ~160 times, each pass walking
-every record built so far: ~27 ms of a 270 ms merge, ~90 ms once Alembic is imported too.
-Nothing migfix builds needs it (reference counting frees it all); as Mercurial's
-``util.nogc``. Where the project's own code runs (env.py, migrations, the Flask app:
-``verify``, ``db``), ``user_code`` turns it back on, so their garbage is collected as usual.
+every record built so far (~27 ms of a 270 ms merge, ~90 ms once Alembic is imported
+too), and nothing migfix builds needs it (reference counting frees it all; as
+Mercurial's ``util.nogc``). It is a context manager the entry points put around the
+commands that run no code of the project's; ``verify``, ``db`` and ``--verify`` (which
+run env.py, the migrations and the Flask app) run outside it, so their garbage is
+collected as usual, and no module below has to turn the collector back on.
 
-At the end, Python's own exit would free every module and object one at a time. After a
-merge rendered through Alembic, that is SQLAlchemy's and Alembic's ~700 modules and 5,000
-revision records: ~100 ms, a fifth of the whole run, spent on memory the kernel frees at
-once anyway. So, as mypy's ``--fast-exit`` does, the entry points flush the
-standard streams, run the ``atexit`` handlers (logging's flush among them), and leave
-with ``os._exit``. Every file migfix writes is closed (and fsynced) before its command
-returns, so nothing is lost; a thread still running (migfix starts none, but a user's
-env.py might) gets the ordinary exit, which waits for it.
+``end_quickly`` skips the interpreter's teardown. Python's own exit would free every
+module and object one at a time: after a merge rendered through Alembic that is
+SQLAlchemy's and Alembic's ~700 modules and 5,000 revision records, ~100 ms spent on
+memory the kernel frees at once anyway. So, as mypy's ``--fast-exit`` does, the entry
+point registers, before anything else can, an ``atexit`` handler that flushes the
+standard streams and leaves with ``os._exit``. Handlers run last-registered first, so
+every handler registered later (logging's flush, a user's env.py, temporary folders)
+has run by then, and Python has already waited for running threads. Every file migfix
+writes is closed (and fsynced) before its command returns, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -24,27 +27,38 @@ import contextlib
 import gc
 import os
 import sys
-import threading
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 
-def exit_now(code: int) -> NoReturn:
-    """Exit with CODE now, without tearing the interpreter down."""
-    if threading.active_count() > 1:
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    flush_streams()
-    os._exit(code)
-
-
-def collect_less() -> None:
-    """Turn the cyclic garbage collector off for migfix's own work (see above)."""
+@contextlib.contextmanager
+def own_work() -> Iterator[None]:
+    """The cyclic garbage collector off inside, as it was outside (see above)."""
+    was_on = gc.isenabled()
     gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
-def user_code() -> None:
-    """The project's code is about to run: collect its cyclic garbage as Python would."""
-    gc.enable()
+def end_quickly(main: Callable[[], int]) -> NoReturn:
+    """Run MAIN and exit with its code, without tearing the interpreter down (see above).
+
+    An exception that escapes MAIN (``MIGFIX_DEBUG=1`` lets them) gets Python's own exit,
+    traceback and all.
+    """
+    code: list[int] = []
+
+    def leave() -> None:
+        if code:
+            flush_streams()
+            os._exit(code[0])
+
+    atexit.register(leave)
+    code.append(main())
+    sys.exit(code[0])
 
 
 def flush_streams() -> None:

@@ -123,32 +123,6 @@ def test_several_projects_below_print_as_through_click(
         assert (fast_code, fast_out, fast.err) == (click_code, slow_out, slow.err), argv
 
 
-def _exit_now(script: str) -> subprocess.CompletedProcess[str]:
-    return python(Path.cwd(), "-c", script)
-
-
-@pytest.mark.slow
-def test_the_quick_exit_flushes_the_streams_and_runs_atexit_handlers() -> None:
-    """Piped stdout is block-buffered: without the flush the report would be lost."""
-    proc = _exit_now(
-        "import atexit, sys\nfrom migfix.procexit import exit_now\n"
-        "atexit.register(lambda: print('handler ran'))\n"
-        "print('report', end=' ')\nsys.stderr.write('notice')\nexit_now(3)\n"
-    )
-    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "report handler ran\n", "notice")
-
-
-@pytest.mark.slow
-def test_the_quick_exit_waits_for_a_running_thread() -> None:
-    proc = _exit_now(
-        "import threading, time\nfrom migfix.procexit import exit_now\n"
-        "def late():\n    time.sleep(0.3)\n    print('thread done', flush=True)\n"
-        "threading.Thread(target=late).start()\nexit_now(0)\n"
-    )
-    assert (proc.returncode, proc.stdout) == (0, "thread done\n")
-
-
-@pytest.mark.slow
 def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
     root = copy_fixture("two_heads", tmp_path)
     for argv in (["heads"], ["merge", "--dry-run"]):
@@ -162,26 +136,6 @@ def test_the_command_word_is_found_after_global_options() -> None:
     assert fastcli._command(["--config", "a.ini", "-d", "api", "merge", "-m", "x"]) == "merge"
     assert fastcli._command(["--all", "merge"]) == "merge"
     assert fastcli._command(["-c"]) is None
-
-
-GC_AT_EXIT = (
-    "import atexit, gc, sys\n"
-    "atexit.register(lambda: print('GC', gc.isenabled()))\n"
-    "sys.argv = ['migfix', *sys.argv[1:]]\n"
-    "from migfix.cli.fast import run\nrun()\n"
-)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("argv", "collecting"), [(["heads"], False), (["verify"], True)])
-def test_the_collector_is_off_for_migfixs_work_and_on_for_the_projects_code(
-    tmp_path: Path, argv: list[str], collecting: bool
-) -> None:
-    """Reading thousands of revisions with the collector on costs ~10% of a run; running
-    the project's migrations (verify, db) with it off could hold their garbage."""
-    proc = python(copy_fixture("plain", tmp_path), "-c", GC_AT_EXIT, *argv)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.splitlines()[-1] == f"GC {collecting}"
 
 
 # -- merge ---------------------------------------------------------------------------------

@@ -477,3 +477,113 @@ def test_post_checkout_tells_of_a_move_and_starts_python_only_when_migrations_di
 
     assert f"migfix: moved {R} ({S1} -> {proj.a}): {ADVICE}." in back.stderr, back.stderr
     assert log.read_text().count("migfix.hookrun post-checkout") == 1
+
+
+# -- migfix db upgrade: one command instead of `alembic upgrade` -----------------------------------
+
+
+def pulled_rebase_without_hooks(tmp_path: Path, env: dict[str, str] | None = None) -> Proj:
+    """Bob, who never installed a hook, ran R on his database; then R moved onto S2
+    upstream and he pulled with --rebase. Then T, his next revision, on top of R."""
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    git(bob.root, "fetch", "-q")
+    git(bob.root, "checkout", "-q", "-b", "feature", "--track", "origin/feature")
+    ok(run(bob.root, "alembic", "upgrade", "heads", env=env))
+    git(alice.root, "checkout", "-q", "main")
+    land_s1_s2(alice)
+    git(alice.root, "checkout", "-q", "feature")
+    ok(run(alice.root, "migfix", "rebase", "--onto", "main", "--new", R))
+    commit_all(alice.root, "R onto S2")
+    git(alice.root, "rebase", "-q", "main")
+    git(alice.root, "push", "-q", "--force", "origin", "feature")
+    pulled = git_proc(bob.root, "pull", "--rebase")
+    assert pulled.returncode == 0, pulled.stderr
+    add(bob, "tttt0001", "t_table")
+    commit_all(bob.root, "add T")
+    return bob
+
+
+def test_db_upgrade_runs_what_the_move_left_unrun_then_upgrades(tmp_path: Path) -> None:
+    bob = pulled_rebase_without_hooks(tmp_path)
+    db = bob.root / "typed.db"
+    write_row(db)
+
+    upgraded = ok(run(bob.root, "migfix", "db", "upgrade"))
+
+    assert f"Ran {S1}, {S2}" in upgraded.stdout
+    assert "to heads: ran tttt0001." in upgraded.stdout
+    assert {"r_table", "s1_table", "s2_table", "t_table"} <= tables(db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("select note from r_table").fetchall() == [("kept",)]
+    assert version(db) == ["tttt0001"]
+    ok(run(bob.root, "migfix", "db", "status"))
+    again = ok(run(bob.root, "migfix", "db", "upgrade"))
+    assert "already at heads; nothing to upgrade" in again.stdout
+
+
+def test_db_upgrade_to_a_revision_stops_there(tmp_path: Path) -> None:
+    bob = pulled_rebase_without_hooks(tmp_path)
+    db = bob.root / "typed.db"
+
+    ok(run(bob.root, "migfix", "db", "upgrade", R))
+
+    assert {"s1_table", "s2_table"} <= tables(db) and "t_table" not in tables(db)
+    assert version(db) == [R]
+
+
+def test_flask_migfix_db_upgrade(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "flask")
+    alice = team.alice
+    db = tmp_path / "alice-dev.db"
+    env = {"FLASK_APP": "app", "DATABASE_URL": f"sqlite:///{db}"}
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R")
+    ok(run(alice.root, "flask", "db", "upgrade", env=env))
+    write_row(db)
+    land_s1_s2(team.bob)
+    git(alice.root, "fetch", "-q")
+    ok(run(alice.root, "migfix", "rebase", "--onto", "origin/main"))
+    commit_all(alice.root, "R onto S2")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    # What Flask-Migrate alone does: nothing.
+    assert "Running upgrade" not in ok(run(alice.root, "flask", "db", "upgrade", env=env)).stderr
+
+    upgraded = ok(run(alice.root, "flask", "migfix", "db", "upgrade", env=env))
+
+    assert f"Ran {S1}, {S2}" in upgraded.stdout, upgraded.stdout
+    assert {"s1_table", "s2_table"} <= tables(db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("select note from r_table").fetchall() == [("kept",)]
+    ok(run(alice.root, "flask", "migfix", "db", "status", env=env))
+
+
+def test_postgres_db_upgrade(tmp_path: Path, postgres_url: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql("create database upgrade_story")
+    admin.dispose()
+    url = sa.make_url(postgres_url).set(database="upgrade_story").render_as_string(False)
+    env = {"MIGFIX_DATABASE_URL": url}
+    bob = pulled_rebase_without_hooks(tmp_path, env)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as c:
+        c.exec_driver_sql("insert into r_table (note) values ('kept')")
+
+    upgraded = ok(run(bob.root, "migfix", "db", "upgrade", env=env))
+
+    assert f"Ran {S1}, {S2}" in upgraded.stdout and "ran tttt0001" in upgraded.stdout
+    with engine.connect() as c:
+        names = set(sa.inspect(c).get_table_names())
+        rows = [r[0] for r in c.exec_driver_sql("select version_num from alembic_version")]
+        kept = [r[0] for r in c.exec_driver_sql("select note from r_table")]
+    engine.dispose()
+    assert {"r_table", "s1_table", "s2_table", "t_table"} <= names
+    assert rows == ["tttt0001"] and kept == ["kept"]

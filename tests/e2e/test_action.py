@@ -129,6 +129,7 @@ def test_action_is_a_composite_with_the_documented_inputs() -> None:
         "base-ref",
         "working-directory",
         "package",
+        "fix",
     }
     assert ACTION["runs"]["steps"][0]["uses"].startswith("actions/setup-python@")
     install = step("Install migfix")

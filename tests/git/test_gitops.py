@@ -63,7 +63,7 @@ def push_second_revision(remote: Remote) -> str:
 
 def test_hook_fast_path_never_loads_gitpython(remote: Remote) -> None:
     code = (
-        "import sys; from pathlib import Path; from migfix import gitops\n"
+        "import sys; from pathlib import Path; from migfix.git import gitops\n"
         f"root = Path({str(remote.work)!r})\n"
         "print(gitops.find_repo(root) == root)\n"
         "print(gitops.changed_between(root, 'HEAD', 'HEAD', [root / 'migrations']))\n"

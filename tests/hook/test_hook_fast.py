@@ -152,9 +152,6 @@ def test_migfix_merge_asks_where_the_repository_is_once(tmp_path: Path) -> None:
         **GIT_ENV,
         "PYTHONPATH": str(SRC),
         "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
-        # This process's questions only: the prewarm child asks its own (whether a render
-        # is likely) in parallel.
-        "MIGFIX_NO_PREWARM": "1",
     }
 
     proc = subprocess.run(

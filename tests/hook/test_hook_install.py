@@ -671,8 +671,10 @@ def test_pre_commit_manifest_hooks_and_files_pattern() -> None:
     yaml = pytest.importorskip("yaml")  # pre-commit depends on PyYAML
 
     hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
-    assert set(hooks) == {"migfix-check", "migfix-merge"}
+    assert set(hooks) == {"migfix-check", "migfix-merge"} | {f"migfix-{t}" for t in hook.HOOK_TYPES}
     check = hooks["migfix-check"]
+    # pre-merge-commit: a merge git commits by itself is checked before it is made.
+    assert check["stages"] == ["pre-commit", "pre-merge-commit", "manual"]
     # The staged files pick the projects of a monorepo (migfix check FILES...).
     assert (check["entry"], check["language"], check["pass_filenames"], check["always_run"]) == (
         "migfix check",
@@ -692,3 +694,11 @@ def test_pre_commit_manifest_hooks_and_files_pattern() -> None:
         assert files.search(path), path
     for path in ("app/models.py", "myversions/x.py", "migrations/README", "docs/alembic.md"):
         assert not files.search(path), path
+
+
+def test_pre_commit_manifest_is_the_generated_one() -> None:
+    """Generated from the guards the installed scripts use: regenerate it with
+    `python -m migfix.hook.precommit > .pre-commit-hooks.yaml`."""
+    from migfix.hook import precommit
+
+    assert (REPO / ".pre-commit-hooks.yaml").read_text() == precommit.manifest()

@@ -634,8 +634,22 @@ def test_linked_worktree_fixes_its_own_checkout(tmp_path: Path) -> None:
     assert migfix_proc(wt.root, "check").returncode == 0
 
 
+def project_venv(root: Path) -> Path:
+    """A ``.venv`` at ROOT with migfix in it, as hooks in a committed folder look for: its
+    python and migfix are this test's Python (migfix from src/, on PYTHONPATH)."""
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name, run in (("python", ""), ("migfix", " -m migfix")):
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}"{run} "$@"\n')
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
 def test_core_hooks_path(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
+    with (proj.root / ".gitignore").open("a") as f:
+        f.write(".venv/\n")
+    project_venv(proj.root)
     git(proj.root, "config", "core.hooksPath", ".githooks")
     install(proj.root)
     assert (proj.root / ".githooks" / "post-merge").is_file()

@@ -91,35 +91,6 @@ def test_classify_settles_the_default_branch_without_origin_head(tmp_path: Path)
     assert "origin/main" in found.reason and "origin/feature" in found.reason
 
 
-def test_the_quick_guess_agrees_with_classify_on_whether_all_is_settled(tmp_path: Path) -> None:
-    """``likely_all_settled`` (whether the prewarm child imports Alembic) says yes exactly
-    when classify finds nothing new, through the states a merge meets."""
-    from migfix.read.graph import read_graph
-
-    alice = pushed_feature_meets_main(tmp_path)
-
-    def both() -> tuple[bool, bool]:
-        project = find_project(alice.root)
-        found = newness.classify(project, read_graph(project), cwd=alice.root)
-        return newness.likely_all_settled(project), not found.new
-
-    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
-    assert both() == (True, True)  # the feature was pushed, main's revision is on main
-    alice.revision("u0000001", "still being written", head=N)  # untracked
-    assert both() == (False, False)
-    commit(alice, "u")  # committed, not pushed
-    assert both() == (False, False)
-    git(alice.root, "push", "-q")
-    assert both() == (True, True)
-    project = find_project(alice.root)
-    assert newness.likely_all_settled(project, upstream="origin/feature") is True
-    (alice.versions / f"{N}_add_n.py").unlink()  # a deletion is no new revision
-    assert newness.likely_all_settled(project, upstream="origin/feature") is True
-    git(alice.root, "checkout", "-q", "--", ".")
-    # A ref that is not there: no guess (a render is assumed), classify says what is wrong.
-    assert newness.likely_all_settled(project, upstream="origin/nope") is True
-
-
 def test_merge_on_a_pushed_feature_never_repoints_mains_revision(tmp_path: Path) -> None:
     alice = pushed_feature_meets_main(tmp_path)
     git(alice.root, "merge", "-q", "--no-edit", "origin/main")

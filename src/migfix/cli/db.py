@@ -31,7 +31,7 @@ def _command(ctx: click.Context) -> str:
 
 @click.group("db")
 def db() -> None:
-    """Keep a database in step after a migration moved (status, sync)."""
+    """Keep a database in step after a migration moved (status, sync, upgrade)."""
 
 
 @db.command("status")
@@ -138,3 +138,42 @@ def db_sync(
     text = dbsync.sync_text(project, result, command)
     click.echo(text, err=bool(result.error))
     return dbsync.sync_exit(result)
+
+
+@db.command("upgrade")
+@click.argument("revision", default="heads")
+@project_options
+@url_option
+@click.pass_context
+def db_upgrade(
+    ctx: click.Context,
+    revision: str,
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    url: str | None,
+) -> int:
+    """Run what a moved migration left unrun here, then upgrade to REVISION (default heads).
+
+    Use it instead of `alembic upgrade` / `flask db upgrade`: those do nothing on a database
+    whose recorded revision moved on top of revisions it never ran.
+    """
+    from migfix.cli.main import _project
+    from migfix.db import upgrade as dbupgrade
+    from migfix.read.graph import read_graph
+
+    project = _project(config, name, versions, recursive)
+    command = _command(ctx)
+    result = dbupgrade.upgrade(
+        project,
+        read_graph(project),
+        revision,
+        url=url or None,
+        load_app=ctx.meta.get(APP_LOADER_KEY),
+        command=command,
+    )
+    text = dbupgrade.upgrade_text(project, result, command)
+    code = dbupgrade.upgrade_exit(result)
+    click.echo(text, err=bool(code))
+    return code

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,38 +259,28 @@ def _command(args: Sequence[str]) -> str | None:
     return None
 
 
-def _render_likely(args: Sequence[str]) -> bool:
-    """Whether this merge will probably render a file through Alembic (see
-    ``newness.likely_all_settled``); run by the prewarm child, before it imports Alembic."""
-    parsed = _parse(args)
-    if parsed is None:
-        return True  # click's command line: no guess
-    _, opts = parsed
-    if opts.get("no_repoint") or opts["heads"]:
-        return True  # a merge file is always written
-    if opts["new"]:
-        return False  # revisions named new: moving them is the likely fix
-    project = _project(opts)
-    if project is None:
-        return True
-    from migfix.plan.settled import likely_all_settled
-
-    return likely_all_settled(project, upstream=opts.get("upstream"))
+# The commands that run the project's own code (env.py, its migrations, the Flask app)
+# run with Python's garbage collector as usual (see ``migfix.procexit``); ``hook run``
+# scopes it itself.
+_RUNS_PROJECT_CODE = ("verify", "db", "hook")
 
 
 def run() -> None:
     """The console script: ``main``, then a quick exit (see ``migfix.procexit``)."""
-    from migfix.procexit import collect_less, exit_now
+    from migfix import procexit
 
-    collect_less()
-    if _command(sys.argv[1:]) == "merge" and not {"-h", "--help"} & set(sys.argv):
-        # A merge may render a file through Alembic: start importing it now, beside
-        # everything that comes before the render (see ``migfix.write.prewarm``).
-        from migfix.write import prewarm
+    args = sys.argv[1:]
+    if _command(args) in _RUNS_PROJECT_CODE or "--verify" in args:
+        procexit.end_quickly(main)
+    else:
+        procexit.end_quickly(lambda: _own_work(main))
 
-        prewarm.start(lambda: _render_likely(sys.argv[1:]))
 
-    exit_now(main())
+def _own_work(main: Callable[[], int]) -> int:
+    from migfix.procexit import own_work
+
+    with own_work():
+        return main()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from migfix import __version__
+from migfix.cli.ci import ci as ci_group
 from migfix.cli.db import db as db_group
 from migfix.cli.every_project import PROJECT_KEY, each_project, files_argument
 from migfix.cli.options import (
@@ -689,6 +690,7 @@ def rebase(
 
 
 cli.add_command(db_group)
+cli.add_command(ci_group)
 
 
 def main(argv: list[str] | None = None) -> int:

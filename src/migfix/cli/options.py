@@ -153,3 +153,50 @@ def upstream_options(f: F) -> F:
         "(default: [tool.migfix] upstream, else @{upstream}, origin/HEAD, main, master).",
     )(f)
     return f
+
+
+def ci_fix_options(f: F) -> F:
+    """``migfix ci fix``: which pull request, how to fix it, where the fix goes."""
+    f = click.option(
+        "--summary",
+        type=click.Path(path_type=Path, dir_okay=False),
+        envvar="GITHUB_STEP_SUMMARY",
+        help="Append a Markdown report with Mermaid pictures before and after to this file "
+        "(env: GITHUB_STEP_SUMMARY).",
+    )(f)
+    f = click.option(
+        "--patch",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default="migfix-fix.patch",
+        show_default=True,
+        help="Where to write the fix as a patch when it cannot be pushed.",
+    )(f)
+    f = click.option(
+        "--push/--no-push",
+        default=True,
+        help="Push the fix to the branch (--no-push: only write the patch, e.g. for a fork).",
+    )(f)
+    f = click.option(
+        "--remote", default="origin", show_default=True, help="The remote to fetch and push."
+    )(f)
+    f = click.option(
+        "--branch",
+        metavar="NAME",
+        help="The pull request's branch, pushed to (default: GITHUB_HEAD_REF, "
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME, else the checked-out branch).",
+    )(f)
+    f = click.option(
+        "--strategy",
+        type=click.Choice(["rebase", "merge"]),
+        default="rebase",
+        show_default=True,
+        help="rebase: re-root the branch's revisions onto the base's head; merge: add a merge "
+        "revision.",
+    )(f)
+    f = click.option(
+        "--base",
+        metavar="REF",
+        help="The branch the pull request merges into, e.g. origin/main (default: "
+        "<remote>/GITHUB_BASE_REF or <remote>/CI_MERGE_REQUEST_TARGET_BRANCH_NAME).",
+    )(f)
+    return f

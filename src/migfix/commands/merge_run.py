@@ -191,10 +191,6 @@ def _merge(
         return Outcome(project, MergePlan(project, Newness(frozenset(), None, "")), dry_run=dry_run)
     newness = classify(project, graph, upstream=upstream, extra_new=extra_new)
     plan = plan_merge(project, graph, newness, opts)
-    if not plan.merges:
-        from migfix.write import prewarm
-
-        prewarm.stop()  # nothing was rendered: free the core that is importing Alembic
     outcome = Outcome(project, plan, dry_run=dry_run)
     if plan.empty:
         return outcome

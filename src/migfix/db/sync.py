@@ -197,9 +197,6 @@ def _run_env(
     **opts: Any,
 ) -> None:
     """Run the project's env.py once with FN as the migration function, as Alembic does."""
-    from migfix.procexit import user_code
-
-    user_code()
     from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
 

@@ -198,9 +198,6 @@ def verify(
     ``postgres``: True runs on a throw-away PostgreSQL server (``migfix[postgres]``), False
     on SQLite, None decides from the project's configured database (``dialect.choose``).
     """
-    from migfix.procexit import user_code
-
-    user_code()
     if mode not in MODES:
         raise Refusal(f"Unknown verify mode '{mode}'; expected one of {', '.join(MODES)}.")
     if url and use_app_db:

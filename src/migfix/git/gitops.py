@@ -42,6 +42,9 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _REPO_LOCATING_ENV}
     # Messages we quote back to the user are easier to act on in one predictable language.
     env["LC_ALL"] = "C"
+    # migfix runs unattended (hooks, CI): a push or fetch that needs credentials fails
+    # with git's message instead of waiting for someone to type them.
+    env["GIT_TERMINAL_PROMPT"] = "0"
     return env
 
 
@@ -671,3 +674,131 @@ def _yes_no(repo_root: Path, revs: Sequence[str], shown: str, *args: str) -> int
         f"`{shown}` failed in {repo_root}: {_stderr(proc) or 'no message'}. "
         "Run it yourself to see what git needs."
     )
+
+
+# -- CI: bring the base branch in, commit the fix, push it back (``migfix ci fix``) --------------
+
+# Our own commits and merges in CI run none of the repository's hooks (migfix's included:
+# ci fix does the hook's work itself, once, and says so).
+_NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+
+
+def current_branch(repo_root: Path) -> str | None:
+    """The checked-out branch's short name, or None on a detached HEAD (as CI checks out)."""
+    proc = _run(repo_root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    return _out_line(proc.stdout) if proc.returncode == 0 else None
+
+
+def fetch_branch(repo_root: Path, remote: str, branch: str) -> None:
+    """Fetch REMOTE's BRANCH into ``refs/remotes/REMOTE/BRANCH``, with the whole history when
+    this is a shallow clone (a merge needs the commit both sides share)."""
+    deepen = ("--unshallow",) if is_shallow(repo_root) else ()
+    _check(
+        repo_root,
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        *deepen,
+        remote,
+        f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+    )
+
+
+def merge_base(repo_root: Path, a: str, b: str) -> str | None:
+    proc = _run(repo_root, "merge-base", a, b)
+    return _out_line(proc.stdout) if proc.returncode == 0 else None
+
+
+def blob_at(repo_root: Path, rev: str, path: Path) -> bytes | None:
+    """PATH's content in commit REV, or None when REV has no such file."""
+    proc = _run(repo_root, "cat-file", "blob", f"{rev}:{_rel(repo_root, path)}")
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def start_merge(repo_root: Path, ref: str) -> list[Path]:
+    """``git merge --no-commit --no-ff REF``; returns the files left in conflict (the merge
+    stays in progress either way, for :func:`commit` or :func:`abort_merge`)."""
+    if _looks_like_option(ref):
+        raise _unknown_revision(repo_root, ref)
+    proc = _run(repo_root, *_NO_HOOKS, "merge", "--quiet", "--no-commit", "--no-ff", ref)
+    conflicted = conflicted_paths(repo_root, [repo_root])
+    if proc.returncode != 0 and not conflicted:
+        raise GitError(
+            f"`git merge {ref}` failed in {repo_root} (exit {proc.returncode}): "
+            f"{_stderr(proc) or 'no message'}. Run it yourself to see what git needs."
+        )
+    return sorted(conflicted)
+
+
+def abort_merge(repo_root: Path) -> None:
+    _run(repo_root, "merge", "--abort")
+
+
+def take_theirs(repo_root: Path, path: Path) -> None:
+    """Resolve a conflicted PATH with the side being merged in."""
+    spec = _rel(repo_root, path)
+    _check(repo_root, "checkout", "--theirs", "--", spec)
+    _check(repo_root, "add", "--", spec)
+
+
+def commit(repo_root: Path, under: Sequence[Path], message: str) -> str:
+    """Stage every change under UNDER and commit the index (a merge in progress becomes a
+    merge commit); returns the new commit's sha. Without a configured identity, the commit
+    is made as ``migfix``."""
+    _check(repo_root, "add", "--all", "--", *_pathspecs(repo_root, under))
+    identity: tuple[str, ...] = ()
+    if _run(repo_root, "var", "GIT_COMMITTER_IDENT").returncode != 0:
+        identity = ("-c", "user.name=migfix", "-c", "user.email=migfix@users.noreply.github.com")
+    _check(repo_root, *_NO_HOOKS, *identity, "commit", "--quiet", "--no-verify", "-m", message)
+    return resolve_ref(repo_root, "HEAD")
+
+
+def changed_since(repo_root: Path, rev: str, under: Sequence[Path], kinds: str) -> list[Path]:
+    """Files under UNDER that differ between commit REV and HEAD, of the diff-filter KINDS
+    (``"MDT"``: modified, deleted, type changed)."""
+    out = _check(
+        repo_root,
+        "diff",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        f"--diff-filter={kinds}",
+        rev,
+        "HEAD",
+        "--",
+        *_pathspecs(repo_root, under),
+    )
+    return [_from_git_path(repo_root, raw) for raw in out.split(b"\0") if raw]
+
+
+def binary_diff(repo_root: Path, old: str, new: str) -> bytes:
+    """The patch from commit OLD to NEW, as ``git apply`` takes it (binary files too)."""
+    return _check(repo_root, "diff", "--binary", "--no-renames", old, new)
+
+
+def push_with_lease(repo_root: Path, remote: str, branch: str, expected: str) -> str | None:
+    """Push HEAD to REMOTE's BRANCH only if that branch is still at EXPECTED (``git push
+    --force-with-lease``): a push made meanwhile is never overwritten. Returns None when
+    pushed, else git's message."""
+    proc = _run(
+        repo_root,
+        *_NO_HOOKS,
+        "push",
+        "--quiet",
+        f"--force-with-lease=refs/heads/{branch}:{expected}",
+        remote,
+        f"HEAD:refs/heads/{branch}",
+    )
+    return None if proc.returncode == 0 else (_stderr(proc) or f"exit {proc.returncode}")
+
+
+def remote_branch_sha(repo_root: Path, remote: str, branch: str) -> str | None:
+    """Where REMOTE's BRANCH is now (asked of the server), or None when git cannot tell."""
+    proc = _run(repo_root, "ls-remote", "--heads", remote, f"refs/heads/{branch}")
+    if proc.returncode != 0:
+        return None
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        sha, _, name = line.partition("\t")
+        if name == f"refs/heads/{branch}":
+            return sha
+    return None

@@ -8,7 +8,11 @@ directory comes from git itself (``git rev-parse --git-path hooks``), so linked 
 The installed script does no work of its own: it calls ``python -m migfix.hookrun`` (the same as
 ``migfix hook run``, without click's start-up cost) with the
 interpreter that installed it (by absolute path, so a GUI client or a shell without the
-virtualenv activated still finds migfix). What the hook does after a merge lives in
+virtualenv activated still finds migfix). A hooks folder inside the work tree
+(``core.hooksPath`` naming a committed folder) travels to every clone, where that path means
+nothing: there the script finds migfix at run time instead, in the work tree's ``.venv``, then
+as ``migfix`` on PATH, and says in one line when neither is there. What the hook does after a
+merge lives in
 ``migfix.hookrun``. Only the standard library is imported here: this module sits on the path
 of ``migfix hook status`` and must stay cheap.
 """
@@ -43,6 +47,9 @@ OPTIONS_MARKER = "# migfix-options: "
 VERSIONS_MARKER = "# migfix-versions: "
 
 LEGACY_SUFFIX = ".legacy"
+
+# Recorded instead of an interpreter in a script that finds migfix when it runs.
+RUN_TIME = "found at run time: .venv, then migfix on PATH"
 
 STATE_INSTALLED = "installed"
 STATE_NOT_INSTALLED = "not installed"
@@ -134,6 +141,7 @@ def render_script(
     py = shlex.quote(interpreter)
     opts = "".join(" " + shlex.quote(o) for o in options)
     run = f'"$python" -m migfix.hookrun {hook_type}{opts} -- "$@"'
+    run_on_path = f'migfix hook run {hook_type}{opts} -- "$@"'
     failed = (
         f'echo "migfix: {hook_type} hook failed (exit $?); your {_what(hook_type)} is done, '
         'run migfix check" >&2'
@@ -142,6 +150,11 @@ def render_script(
         f'echo "migfix: skipped the {hook_type} hook: $python, the Python that installed it, '
         'no longer exists; run migfix hook install again" >&2'
     )
+    if interpreter == RUN_TIME:
+        missing = (
+            f'echo "migfix: skipped the {hook_type} hook: migfix is neither in this '
+            "repository's .venv nor on PATH; install it in one of them\" >&2"
+        )
     watched = list(versions) if hook_type in ("post-commit", "post-checkout") else []
     lines = [
         "#!/bin/sh",
@@ -160,9 +173,8 @@ def render_script(
         "",
         f'legacy="$(dirname -- "$0")/{hook_type}{LEGACY_SUFFIX}"',
         "legacy_status=0",
-        f"python={py}",
+        *(_FIND_AT_RUN_TIME if interpreter == RUN_TIME else [f"python={py}"]),
     ]
-    skip_guard = '[ -z "${MIGFIX_SKIP_HOOK:-}" ]'
     if hook_type == "post-rewrite":
         # git writes "<old> <new>" lines on stdin; both hooks must be able to read them.
         # The trailing "x" keeps the final newline that $(...) would strip.
@@ -177,8 +189,8 @@ def render_script(
             "",
             "# After `git commit --amend` there is nothing for migfix to do.",
         ]
-        guard = f'[ "$1" = rebase ] && {skip_guard}'
         run = f'printf %s "$stdin" | {run}'
+        run_on_path = f'printf %s "$stdin" | {run_on_path}'
     else:
         lines += [
             "",
@@ -188,44 +200,28 @@ def render_script(
             "fi",
             "",
         ]
-        guard = skip_guard
-        if hook_type == "post-merge" and "--always" not in options:
-            # Python starts only when the merge changed an Alembic config, a heads.lock or a
-            # line that can move the revision graph; any other merge costs two `git diff`s.
-            guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"
         if hook_type == "post-commit":
-            merge_commit = 'git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
             lines += [
                 "# Only a merge commit (HEAD has a second parent), or a commit that added files",
                 "# to the version locations (a squash merge, a cherry-pick), can bring in another",
                 "# line of migrations; any other commit is passed over here, without Python.",
             ]
-            if watched:
-                paths = " ".join(shlex.quote(v) for v in watched)
-                added = (
-                    '[ -n "$(git --literal-pathspecs diff-tree --root --no-commit-id -r '
-                    f'--name-only --no-renames --diff-filter=A HEAD -- {paths} 2>/dev/null)" ]'
-                )
-                guard += f" && {{ {merge_commit} || {added}; }}"
-            else:
-                guard += f" && {merge_commit}"
         elif hook_type == "post-checkout":
             lines += [
                 "# Only a branch checkout that changed a down_revision line in the version",
                 "# locations can move a migration; any other is passed over here, without Python.",
             ]
-            guard += ' && [ "${3:-0}" = 1 ] && [ "$1" != "$2" ]'
-            # Without recorded locations (no project found at install), any .py file.
-            paths = " ".join(shlex.quote(v) for v in watched) if watched else "'*.py'"
-            literal = " --literal-pathspecs" if watched else ""
-            guard += (
-                f' && git{literal} diff --no-ext-diff --no-textconv --no-color -U0 "$1" "$2" '
-                f"-- {paths} 2>/dev/null | grep -q '^[-+].*down_revision'"
-            )
+    guard = hook_guard(hook_type, options, watched, _SCRIPT_ARGS)
+    on_path = [
+        "    elif command -v migfix >/dev/null 2>&1; then",
+        f"        {run_on_path} || {failed}",
+    ]
     lines += [
         f"if {guard}; then",
+        # In a script that finds migfix at run time, python may be empty: -x "" is false.
         '    if [ -x "$python" ]; then',
         f"        {run} || {failed}",
+        *(on_path if interpreter == RUN_TIME else []),
         "    else",
         f"        {missing}",
         "    fi",
@@ -267,12 +263,85 @@ def _edited(data: bytes) -> bool:
         return True  # the version line itself was edited
 
 
+# Git runs hooks at the work tree root: its .venv (POSIX or Windows layout) is the project's,
+# when migfix is installed there (its console script is, for a wheel and an editable install).
+_FIND_AT_RUN_TIME = [
+    "python=",
+    "if [ -x .venv/bin/migfix ]; then",
+    "    python=.venv/bin/python",
+    "elif [ -x .venv/Scripts/migfix.exe ]; then",
+    "    python=.venv/Scripts/python.exe",
+    "fi",
+]
+
+
+def sh_path(path: str) -> str:
+    """PATH as the hook's ``sh`` runs it: Git for Windows' sh takes ``C:/x/python.exe``,
+    where backslashes would be escapes."""
+    if os.name == "nt":
+        from pathlib import PureWindowsPath
+
+        return PureWindowsPath(path).as_posix()
+    return path
+
+
 # --exit-code with the names sent away, not --quiet: git 2.39's --quiet ignores -G.
 _DIFF = "git diff --exit-code --name-only --no-textconv ORIG_HEAD HEAD"
 # Non-zero (changed, or ORIG_HEAD unknown: let Python decide) means "run migfix".
 _CONFIG_CHANGED = f"! {_DIFF} -- '*alembic.ini' '*pyproject.toml' '*heads.lock'"
 # Every revision file assigns these names; a file added or deleted shows all of its lines.
 _GRAPH_CHANGED = f"! {_DIFF} -G 'revision|branch_labels|depends_on' -- '*.py'"
+
+# How each hook script names git's arguments (post-checkout's third is missing for a file
+# checkout on some git versions, hence the default).
+_SCRIPT_ARGS = ('"$1"', '"$2"', '"${3:-0}"')
+
+
+def hook_guard(
+    hook_type: str, options: Sequence[str], watched: Sequence[str], argv: Sequence[str]
+) -> str:
+    """The shell condition under which HOOK_TYPE starts Python at all.
+
+    ARGV are the shell words for git's hook arguments: "$1"... in an installed script, the
+    ``PRE_COMMIT_*`` variables under pre-commit (see :mod:`migfix.hook.precommit`). WATCHED
+    are the version locations recorded at install; without them post-commit acts on merge
+    commits only and post-checkout looks at any .py file.
+    """
+    guard = '[ -z "${MIGFIX_SKIP_HOOK:-}" ]'
+    if hook_type == "post-rewrite":
+        # After `git commit --amend` there is nothing for migfix to do.
+        return f"[ {argv[0]} = rebase ] && {guard}"
+    if hook_type == "post-merge" and "--always" not in options:
+        # Python starts only when the merge changed an Alembic config, a heads.lock or a
+        # line that can move the revision graph; any other merge costs two `git diff`s.
+        guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"
+    elif hook_type == "post-commit":
+        merge_commit = 'git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'
+        if watched:
+            paths = " ".join(shlex.quote(v) for v in watched)
+            added = (
+                '[ -n "$(git --literal-pathspecs diff-tree --root --no-commit-id -r '
+                f'--name-only --no-renames --diff-filter=A HEAD -- {paths} 2>/dev/null)" ]'
+            )
+            guard += f" && {{ {merge_commit} || {added}; }}"
+        else:
+            # No locations recorded (pre-commit's hooks, or no project found at install): a
+            # commit that added a .py file assigning down_revision.
+            added = (
+                "git diff-tree --root --no-commit-id -r -p --no-renames --diff-filter=A HEAD "
+                "-- '*.py' 2>/dev/null | grep -q '^+.*down_revision'"
+            )
+            guard += f" && {{ {merge_commit} || {added}; }}"
+    elif hook_type == "post-checkout":
+        old, new, kind = argv[:3]
+        guard += f" && [ {kind} = 1 ] && [ {old} != {new} ]"
+        paths = " ".join(shlex.quote(v) for v in watched) if watched else "'*.py'"
+        literal = " --literal-pathspecs" if watched else ""
+        guard += (
+            f" && git{literal} diff --no-ext-diff --no-textconv --no-color -U0 {old} {new} "
+            f"-- {paths} 2>/dev/null | grep -q '^[-+].*down_revision'"
+        )
+    return guard
 
 
 def _what(hook_type: str) -> str:
@@ -356,13 +425,20 @@ def install(
     same arguments and stdin). Reinstalling rewrites our script only if its text changed, and
     refuses (unless FORCE) when our script was edited since migfix wrote it. All or nothing:
     when writing one hook fails, those already written are put back as they were.
-    ``interpreter`` defaults to the running Python; ``versions`` (the version locations
-    post-commit watches, relative to the work tree root) to the project found from ``repo``.
+    ``interpreter`` defaults to the running Python, except in a hooks folder inside the work
+    tree (committed, so on every clone): there the script finds migfix at run time
+    (:data:`RUN_TIME`). ``versions`` (the version locations post-commit watches, relative to
+    the work tree root) defaults to the project found from ``repo``.
     """
     _check_hook_types(hook_types)
-    python = os.path.abspath(interpreter if interpreter is not None else sys.executable)
     options = _options(strategy, commit, always) + tuple(watch)
     directory, hooks_path_set = hooks_dir(repo)
+    if interpreter is None and hooks_path_set and _in_work_tree(repo, directory):
+        python = RUN_TIME
+    else:
+        python = sh_path(
+            os.path.abspath(interpreter if interpreter is not None else sys.executable)
+        )
     if versions is None and ("post-commit" in hook_types or "post-checkout" in hook_types):
         # Without a project found from here, post-commit acts on merge commits only.
         versions = _watched_versions(repo, watch)
@@ -398,6 +474,12 @@ def install(
         messages.append(
             f"core.hooksPath is set: installed into {directory}, which every repository using "
             "that path shares"
+            + (
+                "; inside the work tree, so the scripts find migfix when they run (this "
+                "repository's .venv, then migfix on PATH) and can be committed"
+                if python == RUN_TIME
+                else ""
+            )
         )
     undo: list[Callable[[], None]] = []
     current = ""
@@ -432,6 +514,13 @@ def install(
     except OSError as exc:
         raise _install_failed(current or str(directory), exc, undo) from exc
     return messages
+
+
+def _in_work_tree(repo: Path, directory: Path) -> bool:
+    proc = _git(repo, "rev-parse", "--show-toplevel")
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return False  # a bare repository: its hooks folder travels nowhere
+    return directory.is_relative_to(Path(proc.stdout.strip()).resolve())
 
 
 def _watched_versions(repo: Path, watch: Sequence[str] = ()) -> tuple[str, ...]:
@@ -558,7 +647,10 @@ def status(repo: Path, hook_types: Sequence[str] = HOOK_TYPES) -> list[HookStatu
         if recorded is None:
             result.append(HookStatus(hook_type, hook, STATE_FOREIGN, None, (), legacy))
             continue
-        if recorded.interpreter is None or not os.access(recorded.interpreter, os.X_OK):
+        found = recorded.interpreter == RUN_TIME or (
+            recorded.interpreter is not None and os.access(recorded.interpreter, os.X_OK)
+        )
+        if not found:
             state = STATE_STALE
         elif _edited(hook.read_bytes()):
             state = STATE_EDITED

@@ -147,9 +147,11 @@ def run(
     watch: Watch | None = None,
 ) -> int:
     from migfix.git.gitops import remembering
+    from migfix.procexit import own_work
 
+    to_sync: list[tuple[Project, Sequence[object]]] = []
     try:
-        with remembering():
+        with remembering(), own_work():
             _run(
                 hook_type,
                 args,
@@ -158,6 +160,7 @@ def run(
                 commit=commit,
                 always=always,
                 watch=watch,
+                to_sync=to_sync,
             )
     except MigfixError as exc:
         _say(
@@ -177,6 +180,10 @@ def run(
             f"internal error ({type(exc).__name__}: {exc}); your {_what(hook_type)} is complete "
             "and no file was changed. Run `migfix merge` by hand, and please report this."
         )
+    # The project's own code (env.py, its migrations) runs after migfix's work, with the
+    # garbage collector on (see migfix.procexit).
+    for project, moved in to_sync:
+        _sync_db(project, moved)
     return 0
 
 
@@ -198,10 +205,32 @@ def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
         except (OSError, ValueError):
             first = []
-        if len(first) < 2:
-            return []
-        revs = [f"{first[1]}^"]
+        if len(first) >= 2:
+            revs = [f"{first[1]}^"]
+        else:
+            # No "<old> <new>" lines: pre-commit runs its hooks without git's stdin. The
+            # rebase's start is in the reflog, where it checked out what it replayed onto.
+            onto = _rebase_start(repo)
+            if onto is None:
+                return []
+            revs = [onto]
     return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+
+
+def _rebase_start(repo: Path) -> str | None:
+    """The commit the newest rebase started from ("rebase (start): checkout X", also
+    "pull --rebase (start)"), from HEAD's reflog; None when no rebase is recorded there."""
+    proc = subprocess.run(
+        ["git", "reflog", "-n", "200", "--format=%H %gs", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    for line in proc.stdout.splitlines():
+        sha, _, subject = line.partition(" ")
+        if " (start): checkout " in subject:
+            return sha
+    return None
 
 
 def _resolve(repo: Path, rev: str) -> str | None:
@@ -227,6 +256,7 @@ def _run(
     commit: bool | None,
     always: bool,
     watch: Watch | None = None,
+    to_sync: list[tuple[Project, Sequence[object]]],
 ) -> None:
     from migfix.git import gitops
     from migfix.write import txn
@@ -288,7 +318,7 @@ def _run(
             if entry.error is not None:
                 raise entry.error
             assert entry.project is not None
-            _fix(repo, entry.project, hook_type, strategy, commit, other_side, where, diff)
+            _fix(repo, entry.project, hook_type, strategy, commit, other_side, where, diff, to_sync)
         except MigfixError as exc:
             _say(
                 f"{where}could not fix the migration heads automatically: {exc.message}\n"
@@ -380,9 +410,11 @@ def _fix(
     commit: bool | None,
     other_side: Callable[[], list[str]],
     where: str,
-    diff: gitops.TreeDiff | None = None,
+    diff: gitops.TreeDiff | None,
+    to_sync: list[tuple[Project, Sequence[object]]],
 ) -> None:
-    """Fix one project's heads after a merge or rebase, if it has several.
+    """Fix one project's heads after a merge or rebase, if it has several; the revisions
+    a database may have to run again go to TO_SYNC (see ``_sync_db``).
 
     First, tell of revisions that arrived with other parents than they had before (DIFF:
     between the commits before and after): a database that ran them is now out of step."""
@@ -401,7 +433,7 @@ def _fix(
         return arrived
 
     if hook_type == "post-checkout":
-        _sync_db(project, arrivals())
+        to_sync.append((project, arrivals()))
         return
 
     # One head and no lock to refresh (the usual case) needs no compile of changed files;
@@ -409,20 +441,13 @@ def _fix(
     full = bool(project.settings.lock)
     # Read first, while git may still be comparing the trees; nothing is said before.
     graph = read_graph(project, full=full)
-    if graph.head_groups() and (strategy or project.settings.strategy) != "rebase":
-        from migfix.write import prewarm
-
-        # The fix may render a merge file: import Alembic meanwhile. No guess first
-        # (newness.likely_all_settled): here the import starts late, and the guess would
-        # make a render ~25 ms slower to save a move ~10 ms.
-        prewarm.start()
     arrived = arrivals()
     if not full and graph.head_groups():
         graph = checked(graph)
     if not graph.head_groups():
         if project.settings.lock:
             _refresh_lock(repo, project, graph, commit)
-        _sync_db(project, arrived)
+        to_sync.append((project, arrived))
         return
     mark = len(moves.read(repo)[0])
     chosen = strategy or project.settings.strategy
@@ -480,7 +505,7 @@ def _fix(
     repointed = moves.read(repo)[0][mark:]
     if repointed:
         _say(where + moves.advice([(m.revision, m.old, m.new) for m in repointed]))
-    _sync_db(project, [*arrived, *repointed])
+    to_sync.append((project, [*arrived, *repointed]))
     held = [p for p in written if p.resolve() in own]
     if do_commit:
         written = [p for p in written if p not in held]

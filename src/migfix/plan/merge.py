@@ -409,12 +409,7 @@ def _render_merges(
     ``recursive_version_locations`` would load it if migfix were killed. It is still below
     the project root when the git dir is, so post-write hooks (black, ruff...) find the
     project's configuration. The real file is written later, with every other change.
-
-    What the render needs from the graph is taken here; the render itself runs in the
-    process that imported Alembic ahead of time when there is one (``migfix.write.prewarm``).
     """
-    from migfix.write import prewarm
-
     if project.script_location is None:
         raise Refusal(
             "No script_location is known (the project was given with --versions), so there is "
@@ -449,7 +444,7 @@ def _render_merges(
         )
         for index, (rev, heads) in enumerate(merges)
     ]
-    return prewarm.call(render, project, jobs, message)
+    return render(project, jobs, message)
 
 
 @dataclass(frozen=True)
@@ -558,10 +553,6 @@ def _run_revision_environment(cfg: Any, script_dir: Any, template_args: dict[str
     if not util.asbool(cfg.get_alembic_option("revision_environment")):
         return
     from alembic.runtime.environment import EnvironmentContext
-
-    from migfix.procexit import user_code
-
-    user_code()
 
     def nothing(rev: Any, context: Any) -> list[Any]:
         return []

@@ -25,7 +25,8 @@ a target on another file system has its two temp files beside it instead, named 
 journal so that recovery removes them. Nothing in that folder outlives a finished run.
 
 Every command calls :func:`recover` once it knows the project (one ``stat`` when there is no
-journal); a writer takes :func:`writer_lock` (``fcntl.flock``), which recovers too.
+journal); a writer takes :func:`writer_lock` (``fcntl.flock``, on Windows ``msvcrt.locking``:
+see :mod:`migfix.write.oslock`), which recovers too.
 Test hooks (hidden): ``MIGFIX_TEST_WRITE_READY`` names a file created when a transaction
 starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced.
 """
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migfix.errors import MigfixError, Refusal
+from migfix.write import oslock
 
 if TYPE_CHECKING:
     from migfix.write.fileio import FileChange
@@ -110,15 +112,13 @@ def _lock(state: Path, *, wait: bool) -> tuple[int, bool] | None:
     The holder removes the lock file before releasing it (so nothing is left behind), so a
     waiter may end up holding a file no longer at that path: it checks, and starts again.
     """
-    import fcntl
-
     deadline = time.monotonic() + _timeout()
     said = False
     path = state / LOCK
     while True:
         try:
             state.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | oslock.O_CLOEXEC, 0o644)
         except FileNotFoundError:
             continue  # the holder removed the folder in between
         except OSError as exc:
@@ -129,26 +129,22 @@ def _lock(state: Path, *, wait: bool) -> tuple[int, bool] | None:
                 "migfix runs from writing at once. Nothing was written. Make that folder "
                 "writable (or free some space) and run this again."
             ) from exc
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not wait:
-                    os.close(fd)
-                    return None
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise Refusal(
-                        f"Another migfix run is writing this project and kept its lock "
-                        f"({path}) for {_timeout():g} s. Nothing was written. Wait for it to "
-                        "finish and run this again (the lock goes away with the process that "
-                        "holds it, even if it is killed)."
-                    ) from None
-                if not said:
-                    _say("another migfix run is writing this project; waiting for it.")
-                    said = True
-                time.sleep(0.05)
+        while not oslock.try_lock(fd):
+            if not wait:
+                os.close(fd)
+                return None
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise Refusal(
+                    f"Another migfix run is writing this project and kept its lock "
+                    f"({path}) for {_timeout():g} s. Nothing was written. Wait for it to "
+                    "finish and run this again (the lock goes away with the process that "
+                    "holds it, even if it is killed)."
+                ) from None
+            if not said:
+                _say("another migfix run is writing this project; waiting for it.")
+                said = True
+            time.sleep(0.05)
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -159,11 +155,17 @@ def _lock(state: Path, *, wait: bool) -> tuple[int, bool] | None:
 
 
 def _unlock(state: Path, fd: int) -> None:
+    _tidy(state)
+    os.close(fd)
+    if not oslock.REMOVES_OPEN_FILES:
+        _tidy(state)  # Windows: the lock file could not go while open
+
+
+def _tidy(state: Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(state / LOCK)
     with contextlib.suppress(OSError):
         os.rmdir(state)  # only when empty
-    os.close(fd)
 
 
 @contextlib.contextmanager
@@ -443,7 +445,7 @@ def _sha_of(path: Path) -> str | None:
 
 
 def _write_synced(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | oslock.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -493,13 +495,21 @@ def _on_signal(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _signals() -> tuple[int, ...]:
+    """SIGINT, SIGTERM and SIGHUP, the last where it exists (not on Windows)."""
+    import signal
+
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
+
+
 def _install_handlers(hold: _Hold) -> None:
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in _signals():
         hold.handlers[signum] = signal.signal(signum, _on_signal)
 
 
@@ -518,14 +528,16 @@ def _critical() -> Iterator[None]:
     import signal
 
     global _critical_depth
-    blocked = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    # Windows has no signal mask: there _on_signal's deferral (the depth) is the only guard.
+    mask = getattr(signal, "pthread_sigmask", None)
+    old = mask(signal.SIG_BLOCK, _signals()) if mask is not None else None
     _critical_depth += 1
     try:
         yield
     finally:
         _critical_depth -= 1
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if mask is not None and old is not None:
+            mask(signal.SIG_SETMASK, old)
     if _pending and not _critical_depth and not _interrupting:
         raise Interrupted(_pending.pop())
 

@@ -1,0 +1,249 @@
+"""The action's "Fix migrations" step (``fix: rebase | merge``), its shell run locally.
+
+As in test_action.py: the step's script is run with bash, its ``env:`` filled in as the
+runner would, against a bare repository that plays GitHub (``refs/pull/N/head`` included).
+On ``push`` the step lists open pull requests with the ``gh`` CLI; GitHub's API is not
+here, so a ``gh`` script on PATH answers with the list GitHub would give.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from gitutil import GIT_ENV, git
+from projutil import Team
+from test_action import ACTION, ROOT, evaluate, step
+from test_ci_fix import branches, server
+
+REPO = "octo/shop"
+
+
+def run_step(
+    name: str, cwd: Path, tmp_path: Path, *, inputs: dict[str, str], github: dict[str, Any]
+) -> tuple[subprocess.CompletedProcess[str], str, str]:
+    s = step(name)
+    defaults = {k: str(v.get("default", "")) for k, v in ACTION["inputs"].items()}
+    context = {
+        "inputs": {**defaults, **inputs},
+        "github": {"action_path": str(ROOT), "repository": REPO, "token": "", **github},
+        "steps": {},
+    }
+    summary = tmp_path / "summary.md"
+    output = tmp_path / "output.txt"
+    summary.write_text("")
+    output.write_text("")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))},
+        **GIT_ENV,
+        "PATH": os.pathsep.join(
+            [str(tmp_path / "bin"), str(Path(sys.executable).parent), os.environ["PATH"]]
+        ),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": github.get("event_name", ""),
+        "GITHUB_BASE_REF": github.get("base_ref", ""),
+        "GITHUB_HEAD_REF": github.get("head_ref", ""),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_WORKSPACE": str(cwd),
+    }
+    env.update({k: evaluate(str(v), context) for k, v in s.get("env", {}).items()})
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", s["run"]],
+        cwd=cwd / evaluate(s.get("working-directory", "."), context),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc, summary.read_text(), output.read_text()
+
+
+def pull_refs(team: Team) -> None:
+    """What GitHub keeps for each pull request: refs/pull/N/head at its branch's tip."""
+    for number, branch in ((7, "feature-a"), (8, "feature-b")):
+        git(team.remote, "update-ref", f"refs/pull/{number}/head", f"refs/heads/{branch}")
+
+
+def runner_checkout(team: Team, ref: str) -> Path:
+    """actions/checkout: one commit deep, detached."""
+    dest = team.remote.parent / "runner"
+    git(
+        dest.parent,
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        ref,
+        f"file://{team.remote}",
+        "runner",
+    )
+    git(dest, "checkout", "-q", "--detach")
+    return dest
+
+
+def pr_event(number: int, branch: str, head_repo: str = REPO) -> dict[str, Any]:
+    return {
+        "event_name": "pull_request",
+        "base_ref": "main",
+        "head_ref": branch,
+        "ref_name": f"{number}/merge",
+        "event": {"pull_request": {"number": number, "head": {"repo": {"full_name": head_repo}}}},
+    }
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Team:
+    made = branches(tmp_path)
+    pull_refs(made)
+    return made
+
+
+def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path: Path) -> None:
+    runner = runner_checkout(team, "feature-a")
+    tip = server(team, "feature-a")
+    event = pr_event(7, "feature-a")
+    proc, summary, output = run_step(
+        "Fix migrations", runner, tmp_path, inputs={"fix": "rebase"}, github=event
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert output == "status=0\n"
+    assert "Pushed the fix to origin/feature-a." in proc.stdout
+    assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..feature-a") == "1"
+    assert git(runner, "rev-parse", "HEAD") == server(team, "feature-a")
+    assert summary.startswith("### migfix: fixed the migrations of feature-a for origin/main\n")
+    assert summary.count("```mermaid") == 2
+    # The check step that follows sees the fixed branch.
+    proc, summary, output = run_step(
+        "Check migrations", runner, tmp_path, inputs={"fix": "rebase"}, github=event
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert summary == "### migfix: migrations OK against origin/main\n"
+
+
+def test_pull_request_from_a_fork_gets_a_patch_and_fails_after_the_check(
+    team: Team, tmp_path: Path
+) -> None:
+    runner = runner_checkout(team, "feature-b")
+    tip = server(team, "feature-b")
+    event = pr_event(8, "feature-b", head_repo="someone/shop")
+    proc, summary, output = run_step(
+        "Fix migrations", runner, tmp_path, inputs={"fix": "rebase"}, github=event
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # the check step runs next
+    assert output == "status=1\n"
+    assert "not asked to push (--no-push)" in proc.stderr
+    assert server(team, "feature-b") == tip
+    assert (runner / "migfix-fix-8.patch").is_file()
+    assert "git apply migfix-fix-8.patch" in summary
+    assert git(runner, "rev-parse", "HEAD") == tip  # the pull request itself is checked
+    proc, _, _ = run_step("Check migrations", runner, tmp_path, inputs={}, github=event)
+    assert proc.returncode == 1
+    fail = step("Fail when the fix failed")
+    env = {**os.environ, "FIX_STATUS": output.split("=")[1].strip()}
+    done = subprocess.run(["bash", "-c", fail["run"]], env=env, check=False)
+    assert done.returncode == 1
+
+
+def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) -> None:
+    gh = tmp_path / "bin" / "gh"
+    gh.parent.mkdir()
+    # What `gh pr list --json ... --jq ...` prints for the two open pull requests.
+    gh.write_text(
+        '#!/bin/sh\n[ "$1 $2 $3 $4" = "pr list --base main" ] || exit 3\n'
+        'printf "7 feature-a false\\n8 feature-b false\\n"\n'
+    )
+    gh.chmod(0o755)
+    runner = runner_checkout(team, "main")
+    start = git(runner, "rev-parse", "HEAD")
+    tips = {b: server(team, b) for b in ("feature-a", "feature-b")}
+    event = {"event_name": "push", "ref_name": "main", "base_ref": ""}
+    proc, summary, output = run_step(
+        "Fix migrations", runner, tmp_path, inputs={"fix": "rebase"}, github=event
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert output == "status=0\n"
+    for branch, tip in tips.items():
+        assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..{branch}") == "1"
+    assert "::group::migfix ci fix: #8 (feature-b)" in proc.stdout
+    assert summary.count("### migfix: fixed the migrations of") == 2
+    assert git(runner, "rev-parse", "HEAD") == start
+
+
+@pytest.mark.parametrize("fix", ["none", "rebase"])
+def test_nothing_is_pushed_for_none_or_a_merge_queue(team: Team, tmp_path: Path, fix: str) -> None:
+    runner = runner_checkout(team, "feature-a")
+    tip = server(team, "feature-a")
+    event = pr_event(7, "feature-a") if fix == "none" else {"event_name": "merge_group"}
+    proc, summary, output = run_step(
+        "Fix migrations", runner, tmp_path, inputs={"fix": fix}, github=event
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (proc.stdout, summary, output) == ("", "", "")
+    assert server(team, "feature-a") == tip
+
+
+def test_unknown_fix_is_a_usage_error(team: Team, tmp_path: Path) -> None:
+    runner = runner_checkout(team, "feature-a")
+    proc, _, _ = run_step(
+        "Fix migrations",
+        runner,
+        tmp_path,
+        inputs={"fix": "squash"},
+        github=pr_event(7, "feature-a"),
+    )
+    assert proc.returncode == 2
+    assert "::error title=migfix::fix: 'squash' is none, rebase or merge" in proc.stdout
+
+
+def test_docs_workflow_uses_the_fix() -> None:
+    workflow = yaml.safe_load((ROOT / "docs" / "fix-migrations.yml").read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as True.
+    assert set(workflow[True]) == {"pull_request", "push", "merge_group"}
+    steps = workflow["jobs"]["migfix"]["steps"]
+    action = next(s for s in steps if str(s.get("uses", "")).endswith("/migfix@v0.1.0"))
+    assert action["with"]["fix"] == "rebase"
+    assert workflow["permissions"]["contents"] == "write"
+
+
+def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Path) -> None:
+    job = yaml.safe_load((ROOT / "docs" / "gitlab-ci-migfix.yml").read_text(encoding="utf-8"))
+    job = job["migfix-fix"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    # A GitLab runner's checkout: the whole history (GIT_DEPTH 0), detached at the commit.
+    runner = team.remote.parent / "runner"
+    git(runner.parent, "clone", "-q", f"file://{team.remote}", "runner")
+    git(runner, "checkout", "-q", "--detach", "origin/feature-b")
+    tip = server(team, "feature-b")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))},
+        **GIT_ENV,
+        **{k: str(v) for k, v in job["variables"].items()},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature-b",
+        "CI_PROJECT_ID": "1",
+        "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "1",
+    }
+    proc = subprocess.run(
+        # GitLab runs the script's lines in one bash that stops at the first failure.
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
+        cwd=runner,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "not asked to push (--no-push)" in proc.stderr
+    assert server(team, "feature-b") == tip
+    assert set(job["artifacts"]["paths"]) == {"migfix-fix.patch", "migfix-summary.md"}
+    assert (runner / "migfix-fix.patch").is_file()
+    assert "git apply migfix-fix.patch" in (runner / "migfix-summary.md").read_text()

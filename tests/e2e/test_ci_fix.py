@@ -1,0 +1,379 @@
+"""``migfix ci fix`` end to end, with a bare repository as the server.
+
+origin/main has the typed fixture (head bbbb0004). Branch ``feature-a`` adds aaaa0101; branch
+``feature-b`` adds bbbb0101 and bbbb0102 on top of it; then main gets cccc0101. A CI checkout
+of each branch (a fresh clone, as a runner has) runs ``migfix ci fix``, and bob merges the
+branches into main with plain ``git merge`` as the server's merge button would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gitutil import git, git_proc, isolate_git
+from projutil import Proj, Team, alembic_view, land, make_team
+
+from migfix.cli.main import main
+
+A, B1, B2, M = "aaaa0101", "bbbb0101", "bbbb0102", "cccc0101"
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_git(monkeypatch)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    # The test run itself may be a CI job: its pull request is not the one under test.
+    for name in (
+        "GITHUB_BASE_REF",
+        "GITHUB_HEAD_REF",
+        "GITHUB_STEP_SUMMARY",
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def branches(tmp_path: Path) -> Team:
+    """The two pull requests, then main moves on with cccc0101."""
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    git(alice.root, "checkout", "-q", "-b", "feature-a")
+    alice.revision(A, "add a")
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "a")
+    git(alice.root, "push", "-q", "-u", "origin", "feature-a")
+    git(alice.root, "checkout", "-q", "-b", "feature-b", "main")
+    alice.revision(B1, "add b one")
+    alice.revision(B2, "add b two")
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "b")
+    git(alice.root, "push", "-q", "-u", "origin", "feature-b")
+    land(team.bob, M, "main moves on")
+    return team
+
+
+def checkout(team: Team, branch: str, name: str) -> Path:
+    """A runner's checkout of BRANCH: a fresh clone, that branch checked out."""
+    dest = team.remote.parent / name
+    git(team.remote.parent, "clone", "-q", "--branch", branch, str(team.remote), name)
+    return dest
+
+
+def ci_fix(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cwd: Path, *args: str
+) -> tuple[int, str, str]:
+    capsys.readouterr()
+    monkeypatch.chdir(cwd)
+    rc = main(["ci", "fix", "--base", "origin/main", *args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def server(team: Team, branch: str) -> str:
+    return git(team.remote, "rev-parse", f"refs/heads/{branch}")
+
+
+def main_files(team: Team) -> dict[str, bytes]:
+    """Every revision file on the server's main, by path."""
+    names = git(team.remote, "ls-tree", "-r", "--name-only", "main", "migrations/versions")
+    return {
+        n: git_proc(team.remote, "show", f"main:{n}").stdout.encode() for n in names.splitlines()
+    }
+
+
+def merge_into_main(team: Team, branch: str) -> None:
+    """The merge button: a plain `git merge` of the branch into main, pushed."""
+    bob = team.bob.root
+    git(bob, "checkout", "-q", "main")
+    git(bob, "pull", "-q", "--no-rebase", "--no-edit")
+    git(bob, "merge", "-q", "--no-edit", f"origin/{branch}")
+    git(bob, "push", "-q", "origin", "main")
+
+
+def test_two_branches_are_fixed_and_merge_with_one_head(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    before = {b: server(team, b) for b in ("feature-a", "feature-b")}
+    for branch in ("feature-a", "feature-b"):
+        rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, branch, f"ci-{branch}"))
+        assert rc == 0, err
+        assert f"Pushed the fix to origin/{branch}." in out
+        # One commit on top of what the branch had (merging main in, the fix with it).
+        assert (
+            git(team.remote, "rev-list", "--count", "--first-parent", f"{before[branch]}..{branch}")
+            == "1"
+        )
+        assert git(team.remote, "rev-parse", f"{branch}^1") == before[branch]
+    assert "aaaa0101: bbbb0004 -> cccc0101" in git(team.remote, "log", "-1", "feature-a")
+    assert "bbbb0101: bbbb0004 -> cccc0101" in git(team.remote, "log", "-1", "feature-b")
+    # The branch alone now upgrades too (a review app deployed from it).
+    assert alembic_view(Proj(tmp_path / "ci-feature-b", "typed"), upgrade=True)["current"] == [B2]
+
+    main_before = main_files(team)
+    merge_into_main(team, "feature-a")
+    bob = team.bob
+    view = alembic_view(bob, upgrade=True)
+    assert view["heads"] == [A] and view["current"] == [A]
+    after = main_files(team)
+    assert {n: after[n] for n in main_before} == main_before
+
+    # main moved again: the push to main runs the fix on feature-b once more.
+    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-b", "ci-b-again"))
+    assert rc == 0, err
+    assert "bbbb0101: cccc0101 -> aaaa0101" in out
+    main_before = main_files(team)
+    merge_into_main(team, "feature-b")
+    view = alembic_view(bob, upgrade=True)
+    assert view["heads"] == [B2] and view["current"] == [B2]
+    after = main_files(team)
+    assert {n: after[n] for n in main_before} == main_before
+
+
+def test_nothing_to_fix_changes_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    clone = checkout(team, "feature-a", "ci")
+    assert ci_fix(capsys, monkeypatch, clone)[0] == 0
+    tip = server(team, "feature-a")
+    again = checkout(team, "feature-a", "ci-again")
+    rc, out, _ = ci_fix(capsys, monkeypatch, again)
+    assert rc == 0
+    assert (
+        out
+        == "Nothing to fix: merging feature-a into origin/main leaves one head per branch label.\n"
+    )
+    assert server(team, "feature-a") == tip
+    assert git(again, "status", "--porcelain") == ""
+    assert git(again, "rev-parse", "HEAD") == tip
+
+
+def test_a_push_that_raced_in_is_not_overwritten(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    clone = checkout(team, "feature-a", "ci")
+    # Alice pushes again while the job is queued on the older commit.
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "feature-a")
+    (alice / "NOTES").write_text("more work\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "more work")
+    git(alice, "push", "-q", "origin", "feature-a")
+    theirs = server(team, "feature-a")
+    rc, _, err = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 1
+    assert "moved while migfix fixed it" in err and "nothing was pushed" in err
+    assert server(team, "feature-a") == theirs
+
+
+def test_a_branch_it_cannot_push_to_gets_a_patch(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    hook = team.remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "while read old new ref; do\n"
+        '  [ "$ref" = refs/heads/feature-b ] && { echo "feature-b is protected" >&2; exit 1; }\n'
+        "done\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    tip = server(team, "feature-b")
+    clone = checkout(team, "feature-b", "ci")
+    summary = tmp_path / "summary.md"
+    rc, _, err = ci_fix(
+        capsys,
+        monkeypatch,
+        clone,
+        "--patch",
+        str(tmp_path / "fix.patch"),
+        "--summary",
+        str(summary),
+    )
+    assert rc == 1
+    assert err.count("\n") == 1 and "could not push it" in err and "feature-b is protected" in err
+    assert server(team, "feature-b") == tip
+    text = summary.read_text()
+    assert "needs a migration fix this run could not push" in text
+    assert "git apply fix.patch" in text and text.count("```mermaid") == 2
+
+    # The author applies it on the branch and pushes (bob can: the hook is only for CI's push).
+    hook.unlink()
+    mine = checkout(team, "feature-b", "author")
+    git(mine, "apply", str(tmp_path / "fix.patch"))
+    git(mine, "add", "-A")
+    git(mine, "commit", "-q", "-m", "apply migfix's fix")
+    git(mine, "push", "-q", "origin", "feature-b")
+    main_before = main_files(team)
+    merge_into_main(team, "feature-b")
+    view = alembic_view(team.bob, upgrade=True)
+    assert view["heads"] == [B2] and view["current"] == [B2]
+    after = main_files(team)
+    assert {n: after[n] for n in main_before} == main_before
+
+
+def test_merge_strategy_writes_a_merge_revision(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    clone = checkout(team, "feature-b", "ci")
+    rc, out, err = ci_fix(capsys, monkeypatch, clone, "--strategy", "merge")
+    assert rc == 0, err
+    assert "Created merge revision" in out
+    text = git(team.remote, "log", "-1", "--format=%B", "feature-b")
+    assert text.startswith("Merge migration heads of origin/main and feature-b")
+    main_before = main_files(team)
+    merge_into_main(team, "feature-b")
+    view = alembic_view(team.bob, upgrade=True)
+    assert len(view["heads"]) == 1 and view["current"] == view["heads"]
+    after = main_files(team)
+    assert {n: after[n] for n in main_before} == main_before
+
+
+def test_heads_lock_conflict_is_resolved_and_the_merge_is_clean(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+
+    def lock_update(proj: Proj, message: str) -> None:
+        monkeypatch.chdir(proj.root)
+        assert main(["lock", "update"]) == 0
+        git(proj.root, "add", "-A")
+        git(proj.root, "commit", "-q", "-m", message)
+
+    (alice.root / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
+    lock_update(alice, "lock the heads")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature-a")
+    alice.revision(A, "add a")
+    lock_update(alice, "a")
+    git(alice.root, "push", "-q", "-u", "origin", "feature-a")
+    git(bob.root, "pull", "-q", "--no-rebase", "--no-edit")
+    bob.revision(M, "main moves on")
+    lock_update(bob, "m")
+    git(bob.root, "push", "-q", "origin", "main")
+    # Without the fix, the merge button would stop on the lock.
+    probe = git_proc(bob.root, "merge", "--no-commit", "--no-ff", "origin/feature-a")
+    assert probe.returncode == 1 and "heads.lock" in probe.stdout
+    git(bob.root, "merge", "--abort")
+
+    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    assert "Both origin/main and this branch changed the heads lock migrations/heads.lock" in out
+    assert "aaaa0101: bbbb0004 -> cccc0101" in out
+    main_before = main_files(team)
+    merge_into_main(team, "feature-a")  # no conflict: git merges it by itself
+    view = alembic_view(bob, upgrade=True)
+    assert view["heads"] == [A] and view["current"] == [A]
+    after = main_files(team)
+    assert {n: after[n] for n in main_before} == main_before
+    capsys.readouterr()
+    monkeypatch.chdir(bob.root)
+    assert main(["check"]) == 0, capsys.readouterr()  # the lock matches the one head
+
+
+def test_a_base_that_conflicts_outside_the_migrations_is_left_to_a_person(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    for proj, branch, text in ((team.alice, "feature-a", "ours\n"), (team.bob, "main", "theirs\n")):
+        git(proj.root, "checkout", "-q", branch)
+        git(proj.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", branch)
+        (proj.root / "app.cfg").write_text(text)
+        git(proj.root, "add", "app.cfg")
+        git(proj.root, "commit", "-q", "-m", "config")
+        git(proj.root, "push", "-q", "origin", branch)
+    tip = server(team, "feature-a")
+    clone = checkout(team, "feature-a", "ci")
+    rc, _, err = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 1
+    assert err == (
+        "migfix: Merging origin/main into feature-a conflicts outside the migrations "
+        "(app.cfg), so migfix ci fix cannot fix the migrations on its own. Merge origin/main "
+        "into feature-a by hand, then run `migfix rebase --onto origin/main` (or let this job "
+        "run again).\n"
+    )
+    # The checkout is as it was: no merge in progress, no file changed, nothing pushed.
+    assert git(clone, "status", "--porcelain") == ""
+    assert git(clone, "rev-parse", "HEAD") == tip == server(team, "feature-a")
+    assert not (clone / ".git" / "MERGE_HEAD").exists()
+
+
+def test_without_a_base_or_a_branch_it_says_what_to_give(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    clone = checkout(team, "feature-a", "ci")
+    monkeypatch.chdir(clone)
+    assert main(["ci", "fix"]) == 2
+    assert "needs the branch the pull request merges into: give `--base origin/main`" in (
+        capsys.readouterr().err
+    )
+    git(clone, "checkout", "-q", "--detach")
+    assert main(["ci", "fix", "--base", "origin/main"]) == 2
+    assert "HEAD is detached: give `--branch NAME`" in capsys.readouterr().err
+    # In a merge request pipeline, GitLab names both.
+    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
+    monkeypatch.setenv("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature-a")
+    assert main(["ci", "fix"]) == 0
+    assert "Pushed the fix to origin/feature-a." in capsys.readouterr().out
+
+
+def test_a_branch_without_revisions_is_left_alone(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "-b", "docs", "main")
+    (alice / "NOTES").write_text("docs only\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "docs")
+    git(alice, "push", "-q", "origin", "docs")
+    clone = checkout(team, "docs", "ci")
+    rc, out, _ = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 0
+    assert out == "Nothing to fix: docs adds no revisions that origin/main lacks.\n"
+    assert git(clone, "rev-parse", "HEAD") == server(team, "docs")
+
+
+def test_a_stale_heads_lock_alone_is_brought_up_to_date(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    (alice.root / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
+    monkeypatch.chdir(alice.root)
+    assert main(["lock", "update"]) == 0
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "lock the heads")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature-a")
+    alice.revision(A, "add a")  # on main's head, but the lock is not updated
+    git(alice.root, "add", "-A")
+    git(alice.root, "commit", "-q", "-m", "a")
+    git(alice.root, "push", "-q", "-u", "origin", "feature-a")
+    tip = server(team, "feature-a")
+    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    assert out.startswith(
+        "The heads lock migrations/heads.lock would not match the merged graph.\n"
+        "Updated the heads lock migrations/heads.lock.\n"
+    )
+    assert git(team.remote, "log", "-1", "--format=%s", "feature-a") == (
+        "Update the heads lock for origin/main"
+    )
+    assert git(team.remote, "rev-parse", "feature-a^") == tip  # no merge: main was in already
+    lock = git(team.remote, "show", "feature-a:migrations/heads.lock")
+    assert lock.endswith(f"\n{A} add a")
+
+
+def test_all_projects_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["ci", "fix", "--all", "--base", "origin/main"]) == 2
+    assert "fixes one project per run; name it with -c" in capsys.readouterr().err

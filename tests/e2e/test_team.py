@@ -1,0 +1,289 @@
+"""A team covered through one committed file: pre-commit as migfix's installer.
+
+Three clones of one bare origin: alice ran ``migfix hook install``, bob has no hook at all and
+lands revisions upstream, carol has only the committed ``.pre-commit-config.yaml`` and ran
+``pre-commit install`` once. Everything is real: git, pre-commit (building migfix from a clone
+of this repository into its own virtualenv), ``alembic revision`` / ``alembic upgrade`` and
+SQLite databases.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gitutil import GIT_ENV, commit_all, git, make_repo, write
+from projutil import Proj, alembic_view, make_team, migfix_proc, new_project
+
+from migfix.hook import precommit
+
+ROOT = Path(__file__).resolve().parents[2]
+PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
+TEAM_HOOKS = [
+    "migfix-check",
+    "migfix-post-merge",
+    "migfix-post-rewrite",
+    "migfix-post-checkout",
+    "migfix-post-commit",
+]
+
+
+# --- the guard in front of each pre-commit hook -----------------------------------------------
+
+
+def _fake_python(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A PATH whose `python` only records that it was started."""
+    bin_dir = tmp_path / "bin"
+    marker = tmp_path / "python-started"
+    write(bin_dir / "python", f'#!/bin/sh\necho "$@" >> {shlex.quote(str(marker))}\n')
+    (bin_dir / "python").chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, marker
+
+
+def _run_entry(repo: Path, hook_type: str, env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        shlex.split(precommit.entry(hook_type)),
+        cwd=repo,
+        env={**os.environ, **GIT_ENV, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_pre_commit_hooks_start_python_only_when_a_migration_may_have_moved(
+    tmp_path: Path,
+) -> None:
+    proj = new_project(tmp_path, "typed")
+    repo = make_repo(proj.root)
+    commit_all(repo, "project")
+    path_env, marker = _fake_python(tmp_path)
+
+    # A merge of application code only: the guard stops it (two `git diff`s, no Python).
+    git(repo, "checkout", "-q", "-b", "app")
+    write(repo / "app.py", "x = 1\n")
+    commit_all(repo, "app code")
+    git(repo, "checkout", "-q", "main")
+    write(repo / "README", "readme\n")
+    commit_all(repo, "readme")
+    # A plain commit that adds no revision file.
+    _run_entry(repo, "post-commit", path_env)
+    git(repo, "merge", "-q", "--no-edit", "app")
+    _run_entry(repo, "post-merge", {**path_env, "PRE_COMMIT_IS_SQUASH_MERGE": "0"})
+    # A branch checkout whose diff changes no down_revision line.
+    before = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "HEAD~1")
+    checkout = {
+        "PRE_COMMIT_FROM_REF": before,
+        "PRE_COMMIT_TO_REF": git(repo, "rev-parse", "HEAD"),
+        "PRE_COMMIT_CHECKOUT_TYPE": "1",
+    }
+    _run_entry(repo, "post-checkout", {**path_env, **checkout})
+    # `git commit --amend` is a rewrite that moves nothing.
+    _run_entry(repo, "post-rewrite", {**path_env, "PRE_COMMIT_REWRITE_COMMAND": "amend"})
+    assert not marker.exists(), marker.read_text()
+
+    # A merge that brings a revision in: now Python starts, with git's arguments.
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-q", "-b", "rev")
+    proj.revision("carol001", "c")
+    commit_all(repo, "c")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-edit", "rev")
+    _run_entry(repo, "post-merge", {**path_env, "PRE_COMMIT_IS_SQUASH_MERGE": "0"})
+    assert marker.read_text() == "-m migfix.hookrun post-merge -- 0\n"
+    # A commit that adds a revision file (a squash merge, a cherry-pick).
+    marker.unlink()
+    proj.revision("carol002", "d")
+    commit_all(repo, "d")
+    _run_entry(repo, "post-commit", path_env)
+    assert marker.read_text() == "-m migfix.hookrun post-commit --\n"
+
+
+# --- three clones, one with pre-commit only ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def migfix_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository's HEAD, as pre-commit would fetch it by URL."""
+    dest = tmp_path_factory.mktemp("migfix-repo") / "migfix"
+    git(ROOT.parent, "clone", "-q", "--no-hardlinks", str(ROOT), str(dest))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One home for the module: pre-commit builds migfix's virtualenv once.
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PRE_COMMIT_HOME": str(home),
+        "PRE_COMMIT_COLOR": "never",
+        **extra,
+    }
+    # The hooks must run the migfix pre-commit installed, not this checkout's.
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def readme_config(migfix_repo: Path) -> str:
+    """The team's `.pre-commit-config.yaml` exactly as the README shows it."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"## Set up a team\n.*?```yaml\n(.*?)```", readme, re.S)
+    assert found is not None
+    snippet = found.group(1)
+    sha = git(migfix_repo, "rev-parse", "HEAD")
+    return snippet.replace("<this repository's git URL>", str(migfix_repo)).replace(
+        "<full commit id>", sha
+    )
+
+
+def _sh(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(args), cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=600
+    )
+
+
+def _database(proj: Proj, name: str) -> tuple[str, Path]:
+    db = proj.root.parent / f"{name}.db"
+    return f"sqlite:///{db}", db
+
+
+def _upgrade(proj: Proj, url: str) -> None:
+    proc = _sh(
+        proj.root,
+        {**os.environ, "MIGFIX_DATABASE_URL": url, "PYTHONDONTWRITEBYTECODE": "1"},
+        sys.executable,
+        "-m",
+        "alembic",
+        "upgrade",
+        "heads",
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def _versions(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return sorted(r[0] for r in conn.execute("select version_num from alembic_version"))
+
+
+def _notes(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("select text from notes")]
+
+
+@pytest.mark.slow
+def test_a_team_covered_by_one_committed_pre_commit_config(
+    tmp_path: Path, migfix_repo: Path, pre_commit_home: Path
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+    write(alice.root / ".pre-commit-config.yaml", readme_config(migfix_repo))
+    commit_all(alice.root, "pre-commit for the team")
+    git(alice.root, "push", "-q", "origin", "main")
+    ok = migfix_proc(alice.root, "hook", "install")
+    assert ok.returncode == 0, ok.stderr
+    git(tmp_path, "clone", "-q", str(team.remote), "carol")
+    carol = Proj(tmp_path / "carol", "typed")
+    env = _env(pre_commit_home)
+    # carol's hooks are pre-commit's, which need its home and this PATH's pre-commit.
+    hook_env = {"PRE_COMMIT_HOME": str(pre_commit_home), "PYTHONPATH": ""}
+
+    def cgit(*args: str) -> str:
+        return git(carol.root, *args, env=hook_env)
+
+    installed = _sh(carol.root, env, str(PRE_COMMIT), "install")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    for hook_type in ("pre-commit", "pre-merge-commit", "post-merge", "post-rewrite"):
+        assert (carol.root / ".git" / "hooks" / hook_type).exists(), hook_type
+    assert not (carol.root / ".git" / "hooks" / "pre-push").exists()
+
+    # carol's work: a revision she ran on her database, where her data lives now.
+    carol.revision("carol001", "carol's")
+    cgit("add", "-A")
+    committed = _sh(carol.root, env, "git", "commit", "-q", "-m", "add carol001")
+    assert committed.returncode == 0, committed.stdout + committed.stderr
+    assert "migfix check (Alembic multiple heads)" in committed.stdout + committed.stderr
+    url, db = _database(carol, "carol")
+    _upgrade(carol, url)
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table notes (text varchar)")
+        conn.execute("insert into notes values ('carol was here')")
+
+    # bob lands a revision on origin/main; carol pulls with --rebase.
+    git(bob.root, "pull", "-q", "--no-rebase", "--no-edit")
+    bob.revision("bob00001", "bob's")
+    commit_all(bob.root, "add bob00001")
+    git(bob.root, "push", "-q", "origin", "main")
+    pulled = _sh(carol.root, env, "git", "pull", "-q", "--rebase")
+    said = pulled.stdout + pulled.stderr
+    assert pulled.returncode == 0, said
+    assert "migfix after git rebase / git pull --rebase" in said
+    # pre-commit's post-rewrite hook moved carol's revision on top of bob's.
+    view = alembic_view(carol)
+    assert view["heads"] == ["carol001"], said
+    assert "down_revision: Union[str, Sequence[str], None] = 'bob00001'" in (
+        carol.file("carol001").read_text()
+    )
+    # Her database ran carol001 on top of a, never bob00001: migfix sees it and runs it.
+    status = migfix_proc(carol.root, "db", "status", env={"MIGFIX_DATABASE_URL": url})
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert "bob00001" in status.stdout
+    synced = migfix_proc(carol.root, "db", "sync", "-y", env={"MIGFIX_DATABASE_URL": url})
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert _versions(db) == ["carol001"]
+    assert _notes(db) == ["carol was here"]
+    cgit("add", "-A")
+    if cgit("status", "--porcelain"):
+        done = _sh(carol.root, env, "git", "commit", "-q", "-m", "rebase carol001 onto bob00001")
+        assert done.returncode == 0, done.stdout + done.stderr
+    pushed = _sh(carol.root, env, "git", "push", "-q", "origin", "HEAD:main")
+    assert pushed.returncode == 0, pushed.stderr
+
+    # carol's feature branch and bob's next revision meet in a merge git would commit by
+    # itself: pre-merge-commit's migfix-check stops it before two heads are committed.
+    cgit("checkout", "-q", "-b", "feature")
+    carol.revision("carol002", "carol's feature")
+    cgit("add", "-A")
+    assert _sh(carol.root, env, "git", "commit", "-q", "-m", "add carol002").returncode == 0
+    git(bob.root, "pull", "-q", "--no-rebase", "--no-edit")
+    bob.revision("bob00002", "bob's next")
+    commit_all(bob.root, "add bob00002")
+    git(bob.root, "push", "-q", "origin", "main")
+    cgit("fetch", "-q")
+    merged = _sh(carol.root, env, "git", "merge", "--no-edit", "origin/main")
+    said = merged.stdout + merged.stderr
+    assert merged.returncode != 0, said
+    assert "2 heads without branch labels" in said
+    assert (carol.root / ".git" / "MERGE_HEAD").exists()
+    joined = migfix_proc(carol.root, "merge")
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    cgit("add", "-A")
+    done = _sh(carol.root, env, "git", "commit", "-q", "--no-edit")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(alembic_view(carol)["heads"]) == 1
+    cgit("checkout", "-q", "main")
+    cgit("merge", "-q", "--ff-only", "feature")
+    assert _sh(carol.root, env, "git", "push", "-q", "origin", "main").returncode == 0
+
+    # Everyone ends in step: one head, every database upgrades, carol's data is still there.
+    for proj in (alice, bob):
+        git(proj.root, "pull", "-q", "--no-rebase", "--no-edit")
+    heads = {alembic_view(p)["heads"][0] for p in (alice, bob, carol)}
+    assert len(heads) == 1
+    for proj in (alice, bob, carol):
+        assert alembic_view(proj, upgrade=True)["current"] == sorted(heads)
+    _upgrade(carol, url)
+    assert _versions(db) == sorted(heads)
+    assert _notes(db) == ["carol was here"]

@@ -1,0 +1,112 @@
+"""The process's start and end: the collector off for migfix's own work only, the quick exit."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import copy_fixture
+from projutil import SRC
+
+from migfix.procexit import own_work
+
+
+def python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in CWD, in a process of its own, with this worktree's src."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_own_work_turns_the_collector_off_inside_and_back_as_it_was() -> None:
+    assert gc.isenabled()
+    with own_work():
+        assert not gc.isenabled()
+        with own_work():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer scope is still migfix's
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with own_work():
+            pass
+        assert not gc.isenabled()  # someone else's choice stays
+    finally:
+        gc.enable()
+
+
+def test_the_quick_exit_flushes_the_streams_and_runs_the_handlers_registered_since() -> None:
+    """Piped stdout is block-buffered: without the flush the report would be lost. A
+    handler registered by the work (logging's, a user's env.py's) runs first."""
+    proc = python(
+        Path.cwd(),
+        "-c",
+        "import atexit, sys\nfrom migfix.procexit import end_quickly\n"
+        "def main():\n"
+        "    atexit.register(lambda: print('handler ran'))\n"
+        "    print('report', end=' ')\n    sys.stderr.write('notice')\n    return 3\n"
+        "end_quickly(main)\n",
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "report handler ran\n", "notice")
+
+
+def test_the_quick_exit_waits_for_a_running_thread() -> None:
+    proc = python(
+        Path.cwd(),
+        "-c",
+        "import threading, time\nfrom migfix.procexit import end_quickly\n"
+        "def late():\n    time.sleep(0.3)\n    print('thread done', flush=True)\n"
+        "def main():\n    threading.Thread(target=late).start()\n    return 0\n"
+        "end_quickly(main)\n",
+    )
+    assert (proc.returncode, proc.stdout) == (0, "thread done\n")
+
+
+def test_an_exception_that_escapes_gets_pythons_own_exit() -> None:
+    proc = python(
+        Path.cwd(),
+        "-c",
+        "from migfix.procexit import end_quickly\n"
+        "def main():\n    raise RuntimeError('debugging')\n"
+        "end_quickly(main)\n",
+    )
+    assert proc.returncode == 1
+    assert "RuntimeError: debugging" in proc.stderr
+
+
+# What the collector is doing while migfix reads (heads) and while the project's own
+# env.py runs (verify): printed on stderr by a spy and by env.py.
+SPY = (
+    "import gc, sys\n"
+    "from migfix.commands import heads_check\n"
+    "real = heads_check.heads\n"
+    "def spy(*args, **kwargs):\n"
+    "    print('migfix GC', gc.isenabled(), file=sys.stderr)\n"
+    "    return real(*args, **kwargs)\n"
+    "heads_check.heads = spy\n"
+    "sys.argv = ['migfix', *sys.argv[1:]]\n"
+    "import runpy\nrunpy.run_module('migfix', run_name='__main__')\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "seen"), [(["heads"], "migfix GC False"), (["verify"], "env GC True")]
+)
+def test_the_collector_is_off_for_migfixs_work_and_on_for_the_projects_code(
+    tmp_path: Path, argv: list[str], seen: str
+) -> None:
+    """Reading thousands of revisions with the collector on costs ~10% of a run; running
+    the project's migrations (verify, db) with it off could hold their garbage."""
+    root = copy_fixture("plain", tmp_path)
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(
+        "import gc, sys\nprint('env GC', gc.isenabled(), file=sys.stderr)\n" + env_py.read_text()
+    )
+    proc = python(root, "-c", SPY, *argv)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert seen in proc.stderr.splitlines(), proc.stderr
