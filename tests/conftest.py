@@ -182,8 +182,9 @@ def postgres_ok() -> None:
 
 
 # A developer's shell may carry variables that change what git, Flask, migfix or the database
-# lookup do (GIT_DIR, FLASK_APP, MIGFIX_SKIP_HOOK, DATABASE_URL, ...); no test may see them.
-_FOREIGN_PREFIXES = ("GIT_", "FLASK_", "MIGFIX_")
+# lookup do (GIT_DIR, FLASK_APP, MIGFIX_SKIP_HOOK, DATABASE_URL, ...), and the test run may be
+# a CI job whose pull request is not the one under test; no test may see them.
+_FOREIGN_PREFIXES = ("GIT_", "FLASK_", "MIGFIX_", "GITHUB_", "CI_MERGE_REQUEST_")
 _FOREIGN_NAMES = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "PYTHONPATH")
 # Set for the tests on purpose (the private scan cache, the corpus download): kept.
 _KEPT = ("MIGFIX_CACHE_DIR", "MIGFIX_CORPUS")

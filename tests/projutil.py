@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conftest import SRC as SRC  # re-exported: tests import it from here too
 from conftest import copy_fixture, python_m
 from gitutil import commit_all, git, make_repo
 
