@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import pytest
 from gitutil import GIT_ENV
@@ -38,29 +38,42 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # -- the slow mark is true ---------------------------------------------------------------------
 # `-m "not slow"` is the quick loop: it must leave out every test that starts another process
-# (git, `python -m migfix`, alembic, pytester, a forked child), each of which costs from tens of
-# milliseconds to seconds. A test that starts one without the mark fails on the spot, so the
-# mark cannot drift; the audit hook sees every way Python starts a process.
+# (git, `python -m migfix`, alembic, dot, pytester, a forked child), each of which costs from
+# tens of milliseconds to seconds. The audit hook sees every way Python starts a process: a test
+# that starts one without the mark fails on the spot, and a run that includes slow tests lists
+# those that passed without starting any, so the mark cannot drift either way.
 _PROCESS_EVENTS = frozenset(
     {"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.system"}
 )
-# Set while a test not marked slow runs: what it started, for the report.
-_unmarked_started: list[str] | None = None
+
+
+class _Running:
+    """The test running now: whether it is marked slow, and the processes it started."""
+
+    item: ClassVar[pytest.Item | None] = None
+    slow: ClassVar[bool] = False
+    started: ClassVar[list[str]] = []  # replaced for each test
+    idle_slow: ClassVar[list[str]] = []  # slow tests that passed without starting one
 
 
 class StartedAProcess(Exception):
     """A test not marked ``slow`` started a process."""
 
 
+def _unmarked_message(what: str) -> str:
+    return (
+        f"this test starts a process ({what}) but is not marked slow: add @pytest.mark.slow "
+        '(or the module\'s pytestmark) so `-m "not slow"` leaves it out'
+    )
+
+
 def _note_process(event: str, args: tuple[Any, ...]) -> None:
-    if _unmarked_started is None or event not in _PROCESS_EVENTS:
+    if _Running.item is None or event not in _PROCESS_EVENTS:
         return
     what = " ".join(map(str, args[1]))[:120] if event == "subprocess.Popen" else event
-    _unmarked_started.append(what)
-    raise StartedAProcess(
-        f"this test starts a process ({what}) but is not marked slow: add "
-        '@pytest.mark.slow (or the module\'s pytestmark) so `-m "not slow"` leaves it out'
-    )
+    _Running.started.append(what)
+    if not _Running.slow:
+        raise StartedAProcess(_unmarked_message(what))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -73,29 +86,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
-    global _unmarked_started
-    _unmarked_started = None if item.get_closest_marker("slow") else []
+    _Running.item, _Running.slow, _Running.started = item, bool(item.get_closest_marker("slow")), []
     try:
         yield
     finally:
-        _unmarked_started = None
+        _Running.item = None
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    # Code under test may catch the exception (the hook runner never fails a merge): the test
-    # fails all the same.
-    if _unmarked_started:
-        if report.passed:
-            report.outcome = "failed"
-            report.longrepr = (
-                f"{item.nodeid} starts a process ({_unmarked_started[0]}) but is not marked "
-                'slow: add @pytest.mark.slow (or the module\'s pytestmark) so `-m "not slow"` '
-                "leaves it out"
-            )
-        _unmarked_started.clear()
+    if not _Running.slow and _Running.started and report.passed:
+        # Code under test caught the exception (the hook runner never fails a merge): the test
+        # fails all the same.
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: {_unmarked_message(_Running.started[0])}"
+    if _Running.slow and report.when == "call" and report.passed and not _Running.started:
+        _Running.idle_slow.append(item.nodeid)
+    if not _Running.slow:
+        _Running.started = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _Running.idle_slow:
+        terminalreporter.section("marked slow, started no process")
+        for nodeid in _Running.idle_slow:
+            terminalreporter.write_line(nodeid)
 
 
 # Files that running a fixture in place can leave behind; never part of a copy.

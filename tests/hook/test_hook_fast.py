@@ -25,7 +25,6 @@ C, N = "c0000001", "n0000001"
 _RUN = r"""
 import sys
 from migfix import hookrun
-
 rc = hookrun.main(sys.argv[1:])
 print(rc, sorted({"click", "libcst", "git"} & set(sys.modules)))
 """

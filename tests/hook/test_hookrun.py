@@ -206,7 +206,6 @@ def test_git_pull_rebase_fires_post_rewrite(tmp_path: Path) -> None:
 _IMPORTS = r"""
 import sys
 from migfix.cli.main import main
-
 rc = main(["hook", "run", *sys.argv[1:]])
 heavy = {"alembic", "sqlalchemy", "libcst", "git", "mako"} & set(sys.modules)
 print(rc, sorted(heavy))

@@ -30,7 +30,6 @@ MODULE = '''"""x"""
 from alembic import op
 import sqlalchemy as sa
 
-
 revision = "r1"
 down_revision = None
 
@@ -59,7 +58,6 @@ def downgrade():
 '''
 
 
-@pytest.mark.slow
 def test_touches_reads_every_op_of_upgrade_and_nothing_of_downgrade() -> None:
     found = [(t.table, sorted(t.columns), t.op, t.line) for t in touches(MODULE.encode())]
     assert found == [
