@@ -240,14 +240,13 @@ def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
 
 
-def python_m(
+def python(
     cwd: Path, *args: str, env: dict[str, str] | None = None, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m ARGS`` (migfix, migfix.hookrun, alembic, flask) as a child in CWD, in
-    :func:`child_environ` plus ENV; never raises on its exit code. KWARGS go to subprocess.run
-    (``input``, ``timeout``, ``preexec_fn``)."""
+    """``python ARGS`` (``-c CODE``, a script) as a child in CWD, in :func:`child_environ` plus
+    ENV; never raises on its exit code. KWARGS go to subprocess.run (``timeout``, ...)."""
     return subprocess.run(
-        [sys.executable, "-m", *args],
+        [sys.executable, *args],
         cwd=cwd,
         env=child_environ(env),
         capture_output=True,
@@ -255,6 +254,13 @@ def python_m(
         check=False,
         **kwargs,
     )
+
+
+def python_m(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS`` (migfix, migfix.hookrun, alembic, flask): :func:`python`."""
+    return python(cwd, "-m", *args, env=env, **kwargs)
 
 
 class Result(NamedTuple):

@@ -12,17 +12,14 @@ Import as ``from projutil import ...`` (pytest puts ``tests/`` on ``sys.path``).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from conftest import SRC as SRC  # re-exported: tests import it from here too
-from conftest import copy_fixture, python_m
+from conftest import copy_fixture, python, python_m
 from gitutil import commit_all, git, make_repo
 
 # The head of each fixture project: revision "a" of the scenarios.
@@ -214,20 +211,15 @@ def alembic_view(proj: Proj, *, upgrade: bool = False) -> dict[str, Any]:
     db = proj.root.parent / f"{proj.root.name}-verify.db"
     db.unlink(missing_ok=True)
     url = f"sqlite:///{db}"
-    env = {
-        **os.environ,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MIGFIX_DATABASE_URL": url,
-        "DATABASE_URL": url,
-    }
     mode = "upgrade" if upgrade else "heads"
-    proc = subprocess.run(
-        [sys.executable, "-c", _VERIFY, str(proj.root), proj.template, mode],
-        cwd=proj.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = python(
+        proj.root,
+        "-c",
+        _VERIFY,
+        str(proj.root),
+        proj.template,
+        mode,
+        env={"MIGFIX_DATABASE_URL": url, "DATABASE_URL": url},
     )
     assert proc.returncode == 0, proc.stderr
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])

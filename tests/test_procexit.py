@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import child_environ, copy_fixture
+from conftest import copy_fixture, python
 
 from migfix.procexit import own_work
-
-
-def python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` in CWD, in a process of its own, with this worktree's src."""
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=child_environ(), capture_output=True, text=True
-    )
 
 
 def test_own_work_turns_the_collector_off_inside_and_back_as_it_was() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SRC, Migfix, copy_fixture
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from gitutil import commit_all, git, make_repo, write
 
 READABLE = ["plain", "typed", "two_heads", "labels", "recursive", "pyproject_cfg", "flask_app"]
 
@@ -294,10 +294,8 @@ def test_check_finds_a_syntax_error_in_a_body(
 
 
 @pytest.mark.slow
-def test_check_against_a_ref(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migfix: Migfix
-) -> None:
-    isolate_git(monkeypatch)
+@pytest.mark.usefixtures("git_env")
+def test_check_against_a_ref(tmp_path: Path, migfix: Migfix) -> None:
     project = copy_fixture("plain", tmp_path)
     make_repo(project)
     commit_all(project, "initial")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from alembic_oracle import fixture_graph
 from conftest import SRC, Migfix, copy_fixture
-from gitutil import GIT_ENV, commit_all, git, isolate_git, make_repo, write
+from gitutil import GIT_ENV, commit_all, git, make_repo, write
 
 from migfix.errors import ConfigError
 from migfix.project.config import parse_settings
@@ -296,10 +296,8 @@ def test_a_sub_folder_alembic_would_not_read_is_refused(tmp_path: Path, migfix: 
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the repository to another user needs root")
 @pytest.mark.parametrize("argv", [MERGE, ["check", "--against", "main"]])
-def test_dubious_ownership(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], migfix: Migfix
-) -> None:
-    isolate_git(monkeypatch)
+@pytest.mark.usefixtures("git_env")
+def test_dubious_ownership(tmp_path: Path, argv: list[str], migfix: Migfix) -> None:
     project = two_heads(tmp_path)
     make_repo(project)
     commit_all(project, "initial")

@@ -14,21 +14,12 @@ from typing import Any
 
 import click
 import pytest
-from conftest import SRC, copy_fixture
-from gitutil import git, isolate_git
+from conftest import SRC, copy_fixture, python
+from gitutil import git
 from projutil import land, make_team
 
 from migfix.cli import fast as fastcli
 from migfix.cli import main as cli
-
-
-def python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` in CWD, in a process of its own, with this worktree's src."""
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
-
 
 ARGVS = [
     ["heads"],
@@ -208,12 +199,12 @@ def test_merge_does_what_it_does_through_click(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("git_env")
 def test_merge_that_moves_new_revisions_prints_the_notice_as_through_click(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A repo with an upstream, this branch's own revision new: merge moves it (the bench's
     case), and says so on stderr."""
-    isolate_git(monkeypatch)
     team = make_team(tmp_path, "typed")
     team.alice.revision("b0000001", "add b")
     git(team.alice.root, "add", "-A")

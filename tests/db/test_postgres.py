@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SRC, child_environ, copy_fixture, python_m
+from conftest import SRC, copy_fixture, python, python_m
 from gitutil import GIT_ENV
 
 from migfix.db import dialect
@@ -31,8 +31,7 @@ VERSIONS = Path("migrations/versions")
 def run(cwd: Path, *args: str, env: dict[str, str] | None = None, code: str | None = None) -> Any:
     if code is None:
         return python_m(cwd, "migfix", *args, env=env)
-    argv = [sys.executable, "-c", code, *args]
-    return subprocess.run(argv, cwd=cwd, env=child_environ(env), capture_output=True, text=True)
+    return python(cwd, "-c", code, *args, env=env)
 
 
 def errors(proc: Any) -> str:

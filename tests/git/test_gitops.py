@@ -3,14 +3,12 @@ clones, conflicts."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SRC
+from conftest import python
 from gitutil import commit_all, git, git_proc, make_repo, write
 
 from migfix.errors import GitError
@@ -70,13 +68,8 @@ def test_hook_fast_path_never_loads_gitpython(remote: Remote) -> None:
         "print(gitops.operation_in_progress(root))\n"
         "print('git' in sys.modules)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    proc = python(remote.work, "-c", code)
+    assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "False", "None", "False"]
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SRC
+from conftest import SRC, python
 from gitutil import GIT_ENV, commit_all
 from projutil import land, make_team, pull
 
@@ -51,22 +51,10 @@ def test_fixing_after_a_pull_asks_git_each_question_once(tmp_path: Path, always:
     land(team.bob, C, "add c")
     pull(alice)  # no hook installed: two heads, and ORIG_HEAD is where alice was
     shim, log = logging_git(tmp_path)
-    env = {
-        **os.environ,
-        **GIT_ENV,
-        "PYTHONPATH": str(SRC),
-        "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
-    }
     args = ["post-merge", *(["--always"] if always else []), "--", "0"]
 
-    proc = subprocess.run(
-        [sys.executable, "-c", _RUN, *args],
-        cwd=alice.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    path = f"{shim}{os.pathsep}{os.environ['PATH']}"
+    proc = python(alice.root, "-c", _RUN, *args, env={"PATH": path})
 
     # The fix is made (N moves onto C) without click, libcst or GitPython.
     assert proc.stdout == "0 []\n", proc.stderr

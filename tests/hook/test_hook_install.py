@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SRC
+from conftest import REPO, SRC, python
 
 from migfix.errors import GitError, Refusal
 from migfix.hook import install as hook
@@ -641,14 +641,8 @@ def test_module_imports_no_heavy_dependencies() -> None:
         "heavy = {'git', 'alembic', 'sqlalchemy', 'libcst', 'click'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert proc.stdout == "[]\n"
+    proc = python(REPO, "-c", code)
+    assert (proc.returncode, proc.stdout) == (0, "[]\n"), proc.stderr
 
 
 @pytest.mark.slow

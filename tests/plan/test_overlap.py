@@ -5,11 +5,10 @@ hook after a real ``git merge``, ``migfix rebase`` and ``check --against``."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import python
 from gitutil import commit_all, git, git_proc
 from projutil import Proj, local_project, migfix_proc
 
@@ -251,7 +250,5 @@ def test_plain_check_does_not_import_libcst(tmp_path: Path) -> None:
         "import sys\nfrom migfix.cli.main import main\nrc = main(['check'])\n"
         "print(rc, 'libcst' in sys.modules)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=proj.root, capture_output=True, text=True, check=False
-    )
+    proc = python(proj.root, "-c", code)
     assert proc.stdout.splitlines()[-1] == "0 False", proc.stdout + proc.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from alembic_oracle import alembic_graph
 from conftest import Migfix, copy_fixture
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from gitutil import commit_all, git, make_repo, write
 
 from migfix.read import scan
 
@@ -250,10 +250,10 @@ def test_merge_refuses_a_graph_with_any_error(tmp_path: Path, name: str, migfix:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["non-literal-down-revision", "syntax-error", "conflict-markers"])
+@pytest.mark.usefixtures("git_env")
 def test_rebase_refuses_a_branch_revision_alembic_would_not_load(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, migfix: Migfix
+    tmp_path: Path, name: str, migfix: Migfix
 ) -> None:
-    isolate_git(monkeypatch)
     project = copy_fixture("plain", tmp_path)
     make_repo(project)
     commit_all(project, "initial")
@@ -313,10 +313,8 @@ def test_a_value_that_never_closes_is_read_in_linear_time(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_check_against_follows_a_symlinked_versions_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migfix: Migfix
-) -> None:
-    isolate_git(monkeypatch)
+@pytest.mark.usefixtures("git_env")
+def test_check_against_follows_a_symlinked_versions_folder(tmp_path: Path, migfix: Migfix) -> None:
     project = copy_fixture("plain", tmp_path)
     shared = project / "db" / "versions"
     shared.parent.mkdir()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SRC
+from conftest import REPO, python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -599,11 +599,8 @@ def _outside(source: bytes) -> list[str]:
 @pytest.mark.slow
 def test_importing_rewrite_does_not_import_libcst() -> None:
     code = "import sys, migfix.write.rewrite; print('libcst' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "False"
+    out = python(REPO, "-c", code)
+    assert (out.returncode, out.stdout.strip()) == (0, "False"), out.stderr
 
 
 def _alembic_parents(ini: Path, rev: str) -> str:
