@@ -114,6 +114,7 @@ def test_several_projects_below_print_as_through_click(
         assert (fast_code, fast_out, fast.err) == (click_code, slow_out, slow.err), argv
 
 
+@pytest.mark.slow
 def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
     root = copy_fixture("two_heads", tmp_path)
     for argv in (["heads"], ["merge", "--dry-run"]):

@@ -106,6 +106,7 @@ def team(tmp_path: Path) -> Team:
     return made
 
 
+@pytest.mark.slow
 def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path: Path) -> None:
     runner = runner_checkout(team, "feature-a")
     tip = server(team, "feature-a")
@@ -128,6 +129,7 @@ def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path
     assert summary == "### migfix: migrations OK against origin/main\n"
 
 
+@pytest.mark.slow
 def test_pull_request_from_a_fork_gets_a_patch_and_fails_after_the_check(
     team: Team, tmp_path: Path
 ) -> None:
@@ -152,6 +154,7 @@ def test_pull_request_from_a_fork_gets_a_patch_and_fails_after_the_check(
     assert done.returncode == 1
 
 
+@pytest.mark.slow
 def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) -> None:
     gh = tmp_path / "bin" / "gh"
     gh.parent.mkdir()
@@ -177,6 +180,7 @@ def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) 
     assert git(runner, "rev-parse", "HEAD") == start
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fix", ["none", "rebase"])
 def test_nothing_is_pushed_for_none_or_a_merge_queue(team: Team, tmp_path: Path, fix: str) -> None:
     runner = runner_checkout(team, "feature-a")
@@ -190,6 +194,7 @@ def test_nothing_is_pushed_for_none_or_a_merge_queue(team: Team, tmp_path: Path,
     assert server(team, "feature-a") == tip
 
 
+@pytest.mark.slow
 def test_unknown_fix_is_a_usage_error(team: Team, tmp_path: Path) -> None:
     runner = runner_checkout(team, "feature-a")
     proc, _, _ = run_step(
@@ -213,6 +218,7 @@ def test_docs_workflow_uses_the_fix() -> None:
     assert workflow["permissions"]["contents"] == "write"
 
 
+@pytest.mark.slow
 def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Path) -> None:
     job = yaml.safe_load((REPO / "docs" / "gitlab-ci-migfix.yml").read_text(encoding="utf-8"))
     job = job["migfix-fix"]
