@@ -1,6 +1,7 @@
 """Shared pytest fixtures: the example projects in fixtures/, the shared corpus download, the
-one environment every test that runs git or migfix gets (``git_env``), and the two ways a test
-runs migfix: in this process (the ``migfix`` fixture) or as a child (:func:`python_m`)."""
+one environment every test that runs git or migfix gets (``git_env``), the two ways a test runs
+migfix: in this process (the ``migfix`` fixture) or as a child (:func:`python`,
+:func:`python_m`), and the check that keeps the ``slow`` mark true."""
 
 from __future__ import annotations
 

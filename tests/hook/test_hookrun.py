@@ -43,6 +43,18 @@ def commit(proj: Proj, message: str) -> None:
     git(proj.root, "commit", "-q", "-m", message)
 
 
+def behind(tmp_path: Path, template: str = "typed", *install_args: str) -> Proj:
+    """alice, with the hooks installed (INSTALL_ARGS), committed N on main's head; bob has
+    since landed C on origin/main: her next pull leaves two heads."""
+    team = make_team(tmp_path, template)
+    alice = team.alice
+    install(alice.root, *install_args)
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    land(team.bob, C, "add c")
+    return alice
+
+
 def hook_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("migfix:")]
 
@@ -116,12 +128,7 @@ def test_commit_setting_commits_the_fix(tmp_path: Path, how: str) -> None:
 
 
 def test_commit_after_pull_rebase(tmp_path: Path) -> None:
-    team = make_team(tmp_path, "typed")
-    alice = team.alice
-    install(alice.root, "--commit")
-    alice.revision(N, "add n")
-    commit(alice, "n")
-    land(team.bob, C, "add c")
+    alice = behind(tmp_path, "typed", "--commit")
 
     pulled = git_proc(alice.root, "pull", "--rebase")
 
@@ -164,12 +171,7 @@ def test_commit_setting_never_commits_a_migration_the_user_had_not_committed(
 
 
 def test_git_pull_from_a_bare_remote_repoints_this_branchs_revision(tmp_path: Path) -> None:
-    team = make_team(tmp_path, "flask")
-    alice = team.alice
-    install(alice.root)
-    alice.revision(N, "add n")
-    commit(alice, "n")
-    land(team.bob, C, "add c")
+    alice = behind(tmp_path, "flask")
 
     pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit")
 
@@ -183,12 +185,7 @@ def test_git_pull_from_a_bare_remote_repoints_this_branchs_revision(tmp_path: Pa
 
 
 def test_git_pull_rebase_fires_post_rewrite(tmp_path: Path) -> None:
-    team = make_team(tmp_path, "typed")
-    alice = team.alice
-    install(alice.root)
-    alice.revision(N, "add n")
-    commit(alice, "n")
-    land(team.bob, C, "add c")
+    alice = behind(tmp_path)
 
     pulled = git_proc(alice.root, "pull", "--rebase")
 

@@ -706,28 +706,18 @@ def test_real_corpus_feature_branch_rebased_onto_main(
     assert picked is not None, "no merge revision of galaxy or langflow fits this scenario"
     name, g, main_side, feature_side, own, p1, p2 = picked
 
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(remote))
-    up = tmp_path / "up"
-    git(tmp_path, "clone", "-q", str(remote), str(up))
-    git(up, "checkout", "-q", "-b", "main")
-    shutil.copytree(template, up, dirs_exist_ok=True)
-
-    def place(clone: Path, revs: set[str]) -> None:
-        for r in revs:
-            src = g.nodes[r].path
-            (clone / VERSIONS / src.name).write_bytes(src.read_bytes())
+    remote, up = upstream_clone(tmp_path, template)
 
     # The shared history first; then the feature branch and main grow apart.
-    place(up, main_side & feature_side)
+    place_revisions(up, g, main_side & feature_side)
     commit_all(up, f"{name}: shared history")
     git(up, "push", "-q", "-u", "origin", "main")
     dev = tmp_path / "dev"
     git(tmp_path, "clone", "-q", str(remote), str(dev))
     git(dev, "checkout", "-q", "-b", "feature")
-    place(dev, own)
+    place_revisions(dev, g, own)
     commit_all(dev, f"{name}: feature")
-    place(up, main_side - feature_side)
+    place_revisions(up, g, main_side - feature_side)
     commit_all(up, f"{name}: main")
     git(up, "push", "-q", "origin", "main")
     git(dev, "fetch", "-q", "origin")
@@ -969,6 +959,24 @@ def test_plan_never_leaves_a_parent_that_is_an_ancestor_of_another() -> None:
     assert {m.revision: m.new_parents for m in plan.moves} == {"b1": ("a2",), "b2": ("b3",)}
 
 
+def upstream_clone(tmp_path: Path, template: Path) -> tuple[Path, Path]:
+    """A bare ``remote.git`` and its clone ``up`` on main, holding the Alembic TEMPLATE."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(remote))
+    up = tmp_path / "up"
+    git(tmp_path, "clone", "-q", str(remote), str(up))
+    git(up, "checkout", "-q", "-b", "main")
+    shutil.copytree(template, up, dirs_exist_ok=True)
+    return remote, up
+
+
+def place_revisions(clone: Path, g: Graph, revs: set[str]) -> None:
+    """Copy the corpus files of REVS (revisions of G) into CLONE's versions folder."""
+    for r in revs:
+        src = g.nodes[r].path
+        (clone / VERSIONS / src.name).write_bytes(src.read_bytes())
+
+
 def _corpus_branches(corpus_dir: Path) -> Iterator[tuple[str, Graph, str, set[str], set[str]]]:
     """Real feature branches cut out of real graphs: for each merge M(P1, P2) of galaxy and
     langflow whose P2 side has a few revisions of its own, main holds P1's history and the
@@ -1041,34 +1049,24 @@ def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
     assert picked is not None, "no empty merge of galaxy or langflow fits this scenario"
     name, g, m, main_side, branch = picked
     p1, p2 = g.nodes[m].down
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(remote))
-    up = tmp_path / "up"
-    git(tmp_path, "clone", "-q", str(remote), str(up))
-    git(up, "checkout", "-q", "-b", "main")
-    shutil.copytree(template, up, dirs_exist_ok=True)
-
-    def place(clone: Path, revs: set[str]) -> None:
-        for r in revs:
-            src = g.nodes[r].path
-            (clone / VERSIONS / src.name).write_bytes(src.read_bytes())
+    remote, up = upstream_clone(tmp_path, template)
 
     own = {r for r in branch if r != m and m not in g.ancestors(r)}
     shared = main_side & (g.ancestors(min(own, key=lambda r: len(g.ancestors(r)))))
-    place(up, shared)
+    place_revisions(up, g, shared)
     commit_all(up, f"{name}: shared history")
     git(up, "push", "-q", "-u", "origin", "main")
     dev = tmp_path / "dev"
     git(tmp_path, "clone", "-q", str(remote), str(dev))
     git(dev, "checkout", "-q", "-b", "feature")
-    place(dev, own)
+    place_revisions(dev, g, own)
     commit_all(dev, f"{name}: feature")
-    place(up, main_side - shared)
+    place_revisions(up, g, main_side - shared)
     commit_all(up, f"{name}: main")
     git(up, "push", "-q", "origin", "main")
     git(dev, "fetch", "-q", "origin")
     git(dev, "merge", "-q", "--no-edit", "origin/main")
-    place(dev, branch - own)  # the branch's real merge of main, and what came after it
+    place_revisions(dev, g, branch - own)  # the branch's real merge of main, and what came after it
     commit_all(dev, f"{name}: merged main")
     merge_file = dev / VERSIONS / g.nodes[m].path.name
 
