@@ -587,3 +587,40 @@ def test_postgres_db_upgrade(tmp_path: Path, postgres_url: str) -> None:
     engine.dispose()
     assert {"r_table", "s1_table", "s2_table", "t_table"} <= names
     assert rows == ["tttt0001"] and kept == ["kept"]
+
+
+def test_a_database_is_known_by_the_url_as_the_connection_resolves_it(tmp_path: Path) -> None:
+    # sqlalchemy.url = sqlite:///typed.db is relative: Alembic resolves it from the folder
+    # env.py runs in. Sync from migrations/, then from the root: the same database, synced
+    # once; `db status` from either folder says in step.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    ini = alice.root / "alembic.ini"
+    ini.write_text(ini.read_text().replace("sqlite:///%(here)s/typed.db", "sqlite:///typed.db"))
+    commit_all(alice.root, "relative url")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(team.bob.root, "pull", "-q")
+    ok(run(alice.root, "migfix", "hook", "install"))
+    db = feature_with_r(alice)
+    land_s1_s2(team.bob)
+    ok_pull = git_proc(alice.root, "pull", "--no-rebase", "--no-edit", "origin", "main")
+    assert ok_pull.returncode == 0, ok_pull.stderr
+
+    synced = ok(run(alice.migrations, "migfix", "db", "sync"))
+    assert f"Ran {S1}, {S2}" in synced.stdout, synced.stdout
+
+    again = run(alice.root, "migfix", "db", "sync")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Nothing to do" in again.stdout, again.stdout
+    assert not (alice.migrations / "typed.db").exists()
+    # A hand-edited line whose "old" is a string (read as parents r, r, r, ...) is named and
+    # never planned on.
+    journal = alice.root / ".git" / "migfix-moves.jsonl"
+    lines = journal.read_text().splitlines()
+    bad = json.dumps({"kind": "move", "revision": R, "old": R, "new": [S2], "when": 1, "by": "x"})
+    journal.write_text("\n".join([*lines, bad]) + "\n")
+    for where in (alice.root, alice.migrations):
+        status = ok(run(where, "migfix", "db", "status"))
+        assert "in step" in status.stdout, status.stdout
+        assert f'line {len(lines) + 1}: "old" is not a list of revision ids' in status.stdout
+    assert {"r_table", "s1_table", "s2_table"} <= tables(db)

@@ -12,7 +12,7 @@ from conftest import python
 from gitutil import commit_all, git, git_proc
 from projutil import Proj, local_project, migfix_proc
 
-from migfix.plan.overlap import Touch, touches
+from migfix.plan.overlap_touches import Touch, touches
 
 pytestmark = pytest.mark.usefixtures("git_env")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gitutil import commit_all, git, make_repo, write
 
-from migfix.db.sync import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
+from migfix.db.sync_status import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write import moves
@@ -148,7 +148,7 @@ def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) -> None:
-    from migfix.git.gitops import TreeDiff
+    from migfix.git.history import TreeDiff
 
     repo = make_repo(tmp_path / "repo")
     versions = repo / "versions"
@@ -181,3 +181,32 @@ def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) ->
         "versions/s2.txt",
         "versions2/s3.py",
     ]
+
+
+def test_a_journal_line_that_does_not_fit_its_schema_is_named_and_never_used(
+    tmp_path: Path,
+) -> None:
+    # "old": "a0" (a string) was read as the parents a and 0.
+    repo = make_repo(tmp_path / "repo")
+    moves.record(repo, [(R, (A,), (S2,))], "migfix merge")
+    path = moves.journal_path(repo)
+    assert path is not None
+    with path.open("a") as f:
+        f.write(
+            '{"kind": "move", "revision": "a0", "old": "a0", "new": ["b1"], "when": 1, "by": "x"}\n'
+        )
+        f.write('{"kind": "synced", "database": "sqlite:///x", "when": 2, "ran": "s1"}\n')
+        f.write("[1, 2]\n")
+        f.write('{"kind": "move", "revision": "r", "old": [], "new": [3], "when": 1, "by": "x"}\n')
+        f.write("not json\n")
+        f.write(
+            '{"kind": "move", "revision": "r", "old": [], "new": [], "when": true, "by": "x"}\n'
+        )
+
+    found, syncs, faults = moves.read_all(repo)
+
+    assert [(m.revision, m.old, m.new) for m in found] == [(R, (A,), (S2,))]
+    assert syncs == []
+    assert [f.split(":")[0] for f in faults] == [f"line {n}" for n in (2, 3, 4, 5, 6, 7)], faults
+    assert '"old" is not a list of revision ids' in faults[0], faults
+    assert moves.read(repo) == (found, syncs)

@@ -53,12 +53,12 @@ def db_status(
     Reads alembic_version read-only, connecting like `alembic current`.
     """
     from migfix.cli.main import _project
-    from migfix.db import sync as dbsync
+    from migfix.db import sync_status
     from migfix.read.graph import read_graph
     from migfix.report import formats as report
 
     project = _project(config, name, versions, recursive)
-    st = dbsync.status(
+    st = sync_status.status(
         project,
         read_graph(project),
         url=url or None,
@@ -66,10 +66,10 @@ def db_status(
         command=_command(ctx),
     )
     if as_json:
-        click.echo(report.dumps(dbsync.status_json(project, st)))
+        click.echo(report.dumps(sync_status.status_json(project, st)))
     else:
-        click.echo(dbsync.status_text(project, st))
-    return dbsync.status_exit(st)
+        click.echo(sync_status.status_text(project, st))
+    return sync_status.status_exit(st)
 
 
 @db.command("sync")
@@ -104,6 +104,7 @@ def db_sync(
     """Run the revisions this database never ran (no downgrade), then record its real heads."""
     from migfix.cli.main import _project
     from migfix.db import sync as dbsync
+    from migfix.db.sync_status import IN_STEP
     from migfix.read.graph import read_graph
 
     if sql and not dry_run:
@@ -123,7 +124,7 @@ def db_sync(
     if not dry_run and not yes and dbsync.confirm_needed():
         plan = dbsync.sync(project, graph, url=url or None, load_app=load_app, dry_run=True)
         click.echo(dbsync.sync_text(project, plan, command))
-        if plan.status.state == dbsync.IN_STEP:
+        if plan.status.state == IN_STEP:
             return 0
         click.confirm("Go ahead?", abort=True)
     result = dbsync.sync(

@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"migfix: {exc.message}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        from migfix.write.txn import interrupted_line
+        from migfix.write.lock import interrupted_line
 
         text, code = interrupted_line(exc)
         _err(f"migfix: {text}")

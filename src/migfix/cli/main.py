@@ -70,7 +70,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
-            from migfix.write.txn import Interruption
+            from migfix.write.lock import Interruption
 
             raise Interruption(exc) from None
 
@@ -382,6 +382,7 @@ def hook_install(
     from migfix.git.gitops import find_repo
     from migfix.hook import install as hooks
     from migfix.hook.run import Watch, watch_lines
+    from migfix.hook.script import HOOK_TYPES
 
     meta = click.get_current_context().meta
     watch = Watch.choose(
@@ -390,7 +391,7 @@ def hook_install(
         name or meta.get(NAME_KEY),
         directory or meta.get(DIRECTORY_KEY),
     )
-    types = hook_types or hooks.HOOK_TYPES
+    types = hook_types or HOOK_TYPES
     for line in hooks.install(
         Path.cwd(),
         hook_types=types,
@@ -401,9 +402,9 @@ def hook_install(
         watch=watch.args() if watch else (),
     ):
         click.echo(line)
-    from migfix.plan import heads_lock as headlock
+    from migfix.write import heads_lock_files
 
-    for line in headlock.install_driver(Path.cwd()):
+    for line in heads_lock_files.install_driver(Path.cwd()):
         click.echo(line)
     for line in watch_lines(find_repo(Path.cwd()) or Path.cwd(), watch):
         click.echo(line)
@@ -416,13 +417,14 @@ def hook_install(
 def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
     from migfix.hook import install as hooks
+    from migfix.hook.script import HOOK_TYPES
 
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
+    for line in hooks.uninstall(Path.cwd(), hook_types or HOOK_TYPES, force=force):
         click.echo(line)
     if not hook_types:
-        from migfix.plan import heads_lock as headlock
+        from migfix.write import heads_lock_files
 
-        for line in headlock.uninstall_driver(Path.cwd()):
+        for line in heads_lock_files.uninstall_driver(Path.cwd()):
             click.echo(line)
     return EXIT_OK
 
@@ -505,9 +507,9 @@ def lock_init(
     config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
 ) -> int:
     """Add migfix to Alembic's post_write_hooks and write the first heads lock."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.write import heads_lock_files
 
-    for line in headlock.init(_project(config, name, versions, recursive)):
+    for line in heads_lock_files.init(_project(config, name, versions, recursive)):
         click.echo(line)
     return EXIT_OK
 
@@ -523,19 +525,22 @@ def lock_update(
     hook_file: Path | None,
 ) -> int:
     """Rewrite the heads lock to match the revision graph."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.plan.heads_lock import lock_path
+    from migfix.write import heads_lock_files
 
     if hook_file is not None:
         # Alembic's post-write hook, on the file `alembic revision` just wrote.
         ctx = click.get_current_context()
-        said = headlock.hook_update(hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic")
+        said = heads_lock_files.hook_update(
+            hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic"
+        )
         if said:
             click.echo(f"migfix: {said}")
         return EXIT_OK
     project = _project(config, name, versions, recursive)
-    headlock.require(project, "migfix lock update")
-    path = headlock.update(project)
-    rel = project.relpath(headlock.lock_path(project))
+    heads_lock_files.require(project, "migfix lock update")
+    path = heads_lock_files.update(project)
+    rel = project.relpath(lock_path(project))
     click.echo(f"updated {rel}" if path else f"{rel} is already current")
     return EXIT_OK
 
@@ -653,40 +658,22 @@ def rebase(
     strict: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
-    from migfix.plan import rebase as rebase_mod
-    from migfix.report import formats as report
-    from migfix.write import txn
+    from migfix.commands.rebase import rebase as run
 
     project = _project(config, name, versions, recursive)
-    if dry_run:
-        plan = rebase_mod.plan_onto(
-            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
-        )
-        if as_json:
-            click.echo(report.dumps(plan.to_json()))
-        else:
-            click.echo(rebase_mod.diff(plan), nl=False)
-            click.echo(rebase_mod.render(plan))
-        return EXIT_PROBLEMS if plan.changed else EXIT_OK
-    from migfix.plan.overlap import refuse_if_strict
-
-    # Planned under the writer lock, so a second run plans on what the first wrote.
-    with txn.writer_lock(project.root):
-        plan = rebase_mod.plan_onto(
-            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
-        )
-        refuse_if_strict(strict, plan.notes)
-        rebase_mod.apply(plan)
-    click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
-    if plan.moves and not as_json:
-        from migfix.write.moves import advice
-
-        click.echo(
-            advice([(m.revision, m.old_parents, m.new_parents) for m in plan.moves]), err=True
-        )
-    if plan.changed and run_verify:
-        return _verify_new(project, onto, postgres)
-    return EXIT_OK
+    return run(
+        project,
+        onto=onto,
+        drop_merges=drop_merges,
+        upstream=upstream,
+        new=new,
+        dry_run=dry_run,
+        as_json=as_json,
+        strict=strict,
+        echo=click.echo,
+        err=lambda line: click.echo(line, err=True),
+        verify=(lambda: _verify_new(project, onto, postgres)) if run_verify else None,
+    )
 
 
 cli.add_command(db_group)
@@ -710,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         # Ctrl-C, SIGTERM or SIGHUP (migfix.write.txn raises those while writing, after undoing).
-        from migfix.write.txn import interrupted_line
+        from migfix.write.lock import interrupted_line
 
         text, code = interrupted_line(exc)
         click.echo(f"migfix: {text}", err=True)

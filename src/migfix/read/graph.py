@@ -303,6 +303,17 @@ class Graph:
         return loops
 
 
+def header_ids(header: Sequence[str]) -> tuple[str, ...]:
+    """The ids a ``Revises:`` header names, however Alembic's template rendered them.
+
+    ``${down_revision | comma,n}`` gives ``a, b`` (nothing for a base); a bare
+    ``${down_revision}`` (pypi/warehouse's template) gives Python's repr: ``None``,
+    ``('a', 'b')``. All of these agree with the same ``down_revision``.
+    """
+    ids = tuple(x for x in (item.strip(" \t()[]'\"") for item in header) if x)
+    return () if ids == ("None",) else ids
+
+
 def read_graph(project: Project, *, full: bool = True) -> Graph:
     """Scan a project's version locations and build its graph (the read-only path).
 
