@@ -220,6 +220,7 @@ def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
 _BARE_ARRAY = re.compile(r'(?<!\[@\]\+)"\$\{(\w+)\[@\]\}"')
 
 
+@pytest.mark.slow
 def test_every_array_in_the_action_expands_safely_under_bash_3_2() -> None:
     scripts = [s["run"] for s in ACTION["runs"]["steps"] if "run" in s]
     code = [ln for text in scripts for ln in text.splitlines() if not ln.lstrip().startswith("#")]

@@ -183,6 +183,7 @@ def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) ->
     ]
 
 
+@pytest.mark.slow
 def test_a_journal_line_that_does_not_fit_its_schema_is_named_and_never_used(
     tmp_path: Path,
 ) -> None:
