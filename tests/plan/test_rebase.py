@@ -1084,6 +1084,7 @@ def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
 # -- a stale --onto / --against ref ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_stale_remote_ref_is_named_and_fetch_brings_it_current(tmp_path: Path) -> None:
     from projutil import make_team, migfix_proc
 

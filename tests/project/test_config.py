@@ -261,6 +261,7 @@ def test_missing_package_resource(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_package_resource_found_in_the_repository_when_not_installed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

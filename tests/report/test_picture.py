@@ -283,6 +283,7 @@ def monorepo(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_mermaid_across_projects_is_one_diagram_with_a_subgraph_each(monorepo: Path) -> None:
     text = graph(monorepo, "--format", "mermaid")
 
@@ -301,6 +302,7 @@ def test_mermaid_across_projects_is_one_diagram_with_a_subgraph_each(monorepo: P
     )
 
 
+@pytest.mark.slow
 @needs_dot
 def test_dot_across_projects_is_one_graph_with_a_cluster_each(monorepo: Path) -> None:
     source = graph(monorepo, "--format", "dot")
