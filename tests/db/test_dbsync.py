@@ -11,7 +11,6 @@ head), and ``db status`` then exits 0.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -19,37 +18,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import GIT_ENV, commit_all, git, git_proc, isolate_git
-from projutil import SRC, Proj, make_team, new_project
+from conftest import python_m
+from gitutil import commit_all, git, git_proc
+from projutil import Proj, make_team, new_project
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 R, S1, S2 = "rrrr0001", "ssss0001", "ssss0002"
 ADVICE = "`migfix db sync` brings a database that ran them in step"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("GIT_", "MIGFIX_", "FLASK_")) or name == "DATABASE_URL":
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # The hooks run `python -m migfix.hookrun`: git passes our environment on to them.
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 def run(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``python -m ARGS`` (migfix, alembic, flask) in CWD."""
-    full = {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, env=full, capture_output=True, text=True
-    )
+    return python_m(cwd, *args, env=env)
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

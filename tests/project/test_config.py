@@ -406,6 +406,7 @@ def test_no_config_at_the_repository_root_does_not_name_the_directory_twice(
     )
 
 
+@pytest.mark.slow
 def test_no_config_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

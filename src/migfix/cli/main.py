@@ -160,10 +160,15 @@ def graph(
     else:
         g = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if fmt in ("mermaid", "dot"):
-        from migfix.plan.settled import classify
+        from migfix.plan.settled import added_against, classify
         from migfix.report import diagram as picture
 
-        new = classify(project, g, upstream=upstream or against).new
+        if against and not upstream:
+            # The picture of a pull request: green is what this branch adds to REF, whether or
+            # not it was pushed (a pushed revision is published, but still this branch's own).
+            new = added_against(project, g, against)
+        else:
+            new = classify(project, g, upstream=upstream).new
         pic = picture.build(g, new, full=full, near=near)
         click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
     elif as_json or fmt == "json":
