@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 _FLAGS = {
     "heads": {"--json": "as_json", "-v": "verbose", "--verbose": "verbose"},
-    "check": {"--strict": "strict", "--deep": "deep"},
+    "check": {"--strict": "strict", "--deep": "deep", "--fetch": "fetch"},
     "merge": {
         "--no-repoint": "no_repoint",
         "--dry-run": "dry_run",
@@ -240,6 +240,12 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
     from migfix.commands import check as checkcmd
 
     against = opts.get("against")
+    if against:
+        from migfix.plan.against import current_ref
+
+        stale = current_ref(project, str(against), fetch=bool(opts.get("fetch")))
+        if stale:
+            _err(f"migfix: {stale}")
     return checkcmd.check(
         project,
         fmt=str(opts.get("fmt") or "text"),

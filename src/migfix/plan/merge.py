@@ -20,7 +20,7 @@ from migfix.plan.settled import Newness
 from migfix.project.config import Project
 from migfix.read.does_nothing import does_nothing
 from migfix.read.graph import Graph, reachable
-from migfix.read.scan import Unknown
+from migfix.read.revision_file import Unknown
 
 
 @dataclass(frozen=True)

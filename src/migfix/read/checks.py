@@ -7,8 +7,8 @@ function here, and ``migfix check``, the rule that stops ``merge``/``rebase`` fr
 --markdown``) all read the same registry.
 
 Some codes are found elsewhere and only declared here: the scanner finds a file's own
-faults (``scan.Issue``), planning finds a stale heads lock and overlapping changes. Checks
-run in registration order, which is the order ``check`` lists problems in.
+faults (``revision_file.Issue``), planning finds a stale heads lock and overlapping
+changes. Checks run in registration order, which is the order ``check`` lists problems in.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from migfix.read.graph import Graph, Node, header_ids
-from migfix.read.scan import Unknown
+from migfix.read.revision_file import Unknown
 
 
 class Problem(NamedTuple):

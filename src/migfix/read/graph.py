@@ -24,7 +24,7 @@ from pathlib import Path
 
 from migfix.project.config import Project, relpath
 from migfix.read import scan
-from migfix.read.scan import RevisionFile, Unknown
+from migfix.read.revision_file import RevisionFile, Unknown
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 from migfix.project.config import Project, shown
 from migfix.read.checks import Problem
 from migfix.read.graph import Graph, Node
-from migfix.read.scan import Field, Unknown
+from migfix.read.revision_file import Field, Unknown
 
 JSON_VERSION = 1
 
