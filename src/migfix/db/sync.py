@@ -189,7 +189,7 @@ def _sync(
         ) from None
     except Exception as exc:
         result.failed = a.missing[len(ran)] if len(ran) < len(a.missing) else None
-        result.error = mask(one_line(exc), url)
+        result.error = mask(one_line(exc))
         if result.transactional:
             ran.clear()  # rolled back with everything else
         else:
