@@ -500,7 +500,9 @@ def _resolve_location(raw: str, base: Path, where: Path | None) -> Path:
     raw = raw.strip()
     if not os.path.isabs(raw) and ":" in raw:
         return _resolve_resource(raw, base, where)
-    return (base / raw).absolute()
+    # Normalised (``%(here)s/../migrations``): paths are compared as text with git's and
+    # with each other, and ``server/../migrations`` names the same folder as ``migrations``.
+    return Path(os.path.normpath((base / raw).absolute()))
 
 
 def _resolve_resource(raw: str, base: Path, where: Path | None) -> Path:
