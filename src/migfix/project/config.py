@@ -120,7 +120,9 @@ def find_project(
     ``config`` names an ini file or a pyproject.toml explicitly; ``directory`` names a
     Flask-Migrate migrations folder (``flask db -d``).
     """
-    cwd = cwd.absolute()
+    # Normalised: `alembic -c ../alembic.ini` names files `migrations/../migrations/...`,
+    # and every path migfix derives is compared as text with others and with git's.
+    cwd = Path(os.path.normpath(cwd.absolute()))
     if directory is not None and not versions and config is None:
         return _from_directory((cwd / directory).absolute(), name)
     if versions:
@@ -140,7 +142,7 @@ def find_project(
             settings=settings,
         )
     if config is not None:
-        config = (cwd / config).absolute()
+        config = Path(os.path.normpath((cwd / config).absolute()))  # `-c ../alembic.ini`
         if not config.is_file():
             raise ConfigError(
                 f"Config file {config} does not exist. Pass the path of your alembic.ini "
