@@ -10,7 +10,7 @@ import pytest
 from gitutil import commit_all, git, isolate_git, make_repo, write
 
 from migfix.errors import GitError
-from migfix.git import gitops
+from migfix.git import trees
 from migfix.read.gittree import tree_files
 from migfix.read.scan import scan_sources
 
@@ -44,7 +44,7 @@ def test_same_files_in_the_same_order_as_reading_every_blob(
     head = git(repo, "rev-parse", "HEAD")
     for recursive in (False, True):
         expected = scan_sources(
-            gitops.read_tree_files(repo, "HEAD", versions, recursive=recursive) or {},
+            trees.read_tree_files(repo, "HEAD", versions, recursive=recursive) or {},
             recursive=recursive,
             locations=[versions],
         )

@@ -147,7 +147,7 @@ def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
 
 
 def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) -> None:
-    from migfix.git.gitops import TreeDiff
+    from migfix.git.history import TreeDiff
 
     repo = make_repo(tmp_path / "repo")
     versions = repo / "versions"

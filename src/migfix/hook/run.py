@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from migfix.errors import GitError, MigfixError
-from migfix.git import gitops
+from migfix.git import commits, gitops, history
 
 if TYPE_CHECKING:
     from migfix.project.config import Project
@@ -273,7 +273,7 @@ def _run(
     # costs this one `git diff` and never reads a graph. (No base: a root commit; look at all.)
     # The same diff tells which revisions arrived moved; with --always git runs it while
     # the projects and their graphs are read.
-    diff = gitops.TreeDiff(repo, base, new) if base else None
+    diff = history.TreeDiff(repo, base, new) if base else None
     changed = None if always or diff is None else diff.paths()
     if changed is not None:
         changed = [p for p in changed if _may_matter(p)]
@@ -391,7 +391,7 @@ def _fix(
     commit: bool | None,
     other_side: Callable[[], list[str]],
     where: str,
-    diff: gitops.TreeDiff | None,
+    diff: history.TreeDiff | None,
     to_sync: list[tuple[Project, Sequence[object]]],
 ) -> None:
     """Fix one project's heads after a merge or rebase, if it has several; the revisions
@@ -507,7 +507,7 @@ def _fix(
         )
     if written and do_commit:
         try:
-            gitops.commit_paths(repo, written, title)
+            commits.commit_paths(repo, written, title)
         except GitError as exc:
             # The fix is on disk: say so, rather than the generic "no file was changed".
             _say(
@@ -560,7 +560,7 @@ def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | Non
     _say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
     if project.settings.commit if commit is None else commit:
         try:
-            gitops.commit_paths(repo, [path], "Update the migration heads lock (migfix)")
+            commits.commit_paths(repo, [path], "Update the migration heads lock (migfix)")
         except GitError:
             _say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
             return

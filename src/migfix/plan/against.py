@@ -15,7 +15,7 @@ from migfix.git import gitops
 from migfix.project.config import Project
 from migfix.read.gittree import tree_files
 from migfix.read.graph import Graph, read_graph
-from migfix.read.scan import RevisionFile
+from migfix.read.revision_file import RevisionFile
 
 
 def ref_files(

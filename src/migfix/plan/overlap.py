@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migfix.errors import EXIT_PROBLEMS, Refusal
-from migfix.git import gitops
+from migfix.git import gitops, trees
 from migfix.plan.against import ref_files
 from migfix.plan.overlap_touches import Touch, touches
 from migfix.project.config import Project
@@ -101,26 +101,7 @@ def find(
     side runs last); JOINED_BY names the merge revision that joins them, if one does."""
     if sum(1 for s in sides if s) < 2:
         return []
-    per_side: list[dict[str, list[tuple[str, Touch]]]] = [{} for _ in sides]
-    # Two sides: read the shorter one first; a file of the other that does not even contain
-    # one of its table names cannot touch them, and is not parsed (a long-lived branch may
-    # have hundreds of revisions, and libcst takes milliseconds per file).
-    todo = sorted(range(len(sides)), key=lambda i: len(sides[i]))
-    wanted: set[str] | None = None
-    for i in todo:
-        tables = per_side[i]
-        for rev in sides[i]:
-            data = read(rev)
-            if data is None:
-                continue
-            if wanted is not None:
-                lowered = data.lower()
-                if not any(name.encode("utf-8") in lowered for name in wanted):
-                    continue
-            for t in touches(data):
-                tables.setdefault(_key(t.table), []).append((rev, t))
-        if len(sides) == 2 and wanted is None:
-            wanted = {k.split(".")[-1] for k in tables}
+    per_side = _tables_per_side(sides, read)
     out: list[Overlap] = []
     for i in range(len(per_side)):
         for j in range(i + 1, len(per_side)):
@@ -139,6 +120,34 @@ def find(
                     )
                 )
     return out
+
+
+def _tables_per_side(
+    sides: Sequence[Sequence[str]], read: Reader
+) -> list[dict[str, list[tuple[str, Touch]]]]:
+    """Per side, each table its revisions touch, with the revision and the touch."""
+    per_side: list[dict[str, list[tuple[str, Touch]]]] = [{} for _ in sides]
+    # Two sides: read the shorter one first; a file of the other that does not even contain
+    # one of its table names cannot touch them, and is not parsed (a long-lived branch may
+    # have hundreds of revisions, and libcst takes milliseconds per file).
+    todo = sorted(range(len(sides)), key=lambda i: len(sides[i]))
+    wanted: set[str] | None = None
+    for i in todo:
+        tables = per_side[i]
+        for rev in sides[i]:
+            data = read(rev)
+            if data is None or (wanted is not None and not _mentions(data, wanted)):
+                continue
+            for t in touches(data):
+                tables.setdefault(_key(t.table), []).append((rev, t))
+        if len(sides) == 2 and wanted is None:
+            wanted = {k.split(".")[-1] for k in tables}
+    return per_side
+
+
+def _mentions(data: bytes, names: set[str]) -> bool:
+    lowered = data.lower()
+    return any(name.encode("utf-8") in lowered for name in names)
 
 
 def _last(a: str, b: str, parents: Mapping[str, Sequence[str]]) -> str | None:
@@ -237,7 +246,7 @@ def ref_reader(project: Project, repo: Path, ref: str, graph: Graph, ref_revs: s
             blobs = {}
             for loc in project.version_locations:
                 blobs.update(
-                    gitops.read_tree_files(repo, ref, loc, recursive=project.recursive) or {}
+                    trees.read_tree_files(repo, ref, loc, recursive=project.recursive) or {}
                 )
         node = graph.nodes.get(rev)
         return blobs.get(node.path) if node is not None else None

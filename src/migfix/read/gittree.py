@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migfix.git import gitops
-from migfix.read.scan import RevisionFile, scan_file
+from migfix.git import gitops, trees
+from migfix.read.revision_file import RevisionFile
+from migfix.read.scan import scan_file
 
 _SYMLINK, _SUBMODULE = b"120000", b"160000"
 _MAX_ENTRIES = 100_000
@@ -156,7 +157,8 @@ def tree_files(
     load order (as ``scan.scan_sources`` orders them), each blob scanned at most once per
     machine. With ONLY, just those paths. FULL as for ``scan.scan_file`` (a record made
     without compiling the file never stands in for one made with it)."""
-    from migfix.read.scan import _from_record, _to_record, _walk_key
+    from migfix.read.scan import _walk_key
+    from migfix.read.scancache import from_record, to_record
 
     cache = BlobCache()
     per_loc: list[tuple[Path, dict[Path, str]]] = []
@@ -171,7 +173,7 @@ def tree_files(
         if entries is None or any(is_link for _p, _o, is_link in entries):
             # Symlinks (a linked revision file, a linked folder): gitops follows them
             # inside the tree. Rare, so read without the cache.
-            files = gitops.read_tree_files(repo, sha, loc, recursive=recursive)
+            files = trees.read_tree_files(repo, sha, loc, recursive=recursive)
             if files is None and on_missing is not None:
                 on_missing(loc)
             chosen = {
@@ -200,7 +202,7 @@ def tree_files(
             if record is None:
                 unread[oid] = path
             else:
-                found[key] = _from_record(path, record)
+                found[key] = from_record(path, record)
     if unread:
         rel = gitops.relative(repo, locations[0]) if locations else "."
         contents = read_blobs(repo, list(unread), ref=ref, rel=rel)
@@ -210,7 +212,7 @@ def tree_files(
                 if oid and oid in contents and key not in found:
                     rf = scan_file(path, contents[oid], full=full)
                     found[key] = rf
-                    cache.put(_key(oid, path, full), _to_record(rf))
+                    cache.put(_key(oid, path, full), to_record(rf))
         cache.save()
     out: list[RevisionFile] = []
     for loc, listed in per_loc:
@@ -282,9 +284,9 @@ def _under(path: Path, loc: Path, recursive: bool) -> bool:
 
 
 def _with_path(rf: RevisionFile, path: Path) -> RevisionFile:
-    from migfix.read.scan import _from_record, _to_record
+    from migfix.read.scancache import from_record, to_record
 
-    return _from_record(path, _to_record(rf))
+    return from_record(path, to_record(rf))
 
 
 def revisions_on(

@@ -67,30 +67,54 @@ def build(
 ) -> Picture:
     """Lay out ``graph``: ``new`` are the revisions to show as new, ``full`` keeps every box,
     ``near`` keeps only what is that many parents away from the heads (see ``near_heads``)."""
-    order = graph.topological_order()
-    placed = set(order)
-    order += [r for r in graph.nodes if r not in placed]  # on a cycle: still drawn
-    kept = near_heads(graph, near) if near is not None else None
-    heads = set(graph.heads)
-    bad = set(graph.unintended_heads())
-    problem_revs = {r for p in checks.problems(graph) if p.severity == "error" for r in p.revisions}
-    depended_on = {d for n in graph.nodes.values() for d in n.deps or ()}
-    keys: dict[str, str] = {}
-    used: set[str] = set()
+    layout = _Layout(graph, new)
+    layout.collapse_older(near_heads(graph, near) if near is not None else None)
+    if not full:
+        layout.collapse_runs()
+    layout.add_boxes()
+    layout.add_edges()
+    return layout.pic
 
-    def key_of(rev: str) -> str:
-        if rev not in keys:
+
+class _Layout:
+    """The state ``build`` fills in: box keys, what is collapsed into which box, the picture."""
+
+    def __init__(self, graph: Graph, new: frozenset[str]) -> None:
+        self.graph = graph
+        self.new = new
+        order = graph.topological_order()
+        placed = set(order)
+        self.order = order + [r for r in graph.nodes if r not in placed]  # on a cycle: drawn
+        self.heads = set(graph.heads)
+        self.bad = set(graph.unintended_heads())
+        self.problem_revs = {
+            r for p in checks.problems(graph) if p.severity == "error" for r in p.revisions
+        }
+        self.depended_on = {d for n in graph.nodes.values() for d in n.deps or ()}
+        self.keys: dict[str, str] = {}
+        self.used: set[str] = set()
+        self.hidden: dict[str, str] = {}  # revision -> key of the box it is collapsed into
+        self.collapsed_boxes: dict[str, Box] = {}
+        self.drawn: set[tuple[str, str, str]] = set()
+        self.pic = Picture()
+
+    def key_of(self, rev: str) -> str:
+        if rev not in self.keys:
             base = "r_" + re.sub(r"[^A-Za-z0-9_]", "_", rev)
             k, n = base, 1
-            while k in used:
+            while k in self.used:
                 n += 1
                 k = f"{base}_{n}"
-            used.add(k)
-            keys[rev] = k
-        return keys[rev]
+            self.used.add(k)
+            self.keys[rev] = k
+        return self.keys[rev]
 
-    def plain(rev: str) -> bool:
+    def shown(self, rev: str) -> str:
+        return self.hidden.get(rev) or self.key_of(rev)
+
+    def plain(self, rev: str) -> bool:
         """Nothing to see: one parent, one child, no labels, not a head or a problem."""
+        graph = self.graph
         node = graph.nodes[rev]
         kids = graph.children[rev]
         return (
@@ -101,71 +125,77 @@ def build(
             and not node.labels
             and node.labels is not None
             and not node.deps
-            and rev not in problem_revs
-            and rev not in depended_on
+            and rev not in self.problem_revs
+            and rev not in self.depended_on
         )
 
-    hidden: dict[str, str] = {}  # revision -> key of the box it is collapsed into
-    pic = Picture()
-    if kept is not None and len(kept) < len(graph.nodes):
-        older = [r for r in order if r not in kept]
-        pic.boxes.append(
+    def collapse_older(self, kept: set[str] | None) -> None:
+        if kept is None or len(kept) >= len(self.graph.nodes):
+            return
+        older = [r for r in self.order if r not in kept]
+        self.pic.boxes.append(
             Box("older", f"… {len(older)} older revisions …", (), "collapsed", ("settled",))
         )
         for r in older:
-            hidden[r] = "older"
-    collapsed_boxes: dict[str, Box] = {}
-    if not full:
+            self.hidden[r] = "older"
+
+    def collapse_runs(self) -> None:
         seen: set[str] = set()
-        for rev in order:
-            if rev in seen or rev in hidden or not plain(rev):
+        for rev in self.order:
+            if rev in seen or rev in self.hidden or not self.plain(rev):
                 continue
-            parent = graph.nodes[rev].down[0]
-            if plain(parent) and (parent in new) == (rev in new):
+            parent = self.graph.nodes[rev].down[0]
+            if self.plain(parent) and (parent in self.new) == (rev in self.new):
                 continue  # not the start of a run
-            run = [rev]
-            while True:
-                kid = graph.children[run[-1]][0]
-                if kid in seen or kid in hidden or not plain(kid) or (kid in new) != (rev in new):
-                    break
-                run.append(kid)
+            run = self._run_from(rev, seen)
             seen.update(run)
             # Keep the first and the last of the run visible: they connect the picture.
             inner = run[1:-1]
-            if len(inner) < COLLAPSE_AT:
-                continue
-            k = key_of(inner[0]) + "_run"
-            status = "new" if rev in new else "settled"
-            collapsed_boxes[inner[0]] = Box(
-                k,
-                f"… {len(inner)} revisions …",
-                (f"{inner[0]} … {inner[-1]}",),
-                "collapsed",
-                (status,),
-            )
-            for r in inner:
-                hidden[r] = k
+            if len(inner) >= COLLAPSE_AT:
+                self._collapse(inner, "new" if rev in self.new else "settled")
 
-    def shown(rev: str) -> str:
-        return hidden.get(rev) or key_of(rev)
+    def _run_from(self, rev: str, seen: set[str]) -> list[str]:
+        run = [rev]
+        while True:
+            kid = self.graph.children[run[-1]][0]
+            if kid in seen or kid in self.hidden or not self.plain(kid):
+                return run
+            if (kid in self.new) != (rev in self.new):
+                return run
+            run.append(kid)
 
-    for rev in order:
-        if rev in collapsed_boxes:
-            pic.boxes.append(collapsed_boxes[rev])
-        if rev in hidden:
-            continue
-        node = graph.nodes[rev]
-        classes = ["new" if rev in new else "settled"]
+    def _collapse(self, inner: list[str], status: str) -> None:
+        k = self.key_of(inner[0]) + "_run"
+        self.collapsed_boxes[inner[0]] = Box(
+            k,
+            f"… {len(inner)} revisions …",
+            (f"{inner[0]} … {inner[-1]}",),
+            "collapsed",
+            (status,),
+        )
+        for r in inner:
+            self.hidden[r] = k
+
+    def add_boxes(self) -> None:
+        for rev in self.order:
+            if rev in self.collapsed_boxes:
+                self.pic.boxes.append(self.collapsed_boxes[rev])
+            if rev not in self.hidden:
+                self.pic.boxes.append(self._box(rev))
+
+    def _box(self, rev: str) -> Box:
+        node = self.graph.nodes[rev]
+        classes = ["new" if rev in self.new else "settled"]
         tags: list[str] = []
         if not node.down:
             classes.append("base")
         if len(node.down) > 1:
             classes.append("merge")
             tags.append("merge")
-        if rev in heads:
+        if rev in self.heads:
             classes.append("head")
-            tags.append("head, unintended" if rev in bad else "head")
-        if rev in bad or rev in problem_revs:
+            tags.append("head, unintended" if rev in self.bad else "head")
+        if rev in self.bad or rev in self.problem_revs:
             classes.append("problem")
         lines: list[str] = []
         if node.file.doc:
@@ -174,30 +204,32 @@ def build(
             lines.append("@" + ", @".join(node.labels))
         if tags:
             lines.append("(" + "; ".join(tags) + ")")
-        pic.boxes.append(Box(key_of(rev), rev, tuple(lines), "revision", tuple(classes)))
-    missing: list[str] = []
-    drawn: set[tuple[str, str, str]] = set()
+        return Box(self.key_of(rev), rev, tuple(lines), "revision", tuple(classes))
 
-    def connect(edge: tuple[str, str, str]) -> None:
-        if edge[0] != edge[1] and edge not in drawn:
-            drawn.add(edge)
-            pic.edges.append(edge)
+    def connect(self, edge: tuple[str, str, str]) -> None:
+        if edge[0] != edge[1] and edge not in self.drawn:
+            self.drawn.add(edge)
+            self.pic.edges.append(edge)
 
-    for rev in order:
-        node = graph.nodes[rev]
-        for parent in dict.fromkeys(node.down):
-            if parent in graph.nodes:
-                connect((shown(parent), shown(rev), "parent"))
-            elif rev not in hidden:
-                if parent not in missing:
-                    missing.append(parent)
-                connect((key_of(parent), shown(rev), "parent"))
-        for dep in node.deps or ():
-            if dep in graph.nodes:
-                connect((shown(dep), shown(rev), "depends"))
-    for rev in missing:
-        pic.boxes.append(Box(key_of(rev), rev, ("(no file declares it)",), "missing", ("problem",)))
-    return pic
+    def add_edges(self) -> None:
+        graph = self.graph
+        missing: list[str] = []
+        for rev in self.order:
+            node = graph.nodes[rev]
+            for parent in dict.fromkeys(node.down):
+                if parent in graph.nodes:
+                    self.connect((self.shown(parent), self.shown(rev), "parent"))
+                elif rev not in self.hidden:
+                    if parent not in missing:
+                        missing.append(parent)
+                    self.connect((self.key_of(parent), self.shown(rev), "parent"))
+            for dep in node.deps or ():
+                if dep in graph.nodes:
+                    self.connect((self.shown(dep), self.shown(rev), "depends"))
+        for rev in missing:
+            self.pic.boxes.append(
+                Box(self.key_of(rev), rev, ("(no file declares it)",), "missing", ("problem",))
+            )
 
 
 # -- Mermaid ---------------------------------------------------------------------------------

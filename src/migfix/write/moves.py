@@ -28,9 +28,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from migfix.git.gitops import TreeDiff, remembered, run
+from migfix.git.gitops import remembered, run
+from migfix.git.history import TreeDiff
 from migfix.read.gittree import cat_blobs
-from migfix.read.scan import Unknown, scan_file
+from migfix.read.revision_file import Unknown
+from migfix.read.scan import scan_file
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 JOURNAL = ("migfix-moves.jsonl",)
