@@ -3,28 +3,23 @@ clones, conflicts."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, git_proc, isolate_git, make_repo, write
+from conftest import python
+from gitutil import commit_all, git, git_proc, make_repo, write
 
 from migfix.errors import GitError
 from migfix.git import commits, gitops, history, trees
 
-SRC = Path(__file__).parents[2] / "src"
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
+
 
 REV_1 = 'revision = "aaaa0001"\ndown_revision = None\n'
 REV_2 = 'revision = "aaaa0002"\ndown_revision = "aaaa0001"\n'
 REV_3 = 'revision = "aaaa0003"\ndown_revision = "aaaa0002"\n'
-
-
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch)
 
 
 @dataclass
@@ -73,13 +68,8 @@ def test_hook_fast_path_never_loads_gitpython(remote: Remote) -> None:
         "print(gitops.operation_in_progress(root))\n"
         "print('git' in sys.modules)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    proc = python(remote.work, "-c", code)
+    assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "False", "None", "False"]
 
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from gitutil import commit_all, git, make_repo, write
 
 from migfix.db.sync_status import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write import moves
 
+pytestmark = pytest.mark.usefixtures("git_env")
+
 A, R, S1, S2, S3, M = "aaaa0001", "rrrr0001", "ssss0001", "ssss0002", "ssss0003", "mmmm0001"
-
-
-@pytest.fixture(autouse=True)
-def _git(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch)
 
 
 def source(rev: str, down: tuple[str, ...]) -> str:
@@ -103,6 +100,7 @@ def test_an_unknown_recorded_revision(tmp_path: Path) -> None:
 # -- the journal and git ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_record_and_read_skip_the_same_move_seen_twice(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     first = moves.record(repo, [(R, (A,), (S2,))], "migfix merge")
@@ -115,6 +113,7 @@ def test_record_and_read_skip_the_same_move_seen_twice(tmp_path: Path) -> None:
     assert (repo / ".git" / "migfix-moves.jsonl").is_file()
 
 
+@pytest.mark.slow
 def test_a_linked_worktree_shares_the_clones_journal(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     write(repo / "x.txt", "x")
@@ -125,6 +124,7 @@ def test_a_linked_worktree_shares_the_clones_journal(tmp_path: Path) -> None:
     assert [m.by for m in moves.read(repo)[0]] == ["migfix rebase"]
 
 
+@pytest.mark.slow
 def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     versions = repo / "versions"
@@ -146,6 +146,7 @@ def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
     assert seen[0].by == "git commit (seen in the reflog)"
 
 
+@pytest.mark.slow
 def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) -> None:
     from migfix.git.history import TreeDiff
 
@@ -182,6 +183,7 @@ def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) ->
     ]
 
 
+@pytest.mark.slow
 def test_a_journal_line_that_does_not_fit_its_schema_is_named_and_never_used(
     tmp_path: Path,
 ) -> None:

@@ -1,4 +1,8 @@
-"""``migfix db status|sync``: the click edge of :mod:`migfix.db.sync`.
+"""``migfix db status|sync|upgrade``: the click edge of :mod:`migfix.db.sync`.
+
+From a repository root with no project at or above it, each command acts on every project
+discovery finds (each with its own database, as its env.py connects), grouped by project,
+exiting with the worst code (:mod:`migfix.cli.every_project`).
 
 Kept out of ``cli.py`` so the database commands grow here; ``cli`` only adds the group.
 Nothing heavy is imported until a command runs.
@@ -10,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from migfix.cli.every_project import each_project
 from migfix.cli.options import json_option, project_options
 
 APP_LOADER_KEY = "migfix.load_app"
@@ -39,6 +44,7 @@ def db() -> None:
 @url_option
 @json_option
 @click.pass_context
+@each_project
 def db_status(
     ctx: click.Context,
     config: Path | None,
@@ -89,6 +95,7 @@ def db_status(
     "the new order: record that, run nothing.",
 )
 @click.pass_context
+@each_project
 def db_sync(
     ctx: click.Context,
     config: Path | None,
@@ -146,6 +153,7 @@ def db_sync(
 @project_options
 @url_option
 @click.pass_context
+@each_project
 def db_upgrade(
     ctx: click.Context,
     revision: str,
@@ -178,3 +186,40 @@ def db_upgrade(
     code = dbupgrade.upgrade_exit(result)
     click.echo(text, err=bool(code))
     return code
+
+
+@db.group("guard")
+def db_guard() -> None:
+    """Make a plain `alembic upgrade` stop on a database a moved migration skipped."""
+
+
+@db_guard.command("init")
+@project_options
+@click.option("--show", is_flag=True, help="Print the lines to add to env.py; change nothing.")
+def db_guard_init(
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    show: bool,
+) -> int:
+    """Add migfix's guard to env.py (one import, one call after context.configure).
+
+    Then `alembic upgrade` / `flask db upgrade` on a database that ran a revision before it
+    moved stops and names `migfix db upgrade`, instead of silently doing nothing.
+    """
+    from migfix.cli.main import _project
+    from migfix.db import guard
+    from migfix.project.config import relpath
+
+    if show:
+        click.echo(guard.snippet(), nl=False)
+        return 0
+    project = _project(config, name, versions, recursive)
+    path, changed = guard.init(project)
+    where = relpath(path, Path.cwd())
+    if changed:
+        click.echo(f"Added the guard to {where}; commit it so the whole team has it.")
+    else:
+        click.echo(f"{where} already has the guard; nothing changed.")
+    return 0

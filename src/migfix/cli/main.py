@@ -17,12 +17,13 @@ import click
 from migfix import __version__
 from migfix.cli.ci import ci as ci_group
 from migfix.cli.db import db as db_group
-from migfix.cli.every_project import PROJECT_KEY, each_project, files_argument
+from migfix.cli.every_project import PICTURES_KEY, PROJECT_KEY, each_project, files_argument
 from migfix.cli.options import (
     CONFIG_KEY,
     DIRECTORY_KEY,
     NAME_KEY,
     dry_run_option,
+    fetch_option,
     global_project_options,
     json_option,
     postgres_option,
@@ -102,10 +103,10 @@ def heads(
     verbose: bool,
 ) -> int:
     """Show the current heads, like `alembic heads` (exit 1 if some are unintended)."""
-    from migfix.commands import heads_check as readcmds
+    from migfix.commands import heads as headscmd
 
     project = _project(config, name, versions, recursive)
-    return readcmds.heads(project, as_json=as_json, verbose=verbose, echo=click.echo)
+    return headscmd.heads(project, as_json=as_json, verbose=verbose, echo=click.echo)
 
 
 @cli.command()
@@ -160,12 +161,21 @@ def graph(
     else:
         g = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if fmt in ("mermaid", "dot"):
-        from migfix.plan.settled import classify
+        from migfix.plan.settled import added_against, classify
         from migfix.report import diagram as picture
 
-        new = classify(project, g, upstream=upstream or against).new
+        if against and not upstream:
+            # The picture of a pull request: green is what this branch adds to REF, whether or
+            # not it was pushed (a pushed revision is published, but still this branch's own).
+            new = added_against(project, g, against)
+        else:
+            new = classify(project, g, upstream=upstream).new
         pic = picture.build(g, new, full=full, near=near)
-        click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
+        several = click.get_current_context().meta.get(PICTURES_KEY)
+        if several is not None:
+            several.append(pic)  # one diagram for every project, printed once all are read
+        else:
+            click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
     elif as_json or fmt == "json":
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
@@ -195,6 +205,7 @@ def graph(
     metavar="REF",
     help="Check what merging this branch into REF would give (REF's revisions plus this branch's).",
 )
+@fetch_option
 @files_argument
 @each_project
 def check(
@@ -206,13 +217,16 @@ def check(
     strict: bool,
     deep: bool,
     against: str | None,
+    fetch: bool,
 ) -> int:
     """Report every problem of the revision graph at once (exit 1 if any)."""
-    from migfix.commands import heads_check as readcmds
+    from migfix.commands import check as checkcmd
     from migfix.report.next_step import prog_name
 
     project = _project(config, name, versions, recursive)
-    return readcmds.check(
+    if against is not None:
+        _current_ref(project, against, fetch)
+    return checkcmd.check(
         project,
         fmt=fmt,
         strict=strict,
@@ -541,7 +555,11 @@ def lock_update(
     heads_lock_files.require(project, "migfix lock update")
     path = heads_lock_files.update(project)
     rel = project.relpath(lock_path(project))
-    click.echo(f"updated {rel}" if path else f"{rel} is already current")
+    resolved = heads_lock_files.mark_resolved(project, path)
+    click.echo(
+        (f"updated {rel}" if path else f"{rel} is already current")
+        + (f"; {resolved}" if resolved else "")
+    )
     return EXIT_OK
 
 
@@ -641,6 +659,7 @@ def verify(
 @verify_option
 @postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
+@fetch_option
 @each_project
 def rebase(
     config: Path | None,
@@ -656,11 +675,13 @@ def rebase(
     run_verify: bool,
     postgres: bool | None,
     strict: bool,
+    fetch: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     from migfix.commands.rebase import rebase as run
 
     project = _project(config, name, versions, recursive)
+    _current_ref(project, onto, fetch)
     return run(
         project,
         onto=onto,
@@ -674,6 +695,14 @@ def rebase(
         err=lambda line: click.echo(line, err=True),
         verify=(lambda: _verify_new(project, onto, postgres)) if run_verify else None,
     )
+
+
+def _current_ref(project: Project, ref: str, fetch: bool) -> None:
+    from migfix.plan.against import current_ref
+
+    stale = current_ref(project, ref, fetch=fetch)
+    if stale:
+        click.echo(f"migfix: {stale}", err=True)
 
 
 cli.add_command(db_group)

@@ -268,10 +268,19 @@ def sync_text(project: Project, r: SyncResult, command: str = "migfix") -> str:
             kept = f"the version record is back at {ids(a.recorded)}"
         if not r.transactional and not r.restored:
             kept += " (could not confirm the version record: check `alembic current`)"
+        advice = (
+            f"Fix the revision (it may conflict with what {ids(a.recorded)} already did) and "
+            f"run `{command} db sync` again."
+        )
+        if r.failed:
+            from migfix.plan.overlap import collision
+
+            found = collision(project, read_graph(project), r.failed, sorted(a.applied))
+            if found:
+                advice = f"{found} Then run `{command} db sync` again."
         return (
             f"{what}{path} failed during `{command} db sync` on {st.database}: {r.error}. "
-            f"Stopped: {kept}. Fix the revision (it may conflict with what "
-            f"{ids(a.recorded)} already did) and run `{command} db sync` again."
+            f"Stopped: {kept}. {advice}"
         )
     ran = f"Ran {', '.join(r.ran)} on {st.database}; " if r.ran else f"{st.database}: "
     tail = ""

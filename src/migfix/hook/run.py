@@ -475,7 +475,7 @@ def _fix(
             )
             chosen = "merge"
     if chosen != "rebase":
-        from migfix.commands.merge import REVIEW, run_merge
+        from migfix.commands.merge import review_line, run_merge
         from migfix.plan.merge import MergeOptions
 
         outcome = run_merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
@@ -484,7 +484,7 @@ def _fix(
         written, report = outcome.written, outcome.text(review=not do_commit)
         added = [m.path for m in outcome.merges]
         if do_commit and written:
-            review = REVIEW
+            review = review_line(outcome.plan.notes)
         from migfix.report.next_step import published_note
 
         note = published_note(repo, outcome.plan, graph)

@@ -47,6 +47,27 @@ def ref_files(
     )
 
 
+def current_ref(project: Project, ref: str, *, fetch: bool = False) -> str | None:
+    """Make sure REF (``--onto`` / ``--against``) is current: with FETCH, fetch the remote
+    branch it names; else return a warning when it may be stale (a "Nothing to do" against a
+    remote that moved since the last fetch is no answer). None when there is nothing to say.
+    """
+    from migfix.errors import Refusal
+    from migfix.git import gitops
+
+    repo = gitops.find_repo(project.root)
+    if repo is None:
+        return None
+    if fetch:
+        if not gitops.fetch_remote_ref(repo, ref):
+            raise Refusal(
+                f"--fetch fetches a remote branch such as origin/main, and {ref} is not one. "
+                "Fetch it your own way, or name the remote branch."
+            )
+        return None
+    return gitops.stale_remote_ref(repo, ref)
+
+
 def graph_against(project: Project, ref: str) -> Graph:
     repo = gitops.find_repo(project.root)
     if repo is None:

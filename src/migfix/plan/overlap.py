@@ -49,12 +49,21 @@ class Overlap:
 
 NOTE = "warning: overlap: "
 """How merge and rebase list an overlap among their notes."""
+SAME_COLUMNS = "so the order matters"
+"""In an overlap's message when both sides change the same column (see :func:`collides`)."""
 
 
 class OverlapRefusal(Refusal):
     """``--strict``: both sides change the same table; nothing was written."""
 
     exit_code = EXIT_PROBLEMS
+
+
+def collides(notes: Iterable[str]) -> bool:
+    """Whether NOTES warn that both sides change the same column: the graph is joined, yet
+    a database that runs both may fail (a duplicate column), so no one should read
+    "check passes" as "done"."""
+    return any(n.startswith(NOTE) and SAME_COLUMNS in n for n in notes)
 
 
 def refuse_if_strict(strict: bool, notes: Iterable[str]) -> None:
@@ -188,8 +197,8 @@ def message(ov: Overlap) -> str:
     if ov.same_columns:
         cols = ", ".join(f"{ov.table}.{c}" for c in sorted(ov.same_columns))
         if ov.last is not None:
-            return f"{text} Both change {cols}, so the order matters: {order}."
-        return f"{text} Both change {cols}, so the order matters, and {order}."
+            return f"{text} Both change {cols}, {SAME_COLUMNS}: {order}."
+        return f"{text} Both change {cols}, {SAME_COLUMNS}, and {order}."
     return f"{text} Order: {order}."
 
 
@@ -306,3 +315,52 @@ def for_rebase(
     sides = [[r for r in order if r in ref_side], [r for r in order if r in set(branch)]]
     read = ref_reader(project, repo, ref, joined, set(onto.nodes))
     return find(sides, read, parents)
+
+
+def collision(project: Project, graph: Graph, failed: str, ran: Iterable[str]) -> str | None:
+    """Why FAILED may have failed on a database that already RAN other revisions: the one
+    among them that changes the same table (the same column first), and which of the two is
+    new on this branch, the one to edit; None when none of them touches its tables.
+
+    What a failed ``db sync`` says: the published revision is rarely the one to change."""
+    node = graph.nodes.get(failed)
+    if node is None:
+        return None
+
+    def read(rev: str) -> list[Touch]:
+        n = graph.nodes.get(rev)
+        try:
+            return touches(n.path.read_bytes()) if n is not None else []
+        except (OSError, SyntaxError, ValueError):
+            return []
+
+    mine = read(failed)
+    best: tuple[int, str, str] | None = None
+    for rev in ran:
+        if rev == failed:
+            continue
+        for a in mine:
+            for b in read(rev):
+                if _key(a.table) != _key(b.table):
+                    continue
+                same = sorted(a.columns & b.columns)
+                what = ", ".join(f"{a.table}.{c}" for c in same) or f"table {a.table}"
+                rank = 0 if same else 1
+                if best is None or rank < best[0]:
+                    best = (rank, rev, what)
+    if best is None:
+        return None
+    _, other, what = best
+    from migfix.plan.settled import classify
+
+    new = classify(project, graph).new
+    if other in new and failed not in new:
+        edit = f"{other} is new on this branch and {failed} is not: change {other}"
+    elif failed in new and other not in new:
+        edit = f"{failed} is new on this branch and {other} is not: change {failed}"
+    else:
+        edit = f"decide which of {failed} and {other} should make that change"
+    return (
+        f"{failed} collides with {other}, which already ran on this database: both change "
+        f"{what}. {edit} so the two no longer repeat one change."
+    )

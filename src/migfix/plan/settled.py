@@ -56,6 +56,19 @@ def upstream_revisions(
     return {f.revision for f in ref_files(project, repo, ref, full=False) if f.revision}
 
 
+def added_against(project: Project, graph: Graph, ref: str) -> frozenset[str]:
+    """The revisions of ``graph`` that ``ref``'s tree lacks: what merging this branch adds.
+
+    Not a publication rule (a pushed revision stays published): what ``graph --against``
+    draws as this branch's own. Outside git, every revision is this branch's own.
+    """
+    repo = gitops.find_repo(project.root)
+    if repo is None:
+        return frozenset(graph.nodes)
+    on_ref = upstream_revisions(project, repo, ref, graph)
+    return frozenset(r for r in graph.nodes if r not in on_ref)
+
+
 def settled_refs(repo: Path) -> list[str]:
     """The refs whose revisions are settled when none is configured, by name.
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from migfix.read import loadable
 from migfix.read.ast_reader import ast_scan
 from migfix.read.header_reader import header_scan
-from migfix.read.revision_file import ABSENT, Found, Issue, RevisionFile, Unknown
+from migfix.read.revision_file import ABSENT, Field, Found, Issue, RevisionFile, Unknown
 from migfix.read.scancache import LocationCache, from_record, to_record
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # Alembic: ScriptDirectory._from_path accepts these names only (no __init__, no emacs
 # lock files, must end in .py); a module with no ``revision`` falls back to a hex name.
-_SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
+SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 _LEGACY_REV = re.compile(r"([a-f0-9]+)\.py$")
 _ILLEGAL_REV_CHARS = frozenset("@-+:")
 
@@ -72,7 +72,7 @@ def list_revision_files(directory: Path, *, recursive: bool) -> list[Path]:
         if root.endswith("__pycache__"):
             continue
         rootp = Path(root)
-        match = _SOURCE_FILE.match
+        match = SOURCE_FILE.match
         out.extend(_child(rootp, name) for name in sorted(files) if match(name))
         if not recursive:
             break
@@ -150,7 +150,28 @@ def _parse_revises(doc: str | None, doc_line: int) -> tuple[tuple[str, ...] | No
 def _build(path: Path, found: Found) -> RevisionFile:
     issues = list(found.issues)
     fields = found.fields
-    rev_field = fields.get("revision")
+    revision, revision_line = _revision(path, fields.get("revision"), issues)
+    down = fields.get("down_revision", ABSENT)
+    issues.extend(_value_issues(found, revision, revision_line, down, issues))
+    revises, revises_line = _parse_revises(found.doc, found.doc_line)
+    doc = (found.doc or "").strip().split("\n\n")[0] if found.doc else ""
+    return RevisionFile(
+        path=path,
+        revision=revision,
+        revision_line=revision_line,
+        down_revision=down,
+        branch_labels=fields.get("branch_labels", ABSENT),
+        depends_on=fields.get("depends_on", ABSENT),
+        revises=revises,
+        revises_line=revises_line,
+        doc=doc,
+        docstring=(found.doc or "").strip(),
+        issues=tuple(issues),
+    )
+
+
+def _revision(path: Path, rev_field: Field | None, issues: list[Issue]) -> tuple[str | None, int]:
+    """The file's revision id and its line; a fault about it goes to ISSUES."""
     revision: str | None = None
     revision_line = 0
     if rev_field is not None:
@@ -196,14 +217,22 @@ def _build(path: Path, found: Found) -> RevisionFile:
                     "does not allow in revision ids.",
                 )
             )
-    down = fields.get("down_revision", ABSENT)
+    return revision, revision_line
+
+
+def _value_issues(
+    found: Found, revision: str | None, revision_line: int, down: Field, issues: list[Issue]
+) -> list[Issue]:
+    """Faults of ``down_revision``, ``branch_labels`` and ``depends_on`` (ISSUES: so far)."""
+    fields = found.fields
+    out: list[Issue] = []
     if (
         not down.assigned
         and revision is not None
         and not found.down_imported
         and not any(i.code in _UNLOADABLE for i in issues)
     ):
-        issues.append(
+        out.append(
             Issue(
                 "missing-down-revision",
                 revision_line or 1,
@@ -213,7 +242,7 @@ def _build(path: Path, found: Found) -> RevisionFile:
             )
         )
     if isinstance(down.value, Unknown):
-        issues.append(
+        out.append(
             Issue(
                 "non-literal",
                 down.line,
@@ -223,11 +252,11 @@ def _build(path: Path, found: Found) -> RevisionFile:
             )
         )
     elif any(not x for x in down.value):
-        issues.append(Issue("bad-value", down.line, "down_revision contains an empty string."))
+        out.append(Issue("bad-value", down.line, "down_revision contains an empty string."))
     for name in ("branch_labels", "depends_on"):
         f = fields.get(name)
         if f is not None and isinstance(f.value, Unknown):
-            issues.append(
+            out.append(
                 Issue(
                     "non-literal",
                     f.line,
@@ -236,21 +265,7 @@ def _build(path: Path, found: Found) -> RevisionFile:
                     severity="warning",
                 )
             )
-    revises, revises_line = _parse_revises(found.doc, found.doc_line)
-    doc = (found.doc or "").strip().split("\n\n")[0] if found.doc else ""
-    return RevisionFile(
-        path=path,
-        revision=revision,
-        revision_line=revision_line,
-        down_revision=down,
-        branch_labels=fields.get("branch_labels", ABSENT),
-        depends_on=fields.get("depends_on", ABSENT),
-        revises=revises,
-        revises_line=revises_line,
-        doc=doc,
-        docstring=(found.doc or "").strip(),
-        issues=tuple(issues),
-    )
+    return out
 
 
 def _broken(path: Path, code: str, line: int, message: str) -> RevisionFile:
@@ -323,15 +338,15 @@ def scan_sources(
     for loc in locations:
         names = sorted(
             (p for p in sources if p.parent == loc or (recursive and loc in p.parents)),
-            key=lambda p: _walk_key(p, loc),
+            key=lambda p: walk_key(p, loc),
         )
         for p in names:
-            if _SOURCE_FILE.match(p.name) and "__pycache__" not in p.parts:
+            if SOURCE_FILE.match(p.name) and "__pycache__" not in p.parts:
                 by_loc.append(scan_file(p, sources[p], full=full))
     return by_loc
 
 
-def _walk_key(p: Path, loc: Path) -> tuple[tuple[str, ...], str]:
+def walk_key(p: Path, loc: Path) -> tuple[tuple[str, ...], str]:
     # os.walk top-down with sorted dirs lists a directory's files before its
     # sub-directories' files.
     rel = p.relative_to(loc)

@@ -32,7 +32,7 @@ _RACY_NS = 2_000_000_000
 Entry = tuple[tuple[int, int, int, int], Any]
 
 
-def _cache_dir() -> Path | None:
+def cache_dir() -> Path | None:
     if os.environ.get("MIGFIX_NO_CACHE"):
         return None
     base = os.environ.get("MIGFIX_CACHE_DIR")
@@ -48,7 +48,7 @@ class LocationCache:
     def __init__(self, location: Path, recursive: bool) -> None:
         self.location = str(location)
         self.recursive = recursive
-        base = _cache_dir()
+        base = cache_dir()
         name = f"{zlib.crc32(self.location.encode()):08x}-{int(recursive)}.scan"
         self.path = base / name if base is not None else None
         self.entries: dict[str, Entry] = {}

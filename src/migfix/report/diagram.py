@@ -11,7 +11,8 @@ Pure functions of the graph: no git, no click.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from migfix.read import checks
 from migfix.read.graph import Graph
@@ -251,22 +252,41 @@ def _mermaid_text(text: str) -> str:
 
 def mermaid(pic: Picture) -> str:
     """A ``flowchart`` for Mermaid (GitHub renders it inside a ```mermaid block)."""
+    return mermaid_many([(None, pic)])
+
+
+def _prefixed(pic: Picture, prefix: str) -> Picture:
+    """PIC with every node key prefixed, so several projects' pictures share one diagram."""
+    if not prefix:
+        return pic
+    return Picture(
+        [replace(b, key=prefix + b.key) for b in pic.boxes],
+        [(prefix + a, prefix + b, kind) for a, b, kind in pic.edges],
+    )
+
+
+def mermaid_many(pics: Sequence[tuple[str | None, Picture]]) -> str:
+    """One ``flowchart``: each labelled picture in a subgraph of its own (one per project)."""
     out = ["flowchart TD"]
-    for box in pic.boxes:
-        label = "<br/>".join(_mermaid_text(t) for t in (box.title, *box.lines))
-        if box.kind == "collapsed":
-            out.append(f'    {box.key}[/"{label}"/]')
-        elif "head" in box.classes:
-            out.append(f'    {box.key}(["{label}"])')
-        elif "merge" in box.classes:
-            out.append(f'    {box.key}{{{{"{label}"}}}}')
+    every = Picture()
+    for i, (label, pic) in enumerate(pics):
+        if label is None:
+            pic = _prefixed(pic, "")
+            indent = "    "
         else:
-            out.append(f'    {box.key}["{label}"]')
-    for a, b, kind in pic.edges:
+            pic = _prefixed(pic, f"p{i + 1}_")
+            out.append(f'    subgraph p{i + 1}["{_mermaid_text(label)}"]')
+            indent = "        "
+        out.extend(indent + line for line in _mermaid_nodes(pic))
+        if label is not None:
+            out.append("    end")
+        every.boxes.extend(pic.boxes)
+        every.edges.extend(pic.edges)
+    for a, b, kind in every.edges:
         out.append(f"    {a} {'-.->' if kind == 'depends' else '-->'} {b}")
     out.extend(f"    {c}" for c in _MERMAID_CLASSES)
     groups: dict[str, list[str]] = {}
-    for box in pic.boxes:
+    for box in every.boxes:
         names = ["collapsed"] if box.kind == "collapsed" else []
         names += [c for c in box.classes if c in ("settled", "new", "problem")]
         for name in names:
@@ -275,6 +295,21 @@ def mermaid(pic: Picture) -> str:
         if name in groups:
             out.append(f"    class {','.join(groups[name])} {name}")
     return "\n".join(out)
+
+
+def _mermaid_nodes(pic: Picture) -> list[str]:
+    out = []
+    for box in pic.boxes:
+        label = "<br/>".join(_mermaid_text(t) for t in (box.title, *box.lines))
+        if box.kind == "collapsed":
+            out.append(f'{box.key}[/"{label}"/]')
+        elif "head" in box.classes:
+            out.append(f'{box.key}(["{label}"])')
+        elif "merge" in box.classes:
+            out.append(f'{box.key}{{{{"{label}"}}}}')
+        else:
+            out.append(f'{box.key}["{label}"]')
+    return out
 
 
 # -- Graphviz dot ----------------------------------------------------------------------------
@@ -286,12 +321,31 @@ def _dot_quote(text: str) -> str:
 
 def dot(pic: Picture) -> str:
     """A ``digraph`` for Graphviz (``dot -Tsvg``)."""
+    return dot_many([(None, pic)])
+
+
+def dot_many(pics: Sequence[tuple[str | None, Picture]]) -> str:
+    """One ``digraph``: each labelled picture in a ``cluster`` subgraph (one per project)."""
     out = [
         "digraph migrations {",
         "    rankdir=TB;",
         '    node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
         '    edge [color="#666666"];',
     ]
+    for i, (label, pic) in enumerate(pics):
+        if label is None:
+            out.extend(_dot_body(pic, "    "))
+            continue
+        out.append(f"    subgraph cluster_p{i + 1} {{")
+        out.append(f"        label={_dot_quote(label)};")
+        out.extend(_dot_body(_prefixed(pic, f"p{i + 1}_"), "        "))
+        out.append("    }")
+    out.append("}")
+    return "\n".join(out)
+
+
+def _dot_body(pic: Picture, indent: str) -> list[str]:
+    out = []
     for box in pic.boxes:
         attrs = {"label": "\n".join((box.title, *box.lines))}
         if box.kind == "collapsed":
@@ -309,9 +363,8 @@ def dot(pic: Picture) -> str:
         if "problem" in box.classes:
             attrs.update(color="#c62828", penwidth="3")
         rendered = ", ".join(f"{k}={_dot_quote(v)}" for k, v in attrs.items())
-        out.append(f"    {box.key} [{rendered}];")
+        out.append(f"{indent}{box.key} [{rendered}];")
     for a, b, kind in pic.edges:
         style = ' [style=dashed, label="depends on"]' if kind == "depends" else ""
-        out.append(f"    {a} -> {b}{style};")
-    out.append("}")
-    return "\n".join(out)
+        out.append(f"{indent}{a} -> {b}{style};")
+    return out
