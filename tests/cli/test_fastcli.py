@@ -14,23 +14,12 @@ from typing import Any
 
 import click
 import pytest
-from conftest import copy_fixture
-from gitutil import git, isolate_git
+from conftest import SRC, copy_fixture, python
+from gitutil import git
 from projutil import land, make_team
 
 from migfix.cli import fast as fastcli
 from migfix.cli import main as cli
-
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` in CWD, in a process of its own, with this worktree's src."""
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
-
 
 ARGVS = [
     ["heads"],
@@ -47,6 +36,7 @@ ARGVS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["two_heads", "faults", "labels"])
 def test_same_output_and_exit_code_as_through_click(
     fixture: str,
@@ -88,6 +78,7 @@ def test_anything_else_goes_to_click(
     assert "Invalid value for '--format'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_heads_and_check_never_import_click(tmp_path: Path) -> None:
     root = copy_fixture("two_heads", tmp_path)
     code = (
@@ -99,6 +90,7 @@ def test_heads_and_check_never_import_click(tmp_path: Path) -> None:
         assert proc.stdout.splitlines()[-1] == "False 1", proc.stderr
 
 
+@pytest.mark.slow
 def test_several_projects_below_print_as_through_click(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -122,6 +114,7 @@ def test_several_projects_below_print_as_through_click(
         assert (fast_code, fast_out, fast.err) == (click_code, slow_out, slow.err), argv
 
 
+@pytest.mark.slow
 def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
     root = copy_fixture("two_heads", tmp_path)
     for argv in (["heads"], ["merge", "--dry-run"]):
@@ -188,6 +181,7 @@ def _both_ways(
     return tuple(runs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["two_heads", "labels", "faults", "recursive"])
 def test_merge_does_what_it_does_through_click(
     fixture: str,
@@ -205,12 +199,13 @@ def test_merge_does_what_it_does_through_click(
         assert codes == {0, 1, 2}  # written, would write, refused: every ending was compared
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("git_env")
 def test_merge_that_moves_new_revisions_prints_the_notice_as_through_click(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A repo with an upstream, this branch's own revision new: merge moves it (the bench's
     case), and says so on stderr."""
-    isolate_git(monkeypatch)
     team = make_team(tmp_path, "typed")
     team.alice.revision("b0000001", "add b")
     git(team.alice.root, "add", "-A")
@@ -309,6 +304,7 @@ def test_merge_leaves_the_rest_to_click(
     assert "Option '-m' requires an argument." in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_merge_never_imports_click(tmp_path: Path) -> None:
     code = (
         "import sys\nfrom migfix.cli.fast import main\nrc = main(sys.argv[1:])\n"
@@ -320,6 +316,7 @@ def test_merge_never_imports_click(tmp_path: Path) -> None:
         assert proc.stdout.splitlines()[-1] == f"False {rc}", proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["heads"], ["check"], ["merge", "--dry-run"]])
 def test_no_stdout_at_all_is_no_crash(tmp_path: Path, argv: list[str]) -> None:
     """Started with stdout closed (`migfix heads >&-`), Python has no sys.stdout: the

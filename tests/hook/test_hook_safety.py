@@ -8,7 +8,6 @@ later script exceeds while the ones written before it fit.
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import subprocess
@@ -16,25 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import python_m
 from test_hook_install import FOREIGN_HOOK, make_repo, write_hook
 
 from migfix.hook import install as hook
+from migfix.hook import script
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "t")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "t@t")
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 
 def migfix(
@@ -46,15 +33,7 @@ def migfix(
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
 
-    return subprocess.run(
-        [sys.executable, "-m", "migfix", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=limit,
-    )
+    return python_m(cwd, "migfix", *args, preexec_fn=limit)
 
 
 def hooks_state(directory: Path) -> dict[str, tuple[bytes, int]]:
@@ -78,7 +57,7 @@ def test_install_that_fails_on_a_later_hook_puts_the_earlier_ones_back(tmp_path:
     write_hook(hooks / "post-merge", FOREIGN_HOOK)
     hook.install(repo, hook_types=["post-rewrite"], strategy="rebase", interpreter=sys.executable)
     before = hooks_state(hooks)
-    texts = [hook.render_script(t, sys.executable, [], ()) for t in hook.HOOK_TYPES]
+    texts = [script.render_script(t, sys.executable, [], ()) for t in script.HOOK_TYPES]
     sizes = [len(t.encode()) for t in texts]
     # The first hook (in install order) larger than every one before it is the first write
     # the size limit refuses; the earlier ones, written by then, must be put back.
@@ -161,7 +140,7 @@ def test_uninstall_refuses_to_delete_an_edited_hook_until_forced(tmp_path: Path)
 def test_a_script_from_before_checksums_is_replaced_as_before(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
-    current = hook.render_script("post-merge", sys.executable, [])
+    current = script.render_script("post-merge", sys.executable, [])
     old = "".join(
         line.replace("version: 2", "version: 1")
         for line in current.splitlines(keepends=True)

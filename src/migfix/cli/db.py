@@ -1,4 +1,8 @@
-"""``migfix db status|sync``: the click edge of :mod:`migfix.db.sync`.
+"""``migfix db status|sync|upgrade``: the click edge of :mod:`migfix.db.sync`.
+
+From a repository root with no project at or above it, each command acts on every project
+discovery finds (each with its own database, as its env.py connects), grouped by project,
+exiting with the worst code (:mod:`migfix.cli.every_project`).
 
 Kept out of ``cli.py`` so the database commands grow here; ``cli`` only adds the group.
 Nothing heavy is imported until a command runs.
@@ -10,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from migfix.cli.every_project import each_project
 from migfix.cli.options import json_option, project_options
 
 APP_LOADER_KEY = "migfix.load_app"
@@ -39,6 +44,7 @@ def db() -> None:
 @url_option
 @json_option
 @click.pass_context
+@each_project
 def db_status(
     ctx: click.Context,
     config: Path | None,
@@ -53,12 +59,12 @@ def db_status(
     Reads alembic_version read-only, connecting like `alembic current`.
     """
     from migfix.cli.main import _project
-    from migfix.db import sync as dbsync
+    from migfix.db import sync_status
     from migfix.read.graph import read_graph
     from migfix.report import formats as report
 
     project = _project(config, name, versions, recursive)
-    st = dbsync.status(
+    st = sync_status.status(
         project,
         read_graph(project),
         url=url or None,
@@ -66,10 +72,10 @@ def db_status(
         command=_command(ctx),
     )
     if as_json:
-        click.echo(report.dumps(dbsync.status_json(project, st)))
+        click.echo(report.dumps(sync_status.status_json(project, st)))
     else:
-        click.echo(dbsync.status_text(project, st))
-    return dbsync.status_exit(st)
+        click.echo(sync_status.status_text(project, st))
+    return sync_status.status_exit(st)
 
 
 @db.command("sync")
@@ -89,6 +95,7 @@ def db_status(
     "the new order: record that, run nothing.",
 )
 @click.pass_context
+@each_project
 def db_sync(
     ctx: click.Context,
     config: Path | None,
@@ -104,6 +111,7 @@ def db_sync(
     """Run the revisions this database never ran (no downgrade), then record its real heads."""
     from migfix.cli.main import _project
     from migfix.db import sync as dbsync
+    from migfix.db.sync_status import IN_STEP
     from migfix.read.graph import read_graph
 
     if sql and not dry_run:
@@ -123,7 +131,7 @@ def db_sync(
     if not dry_run and not yes and dbsync.confirm_needed():
         plan = dbsync.sync(project, graph, url=url or None, load_app=load_app, dry_run=True)
         click.echo(dbsync.sync_text(project, plan, command))
-        if plan.status.state == dbsync.IN_STEP:
+        if plan.status.state == IN_STEP:
             return 0
         click.confirm("Go ahead?", abort=True)
     result = dbsync.sync(
@@ -145,6 +153,7 @@ def db_sync(
 @project_options
 @url_option
 @click.pass_context
+@each_project
 def db_upgrade(
     ctx: click.Context,
     revision: str,
@@ -177,3 +186,40 @@ def db_upgrade(
     code = dbupgrade.upgrade_exit(result)
     click.echo(text, err=bool(code))
     return code
+
+
+@db.group("guard")
+def db_guard() -> None:
+    """Make a plain `alembic upgrade` stop on a database a moved migration skipped."""
+
+
+@db_guard.command("init")
+@project_options
+@click.option("--show", is_flag=True, help="Print the lines to add to env.py; change nothing.")
+def db_guard_init(
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    show: bool,
+) -> int:
+    """Add migfix's guard to env.py (one import, one call after context.configure).
+
+    Then `alembic upgrade` / `flask db upgrade` on a database that ran a revision before it
+    moved stops and names `migfix db upgrade`, instead of silently doing nothing.
+    """
+    from migfix.cli.main import _project
+    from migfix.db import guard
+    from migfix.project.config import relpath
+
+    if show:
+        click.echo(guard.snippet(), nl=False)
+        return 0
+    project = _project(config, name, versions, recursive)
+    path, changed = guard.init(project)
+    where = relpath(path, Path.cwd())
+    if changed:
+        click.echo(f"Added the guard to {where}; commit it so the whole team has it.")
+    else:
+        click.echo(f"{where} already has the guard; nothing changed.")
+    return 0

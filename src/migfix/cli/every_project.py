@@ -41,6 +41,9 @@ PROJECT_KEY = "migfix.project"
 """``ctx.meta`` key of the project the current call acts on (read by ``cli._project``)."""
 FILES_KEY = "migfix.files"
 """``ctx.meta`` key of file names given to the command (pre-commit's staged files)."""
+PICTURES_KEY = "migfix.pictures"
+"""``ctx.meta`` key of the list ``graph --format mermaid|dot`` appends its picture to when
+several projects make one diagram (a subgraph each)."""
 
 
 def files_argument(f: F) -> F:
@@ -76,6 +79,8 @@ def _mode(kwargs: dict[str, Any]) -> str:
     """json: one list; plain: no headings (GitHub annotations name their files); text."""
     if kwargs.get("as_json") or kwargs.get("fmt") == "json":
         return "json"
+    if kwargs.get("fmt") in ("mermaid", "dot"):
+        return str(kwargs["fmt"])  # one diagram for all projects
     return "plain" if kwargs.get("fmt") == "github" else "text"
 
 
@@ -111,6 +116,10 @@ def run_each(
     as_json = mode == "json"
     worst = EXIT_OK
     results: list[dict[str, Any]] = []
+    pictures: list[Any] = []
+    labelled: list[tuple[str | None, Any]] = []
+    if mode in ("mermaid", "dot"):
+        ctx.meta[PICTURES_KEY] = pictures
     for i, entry in enumerate(sel.entries):
         code = EXIT_OK
         error: MigfixError | None = entry.error
@@ -132,6 +141,7 @@ def run_each(
             if not as_json:
                 click.echo(f"migfix: {entry.label}: {error.message}", err=True)
         worst = max(worst, code)
+        labelled.extend((entry.label, pic) for pic in pictures[len(labelled) :])
         if as_json:
             text = out.getvalue().strip()
             try:
@@ -148,6 +158,12 @@ def run_each(
                     "error": error.message if error is not None else None,
                 }
             )
+    if mode in ("mermaid", "dot"):
+        from migfix.report import diagram
+
+        ctx.meta.pop(PICTURES_KEY, None)
+        many = diagram.mermaid_many if mode == "mermaid" else diagram.dot_many
+        click.echo(many(labelled))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     elif not sel.entries and mode == "text":

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 _FLAGS = {
     "heads": {"--json": "as_json", "-v": "verbose", "--verbose": "verbose"},
-    "check": {"--strict": "strict", "--deep": "deep"},
+    "check": {"--strict": "strict", "--deep": "deep", "--fetch": "fetch"},
     "merge": {
         "--no-repoint": "no_repoint",
         "--dry-run": "dry_run",
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"migfix: {exc.message}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        from migfix.write.txn import interrupted_line
+        from migfix.write.lock import interrupted_line
 
         text, code = interrupted_line(exc)
         _err(f"migfix: {text}")
@@ -237,6 +237,12 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
             err=_err,
         )
     against = opts.get("against")
+    if against:
+        from migfix.plan.against import current_ref
+
+        stale = current_ref(project, str(against), fetch=bool(opts.get("fetch")))
+        if stale:
+            _err(f"migfix: {stale}")
     return readcmds.check(
         project,
         fmt=str(opts.get("fmt") or "text"),

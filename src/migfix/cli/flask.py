@@ -37,7 +37,7 @@ class MigfixAppGroup(AppGroup):
             click.echo(f"migfix: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:  # as cli.main: one line, exit 128 + signal
-            from migfix.write.txn import interrupted_line
+            from migfix.write.lock import interrupted_line
 
             text, code = interrupted_line(exc)
             click.echo(f"migfix: {text}", err=True)

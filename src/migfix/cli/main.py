@@ -17,12 +17,13 @@ import click
 from migfix import __version__
 from migfix.cli.ci import ci as ci_group
 from migfix.cli.db import db as db_group
-from migfix.cli.every_project import PROJECT_KEY, each_project, files_argument
+from migfix.cli.every_project import PICTURES_KEY, PROJECT_KEY, each_project, files_argument
 from migfix.cli.options import (
     CONFIG_KEY,
     DIRECTORY_KEY,
     NAME_KEY,
     dry_run_option,
+    fetch_option,
     global_project_options,
     json_option,
     postgres_option,
@@ -70,7 +71,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
-            from migfix.write.txn import Interruption
+            from migfix.write.lock import Interruption
 
             raise Interruption(exc) from None
 
@@ -160,12 +161,21 @@ def graph(
     else:
         g = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if fmt in ("mermaid", "dot"):
-        from migfix.plan.settled import classify
+        from migfix.plan.settled import added_against, classify
         from migfix.report import diagram as picture
 
-        new = classify(project, g, upstream=upstream or against).new
+        if against and not upstream:
+            # The picture of a pull request: green is what this branch adds to REF, whether or
+            # not it was pushed (a pushed revision is published, but still this branch's own).
+            new = added_against(project, g, against)
+        else:
+            new = classify(project, g, upstream=upstream).new
         pic = picture.build(g, new, full=full, near=near)
-        click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
+        several = click.get_current_context().meta.get(PICTURES_KEY)
+        if several is not None:
+            several.append(pic)  # one diagram for every project, printed once all are read
+        else:
+            click.echo(picture.mermaid(pic) if fmt == "mermaid" else picture.dot(pic))
     elif as_json or fmt == "json":
         click.echo(report.dumps(report.graph_json(project, g)))
     else:
@@ -195,6 +205,7 @@ def graph(
     metavar="REF",
     help="Check what merging this branch into REF would give (REF's revisions plus this branch's).",
 )
+@fetch_option
 @files_argument
 @each_project
 def check(
@@ -206,12 +217,15 @@ def check(
     strict: bool,
     deep: bool,
     against: str | None,
+    fetch: bool,
 ) -> int:
     """Report every problem of the revision graph at once (exit 1 if any)."""
     from migfix.commands import heads_check as readcmds
     from migfix.report.next_step import prog_name
 
     project = _project(config, name, versions, recursive)
+    if against is not None:
+        _current_ref(project, against, fetch)
     return readcmds.check(
         project,
         fmt=fmt,
@@ -382,6 +396,7 @@ def hook_install(
     from migfix.git.gitops import find_repo
     from migfix.hook import install as hooks
     from migfix.hook.run import Watch, watch_lines
+    from migfix.hook.script import HOOK_TYPES
 
     meta = click.get_current_context().meta
     watch = Watch.choose(
@@ -390,7 +405,7 @@ def hook_install(
         name or meta.get(NAME_KEY),
         directory or meta.get(DIRECTORY_KEY),
     )
-    types = hook_types or hooks.HOOK_TYPES
+    types = hook_types or HOOK_TYPES
     for line in hooks.install(
         Path.cwd(),
         hook_types=types,
@@ -401,9 +416,9 @@ def hook_install(
         watch=watch.args() if watch else (),
     ):
         click.echo(line)
-    from migfix.plan import heads_lock as headlock
+    from migfix.write import heads_lock_files
 
-    for line in headlock.install_driver(Path.cwd()):
+    for line in heads_lock_files.install_driver(Path.cwd()):
         click.echo(line)
     for line in watch_lines(find_repo(Path.cwd()) or Path.cwd(), watch):
         click.echo(line)
@@ -416,13 +431,14 @@ def hook_install(
 def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
     from migfix.hook import install as hooks
+    from migfix.hook.script import HOOK_TYPES
 
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
+    for line in hooks.uninstall(Path.cwd(), hook_types or HOOK_TYPES, force=force):
         click.echo(line)
     if not hook_types:
-        from migfix.plan import heads_lock as headlock
+        from migfix.write import heads_lock_files
 
-        for line in headlock.uninstall_driver(Path.cwd()):
+        for line in heads_lock_files.uninstall_driver(Path.cwd()):
             click.echo(line)
     return EXIT_OK
 
@@ -505,9 +521,9 @@ def lock_init(
     config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
 ) -> int:
     """Add migfix to Alembic's post_write_hooks and write the first heads lock."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.write import heads_lock_files
 
-    for line in headlock.init(_project(config, name, versions, recursive)):
+    for line in heads_lock_files.init(_project(config, name, versions, recursive)):
         click.echo(line)
     return EXIT_OK
 
@@ -523,20 +539,27 @@ def lock_update(
     hook_file: Path | None,
 ) -> int:
     """Rewrite the heads lock to match the revision graph."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.plan.heads_lock import lock_path
+    from migfix.write import heads_lock_files
 
     if hook_file is not None:
         # Alembic's post-write hook, on the file `alembic revision` just wrote.
         ctx = click.get_current_context()
-        said = headlock.hook_update(hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic")
+        said = heads_lock_files.hook_update(
+            hook_file, section=name or ctx.meta.get(NAME_KEY) or "alembic"
+        )
         if said:
             click.echo(f"migfix: {said}")
         return EXIT_OK
     project = _project(config, name, versions, recursive)
-    headlock.require(project, "migfix lock update")
-    path = headlock.update(project)
-    rel = project.relpath(headlock.lock_path(project))
-    click.echo(f"updated {rel}" if path else f"{rel} is already current")
+    heads_lock_files.require(project, "migfix lock update")
+    path = heads_lock_files.update(project)
+    rel = project.relpath(lock_path(project))
+    resolved = heads_lock_files.mark_resolved(project, path)
+    click.echo(
+        (f"updated {rel}" if path else f"{rel} is already current")
+        + (f"; {resolved}" if resolved else "")
+    )
     return EXIT_OK
 
 
@@ -636,6 +659,7 @@ def verify(
 @verify_option
 @postgres_option
 @click.option("--strict", is_flag=True, help="Write nothing when both sides change the same table.")
+@fetch_option
 @each_project
 def rebase(
     config: Path | None,
@@ -651,42 +675,34 @@ def rebase(
     run_verify: bool,
     postgres: bool | None,
     strict: bool,
+    fetch: bool,
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
-    from migfix.plan import rebase as rebase_mod
-    from migfix.report import formats as report
-    from migfix.write import txn
+    from migfix.commands.rebase import rebase as run
 
     project = _project(config, name, versions, recursive)
-    if dry_run:
-        plan = rebase_mod.plan_onto(
-            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
-        )
-        if as_json:
-            click.echo(report.dumps(plan.to_json()))
-        else:
-            click.echo(rebase_mod.diff(plan), nl=False)
-            click.echo(rebase_mod.render(plan))
-        return EXIT_PROBLEMS if plan.changed else EXIT_OK
-    from migfix.plan.overlap import refuse_if_strict
+    _current_ref(project, onto, fetch)
+    return run(
+        project,
+        onto=onto,
+        drop_merges=drop_merges,
+        upstream=upstream,
+        new=new,
+        dry_run=dry_run,
+        as_json=as_json,
+        strict=strict,
+        echo=click.echo,
+        err=lambda line: click.echo(line, err=True),
+        verify=(lambda: _verify_new(project, onto, postgres)) if run_verify else None,
+    )
 
-    # Planned under the writer lock, so a second run plans on what the first wrote.
-    with txn.writer_lock(project.root):
-        plan = rebase_mod.plan_onto(
-            project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new
-        )
-        refuse_if_strict(strict, plan.notes)
-        rebase_mod.apply(plan)
-    click.echo(report.dumps(plan.to_json()) if as_json else rebase_mod.render(plan))
-    if plan.moves and not as_json:
-        from migfix.write.moves import advice
 
-        click.echo(
-            advice([(m.revision, m.old_parents, m.new_parents) for m in plan.moves]), err=True
-        )
-    if plan.changed and run_verify:
-        return _verify_new(project, onto, postgres)
-    return EXIT_OK
+def _current_ref(project: Project, ref: str, fetch: bool) -> None:
+    from migfix.plan.against import current_ref
+
+    stale = current_ref(project, ref, fetch=fetch)
+    if stale:
+        click.echo(f"migfix: {stale}", err=True)
 
 
 cli.add_command(db_group)
@@ -710,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         # Ctrl-C, SIGTERM or SIGHUP (migfix.write.txn raises those while writing, after undoing).
-        from migfix.write.txn import interrupted_line
+        from migfix.write.lock import interrupted_line
 
         text, code = interrupted_line(exc)
         click.echo(f"migfix: {text}", err=True)

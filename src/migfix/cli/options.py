@@ -119,6 +119,11 @@ def project_options(f: F) -> F:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
+fetch_option = click.option(
+    "--fetch",
+    is_flag=True,
+    help="First `git fetch` the remote branch REF names (origin/main), so it is current.",
+)
 dry_run_option = click.option(
     "--dry-run",
     is_flag=True,

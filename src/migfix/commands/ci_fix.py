@@ -21,13 +21,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migfix.commands.merge import run_merge
+from migfix.commands.rebase import text, write_rebase
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, MigfixError, Refusal
-from migfix.git import gitops
+from migfix.git import commits, gitops, history
 from migfix.plan import heads_lock
 from migfix.plan.against import graph_against, ref_files
+from migfix.plan.merge import MergeOptions
+from migfix.plan.rebase_onto import plan_onto
 from migfix.project.config import Project, relpath
 from migfix.read.graph import Graph, read_graph
 from migfix.report import diagram
+from migfix.write import heads_lock_files
+from migfix.write.fileio import atomic_write
+from migfix.write.moves import advice
 
 Echo = Callable[[str], None]
 
@@ -92,7 +99,7 @@ def _base_ref(opts: Options) -> str:
 
 
 def _branch(repo: Path, opts: Options) -> str:
-    name = opts.branch or _from_env(_BRANCH_ENV) or gitops.current_branch(repo)
+    name = opts.branch or _from_env(_BRANCH_ENV) or commits.current_branch(repo)
     if not name:
         raise Refusal(
             "migfix ci fix pushes its fix to the pull request's branch, and HEAD is detached: "
@@ -116,7 +123,7 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
     base = _base_ref(opts)
     branch = _branch(repo, opts)
     if base.startswith(f"{opts.remote}/"):
-        gitops.fetch_branch(repo, opts.remote, base[len(opts.remote) + 1 :])
+        commits.fetch_branch(repo, opts.remote, base[len(opts.remote) + 1 :])
     gitops.resolve_ref(repo, base)
     tip = gitops.resolve_ref(repo, "HEAD")
     _refuse_uncommitted(project, repo)
@@ -136,14 +143,14 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
     run = _Run(project, base, branch, own, before)
     if lock_trouble:
         run.lines.append(lock_trouble)
-    merging = not gitops.is_ancestor(repo, base, "HEAD")
+    merging = not history.is_ancestor(repo, base, "HEAD")
     try:
         _apply_fix(run, repo, opts, merging=merging)
     except BaseException:
         if merging:
-            gitops.abort_merge(repo)  # the checkout as it was: files and git state
+            commits.abort_merge(repo)  # the checkout as it was: files and git state
         raise
-    gitops.commit(repo, run.written, _commit_message(run))
+    commits.commit(repo, run.written, _commit_message(run))
     _refuse_if_base_touched(run, repo, {f.path for f in base_files})
     run.after = read_graph(project)
     return _deliver(run, repo, tip, opts, echo=echo, err=err)
@@ -163,7 +170,7 @@ def _refuse_behind(repo: Path, remote: str, branch: str, tip: str) -> None:
     """Stop before any work when the branch on the server is not the checked-out commit:
     the push would have to overwrite it. (A push landing during the run is caught by the
     push's lease.)"""
-    now = gitops.remote_branch_sha(repo, remote, branch)
+    now = commits.remote_branch_sha(repo, remote, branch)
     if now is not None and now != tip:
         raise CannotFix(
             f"{remote}/{branch} is at {now[:12]}, not at the checked-out commit {tip[:12]}, so "
@@ -180,10 +187,10 @@ def _lock_trouble(project: Project, repo: Path, base: str, merged: Graph) -> str
         return None
     path = heads_lock.lock_path(project)
     rel = project.relpath(path)
-    common = gitops.merge_base(repo, base, "HEAD")
-    ours = gitops.blob_at(repo, "HEAD", path)
-    theirs = gitops.blob_at(repo, base, path)
-    old = gitops.blob_at(repo, common, path) if common else None
+    common = commits.merge_base(repo, base, "HEAD")
+    ours = commits.blob_at(repo, "HEAD", path)
+    theirs = commits.blob_at(repo, base, path)
+    old = commits.blob_at(repo, common, path) if common else None
     if theirs in (old, ours):
         result = ours
     elif ours == old:
@@ -201,7 +208,7 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
     project = run.project
     if merging:
         lock = heads_lock.lock_path(project)
-        conflicted = gitops.start_merge(repo, run.base)
+        conflicted = commits.start_merge(repo, run.base)
         others = [p for p in conflicted if p != lock]
         if others:
             names = ", ".join(relpath(p, repo) for p in others)
@@ -212,13 +219,13 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
                 f"{run.base}` (or let this job run again)."
             )
         if lock in conflicted:
-            gitops.take_theirs(repo, lock)  # rewritten below from the merged graph
+            commits.take_theirs(repo, lock)  # rewritten below from the merged graph
         run.lines.append(f"Merged {run.base} into {run.branch}.")
     if opts.strategy == "rebase":
         _rebase(run)
     else:
         _merge(run)
-    lock_written = heads_lock.update(project) if heads_lock.enabled(project) else None
+    lock_written = heads_lock_files.update(project) if heads_lock.enabled(project) else None
     if lock_written is not None:
         run.written.append(lock_written)
         rel = project.relpath(heads_lock.lock_path(project))
@@ -226,23 +233,18 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
 
 
 def _rebase(run: _Run) -> None:
-    from migfix.plan import rebase
-
     # The branch's own revisions are movable by request: they are named, not left to the
     # settled rule (they are on the branch's upstream, so it would call them published).
-    plan = rebase.plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
+    plan = plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
     if not plan.changed:
         return
-    run.written += rebase.apply(plan, by=BY)
-    run.moved = [(m.revision, m.old_parents, m.new_parents) for m in plan.moves]
-    run.lines.append(rebase.render(plan))
+    run.written += write_rebase(plan, by=BY)
+    run.moved = [(m.revision, m.old, m.new) for m in plan.repoints]
+    run.lines.append(text(plan))
 
 
 def _merge(run: _Run) -> None:
-    from migfix.commands import merge_run
-    from migfix.plan.merge import MergeOptions
-
-    outcome = merge_run.merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
+    outcome = run_merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
     if outcome.changed:
         run.written += outcome.written
         run.merge_revisions = tuple(m.revision for m in outcome.plan.merges)
@@ -259,7 +261,7 @@ def _touched_paths(project: Project) -> list[Path]:
 def _refuse_if_base_touched(run: _Run, repo: Path, base_paths: set[Path]) -> None:
     """The last guard before pushing: no revision file of the base may differ from the
     base's (a planner bug would otherwise reach the server)."""
-    touched = gitops.changed_since(repo, run.base, list(run.project.version_locations), "MDT")
+    touched = commits.changed_since(repo, run.base, list(run.project.version_locations), "MDT")
     bad = sorted(set(touched) & base_paths)
     if bad:  # pragma: no cover - would be a planner bug
         names = ", ".join(relpath(p, repo) for p in bad)
@@ -282,8 +284,6 @@ def _commit_message(run: _Run) -> str:
         title = f"Update the heads lock for {run.base}"
     body = "\n".join(run.lines)
     if run.moved:
-        from migfix.write.moves import advice
-
         body += "\n\n" + advice(run.moved)
     return f"{title}\n\nMade by `{BY}`.\n{body}\n"
 
@@ -297,17 +297,15 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
     report = "\n".join(run.lines)
     why = "not asked to push (--no-push)"
     if opts.push:
-        failure = gitops.push_with_lease(repo, opts.remote, run.branch, tip)
+        failure = commits.push_with_lease(repo, opts.remote, run.branch, tip)
         if failure is None:
             echo(report)
             echo(f"Pushed the fix to {opts.remote}/{run.branch}.")
             if run.moved:
-                from migfix.write.moves import advice
-
                 err(advice(run.moved))
             _summary(run, opts, pushed=True)
             return EXIT_OK
-        now = gitops.remote_branch_sha(repo, opts.remote, run.branch)
+        now = commits.remote_branch_sha(repo, opts.remote, run.branch)
         if now is not None and now != tip:
             _summary(run, opts, raced=now)
             raise CannotFix(
@@ -317,9 +315,8 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
             )
         why = f"the push was refused: {failure}"
     patch = opts.patch if opts.patch.is_absolute() else Path.cwd() / opts.patch
-    from migfix.write.fileio import atomic_write
 
-    atomic_write(patch, gitops.binary_diff(repo, tip, "HEAD"))
+    atomic_write(patch, commits.binary_diff(repo, tip, "HEAD"))
     echo(report)
     _summary(run, opts, patch=patch)
     raise CannotFix(
@@ -355,8 +352,6 @@ def _summary(
         head = f"### migfix: {run.branch} needs a migration fix this run could not push"
     parts = [head, "", "```", "\n".join(run.lines), "```", ""]
     if run.moved:
-        from migfix.write.moves import advice
-
         parts += [advice(run.moved), ""]
     parts += [f"Before (merging {run.branch} into {run.base}):", "", _picture(run.before, run.own)]
     if run.after is not None:

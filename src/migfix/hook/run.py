@@ -18,16 +18,15 @@ static reader until it knows there is work to do.
 from __future__ import annotations
 
 import itertools
-import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from migfix.errors import MigfixError
+from migfix.errors import GitError, MigfixError
+from migfix.git import commits, gitops, history
 
 if TYPE_CHECKING:
-    from migfix.git import gitops
     from migfix.project.config import Project
     from migfix.project.discover import Entry
     from migfix.read.graph import Graph
@@ -76,7 +75,6 @@ class Watch(NamedTuple):
         cls, cwd: Path, config: Path | None, name: str | None, directory: Path | None
     ) -> Watch | None:
         """``hook install -c/-n/-d`` given in CWD: check the project loads, record it."""
-        from migfix.git import gitops
         from migfix.project.config import find_project
 
         if config is None and name is None and directory is None:
@@ -146,12 +144,11 @@ def run(
     always: bool = False,
     watch: Watch | None = None,
 ) -> int:
-    from migfix.git.gitops import remembering
     from migfix.procexit import own_work
 
     to_sync: list[tuple[Project, Sequence[object]]] = []
     try:
-        with remembering(), own_work():
+        with gitops.remembering(), own_work():
             _run(
                 hook_type,
                 args,
@@ -199,7 +196,7 @@ def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
     plain commit (a squash merge, a cherry-pick) the commit's parent is the settled side.
     """
     if hook_type in ("post-merge", "post-commit"):
-        revs = ["HEAD^2", "HEAD^1"] if _resolve(repo, "HEAD^2") else ["HEAD^1"]
+        revs = ["HEAD^2", "HEAD^1"] if gitops.try_resolve(repo, "HEAD^2") else ["HEAD^1"]
     else:
         try:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
@@ -214,33 +211,18 @@ def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
             if onto is None:
                 return []
             revs = [onto]
-    return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+    return [sha for sha in (gitops.try_resolve(repo, rev) for rev in revs) if sha]
 
 
 def _rebase_start(repo: Path) -> str | None:
     """The commit the newest rebase started from ("rebase (start): checkout X", also
     "pull --rebase (start)"), from HEAD's reflog; None when no rebase is recorded there."""
-    proc = subprocess.run(
-        ["git", "reflog", "-n", "200", "--format=%H %gs", "HEAD"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
+    proc = gitops.text(repo, "reflog", "-n", "200", "--format=%H %gs", "HEAD")
     for line in proc.stdout.splitlines():
         sha, _, subject = line.partition(" ")
         if " (start): checkout " in subject:
             return sha
     return None
-
-
-def _resolve(repo: Path, rev: str) -> str | None:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
-    return proc.stdout.strip() or None
 
 
 def _what(hook_type: str) -> str:
@@ -258,7 +240,6 @@ def _run(
     watch: Watch | None = None,
     to_sync: list[tuple[Project, Sequence[object]]],
 ) -> None:
-    from migfix.git import gitops
     from migfix.write import txn
 
     # First undo a change a killed migfix left half done (git runs hooks at the top of the
@@ -284,15 +265,15 @@ def _run(
             # cherry-pick with more picks to come: moving HEAD or dirtying the tree under
             # the sequencer would break it. The last pick is the one to act on.
             return
-        if _resolve(repo, "HEAD^2") is None:
+        if gitops.try_resolve(repo, "HEAD^2") is None:
             # Not a merge: a squash merge or a cherry-pick, which the script let through
             # because the commit added revision files. What it brought is HEAD^..HEAD.
-            base = "HEAD^" if _resolve(repo, "HEAD^") else ""
+            base = "HEAD^" if gitops.try_resolve(repo, "HEAD^") else ""
     # The changed paths decide which projects to look at: a merge that touched no migration
     # costs this one `git diff` and never reads a graph. (No base: a root commit; look at all.)
     # The same diff tells which revisions arrived moved; with --always git runs it while
     # the projects and their graphs are read.
-    diff = gitops.TreeDiff(repo, base, new) if base else None
+    diff = history.TreeDiff(repo, base, new) if base else None
     changed = None if always or diff is None else diff.paths()
     if changed is not None:
         changed = [p for p in changed if _may_matter(p)]
@@ -410,7 +391,7 @@ def _fix(
     commit: bool | None,
     other_side: Callable[[], list[str]],
     where: str,
-    diff: gitops.TreeDiff | None,
+    diff: history.TreeDiff | None,
     to_sync: list[tuple[Project, Sequence[object]]],
 ) -> None:
     """Fix one project's heads after a merge or rebase, if it has several; the revisions
@@ -418,7 +399,6 @@ def _fix(
 
     First, tell of revisions that arrived with other parents than they had before (DIFF:
     between the commits before and after): a database that ran them is now out of step."""
-    from migfix.git import gitops
     from migfix.read.graph import checked, read_graph
     from migfix.write import moves
 
@@ -469,7 +449,8 @@ def _fix(
     added: list[Path] = []
     note: str | None = None
     if chosen == "rebase":
-        from migfix.plan.rebase import SettledRevisions, hook_rebase
+        from migfix.commands.rebase import hook_rebase
+        from migfix.plan.rebase import SettledRevisions, SeveralHeads
         from migfix.report.next_step import ref_name
 
         # Named (origin/main) rather than by sha, in the report and the commit title.
@@ -485,17 +466,25 @@ def _fix(
                 f"({', '.join(exc.revisions)}); using the merge strategy instead."
             )
             chosen = "merge"
+        except SeveralHeads as exc:
+            shown = exc.ref[:12] if len(exc.ref) == 40 else exc.ref
+            _say(
+                f"{where}the rebase strategy has no single head to rebase onto ({shown} "
+                f"already has several heads: {', '.join(exc.heads)}); using the merge "
+                "strategy instead."
+            )
+            chosen = "merge"
     if chosen != "rebase":
-        from migfix.commands import merge_run as apply
+        from migfix.commands.merge import review_line, run_merge
         from migfix.plan.merge import MergeOptions
 
-        outcome = apply.merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
+        outcome = run_merge(project, MergeOptions(), graph=graph, by=f"migfix hook ({hook_type})")
         # When the hook commits, the request to review and commit gives way to what
         # really happened, said once the commit is made.
         written, report = outcome.written, outcome.text(review=not do_commit)
-        added = [m.path for m in outcome.plan.merges]
+        added = [m.path for m in outcome.merges]
         if do_commit and written:
-            review = apply.REVIEW
+            review = review_line(outcome.plan.notes)
         from migfix.report.next_step import published_note
 
         note = published_note(repo, outcome.plan, graph)
@@ -518,13 +507,12 @@ def _fix(
         )
     if written and do_commit:
         try:
-            _commit(repo, written, title)
-        except subprocess.CalledProcessError as exc:
+            commits.commit_paths(repo, written, title)
+        except GitError as exc:
             # The fix is on disk: say so, rather than the generic "no file was changed".
-            said = " ".join((exc.stderr or b"").decode("utf-8", "replace").split())
             _say(
-                f"wrote the fix but could not commit it (git said: {said or 'nothing'}); it is "
-                f"left uncommitted for review: {_review_how(project, written, added)}."
+                f"wrote the fix but could not commit it: {exc.message} It is left uncommitted "
+                f"for review: {_review_how(project, written, added)}."
             )
             return
         _say("committed the result.")
@@ -564,54 +552,21 @@ def _sync_db(project: Project, moved: Sequence[object]) -> None:
 
 def _refresh_lock(repo: Path, project: Project, graph: Graph, commit: bool | None) -> None:
     """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
-    from migfix.plan import heads_lock as headlock
+    from migfix.write.heads_lock_files import update
 
-    path = headlock.update(project, graph)
+    path = update(project, graph)
     if path is None:
         return
     _say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
     if project.settings.commit if commit is None else commit:
         try:
-            _commit(repo, [path], "Update the migration heads lock (migfix)")
-        except subprocess.CalledProcessError:
+            commits.commit_paths(repo, [path], "Update the migration heads lock (migfix)")
+        except GitError:
             _say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
             return
         _say("committed the result.")
     else:
         _say("left uncommitted for review: `git diff`, then commit.")
-
-
-def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:
-    """Commit PATHS on top of HEAD, and nothing else.
-
-    Not ``git commit``: post-merge runs while MERGE_HEAD still exists, where ``git commit --
-    PATHS`` refuses ("cannot do a partial commit during a merge") and a plain commit would
-    record a second merge. The commit is built from HEAD's tree plus PATHS in a scratch index,
-    so nothing else the user staged is swept in; then the real index takes PATHS too.
-    """
-    import os
-    import tempfile
-
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
-    env.pop("GIT_INDEX_FILE", None)
-    rel = [str(p) for p in paths]
-
-    def git(*args: str, index: str | None = None) -> str:
-        run_env = env if index is None else {**env, "GIT_INDEX_FILE": index}
-        proc = subprocess.run(
-            ["git", *args], cwd=repo, env=run_env, capture_output=True, check=True
-        )
-        return proc.stdout.decode().strip()
-
-    with tempfile.TemporaryDirectory(prefix="migfix-index-") as scratch:
-        index = os.path.join(scratch, "index")
-        head = git("rev-parse", "--verify", "HEAD")
-        git("read-tree", head, index=index)
-        git("add", "--", *rel, index=index)
-        tree = git("write-tree", index=index)
-        sha = git("commit-tree", tree, "-p", head, "-m", message)
-    git("update-ref", "-m", f"migfix: {message}", "HEAD", sha, head)
-    git("add", "--", *rel)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -661,7 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             watch=watch,
         )
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: any change was undone
-        from migfix.write.txn import interrupted_line
+        from migfix.write.lock import interrupted_line
 
         text, code = interrupted_line(exc)
         _say(text)

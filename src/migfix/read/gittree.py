@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migfix.git.gitops import _run
-from migfix.read.scan import RevisionFile, scan_file
+from migfix.git import gitops, trees
+from migfix.read.revision_file import RevisionFile
+from migfix.read.scan import SOURCE_FILE, scan_file, walk_key
+from migfix.read.scancache import FORMAT, cache_dir, from_record, load, store, to_record
 
 _SYMLINK, _SUBMODULE = b"120000", b"160000"
 _MAX_ENTRIES = 100_000
@@ -28,9 +30,7 @@ class BlobCache:
     """Scan records of git blobs, keyed by ``"<blob id>/<file name>"``."""
 
     def __init__(self) -> None:
-        from migfix.read.scancache import FORMAT, _cache_dir, load
-
-        base = _cache_dir()
+        base = cache_dir()
         self.format = FORMAT
         self.path = base / "blobs.scan" if base is not None else None
         self.entries: dict[str, Any] = {}
@@ -59,8 +59,6 @@ class BlobCache:
         if len(self.entries) > _MAX_ENTRIES:
             # Bounded: start again rather than grow for ever (the cost is one cold run).
             self.entries = dict(list(self.entries.items())[-_MAX_ENTRIES // 2 :])
-        from migfix.read.scancache import store
-
         store(self.path, (self.format, self.entries))
 
 
@@ -77,9 +75,7 @@ def list_tree(
     it is a symlink); None when the tree has no such directory (or reaches it through a
     symlink). Submodules are left out. With ONLY (paths under DIRECTORY), just those are
     asked for."""
-    from migfix.git.gitops import _rel
-
-    rel = _rel(repo, directory)
+    rel = gitops.relative(repo, directory)
     args = ["ls-tree", "-z", "--full-tree"]
     if recursive:
         args.append("-r")
@@ -87,14 +83,14 @@ def list_tree(
     if only is not None:
         if not only:
             return []
-        args += ["--", *(_rel(repo, p) for p in only)]
+        args += ["--", *(gitops.relative(repo, p) for p in only)]
     elif rel != ".":
         args += ["--", rel + "/"]
-    proc = _run(repo, *args)
+    proc = gitops.run(repo, *args)
     if proc.returncode != 0:
-        from migfix.git.gitops import _missing_object, _stderr
-
-        raise _missing_object(repo, ref or sha, rel, ValueError(_stderr(proc) or "no message"))
+        raise gitops.missing_object(
+            repo, ref or sha, rel, ValueError(gitops.stderr_text(proc) or "no message")
+        )
     entries = [e for e in proc.stdout.split(b"\0") if e]
     if not entries and rel != "." and only is None:
         return None
@@ -116,7 +112,7 @@ def cat_blobs(repo: Path, oids: Sequence[str]) -> dict[str, bytes]:
     missing one is left out."""
     if not oids:
         return {}
-    proc = _run(repo, "cat-file", "--batch", stdin="".join(o + "\n" for o in oids).encode())
+    proc = gitops.run(repo, "cat-file", "--batch", stdin="".join(o + "\n" for o in oids).encode())
     if proc.returncode != 0:
         return {}
     data = proc.stdout
@@ -139,9 +135,7 @@ def read_blobs(repo: Path, oids: Sequence[str], *, ref: str, rel: str) -> dict[s
     out = cat_blobs(repo, oids)
     for oid in oids:
         if oid not in out:
-            from migfix.git.gitops import _missing_object
-
-            raise _missing_object(repo, ref, rel, ValueError(f"object {oid} is missing"))
+            raise gitops.missing_object(repo, ref, rel, ValueError(f"object {oid} is missing"))
     return out
 
 
@@ -160,9 +154,6 @@ def tree_files(
     load order (as ``scan.scan_sources`` orders them), each blob scanned at most once per
     machine. With ONLY, just those paths. FULL as for ``scan.scan_file`` (a record made
     without compiling the file never stands in for one made with it)."""
-    from migfix.read.scan import _from_record, _to_record, _walk_key
-
-    cache = BlobCache()
     per_loc: list[tuple[Path, dict[Path, str]]] = []
     linked: dict[Path, RevisionFile] = {}
     for loc in locations:
@@ -175,26 +166,38 @@ def tree_files(
         if entries is None or any(is_link for _p, _o, is_link in entries):
             # Symlinks (a linked revision file, a linked folder): gitops follows them
             # inside the tree. Rare, so read without the cache.
-            from migfix.git.gitops import read_tree_files
-
-            files = read_tree_files(repo, sha, loc, recursive=recursive)
+            files = trees.read_tree_files(repo, sha, loc, recursive=recursive)
             if files is None and on_missing is not None:
                 on_missing(loc)
-            chosen = {
-                path: data
-                for path, data in (files or {}).items()
-                if (only is None or path in only) and _wanted(path)
-            }
-            for path, data in chosen.items():
-                linked[path] = scan_file(path, data, full=full)
-            per_loc.append((loc, {path: "" for path in chosen}))
+            chosen = {p: d for p, d in (files or {}).items() if _asked(p, only)}
+            linked.update((path, scan_file(path, data, full=full)) for path, data in chosen.items())
+            per_loc.append((loc, dict.fromkeys(chosen, "")))
             continue
-        listed = {
-            path: oid
-            for path, oid, _link in entries
-            if (only is None or path in only) and _wanted(path)
-        }
-        per_loc.append((loc, listed))
+        per_loc.append((loc, {path: oid for path, oid, _ in entries if _asked(path, only)}))
+    rel = gitops.relative(repo, locations[0]) if locations else "."
+    found = _scanned(repo, per_loc, ref=ref, rel=rel, full=full)
+    out: list[RevisionFile] = []
+    for loc, listed in per_loc:
+        for path in sorted(listed, key=lambda p: walk_key(p, loc)):
+            if not listed[path]:
+                out.append(linked[path])
+                continue
+            rf = found[(listed[path], path.name)]
+            # The record is shared by equal blobs: give this file its own path.
+            out.append(rf if rf.path == path else _with_path(rf, path))
+    return out
+
+
+def _asked(path: Path, only: set[Path] | None) -> bool:
+    return (only is None or path in only) and _wanted(path)
+
+
+def _scanned(
+    repo: Path, per_loc: list[tuple[Path, dict[Path, str]]], *, ref: str, rel: str, full: bool
+) -> dict[tuple[str, str], RevisionFile]:
+    """Each listed blob scanned, keyed by (blob id, file name): from the blob cache, else
+    read from git (all in one ``cat-file``) and scanned once."""
+    cache = BlobCache()
     found: dict[tuple[str, str], RevisionFile] = {}
     unread: dict[str, Path] = {}
     for _loc, listed in per_loc:
@@ -206,41 +209,28 @@ def tree_files(
             if record is None:
                 unread[oid] = path
             else:
-                found[key] = _from_record(path, record)
-    if unread:
-        from migfix.git.gitops import _rel
-
-        rel = _rel(repo, locations[0]) if locations else "."
-        contents = read_blobs(repo, list(unread), ref=ref, rel=rel)
-        for _loc, listed in per_loc:
-            for path, oid in listed.items():
-                key = (oid, path.name)
-                if oid and oid in contents and key not in found:
-                    rf = scan_file(path, contents[oid], full=full)
-                    found[key] = rf
-                    cache.put(_key(oid, path, full), _to_record(rf))
-        cache.save()
-    out: list[RevisionFile] = []
-    for loc, listed in per_loc:
-        for path in sorted(listed, key=lambda p: _walk_key(p, loc)):
-            if not listed[path]:
-                out.append(linked[path])
-                continue
-            rf = found[(listed[path], path.name)]
-            # The record is shared by equal blobs: give this file its own path.
-            out.append(rf if rf.path == path else _with_path(rf, path))
-    return out
+                found[key] = from_record(path, record)
+    if not unread:
+        return found
+    contents = read_blobs(repo, list(unread), ref=ref, rel=rel)
+    for _loc, listed in per_loc:
+        for path, oid in listed.items():
+            key = (oid, path.name)
+            if oid and oid in contents and key not in found:
+                rf = scan_file(path, contents[oid], full=full)
+                found[key] = rf
+                cache.put(_key(oid, path, full), to_record(rf))
+    cache.save()
+    return found
 
 
 def _both(repo: Path, first: Sequence[str], second: Sequence[str]) -> tuple[bytes, bytes]:
     """The output of two git commands run side by side; a failure is a GitError."""
-    from migfix.git.gitops import _check, _popen
-
-    procs = [_popen(repo, *args) for args in (first, second)]  # no git: a GitError
+    procs = [gitops.start(repo, *args) for args in (first, second)]  # no git: a GitError
     outs = [p.communicate()[0] for p in procs]
     if any(p.returncode != 0 for p in procs):
         # Run again in the plain way: it raises the error with git's own message.
-        return _check(repo, *first), _check(repo, *second)
+        return gitops.output(repo, *first), gitops.output(repo, *second)
     return outs[0], outs[1]
 
 
@@ -278,9 +268,7 @@ def _through_links(repo: Path, locations: Sequence[Path]) -> bool:
 
 def _wanted(path: Path) -> bool:
     """Alembic's file-name filter, as ``scan.scan_sources`` applies it."""
-    from migfix.read.scan import _SOURCE_FILE
-
-    return _SOURCE_FILE.match(path.name) is not None and "__pycache__" not in path.parts
+    return SOURCE_FILE.match(path.name) is not None and "__pycache__" not in path.parts
 
 
 def _key(oid: str, path: Path, full: bool) -> str:
@@ -292,9 +280,7 @@ def _under(path: Path, loc: Path, recursive: bool) -> bool:
 
 
 def _with_path(rf: RevisionFile, path: Path) -> RevisionFile:
-    from migfix.read.scan import _from_record, _to_record
-
-    return _from_record(path, _to_record(rf))
+    return from_record(path, to_record(rf))
 
 
 def revisions_on(
@@ -312,10 +298,8 @@ def revisions_on(
     content, so the revision already read from it (WORK) is REF's. Only the files that
     differ are read out of REF's tree (through the blob cache).
     """
-    from migfix.git.gitops import _from_git_path, _pathspecs, resolve_ref
-
-    sha = resolve_ref(repo, ref)
-    specs = _pathspecs(repo, locations)
+    sha = gitops.resolve_ref(repo, ref)
+    specs = gitops.pathspecs(repo, locations)
     if not specs:
         return set()
     if _through_links(repo, locations) or _holds_links(locations, recursive):
@@ -342,12 +326,12 @@ def revisions_on(
     # "<status>\0<path>\0" pairs; a file the work tree added (A) is not in REF's tree.
     fields = diff.split(b"\0")
     changes = list(zip(fields[0::2], fields[1::2], strict=False))
-    differ = {_from_git_path(repo, raw) for _status, raw in changes if raw}
-    in_ref = {_from_git_path(repo, raw) for status, raw in changes if raw and status != b"A"}
+    differ = {gitops.from_git_path(repo, raw) for _status, raw in changes if raw}
+    in_ref = {gitops.from_git_path(repo, raw) for status, raw in changes if raw and status != b"A"}
     # Only revision files matter; the rest (Alembic's __pycache__ of every revision, listed
     # because ignored files are untracked too) would cost a Path each for nothing.
     unknown_to_git = {
-        _from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw.endswith(b".py")
+        gitops.from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw.endswith(b".py")
     }
     # Compared as text: a file's path text is already made (the scan cache is keyed by
     # it), while hashing 5,000 Paths the first time costs ~7 ms.
