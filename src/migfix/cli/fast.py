@@ -3,7 +3,7 @@
 ``heads`` and ``check`` run in git hooks and pre-commit, where start-up is most of their
 time, and importing click alone costs about a third of a ``check`` (and ~30 ms of a
 ``merge`` that only moves revisions). A plain invocation of these (the options listed
-below, in any order) is parsed here the way click parses it and run through ``readcmds``
+below, in any order) is parsed here the way click parses it and run through ``commands.heads``
 / ``writecmds``, exactly as ``cli`` runs it; anything else (another command, ``--help``,
 an option this parser does not know, a value click would reject) goes to ``cli.main``
 unchanged, so click still gives every message and the help.
@@ -201,7 +201,6 @@ def _project(opts: dict[str, Any]) -> Project | None:
 
 
 def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
-    from migfix.commands import heads_check as readcmds
     from migfix.write import txn
 
     project = _project(opts)
@@ -212,7 +211,9 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
     # As cli._project: first undo a change that a killed migfix left half done.
     txn.recover(project.root)
     if command == "heads":
-        return readcmds.heads(
+        from migfix.commands import heads as headscmd
+
+        return headscmd.heads(
             project,
             as_json=bool(opts.get("as_json")),
             verbose=bool(opts.get("verbose")),
@@ -236,6 +237,8 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
             echo=_echo,
             err=_err,
         )
+    from migfix.commands import check as checkcmd
+
     against = opts.get("against")
     if against:
         from migfix.plan.against import current_ref
@@ -243,7 +246,7 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
         stale = current_ref(project, str(against), fetch=bool(opts.get("fetch")))
         if stale:
             _err(f"migfix: {stale}")
-    return readcmds.check(
+    return checkcmd.check(
         project,
         fmt=str(opts.get("fmt") or "text"),
         strict=bool(opts.get("strict")),

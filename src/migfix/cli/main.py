@@ -103,10 +103,10 @@ def heads(
     verbose: bool,
 ) -> int:
     """Show the current heads, like `alembic heads` (exit 1 if some are unintended)."""
-    from migfix.commands import heads_check as readcmds
+    from migfix.commands import heads as headscmd
 
     project = _project(config, name, versions, recursive)
-    return readcmds.heads(project, as_json=as_json, verbose=verbose, echo=click.echo)
+    return headscmd.heads(project, as_json=as_json, verbose=verbose, echo=click.echo)
 
 
 @cli.command()
@@ -220,13 +220,13 @@ def check(
     fetch: bool,
 ) -> int:
     """Report every problem of the revision graph at once (exit 1 if any)."""
-    from migfix.commands import heads_check as readcmds
+    from migfix.commands import check as checkcmd
     from migfix.report.next_step import prog_name
 
     project = _project(config, name, versions, recursive)
     if against is not None:
         _current_ref(project, against, fetch)
-    return readcmds.check(
+    return checkcmd.check(
         project,
         fmt=fmt,
         strict=strict,
