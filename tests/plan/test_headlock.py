@@ -435,6 +435,7 @@ def test_the_post_write_hook_ignores_migfix_merge_scratch_files_and_an_unlocked_
     assert not (proj.root / LOCK).exists()
 
 
+@pytest.mark.slow
 def test_a_lock_checked_out_with_crlf_is_current_and_keeps_crlf_when_updated(
     tmp_path: Path,
 ) -> None:
