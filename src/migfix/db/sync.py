@@ -216,7 +216,7 @@ def _failed(
     a = result.status.analysis
     ran = result.ran
     result.failed = a.missing[len(ran)] if len(ran) < len(a.missing) else None
-    result.error = mask(one_line(exc), url)
+    result.error = mask(one_line(exc))
     if result.transactional:
         ran.clear()  # rolled back with everything else
     else:
