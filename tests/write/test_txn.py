@@ -304,6 +304,15 @@ def test_a_reader_leaves_a_live_writers_transaction_alone(tmp_path: Path, split:
     assert journal_left(split.root) == []
 
 
+def versions_of(repo: Path) -> Path:
+    """A project at REPO (an alembic.ini, nothing committed) and its versions folder: recovery
+    puts back only files in a version location of a project of the repository."""
+    (repo / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    versions = repo / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    return versions
+
+
 _APPLY = """
 import sys
 import tempfile
@@ -327,7 +336,8 @@ write_changes(changes)
 def test_an_interrupted_change_with_deletes_and_creations_is_undone(tmp_path: Path) -> None:
     from migfix.write import txn
 
-    root = make_repo(tmp_path / "repo")
+    repo = make_repo(tmp_path / "repo")
+    root = versions_of(repo)
     for i in range(8):
         (root / f"m{i}.py").write_bytes(b"old %d\r\n" % i)
     for i in range(4):
@@ -346,13 +356,13 @@ def test_an_interrupted_change_with_deletes_and_creations_is_undone(tmp_path: Pa
     now = {p.name: (p.read_bytes(), p.stat().st_mode) for p in root.iterdir() if p.is_file()}
     assert now != old
 
-    said = txn.recover(root)
+    said = txn.recover(repo)
 
     assert said is not None and RECOVERED in said
     now = {p.name: (p.read_bytes(), p.stat().st_mode) for p in root.iterdir() if p.is_file()}
     assert now == old
-    assert journal_left(root) == []
-    assert txn.recover(root) is None
+    assert journal_left(repo) == []
+    assert txn.recover(repo) is None
 
 
 @pytest.mark.slow
@@ -428,7 +438,8 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
 def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: Path) -> None:
     from migfix.write import txn
 
-    root = make_repo(tmp_path / "repo")
+    repo = make_repo(tmp_path / "repo")
+    root = versions_of(repo)
     for i in range(8):
         (root / f"m{i}.py").write_bytes(b"old %d\n" % i)
     for i in range(4):
@@ -445,21 +456,21 @@ def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: 
         time.sleep(0.02)
     proc.kill()
     proc.wait()
-    folder = root / ".git" / "migfix" / "txn"
+    folder = repo / ".git" / "migfix" / "txn"
     (folder / "1.old").unlink()  # m1.py's old bytes are gone
 
-    said = txn.recover(root)
+    said = txn.recover(repo)
 
     assert said is not None and "could not undo" in said and "m1.py" in said, said
     assert (folder / "journal.json").exists()
     assert (root / "m0.py").read_bytes() == b"old 0\n"
     assert (root / "m1.py").read_bytes() == b"new 1\n"
-    again = txn.recover(root)
+    again = txn.recover(repo)
     assert again is not None and "could not undo" in again
     # A writer refuses rather than start a new journal over the one still needed.
     with (
         pytest.raises(Refusal, match="Nothing was written: migfix could not undo"),
-        txn.writer_lock(root),
+        txn.writer_lock(repo),
     ):
         pass
     assert (folder / "journal.json").exists()
@@ -493,13 +504,18 @@ def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
     from migfix.write import txn
 
     shm = Path("/dev/shm")
-    root = make_repo(tmp_path / "repo")
-    if not shm.is_dir() or shm.stat().st_dev == root.stat().st_dev:
+    repo = make_repo(tmp_path / "repo")
+    if not shm.is_dir() or shm.stat().st_dev == repo.stat().st_dev:
         pytest.skip("needs /dev/shm on another file system than the repository")
     elsewhere = Path(tempfile.mkdtemp(dir=shm, prefix="migfix-test-"))
     try:
-        (root / "shm").symlink_to(elsewhere)
-        files = root / "shm"
+        # A linked worktree there: its files on /dev/shm, its git dir (the transaction's
+        # folder) in the repository's.
+        (repo / "README").write_text("x")
+        commit_all(repo, "one")
+        root = elsewhere / "wt"
+        git(repo, "worktree", "add", "-q", str(root), "-b", "other")
+        files = versions_of(root)
         for i in range(8):
             (files / f"m{i}.py").write_bytes(b"old %d\n" % i)
         for i in range(4):
@@ -524,7 +540,7 @@ def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
         assert staged != []  # a rename cannot cross file systems: staged beside the targets
         assert said is not None and RECOVERED in said
         assert {p.name: p.read_bytes() for p in files.iterdir()} == old
-        assert journal_left(root) == []
+        assert not (repo / ".git" / "worktrees" / "wt" / "migfix").exists()
     finally:
         shutil.rmtree(elsewhere, ignore_errors=True)
 

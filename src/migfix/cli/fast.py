@@ -209,7 +209,7 @@ def _run(command: str, opts: dict[str, Any], args: Sequence[str]) -> int:
 
         return click_main(list(args))
     # As cli._project: first undo a change that a killed migfix left half done.
-    txn.recover(project.root)
+    txn.recover(project.root, project)
     if command == "heads":
         from migfix.commands import heads as headscmd
 

@@ -61,7 +61,7 @@ def _project(
             directory=meta.get(DIRECTORY_KEY),
         )
     # Every command first undoes a change that a killed migfix left half done.
-    txn.recover(project.root)
+    txn.recover(project.root, project)
     return project
 
 
