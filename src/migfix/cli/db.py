@@ -1,7 +1,7 @@
 """``migfix db status|sync``: the click edge of :mod:`migfix.db.sync`.
 
 Kept out of ``cli.py`` so the database commands grow here; ``cli`` only adds the group.
-Nothing heavy is imported until a command runs.
+Nothing heavy (Alembic, SQLAlchemy) is imported until a command runs.
 """
 
 from __future__ import annotations
@@ -10,17 +10,23 @@ from pathlib import Path
 
 import click
 
-from migfix.cli.options import json_option, project_options
+from migfix.cli.every_project import project as chosen_project
+from migfix.cli.options import (
+    db_sync_options,
+    dry_run_option,
+    json_option,
+    project_options,
+    url_option,
+)
+from migfix.db import sync as dbsync
+from migfix.db import upgrade as dbupgrade
+from migfix.db.verify import APP_LOADER_KEY
+from migfix.read.graph import read_graph
+from migfix.report import formats as report
 
-APP_LOADER_KEY = "migfix.load_app"
-"""Same key as ``verify.APP_LOADER_KEY`` (not imported: verify pulls in more than click)."""
-
-url_option = click.option(
-    "--url",
-    envvar="MIGFIX_DATABASE_URL",
-    metavar="URL",
-    help="Database to look at instead of the one env.py / the Flask app configures "
-    "(env: MIGFIX_DATABASE_URL).",
+database_option = url_option(
+    "Database to look at instead of the one env.py / the Flask app configures "
+    "(env: MIGFIX_DATABASE_URL)."
 )
 
 
@@ -36,7 +42,7 @@ def db() -> None:
 
 @db.command("status")
 @project_options
-@url_option
+@database_option
 @json_option
 @click.pass_context
 def db_status(
@@ -52,12 +58,8 @@ def db_status(
 
     Reads alembic_version read-only, connecting like `alembic current`.
     """
-    from migfix.cli.main import _project
-    from migfix.db import sync as dbsync
-    from migfix.read.graph import read_graph
-    from migfix.report import formats as report
 
-    project = _project(config, name, versions, recursive)
+    project = chosen_project(config, name, versions, recursive)
     st = dbsync.status(
         project,
         read_graph(project),
@@ -74,20 +76,9 @@ def db_status(
 
 @db.command("sync")
 @project_options
-@url_option
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Print the plan; run nothing (exit 1 if the database is out of step).",
-)
-@click.option("--sql", is_flag=True, help="With --dry-run: print the SQL Alembic would emit.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before changing the database.")
-@click.option(
-    "--already-in-step",
-    is_flag=True,
-    help="This database was created or upgraded after the move and ran every revision in "
-    "the new order: record that, run nothing.",
-)
+@database_option
+@dry_run_option("Print the plan; run nothing (exit 1 if the database is out of step).")
+@db_sync_options
 @click.pass_context
 def db_sync(
     ctx: click.Context,
@@ -102,15 +93,12 @@ def db_sync(
     already_in_step: bool,
 ) -> int:
     """Run the revisions this database never ran (no downgrade), then record its real heads."""
-    from migfix.cli.main import _project
-    from migfix.db import sync as dbsync
-    from migfix.read.graph import read_graph
 
     if sql and not dry_run:
         raise click.UsageError("--sql prints what would run: give it with --dry-run.")
     if already_in_step and dry_run:
         raise click.UsageError("--already-in-step runs nothing: give it without --dry-run.")
-    project = _project(config, name, versions, recursive)
+    project = chosen_project(config, name, versions, recursive)
     graph = read_graph(project)
     load_app = ctx.meta.get(APP_LOADER_KEY)
     command = _command(ctx)
@@ -143,7 +131,7 @@ def db_sync(
 @db.command("upgrade")
 @click.argument("revision", default="heads")
 @project_options
-@url_option
+@database_option
 @click.pass_context
 def db_upgrade(
     ctx: click.Context,
@@ -159,11 +147,8 @@ def db_upgrade(
     Use it instead of `alembic upgrade` / `flask db upgrade`: those do nothing on a database
     whose recorded revision moved on top of revisions it never ran.
     """
-    from migfix.cli.main import _project
-    from migfix.db import upgrade as dbupgrade
-    from migfix.read.graph import read_graph
 
-    project = _project(config, name, versions, recursive)
+    project = chosen_project(config, name, versions, recursive)
     command = _command(ctx)
     result = dbupgrade.upgrade(
         project,

@@ -2,7 +2,7 @@
 
 Commands stay written for one project: :func:`each_project` wraps a command's function and,
 when the directory has no project at or above it (or with ``--all``), calls it once per
-project, with ``cli._project`` returning that project. Around each call it prints the
+project, with ``project`` returning that project. Around each call it prints the
 project's heading (text), gathers the printed JSON into one list (``--json`` /
 ``--format json``), reports a project that cannot be read without stopping the others, and
 returns the worst exit code.
@@ -33,14 +33,42 @@ import click
 from migfix.cli.options import ALL_KEY, CONFIG_KEY, DIRECTORY_KEY, NAME_KEY
 from migfix.errors import EXIT_OK, MigfixError
 from migfix.project import discover
-from migfix.project.config import relpath
+from migfix.project.config import Project, find_project, relpath
+from migfix.write import txn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 PROJECT_KEY = "migfix.project"
-"""``ctx.meta`` key of the project the current call acts on (read by ``cli._project``)."""
+"""``ctx.meta`` key of the project the current call acts on (read by ``project``)."""
 FILES_KEY = "migfix.files"
 """``ctx.meta`` key of file names given to the command (pre-commit's staged files)."""
+
+
+def project(
+    config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
+) -> Project:
+    """The project a command acts on: the one discovery chose for this call, else the one
+    ``-c``/``-n``/``-d``/``--versions`` name, else the one at or above here.
+
+    ``-d``/``--directory`` (or the app's migrations folder under ``flask migfix``) and
+    ``-c``/``-n`` given before the command arrive through ``ctx.meta`` (see
+    migfix.cli.options), so no command signature changes.
+    """
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    found: Project | None = meta.get(PROJECT_KEY)
+    if found is None:
+        found = find_project(
+            Path.cwd(),
+            config=config or meta.get(CONFIG_KEY),
+            name=name or meta.get(NAME_KEY) or "alembic",
+            versions=versions,
+            recursive=recursive,
+            directory=meta.get(DIRECTORY_KEY),
+        )
+    # Every command first undoes a change that a killed migfix left half done.
+    txn.recover(found.root)
+    return found
 
 
 def files_argument(f: F) -> F:
@@ -112,44 +140,58 @@ def run_each(
     worst = EXIT_OK
     results: list[dict[str, Any]] = []
     for i, entry in enumerate(sel.entries):
-        code = EXIT_OK
-        error: MigfixError | None = entry.error
-        out = io.StringIO()
         if mode == "text":
             if i:
                 click.echo("")
             click.echo(f"==> {entry.label} <==")
-        if error is None:
-            ctx.meta[PROJECT_KEY] = entry.project
-            try:
-                with contextlib.redirect_stdout(out) if as_json else contextlib.nullcontext():
-                    rv = call()
-                code = rv if isinstance(rv, int) else EXIT_OK
-            except MigfixError as exc:
-                error = exc
-        if error is not None:
-            code = error.exit_code
-            if not as_json:
-                click.echo(f"migfix: {entry.label}: {error.message}", err=True)
+        code, error, printed = _call_one(ctx, entry, call, as_json)
+        if error is not None and not as_json:
+            click.echo(f"migfix: {entry.label}: {error.message}", err=True)
         worst = max(worst, code)
         if as_json:
-            text = out.getvalue().strip()
-            try:
-                result = json.loads(text) if text else None
-            except ValueError:
-                result = text
-            results.append(
-                {
-                    "project": entry.label,
-                    "config": relpath(entry.config, sel.root),
-                    "section": entry.section,
-                    "exit_code": code,
-                    "result": result,
-                    "error": error.message if error is not None else None,
-                }
-            )
+            results.append(_json_record(sel, entry, code, error, printed))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     elif not sel.entries and mode == "text":
         click.echo("No Alembic project among the given files; nothing to check.")
     return worst
+
+
+def _call_one(
+    ctx: click.Context, entry: discover.Entry, call: Callable[[], Any], as_json: bool
+) -> tuple[int, MigfixError | None, str]:
+    """CALL on ENTRY's project: its exit code, the error that stopped it, and what it
+    printed (with AS_JSON; else it prints as it goes)."""
+    if entry.error is not None:
+        return entry.error.exit_code, entry.error, ""
+    ctx.meta[PROJECT_KEY] = entry.project
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out) if as_json else contextlib.nullcontext():
+            rv = call()
+    except MigfixError as exc:
+        return exc.exit_code, exc, out.getvalue()
+    return (rv if isinstance(rv, int) else EXIT_OK), None, out.getvalue()
+
+
+def _json_record(
+    sel: discover.Selection,
+    entry: discover.Entry,
+    code: int,
+    error: MigfixError | None,
+    printed: str,
+) -> dict[str, Any]:
+    """ENTRY's item of the JSON list (see the module doc)."""
+    text = printed.strip()
+    try:
+        result = json.loads(text) if text else None
+    except ValueError:
+        result = text
+    return {
+        "project": entry.label,
+        "config": relpath(entry.config, sel.root),
+        "section": entry.section,
+        "exit_code": code,
+        "result": result,
+        "error": error.message if error is not None else None,
+    }

@@ -29,12 +29,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from migfix.commands import options as declared
 from migfix.errors import GitError, MigfixError, Refusal
 
 # post-commit is there for merges that stopped on conflicts: git runs no post-merge for them,
 # and the merge commit is made later by the user's own `git commit`. post-checkout only
 # notices revisions that moved between two branches (see migfix.write.moves), for databases.
-HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
+HOOK_TYPES: tuple[str, ...] = declared.HOOK_TYPES
 SCRIPT_VERSION = 2
 # From this script version on, every script carries the checksum of what migfix wrote.
 CHECKSUM_SINCE = 2
@@ -111,16 +112,7 @@ def hooks_dir(repo: Path) -> tuple[Path, bool]:
 
 
 def _options(strategy: str | None, commit: bool | None, always: bool) -> tuple[str, ...]:
-    opts: list[str] = []
-    if strategy is not None:
-        opts += ["--strategy", strategy]
-    if commit is True:
-        opts.append("--commit")
-    elif commit is False:
-        opts.append("--no-commit")
-    if always:
-        opts.append("--always")
-    return tuple(opts)
+    return declared.hook_run_argv({"strategy": strategy, "commit": commit, "always": always})
 
 
 def render_script(
@@ -311,7 +303,7 @@ def hook_guard(
     if hook_type == "post-rewrite":
         # After `git commit --amend` there is nothing for migfix to do.
         return f"[ {argv[0]} = rebase ] && {guard}"
-    if hook_type == "post-merge" and "--always" not in options:
+    if hook_type == "post-merge" and declared.ALWAYS.long not in options:
         # Python starts only when the merge changed an Alembic config, a heads.lock or a
         # line that can move the revision graph; any other merge costs two `git diff`s.
         guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"
