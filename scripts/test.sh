@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Set up a virtualenv with the test extra, fetch the real-graph corpus (cached outside
-# the repository), and run the whole test suite. Usage: bash scripts/test.sh [pytest args]
+# Set up a virtualenv with the dev extra (the tests' packages and the linters), fetch the
+# real-graph corpus (cached outside the repository), and run the whole test suite.
+# Usage: bash scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 VENV="${MIGFIX_VENV:-.venv}"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e '.[test]'
+# The dev extra: the test extra plus the linters and release checks .ci/run runs after.
+"$VENV/bin/python" -m pip install -q -e '.[dev]'
 
 # Real projects' migration folders (never committed): downloaded once into a cache.
 FETCH="../shared/corpus/fetch.sh"

@@ -207,3 +207,23 @@ def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
     for picture in pictures:
         body = picture.split("\n```", 1)[0]
         assert "==>" not in body and "migfix:" not in body
+
+
+# An array expanded as "${a[@]}" with nothing in it: an "unbound variable" under set -u in
+# bash before 4.4, which macOS runners still have (3.2). No bash 3.2 is at hand to run the
+# steps with (bash 5's BASH_COMPAT does not bring the error back), so the form is checked.
+_BARE_ARRAY = re.compile(r'(?<!\[@\]\+)"\$\{(\w+)\[@\]\}"')
+
+
+def test_every_array_in_the_action_expands_safely_under_bash_3_2() -> None:
+    scripts = [s["run"] for s in ACTION["runs"]["steps"] if "run" in s]
+    code = [ln for text in scripts for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    assert any("[@]" in ln for ln in code)  # the arrays are still there to check
+    bare = [ln.strip() for ln in code if _BARE_ARRAY.search(ln)]
+    assert bare == [], 'expand arrays as ${a[@]+"${a[@]}"}: ' + "; ".join(bare)
+    # The safe form expands an empty array to no word and a full one to its elements.
+    probe = 'set -u; a=(); b=(x "y z"); printf "<%s>" ${a[@]+"${a[@]}"} ${b[@]+"${b[@]}"}'
+    assert (
+        subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True).stdout
+        == "<x><y z>"
+    )

@@ -109,8 +109,10 @@ def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path
     runner = runner_checkout(team, "feature-a")
     tip = server(team, "feature-a")
     event = pr_event(7, "feature-a")
+    # ci fix gets only the options that find the project (it has no --strict).
+    inputs = {"fix": "rebase", "args": "-c alembic.ini --strict"}
     proc, summary, output = run_step(
-        "Fix migrations", runner, tmp_path, inputs={"fix": "rebase"}, github=event
+        "Fix migrations", runner, tmp_path, inputs=inputs, github=event
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert output == "status=0\n"
@@ -121,7 +123,7 @@ def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path
     assert summary.count("```mermaid") == 2
     # The check step that follows sees the fixed branch.
     proc, summary, output = run_step(
-        "Check migrations", runner, tmp_path, inputs={"fix": "rebase"}, github=event
+        "Check migrations", runner, tmp_path, inputs=inputs, github=event
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert summary == "### migfix: migrations OK against origin/main\n"

@@ -150,22 +150,52 @@ def test_nothing_to_fix_changes_nothing(
     assert git(again, "rev-parse", "HEAD") == tip
 
 
-def test_a_push_that_raced_in_is_not_overwritten(
+def more_work(team: Team, branch: str) -> str:
+    """Alice commits more on BRANCH and pushes it to ``BRANCH-next``; returns that commit."""
+    alice = team.alice.root
+    git(alice, "checkout", "-q", branch)
+    (alice / "NOTES").write_text("more work\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "more work")
+    git(alice, "push", "-q", "origin", f"HEAD:refs/heads/{branch}-next")
+    return git(alice, "rev-parse", "HEAD")
+
+
+def test_a_push_made_before_the_job_ran_is_not_overwritten(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     team = branches(tmp_path)
     clone = checkout(team, "feature-a", "ci")
     # Alice pushes again while the job is queued on the older commit.
-    alice = team.alice.root
-    git(alice, "checkout", "-q", "feature-a")
-    (alice / "NOTES").write_text("more work\n")
-    git(alice, "add", "NOTES")
-    git(alice, "commit", "-q", "-m", "more work")
-    git(alice, "push", "-q", "origin", "feature-a")
-    theirs = server(team, "feature-a")
+    theirs = more_work(team, "feature-a")
+    git(team.remote, "update-ref", "refs/heads/feature-a", theirs)
+    rc, out, err = ci_fix(capsys, monkeypatch, clone)
+    assert rc == 1
+    assert f"origin/feature-a is at {theirs[:12]}, not at the checked-out commit" in err
+    assert "nothing was changed" in err and out == ""
+    assert server(team, "feature-a") == theirs
+    assert git(clone, "status", "--porcelain") == ""
+
+
+def test_a_push_that_lands_during_the_run_is_not_overwritten(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = branches(tmp_path)
+    clone = checkout(team, "feature-a", "ci")
+    theirs = more_work(team, "feature-a")
+    # Alice's push lands on the server just before ours: the server's hook moves the branch
+    # as our push arrives (outside git's quarantine, as a concurrent push would).
+    hook = team.remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"env -u GIT_QUARANTINE_PATH git update-ref refs/heads/feature-a {theirs}\n"
+        "cat >/dev/null\n"
+    )
+    hook.chmod(0o755)
     rc, _, err = ci_fix(capsys, monkeypatch, clone)
     assert rc == 1
-    assert "moved while migfix fixed it" in err and "nothing was pushed" in err
+    assert f"origin/feature-a moved while migfix fixed it (it is at {theirs[:12]} now" in err
+    assert "nothing was pushed" in err
     assert server(team, "feature-a") == theirs
 
 

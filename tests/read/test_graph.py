@@ -12,7 +12,8 @@ from graphgen import GenGraph, graphs, render_project
 from hypothesis import HealthCheck, given, settings
 
 from migfix.project.config import find_project
-from migfix.read.graph import Graph, Problem, read_graph
+from migfix.read.checks import Problem, problems
+from migfix.read.graph import Graph, read_graph
 from migfix.read.scan import Field, RevisionFile, Unknown, Value, scan_locations
 
 V = Path("/p/versions")
@@ -115,7 +116,7 @@ def test_unlabelled_heads_from_one_base_are_a_problem() -> None:
     g = Graph([rf("a"), rf("b", ("a",)), rf("c", ("a",))])
     assert g.head_groups() == [("b", "c")]
     assert g.unintended_heads() == ("b", "c")
-    [p] = [p for p in g.problems() if p.code == "multiple-heads"]
+    [p] = [p for p in problems(g) if p.code == "multiple-heads"]
     assert p.message == (
         "2 heads without branch labels: b (b.py), c (c.py); `alembic upgrade head` fails on "
         "this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), or list them "
@@ -132,7 +133,7 @@ def test_unlabelled_heads_from_separate_bases_are_a_problem() -> None:
 def test_heads_with_different_labels_are_intended() -> None:
     g = Graph([rf("a", labels=("billing",)), rf("b", ("a",)), rf("x", labels=("auth",))])
     assert g.head_groups() == []
-    assert g.problems() == []
+    assert problems(g) == []
 
 
 def test_two_heads_under_the_same_label_are_a_problem() -> None:
@@ -145,7 +146,7 @@ def test_two_heads_under_the_same_label_are_a_problem() -> None:
         ]
     )
     assert g.head_groups() == [("b", "c")]
-    [p] = [p for p in g.problems() if p.code == "multiple-heads"]
+    [p] = [p for p in problems(g) if p.code == "multiple-heads"]
     assert p.message.startswith("2 heads under branch label 'billing': b (b.py), c (c.py);")
 
 
@@ -165,7 +166,7 @@ def test_unknown_labels_are_only_a_warning() -> None:
     )
     assert g.head_groups() == []
     assert g.unknown_label_heads() == ("e", "c")
-    assert codes(g.problems()) == [("unknown-labels", "warning", "c.py", 10)]
+    assert codes(problems(g)) == [("unknown-labels", "warning", "c.py", 10)]
 
 
 # -- problems ------------------------------------------------------------------------------
@@ -173,11 +174,11 @@ def test_unknown_labels_are_only_a_warning() -> None:
 
 def test_unknown_parent() -> None:
     g = Graph([rf("a"), rf("b", ("gone",))])
-    assert [(p.code, p.revisions, p.line) for p in g.problems()] == [
+    assert [(p.code, p.revisions, p.line) for p in problems(g)] == [
         ("unknown-parent", ("b", "gone"), 11),
         ("multiple-heads", ("a", "b"), 10),
     ]
-    assert g.problems()[0].message == (
+    assert problems(g)[0].message == (
         "down_revision names 'gone', which no revision file declares. Restore the missing "
         "file, or point down_revision at an existing revision."
     )
@@ -191,8 +192,8 @@ def test_unknown_dependency_but_a_branch_label_is_fine() -> None:
             rf("y", ("x",), deps=("nope", "a")),
         ]
     )
-    assert codes(g.problems()) == [("unknown-dependency", "error", "y.py", 13)]
-    assert g.problems()[0].message == (
+    assert codes(problems(g)) == [("unknown-dependency", "error", "y.py", 13)]
+    assert problems(g)[0].message == (
         "depends_on names 'nope', which is neither a revision nor a branch label. Fix the id, "
         "or restore the missing revision."
     )
@@ -201,25 +202,25 @@ def test_unknown_dependency_but_a_branch_label_is_fine() -> None:
 def test_duplicate_revision_id() -> None:
     files = [rf("a"), rf("b", ("a",)), rf("b", ("a",), name="b_copy.py")]
     g = Graph(files, root=Path("/p"))
-    assert codes(g.problems()) == [("duplicate-revision", "error", "b_copy.py", 10)]
+    assert codes(problems(g)) == [("duplicate-revision", "error", "b_copy.py", 10)]
     assert g.nodes["b"].path.name == "b_copy.py"  # the later file wins, as in Alembic
     # Named relative to the project root, like every other message.
-    assert g.problems()[0].message == (
+    assert problems(g)[0].message == (
         "revision 'b' is also declared in versions/b.py; Alembic keeps only one of them. "
         "Give one file a new id (and repoint its children)."
     )
     # A graph built without a root (no project) can only name the file by its full path.
-    assert "is also declared in /p/versions/b.py;" in Graph(files).problems()[0].message
+    assert "is also declared in /p/versions/b.py;" in problems(Graph(files))[0].message
 
 
 def test_duplicate_label() -> None:
     g = Graph([rf("a", labels=("x",)), rf("b", labels=("x",))])
-    assert codes(g.problems())[0] == ("duplicate-label", "error", "b.py", 12)
+    assert codes(problems(g))[0] == ("duplicate-label", "error", "b.py", 12)
 
 
 def test_cycle_message_names_the_chain() -> None:
     g = Graph([rf("base"), rf("a", ("c",)), rf("b", ("a",)), rf("c", ("b",)), rf("d", ("a",))])
-    cycles = [p for p in g.problems() if p.code == "cycle"]
+    cycles = [p for p in problems(g) if p.code == "cycle"]
     assert len(cycles) == 1
     assert cycles[0].message == (
         "revisions form a cycle through down_revision: a -> c -> b -> a. Alembic cannot order "
@@ -231,23 +232,23 @@ def test_cycle_message_names_the_chain() -> None:
 
 def test_self_reference() -> None:
     g = Graph([rf("a"), rf("b", ("b", "a"))])
-    assert [p.code for p in g.problems()] == ["self-reference"]
-    assert g.problems()[0].message == (
+    assert [p.code for p in problems(g)] == ["self-reference"]
+    assert problems(g)[0].message == (
         "revision b names itself in down_revision. Point it at its real parent."
     )
     dep = Graph([rf("a", deps=("a",))])
-    assert [p.code for p in dep.problems()] == ["self-reference"]
+    assert [p.code for p in problems(dep)] == ["self-reference"]
 
 
 def test_revises_mismatch_is_a_warning() -> None:
     g = Graph([rf("a"), rf("b", ("a",)), rf("c", ("b",), revises=("a",))])
-    assert codes(g.problems()) == [("revises-mismatch", "warning", "c.py", 3)]
-    assert g.problems()[0].message == (
+    assert codes(problems(g)) == [("revises-mismatch", "warning", "c.py", 3)]
+    assert problems(g)[0].message == (
         "the docstring says 'Revises: a' but down_revision is b. Alembic uses down_revision; "
         "fix the header so people reading the file are not misled."
     )
     ok = Graph([rf("a", revises=()), rf("m", ("a",), revises=("a",))])
-    assert ok.problems() == []
+    assert problems(ok) == []
 
 
 # -- differential: migfix == Alembic ---------------------------------------------------------
@@ -314,7 +315,7 @@ def test_generated_graphs_flask_template(
 
 def test_allow_heads_naming_no_revision_is_a_warning() -> None:
     g = Graph([rf("a"), rf("b", ("a",))], allow_heads=("b", "zz99"))
-    [problem] = g.problems()
+    [problem] = problems(g)
     assert (problem.code, problem.severity, problem.path) == (
         "unknown-allowed-head",
         "warning",
@@ -328,13 +329,13 @@ def test_allow_heads_naming_no_revision_is_a_warning() -> None:
 
 def test_a_merge_parent_that_is_an_ancestor_of_another_is_an_error() -> None:
     g = Graph([rf("a"), rf("b", ("a",)), rf("c", ("b",)), rf("m", ("a", "c"))])
-    assert codes(g.problems()) == [("redundant-parent", "error", "m.py", 11)]
-    assert g.problems()[0].message == (
+    assert codes(problems(g)) == [("redundant-parent", "error", "m.py", 11)]
+    assert problems(g)[0].message == (
         "merge revision m names a and c, but a is an ancestor of c, so `alembic downgrade` "
         'cannot walk down from here ("Ambiguous walk"). Remove a from its down_revision.'
     )
-    assert g.problems()[0].revisions == ("m", "a", "c")
-    assert diamond().problems() == []
+    assert problems(g)[0].revisions == ("m", "a", "c")
+    assert problems(diamond()) == []
 
 
 # -- the hook's second look: compile only what a quick read did not --------------------------
@@ -374,7 +375,7 @@ def test_checked_compiles_only_the_files_the_quick_read_did_not(
     versions, broken = _quick_read_then_break(tmp_path, monkeypatch)
     quick = Graph(scan_locations([versions], recursive=False, full=False), allow_heads=["x"])
     assert not next(f for f in quick.files if f.path == broken).issues
-    assert quick.problems() and quick.heads == ("bbbb0004",)  # allow_heads names no revision
+    assert problems(quick) and quick.heads == ("bbbb0004",)  # allow_heads names no revision
 
     compiled: list[Path] = []
     real_scan = scan.scan_file
@@ -394,7 +395,7 @@ def test_checked_compiles_only_the_files_the_quick_read_did_not(
     assert full.nodes == fresh.nodes
     assert (full.heads, full.bases, full.children) == (fresh.heads, fresh.bases, fresh.children)
     assert full.topological_order() == fresh.topological_order()
-    assert full.problems() == fresh.problems() != quick.problems()
+    assert problems(full) == problems(fresh) != problems(quick)
     assert full.allow_heads == quick.allow_heads
     assert checked(full) is full  # nothing left to compile: the same graph
     # The quick graph is left as it was.
@@ -416,4 +417,4 @@ def test_checked_builds_the_graph_again_when_a_file_changed_since_the_quick_read
     fresh = Graph(scan_locations([versions], recursive=False, cache=False))
     assert full.nodes["bbbb0003"].down == ("bbbb0002",) != quick.nodes["bbbb0003"].down
     assert full.children == fresh.children
-    assert full.problems() == fresh.problems()
+    assert problems(full) == problems(fresh)

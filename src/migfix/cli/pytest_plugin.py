@@ -191,11 +191,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _check_graph(project: Project) -> None:
+    from migfix.read import checks
     from migfix.read.graph import read_graph
     from migfix.report import formats as report
 
     graph = read_graph(project)
-    problems = [p for p in graph.problems() if p.severity == "error"]
+    problems = [p for p in checks.problems(graph) if p.severity == "error"]
     if problems:
         raise MigfixFailure(
             report.problems_text(project, problems) + "\n" + report.summary(problems, graph)

@@ -67,6 +67,10 @@ class _Run:
     before: Graph
     lines: list[str] = field(default_factory=list)
     moved: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
+    merge_revisions: tuple[str, ...] = ()
+    written: list[Path] = field(default_factory=list)
+    """Every file the fix wrote or deleted: only these are staged with the base's merge (a
+    stray ``__pycache__`` from an earlier step of the job is not committed)."""
     after: Graph | None = None
 
 
@@ -127,6 +131,8 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
     if not before.unintended_heads() and lock_trouble is None:
         echo(f"Nothing to fix: merging {branch} into {base} leaves one head per branch label.")
         return EXIT_OK
+    if opts.push:
+        _refuse_behind(repo, opts.remote, branch, tip)
     run = _Run(project, base, branch, own, before)
     if lock_trouble:
         run.lines.append(lock_trouble)
@@ -137,7 +143,7 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
         if merging:
             gitops.abort_merge(repo)  # the checkout as it was: files and git state
         raise
-    gitops.commit(repo, _touched_paths(project), _commit_message(run))
+    gitops.commit(repo, run.written, _commit_message(run))
     _refuse_if_base_touched(run, repo, {f.path for f in base_files})
     run.after = read_graph(project)
     return _deliver(run, repo, tip, opts, echo=echo, err=err)
@@ -150,6 +156,20 @@ def _refuse_uncommitted(project: Project, repo: Path) -> None:
         raise Refusal(
             f"migfix ci fix commits what it changes, and the migrations have uncommitted "
             f"changes ({names}). Commit or stash them, then run it again."
+        )
+
+
+def _refuse_behind(repo: Path, remote: str, branch: str, tip: str) -> None:
+    """Stop before any work when the branch on the server is not the checked-out commit:
+    the push would have to overwrite it. (A push landing during the run is caught by the
+    push's lease.)"""
+    now = gitops.remote_branch_sha(repo, remote, branch)
+    if now is not None and now != tip:
+        raise CannotFix(
+            f"{remote}/{branch} is at {now[:12]}, not at the checked-out commit {tip[:12]}, so "
+            "a fix made here could only be pushed by overwriting it; nothing was changed. If "
+            "someone pushed since this job started, the run for that push fixes it; otherwise "
+            "check out the branch's tip (not a merge result) and run again."
         )
 
 
@@ -198,7 +218,9 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
         _rebase(run)
     else:
         _merge(run)
-    if heads_lock.enabled(project) and heads_lock.update(project) is not None:
+    lock_written = heads_lock.update(project) if heads_lock.enabled(project) else None
+    if lock_written is not None:
+        run.written.append(lock_written)
         rel = project.relpath(heads_lock.lock_path(project))
         run.lines.append(f"Updated the heads lock {rel}.")
 
@@ -211,7 +233,7 @@ def _rebase(run: _Run) -> None:
     plan = rebase.plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
     if not plan.changed:
         return
-    rebase.apply(plan, by=BY)
+    run.written += rebase.apply(plan, by=BY)
     run.moved = [(m.revision, m.old_parents, m.new_parents) for m in plan.moves]
     run.lines.append(rebase.render(plan))
 
@@ -222,6 +244,8 @@ def _merge(run: _Run) -> None:
 
     outcome = merge_run.merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
     if outcome.changed:
+        run.written += outcome.written
+        run.merge_revisions = tuple(m.revision for m in outcome.plan.merges)
         run.lines.append(outcome.text(review=False))
 
 
@@ -250,8 +274,10 @@ def _commit_message(run: _Run) -> str:
         title = f"Rebase migrations onto {run.base}: " + ", ".join(
             f"{r} ({_ids(old)} -> {_ids(new)})" for r, old, new in run.moved
         )
-    elif any(line.startswith("Created merge revision") for line in run.lines):
-        title = f"Merge migration heads of {run.base} and {run.branch}"
+    elif run.merge_revisions:
+        title = f"Merge migration heads of {run.base} and {run.branch}: " + ", ".join(
+            run.merge_revisions
+        )
     else:
         title = f"Update the heads lock for {run.base}"
     body = "\n".join(run.lines)

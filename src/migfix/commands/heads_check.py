@@ -6,23 +6,28 @@ call these, so the two paths print the same thing. ECHO prints one line of outpu
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from migfix.errors import EXIT_OK, EXIT_PROBLEMS
+from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from migfix.project.config import Project
+
+if TYPE_CHECKING:
+    from migfix.read.graph import Graph
 
 Echo = Callable[[str], None]
 
 
 def heads(project: Project, *, as_json: bool, verbose: bool, echo: Echo) -> int:
     """``migfix heads``: exit 1 if some heads are unintended, 2 if some are unknowable."""
-    from migfix.read import certain_heads as sureheads
+    from migfix.read import certain_heads
     from migfix.read.graph import read_graph
     from migfix.report import formats as report
 
     graph = read_graph(project, full=False)  # printing only: `check` tells what won't load
-    if sureheads.unsure(graph):
-        return sureheads.print_heads(project, graph, as_json=as_json, verbose=verbose, echo=echo)
+    if certain_heads.unsure(graph):
+        return _unsure_heads(project, graph, as_json=as_json, verbose=verbose, echo=echo)
     if as_json:
         echo(report.dumps(report.heads_json(project, graph)))
     else:
@@ -30,6 +35,32 @@ def heads(project: Project, *, as_json: bool, verbose: bool, echo: Echo) -> int:
         if text:
             echo(text)
     return EXIT_PROBLEMS if graph.unintended_heads() else EXIT_OK
+
+
+def _unsure_heads(
+    project: Project, graph: Graph, *, as_json: bool, verbose: bool, echo: Echo
+) -> int:
+    """``migfix heads`` when some value is unreadable: the sure heads on stdout, the
+    unreadable values on stderr, exit 2 (a wrong list of heads is worse than none)."""
+    from migfix.read import certain_heads
+    from migfix.report import formats as report
+
+    unknown = certain_heads.unsure(graph)
+    sure = certain_heads.sure_heads(graph)
+    if as_json:
+        data = report.heads_json(project, graph, only=sure)
+        data["ok"] = False
+        data["unsure"] = [
+            {"path": project.relpath(u.path), "line": u.line, "name": u.name, "source": u.source}
+            for u in unknown
+        ]
+        echo(report.dumps(data))
+    else:
+        text = report.heads_text(graph, verbose=verbose, only=sure)
+        if text:
+            echo(text)
+    print(f"migfix: {certain_heads.explain(project.relpath, unknown, sure)}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def check(
@@ -43,6 +74,7 @@ def check(
     echo: Echo,
 ) -> int:
     """``migfix check``: every problem at once; exit 1 if any fails."""
+    from migfix.read import checks
     from migfix.read.graph import read_graph
     from migfix.report import formats as report
 
@@ -53,7 +85,7 @@ def check(
     else:
         g = read_graph(project)
     del deep  # the scan compiles every file (once per change: the scan cache keeps it)
-    problems = g.problems()
+    problems = checks.problems(g)
     if against:
         from migfix.plan import overlap
 

@@ -16,29 +16,11 @@ from migfix.errors import Refusal
 from migfix.plan.merge import MergeOptions, MergePlan, build_changes, plan_merge
 from migfix.plan.settled import classify
 from migfix.project.config import Project
+from migfix.read import checks
 from migfix.read.graph import Graph, read_graph
 from migfix.write.fileio import FileChange, apply_changes, unified_diffs
 
 REVIEW = "Review the result and commit it; `migfix check` now passes."
-
-# Faults that make any rewrite unsafe: the graph itself cannot be trusted, or Alembic
-# would not load it the way migfix reads it. Only their error-severity problems block
-# (a non-literal branch_labels is a warning and does not).
-BLOCKING = (
-    "unparseable",
-    "unreadable",
-    "conflict-markers",
-    "missing-revision",
-    "missing-down-revision",
-    "non-literal",
-    "unknown-dependency",
-    "duplicate-revision",
-    "duplicate-label",
-    "cycle",
-    "self-reference",
-    "unknown-parent",
-    "bad-value",
-)
 
 
 @dataclass
@@ -120,9 +102,7 @@ def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None
 
 def refuse_broken(project: Project, graph: Graph, *, ignore: Sequence[str] = ()) -> None:
     blocking = [
-        p
-        for p in graph.problems()
-        if p.code in BLOCKING and p.severity == "error" and p.code not in ignore
+        p for p in checks.problems(graph) if checks.blocks_writes(p) and p.code not in ignore
     ]
     if blocking:
         first = blocking[0]
@@ -296,10 +276,10 @@ def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:
     files = [replaced.pop(str(f.path), f) for f in graph.files if str(f.path) not in deleted]
     files.extend(replaced.values())
     after = Graph(files, allow_heads=graph.allow_heads, root=graph.root)
-    before_codes = {(p.code, p.path) for p in graph.problems()}
+    before_codes = {(p.code, p.path) for p in checks.problems(graph)}
     new_faults = [
         p
-        for p in after.problems()
+        for p in checks.problems(after)
         if p.severity == "error" and (p.code, p.path) not in before_codes
     ]
     if new_faults:  # pragma: no cover - would be a bug in the planner

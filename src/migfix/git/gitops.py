@@ -741,11 +741,12 @@ def take_theirs(repo_root: Path, path: Path) -> None:
     _check(repo_root, "add", "--", spec)
 
 
-def commit(repo_root: Path, under: Sequence[Path], message: str) -> str:
-    """Stage every change under UNDER and commit the index (a merge in progress becomes a
+def commit(repo_root: Path, paths: Sequence[Path], message: str) -> str:
+    """Stage PATHS (written or deleted) and commit the index (a merge in progress becomes a
     merge commit); returns the new commit's sha. Without a configured identity, the commit
     is made as ``migfix``."""
-    _check(repo_root, "add", "--all", "--", *_pathspecs(repo_root, under))
+    if paths:
+        _check(repo_root, "add", "--all", "--", *_pathspecs(repo_root, paths))
     identity: tuple[str, ...] = ()
     if _run(repo_root, "var", "GIT_COMMITTER_IDENT").returncode != 0:
         identity = ("-c", "user.name=migfix", "-c", "user.email=migfix@users.noreply.github.com")

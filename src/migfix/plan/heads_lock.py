@@ -26,7 +26,8 @@ from pathlib import Path
 
 from migfix.errors import ConfigError, Refusal
 from migfix.project.config import Project, relpath
-from migfix.read.graph import Graph, Problem
+from migfix.read.checks import LOCK_OUT_OF_DATE, Problem
+from migfix.read.graph import Graph
 from migfix.write.fileio import FileChange, apply_changes
 
 LOCK_NAME = "heads.lock"
@@ -100,9 +101,7 @@ def problem(project: Project, graph: Graph) -> Problem | None:
         return None
     what = "does not exist" if found.old is None else "does not match the revision graph"
     expected = (found.new or b"").decode("utf-8")
-    return Problem(
-        "lock-out-of-date",
-        "error",
+    return LOCK_OUT_OF_DATE.problem(
         f"the heads lock {what}; run `migfix lock update` (or `migfix merge` if there are "
         f"several heads) and commit it. Expected content:\n{expected}",
         path,

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migfix.errors import EXIT_PROBLEMS, Refusal
-from migfix.read.graph import Graph, Problem, reachable
+from migfix.read.checks import OVERLAP, Problem
+from migfix.read.graph import Graph, reachable
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -415,7 +416,7 @@ def problems(overlaps: Sequence[Overlap], where: Callable[[str], Path | None]) -
     for ov in overlaps:
         rev, touch = ov.second[-1]
         revs = tuple(dict.fromkeys(r for r, _ in (*ov.first, *ov.second)))
-        out.append(Problem("overlap", "warning", message(ov), where(rev), touch.line, revs))
+        out.append(OVERLAP.problem(message(ov), where(rev), touch.line, revs))
     return out
 
 

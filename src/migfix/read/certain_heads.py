@@ -8,13 +8,10 @@ be, and names the files it cannot read, instead of a wrong answer.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from migfix.errors import EXIT_USAGE
-from migfix.project.config import Project
 from migfix.read.graph import Graph
 from migfix.read.scan import Unknown
 
@@ -81,33 +78,3 @@ def explain(rel: Callable[[Path], str], unknown: Sequence[Unsure], sure: Sequenc
         f"the file ({listing}). {shown}. Write the revision ids as string literals (see "
         "`migfix check`), then run migfix heads again."
     )
-
-
-def print_heads(
-    project: Project,
-    graph: Graph,
-    *,
-    as_json: bool,
-    verbose: bool,
-    echo: Callable[[str], None] = print,
-) -> int:
-    """``migfix heads`` when some value is unreadable: the sure heads on stdout, the
-    unreadable values on stderr, exit 2 (a wrong list of heads is worse than none)."""
-    from migfix.report import formats as report
-
-    unknown = unsure(graph)
-    sure = sure_heads(graph)
-    if as_json:
-        data = report.heads_json(project, graph, only=sure)
-        data["ok"] = False
-        data["unsure"] = [
-            {"path": project.relpath(u.path), "line": u.line, "name": u.name, "source": u.source}
-            for u in unknown
-        ]
-        echo(report.dumps(data))
-    else:
-        text = report.heads_text(graph, verbose=verbose, only=sure)
-        if text:
-            echo(text)
-    print(f"migfix: {explain(project.relpath, unknown, sure)}", file=sys.stderr)
-    return EXIT_USAGE

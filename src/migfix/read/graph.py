@@ -9,29 +9,22 @@ Semantics follow Alembic's ``RevisionMap`` (``alembic/script/revision.py``):
 * when two files declare the same id, the later file wins (Alembic warns and
   overwrites), and migfix reports it as an error.
 
-Unlike ``RevisionMap`` it never raises on a broken graph: every fault becomes a
-:class:`Problem`, so ``migfix check`` can report all of them at once.
+Unlike ``RevisionMap`` it never raises on a broken graph: it keeps what it found (duplicate
+ids, loops, unknown parents) for ``checks``, which turns every fault into a ``Problem``, so
+``migfix check`` can report all of them at once.
 """
 
 from __future__ import annotations
 
 import copy
+import heapq
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
 
 from migfix.project.config import Project, relpath
+from migfix.read import scan
 from migfix.read.scan import RevisionFile, Unknown
-
-
-class Problem(NamedTuple):
-    code: str
-    severity: str  # "error" or "warning"
-    message: str
-    path: Path | None
-    line: int
-    revisions: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -86,7 +79,8 @@ class Graph:
         # Messages name files relative to the project root; without one, by absolute path.
         self.root = root
         self.nodes: dict[str, Node] = {}
-        self._dupes: list[tuple[RevisionFile, Node]] = []
+        self.duplicates: list[tuple[RevisionFile, Node]] = []
+        """(later file, node of the earlier one) for each id declared twice."""
         # Runs for every file of every command (5,000 times on big projects): positional
         # arguments and no per-node temporaries, which halve its cost.
         nodes = self.nodes
@@ -105,25 +99,34 @@ class Graph:
                 None if isinstance(deps, Unknown) else deps,
             )
             if rev in nodes:
-                self._dupes.append((f, nodes[rev]))
+                self.duplicates.append((f, nodes[rev]))
             nodes[rev] = node
         children: dict[str, list[str]] = {rev: [] for rev in nodes}
+        self.unknown_parents: list[tuple[str, str]] = []
+        """(revision, parent) for each ``down_revision`` entry no file declares."""
+        self.own_parents: list[str] = []
+        """Revisions that name themselves in ``down_revision``."""
         for rev, node in nodes.items():
             down = node.down
             # A parent named twice is one edge; a merge is the only place that can happen.
             for parent in down if len(down) < 2 else dict.fromkeys(down):
-                if parent != rev and parent in children:
-                    children[parent].append(rev)
+                if parent in children:
+                    if parent != rev:
+                        children[parent].append(rev)
+                    else:
+                        self.own_parents.append(rev)
+                else:
+                    self.unknown_parents.append((rev, parent))
         self.children = children
         self.heads: tuple[str, ...] = tuple(r for r, kids in self.children.items() if not kids)
         self.bases: tuple[str, ...] = tuple(r for r, n in self.nodes.items() if not n.down)
         self._labels: dict[str, frozenset[str] | None] | None = None
         self._order: list[str] | None = None
-        self._problems: list[Problem] | None = None
         self._ancestors: dict[str, frozenset[str]] = {}
         # Most projects have no branch labels at all: then every effective label set
         # is empty and nothing needs computing.
-        self._has_labels = any(n.labels is None or n.labels for n in self.nodes.values())
+        self.has_labels = any(n.labels is None or n.labels for n in self.nodes.values())
+        """Whether any revision declares branch labels (or ones that are not literal)."""
 
     # -- structure -----------------------------------------------------------------
 
@@ -188,8 +191,6 @@ class Graph:
             for kid in kids:
                 pending[kid] += 1
         order_index = {r: i for i, r in enumerate(self.nodes)}
-        import heapq
-
         ready = [(order_index[r], r) for r, k in pending.items() if k == 0]
         heapq.heapify(ready)
         out: list[str] = []
@@ -204,7 +205,7 @@ class Graph:
 
     def effective_labels(self, rev: str) -> frozenset[str] | None:
         """Labels that apply to ``rev``: its own and its ancestors'. None if any is unknown."""
-        if not self._has_labels:
+        if not self.has_labels:
             return frozenset() if rev in self.nodes else None
         if self._labels is None:
             self._labels = {}
@@ -262,195 +263,23 @@ class Graph:
 
     # -- faults ----------------------------------------------------------------------
 
-    def _name(self, path: Path) -> str:
+    def display_path(self, path: Path) -> str:
         """PATH as a message names it: relative to the project root when there is one."""
         return str(path) if self.root is None else relpath(path, self.root)
 
-    def problems(self) -> list[Problem]:
-        """Every fault, computed once per graph (a copy each call: callers extend it)."""
-        if self._problems is None:
-            self._problems = self._find_problems()
-        return list(self._problems)
-
-    def _find_problems(self) -> list[Problem]:
-        out: list[Problem] = []
-        for f in self.files:
-            for issue in f.issues:
-                out.append(
-                    Problem(
-                        issue.code,
-                        issue.severity,
-                        issue.message,
-                        f.path,
-                        issue.line,
-                        (f.revision,) if f.revision else (),
-                    )
-                )
-        for later, earlier in self._dupes:
-            out.append(
-                Problem(
-                    "duplicate-revision",
-                    "error",
-                    f"revision '{later.revision}' is also declared in "
-                    f"{self._name(earlier.path)}; Alembic keeps only one of them. Give one file "
-                    "a new id (and repoint its children).",
-                    later.path,
-                    later.revision_line,
-                    (later.revision or "",),
-                )
-            )
-        label_owner: dict[str, Node] = {}
-        for node in self.nodes.values():
-            for label in node.labels or ():
-                if label in label_owner:
-                    owner = label_owner[label]
-                    out.append(
-                        Problem(
-                            "duplicate-label",
-                            "error",
-                            f"branch label '{label}' is already used by revision "
-                            f"{owner.revision} ({self._name(owner.path)}); Alembic "
-                            "refuses to load this. Rename one of the labels.",
-                            node.path,
-                            node.file.branch_labels.line,
-                            (node.revision,),
-                        )
-                    )
-                else:
-                    label_owner[label] = node
-        for node in self.nodes.values():
-            if node.revision in node.down:
-                out.append(
-                    Problem(
-                        "self-reference",
-                        "error",
-                        f"revision {node.revision} names itself in down_revision. Point it at "
-                        "its real parent.",
-                        node.path,
-                        node.file.down_revision.line,
-                        (node.revision,),
-                    )
-                )
-            for parent in node.down:
-                if parent not in self.nodes and parent != node.revision:
-                    out.append(
-                        Problem(
-                            "unknown-parent",
-                            "error",
-                            f"down_revision names '{parent}', which no revision file declares. "
-                            "Restore the missing file, or point down_revision at an existing "
-                            "revision.",
-                            node.path,
-                            node.file.down_revision.line,
-                            (node.revision, parent),
-                        )
-                    )
-            for dep in node.deps or ():
-                if dep == node.revision:
-                    out.append(
-                        Problem(
-                            "self-reference",
-                            "error",
-                            f"revision {node.revision} names itself in depends_on.",
-                            node.path,
-                            node.file.depends_on.line,
-                            (node.revision,),
-                        )
-                    )
-                elif dep not in self.nodes and dep not in label_owner:
-                    out.append(
-                        Problem(
-                            "unknown-dependency",
-                            "error",
-                            f"depends_on names '{dep}', which is neither a revision nor a "
-                            "branch label. Fix the id, or restore the missing revision.",
-                            node.path,
-                            node.file.depends_on.line,
-                            (node.revision, dep),
-                        )
-                    )
-            header = node.file.revises
-            if (
-                header is not None
-                and header != node.down  # the usual case, decided without two sets
-                and not isinstance(node.file.down_revision.value, Unknown)
-                and set(header) != set(node.down)
-                and set(header_ids(header)) != set(node.down)
-            ):
-                shown = ", ".join(node.down) or "(none)"
-                out.append(
-                    Problem(
-                        "revises-mismatch",
-                        "warning",
-                        f"the docstring says 'Revises: {', '.join(header)}' but "
-                        f"down_revision is {shown}. Alembic uses down_revision; fix the "
-                        "header so people reading the file are not misled.",
-                        node.path,
-                        node.file.revises_line,
-                        (node.revision,),
-                    )
-                )
-        for rev in sorted(self.allow_heads - self.nodes.keys()):
-            out.append(
-                Problem(
-                    "unknown-allowed-head",
-                    "warning",
-                    f"[tool.migfix] allow_heads lists '{rev}', which no revision declares (a "
-                    "typo, or stale after a merge). Remove it from pyproject.toml.",
-                    None,
-                    0,
-                    (rev,),
-                )
-            )
-        out.extend(self._cycle_problems())
-        out.extend(self._redundant_parent_problems())
-        out.extend(self._head_problems())
-        return out
-
-    def _redundant_parent_problems(self) -> list[Problem]:
-        """Merges one of whose parents is an ancestor of another: Alembic cannot walk them
-        down (``alembic downgrade -1`` fails with "Ambiguous walk")."""
-        out: list[Problem] = []
-        below: dict[str, set[str]] = {}
-        for node in self.nodes.values():
-            if len(node.down) < 2:
-                continue  # no merge (the common case: skipped without building anything)
-            parents = [
-                p for p in dict.fromkeys(node.down) if p in self.nodes and p != node.revision
-            ]
-            if len(parents) < 2:
+    def cycles(self) -> list[list[str]]:
+        """Each loop of ``down_revision`` links, once, as the revisions on it in walk order."""
+        order = self.topological_order()
+        if len(order) == len(self.nodes):
+            return []  # every revision placed: no loop
+        placed = set(order)
+        loops: list[list[str]] = []
+        on_loop: set[str] = set()
+        for start in (r for r in self.nodes if r not in placed):
+            if start in on_loop:
                 continue
-            for q in parents:
-                if q not in below:
-                    below[q] = self.ancestors(q)
-            for p in parents:
-                later = next((q for q in parents if q != p and p in below[q]), None)
-                if later is None:
-                    continue
-                out.append(
-                    Problem(
-                        "redundant-parent",
-                        "error",
-                        f"merge revision {node.revision} names {p} and {later}, but {p} is "
-                        f"an ancestor of {later}, so `alembic downgrade` cannot walk down "
-                        f'from here ("Ambiguous walk"). Remove {p} from its down_revision.',
-                        node.path,
-                        node.file.down_revision.line,
-                        (node.revision, p, later),
-                    )
-                )
-        return out
-
-    def _cycle_problems(self) -> list[Problem]:
-        placed = set(self.topological_order())
-        stuck = [r for r in self.nodes if r not in placed]
-        out: list[Problem] = []
-        reported: set[str] = set()
-        for start in stuck:
-            if start in reported:
-                continue
-            # Walk parents inside the stuck set until a revision repeats: that loop
-            # is a cycle. Stuck revisions outside loops merely descend from one.
+            # Walk parents among the unplaced until a revision repeats: that loop is a
+            # cycle. Unplaced revisions outside loops merely descend from one.
             path: list[str] = []
             index: dict[str, int] = {}
             r: str | None = start
@@ -468,73 +297,10 @@ class Graph:
             if r is None:
                 continue
             loop = path[index[r] :]
-            if reported.intersection(loop):
-                continue
-            reported.update(loop)
-            first = self.nodes[loop[0]]
-            chain = " -> ".join([*loop, loop[0]])
-            out.append(
-                Problem(
-                    "cycle",
-                    "error",
-                    f"revisions form a cycle through down_revision: {chain}. Alembic cannot "
-                    "order them; one of these down_revision values is wrong.",
-                    first.path,
-                    first.file.down_revision.line,
-                    tuple(loop),
-                )
-            )
-        return out
-
-    def _head_problems(self) -> list[Problem]:
-        out: list[Problem] = []
-        for group in self.head_groups():
-            nodes = [self.nodes[h] for h in group]
-            labels = self.effective_labels(group[0]) or frozenset()
-            shared = sorted(set.intersection(*(set(self.effective_labels(h) or ()) for h in group)))
-            where = f"under branch label '{shared[0]}'" if shared else "without branch labels"
-            listing = ", ".join(f"{n.revision} ({n.path.name})" for n in nodes)
-            del labels
-            last = nodes[-1]
-            target = f"{shared[0]}@head" if shared else "head"
-            out.append(
-                Problem(
-                    "multiple-heads",
-                    "error",
-                    f"{len(group)} heads {where}: {listing}; `alembic upgrade {target}` fails "
-                    "on this. Run `migfix merge` to join them (or `migfix rebase --onto <ref>`), "
-                    "or list them in [tool.migfix] allow_heads if they are intended.",
-                    last.path,
-                    last.file.revision_line,
-                    group,
-                )
-            )
-        unknown = self.unknown_label_heads()
-        if len(unknown) > 1:
-            n = self.nodes[unknown[-1]]
-            out.append(
-                Problem(
-                    "unknown-labels",
-                    "warning",
-                    f"heads {', '.join(unknown)} carry branch labels that are not literals, so "
-                    "migfix cannot tell whether they are intended; they are treated as intended.",
-                    n.path,
-                    n.file.revision_line,
-                    unknown,
-                )
-            )
-        return out
-
-
-def header_ids(header: Sequence[str]) -> tuple[str, ...]:
-    """The ids a ``Revises:`` header names, however Alembic's template rendered them.
-
-    ``${down_revision | comma,n}`` gives ``a, b`` (nothing for a base); a bare
-    ``${down_revision}`` (pypi/warehouse's template) gives Python's repr: ``None``,
-    ``('a', 'b')``. All of these agree with the same ``down_revision``.
-    """
-    ids = tuple(x for x in (item.strip(" \t()[]'\"") for item in header) if x)
-    return () if ids == ("None",) else ids
+            if not on_loop.intersection(loop):
+                on_loop.update(loop)
+                loops.append(loop)
+        return loops
 
 
 def read_graph(project: Project, *, full: bool = True) -> Graph:
@@ -543,9 +309,7 @@ def read_graph(project: Project, *, full: bool = True) -> Graph:
     ``full=False`` skips compiling each changed file to see whether Python can load it:
     only for commands that print the graph and never act on it (``heads``, ``graph``).
     """
-    from migfix.read.scan import scan_locations
-
-    files = scan_locations(project.version_locations, recursive=project.recursive, full=full)
+    files = scan.scan_locations(project.version_locations, recursive=project.recursive, full=full)
     return Graph(files, allow_heads=project.settings.allow_heads, root=project.root)
 
 
@@ -559,13 +323,11 @@ def checked(graph: Graph) -> Graph:
     here are not stored in the scan cache; right after a merge they are too young to be
     stored anyway.
     """
-    from migfix.read.scan import scan_file
-
     if all(f.checked for f in graph.files):
         return graph
-    files = [f if f.checked else scan_file(f.path, full=True) for f in graph.files]
+    files = [f if f.checked else scan.scan_file(f.path, full=True) for f in graph.files]
     redone = [(old, f) for old, f in zip(graph.files, files, strict=True) if old is not f]
-    if graph._dupes or any(_shape(old) != _shape(f) for old, f in redone):
+    if graph.duplicates or any(_shape(old) != _shape(f) for old, f in redone):
         return Graph(files, allow_heads=graph.allow_heads, root=graph.root)
     # The usual case: only what Python says of the files changed (their issues), not the
     # graph's shape, so the 5,000 nodes, their children and the order are kept; building
@@ -576,7 +338,6 @@ def checked(graph: Graph) -> Graph:
     for _, f in redone:
         if f.revision is not None:
             out.nodes[f.revision] = replace(graph.nodes[f.revision], file=f)
-    out._problems = None
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from migfix.read import checks
 from migfix.read.graph import Graph
 
 COLLAPSE_AT = 4
@@ -72,7 +73,7 @@ def build(
     kept = near_heads(graph, near) if near is not None else None
     heads = set(graph.heads)
     bad = set(graph.unintended_heads())
-    problem_revs = {r for p in graph.problems() if p.severity == "error" for r in p.revisions}
+    problem_revs = {r for p in checks.problems(graph) if p.severity == "error" for r in p.revisions}
     depended_on = {d for n in graph.nodes.values() for d in n.deps or ()}
     keys: dict[str, str] = {}
     used: set[str] = set()

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from migfix.project.config import Project, shown
-from migfix.read.graph import Graph, Node, Problem
+from migfix.read.checks import Problem
+from migfix.read.graph import Graph, Node
 from migfix.read.scan import Field, Unknown
 
 JSON_VERSION = 1

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migfix.read.graph import Problem
+from migfix.read.checks import Problem, blocks_writes
 
 if TYPE_CHECKING:
     from migfix.plan.merge import MergePlan
@@ -28,9 +28,7 @@ def check_footer(failing: Sequence[Problem], *, against: str | None, prog: str =
     """What to add after ``check``'s summary line when unintended heads make it fail."""
     if not any(p.code == "multiple-heads" for p in failing):
         return ""
-    from migfix.commands.merge_run import BLOCKING
-
-    blockers = sorted({p.code for p in failing if p.code in BLOCKING})
+    blockers = sorted({p.code for p in failing if blocks_writes(p)})
     if blockers:
         one = len(blockers) == 1
         named = blockers[0] if one else f"{', '.join(blockers[:-1])} and {blockers[-1]}"
