@@ -19,17 +19,13 @@ from migfix.commands import options as declared
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# ``ctx.meta`` keys of -d (or the folder ``flask migfix`` knows), of -c/-n given before the
+# command (``migfix -c x.ini heads``), and of --all: kept out of the commands' parameters so
+# every command taking ``project_options`` gets them; ``every_project`` reads them.
 DIRECTORY_KEY = "migfix.directory"
-"""``ctx.meta`` key of the migrations folder given with ``-d`` (or by ``flask migfix``).
-
-Kept in ``ctx.meta`` instead of a parameter so that every command taking
-``project_options`` gets it without a new argument; ``every_project.project`` reads it.
-"""
 CONFIG_KEY = "migfix.config"
 NAME_KEY = "migfix.name"
-"""``ctx.meta`` keys of ``-c``/``-n`` given before the command (``migfix -c x.ini heads``)."""
 ALL_KEY = "migfix.all"
-"""``ctx.meta`` key of ``--all``: every project in the repository (see migfix.cli.every_project)."""
 
 
 def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
@@ -355,23 +351,16 @@ def force_option(help: str) -> Callable[[F], F]:
     return click.option("--force", is_flag=True, help=help)
 
 
-def hook_behaviour_options(f: F, *, documented: bool = True) -> F:
+def hook_behaviour_options(f: F) -> F:
     """``--strategy``, ``--commit/--no-commit`` and ``--always``: what ``hook install``
     records and ``hook run`` (or ``python -m migfix.hookrun``) reads back."""
     return _stack(
         f,
-        from_declared(
-            declared.STRATEGY, help="Override [tool.migfix] strategy." if documented else None
-        ),
-        from_declared(
-            declared.COMMIT,
-            help="Commit the fix (default: [tool.migfix] commit)." if documented else None,
-        ),
+        from_declared(declared.STRATEGY, help="Override [tool.migfix] strategy."),
+        from_declared(declared.COMMIT, help="Commit the fix (default: [tool.migfix] commit)."),
         from_declared(
             declared.ALWAYS,
-            help="Check heads after every merge, not only when migrations changed."
-            if documented
-            else None,
+            help="Check heads after every merge, not only when migrations changed.",
         ),
     )
 

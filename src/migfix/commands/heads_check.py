@@ -1,7 +1,6 @@
 """The read-only commands' work, without click: ``heads`` and ``check``.
 
-``cli`` (click) and ``fastcli`` (the lean start-up path, which never imports click) both
-call these, so the two paths print the same thing. ECHO prints one line of output.
+The click commands (migfix.cli.read) and tools call these. ECHO prints one line of output.
 """
 
 from __future__ import annotations

@@ -1,16 +1,19 @@
 """The writing commands' work, without click: ``merge``.
 
-``cli`` (click) and ``fastcli`` (the lean start-up path, which never imports click) both
-call these, so the two paths print the same thing, as ``readcmds`` does for ``heads`` and
-``check``. ECHO prints one line of output, ERR one line on stderr.
+The click command (migfix.cli.write) and the hook call it. ECHO prints one line of
+output, ERR one line on stderr.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from migfix.commands import merge_run as apply
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS
+from migfix.plan.merge import MergeOptions
 from migfix.project.config import Project
+from migfix.report import formats as report
+from migfix.write.moves import advice
 
 Echo = Callable[[str], None]
 
@@ -34,10 +37,6 @@ def merge(
 ) -> int:
     """``migfix merge``: exit 1 if a dry run found changes; VERIFY (``--verify``, click only)
     runs after a real run that changed something and gives the exit code."""
-    from migfix.commands import merge_run as apply
-    from migfix.plan.merge import MergeOptions
-    from migfix.report import formats as report
-
     opts = MergeOptions(
         message=message,
         rev_id=rev_id,
@@ -53,8 +52,6 @@ def merge(
     else:
         echo(result.text())
         if result.written and result.plan.repoints:
-            from migfix.write.moves import advice
-
             # A notice, on stderr like the hook's: stdout stays the report scripts read.
             err(advice([(r.revision, r.old, r.new) for r in result.plan.repoints]))
     if result.changed and not dry_run and verify is not None:

@@ -13,11 +13,24 @@ from pathlib import Path
 from typing import Any
 
 from migfix.errors import Refusal
-from migfix.plan.merge import MergeOptions, MergePlan, build_changes, plan_merge
-from migfix.plan.settled import classify
-from migfix.project.config import Project
+from migfix.git import gitops
+from migfix.plan import heads_lock as headlock
+from migfix.plan import overlap
+from migfix.plan.merge import (
+    MergeOptions,
+    MergePlan,
+    build_changes,
+    check_options,
+    head_groups,
+    plan_merge,
+)
+from migfix.plan.overlap import refuse_if_strict
+from migfix.plan.settled import Newness, classify
+from migfix.project.config import Project, shown
 from migfix.read import checks
 from migfix.read.graph import Graph, read_graph
+from migfix.read.scan import scan_file
+from migfix.write import moves, txn
 from migfix.write.fileio import FileChange, apply_changes, unified_diffs
 
 REVIEW = "Review the result and commit it; `migfix check` now passes."
@@ -47,8 +60,8 @@ class Outcome:
     def text(self, *, review: bool = True) -> str:
         """The report; ``review=False`` leaves out the closing request to review and
         commit (the hook says what it did with the files instead)."""
-        from migfix.project.config import shown  # relative to where the command runs
 
+        # Relative to where the command runs.
         def rel(path: Path) -> str:
             return shown(path, self.project.root)
 
@@ -87,7 +100,6 @@ def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None
     """Refuse while git has unresolved conflicts in a version location (merge and rebase)."""
     if repo is None:
         return
-    from migfix.git import gitops
 
     conflicted = gitops.conflicted_paths(repo, list(project.version_locations))
     if conflicted:
@@ -126,9 +138,6 @@ def merge(
     strict: bool = False,
     by: str = "migfix merge",
 ) -> Outcome:
-    from migfix.git import gitops
-    from migfix.write import txn
-
     # One writer at a time: a second run waits, then plans again on what the first wrote
     # (usually: nothing to do). Where the repository and its git dir are cannot change
     # meanwhile: git is asked once (it was asked twice each).
@@ -156,9 +165,6 @@ def _merge(
     strict: bool,
     by: str = "migfix merge",
 ) -> Outcome:
-    from migfix.git import gitops
-    from migfix.plan.merge import check_options
-
     check_options(opts)
     graph = graph or read_graph(project)
     repo = gitops.find_repo(project.root)
@@ -166,8 +172,6 @@ def _merge(
     refuse_broken(project, graph)
     if not graph.head_groups() and not opts.heads:
         # Nothing to do: decide that before asking git which revisions are new.
-        from migfix.plan.settled import Newness
-
         return Outcome(project, MergePlan(project, Newness(frozenset(), None, "")), dry_run=dry_run)
     newness = classify(project, graph, upstream=upstream, extra_new=extra_new)
     plan = plan_merge(project, graph, newness, opts)
@@ -185,8 +189,6 @@ def _merge(
         )
     _join_extras(project, graph, opts, outcome, after)
     if not dry_run:
-        from migfix.plan.overlap import refuse_if_strict
-
         refuse_if_strict(strict, plan.notes)
     if dry_run:
         if plan.merges and opts.rev_id is None:
@@ -197,17 +199,21 @@ def _merge(
             )
         outcome.diff = unified_diffs(outcome.changes, project.root)
         return outcome
+    _write(outcome, repo, by)
+    return outcome
+
+
+def _write(outcome: Outcome, repo: Path | None, by: str) -> None:
+    """Write OUTCOME's changes all or nothing, and journal the revisions it moved."""
     made: list[Path] = []
     try:
         _make_folders(outcome.changes, made)
-        outcome.written = apply_changes(outcome.changes, root=project.root)
+        outcome.written = apply_changes(outcome.changes, root=outcome.project.root)
     except BaseException:
         _remove_folders(made)
         raise
-    from migfix.write import moves
-
+    plan = outcome.plan
     moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
-    return outcome
 
 
 def _refuse_unreadable_folders(project: Project, plan: MergePlan) -> None:
@@ -249,16 +255,11 @@ def _join_extras(
     project: Project, graph: Graph, opts: MergeOptions, outcome: Outcome, after: Graph
 ) -> None:
     """What goes with every join: overlap warnings, and the heads lock in the same write."""
-    from migfix.plan import overlap
-    from migfix.plan.merge import head_groups
-
     plan = outcome.plan
     joined = plan.merges[-1].revision if plan.merges else None
     for found in overlap.for_merge(graph, head_groups(graph, opts.heads), after, joined):
         plan.notes.append(overlap.NOTE + overlap.message(found))
     if project.settings.lock:
-        from migfix.plan import heads_lock as headlock
-
         lock = headlock.change(project, after)
         if lock is not None:
             outcome.changes.append(lock)
@@ -268,8 +269,6 @@ def _join_extras(
 
 def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:
     """Re-read the files as they will be and refuse a plan that would not fix the heads."""
-    from migfix.read.scan import scan_file
-
     # Keyed by path text, made already for every file (hashing 5,000 Paths is not).
     replaced = {str(c.path): scan_file(c.path, c.new) for c in changes if c.new is not None}
     deleted = {str(c.path) for c in changes if c.new is None}
