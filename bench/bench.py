@@ -28,6 +28,9 @@ Targets (issue 3, 4 and 6):
                                  <= 2x of python -c pass (issue 12)
   heads, one 300 KB line         not slower than `alembic heads` (issue 10: reading is linear
                                  in the file size; no scan cache, so the file is really read)
+  merge with 1,000 remote        <= 1.5x of the same merge with one (issue 20: published means
+  branches                       on any remote-tracking ref, asked only about the revisions
+                                 to move)
 """
 
 from __future__ import annotations
@@ -162,6 +165,34 @@ def upstream_repo(tmp: Path, synth: Path, name: str, *, settled_side: bool) -> P
         sh(repo, "git", "push", "-q", "origin", "main")
     sh(repo, "git", "update-ref", "ORIG_HEAD", "HEAD~1")
     return repo
+
+
+def add_remote_branches(repo: Path, count: int) -> None:
+    """COUNT remote-tracking branches (origin/b0000, ...), each one commit of its own on top
+    of origin/main changing no migration, packed as ``git fetch`` leaves them."""
+    base = subprocess.run(
+        ["git", "rev-parse", "origin/main"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    stream = []
+    for i in range(count):
+        note = f"branch {i}\n".encode()
+        stream.append(
+            f"commit refs/remotes/origin/b{i:04d}\n"
+            f"committer Bench <bench@example.com> {1_700_000_000 + i} +0000\n"
+            f"data 7\nbranch\nfrom {base}\n"
+            f"M 100644 inline notes/b{i:04d}.txt\ndata {len(note)}\n".encode()
+            + note
+            + b"\n"
+        )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo,
+        input=b"".join(stream),
+        env={**ENV, **GIT_ENV},
+        check=True,
+        capture_output=True,
+    )
+    sh(repo, "git", "pack-refs", "--all")
 
 
 def restore(repo: Path) -> None:
@@ -448,6 +479,28 @@ def main() -> int:
                         )
                     )
 
+            # Published means on any remote-tracking ref: the cost must not follow their
+            # number. The same merge (a new revision to move) with one remote branch and with
+            # 1,000 more.
+            repo = upstream_repo(tmp, synth, "branches", settled_side=False)
+            settle()
+
+            def undo_branches(repo: Path = repo) -> None:
+                restore(repo)
+
+            reps = max(3, r // 2)
+            t_one = timed([*migfix_cmd(), "merge"], cwd=repo, repeat=reps, after=undo_branches)
+            add_remote_branches(repo, 1000)
+            t_many = timed([*migfix_cmd(), "merge"], cwd=repo, repeat=reps, after=undo_branches)
+            results.append(
+                (
+                    "merge, 1,000 remote branches / one",
+                    t_many / t_one,
+                    "<= 1.5",
+                    t_many / t_one <= 1.5,
+                )
+            )
+
     def ms(t: float) -> str:
         return f"{t * 1000:.0f} ms"
 
@@ -467,6 +520,7 @@ def main() -> int:
                 f"in git with upstream, {name}: migfix merge {ms(t_mig)}; hook fix {ms(t_fix)}; "
                 f"alembic merge heads {ms(t_alembic)}"
             )
+        print(f"merge with 1 remote branch: {ms(t_one)}; with 1,001: {ms(t_many)}")
     print()
     ok = True
     for name, ratio, target, passed in results:

@@ -166,6 +166,35 @@ def test_git_dir_from_a_hook_environment_does_not_redirect_calls(
     }
 
 
+def test_every_caller_of_git_shares_the_environment_policy(
+    remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hook install's hooks folder and the hook's commit once ran git with the caller's
+    environment as it was: inside another repository's hook they acted on that one."""
+    from migfix.hook.install import hooks_dir
+
+    other = make_repo(tmp_path / "other")
+    before = git(remote.work, "rev-parse", "HEAD")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
+    assert hooks_dir(remote.work)[0].resolve() == (remote.work / ".git" / "hooks").resolve()
+    added = write(remote.versions / "bbbb0001_new.py", REV_2)
+    gitops.commit_paths(remote.work, [added], "Add a revision")
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_WORK_TREE")
+    monkeypatch.delenv("GIT_INDEX_FILE")
+    assert git(remote.work, "rev-parse", "HEAD^") == before
+    assert git(remote.work, "log", "-1", "--format=%s") == "Add a revision"
+    assert git(remote.work, "status", "--porcelain") == ""
+    assert git(other, "log", "--oneline", "--all") == ""  # the other repository: untouched
+
+
+def test_git_in_a_missing_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="does not exist"):
+        gitops.output(tmp_path / "gone", "status")
+
+
 # -- resolve_ref / is_ancestor -------------------------------------------------------------------
 
 

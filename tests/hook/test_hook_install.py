@@ -18,6 +18,7 @@ import pytest
 
 from migfix.errors import GitError, Refusal
 from migfix.hook import install as hook
+from migfix.hook import script
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +125,7 @@ def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) 
         path = hooks / hook_type
         assert stat.S_IMODE(path.stat().st_mode) == 0o755
         text = path.read_text()
-        assert text == hook.render_script(
+        assert text == script.render_script(
             hook_type, sys.executable, ["--strategy", "merge", "--no-commit"]
         )
         assert f"# migfix-hook: {hook_type}\n# migfix-hook-version: 2\n# migfix-sha256: " in text

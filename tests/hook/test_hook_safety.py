@@ -19,6 +19,7 @@ import pytest
 from test_hook_install import FOREIGN_HOOK, make_repo, write_hook
 
 from migfix.hook import install as hook
+from migfix.hook import script
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -78,7 +79,7 @@ def test_install_that_fails_on_a_later_hook_puts_the_earlier_ones_back(tmp_path:
     write_hook(hooks / "post-merge", FOREIGN_HOOK)
     hook.install(repo, hook_types=["post-rewrite"], strategy="rebase", interpreter=sys.executable)
     before = hooks_state(hooks)
-    texts = [hook.render_script(t, sys.executable, [], ()) for t in hook.HOOK_TYPES]
+    texts = [script.render_script(t, sys.executable, [], ()) for t in script.HOOK_TYPES]
     sizes = [len(t.encode()) for t in texts]
     # The first hook (in install order) larger than every one before it is the first write
     # the size limit refuses; the earlier ones, written by then, must be put back.
@@ -161,7 +162,7 @@ def test_uninstall_refuses_to_delete_an_edited_hook_until_forced(tmp_path: Path)
 def test_a_script_from_before_checksums_is_replaced_as_before(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
-    current = hook.render_script("post-merge", sys.executable, [])
+    current = script.render_script("post-merge", sys.executable, [])
     old = "".join(
         line.replace("version: 2", "version: 1")
         for line in current.splitlines(keepends=True)

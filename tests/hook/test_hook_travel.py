@@ -26,6 +26,7 @@ from test_hookrun import (
 )
 
 from migfix.hook import install as hook
+from migfix.hook import script
 
 
 def shared_hooks_clone(tmp_path: Path) -> Proj:
@@ -126,6 +127,6 @@ def test_a_windows_interpreter_path_is_written_as_git_for_windows_sh_runs_it(
 ) -> None:
     # Backslashes would be escapes to sh; C:/... is what Git for Windows' sh executes.
     monkeypatch.setattr(hook.os, "name", "nt")
-    assert hook.sh_path(r"C:\Users\me\app\.venv\Scripts\python.exe") == (
+    assert script.sh_path(r"C:\Users\me\app\.venv\Scripts\python.exe") == (
         "C:/Users/me/app/.venv/Scripts/python.exe"
     )

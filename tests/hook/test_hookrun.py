@@ -762,3 +762,31 @@ def test_hook_says_why_it_wrote_a_merge_for_published_revisions(tmp_path: Path) 
         f"applied it yet, `migfix merge --upstream origin/main` moves it instead."
     )
     assert len(heads(alice)) == 1
+
+
+def test_rebase_strategy_falls_back_to_a_merge_when_this_side_already_had_several_heads(
+    tmp_path: Path,
+) -> None:
+    # main already had two heads (b and c, committed while no hook was installed); merging a
+    # feature with n cannot be fixed by rebasing onto one side: the hook merges instead.
+    proj = local_project(tmp_path)
+    (proj.root / "pyproject.toml").write_text('[tool.migfix]\nstrategy = "rebase"\n')
+    commit(proj, "config")
+    git(proj.root, "checkout", "-q", "-b", "feature")
+    proj.revision(N, "add n")
+    commit(proj, "n")
+    git(proj.root, "checkout", "-q", "main")
+    two_migration_branches(proj)
+    git(proj.root, "merge", "-q", "--no-edit", "feat-c")
+    assert heads(proj) == [B, C]
+    install(proj.root)
+
+    merged = git_proc(proj.root, "merge", "--no-edit", "feature")
+
+    assert merged.returncode == 0, merged.stderr
+    lines = hook_lines(merged.stderr)
+    assert any(
+        "using the merge strategy instead" in line and "several heads" in line for line in lines
+    ), merged.stderr
+    assert any("Created merge revision" in line for line in lines), merged.stderr
+    assert len(heads(proj)) == 1, merged.stderr

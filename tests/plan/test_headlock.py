@@ -23,6 +23,7 @@ from projutil import GITIGNORE, SRC, Proj, migfix_proc, new_project
 
 from migfix.plan import heads_lock as headlock
 from migfix.project.config import find_project
+from migfix.write import heads_lock_files
 
 B, C = "b0000001", "c0000001"
 LOCK = "migrations/heads.lock"
@@ -102,7 +103,8 @@ def test_lock_init_adds_the_post_write_hook_and_writes_the_lock(tmp_path: Path) 
     # Inserted under [post_write_hooks]; everything else stays byte for byte.
     assert after == before.replace(
         "[post_write_hooks]\n",
-        "[post_write_hooks]\nhooks = migfix_lock\n" + headlock.ini_entry(find_project(proj.root)),
+        "[post_write_hooks]\nhooks = migfix_lock\n"
+        + heads_lock_files.ini_entry(find_project(proj.root)),
         1,
     )
     assert read_lock(proj) == lock_text("bbbb0004 merge invoice and address")
@@ -131,15 +133,16 @@ def test_lock_init_refuses_while_the_lock_is_off(tmp_path: Path) -> None:
 def test_ini_hook_joins_an_existing_hooks_list_and_keeps_crlf(tmp_path: Path) -> None:
     proj = find_project(copy_fixture("typed", tmp_path))
     text = "[alembic]\r\nx = 1\r\n\r\n[post_write_hooks]\r\nhooks = black\r\nblack.type = exec\r\n"
-    out = headlock.add_ini_hook(text, proj)
+    out = heads_lock_files.add_ini_hook(text, proj)
     assert out == (
         "[alembic]\r\nx = 1\r\n\r\n[post_write_hooks]\r\nhooks = black, migfix_lock\r\n"
-        + headlock.ini_entry(proj).replace("\n", "\r\n")
+        + heads_lock_files.ini_entry(proj).replace("\n", "\r\n")
         + "black.type = exec\r\n"
     )
-    plain = headlock.add_ini_hook("[alembic]\nx = 1\n", proj)
+    plain = heads_lock_files.add_ini_hook("[alembic]\nx = 1\n", proj)
     assert plain == (
-        "[alembic]\nx = 1\n\n[post_write_hooks]\nhooks = migfix_lock\n" + headlock.ini_entry(proj)
+        "[alembic]\nx = 1\n\n[post_write_hooks]\nhooks = migfix_lock\n"
+        + heads_lock_files.ini_entry(proj)
     )
 
 
@@ -397,7 +400,7 @@ def test_the_post_write_hook_ignores_migfix_merge_scratch_files_and_an_unlocked_
 ) -> None:
     proj = new_project(tmp_path, "typed", "repo")
     scratch = proj.versions / ".migfix-abc" / "m_merge.py"
-    assert headlock.hook_update(scratch) is None
+    assert heads_lock_files.hook_update(scratch) is None
     # lock = false: Alembic's hook call changes nothing.
-    assert headlock.hook_update(proj.file(proj.a)) is None
+    assert heads_lock_files.hook_update(proj.file(proj.a)) is None
     assert not (proj.root / LOCK).exists()

@@ -15,7 +15,7 @@ import pytest
 from gitutil import commit_all, git, git_proc, isolate_git
 from projutil import GITIGNORE, SRC, Proj, migfix_proc, new_project
 
-from migfix.plan.overlap import Touch, touches
+from migfix.plan.overlap_touches import Touch, touches
 
 B, C = "b0000001", "c0000001"
 

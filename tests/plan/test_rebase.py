@@ -803,9 +803,7 @@ def test_plan_drops_a_merge_of_two_ref_revisions_and_repoints_its_child() -> Non
     onto = graph_of(*MAIN)
     assert refusal_of(work, onto).startswith("m1 (versions/m1.py) is a merge revision")
     plan = plan_of(work, onto, drop_merges=True)
-    assert [(m.revision, m.old_parents, m.new_parents) for m in plan.moves] == [
-        ("b1", ("m1",), ("a4",))
-    ]
+    assert [(m.revision, m.old, m.new) for m in plan.repoints] == [("b1", ("m1",), ("a4",))]
     assert [d.revision for d in plan.dropped] == ["m1"]
 
 
@@ -842,7 +840,7 @@ def test_plan_refuses_a_parent_that_leads_to_several_labelled_heads() -> None:
 def test_plan_leaves_a_new_labelled_branch_where_it_starts() -> None:
     work = graph_of(("a1", ()), ("f1", ("a1",), "feature"), ("f2", ("f1",)), ("b1", ("a1",)))
     plan = plan_of(work, graph_of(("a1", ()), ("a2", ("a1",))))
-    assert [(m.revision, m.new_parents) for m in plan.moves] == [("b1", ("a2",))]
+    assert [(m.revision, m.new) for m in plan.repoints] == [("b1", ("a2",))]
 
 
 def test_plan_refuses_a_parent_nobody_declares() -> None:
@@ -872,17 +870,18 @@ def test_plan_json_lists_the_stacked_chains() -> None:
 def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
     own_merge: Repos,
 ) -> None:
-    from migfix.plan import rebase
+    from migfix.commands.rebase import write_rebase
+    from migfix.plan.rebase_onto import plan_onto
     from migfix.project.config import find_project
 
     versions = own_merge.dev / VERSIONS
-    plan = rebase.plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
+    plan = plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
     b2 = versions / "bbbb0002_feature_two.py"
     b2.write_text(repointed(b2.read_text(), "mmmm0001", "aaaa0003"))
     before = {p: p.read_bytes() for p in versions.iterdir()}
 
     with pytest.raises(Refusal) as info:
-        rebase.apply(plan)
+        write_rebase(plan)
 
     assert info.value.message == (
         "alembic/versions/bbbb0002_feature_two.py changed since migfix read it (down_revision "
@@ -894,25 +893,26 @@ def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
 
 
 def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) -> None:
-    from migfix.plan import rebase
+    from migfix.plan.rebase_onto import plan_onto
     from migfix.project.config import find_project
-    from migfix.write.fileio import apply_changes
+    from migfix.write.changes import rebase_changes
+    from migfix.write.txn import write_changes
 
     versions = own_merge.dev / VERSIONS
-    plan = rebase.plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
-    changes = rebase.build_changes(plan)
+    plan = plan_onto(find_project(own_merge.dev), "origin/main", drop_merges=True)
+    changes = rebase_changes(plan)
     merge_file = versions / "mmmm0001_merge_main.py"
     merge_file.write_text(merge_file.read_text() + "# kept by hand\n")
     before = {p: p.read_bytes() for p in versions.iterdir()}
 
     with pytest.raises(Refusal, match="changed under migfix while it was working"):
-        apply_changes(changes)
+        write_changes(changes)
 
     assert {p: p.read_bytes() for p in versions.iterdir()} == before
 
 
 def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
-    from migfix.plan.rebase import hook_rebase
+    from migfix.commands.rebase import hook_rebase
     from migfix.project.config import find_project
 
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
@@ -952,9 +952,7 @@ def test_plan_drops_an_empty_merge_of_ref_history_without_being_asked() -> None:
         ("a1", ()), ("a2", ("a1",)), ("a3", ("a1",)), ("m1", ("a2", "a3")), ("b1", ("m1",))
     )
     plan = plan_rebase(work, graph_of(*MAIN), ref="main", root=Path("/p"), empty_merges={"m1"})
-    assert [(m.revision, m.old_parents, m.new_parents) for m in plan.moves] == [
-        ("b1", ("m1",), ("a4",))
-    ]
+    assert [(m.revision, m.old, m.new) for m in plan.repoints] == [("b1", ("m1",), ("a4",))]
     assert [(d.revision, d.parents) for d in plan.dropped] == [("m1", ("a2", "a3"))]
 
 
@@ -971,7 +969,7 @@ def test_plan_never_leaves_a_parent_that_is_an_ancestor_of_another() -> None:
     )
     onto = graph_of(("a1", ()), ("a2", ("a1",)))
     plan = plan_rebase(work, onto, ref="main", root=Path("/p"), empty_merges={"m1"})
-    assert {m.revision: m.new_parents for m in plan.moves} == {"b1": ("a2",), "b2": ("b3",)}
+    assert {m.revision: m.new for m in plan.repoints} == {"b1": ("a2",), "b2": ("b3",)}
 
 
 def _corpus_branches(corpus_dir: Path) -> Iterator[tuple[str, Graph, str, set[str], set[str]]]:
@@ -1013,7 +1011,7 @@ def test_real_corpus_branches_that_merged_main_end_with_one_head(corpus_dir: Pat
             outcomes["refused: operations"] += 1
             continue
         parents = {r: n.down for r, n in work.nodes.items()}
-        parents.update({mv.revision: mv.new_parents for mv in plan.moves})
+        parents.update({mv.revision: mv.new for mv in plan.repoints})
         for d in plan.dropped:
             del parents[d.revision]
         named = {p for ps in parents.values() for p in ps}

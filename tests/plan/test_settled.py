@@ -198,3 +198,221 @@ def test_manual_rebase_refuses_to_move_a_settled_revision(tmp_path: Path) -> Non
 
     assert forced.returncode == 0, forced.stderr
     assert f"{N}: {alice.a} -> {C}" in forced.stdout
+
+
+# -- published means on any remote-tracking ref of any remote, or on any tag (issue 20) -------
+
+
+def published_bytes(proj: Proj) -> dict[str, str]:
+    """Every revision file on every remote-tracking ref and tag, as that ref has it."""
+    refs = git(
+        proj.root, "for-each-ref", "--format=%(refname)", "refs/remotes", "refs/tags"
+    ).split()
+    out: dict[str, str] = {}
+    for ref in refs:
+        if not ref.endswith("/HEAD"):
+            out.update(settled_bytes(proj, ref))
+    return out
+
+
+def _develop_without_origin_head(tmp_path: Path) -> Proj:
+    # The default branch is `develop` and origin/HEAD is unset; there is no main at all.
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+    git(alice.root, "checkout", "-q", "-b", "develop")
+    git(alice.root, "push", "-q", "-u", "origin", "develop")
+    git(team.remote, "symbolic-ref", "HEAD", "refs/heads/develop")
+    git(alice.root, "push", "-q", "origin", "--delete", "main")
+    git(alice.root, "branch", "-q", "-D", "main")
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    git(bob.root, "fetch", "-q")
+    git(bob.root, "checkout", "-q", "-b", "develop", "origin/develop")
+    land_on(bob, "develop", C)
+    git(alice.root, "fetch", "-q", "--prune")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/develop")
+    return alice
+
+
+def land_on(proj: Proj, branch: str, rev: str) -> None:
+    proj.revision(rev, f"add {rev[0]}")
+    commit(proj, f"add {rev}")
+    git(proj.root, "push", "-q", "origin", branch)
+
+
+def _fork(tmp_path: Path) -> Proj:
+    # `origin` is alice's fork, `upstream` the real repository; `git pull upstream main`.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    fork = tmp_path / "fork.git"
+    git(tmp_path, "clone", "-q", "--bare", str(team.remote), str(fork))
+    git(alice.root, "remote", "rename", "origin", "upstream")
+    git(alice.root, "remote", "add", "origin", str(fork))
+    git(alice.root, "fetch", "-q", "origin")
+    git(alice.root, "branch", "-q", "--set-upstream-to", "origin/main")
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    git(alice.root, "push", "-q", "-u", "origin", "feature")
+    land(team.bob, C, "add c")
+    git(alice.root, "pull", "-q", "--no-rebase", "--no-edit", "upstream", "main")
+    return alice
+
+
+def _pushed_without_u(tmp_path: Path) -> Proj:
+    # `git push origin feature` without -u, then `git merge origin/main` on feature.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    git(alice.root, "push", "-q", "origin", "feature")
+    land(team.bob, C, "add c")
+    git(alice.root, "fetch", "-q")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    return alice
+
+
+def _detached_at_origin_feature(tmp_path: Path) -> Proj:
+    alice = _pushed_without_u_before_merge(tmp_path)
+    git(alice.root, "checkout", "-q", "--detach", "origin/feature")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    return alice
+
+
+def _pushed_without_u_before_merge(tmp_path: Path) -> Proj:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    git(alice.root, "push", "-q", "origin", "feature")
+    land(team.bob, C, "add c")
+    git(alice.root, "fetch", "-q")
+    return alice
+
+
+def _main_merges_pushed_feature(tmp_path: Path) -> Proj:
+    # A teammate on main merges the pushed origin/feature: both sides are on the remote.
+    alice = _pushed_without_u_before_merge(tmp_path)
+    git(alice.root, "checkout", "-q", "main")
+    git(alice.root, "merge", "-q", "--ff-only", "origin/main")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/feature")
+    return alice
+
+
+def _tagged(tmp_path: Path) -> Proj:
+    # n is on a tag only (a release cut from the feature), not on any branch of the remote.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    git(alice.root, "tag", "v1")
+    land(team.bob, C, "add c")
+    git(alice.root, "fetch", "-q")
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    return alice
+
+
+PUBLISHED_SETUPS = {
+    "develop-without-origin-head": _develop_without_origin_head,
+    "fork-pull-upstream": _fork,
+    "push-without-u": _pushed_without_u,
+    "detached-at-origin-feature": _detached_at_origin_feature,
+    "main-merges-pushed-feature": _main_merges_pushed_feature,
+    "tag": _tagged,
+}
+
+
+@pytest.mark.parametrize("setup", sorted(PUBLISHED_SETUPS))
+def test_merge_never_moves_a_revision_on_any_remote_or_tag(tmp_path: Path, setup: str) -> None:
+    alice = PUBLISHED_SETUPS[setup](tmp_path)
+    before = published_bytes(alice)
+    before.update({f"{N}_add_n.py": alice.file(N).read_text()})
+    assert {f"{C}_add_c.py", f"{N}_add_n.py"} <= set(before), sorted(before)
+
+    done = migfix_proc(alice.root, "merge")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Repointed" not in done.stdout, done.stdout
+    assert "Created merge revision" in done.stdout, done.stdout
+    assert_untouched(alice, before)
+
+
+def test_the_hook_never_commits_a_move_of_a_revision_pushed_without_u(tmp_path: Path) -> None:
+    alice = _pushed_without_u_before_merge(tmp_path)
+    (alice.root / "pyproject.toml").write_text("[tool.migfix]\ncommit = true\n")
+    commit(alice, "config")
+    assert migfix_proc(alice.root, "hook", "install").returncode == 0
+    before = published_bytes(alice)
+
+    merged = git_proc(alice.root, "merge", "--no-edit", "origin/main")
+
+    assert merged.returncode == 0, merged.stderr
+    assert not any("Repointed" in line for line in hook_lines(merged.stderr)), merged.stderr
+    assert any("Created merge revision" in line for line in hook_lines(merged.stderr))
+    assert_untouched(alice, before)
+
+
+def test_rebase_in_a_shallow_clone_treats_committed_revisions_as_published(
+    tmp_path: Path,
+) -> None:
+    # A --depth 1 clone tracks only main; feature is pushed, but no ref here says so.
+    team = make_team(tmp_path, "typed")
+    url = team.remote.as_uri()
+    git(tmp_path, "clone", "-q", "--depth", "1", url, "shallow")
+    carol = Proj(tmp_path / "shallow", "typed")
+    git(carol.root, "checkout", "-q", "-b", "feature")
+    carol.revision(N, "add n")
+    commit(carol, "n")
+    git(carol.root, "push", "-q", "origin", "feature")
+    land(team.bob, C, "add c")
+    git(carol.root, "fetch", "-q", "origin", "main")
+    before = carol.file(N).read_bytes()
+
+    refused = migfix_proc(carol.root, "rebase", "--onto", "origin/main")
+
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 2, said
+    assert f"{N} is settled" in said and "shallow" in said, said
+    assert carol.file(N).read_bytes() == before
+
+    forced = migfix_proc(carol.root, "rebase", "--onto", "origin/main", "--new", N)
+
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert f"{N}: {carol.a} -> {C}" in forced.stdout
+
+
+def test_a_remote_without_tracking_refs_treats_committed_revisions_as_published(
+    tmp_path: Path,
+) -> None:
+    from migfix.read.graph import read_graph
+
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    alice.revision("u0000001", "still being written", head=N)
+    for ref in git(alice.root, "for-each-ref", "--format=%(refname)", "refs/remotes").split():
+        git(alice.root, "update-ref", "-d", ref)
+    project = find_project(alice.root)
+
+    found = newness.classify(project, read_graph(project), cwd=alice.root)
+
+    assert found.new == {"u0000001"}
+    assert "remote-tracking" in found.reason, found.reason
+    forced = newness.classify(project, read_graph(project), cwd=alice.root, extra_new=[N])
+    assert forced.new == {"u0000001", N}
+
+
+def test_settled_refusal_names_where_a_revision_is_published(tmp_path: Path) -> None:
+    alice = _pushed_without_u(tmp_path)
+
+    refused = migfix_proc(alice.root, "rebase", "--onto", "origin/main")
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{N} is settled (on origin/feature)" in refused.stderr, refused.stderr

@@ -1,14 +1,17 @@
 """Property: no settled revision file ever changes, whatever the graph, the git topology, the
 side the merge is made from, the strategy, and whether the hook or a command does the work.
 
-Each example is a real repository with a bare ``origin``: a random base graph (graphgen),
-then main and a feature branch each add a chain of revisions, with a random cut point, a
-random amount of each side pushed, ``origin/HEAD`` set or not. One side merges the other
-with a real ``git merge`` (or ``git merge --squash`` + ``git commit``), and either the
-installed hook fixes the heads (strategy merge or rebase) or ``migfix merge`` / ``migfix
-rebase --onto`` is run by hand. Settled = every revision file on the checked-out branch's
-upstream or on origin/main; each keeps its bytes. When migfix says it fixed the heads, no
-unintended head is left; when it refuses, nothing was written.
+Each example is a real repository with a bare remote (named ``origin`` or ``upstream``): a
+random base graph (graphgen), then the default branch (``main``, ``develop`` or ``trunk``)
+and a feature branch each add a chain of revisions, with a random cut point, a random amount
+of each side pushed, the remote's HEAD set or not. The feature is pushed with or without
+``-u``, to the same remote or to a second one (a fork), or not at all. One side merges the
+other with a real ``git merge`` (or ``git merge --squash`` + ``git commit``), from the
+branch, from a detached HEAD, or in a linked worktree, and either the installed hook fixes
+the heads (strategy merge or rebase) or ``migfix merge`` / ``migfix rebase --onto`` is run by
+hand. Published = every revision file on any remote-tracking ref; each keeps its bytes. When
+migfix says it fixed the heads, no unintended head is left; when it refuses, nothing was
+written.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ class Topology:
     merge_remote: bool  # the feature merges origin/main rather than main
     strategy: str
     via: str  # "hook", "squash" (the hook, after `git merge --squash` + commit) or "command"
+    remote: str = "origin"  # the remote's name
+    default: str = "main"  # the default branch's name
+    feature_to: str = "same"  # where the feature is pushed: "same" remote or a "fork"
+    upstream_set: bool = True  # the feature is pushed with -u
+    checkout: str = "branch"  # "branch", "detached" (at the branch's commit) or "worktree"
 
 
 @st.composite
@@ -62,6 +70,11 @@ def topologies(draw: st.DrawFn) -> Topology:
         merge_remote=draw(st.booleans()),
         strategy=draw(st.sampled_from(["merge", "rebase"])),
         via=draw(st.sampled_from(["hook", "squash", "command"])),
+        remote=draw(st.sampled_from(["origin", "upstream"])),
+        default=draw(st.sampled_from(["main", "develop", "trunk"])),
+        feature_to=draw(st.sampled_from(["same", "fork"])),
+        upstream_set=draw(st.booleans()),
+        checkout=draw(st.sampled_from(["branch", "detached", "worktree"])),
     )
 
 
@@ -96,10 +109,13 @@ class Repo:
             self.git("add", "-A")
             self.git("commit", "-q", "--no-verify", "-m", f"add {rev.rev}")
 
-    def settled_files(self, refs: list[str]) -> dict[str, bytes]:
-        """Every revision file on REFS, as those branches have it."""
+    def published_files(self) -> dict[str, bytes]:
+        """Every revision file on any remote-tracking ref, as that ref has it."""
         out: dict[str, bytes] = {}
+        refs = self.git("for-each-ref", "--format=%(refname:short)", "refs/remotes").split()
         for ref in refs:
+            if ref.endswith("/HEAD") or "/" not in ref:
+                continue
             tree = self.git("ls-tree", "--name-only", f"{ref}:migrations/versions").split()
             for name in tree:
                 blob = git_proc(self.root, "cat-file", "blob", f"{ref}:migrations/versions/{name}")
@@ -108,9 +124,10 @@ class Repo:
 
 
 def build(tmp: Path, topo: Topology) -> Repo:
-    remote = tmp / "origin.git"
+    remote = tmp / "remote.git"
     remote.mkdir()
-    git(remote, "init", "-q", "--bare", "-b", "main")
+    main, name = topo.default, topo.remote
+    git(remote, "init", "-q", "--bare", "-b", main)
     proj = new_project(tmp, "typed", "repo")
     repo = Repo(proj.root)
     for old in repo.versions.glob("*.py"):
@@ -120,36 +137,58 @@ def build(tmp: Path, topo: Topology) -> Repo:
         base = GenGraph((*base.revisions, GenRevision("rrrr9999", tuple(base.heads()))))
     render_project(base, repo.versions, typed=True)
     (repo.root / ".gitignore").write_text("__pycache__/\n*.db\n")
-    repo.git("init", "-q", "-b", "main")
+    repo.git("init", "-q", "-b", main)
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "project")
-    # GitHub's "push an existing repository": origin/HEAD is not set by this.
-    repo.git("remote", "add", "origin", str(remote))
-    repo.git("push", "-q", "-u", "origin", "main")
+    # GitHub's "push an existing repository": the remote's HEAD is not set by this.
+    repo.git("remote", "add", name, str(remote))
+    repo.git("push", "-q", "-u", name, main)
     if topo.origin_head:
-        repo.git("remote", "set-head", "origin", "main")
+        repo.git("remote", "set-head", name, main)
     repo.add_chain("m", topo.main_before_cut)
     if topo.main_pushed == "cut":
-        repo.git("push", "-q", "origin", "main")
+        repo.git("push", "-q", name, main)
     repo.git("checkout", "-q", "-b", "feature")
     repo.add_chain("f", topo.feature)
     if topo.feature_pushed:
-        repo.git("push", "-q", "-u", "origin", "feature")
-    repo.git("checkout", "-q", "main")
+        to = name
+        if topo.feature_to == "fork":
+            to = "fork"
+            fork = tmp / "fork.git"
+            git(tmp, "clone", "-q", "--bare", str(remote), str(fork))
+            repo.git("remote", "add", to, str(fork))
+        repo.git("push", "-q", *(["-u"] if topo.upstream_set else []), to, "feature")
+    repo.git("checkout", "-q", main)
     repo.add_chain("m", topo.main_after_cut, start=topo.main_before_cut + 1)
     if topo.main_pushed == "tip":
-        repo.git("push", "-q", "origin", "main")
+        repo.git("push", "-q", name, main)
     return repo
 
 
 def merged_in(topo: Topology) -> str:
     if topo.from_side == "main":
         return "feature"
-    return "origin/main" if topo.merge_remote else "main"
+    return f"{topo.remote}/{topo.default}" if topo.merge_remote else topo.default
+
+
+def check_out(repo: Repo, topo: Topology) -> Repo:
+    """Check out the side the merge is made from, as TOPO says; the repository to work in."""
+    side = topo.default if topo.from_side == "main" else "feature"
+    if topo.checkout == "branch":
+        repo.git("checkout", "-q", side)
+        return repo
+    if topo.checkout == "detached":
+        repo.git("checkout", "-q", "--detach", side)
+        return repo
+    # A linked worktree: the branch is checked out there (the main one moves off it).
+    repo.git("checkout", "-q", "--detach")
+    linked = Repo(repo.root.parent / "linked")
+    repo.git("worktree", "add", "-q", str(linked.root), side)
+    return linked
 
 
 @settings(
-    max_examples=14,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -157,18 +196,13 @@ def merged_in(topo: Topology) -> str:
 @given(topo=topologies())
 def test_no_settled_revision_ever_changes(topo: Topology) -> None:
     with tempfile.TemporaryDirectory(prefix="migfix-settled-") as scratch:
-        repo = build(Path(scratch), topo)
-        repo.git("checkout", "-q", topo.from_side)
+        repo = check_out(build(Path(scratch), topo), topo)
         other = merged_in(topo)
         if topo.via != "command":
             hook.install(repo.root, strategy=topo.strategy, interpreter=sys.executable)
-        # What is settled, by the rule, spelled out independently of migfix: the checked-out
-        # branch's own upstream, and the default branch (origin/main, with or without
-        # origin/HEAD). A pushed feature merged into main is not settled there.
-        refs = ["origin/main"]
-        if topo.from_side == "feature" and topo.feature_pushed:
-            refs.append("origin/feature")
-        settled = repo.settled_files(refs)
+        # What is published, by the rule, spelled out independently of migfix: every
+        # revision file on any remote-tracking ref of any remote.
+        settled = repo.published_files()
         assert settled  # the base is always pushed
 
         if topo.via == "squash":

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from migfix.errors import Refusal
+from migfix.plan.records import FileChange
 from migfix.write.fileio import (
-    FileChange,
-    apply_changes,
     atomic_write,
     decode_source,
     read_bytes,
     remove_stale_bytecode,
     unified_diff,
 )
+from migfix.write.txn import write_changes
 
 
 def _leftovers(directory: Path) -> list[str]:
@@ -57,7 +57,7 @@ def test_atomic_write_failure_leaves_no_temp(tmp_path: Path) -> None:
     assert (target / "inside").read_text() == "x"
 
 
-def test_apply_changes_writes_changed_and_created_files_and_skips_unchanged(
+def test_write_changes_writes_changed_and_created_files_and_skips_unchanged(
     tmp_path: Path,
 ) -> None:
     changed = tmp_path / "changed.py"
@@ -67,7 +67,7 @@ def test_apply_changes_writes_changed_and_created_files_and_skips_unchanged(
     os.utime(same, (1_000_000, 1_000_000))
     created = tmp_path / "created.py"
 
-    written = apply_changes(
+    written = write_changes(
         [
             FileChange(changed, b"a = 1\n", b"a = 10\n"),
             FileChange(same, b"b = 2\n", b"b = 2\n"),
@@ -82,7 +82,7 @@ def test_apply_changes_writes_changed_and_created_files_and_skips_unchanged(
     assert _leftovers(tmp_path) == []
 
 
-def test_apply_changes_rolls_back_when_a_later_replace_fails(tmp_path: Path) -> None:
+def test_write_changes_rolls_back_when_a_later_replace_fails(tmp_path: Path) -> None:
     first = tmp_path / "aaaa0001_first.py"
     first.write_bytes(b"down_revision = None\n")
     created = tmp_path / "aaaa0002_new.py"
@@ -92,7 +92,7 @@ def test_apply_changes_rolls_back_when_a_later_replace_fails(tmp_path: Path) -> 
     too_long = tmp_path / ("b" * 253 + ".py")
 
     with pytest.raises(OSError) as info:
-        apply_changes(
+        write_changes(
             [
                 FileChange(first, b"down_revision = None\n", b"down_revision = 'zzzz'\n"),
                 FileChange(created, None, b"new\n"),
@@ -106,13 +106,13 @@ def test_apply_changes_rolls_back_when_a_later_replace_fails(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aaaa0001_first.py"]
 
 
-def test_apply_changes_writes_nothing_when_a_target_directory_is_missing(tmp_path: Path) -> None:
+def test_write_changes_writes_nothing_when_a_target_directory_is_missing(tmp_path: Path) -> None:
     first = tmp_path / "first.py"
     first.write_bytes(b"one\n")
     second = tmp_path / "second.py"
 
     with pytest.raises(FileNotFoundError):
-        apply_changes(
+        write_changes(
             [
                 FileChange(first, b"one\n", b"ONE\n"),
                 FileChange(second, None, b"two\n"),
@@ -124,14 +124,14 @@ def test_apply_changes_writes_nothing_when_a_target_directory_is_missing(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first.py"]
 
 
-def test_apply_changes_refuses_when_a_file_changed_on_disk(tmp_path: Path) -> None:
+def test_write_changes_refuses_when_a_file_changed_on_disk(tmp_path: Path) -> None:
     first = tmp_path / "first.py"
     first.write_bytes(b"one\n")
     edited = tmp_path / "edited.py"
     edited.write_bytes(b"someone else wrote this\n")
 
     with pytest.raises(Refusal) as info:
-        apply_changes(
+        write_changes(
             [
                 FileChange(first, b"one\n", b"ONE\n"),
                 FileChange(edited, b"what migfix read\n", b"new\n"),
@@ -146,12 +146,12 @@ def test_apply_changes_refuses_when_a_file_changed_on_disk(tmp_path: Path) -> No
     assert edited.read_bytes() == b"someone else wrote this\n"
 
 
-def test_apply_changes_refuses_to_create_a_file_that_exists(tmp_path: Path) -> None:
+def test_write_changes_refuses_to_create_a_file_that_exists(tmp_path: Path) -> None:
     existing = tmp_path / "new.py"
     existing.write_bytes(b"mine\n")
 
     with pytest.raises(Refusal) as info:
-        apply_changes([FileChange(existing, None, b"theirs\n")])
+        write_changes([FileChange(existing, None, b"theirs\n")])
 
     assert str(info.value) == (
         f"{existing} already exists; migfix was about to create it. "
@@ -160,7 +160,7 @@ def test_apply_changes_refuses_to_create_a_file_that_exists(tmp_path: Path) -> N
     assert existing.read_bytes() == b"mine\n"
 
 
-def test_apply_changes_removes_stale_bytecode_of_written_files_only(tmp_path: Path) -> None:
+def test_write_changes_removes_stale_bytecode_of_written_files_only(tmp_path: Path) -> None:
     rev = tmp_path / "aaaa0002_add.py"
     rev.write_bytes(b"down_revision = 'aaaa0001'\n")
     cache = tmp_path / "__pycache__"
@@ -176,7 +176,7 @@ def test_apply_changes_removes_stale_bytecode_of_written_files_only(tmp_path: Pa
     for name in stale + kept:
         (cache / name).write_bytes(b"pyc")
 
-    apply_changes(
+    write_changes(
         [FileChange(rev, b"down_revision = 'aaaa0001'\n", b"down_revision = 'bbbb0001'\n")]
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gitutil import commit_all, git, isolate_git, make_repo, write
 
-from migfix.db.sync import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
+from migfix.db.sync_status import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write import moves

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migfix.errors import Refusal, ScanError
-from migfix.write.fileio import FileChange, apply_changes
+from migfix.plan.records import FileChange
 from migfix.write.rewrite import replace_parent, rewrite_parents
+from migfix.write.txn import write_changes
 
 SRC = Path(__file__).parents[2] / "src"
 PATH = Path("migrations/versions/aaaa0002_add_users.py")
@@ -648,7 +649,7 @@ def test_alembic_loads_the_rewritten_revision(tmp_path: Path) -> None:
     before = third.stat()
     old = third.read_bytes()
     new = rewrite_parents(old, ("aaaa0001",), path=third)
-    apply_changes([FileChange(third, old, new)])
+    write_changes([FileChange(third, old, new)])
     os.utime(third, ns=(before.st_atime_ns, before.st_mtime_ns))
 
     assert _alembic_parents(ini, "aaaa0003") == "'aaaa0001' ['aaaa0002', 'aaaa0003']"
@@ -656,7 +657,7 @@ def test_alembic_loads_the_rewritten_revision(tmp_path: Path) -> None:
 
     old = third.read_bytes()
     new = replace_parent(old, "aaaa0001", ("aaaa0001", "aaaa0002"), path=third)
-    apply_changes([FileChange(third, old, new)])
+    write_changes([FileChange(third, old, new)])
 
     assert _alembic_parents(ini, "aaaa0003") == "('aaaa0001', 'aaaa0002') ['aaaa0003']"
     assert "\nRevises: aaaa0001, aaaa0002\n" in third.read_text()
@@ -667,10 +668,10 @@ def test_alembic_loads_the_rewritten_revision(tmp_path: Path) -> None:
 
 
 def _libcst_rewrite(source: bytes, parents: tuple[str, ...]) -> bytes:
-    from migfix.write import rewrite
+    from migfix.write import binding, rewrite
 
-    module = rewrite._parse(source, PATH)
-    return rewrite._rewrite(source, module, rewrite._find_binding(module, PATH), parents)
+    module = binding.parse(source, PATH)
+    return rewrite._rewrite(source, module, binding.find_binding(module, PATH), parents)
 
 
 @pytest.mark.corpus

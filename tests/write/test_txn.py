@@ -306,7 +306,8 @@ _APPLY = """
 import sys
 import tempfile
 from pathlib import Path
-from migfix.write.fileio import FileChange, apply_changes
+from migfix.plan.records import FileChange
+from migfix.write.txn import write_changes
 root = Path(sys.argv[1])
 changes = []
 for i in range(8):
@@ -317,7 +318,7 @@ for i in range(4):
     changes.append(FileChange(p, p.read_bytes(), None))
 for i in range(4):
     changes.append(FileChange(root / f"c{i}.py", None, b"created\\n"))
-apply_changes(changes)
+write_changes(changes)
 """
 
 
@@ -527,16 +528,16 @@ def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
 
 
 def test_the_journal_of_a_linked_worktree_is_in_its_own_git_dir(tmp_path: Path) -> None:
-    from migfix.write import txn
+    from migfix.write import lock
 
     root = make_repo(tmp_path / "repo")
     (root / "f").write_text("x")
     commit_all(root, "one")
     git(root, "worktree", "add", "-q", str(tmp_path / "other"), "-b", "other")
 
-    assert txn.state_dir(root) == root / ".git" / "migfix"
+    assert lock.state_dir(root) == root / ".git" / "migfix"
     assert (
-        txn.state_dir(tmp_path / "other" / "sub").resolve()
+        lock.state_dir(tmp_path / "other" / "sub").resolve()
         == (root / ".git" / "worktrees" / "other" / "migfix").resolve()
     )
-    assert txn.state_dir(tmp_path / "plain") == tmp_path / "plain" / ".migfix"
+    assert lock.state_dir(tmp_path / "plain") == tmp_path / "plain" / ".migfix"

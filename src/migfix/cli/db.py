@@ -19,6 +19,7 @@ from migfix.cli.options import (
     url_option,
 )
 from migfix.db import sync as dbsync
+from migfix.db import sync_status
 from migfix.db import upgrade as dbupgrade
 from migfix.db.verify import APP_LOADER_KEY
 from migfix.read.graph import read_graph
@@ -60,7 +61,7 @@ def db_status(
     """
 
     project = chosen_project(config, name, versions, recursive)
-    st = dbsync.status(
+    st = sync_status.status(
         project,
         read_graph(project),
         url=url or None,
@@ -68,10 +69,10 @@ def db_status(
         command=_command(ctx),
     )
     if as_json:
-        click.echo(report.dumps(dbsync.status_json(project, st)))
+        click.echo(report.dumps(sync_status.status_json(project, st)))
     else:
-        click.echo(dbsync.status_text(project, st))
-    return dbsync.status_exit(st)
+        click.echo(sync_status.status_text(project, st))
+    return sync_status.status_exit(st)
 
 
 @db.command("sync")
@@ -111,7 +112,7 @@ def db_sync(
     if not dry_run and not yes and dbsync.confirm_needed():
         plan = dbsync.sync(project, graph, url=url or None, load_app=load_app, dry_run=True)
         click.echo(dbsync.sync_text(project, plan, command))
-        if plan.status.state == dbsync.IN_STEP:
+        if plan.status.state == sync_status.IN_STEP:
             return 0
         click.confirm("Go ahead?", abort=True)
     result = dbsync.sync(

@@ -23,9 +23,8 @@ from migfix.git.gitops import find_repo
 from migfix.hook import install as hooks
 from migfix.hook import run as hookrun
 from migfix.hook.run import Watch, watch_lines, watch_report
-from migfix.plan import heads_lock
 from migfix.report import formats as report
-from migfix.write import txn
+from migfix.write import heads_lock_files, txn
 
 
 @click.group()
@@ -65,7 +64,7 @@ def hook_install(
     )
     for line in hooks.install(
         Path.cwd(),
-        hook_types=hook_types or hooks.HOOK_TYPES,
+        hook_types=hook_types or declared.HOOK_TYPES,
         strategy=strategy,
         commit=commit,
         always=always,
@@ -73,7 +72,7 @@ def hook_install(
         watch=watch.args() if watch else (),
     ):
         click.echo(line)
-    for line in heads_lock.install_driver(Path.cwd()):
+    for line in heads_lock_files.install_driver(Path.cwd()):
         click.echo(line)
     for line in watch_lines(find_repo(Path.cwd()) or Path.cwd(), watch):
         click.echo(line)
@@ -85,10 +84,10 @@ def hook_install(
 @force_option("Remove migfix hooks even if edited by hand.")
 def hook_uninstall(hook_types: tuple[str, ...], force: bool) -> int:
     """Remove migfix's hooks and restore any hook they had chained."""
-    for line in hooks.uninstall(Path.cwd(), hook_types or hooks.HOOK_TYPES, force=force):
+    for line in hooks.uninstall(Path.cwd(), hook_types or declared.HOOK_TYPES, force=force):
         click.echo(line)
     if not hook_types:
-        for line in heads_lock.uninstall_driver(Path.cwd()):
+        for line in heads_lock_files.uninstall_driver(Path.cwd()):
             click.echo(line)
     return EXIT_OK
 

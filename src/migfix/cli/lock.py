@@ -9,7 +9,8 @@ import click
 from migfix.cli.every_project import project
 from migfix.cli.options import NAME_KEY, post_write_hook_option, project_options
 from migfix.errors import EXIT_OK
-from migfix.plan import heads_lock
+from migfix.plan.heads_lock import lock_path
+from migfix.write import heads_lock_files
 
 
 @click.group()
@@ -23,7 +24,7 @@ def lock_init(
     config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
 ) -> int:
     """Add migfix to Alembic's post_write_hooks and write the first heads lock."""
-    for line in heads_lock.init(project(config, name, versions, recursive)):
+    for line in heads_lock_files.init(project(config, name, versions, recursive)):
         click.echo(line)
     return EXIT_OK
 
@@ -43,13 +44,13 @@ def lock_update(
         # Alembic's post-write hook, on the file `alembic revision` just wrote.
         ctx = click.get_current_context()
         section = name or ctx.meta.get(NAME_KEY) or "alembic"
-        said = heads_lock.hook_update(hook_file, section=section)
+        said = heads_lock_files.hook_update(hook_file, section=section)
         if said:
             click.echo(f"migfix: {said}")
         return EXIT_OK
     chosen = project(config, name, versions, recursive)
-    heads_lock.require(chosen, "migfix lock update")
-    path = heads_lock.update(chosen)
-    rel = chosen.relpath(heads_lock.lock_path(chosen))
+    heads_lock_files.require(chosen, "migfix lock update")
+    path = heads_lock_files.update(chosen)
+    rel = chosen.relpath(lock_path(chosen))
     click.echo(f"updated {rel}" if path else f"{rel} is already current")
     return EXIT_OK

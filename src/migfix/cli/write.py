@@ -118,7 +118,8 @@ def rebase(
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     chosen = project(config, name, versions, recursive)
-    options = rebasecmd.RebaseOptions(
+    return rebasecmd.rebase(
+        chosen,
         onto=onto,
         drop_merges=drop_merges,
         upstream=upstream,
@@ -126,10 +127,6 @@ def rebase(
         dry_run=dry_run,
         as_json=as_json,
         strict=strict,
-    )
-    return rebasecmd.rebase(
-        chosen,
-        options,
         echo=click.echo,
         err=err,
         verify=_verify_new(chosen, onto, postgres) if run_verify else None,

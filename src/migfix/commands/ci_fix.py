@@ -21,13 +21,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migfix.commands.merge import run_merge
+from migfix.commands.rebase import text, write_rebase
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, MigfixError, Refusal
 from migfix.git import gitops
 from migfix.plan import heads_lock
 from migfix.plan.against import graph_against, ref_files
+from migfix.plan.merge import MergeOptions
+from migfix.plan.rebase_onto import plan_onto
 from migfix.project.config import Project, relpath
 from migfix.read.graph import Graph, read_graph
 from migfix.report import diagram
+from migfix.write import heads_lock_files
+from migfix.write.fileio import atomic_write
+from migfix.write.moves import advice
 
 Echo = Callable[[str], None]
 
@@ -218,7 +225,7 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
         _rebase(run)
     else:
         _merge(run)
-    lock_written = heads_lock.update(project) if heads_lock.enabled(project) else None
+    lock_written = heads_lock_files.update(project) if heads_lock.enabled(project) else None
     if lock_written is not None:
         run.written.append(lock_written)
         rel = project.relpath(heads_lock.lock_path(project))
@@ -226,23 +233,18 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
 
 
 def _rebase(run: _Run) -> None:
-    from migfix.plan import rebase
-
     # The branch's own revisions are movable by request: they are named, not left to the
     # settled rule (they are on the branch's upstream, so it would call them published).
-    plan = rebase.plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
+    plan = plan_onto(run.project, run.base, upstream=run.base, extra_new=run.own)
     if not plan.changed:
         return
-    run.written += rebase.apply(plan, by=BY)
-    run.moved = [(m.revision, m.old_parents, m.new_parents) for m in plan.moves]
-    run.lines.append(rebase.render(plan))
+    run.written += write_rebase(plan, by=BY)
+    run.moved = [(m.revision, m.old, m.new) for m in plan.repoints]
+    run.lines.append(text(plan))
 
 
 def _merge(run: _Run) -> None:
-    from migfix.commands import merge_run
-    from migfix.plan.merge import MergeOptions
-
-    outcome = merge_run.merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
+    outcome = run_merge(run.project, MergeOptions(no_repoint=True), upstream=run.base, by=BY)
     if outcome.changed:
         run.written += outcome.written
         run.merge_revisions = tuple(m.revision for m in outcome.plan.merges)
@@ -282,8 +284,6 @@ def _commit_message(run: _Run) -> str:
         title = f"Update the heads lock for {run.base}"
     body = "\n".join(run.lines)
     if run.moved:
-        from migfix.write.moves import advice
-
         body += "\n\n" + advice(run.moved)
     return f"{title}\n\nMade by `{BY}`.\n{body}\n"
 
@@ -302,8 +302,6 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
             echo(report)
             echo(f"Pushed the fix to {opts.remote}/{run.branch}.")
             if run.moved:
-                from migfix.write.moves import advice
-
                 err(advice(run.moved))
             _summary(run, opts, pushed=True)
             return EXIT_OK
@@ -317,7 +315,6 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
             )
         why = f"the push was refused: {failure}"
     patch = opts.patch if opts.patch.is_absolute() else Path.cwd() / opts.patch
-    from migfix.write.fileio import atomic_write
 
     atomic_write(patch, gitops.binary_diff(repo, tip, "HEAD"))
     echo(report)
@@ -355,8 +352,6 @@ def _summary(
         head = f"### migfix: {run.branch} needs a migration fix this run could not push"
     parts = [head, "", "```", "\n".join(run.lines), "```", ""]
     if run.moved:
-        from migfix.write.moves import advice
-
         parts += [advice(run.moved), ""]
     parts += [f"Before (merging {run.branch} into {run.base}):", "", _picture(run.before, run.own)]
     if run.after is not None:

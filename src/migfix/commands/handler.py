@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from migfix.errors import EXIT_OK, EXIT_USAGE, MigfixError
 from migfix.report.oserrors import describe
-from migfix.write.txn import interrupted_line
+from migfix.write.lock import interrupted_line
 
 T = TypeVar("T")
 

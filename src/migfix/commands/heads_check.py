@@ -10,7 +10,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from migfix.git.gitops import find_repo
+from migfix.plan import heads_lock as headlock
+from migfix.plan import overlap
+from migfix.plan.against import graph_against
 from migfix.project.config import Project
+from migfix.read import certain_heads, checks
+from migfix.read.graph import read_graph
+from migfix.report import formats as report
+from migfix.report.next_step import check_footer
 
 if TYPE_CHECKING:
     from migfix.read.graph import Graph
@@ -20,9 +28,6 @@ Echo = Callable[[str], None]
 
 def heads(project: Project, *, as_json: bool, verbose: bool, echo: Echo) -> int:
     """``migfix heads``: exit 1 if some heads are unintended, 2 if some are unknowable."""
-    from migfix.read import certain_heads
-    from migfix.read.graph import read_graph
-    from migfix.report import formats as report
 
     graph = read_graph(project, full=False)  # printing only: `check` tells what won't load
     if certain_heads.unsure(graph):
@@ -41,8 +46,6 @@ def _unsure_heads(
 ) -> int:
     """``migfix heads`` when some value is unreadable: the sure heads on stdout, the
     unreadable values on stderr, exit 2 (a wrong list of heads is worse than none)."""
-    from migfix.read import certain_heads
-    from migfix.report import formats as report
 
     unknown = certain_heads.unsure(graph)
     sure = certain_heads.sure_heads(graph)
@@ -73,25 +76,12 @@ def check(
     echo: Echo,
 ) -> int:
     """``migfix check``: every problem at once; exit 1 if any fails."""
-    from migfix.read import checks
-    from migfix.read.graph import read_graph
-    from migfix.report import formats as report
-
-    if against:
-        from migfix.plan.against import graph_against
-
-        g = graph_against(project, against)
-    else:
-        g = read_graph(project)
+    g = graph_against(project, against) if against else read_graph(project)
     del deep  # the scan compiles every file (once per change: the scan cache keeps it)
     problems = checks.problems(g)
     if against:
-        from migfix.plan import overlap
-
         problems.extend(overlap.for_against(project, g, against))
     if project.settings.lock:
-        from migfix.plan import heads_lock as headlock
-
         # The lock describes this branch's own heads, also when checking --against REF.
         stale = headlock.problem(project, read_graph(project) if against else g)
         problems.extend([stale] if stale else [])
@@ -100,15 +90,12 @@ def check(
     if fmt == "json":
         echo(report.dumps(report.problems_json(project, g, problems, ok)))
     elif fmt == "github":
-        from migfix.git.gitops import find_repo
-
         text = report.problems_github(project, problems, repo_root=find_repo(project.root))
         if text:
             echo(text)
     else:
         if problems:
             echo(report.problems_text(project, problems))
-        from migfix.report.next_step import check_footer
 
         hint = check_footer(failing, against=against, prog=prog) if failing else ""
         echo(report.summary(problems, g) + hint)

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from migfix.project.config import Project
+from migfix.db import pgserver
+from migfix.project.config import Project, _ini_options
 
 URL_ENV_VARS = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI")
 # Where a URL literal for a Flask app or env.py usually lives.
@@ -45,8 +46,6 @@ def configured(project: Project) -> Configured | None:
         if backend:
             return Configured(backend, f"${var}")
     if project.config_file is not None and project.config_file.suffix == ".ini":
-        from migfix.project.config import _ini_options
-
         try:
             url = _ini_options(project.config_file, project.ini_section).get("sqlalchemy.url")
         except Exception:
@@ -85,7 +84,6 @@ def choose(project: Project, postgres: bool | None, *, explicit_db: bool) -> Cho
     ``postgres``: True (``--postgres``), False (``--sqlite``) or None (decide).
     ``explicit_db``: ``--url`` or ``--use-app-db`` was given, so nothing is chosen.
     """
-    from migfix.db import pgserver
 
     if postgres is not None or explicit_db:
         return Choice(bool(postgres), "")
@@ -120,8 +118,6 @@ def looks_like_dialect_error(error: str) -> bool:
 
 
 def sqlite_hint() -> str:
-    from migfix.db import pgserver
-
     extra = "" if pgserver.available() else f" (after `{pgserver.EXTRA_HINT}`)"
     return (
         "This looks like a feature SQLite does not have, not a bug in the migration: run "

@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migfix.db import sync as dbsync
+from migfix.db.connect import mask, one_line, run_env
+from migfix.db.sync_status import SyncResult
 from migfix.errors import MigfixError
 from migfix.project.config import Project
 from migfix.read.graph import Graph
+from migfix.write import txn
 
 
 @dataclass
 class UpgradeResult:
-    synced: dbsync.SyncResult
+    synced: SyncResult
     revision: str
     ran: list[str] = field(default_factory=list)
     """The revisions the upgrade planned to run (all of them ran when ``error`` is empty)."""
@@ -38,7 +41,6 @@ def upgrade(
     command: str = "migfix",
 ) -> UpgradeResult:
     """Sync what a move left unrun, then ``alembic upgrade REVISION``."""
-    from migfix.write import txn
 
     with txn.writer_lock(project.root):
         synced = dbsync._sync(
@@ -54,13 +56,11 @@ def upgrade(
             return found
 
         try:
-            dbsync._run_env(project, url, load_app, steps, destination_rev=revision)
+            run_env(project, url, load_app, steps, destination_rev=revision)
         except MigfixError:
             raise
         except Exception as exc:
-            from migfix.db.verify import _one_line
-
-            result.error = dbsync._mask(_one_line(exc), url)
+            result.error = mask(one_line(exc), url)
         return result
 
 

@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
-import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from migfix.db import dialect
+from migfix.db.connect import (
+    Target,
+    alembic_config_for,
+    app_context,
+    frames,
+    hide_password,
+    import_message,
+    is_flask,
+    one_line,
+    sqlite_url,
+    url_key,
+)
+from migfix.db.pgserver import embedded_postgres
 from migfix.errors import ConfigError, MigfixError, Refusal
+from migfix.plan.settled import classify
 from migfix.project.config import Project
 from migfix.read.graph import Graph
 
@@ -81,15 +92,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.failure is None
-
-
-@dataclass
-class _Target:
-    urls: dict[str | None, str] = field(default_factory=dict)
-    """Bind key (None: the default database) -> URL migfix points env.py at."""
-    scratch_dir: Path | None = None
-    server_url: str | None = None
-    """The throw-away PostgreSQL server's URL (``--postgres``): binds get databases there."""
 
 
 # -- plans: pure functions of the graph ------------------------------------------------
@@ -216,30 +218,26 @@ def verify(
     if mode == "full":
         plan = plan_full(graph)
     elif mode == "only-new":
-        from migfix.plan.settled import classify
-
         newness = classify(project, graph, upstream=upstream)
         plan = plan_only_new(graph, newness.new, newness.reason)
     else:
         plan = plan_steps(graph, steps)
 
-    from migfix.db import dialect
-
     choice = dialect.choose(project, postgres, explicit_db=bool(url) or use_app_db)
-    target = _Target()
+    target = Target()
     if url:
         target.urls[None] = url
     elif not use_app_db and not choice.postgres:
         target.scratch_dir = Path(tempfile.mkdtemp(prefix="migfix-verify-"))
-        target.urls[None] = _sqlite_url(target.scratch_dir / "scratch.db")
-    database = SCRATCH if target.scratch_dir else (_safe_url(url) if url else "the app's database")
-    flask = load_app is not None or _is_flask(project)
+        target.urls[None] = sqlite_url(target.scratch_dir / "scratch.db")
+    database = (
+        SCRATCH if target.scratch_dir else (hide_password(url) if url else "the app's database")
+    )
+    flask = load_app is not None or is_flask(project)
     old_cwd = Path.cwd()
     server = contextlib.ExitStack()
     try:
         if choice.postgres:
-            from migfix.db.pgserver import embedded_postgres
-
             # Started inside the try: stopped and deleted by the ExitStack on any exit.
             target.server_url = server.enter_context(embedded_postgres())
             target.urls[None] = target.server_url
@@ -248,8 +246,8 @@ def verify(
         # against the current directory: run where the user would run them.
         if load_app is None:
             os.chdir(project.root)
-        with _app_context(project, target, flask, use_app_db, load_app) as app_ext:
-            config = _alembic_config(project, target, app_ext)
+        with app_context(project, target, flask, use_app_db, load_app) as app_ext:
+            config = alembic_config_for(project, target, app_ext)
             _probe(project, config, target, allow_existing=allow_existing or target.scratch_dir)
             ran = 0
             for step in plan.steps:
@@ -267,44 +265,6 @@ def verify(
             shutil.rmtree(target.scratch_dir, ignore_errors=True)
 
 
-def _sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path.as_posix()}"
-
-
-def _safe_url(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
-
-
-def _is_flask(project: Project) -> bool:
-    if project.kind == "flask":
-        return True
-    env = project.script_location / "env.py" if project.script_location else None
-    try:
-        return env is not None and "current_app" in env.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _alembic_config(project: Project, target: _Target, app_ext: Any) -> Any:
-    from migfix.project.config import alembic_config
-
-    config = alembic_config(project)
-    if None in target.urls:
-        # ConfigParser interpolation: a literal % in a URL (an escaped password) is %%.
-        config.set_main_option("sqlalchemy.url", target.urls[None].replace("%", "%%"))
-    if app_ext is not None:
-        # Migrate.configure callbacks may change the config; `flask db` applies them too.
-        callbacks = getattr(getattr(app_ext, "migrate", None), "call_configure_callbacks", None)
-        if callbacks is not None:
-            config = callbacks(config)
-    return config
-
-
 def _run(config: Any, step: Step) -> None:
     from alembic import command
 
@@ -317,18 +277,7 @@ def _run(config: Any, step: Step) -> None:
 # -- the probe: what env.py connects to, before anything is migrated --------------------
 
 
-def _url_key(url: Any) -> tuple[Any, ...]:
-    """Enough of a URL to tell two databases apart (drivers and query options aside)."""
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url) if isinstance(url, str) else url
-    database = u.database
-    if u.get_backend_name() == "sqlite" and database and database != ":memory:":
-        database = os.path.realpath(database)
-    return (u.get_backend_name(), u.host, u.port, u.username, database)
-
-
-def _probe(project: Project, config: Any, target: _Target, *, allow_existing: object) -> None:
+def _probe(project: Project, config: Any, target: Target, *, allow_existing: object) -> None:
     from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
 
@@ -356,10 +305,10 @@ def _probe(project: Project, config: Any, target: _Target, *, allow_existing: ob
     except MigfixError:
         raise
     except ImportError as exc:
-        raise ConfigError(_import_message(project, exc)) from None
+        raise ConfigError(import_message(project, exc)) from None
     except Exception as exc:
         raise ConfigError(
-            f"env.py failed before any migration ran: {_one_line(exc)}. Nothing was migrated. "
+            f"env.py failed before any migration ran: {one_line(exc)}. Nothing was migrated. "
             "Fix the error (run `alembic current` or `flask db current` to see it in full) "
             "and run migfix verify again."
         ) from None
@@ -368,9 +317,9 @@ def _probe(project: Project, config: Any, target: _Target, *, allow_existing: ob
             "env.py ran but never connected to a database (offline mode?), so nothing can be "
             "verified. Make env.py run migrations online with a connection."
         )
-    expected = {_url_key(u) for u in target.urls.values()}
+    expected = {url_key(u) for u in target.urls.values()}
     for url, tables in seen:
-        if expected and _url_key(url) not in expected:
+        if expected and url_key(url) not in expected:
             raise Refusal(
                 "env.py connected to "
                 f"{url.render_as_string(hide_password=True)} instead of the database migfix "
@@ -389,181 +338,19 @@ def _probe(project: Project, config: Any, target: _Target, *, allow_existing: ob
             )
 
 
-# -- Flask --------------------------------------------------------------------------------
-
-
-@contextmanager
-def _app_context(
-    project: Project,
-    target: _Target,
-    flask: bool,
-    use_app_db: bool,
-    load_app: Callable[[], Any] | None,
-) -> Iterator[Any]:
-    """Create the Flask app and, unless ``use_app_db``, point its engines at ``target``."""
-    if not flask:
-        yield None
-        return
-    app = _load_app(project, load_app)
-    with app.app_context():
-        ext = app.extensions.get("migrate")
-        if ext is None:
-            raise ConfigError(
-                f"The Flask app '{app.name}' has no Flask-Migrate extension, but env.py "
-                "expects one (current_app.extensions['migrate']). Create Migrate(app, db) "
-                "in the app, or check FLASK_APP points at the right app."
-            )
-        if use_app_db:
-            yield ext
-            return
-        with _engines_swapped(app, ext.db, target):
-            yield ext
-
-
-def _load_app(project: Project, load_app: Callable[[], Any] | None) -> Any:
-    try:
-        import flask.cli
-    except ImportError as exc:
-        raise ConfigError(_import_message(project, exc)) from None
-    if load_app is None:
-        # `flask db` reads .flaskenv / .env first (FLASK_APP often lives there).
-        flask.cli.load_dotenv()
-        # `flask` reads FLASK_APP through its --app option; ScriptInfo alone never does.
-        load_app = flask.cli.ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app
-    try:
-        return load_app()
-    except ImportError as exc:
-        raise ConfigError(_import_message(project, exc)) from None
-    except flask.cli.NoAppException as exc:
-        # Flask turns an ImportError inside the app module into NoAppException with the
-        # traceback as text; the ImportError itself is kept as the context.
-        if isinstance(exc.__context__, ImportError):
-            raise ConfigError(_import_message(project, exc.__context__)) from None
-        text = " ".join(str(exc).split())
-        raise ConfigError(
-            f"Cannot load the Flask app: {text} Set FLASK_APP (or --app under "
-            "`flask migfix`), or run migfix from the directory that holds app.py or wsgi.py."
-        ) from None
-    except Exception as exc:
-        raise ConfigError(
-            f"Creating the Flask app failed: {_one_line(exc)}. The app factory may need "
-            "settings (environment variables, a .env file or an instance config): set them "
-            "as you would for `flask db upgrade`, and run again."
-        ) from None
-
-
-@contextmanager
-def _engines_swapped(app: Any, db: Any, target: _Target) -> Iterator[None]:
-    """Replace Flask-SQLAlchemy 3's engines for ``app`` with engines on ``target``.
-
-    Flask-SQLAlchemy creates engines in ``init_app`` and never reads the config again,
-    so changing ``SQLALCHEMY_DATABASE_URI`` alone would not reach env.py: the engines
-    themselves (``db._app_engines[app]``, 3.x internals) are replaced, and put back after.
-    """
-    app_engines = getattr(db, "_app_engines", None)
-    if app_engines is None or app not in app_engines or not hasattr(db, "_make_engine"):
-        raise ConfigError(
-            f"Cannot point the app's database at a scratch database: its db object "
-            f"({type(db).__module__}.{type(db).__name__}) is not Flask-SQLAlchemy 3. Pass "
-            "--use-app-db to run on the app's own database (with --allow-existing if it "
-            "has tables)."
-        )
-    engines: dict[str | None, Any] = app_engines[app]
-    binds = [k for k in engines if k is not None]
-    if binds and target.scratch_dir is None and target.server_url is None:
-        raise Refusal(
-            f"The app uses more than one database (binds: {', '.join(map(str, binds))}) and "
-            "--url names only one. Run without --url to use temporary SQLite databases, or "
-            "pass --use-app-db."
-        )
-    for bind in binds:
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(bind))
-        if target.server_url is not None:
-            from migfix.db.pgserver import create_database
-
-            target.urls[bind] = create_database(target.server_url, f"bind_{safe}")
-            continue
-        assert target.scratch_dir is not None
-        target.urls[bind] = _sqlite_url(target.scratch_dir / f"bind-{safe}.db")
-    saved = dict(engines)
-    saved_config = {k: app.config.get(k) for k in ("SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_BINDS")}
-    made: dict[str | None, Any] = {}
-    try:
-        for key in saved:
-            # Only the URL: pool options written for the real server may not apply to it.
-            options: dict[str, Any] = {"url": target.urls[key]}
-            db._apply_driver_defaults(options, app)
-            made[key] = db._make_engine(key, options, app)
-        engines.clear()
-        engines.update(made)
-        if None in target.urls:
-            app.config["SQLALCHEMY_DATABASE_URI"] = target.urls[None]
-        if binds:
-            app.config["SQLALCHEMY_BINDS"] = {k: target.urls[k] for k in binds}
-        yield
-    finally:
-        for engine in made.values():
-            engine.dispose()
-        engines.clear()
-        engines.update(saved)
-        app.config.update(saved_config)
-
-
 # -- messages -----------------------------------------------------------------------------
-
-
-def _one_line(exc: BaseException) -> str:
-    from sqlalchemy.exc import StatementError
-
-    if isinstance(exc, StatementError) and exc.orig is not None:
-        orig = exc.orig
-        name = type(orig).__qualname__
-        module = type(orig).__module__
-        text = f"{module}.{name}: {orig}" if module != "builtins" else f"{name}: {orig}"
-        if exc.statement:
-            sql = " ".join(str(exc.statement).split())
-            text += f" [SQL: {sql[:300]}{'...' if len(sql) > 300 else ''}]"
-    else:
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return " ".join(text.split())
-
-
-def _frames(tb: TracebackType | None) -> list[str]:
-    return [os.path.abspath(f.filename) for f in traceback.extract_tb(tb)]
-
-
-def _import_message(project: Project, exc: ImportError) -> str:
-    where = ""
-    for filename in reversed(_frames(exc.__traceback__)):
-        if not filename.startswith("<") and "importlib" not in Path(filename).parts:
-            where = f" (imported by {project.relpath(Path(filename))})"
-            break
-    if isinstance(exc, ModuleNotFoundError) and exc.name:
-        what = f"No module named '{exc.name}'{where}"
-        todo = (
-            f"install '{exc.name.split('.')[0]}' in the environment migfix runs in (or run "
-            "migfix from the project's virtualenv), or fix the import"
-        )
-    else:
-        what = f"{_one_line(exc)}{where}"
-        todo = "fix the import, or run migfix from the project's virtualenv"
-    return (
-        f"Cannot import the project's migration environment: {what}. verify runs env.py "
-        f"and the app's code like Alembic does, so they must import: {todo}. Nothing was "
-        "migrated."
-    )
 
 
 def _failure(project: Project, graph: Graph, step: Step, exc: Exception) -> Failure:
     by_path = {os.path.abspath(f.path): f for f in graph.files if f.revision}
     revision = step.revision
     path: Path | None = graph.nodes[revision].path if revision in graph.nodes else None
-    for filename in reversed(_frames(exc.__traceback__)):
+    for filename in reversed(frames(exc.__traceback__)):
         f = by_path.get(filename)
         if f is not None:
             revision, path = f.revision, f.path
             break
-    return Failure(revision, step.direction, step, _one_line(exc), path)
+    return Failure(revision, step.direction, step, one_line(exc), path)
 
 
 def failure_text(project: Project, result: Result) -> str:
@@ -580,11 +367,8 @@ def failure_text(project: Project, result: Result) -> str:
         f"{head}, during {call} on {result.database}: {f.error}. Fix its "
         f"{f.direction}() and run migfix verify again."
     )
-    if result.database == SCRATCH:
-        from migfix.db import dialect
-
-        if dialect.looks_like_dialect_error(f.error):
-            text += " " + dialect.sqlite_hint()
+    if result.database == SCRATCH and dialect.looks_like_dialect_error(f.error):
+        text += " " + dialect.sqlite_hint()
     return text
 
 

@@ -54,15 +54,35 @@ _NO_GIT = (
 )
 
 
-def _run(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def _cannot_start(cwd: Path) -> GitError:
+    if not cwd.is_dir():
+        return GitError(f"Cannot run git in {cwd}: the directory does not exist.")
+    return GitError(_NO_GIT)
+
+
+def run(
+    cwd: Path, *args: str, stdin: bytes | None = None, index: str | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run ``git ARGS`` in CWD (STDIN on its standard input) and return the finished
-    process, whatever its exit code."""
+    process, whatever its exit code. With INDEX, git uses that index file instead of the
+    repository's."""
+    env = _env()
+    if index is not None:
+        env["GIT_INDEX_FILE"] = index
     try:
         return subprocess.run(
-            ["git", *args], cwd=cwd, env=_env(), input=stdin, capture_output=True, check=False
+            ["git", *args], cwd=cwd, env=env, input=stdin, capture_output=True, check=False
         )
     except FileNotFoundError:
-        raise GitError(_NO_GIT) from None
+        raise _cannot_start(cwd) from None
+
+
+def text(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``run``, its output decoded as file names are (for answers read as text)."""
+    proc = run(cwd, *args)
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, os.fsdecode(proc.stdout), os.fsdecode(proc.stderr)
+    )
 
 
 # Where a work tree's root and its git dir are cannot change while one hook runs, yet the
@@ -84,19 +104,19 @@ def remembering() -> Iterator[None]:
         _remembered = outer
 
 
-def _run_remembered(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    """``_run``, answered from memory within ``remembering()`` (for questions whose answer
+def remembered(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``run``, answered from memory within ``remembering()`` (for questions whose answer
     cannot change meanwhile)."""
     if _remembered is None:
-        return _run(cwd, *args)
+        return run(cwd, *args)
     key = (str(cwd), *args)
     proc = _remembered.get(key)
     if proc is None:
-        proc = _remembered[key] = _run(cwd, *args)
+        proc = _remembered[key] = run(cwd, *args)
     return proc
 
 
-def _popen(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+def start(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
     """``git ARGS`` in CWD, started and not waited for (stdout and stderr piped)."""
     try:
         return subprocess.Popen(
@@ -108,13 +128,13 @@ def _popen(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
             stderr=subprocess.PIPE,
         )
     except FileNotFoundError:
-        raise GitError(_NO_GIT) from None
+        raise _cannot_start(cwd) from None
 
 
-def _started(cwd: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[bytes]]:
-    """``_run``, started now: calling the result waits for git and returns what ``_run``
+def started(cwd: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[bytes]]:
+    """``run``, started now: calling the result waits for git and returns what ``run``
     would have."""
-    proc = _popen(cwd, *args)
+    proc = start(cwd, *args)
 
     def finished() -> subprocess.CompletedProcess[bytes]:
         out, err = proc.communicate()
@@ -123,19 +143,19 @@ def _started(cwd: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[
     return finished
 
 
-def _stderr(proc: subprocess.CompletedProcess[bytes]) -> str:
+def stderr_text(proc: subprocess.CompletedProcess[bytes]) -> str:
     return " ".join(proc.stderr.decode("utf-8", "replace").split())
 
 
-def _check(cwd: Path, *args: str) -> bytes:
+def output(cwd: Path, *args: str, index: str | None = None) -> bytes:
     """Run ``git ARGS`` in CWD and return its stdout; any non-zero exit is a GitError."""
-    proc = _run(cwd, *args)
+    proc = run(cwd, *args, index=index)
     if proc.returncode != 0:
         # Quote the command without its pathspecs, which can be long.
         shown = " ".join(args[: args.index("--")] if "--" in args else args)
         raise GitError(
             f"`git {shown}` failed in {cwd} (exit {proc.returncode}): "
-            f"{_stderr(proc) or 'no message'}. Run it yourself to see what git needs."
+            f"{stderr_text(proc) or 'no message'}. Run it yourself to see what git needs."
         )
     return proc.stdout
 
@@ -145,7 +165,7 @@ def _out_line(raw: bytes) -> str:
     return os.fsdecode(raw).rstrip("\n")
 
 
-def _rel(repo_root: Path, path: Path) -> str:
+def relative(repo_root: Path, path: Path) -> str:
     """PATH relative to REPO_ROOT in POSIX form ('.' for the root itself)."""
     try:
         rel = path.relative_to(repo_root)
@@ -162,11 +182,11 @@ def _rel(repo_root: Path, path: Path) -> str:
     return rel.as_posix()
 
 
-def _pathspecs(repo_root: Path, under: Iterable[Path]) -> list[str]:
-    return [_rel(repo_root, p) for p in under]
+def pathspecs(repo_root: Path, under: Iterable[Path]) -> list[str]:
+    return [relative(repo_root, p) for p in under]
 
 
-def _from_git_path(repo_root: Path, raw: bytes) -> Path:
+def from_git_path(repo_root: Path, raw: bytes) -> Path:
     return repo_root.joinpath(*PurePosixPath(os.fsdecode(raw)).parts)
 
 
@@ -185,7 +205,7 @@ def find_repo(path: Path) -> Path | None:
     start = path if path.is_dir() else path.parent
     while not start.is_dir() and start != start.parent:
         start = start.parent
-    proc = _run_remembered(start, "rev-parse", "--show-toplevel")
+    proc = remembered(start, "rev-parse", "--show-toplevel")
     if proc.returncode != 0:
         if b"dubious ownership" in proc.stderr:
             raise GitError(
@@ -204,7 +224,7 @@ def find_repo(path: Path) -> Path | None:
 
 def is_shallow(repo_root: Path) -> bool:
     """True when REPO_ROOT is a shallow clone (history cut off at some depth)."""
-    return _out_line(_check(repo_root, "rev-parse", "--is-shallow-repository")) == "true"
+    return _out_line(output(repo_root, "rev-parse", "--is-shallow-repository")) == "true"
 
 
 def _unknown_revision(repo_root: Path, ref: str) -> GitError:
@@ -222,16 +242,16 @@ def _unknown_revision(repo_root: Path, ref: str) -> GitError:
     return GitError(message)
 
 
-def _try_resolve(repo_root: Path, ref: str) -> str | None:
+def try_resolve(repo_root: Path, ref: str) -> str | None:
     if _looks_like_option(ref):
         return None
-    proc = _run(repo_root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    proc = run(repo_root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     return _out_line(proc.stdout) if proc.returncode == 0 else None
 
 
 def resolve_ref(repo_root: Path, ref: str) -> str:
     """The full sha of the commit REF names (a branch, tag, sha, ``HEAD~2``, ...)."""
-    sha = _try_resolve(repo_root, ref)
+    sha = try_resolve(repo_root, ref)
     if sha is None:
         raise _unknown_revision(repo_root, ref)
     return sha
@@ -253,7 +273,7 @@ def branch_upstream(repo_root: Path) -> str | None:
     None on a detached HEAD, for a branch without one, and when the upstream's remote branch
     was deleted (git fails then rather than naming a branch).
     """
-    proc = _run(repo_root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
+    proc = run(repo_root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
     return _out_line(proc.stdout) if proc.returncode == 0 else None
 
 
@@ -270,20 +290,183 @@ def default_branch(repo_root: Path) -> str | None:
     if target is not None:
         return target
     for name in ("main", "master"):
-        if _try_resolve(repo_root, f"refs/remotes/origin/{name}") is not None:
+        if try_resolve(repo_root, f"refs/remotes/origin/{name}") is not None:
             return f"origin/{name}"
     for name in ("main", "master"):
-        if _try_resolve(repo_root, f"refs/heads/{name}") is not None:
+        if try_resolve(repo_root, f"refs/heads/{name}") is not None:
             return name
     return None
 
 
+def has_remote(repo_root: Path) -> bool:
+    """True when at least one remote is configured."""
+    return bool(run(repo_root, "remote").stdout.strip())
+
+
+def published_refs(repo_root: Path) -> list[str]:
+    """Every remote-tracking ref of every remote and every tag, by full name.
+
+    Symbolic refs (``refs/remotes/origin/HEAD``) are left out: they name a ref listed already.
+    """
+    out = output(
+        repo_root,
+        "for-each-ref",
+        "--format=%(refname)%00%(symref)",
+        "refs/remotes",
+        "refs/tags",
+    )
+    refs = []
+    for line in out.splitlines():
+        name, _, symref = line.partition(b"\0")
+        if not symref:
+            refs.append(os.fsdecode(name))
+    return refs
+
+
+def unpublished_paths(repo_root: Path, under: Sequence[Path]) -> set[Path] | None:
+    """Files under UNDER that a commit of HEAD's history changed which is on no
+    remote-tracking ref and no tag. None when that cannot be told (HEAD has no commit).
+
+    A committed file that none of those commits changed has the content of a commit that is
+    on a remote or a tag. Only the unpublished commits are walked (``--not --remotes
+    --tags``), so the cost follows their number, not the number of remote branches. A merge
+    commit's own changes are not listed: what it brings in comes from its parents' commits.
+    """
+    specs = pathspecs(repo_root, under)
+    if not specs:
+        return set()
+    proc = run(
+        repo_root,
+        "--literal-pathspecs",
+        "log",
+        "--format=",
+        "--name-only",
+        "--no-renames",
+        "-z",
+        "HEAD",
+        "--not",
+        "--remotes",
+        "--tags",
+        "--",
+        *specs,
+    )
+    if proc.returncode != 0:
+        return None
+    return {
+        from_git_path(repo_root, name.strip(b"\n"))
+        for name in proc.stdout.split(b"\0")
+        if name.strip(b"\n")
+    }
+
+
+def blobs_at(repo_root: Path, refs: Sequence[str], rels: Sequence[str]) -> dict[str, list[str]]:
+    """For each path REL (relative to the work tree, POSIX form), the REFS whose tree has a
+    file there, as ``{rel: ["<ref> <blob id>", ...]}``.
+
+    Two ``cat-file`` processes whatever the number of refs: the first names each ref's
+    folder of the paths, the second looks the files up once per distinct folder. Many refs
+    share the same folder (a versions folder of thousands of files), which is read once,
+    not once per ref.
+    """
+    # A ref name never holds ':' or a newline; a path with a newline cannot be asked this way.
+    wanted = [rel for rel in rels if "\n" not in rel]
+    folders = sorted({rel.rpartition("/")[0] for rel in wanted})
+    if not wanted or not refs:
+        return {}
+    asked = [(ref, folder) for ref in refs for folder in folders]
+    trees = _batch_check(repo_root, [f"{ref}:{folder}" for ref, folder in asked])
+    by_tree: dict[str, list[str]] = {}  # folder tree -> refs having it
+    tree_of: dict[tuple[str, str], str] = {}
+    for (ref, folder), (oid, kind) in zip(asked, trees, strict=True):
+        if kind == "tree":
+            by_tree.setdefault(oid, []).append(ref)
+            tree_of[ref, folder] = oid
+    looked = [(tree, rel) for tree in by_tree for rel in wanted]
+    names = [f"{tree}:{rel.rpartition('/')[2]}" for tree, rel in looked]
+    blob_in: dict[tuple[str, str], str] = {}
+    for (tree, rel), (oid, kind) in zip(looked, _batch_check(repo_root, names), strict=True):
+        if kind == "blob":
+            blob_in[tree, rel] = oid
+    found: dict[str, list[str]] = {}
+    for rel in wanted:
+        folder = rel.rpartition("/")[0]
+        for ref in refs:
+            held = tree_of.get((ref, folder))
+            blob = blob_in.get((held, rel)) if held else None
+            if blob:
+                found.setdefault(rel, []).append(f"{ref} {blob}")
+    return found
+
+
+def _batch_check(repo_root: Path, names: Sequence[str]) -> list[tuple[str, str]]:
+    """``(object id, type)`` of each of NAMES (``<rev>:<path>``), ``("", "missing")`` for a
+    name that names nothing; one git process."""
+    if not names:
+        return []
+    proc = run(
+        repo_root,
+        "cat-file",
+        "--batch-check=%(objectname) %(objecttype)",
+        stdin="".join(n + "\n" for n in names).encode(),
+    )
+    answers = []
+    lines = proc.stdout.splitlines()
+    for i in range(len(names)):
+        oid, _, kind = (lines[i] if i < len(lines) else b"").partition(b" ")
+        answers.append((oid.decode(), kind.decode()) if kind != b"missing" else ("", "missing"))
+    return answers
+
+
+def blob_contents(repo_root: Path, oids: Iterable[str]) -> dict[str, bytes]:
+    """The content of each blob in OIDS (one git process for all)."""
+    wanted = list(dict.fromkeys(oids))
+    if not wanted:
+        return {}
+    proc = run(repo_root, "cat-file", "--batch", stdin="".join(o + "\n" for o in wanted).encode())
+    out: dict[str, bytes] = {}
+    data, at = proc.stdout, 0
+    for oid in wanted:
+        end = data.find(b"\n", at)
+        if end < 0:
+            break
+        header = data[at:end].split()
+        if len(header) != 3:  # "<oid> missing"
+            at = end + 1
+            continue
+        size = int(header[2])
+        out[oid] = data[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1
+    return out
+
+
+def added_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
+    """Files under UNDER that HEAD does not have: untracked (not ignored) or added."""
+    if not under:
+        return set()
+    out = output(
+        repo_root,
+        "--literal-pathspecs",
+        "status",
+        "--porcelain",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+        *pathspecs(repo_root, under),
+    )
+    return {
+        from_git_path(repo_root, entry[3:])
+        for entry in out.split(b"\0")
+        if entry[:2] == b"??" or entry[:1] == b"A"
+    }
+
+
 def origin_head(repo_root: Path) -> str | None:
     """What ``origin/HEAD`` points at (e.g. ``'origin/main'``), when it names a ref that exists."""
-    proc = _run(repo_root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    proc = run(repo_root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
     if proc.returncode == 0:
         target = _out_line(proc.stdout)
-        if _try_resolve(repo_root, f"refs/remotes/{target}") is not None:
+        if try_resolve(repo_root, f"refs/remotes/{target}") is not None:
             return target
     return None
 
@@ -303,7 +486,7 @@ def read_tree_files(
     import git
 
     sha = resolve_ref(repo_root, ref)
-    rel = _rel(repo_root, directory)
+    rel = relative(repo_root, directory)
     with git.Repo(repo_root) as repo:
         try:
             root = repo.commit(sha).tree
@@ -315,7 +498,7 @@ def read_tree_files(
         except KeyError:
             return None
         except (ValueError, git.GitError) as exc:
-            raise _missing_object(repo_root, ref, rel, exc) from exc
+            raise missing_object(repo_root, ref, rel, exc) from exc
     return files
 
 
@@ -388,7 +571,7 @@ def _collect_blobs(
             _collect_blobs(root, sub, base / sub.name, recursive, out)
 
 
-def _missing_object(repo_root: Path, ref: str, rel: str, exc: Exception) -> GitError:
+def missing_object(repo_root: Path, ref: str, rel: str, exc: Exception) -> GitError:
     what = f"Cannot read '{rel}' from git revision '{ref}': {' '.join(str(exc).split())}."
     if is_shallow(repo_root):
         return GitError(
@@ -407,7 +590,7 @@ def uncommitted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
     """
     if not under:
         return set()
-    out = _check(
+    out = output(
         repo_root,
         "--literal-pathspecs",
         "status",
@@ -415,7 +598,7 @@ def uncommitted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
         "-z",
         "--untracked-files=all",
         "--",
-        *_pathspecs(repo_root, under),
+        *pathspecs(repo_root, under),
     )
     paths: set[Path] = set()
     entries = iter(out.split(b"\0"))
@@ -423,12 +606,12 @@ def uncommitted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
         if not entry:
             continue
         status, path = entry[:2], entry[3:]
-        paths.add(_from_git_path(repo_root, path))
+        paths.add(from_git_path(repo_root, path))
         if b"R" in status or b"C" in status:
             # -z prints a rename as "XY new NUL old": the next entry is the source path.
             source = next(entries, b"")
             if b"R" in status and source:
-                paths.add(_from_git_path(repo_root, source))
+                paths.add(from_git_path(repo_root, source))
     return paths
 
 
@@ -436,18 +619,18 @@ def conflicted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
     """Files under UNDER with unmerged index entries (an unresolved merge conflict)."""
     if not under:
         return set()
-    out = _check(
+    out = output(
         repo_root,
         "--literal-pathspecs",
         "ls-files",
         "--unmerged",
         "-z",
         "--",
-        *_pathspecs(repo_root, under),
+        *pathspecs(repo_root, under),
     )
     # Each entry is "mode sha stage<TAB>path"; a conflicted file has one entry per stage.
     return {
-        _from_git_path(repo_root, entry.split(b"\t", 1)[1])
+        from_git_path(repo_root, entry.split(b"\t", 1)[1])
         for entry in out.split(b"\0")
         if b"\t" in entry
     }
@@ -460,7 +643,7 @@ def operation_in_progress(repo_root: Path) -> str | None:
     ``git am`` shares ``rebase-apply/`` with old-style rebases and is told apart by the
     ``applying`` marker git writes there.
     """
-    git_dir = Path(_out_line(_check(repo_root, "rev-parse", "--absolute-git-dir")))
+    git_dir = Path(_out_line(output(repo_root, "rev-parse", "--absolute-git-dir")))
     if (git_dir / "rebase-merge").is_dir():
         return "rebase"
     if (git_dir / "rebase-apply").is_dir():
@@ -482,7 +665,7 @@ def picks_left(repo_root: Path) -> int:
     the sequencer's todo list, where git keeps the pick being made as the first line until
     the next one starts (git 2.x).
     """
-    git_dir = Path(_out_line(_check(repo_root, "rev-parse", "--absolute-git-dir")))
+    git_dir = Path(_out_line(output(repo_root, "rev-parse", "--absolute-git-dir")))
     try:
         todo = (git_dir / "sequencer" / "todo").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -503,11 +686,11 @@ def first_commit_times(repo_root: Path, paths: Sequence[Path]) -> dict[Path, int
     the cut-off count as added by the oldest fetched commit. A file added more than once
     (deleted and re-added, or added on two merged branches) gets the earliest author time.
     """
-    if not paths or _try_resolve(repo_root, "HEAD") is None:
+    if not paths or try_resolve(repo_root, "HEAD") is None:
         return {}
-    wanted = {_rel(repo_root, p): p for p in paths}
+    wanted = {relative(repo_root, p): p for p in paths}
     dirs = sorted({PurePosixPath(rel).parent.as_posix() for rel in wanted})
-    out = _check(
+    out = output(
         repo_root,
         # log.follow would turn on --follow when a single directory is given.
         "-c",
@@ -562,7 +745,7 @@ def changed_between(repo_root: Path, old: str, new: str, under: Sequence[Path]) 
         old,
         new,
         "--",
-        *_pathspecs(repo_root, under),
+        *pathspecs(repo_root, under),
     )
     return status == 1
 
@@ -592,7 +775,7 @@ class TreeDiff:
             self._done = (128, b"", b"")
             return
         cmd = ("diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff")
-        self._proc = _popen(repo_root, *cmd, old, new, "--")
+        self._proc = start(repo_root, *cmd, old, new, "--")
 
     def finish(self) -> tuple[int, bytes, bytes]:
         if self._done is None:
@@ -665,13 +848,13 @@ def _yes_no(repo_root: Path, revs: Sequence[str], shown: str, *args: str) -> int
     for rev in revs:
         if _looks_like_option(rev):
             raise _unknown_revision(repo_root, rev)
-    proc = _run(repo_root, *args)
+    proc = run(repo_root, *args)
     if proc.returncode in (0, 1):
         return proc.returncode
     for rev in revs:
         resolve_ref(repo_root, rev)
     raise GitError(
-        f"`{shown}` failed in {repo_root}: {_stderr(proc) or 'no message'}. "
+        f"`{shown}` failed in {repo_root}: {stderr_text(proc) or 'no message'}. "
         "Run it yourself to see what git needs."
     )
 
@@ -685,7 +868,7 @@ _NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 def current_branch(repo_root: Path) -> str | None:
     """The checked-out branch's short name, or None on a detached HEAD (as CI checks out)."""
-    proc = _run(repo_root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    proc = run(repo_root, "symbolic-ref", "--quiet", "--short", "HEAD")
     return _out_line(proc.stdout) if proc.returncode == 0 else None
 
 
@@ -693,7 +876,7 @@ def fetch_branch(repo_root: Path, remote: str, branch: str) -> None:
     """Fetch REMOTE's BRANCH into ``refs/remotes/REMOTE/BRANCH``, with the whole history when
     this is a shallow clone (a merge needs the commit both sides share)."""
     deepen = ("--unshallow",) if is_shallow(repo_root) else ()
-    _check(
+    output(
         repo_root,
         "fetch",
         "--quiet",
@@ -705,13 +888,13 @@ def fetch_branch(repo_root: Path, remote: str, branch: str) -> None:
 
 
 def merge_base(repo_root: Path, a: str, b: str) -> str | None:
-    proc = _run(repo_root, "merge-base", a, b)
+    proc = run(repo_root, "merge-base", a, b)
     return _out_line(proc.stdout) if proc.returncode == 0 else None
 
 
 def blob_at(repo_root: Path, rev: str, path: Path) -> bytes | None:
     """PATH's content in commit REV, or None when REV has no such file."""
-    proc = _run(repo_root, "cat-file", "blob", f"{rev}:{_rel(repo_root, path)}")
+    proc = run(repo_root, "cat-file", "blob", f"{rev}:{relative(repo_root, path)}")
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -720,25 +903,25 @@ def start_merge(repo_root: Path, ref: str) -> list[Path]:
     stays in progress either way, for :func:`commit` or :func:`abort_merge`)."""
     if _looks_like_option(ref):
         raise _unknown_revision(repo_root, ref)
-    proc = _run(repo_root, *_NO_HOOKS, "merge", "--quiet", "--no-commit", "--no-ff", ref)
+    proc = run(repo_root, *_NO_HOOKS, "merge", "--quiet", "--no-commit", "--no-ff", ref)
     conflicted = conflicted_paths(repo_root, [repo_root])
     if proc.returncode != 0 and not conflicted:
         raise GitError(
             f"`git merge {ref}` failed in {repo_root} (exit {proc.returncode}): "
-            f"{_stderr(proc) or 'no message'}. Run it yourself to see what git needs."
+            f"{stderr_text(proc) or 'no message'}. Run it yourself to see what git needs."
         )
     return sorted(conflicted)
 
 
 def abort_merge(repo_root: Path) -> None:
-    _run(repo_root, "merge", "--abort")
+    run(repo_root, "merge", "--abort")
 
 
 def take_theirs(repo_root: Path, path: Path) -> None:
     """Resolve a conflicted PATH with the side being merged in."""
-    spec = _rel(repo_root, path)
-    _check(repo_root, "checkout", "--theirs", "--", spec)
-    _check(repo_root, "add", "--", spec)
+    spec = relative(repo_root, path)
+    output(repo_root, "checkout", "--theirs", "--", spec)
+    output(repo_root, "add", "--", spec)
 
 
 def commit(repo_root: Path, paths: Sequence[Path], message: str) -> str:
@@ -746,18 +929,18 @@ def commit(repo_root: Path, paths: Sequence[Path], message: str) -> str:
     merge commit); returns the new commit's sha. Without a configured identity, the commit
     is made as ``migfix``."""
     if paths:
-        _check(repo_root, "add", "--all", "--", *_pathspecs(repo_root, paths))
+        output(repo_root, "add", "--all", "--", *pathspecs(repo_root, paths))
     identity: tuple[str, ...] = ()
-    if _run(repo_root, "var", "GIT_COMMITTER_IDENT").returncode != 0:
+    if run(repo_root, "var", "GIT_COMMITTER_IDENT").returncode != 0:
         identity = ("-c", "user.name=migfix", "-c", "user.email=migfix@users.noreply.github.com")
-    _check(repo_root, *_NO_HOOKS, *identity, "commit", "--quiet", "--no-verify", "-m", message)
+    output(repo_root, *_NO_HOOKS, *identity, "commit", "--quiet", "--no-verify", "-m", message)
     return resolve_ref(repo_root, "HEAD")
 
 
 def changed_since(repo_root: Path, rev: str, under: Sequence[Path], kinds: str) -> list[Path]:
     """Files under UNDER that differ between commit REV and HEAD, of the diff-filter KINDS
     (``"MDT"``: modified, deleted, type changed)."""
-    out = _check(
+    out = output(
         repo_root,
         "diff",
         "--name-only",
@@ -767,21 +950,21 @@ def changed_since(repo_root: Path, rev: str, under: Sequence[Path], kinds: str) 
         rev,
         "HEAD",
         "--",
-        *_pathspecs(repo_root, under),
+        *pathspecs(repo_root, under),
     )
-    return [_from_git_path(repo_root, raw) for raw in out.split(b"\0") if raw]
+    return [from_git_path(repo_root, raw) for raw in out.split(b"\0") if raw]
 
 
 def binary_diff(repo_root: Path, old: str, new: str) -> bytes:
     """The patch from commit OLD to NEW, as ``git apply`` takes it (binary files too)."""
-    return _check(repo_root, "diff", "--binary", "--no-renames", old, new)
+    return output(repo_root, "diff", "--binary", "--no-renames", old, new)
 
 
 def push_with_lease(repo_root: Path, remote: str, branch: str, expected: str) -> str | None:
     """Push HEAD to REMOTE's BRANCH only if that branch is still at EXPECTED (``git push
     --force-with-lease``): a push made meanwhile is never overwritten. Returns None when
     pushed, else git's message."""
-    proc = _run(
+    proc = run(
         repo_root,
         *_NO_HOOKS,
         "push",
@@ -790,12 +973,12 @@ def push_with_lease(repo_root: Path, remote: str, branch: str, expected: str) ->
         remote,
         f"HEAD:refs/heads/{branch}",
     )
-    return None if proc.returncode == 0 else (_stderr(proc) or f"exit {proc.returncode}")
+    return None if proc.returncode == 0 else (stderr_text(proc) or f"exit {proc.returncode}")
 
 
 def remote_branch_sha(repo_root: Path, remote: str, branch: str) -> str | None:
     """Where REMOTE's BRANCH is now (asked of the server), or None when git cannot tell."""
-    proc = _run(repo_root, "ls-remote", "--heads", remote, f"refs/heads/{branch}")
+    proc = run(repo_root, "ls-remote", "--heads", remote, f"refs/heads/{branch}")
     if proc.returncode != 0:
         return None
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
@@ -803,3 +986,29 @@ def remote_branch_sha(repo_root: Path, remote: str, branch: str) -> str | None:
         if name == f"refs/heads/{branch}":
             return sha
     return None
+
+
+def commit_paths(repo_root: Path, paths: Sequence[Path], message: str) -> None:
+    """Commit PATHS on top of HEAD, and nothing else.
+
+    Not ``git commit``: post-merge runs while MERGE_HEAD still exists, where ``git commit --
+    PATHS`` refuses ("cannot do a partial commit during a merge") and a plain commit would
+    record a second merge. The commit is built from HEAD's tree plus PATHS in a scratch index,
+    so nothing else the user staged is swept in; then the real index takes PATHS too.
+    """
+    import tempfile
+
+    rel = [str(p) for p in paths]
+
+    def git(*args: str, index: str | None = None) -> str:
+        return output(repo_root, *args, index=index).decode().strip()
+
+    with tempfile.TemporaryDirectory(prefix="migfix-index-") as scratch:
+        index = os.path.join(scratch, "index")
+        head = git("rev-parse", "--verify", "HEAD")
+        git("read-tree", head, index=index)
+        git("add", "--", *rel, index=index)
+        tree = git("write-tree", index=index)
+        sha = git("commit-tree", tree, "-p", head, "-m", message)
+    git("update-ref", "-m", f"migfix: {message}", "HEAD", sha, head)
+    git("add", "--", *rel)

@@ -11,13 +11,10 @@ hook's output to the user who ran ``git merge`` / ``git pull``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from migfix.errors import MigfixError
+from migfix.errors import GitError, MigfixError
 from migfix.git import gitops
 from migfix.hook.job import Fixed, Fixing, say
 from migfix.project.config import Project
@@ -108,13 +105,12 @@ def _commit_or_leave(
         say(f"left uncommitted for review: {_review_how(project, written, fixed.added)}.")
         return
     try:
-        _commit(job.repo, written, fixed.title)
-    except subprocess.CalledProcessError as exc:
+        gitops.commit_paths(job.repo, written, fixed.title)
+    except GitError as exc:
         # The fix is on disk: say so, rather than the generic "no file was changed".
-        said = " ".join((exc.stderr or b"").decode("utf-8", "replace").split())
         say(
-            f"wrote the fix but could not commit it (git said: {said or 'nothing'}); it is "
-            f"left uncommitted for review: {_review_how(project, written, fixed.added)}."
+            f"wrote the fix but could not commit it: {exc.message} It is left uncommitted "
+            f"for review: {_review_how(project, written, fixed.added)}."
         )
         return
     say("committed the result.")
@@ -151,48 +147,18 @@ def sync_db(project: Project, moved: Sequence[object]) -> None:
 
 def _refresh_lock(job: Fixing, project: Project, graph: Graph) -> None:
     """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
-    from migfix.plan import heads_lock
+    from migfix.write.heads_lock_files import update
 
-    path = heads_lock.update(project, graph)
+    path = update(project, graph)
     if path is None:
         return
     say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
     if project.settings.commit if job.commit is None else job.commit:
         try:
-            _commit(job.repo, [path], "Update the migration heads lock (migfix)")
-        except subprocess.CalledProcessError:
+            gitops.commit_paths(job.repo, [path], "Update the migration heads lock (migfix)")
+        except GitError:
             say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
             return
         say("committed the result.")
     else:
         say("left uncommitted for review: `git diff`, then commit.")
-
-
-def _commit(repo: Path, paths: Sequence[Path], message: str) -> None:
-    """Commit PATHS on top of HEAD, and nothing else.
-
-    Not ``git commit``: post-merge runs while MERGE_HEAD still exists, where ``git commit --
-    PATHS`` refuses ("cannot do a partial commit during a merge") and a plain commit would
-    record a second merge. The commit is built from HEAD's tree plus PATHS in a scratch index,
-    so nothing else the user staged is swept in; then the real index takes PATHS too.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
-    env.pop("GIT_INDEX_FILE", None)
-    rel = [str(p) for p in paths]
-
-    def git(*args: str, index: str | None = None) -> str:
-        run_env = env if index is None else {**env, "GIT_INDEX_FILE": index}
-        proc = subprocess.run(
-            ["git", *args], cwd=repo, env=run_env, capture_output=True, check=True
-        )
-        return proc.stdout.decode().strip()
-
-    with tempfile.TemporaryDirectory(prefix="migfix-index-") as scratch:
-        index = os.path.join(scratch, "index")
-        head = git("rev-parse", "--verify", "HEAD")
-        git("read-tree", head, index=index)
-        git("add", "--", *rel, index=index)
-        tree = git("write-tree", index=index)
-        sha = git("commit-tree", tree, "-p", head, "-m", message)
-    git("update-ref", "-m", f"migfix: {message}", "HEAD", sha, head)
-    git("add", "--", *rel)

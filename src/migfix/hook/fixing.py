@@ -3,10 +3,11 @@ or join the heads (merge), each through the same code as ``migfix rebase`` / ``m
 
 from __future__ import annotations
 
-from migfix.commands import merge_run
+from migfix.commands.merge import REVIEW, run_merge
+from migfix.commands.rebase import hook_rebase
 from migfix.hook.job import Fixed, Fixing, say
 from migfix.plan.merge import MergeOptions
-from migfix.plan.rebase import SettledRevisions, hook_rebase
+from migfix.plan.rebase import SettledRevisions, SeveralHeads
 from migfix.project.config import Project
 from migfix.read.graph import Graph
 from migfix.report.next_step import published_note, ref_name
@@ -24,6 +25,14 @@ def rebased(job: Fixing, project: Project) -> Fixed | None:
             f"({', '.join(exc.revisions)}); using the merge strategy instead."
         )
         return None
+    except SeveralHeads as exc:
+        shown = exc.ref[:12] if len(exc.ref) == 40 else exc.ref
+        say(
+            f"{job.where}the rebase strategy has no single head to rebase onto ({shown} "
+            f"already has several heads: {', '.join(exc.heads)}); using the merge "
+            "strategy instead."
+        )
+        return None
     fixed = Fixed(list(written), report)
     first = report.split("\n", 1)[0]
     if first.startswith("Rebasing onto ") and first.endswith(":"):
@@ -33,14 +42,14 @@ def rebased(job: Fixing, project: Project) -> Fixed | None:
 
 def merged(job: Fixing, project: Project, graph: Graph, do_commit: bool) -> Fixed:
     """The merge strategy: ``migfix merge``'s own work."""
-    outcome = merge_run.merge(project, MergeOptions(), graph=graph, by=job.by)
+    outcome = run_merge(project, MergeOptions(), graph=graph, by=job.by)
     written = list(outcome.written)
     return Fixed(
         written,
         # When the hook commits, the request to review and commit gives way to what
         # really happened, said once the commit is made.
         outcome.text(review=not do_commit),
-        added=[m.path for m in outcome.plan.merges],
-        review=merge_run.REVIEW if do_commit and written else None,
+        added=[m.path for m in outcome.merges],
+        review=REVIEW if do_commit and written else None,
         note=published_note(job.repo, outcome.plan, graph),
     )

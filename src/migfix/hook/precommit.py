@@ -3,7 +3,7 @@
 A team adopts migfix through one committed ``.pre-commit-config.yaml``: each clone's
 ``pre-commit install`` then sets up what ``migfix hook install`` would, for every developer.
 The post-merge, post-rewrite, post-checkout and post-commit hooks run ``python -m
-migfix.hookrun`` behind the very guard the installed scripts use (:func:`install.hook_guard`),
+migfix.hookrun`` behind the very guard the installed scripts use (:func:`script.hook_guard`),
 so a merge that touched no migration starts no Python beyond pre-commit's own.
 
 pre-commit hands a hook git's arguments in ``PRE_COMMIT_*`` variables (the hook's own
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from migfix.hook.install import HOOK_TYPES, hook_guard
+from migfix.hook.script import HOOK_TYPES, hook_guard
 
 # git's hook arguments as pre-commit exports them, in git's order.
 PRECOMMIT_ARGS: dict[str, tuple[str, ...]] = {

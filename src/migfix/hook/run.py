@@ -19,7 +19,6 @@ the migrations) costs one ``git diff`` and never imports Alembic, libcst or GitP
 from __future__ import annotations
 
 import functools
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -146,10 +145,10 @@ def _span(repo: Path, hook_type: str, args: Sequence[str]) -> tuple[str, str] | 
             # cherry-pick with more picks to come: moving HEAD or dirtying the tree under
             # the sequencer would break it. The last pick is the one to act on.
             return None
-        if _resolve(repo, "HEAD^2") is None:
+        if gitops.try_resolve(repo, "HEAD^2") is None:
             # Not a merge: a squash merge or a cherry-pick, which the script let through
             # because the commit added revision files. What it brought is HEAD^..HEAD.
-            base = "HEAD^" if _resolve(repo, "HEAD^") else ""
+            base = "HEAD^" if gitops.try_resolve(repo, "HEAD^") else ""
     return base, new
 
 
@@ -174,7 +173,7 @@ def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
     plain commit (a squash merge, a cherry-pick) the commit's parent is the settled side.
     """
     if hook_type in ("post-merge", "post-commit"):
-        revs = ["HEAD^2", "HEAD^1"] if _resolve(repo, "HEAD^2") else ["HEAD^1"]
+        revs = ["HEAD^2", "HEAD^1"] if gitops.try_resolve(repo, "HEAD^2") else ["HEAD^1"]
     else:
         try:
             first = sys.stdin.readline().split() if not sys.stdin.isatty() else []
@@ -189,33 +188,18 @@ def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:
             if onto is None:
                 return []
             revs = [onto]
-    return [sha for sha in (_resolve(repo, rev) for rev in revs) if sha]
+    return [sha for sha in (gitops.try_resolve(repo, rev) for rev in revs) if sha]
 
 
 def _rebase_start(repo: Path) -> str | None:
     """The commit the newest rebase started from ("rebase (start): checkout X", also
     "pull --rebase (start)"), from HEAD's reflog; None when no rebase is recorded there."""
-    proc = subprocess.run(
-        ["git", "reflog", "-n", "200", "--format=%H %gs", "HEAD"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
+    proc = gitops.text(repo, "reflog", "-n", "200", "--format=%H %gs", "HEAD")
     for line in proc.stdout.splitlines():
         sha, _, subject = line.partition(" ")
         if " (start): checkout " in subject:
             return sha
     return None
-
-
-def _resolve(repo: Path, rev: str) -> str | None:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
-    return proc.stdout.strip() or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

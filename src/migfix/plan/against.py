@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from migfix.errors import GitError
+from migfix.git import gitops
 from migfix.project.config import Project
+from migfix.read.gittree import tree_files
 from migfix.read.graph import Graph, read_graph
 from migfix.read.scan import RevisionFile
 
@@ -31,8 +33,6 @@ def ref_files(
     What ``check --against``, merge's settled revisions and ``rebase --onto`` all read.
     ``full=False`` skips compiling each file (enough when only the ids matter).
     """
-    from migfix.git import gitops
-    from migfix.read.gittree import tree_files
 
     # Listed with `git ls-tree`; blobs already scanned on this machine are not read again.
     sha = gitops.resolve_ref(repo, ref)
@@ -48,8 +48,6 @@ def ref_files(
 
 
 def graph_against(project: Project, ref: str) -> Graph:
-    from migfix.git import gitops
-
     repo = gitops.find_repo(project.root)
     if repo is None:
         raise GitError(f"--against {ref} needs a git repository, and {project.root} is not in one.")

@@ -1,78 +1,54 @@
-"""``migfix merge``: join unintended heads with a merge revision written by Alembic,
-and move new revisions on top of it.
+"""``migfix merge``, the plan: which heads to join with a merge revision, which new revisions
+move on top of it, which new merge revisions that do nothing are dropped.
 
-The plan is computed first, in memory, from the static graph; only then is anything
-written, in one transaction (``_fileio.apply_changes``). Alembic renders the merge
-file with the project's own ``script.py.mako``, ``file_template``, timezone, output
-encoding and post-write hooks, but it is handed the static graph instead of loading
-(importing) every revision file: that is both faster and works when the migrations
-import an application that is not installed.
+Pure: the static graph and which revisions are new go in, a :class:`MergePlan` of plain records
+comes out. Alembic renders the planned merge files (``migfix.write.render``); the run
+(``migfix.commands.merge``) proves and writes them.
 """
 
 from __future__ import annotations
 
-import re
-import types
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migfix.errors import MigfixError, Refusal
+from migfix.errors import Refusal
+from migfix.plan.records import DroppedMerge, Repoint
 from migfix.plan.settled import Newness
-from migfix.project.config import Project, alembic_config
+from migfix.project.config import Project
+from migfix.read.does_nothing import does_nothing
 from migfix.read.graph import Graph, reachable
 from migfix.read.scan import Unknown
-from migfix.write.fileio import FileChange
-
-# A line assigning down_revision from the template variable, e.g.
-# ``down_revision: Union[...] = ${repr(down_revision)}``.
-_DOWN_IN_TEMPLATE = re.compile(
-    r"(?m)^[ \t]*down_revision\b[^\n]*=[^\n]*\$\{[^}\n]*\bdown_revision\b"
-)
 
 
 @dataclass(frozen=True)
-class NewMerge:
+class PlannedMerge:
+    """A merge revision to write: its id, the heads it joins, and its branch label."""
+
     revision: str
     parents: tuple[str, ...]
-    path: Path
-    content: bytes
-
-
-@dataclass(frozen=True)
-class Repoint:
-    revision: str
-    path: Path
-    old: tuple[str, ...]
-    new: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Fold:
-    """A new merge revision deleted because an incoming one joins the same parents."""
-
-    revision: str
-    path: Path
-    into: str
-    parents: tuple[str, ...]
+    branch_label: str | None = None
 
 
 @dataclass
 class MergePlan:
     project: Project
     newness: Newness
-    merges: list[NewMerge] = field(default_factory=list)
+    merges: list[PlannedMerge] = field(default_factory=list)
     repoints: list[Repoint] = field(default_factory=list)
-    changes: list[FileChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    folds: list[Fold] = field(default_factory=list)
+    dropped: list[DroppedMerge] = field(default_factory=list)
+    message: str = ""
+    """The merge revisions' message (``-m``, else ``[tool.migfix] message``)."""
 
     @property
     def empty(self) -> bool:
-        return not self.merges and not self.repoints and not self.folds
+        return not self.merges and not self.repoints and not self.dropped
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, merge_paths: Mapping[str, Path]) -> dict[str, Any]:
+        """The plan as ``--json`` prints it; MERGE_PATHS: where each merge file is written."""
         rel = self.project.relpath
         return {
             "version": 1,
@@ -80,7 +56,11 @@ class MergePlan:
             "upstream": self.newness.upstream,
             "new_revisions": sorted(self.newness.new),
             "merges": [
-                {"revision": m.revision, "parents": list(m.parents), "path": rel(m.path)}
+                {
+                    "revision": m.revision,
+                    "parents": list(m.parents),
+                    "path": rel(merge_paths[m.revision]),
+                }
                 for m in self.merges
             ],
             "repointed": [
@@ -94,7 +74,7 @@ class MergePlan:
             ],
             "notes": self.notes,
             "folded": [
-                {"revision": f.revision, "path": rel(f.path), "into": f.into} for f in self.folds
+                {"revision": d.revision, "path": rel(d.path), "into": d.into} for d in self.dropped
             ],
         }
 
@@ -146,8 +126,7 @@ def check_options(opts: MergeOptions) -> None:
 
 def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOptions) -> MergePlan:
     """Everything ``migfix merge`` would do, computed without writing a byte."""
-    plan = MergePlan(project, newness)
-    message = opts.message or project.settings.message
+    plan = MergePlan(project, newness, message=opts.message or project.settings.message)
     if opts.rev_id is not None and opts.rev_id in graph.nodes:
         existing = graph.nodes[opts.rev_id].path
         raise Refusal(
@@ -185,8 +164,12 @@ def plan_merge(project: Project, graph: Graph, newness: Newness, opts: MergeOpti
     if not merges and not plan.repoints:
         return plan
     _refuse_redundant_parents(merges, parents)
-    if merges:
-        plan.merges = _render_merges(project, graph, merges, message, opts)
+    last = len(merges) - 1
+    plan.merges = [
+        # A label names one revision: the final merge, the new head.
+        PlannedMerge(rev, heads, opts.branch_label if index == last else None)
+        for index, (rev, heads) in enumerate(merges)
+    ]
     _refuse_settled_repoints(plan)
     return plan
 
@@ -205,8 +188,6 @@ def _groups(graph: Graph, named: Sequence[str]) -> list[tuple[str, ...]]:
 def _rev_ids(first: str | None) -> Iterable[str]:
     if first:
         yield first
-    import uuid
-
     while True:
         # Alembic's util.rev_id(), without importing alembic for it.
         yield uuid.uuid4().hex[-12:]
@@ -353,8 +334,6 @@ def _fold_duplicates(
     """Two people joined the same heads: a new merge revision that does nothing, over the
     same parents as a settled (incoming) one, is deleted and its children point at the
     incoming merge instead of gaining an empty "merge heads" revision."""
-    from migfix.read.does_nothing import does_nothing
-
     by_parents: dict[frozenset[str], str] = {}
     merges = [r for r in graph.merge_points if r in region]
     for r in merges:
@@ -371,7 +350,7 @@ def _fold_duplicates(
         if any(not newness.is_new(k) for k in kids) or not does_nothing(node.path.read_bytes()):
             continue  # a settled child, or operations in it: not ours to delete
         folded.add(r)
-        plan.folds.append(Fold(r, node.path, into, node.down))
+        plan.dropped.append(DroppedMerge(r, node.path, node.down, into))
         del parents[r]
         for k in kids:
             parents[k] = tuple(dict.fromkeys(into if p == r else p for p in parents[k]))
@@ -390,213 +369,3 @@ def _refuse_settled_repoints(plan: MergePlan) -> None:
                 f"{plan.project.relpath(rp.path)}: revision {rp.revision} is settled (it is on "
                 f"{plan.newness.upstream}); migfix never rewrites a settled revision."
             )
-
-
-# -- rendering through Alembic -----------------------------------------------------------
-
-
-def _render_merges(
-    project: Project,
-    graph: Graph,
-    merges: list[tuple[str, tuple[str, ...]]],
-    message: str,
-    opts: MergeOptions,
-) -> list[NewMerge]:
-    """Have Alembic write each merge file into a scratch folder, then read it back.
-
-    The scratch folder is migfix's own (``txn.scratch``, under the git dir or beside the
-    config), never inside a version location, where Alembic with
-    ``recursive_version_locations`` would load it if migfix were killed. It is still below
-    the project root when the git dir is, so post-write hooks (black, ruff...) find the
-    project's configuration. The real file is written later, with every other change.
-    """
-    if project.script_location is None:
-        raise Refusal(
-            "No script_location is known (the project was given with --versions), so there is "
-            "no script.py.mako to render a merge revision with. Run migfix with -c "
-            "path/to/alembic.ini."
-        )
-    template = project.script_location / "script.py.mako"
-    try:
-        template_text = template.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise Refusal(
-            f"{template}: cannot read the revision template ({exc.strerror}). Restore "
-            "script.py.mako (e.g. from `alembic init`)."
-        ) from exc
-    # The Revises: header also uses ${down_revision}; what matters is the assignment.
-    if not _DOWN_IN_TEMPLATE.search(template_text):
-        raise Refusal(
-            f"{template} has no ${{down_revision}}, so a merge revision rendered from it would "
-            "not name its parents. Add `down_revision = ${repr(down_revision)}` to the template."
-        )
-    last = len(merges) - 1
-    jobs = [
-        _RenderJob(
-            rev,
-            tuple(heads),
-            # Alembic puts the file beside the first head when there are several version
-            # locations; the scratch folder takes that place.
-            _version_dir(project, graph, heads),
-            tuple(_parent(project, graph, h) for h in heads),
-            # A label names one revision: the final merge, the new head.
-            opts.branch_label if index == last else None,
-        )
-        for index, (rev, heads) in enumerate(merges)
-    ]
-    return render(project, jobs, message)
-
-
-@dataclass(frozen=True)
-class _Parent:
-    """A merge's parent as Alembic needs to see it (see ``_parent_scripts``)."""
-
-    revision: str
-    labels: tuple[str, ...]
-    docstring: str
-    path: Path
-
-
-@dataclass(frozen=True)
-class _RenderJob:
-    revision: str
-    heads: tuple[str, ...]
-    real_dir: Path
-    parents: tuple[_Parent, ...]
-    branch_label: str | None
-
-
-def _parent(project: Project, graph: Graph, rev: str) -> _Parent:
-    node = graph.nodes.get(rev)
-    if node is None:  # a merge planned just before this one, not in the graph yet
-        return _Parent(rev, (), "", project.version_locations[0] / f"{rev}.py")
-    return _Parent(rev, tuple(node.labels or ()), node.file.docstring or "", node.path)
-
-
-def render(project: Project, jobs: Sequence[_RenderJob], message: str) -> list[NewMerge]:
-    """Render JOBS through Alembic (in the warm child process when there is one)."""
-    from migfix.write import txn
-
-    try:
-        from alembic.script import ScriptDirectory
-        from alembic.script.revision import RevisionMap
-        from alembic.util import CommandError
-    except ImportError as exc:  # pragma: no cover - alembic is a dependency
-        raise MigfixError(f"alembic is needed to write a merge revision ({exc}).") from exc
-
-    cfg = alembic_config(project)
-    out: list[NewMerge] = []
-    for job in jobs:
-        with txn.scratch(project.root) as scratch:
-            script_dir = ScriptDirectory.from_config(cfg)
-            script_dir.version_locations = [str(scratch)]
-            script_dir.__dict__.pop("_version_locations", None)
-            script_dir.__dict__.pop("_singular_version_location", None)
-            scripts = _parent_scripts(job.parents)
-            script_dir.revision_map = RevisionMap(_constant(scripts))
-            # As in `alembic merge`: env.py may add template arguments through
-            # context.configure(template_args=...), so the same dict goes to the template.
-            template_args: dict[str, Any] = {"config": cfg}
-            try:
-                _run_revision_environment(cfg, script_dir, template_args)
-                script = script_dir.generate_revision(
-                    job.revision,
-                    message,
-                    refresh=True,
-                    head=list(job.heads),
-                    branch_labels=job.branch_label,
-                    **template_args,
-                )
-            except CommandError as exc:
-                raise Refusal(f"Alembic refused to write the merge revision: {exc}") from exc
-            if script is None:  # pragma: no cover - alembic returns None only for odd names
-                raise Refusal("Alembic wrote no merge revision (check file_template).")
-            written = Path(script.path)
-            content = written.read_bytes()
-            path = job.real_dir / written.relative_to(scratch)
-            out.append(NewMerge(job.revision, job.heads, path, content))
-    return out
-
-
-def _parent_scripts(parents: Sequence[_Parent]) -> list[Any]:
-    """The merge's parents as Alembic scripts, each standing alone as a base.
-
-    To render a merge, Alembic needs its parents to exist and be heads; the history
-    below them changes nothing in the file it writes. Building Alembic's RevisionMap
-    over a 5,000-revision history costs ~200 ms, so it gets only the parents (a parent
-    may be a merge planned just before this one, not in the graph yet).
-    """
-    from alembic.script import Script
-
-    out = []
-    for parent in parents:
-        module = types.ModuleType(f"migfix_parent_{parent.revision}")
-        module.down_revision = None  # type: ignore[attr-defined]
-        module.branch_labels = parent.labels or None  # type: ignore[attr-defined]
-        module.depends_on = None  # type: ignore[attr-defined]
-        module.__doc__ = parent.docstring
-        out.append(Script(module, parent.revision, parent.path))
-    return out
-
-
-def _constant(scripts: list[Any]) -> Any:
-    def generate() -> list[Any]:
-        return scripts
-
-    return generate
-
-
-def _run_revision_environment(cfg: Any, script_dir: Any, template_args: dict[str, Any]) -> None:
-    """``revision_environment = true`` makes ``alembic merge`` run env.py; so does migfix."""
-    from alembic import util
-
-    if not util.asbool(cfg.get_alembic_option("revision_environment")):
-        return
-    from alembic.runtime.environment import EnvironmentContext
-
-    def nothing(rev: Any, context: Any) -> list[Any]:
-        return []
-
-    try:
-        with EnvironmentContext(
-            cfg, script_dir, fn=nothing, as_sql=False, template_args=template_args
-        ):
-            script_dir.run_env()
-    except ImportError as exc:
-        raise Refusal(
-            f"revision_environment is on, so env.py must run to write a revision, and it "
-            f"failed to import {getattr(exc, 'name', None) or exc}. Install the application's "
-            "dependencies (or run migfix inside its virtualenv), or turn revision_environment off."
-        ) from exc
-
-
-def _version_dir(project: Project, graph: Graph, heads: Sequence[str]) -> Path:
-    if len(project.version_locations) > 1:
-        for h in heads:
-            if h in graph.nodes:
-                return graph.nodes[h].path.parent
-    return project.version_locations[0]
-
-
-# -- applying ------------------------------------------------------------------------------
-
-
-def build_changes(plan: MergePlan, graph: Graph) -> list[FileChange]:
-    """Every file write of the plan: new merge files, then rewritten parents."""
-    from migfix.write import rewrite
-
-    changes = [FileChange(m.path, None, m.content) for m in plan.merges]
-    changes += [FileChange(f.path, f.path.read_bytes(), None) for f in plan.folds]
-    for m in plan.merges:
-        if m.path.exists():
-            raise Refusal(
-                f"{m.path} already exists; Alembic's file_template gave the merge revision a "
-                "name that is taken. Pass --rev-id or -m to get another name."
-            )
-    for rp in plan.repoints:
-        old = rp.path.read_bytes()
-        # The path only appears in refusals: name it as every other message does.
-        shown = Path(plan.project.relpath(rp.path))
-        new = rewrite.rewrite_parents(old, rp.new, path=shown)
-        changes.append(FileChange(rp.path, old, new))
-    return changes

@@ -12,12 +12,15 @@ place that names the refs when none is configured.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from migfix.errors import Refusal
+from migfix.git import gitops
+from migfix.plan.against import ref_files
 from migfix.project.config import Project
+from migfix.read.gittree import revisions_on
 from migfix.read.graph import Graph
 
 
@@ -29,7 +32,9 @@ class Newness:
     reason: str
     """One sentence saying how ``new`` was decided, for reports."""
     refs: tuple[str, ...] = ()
-    """Every ref whose revisions are settled (``upstream`` is the first)."""
+    """Every named ref whose revisions are settled (``upstream`` is the first)."""
+    places: Mapping[str, str] = field(default_factory=dict)
+    """For settled revisions: where each is published (a ref), or why it counts as published."""
 
     def is_new(self, rev: str) -> bool:
         return rev in self.new
@@ -44,12 +49,9 @@ def upstream_revisions(
     git (``blobscan.revisions_on``); the others are the files already read.
     """
     if graph is not None:
-        from migfix.read.gittree import revisions_on
-
         return revisions_on(
             project.version_locations, repo, ref, graph.files, recursive=project.recursive
         )
-    from migfix.plan.against import ref_files
 
     return {f.revision for f in ref_files(project, repo, ref, full=False) if f.revision}
 
@@ -63,7 +65,6 @@ def settled_refs(repo: Path) -> list[str]:
     merged in from the default branch since, and the default branch lacks what this branch
     already published.
     """
-    from migfix.git import gitops
 
     refs = [r for r in (gitops.branch_upstream(repo), gitops.default_branch(repo)) if r]
     return list(dict.fromkeys(refs))
@@ -77,10 +78,14 @@ def classify(
     extra_new: Iterable[str] = (),
     cwd: Path | None = None,
 ) -> Newness:
-    """Decide which revisions of ``graph`` are new.
+    """Decide which revisions of ``graph`` are new; every other one is published (settled).
 
-    ``upstream`` (``--upstream``) overrides ``[tool.migfix] upstream``, which overrides
-    :func:`settled_refs` (the branch's ``@{upstream}`` plus the default branch).
+    A revision is published when its file is on a named ref (``--upstream``, else ``[tool.
+    migfix] upstream``, else :func:`settled_refs`: the branch's ``@{upstream}`` and the
+    default branch), or on any remote-tracking ref of any remote, or on any tag. Where git
+    cannot tell (a shallow clone, or a remote without remote-tracking refs), every committed
+    revision counts as published unless ``--upstream`` names the ref to compare with.
+    ``--new`` makes a revision new whatever git says.
     """
     extra = set(extra_new)
     for rev in extra:
@@ -89,7 +94,6 @@ def classify(
                 f"--new {rev}: no revision file declares '{rev}'. Give the id of one of this "
                 "branch's revisions (see `migfix graph`)."
             )
-    from migfix.git import gitops
 
     repo = gitops.find_repo(cwd or project.root)
     if repo is None:
@@ -101,23 +105,141 @@ def classify(
         return Newness(frozenset(extra), None, reason)
     configured = upstream or project.settings.upstream
     refs = [configured] if configured else settled_refs(repo)
-    if not refs:
-        dirty_paths = gitops.uncommitted_paths(repo, list(project.version_locations))
-        dirty = {f.revision for f in graph.files if f.revision and f.path in dirty_paths}
-        reason = (
-            "no upstream ref found (no @{upstream}, origin/HEAD, main or master): "
-            "only uncommitted revisions and --new are treated as new"
-        )
-        return Newness(frozenset(dirty | extra), None, reason)
-    on_upstream: set[str] = set()
+    places: dict[str, str] = {}
     for ref in refs:
         # Given the graph, this resolves REF first: a clear error for a ref that does not
         # exist (asking git here as well cost a process per ref).
-        on_upstream |= upstream_revisions(project, repo, ref, graph)
-    # Uncommitted files need no look of their own: one whose id is not on upstream is
-    # new by this rule, and one whose id is on upstream stays settled (rewriting it would
-    # change a revision someone may have applied).
-    new = {r for r in graph.nodes if r not in on_upstream} | extra
-    reason = "new = not on " + " nor on ".join(refs)
+        for rev in upstream_revisions(project, repo, ref, graph):
+            places.setdefault(rev, ref)
+    candidates = [r for r in graph.nodes if r not in places]
+    remote = gitops.published_refs(repo)
+    blind = None if configured else _cannot_tell(repo, remote)
+    if blind is not None or (not refs and not remote):
+        # Committed revisions count as published: only files HEAD lacks are new.
+        added = gitops.added_paths(repo, list(project.version_locations))
+        why = blind or (
+            "committed, and no upstream ref was found (no @{upstream}, origin/HEAD, main or master)"
+        )
+        for rev in candidates:
+            if graph.nodes[rev].path not in added:
+                places[rev] = why
+        reason = f"new = not committed (every committed revision is settled: {why})"
+    else:
+        named = len(places)
+        if candidates and remote:
+            _published_elsewhere(project, repo, graph, candidates, remote, places)
+        # The remote-tracking refs and tags are named when they settled something.
+        elsewhere = ["any remote-tracking ref or tag"] if len(places) > named else []
+        reason = "new = not on " + " nor on ".join([*refs, *elsewhere])
+    # Uncommitted files need no look of their own: one whose id is not published is new by
+    # this rule, and one whose id is published stays settled (rewriting it would change a
+    # revision someone may have applied).
+    new = {r for r in graph.nodes if r not in places} | extra
     reason += " or named with --new" if extra else ""
-    return Newness(frozenset(new), refs[0], reason, tuple(refs))
+    return Newness(
+        frozenset(new),
+        refs[0] if refs else None,
+        reason,
+        tuple(refs),
+        {r: p for r, p in places.items() if r not in extra},
+    )
+
+
+def _cannot_tell(repo: Path, remote: Sequence[str]) -> str | None:
+    """Why git cannot tell which commits a remote has, or None when it can."""
+    from migfix.git import gitops
+
+    if gitops.is_shallow(repo):
+        return (
+            "committed in a shallow clone, where git cannot tell which commits the remote has; "
+            "pass --new REV for a revision that is not pushed, or --upstream REF"
+        )
+    if not any(r.startswith("refs/remotes/") for r in remote) and gitops.has_remote(repo):
+        return (
+            "committed, and a remote is configured but there are no remote-tracking refs, so "
+            "git cannot tell what is pushed (run `git fetch`); pass --new REV for a revision "
+            "that is not pushed"
+        )
+    return None
+
+
+def _published_elsewhere(
+    project: Project,
+    repo: Path,
+    graph: Graph,
+    candidates: Sequence[str],
+    remote: Sequence[str],
+    places: dict[str, str],
+) -> None:
+    """Add to PLACES the CANDIDATES whose file is on a remote-tracking ref or a tag.
+
+    Only the candidates are asked about, so the cost hardly grows with the number of remote
+    branches: a committed file no unpublished commit changed is published (its content came
+    from a commit a remote or a tag holds); the others are looked up at their path in every
+    such ref at once, and count when the file there declares the same revision (a squash
+    merge or a cherry-pick of a pushed revision).
+    """
+    from migfix.git import gitops
+
+    # The candidates' own paths when they are few (usually: this branch's new revisions):
+    # git then compares a few files, not every file of the version locations.
+    paths = [graph.nodes[r].path for r in candidates]
+    under = paths if len(paths) <= 64 else list(project.version_locations)
+    changed = gitops.unpublished_paths(repo, under)
+    if changed is not None:
+        changed |= gitops.uncommitted_paths(repo, under)
+    ask = []
+    for rev in candidates:
+        if changed is not None and graph.nodes[rev].path not in changed:
+            places[rev] = _PUSHED_BEFORE
+        else:
+            ask.append(rev)
+    places.update(_refs_holding(repo, graph, ask, remote))
+
+
+_PUSHED_BEFORE = "a remote-tracking ref or tag (pushed in an earlier commit)"
+
+
+def _refs_holding(
+    repo: Path, graph: Graph, revs: Sequence[str], refs: Sequence[str]
+) -> dict[str, str]:
+    """For each of REVS whose file is at the same path on one of REFS, declaring the same
+    revision, the first such ref (short name). One ``cat-file`` for the lookups, one for the
+    contents of the distinct blobs found."""
+    from migfix.git import gitops
+    from migfix.read.scan import scan_file
+
+    ask = {gitops.relative(repo, graph.nodes[r].path): r for r in revs}
+    if not ask or not refs:
+        return {}
+    found = gitops.blobs_at(repo, refs, list(ask))
+    blobs = gitops.blob_contents(repo, (e.split(" ", 1)[1] for es in found.values() for e in es))
+    held: dict[str, str] = {}
+    for rel, entries in found.items():
+        rev = ask[rel]
+        for entry in entries:
+            ref, oid = entry.split(" ", 1)
+            data = blobs.get(oid)
+            if data is not None and scan_file(Path(rel), data, full=False).revision == rev:
+                held[rev] = _short(ref)
+                break
+    return held
+
+
+def where_published(project: Project, graph: Graph, newness: Newness, revs: Sequence[str]) -> str:
+    """Where REVS are published, for a refusal: ref names where git can say (``origin/feature
+    or origin/main``), else why they count as published."""
+    from migfix.git import gitops
+
+    vague = [r for r in revs if newness.places.get(r) == _PUSHED_BEFORE]
+    repo = gitops.find_repo(project.root) if vague else None
+    named = _refs_holding(repo, graph, vague, gitops.published_refs(repo)) if repo else {}
+    said = [named.get(r) or newness.places.get(r) for r in revs]
+    return " or ".join(dict.fromkeys(p for p in said if p)) or "upstream"
+
+
+def _short(ref: str) -> str:
+    for prefix in ("refs/remotes/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from migfix.errors import ConfigError, MigfixError, NoProjectFound
+from migfix.git import gitops
 from migfix.project import config as cfg
 from migfix.project.config import Project
 
@@ -94,9 +95,7 @@ def _git_config_files(root: Path) -> list[Path] | None:
 
 def _git_config_files_later(root: Path) -> Callable[[], list[Path] | None]:
     """``_git_config_files``, with git started now and waited for when the result is called."""
-    from migfix.git.gitops import _started
-
-    listing = _started(
+    listing = gitops.started(
         root,
         "ls-files",
         "-z",
@@ -286,9 +285,7 @@ def discover_later(root: Path) -> Callable[[], list[Entry]]:
 
 
 def repo_root(cwd: Path) -> Path | None:
-    from migfix.git.gitops import find_repo
-
-    return find_repo(cwd)
+    return gitops.find_repo(cwd)
 
 
 def select(cwd: Path, *, all_projects: bool = False, files: Sequence[Path] = ()) -> Selection:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migfix.git.gitops import _run
+from migfix.git import gitops
 from migfix.read.scan import RevisionFile, scan_file
 
 _SYMLINK, _SUBMODULE = b"120000", b"160000"
@@ -77,9 +77,7 @@ def list_tree(
     it is a symlink); None when the tree has no such directory (or reaches it through a
     symlink). Submodules are left out. With ONLY (paths under DIRECTORY), just those are
     asked for."""
-    from migfix.git.gitops import _rel
-
-    rel = _rel(repo, directory)
+    rel = gitops.relative(repo, directory)
     args = ["ls-tree", "-z", "--full-tree"]
     if recursive:
         args.append("-r")
@@ -87,14 +85,14 @@ def list_tree(
     if only is not None:
         if not only:
             return []
-        args += ["--", *(_rel(repo, p) for p in only)]
+        args += ["--", *(gitops.relative(repo, p) for p in only)]
     elif rel != ".":
         args += ["--", rel + "/"]
-    proc = _run(repo, *args)
+    proc = gitops.run(repo, *args)
     if proc.returncode != 0:
-        from migfix.git.gitops import _missing_object, _stderr
-
-        raise _missing_object(repo, ref or sha, rel, ValueError(_stderr(proc) or "no message"))
+        raise gitops.missing_object(
+            repo, ref or sha, rel, ValueError(gitops.stderr_text(proc) or "no message")
+        )
     entries = [e for e in proc.stdout.split(b"\0") if e]
     if not entries and rel != "." and only is None:
         return None
@@ -116,7 +114,7 @@ def cat_blobs(repo: Path, oids: Sequence[str]) -> dict[str, bytes]:
     missing one is left out."""
     if not oids:
         return {}
-    proc = _run(repo, "cat-file", "--batch", stdin="".join(o + "\n" for o in oids).encode())
+    proc = gitops.run(repo, "cat-file", "--batch", stdin="".join(o + "\n" for o in oids).encode())
     if proc.returncode != 0:
         return {}
     data = proc.stdout
@@ -139,9 +137,7 @@ def read_blobs(repo: Path, oids: Sequence[str], *, ref: str, rel: str) -> dict[s
     out = cat_blobs(repo, oids)
     for oid in oids:
         if oid not in out:
-            from migfix.git.gitops import _missing_object
-
-            raise _missing_object(repo, ref, rel, ValueError(f"object {oid} is missing"))
+            raise gitops.missing_object(repo, ref, rel, ValueError(f"object {oid} is missing"))
     return out
 
 
@@ -175,9 +171,7 @@ def tree_files(
         if entries is None or any(is_link for _p, _o, is_link in entries):
             # Symlinks (a linked revision file, a linked folder): gitops follows them
             # inside the tree. Rare, so read without the cache.
-            from migfix.git.gitops import read_tree_files
-
-            files = read_tree_files(repo, sha, loc, recursive=recursive)
+            files = gitops.read_tree_files(repo, sha, loc, recursive=recursive)
             if files is None and on_missing is not None:
                 on_missing(loc)
             chosen = {
@@ -208,9 +202,7 @@ def tree_files(
             else:
                 found[key] = _from_record(path, record)
     if unread:
-        from migfix.git.gitops import _rel
-
-        rel = _rel(repo, locations[0]) if locations else "."
+        rel = gitops.relative(repo, locations[0]) if locations else "."
         contents = read_blobs(repo, list(unread), ref=ref, rel=rel)
         for _loc, listed in per_loc:
             for path, oid in listed.items():
@@ -234,13 +226,11 @@ def tree_files(
 
 def _both(repo: Path, first: Sequence[str], second: Sequence[str]) -> tuple[bytes, bytes]:
     """The output of two git commands run side by side; a failure is a GitError."""
-    from migfix.git.gitops import _check, _popen
-
-    procs = [_popen(repo, *args) for args in (first, second)]  # no git: a GitError
+    procs = [gitops.start(repo, *args) for args in (first, second)]  # no git: a GitError
     outs = [p.communicate()[0] for p in procs]
     if any(p.returncode != 0 for p in procs):
         # Run again in the plain way: it raises the error with git's own message.
-        return _check(repo, *first), _check(repo, *second)
+        return gitops.output(repo, *first), gitops.output(repo, *second)
     return outs[0], outs[1]
 
 
@@ -312,10 +302,8 @@ def revisions_on(
     content, so the revision already read from it (WORK) is REF's. Only the files that
     differ are read out of REF's tree (through the blob cache).
     """
-    from migfix.git.gitops import _from_git_path, _pathspecs, resolve_ref
-
-    sha = resolve_ref(repo, ref)
-    specs = _pathspecs(repo, locations)
+    sha = gitops.resolve_ref(repo, ref)
+    specs = gitops.pathspecs(repo, locations)
     if not specs:
         return set()
     if _through_links(repo, locations) or _holds_links(locations, recursive):
@@ -342,12 +330,12 @@ def revisions_on(
     # "<status>\0<path>\0" pairs; a file the work tree added (A) is not in REF's tree.
     fields = diff.split(b"\0")
     changes = list(zip(fields[0::2], fields[1::2], strict=False))
-    differ = {_from_git_path(repo, raw) for _status, raw in changes if raw}
-    in_ref = {_from_git_path(repo, raw) for status, raw in changes if raw and status != b"A"}
+    differ = {gitops.from_git_path(repo, raw) for _status, raw in changes if raw}
+    in_ref = {gitops.from_git_path(repo, raw) for status, raw in changes if raw and status != b"A"}
     # Only revision files matter; the rest (Alembic's __pycache__ of every revision, listed
     # because ignored files are untracked too) would cost a Path each for nothing.
     unknown_to_git = {
-        _from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw.endswith(b".py")
+        gitops.from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw.endswith(b".py")
     }
     # Compared as text: a file's path text is already made (the scan cache is keyed by
     # it), while hashing 5,000 Paths the first time costs ~7 ms.

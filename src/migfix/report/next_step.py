@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migfix.git import gitops
+from migfix.plan.settled import upstream_revisions
 from migfix.read.checks import Problem, blocks_writes
 
 if TYPE_CHECKING:
@@ -58,18 +60,7 @@ def prog_name() -> str:
 def ref_name(repo: Path, sha: str) -> str:
     """A branch or remote branch naming commit SHA (``origin/main``), else SHA itself:
     reports and commit titles read better with a name than with 40 hex digits."""
-    import subprocess
-
-    from migfix.git.gitops import _env
-
-    proc = subprocess.run(
-        ["git", "name-rev", "--name-only", "--no-undefined", "--exclude=tags/*", sha],
-        cwd=repo,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = gitops.text(repo, "name-rev", "--name-only", "--no-undefined", "--exclude=tags/*", sha)
     name = proc.stdout.strip().removeprefix("remotes/")
     if proc.returncode != 0 or not name or any(c in name for c in "~^"):
         return sha
@@ -82,7 +73,6 @@ def published_note(repo: Path, plan: MergePlan, graph: Graph) -> str | None:
     refs = plan.newness.refs
     if not plan.merges or len(refs) < 2:
         return None  # one settled ref (the shared branch itself): a merge is the only way
-    from migfix.plan.settled import upstream_revisions
 
     # classify's refs: the branch's own @{upstream} first, then the default branch.
     upstream, default = refs[0], refs[1]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from migfix.read.scan import scan_file
+
 # The one assignment, at column 0: name, optional annotation, a plain string, an optional
 # comment, the end of the line.
 _LINE = re.compile(
@@ -52,8 +54,6 @@ def rewrite_parents(source: bytes, new_parents: tuple[str, ...]) -> bytes | None
 
 def _reads_as(source: bytes, parents: tuple[str, ...]) -> bool:
     from pathlib import Path
-
-    from migfix.read.scan import scan_file
 
     return scan_file(Path("x.py"), source, full=False).down_revision.value == parents
 

@@ -1,8 +1,7 @@
-"""Atomic, all-or-nothing writes of revision files.
+"""Single files, written safely: an atomic replace that keeps the mode bits, durable
+renames, stale bytecode removed, and the unified diff a dry run shows.
 
-Every file migfix writes goes through here so that a run which fails half-way, or is
-killed, leaves the tree exactly as it was: contents are checked against what migfix read
-earlier and written as one journaled transaction (``migfix.write.txn``).
+Several files at once go through the transaction (``migfix.write.txn``), which uses these.
 """
 
 from __future__ import annotations
@@ -15,27 +14,15 @@ import re
 import stat
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from migfix.errors import Refusal
+from migfix.plan.records import FileChange
+from migfix.read.scan import decode_source as strict_decode
 
 # Temp names stay short and fixed in shape: a long target name must not make the temp
 # name itself too long for the filesystem.
 _TMP_PREFIX = ".migfix-"
 _TMP_SUFFIX = ".tmp"
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """New content for one file; ``old`` is what migfix read (``None``: the file is new).
-
-    ``new`` is ``None`` to delete the file (``old`` must then be the bytes migfix read).
-    """
-
-    path: Path
-    old: bytes | None
-    new: bytes | None
 
 
 def read_bytes(path: Path) -> bytes:
@@ -45,48 +32,13 @@ def read_bytes(path: Path) -> bytes:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one step, keeping the permission bits of the old file."""
-    tmp = _stage(path, data, _mode_for(path))
+    tmp = _stage(path, data, mode_for(path))
     try:
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    _fsync_dir(path.parent)
-
-
-def apply_changes(changes: Sequence[FileChange], *, root: Path | None = None) -> list[Path]:
-    """Write every change or none of them, even if killed; return the paths written.
-
-    This is the one place where a run's files change: the returned paths are exactly what
-    changed on disk. Changes whose new content equals the old are skipped. Under the
-    writer lock of the project at ROOT (default: the folder holding every target), each
-    existing file must still hold exactly the bytes migfix read, and each new file must not
-    exist yet; then the changes are written as one journaled transaction (``migfix.write.txn``):
-    an error, Ctrl-C or SIGTERM undoes what was done, and after SIGKILL the next migfix
-    command does.
-    """
-    from migfix.write import txn
-
-    pending = [change for change in changes if change.new != change.old]
-    seen: set[Path] = set()
-    for change in pending:
-        if change.path in seen:
-            raise ValueError(f"two changes for the same file: {change.path}")
-        seen.add(change.path)
-    if not pending:
-        return []
-    if root is None:
-        root = Path(os.path.commonpath([c.path.parent for c in pending]))
-    with txn.writer_lock(root):
-        for change in pending:
-            _check_unchanged(change)
-        txn.commit(pending, root)
-
-    written = [change.path for change in pending]
-    for path in written:
-        if path.suffix == ".py":
-            remove_stale_bytecode(path)
-    return written
+    fsync_dir(path.parent)
 
 
 def remove_stale_bytecode(path: Path) -> None:
@@ -144,10 +96,8 @@ def unified_diff(change: FileChange, root: Path) -> str:
 def decode_source(data: bytes) -> str:
     """Decode Python source as the scanner does (BOM, PEP 263 cookie, else UTF-8), falling
     back to latin-1, which never fails, so a diff can always be shown."""
-    from migfix.read.scan import decode_source as strict
-
     try:
-        return strict(data)
+        return strict_decode(data)
     except (UnicodeDecodeError, LookupError):
         return data.decode("latin-1")
 
@@ -155,25 +105,6 @@ def decode_source(data: bytes) -> str:
 def _lines(text: str) -> list[str]:
     # newline="" splits on \n, \r and \r\n but keeps each ending as it is in the file.
     return io.StringIO(text, newline="").readlines()
-
-
-def _check_unchanged(change: FileChange) -> None:
-    if change.old is None:
-        if os.path.lexists(change.path):
-            raise Refusal(
-                f"{change.path} already exists; migfix was about to create it. "
-                "Nothing was written. Remove or rename that file, or run migfix again."
-            )
-        return
-    try:
-        current = change.path.read_bytes()
-    except FileNotFoundError:
-        current = None
-    if current != change.old:
-        raise Refusal(
-            f"{change.path} changed under migfix while it was working. "
-            "Nothing was written; run migfix again."
-        )
 
 
 def _stage(path: Path, data: bytes, mode: int) -> Path:
@@ -192,14 +123,14 @@ def _stage(path: Path, data: bytes, mode: int) -> Path:
     return tmp
 
 
-def _mode_for(path: Path) -> int:
+def mode_for(path: Path) -> int:
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
-        return _new_file_mode()
+        return new_file_mode()
 
 
-def _new_file_mode() -> int:
+def new_file_mode() -> int:
     # mkstemp creates 0600; a new file should get what open() would give it.
     umask = os.umask(0)
     os.umask(umask)
@@ -211,7 +142,7 @@ def _unlink_quietly(path: Path) -> None:
         path.unlink()
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     # Makes the rename itself durable; not every platform lets a directory be opened.
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -28,8 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from migfix.git.gitops import TreeDiff, _run, _run_remembered
+from migfix.git.gitops import TreeDiff, remembered, run
 from migfix.read.gittree import cat_blobs
+from migfix.read.scan import Unknown, scan_file
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 JOURNAL = ("migfix-moves.jsonl",)
@@ -61,7 +62,7 @@ class Move:
 @dataclass(frozen=True)
 class Synced:
     database: str
-    """The database's identity (see ``dbsync.database_key``), never with a password."""
+    """The database's identity (see ``migfix.db.connect.database_key``), never with a password."""
     when: float
     ran: tuple[str, ...]
     complete: bool
@@ -83,7 +84,7 @@ def advice(moved: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> str:
 
 def journal_path(repo: Path) -> Path | None:
     """``<git common dir>/migfix-moves.jsonl``: one journal for every worktree of a clone."""
-    proc = _run_remembered(repo, "rev-parse", "--git-common-dir")
+    proc = remembered(repo, "rev-parse", "--git-common-dir")
     if proc.returncode != 0:
         return None
     common = Path(os.fsdecode(proc.stdout.rstrip(b"\n")))
@@ -205,7 +206,7 @@ def _rel(repo: Path, path: Path) -> str:
 
 def _diff(repo: Path, old: str, new: str, specs: Sequence[str]) -> list[tuple[str, str, str]]:
     """(path, old blob, new blob) of each revision file that differs between OLD and NEW."""
-    proc = _run(repo, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", old, new, "--", *specs)
+    proc = run(repo, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", old, new, "--", *specs)
     if proc.returncode != 0:
         return []
     parts = proc.stdout.split(b"\0")
@@ -223,7 +224,6 @@ def _parents_of(
 ) -> dict[str, tuple[str, ...]]:
     """revision -> down_revisions of the files (path, blob) ENTRIES, read statically from
     BLOBS."""
-    from migfix.read.scan import Unknown, scan_file
 
     out: dict[str, tuple[str, ...]] = {}
     for path, blob in entries:
@@ -312,7 +312,7 @@ def reflog_moves(repo: Path, under: Sequence[Path], *, limit: int = 300) -> list
     tells them apart), so a long reflog costs little.
     """
     specs = [_rel(repo, p) for p in under]
-    proc = _run(repo, "log", "-g", f"-n{limit}", "--date=unix", "--format=%H %gd %gs", "HEAD")
+    proc = run(repo, "log", "-g", f"-n{limit}", "--date=unix", "--format=%H %gd %gs", "HEAD")
     if proc.returncode != 0 or not specs:
         return []
     states: list[tuple[str, float, str]] = []
@@ -327,7 +327,7 @@ def reflog_moves(repo: Path, under: Sequence[Path], *, limit: int = 300) -> list
     if len(states) < 2:
         return []
     query = "".join(f"{sha}:{spec}\n" for sha, _, _ in states for spec in specs)
-    check = _run(repo, "cat-file", "--batch-check", stdin=query.encode())
+    check = run(repo, "cat-file", "--batch-check", stdin=query.encode())
     trees = check.stdout.decode().splitlines()
     keys = [tuple(trees[i * len(specs) : (i + 1) * len(specs)]) for i in range(len(states))]
     tracker = _Tracker(repo, specs)

@@ -25,8 +25,8 @@ a target on another file system has its two temp files beside it instead, named 
 journal so that recovery removes them. Nothing in that folder outlives a finished run.
 
 Every command calls :func:`recover` once it knows the project (one ``stat`` when there is no
-journal); a writer takes :func:`writer_lock` (``fcntl.flock``, on Windows ``msvcrt.locking``:
-see :mod:`migfix.write.oslock`), which recovers too.
+journal); a writer takes :func:`writer_lock` (see :mod:`migfix.write.lock`), which recovers
+too.
 Test hooks (hidden): ``MIGFIX_TEST_WRITE_READY`` names a file created when a transaction
 starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced.
 """
@@ -34,138 +34,34 @@ starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
-import sys
+import secrets
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from migfix.errors import MigfixError, Refusal
+from migfix.errors import Refusal
+from migfix.plan.records import FileChange
 from migfix.write import oslock
-
-if TYPE_CHECKING:
-    from migfix.write.fileio import FileChange
+from migfix.write.fileio import fsync_dir, mode_for, new_file_mode, remove_stale_bytecode
+from migfix.write.lock import (
+    Hold,
+    acquire,
+    critical,
+    holds,
+    install_handlers,
+    release,
+    restore_handlers,
+    say,
+    state_dir,
+)
 
 TXN = "txn"
 JOURNAL = "journal.json"
-LOCK = "lock"
-LOCK_TIMEOUT_ENV = "MIGFIX_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 30.0
-
-SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 15: "SIGTERM"}
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT, SIGTERM or SIGHUP while migfix held the writer lock."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-# -- where ---------------------------------------------------------------------------------
-
-
-def state_dir(root: Path) -> Path:
-    """``<git dir>/migfix`` for a project in a git work tree, else ``<root>/.migfix``."""
-    for folder in (root, *root.parents):
-        dotgit = folder / ".git"
-        if os.path.isdir(dotgit):
-            return dotgit / "migfix"
-        if os.path.isfile(dotgit):
-            # A linked worktree or a submodule: ".git" is a file "gitdir: <path>".
-            try:
-                text = dotgit.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                break
-            if text.startswith("gitdir:"):
-                return (folder / text[len("gitdir:") :].strip()) / "migfix"
-            break
-    return root / ".migfix"
-
-
-# -- the lock ------------------------------------------------------------------------------
-
-
-class _Hold:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.depth = 1
-        self.wrote = False
-        self.handlers: dict[int, Any] = {}
-
-
-_holds: dict[Path, _Hold] = {}
-
-
-def _timeout() -> float:
-    try:
-        return float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
-    except ValueError:
-        return DEFAULT_LOCK_TIMEOUT
-
-
-def _lock(state: Path, *, wait: bool) -> tuple[int, bool] | None:
-    """Open and flock ``state/lock``; None when it is held and WAIT is false.
-
-    The holder removes the lock file before releasing it (so nothing is left behind), so a
-    waiter may end up holding a file no longer at that path: it checks, and starts again.
-    """
-    deadline = time.monotonic() + _timeout()
-    said = False
-    path = state / LOCK
-    while True:
-        try:
-            state.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | oslock.O_CLOEXEC, 0o644)
-        except FileNotFoundError:
-            continue  # the holder removed the folder in between
-        except OSError as exc:
-            if not wait:
-                return None
-            raise Refusal(
-                f"Cannot create migfix's lock file {path} ({exc.strerror}), which keeps two "
-                "migfix runs from writing at once. Nothing was written. Make that folder "
-                "writable (or free some space) and run this again."
-            ) from exc
-        while not oslock.try_lock(fd):
-            if not wait:
-                os.close(fd)
-                return None
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise Refusal(
-                    f"Another migfix run is writing this project and kept its lock "
-                    f"({path}) for {_timeout():g} s. Nothing was written. Wait for it to "
-                    "finish and run this again (the lock goes away with the process that "
-                    "holds it, even if it is killed)."
-                ) from None
-            if not said:
-                _say("another migfix run is writing this project; waiting for it.")
-                said = True
-            time.sleep(0.05)
-        try:
-            same = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd, said
-        os.close(fd)
-
-
-def _unlock(state: Path, fd: int) -> None:
-    _tidy(state)
-    os.close(fd)
-    if not oslock.REMOVES_OPEN_FILES:
-        _tidy(state)  # Windows: the lock file could not go while open
-
-
-def _tidy(state: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(state / LOCK)
-    with contextlib.suppress(OSError):
-        os.rmdir(state)  # only when empty
 
 
 @contextlib.contextmanager
@@ -177,7 +73,7 @@ def writer_lock(root: Path) -> Iterator[bool]:
     SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted`, so a transaction is undone.
     """
     state = state_dir(root)
-    held = _holds.get(state)
+    held = holds.get(state)
     if held is not None:
         held.depth += 1
         try:
@@ -185,13 +81,13 @@ def writer_lock(root: Path) -> Iterator[bool]:
         finally:
             held.depth -= 1
         return
-    locked = _lock(state, wait=True)
+    locked = acquire(state, wait=True)
     assert locked is not None
     fd, waited = locked
-    hold = _Hold(fd)
-    _holds[state] = hold
+    hold = Hold(fd)
+    holds[state] = hold
     try:
-        _install_handlers(hold)
+        install_handlers(hold)
         try:
             changed = _recover_locked(state, writer=True) is not None
             yield changed or waited
@@ -200,10 +96,10 @@ def writer_lock(root: Path) -> Iterator[bool]:
                 exc.migfix_state = "nothing"  # type: ignore[attr-defined]
             raise
         finally:
-            _restore_handlers(hold)
+            restore_handlers(hold)
     finally:
-        del _holds[state]
-        _unlock(state, fd)
+        del holds[state]
+        release(state, fd)
 
 
 def recover(root: Path) -> str | None:
@@ -214,29 +110,29 @@ def recover(root: Path) -> str | None:
     # file is tidied away too).
     if not os.path.isdir(state):
         return None
-    if state in _holds:
+    if state in holds:
         return None  # this process is the writer
-    locked = _lock(state, wait=False)
+    locked = acquire(state, wait=False)
     if locked is None:
         return None  # a live writer: its transaction is not interrupted
     fd = locked[0]
     try:
         return _recover_locked(state)
     finally:
-        _unlock(state, fd)
+        release(state, fd)
 
 
 def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
     folder = state / TXN
     if not os.path.isdir(folder):
         return None
-    with _critical():
+    with critical():
         try:
             result = _roll_back(folder)
         except _Stuck as exc:
             if writer:  # a new journal would take the place of the one still needed
                 raise Refusal(f"Nothing was written: migfix {exc.line}") from None
-            _say(exc.line)
+            say(exc.line)
             return exc.line
     if result is None:
         return None  # nothing had been written yet: only leftovers were removed
@@ -250,27 +146,79 @@ def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
         line = "undid an interrupted migfix change (it had not replaced any file yet)."
     if edited:
         line = line[:-1] + f"; left alone, edited since: {', '.join(edited)}."
-    _say(line)
+    say(line)
     return line
 
 
 # -- the transaction -----------------------------------------------------------------------
 
 
+def write_changes(changes: Sequence[FileChange], *, root: Path | None = None) -> list[Path]:
+    """Write every change or none of them, even if killed; return the paths written.
+
+    This is the one place where a run's files change: the returned paths are exactly what
+    changed on disk. Changes whose new content equals the old are skipped. Under the
+    writer lock of the project at ROOT (default: the folder holding every target), each
+    existing file must still hold exactly the bytes migfix read, and each new file must not
+    exist yet; then the changes are written as one journaled transaction (below):
+    an error, Ctrl-C or SIGTERM undoes what was done, and after SIGKILL the next migfix
+    command does.
+    """
+    pending = [change for change in changes if change.new != change.old]
+    seen: set[Path] = set()
+    for change in pending:
+        if change.path in seen:
+            raise ValueError(f"two changes for the same file: {change.path}")
+        seen.add(change.path)
+    if not pending:
+        return []
+    if root is None:
+        root = Path(os.path.commonpath([c.path.parent for c in pending]))
+    with writer_lock(root):
+        for change in pending:
+            _check_unchanged(change)
+        commit(pending, root)
+
+    written = [change.path for change in pending]
+    for path in written:
+        if path.suffix == ".py":
+            remove_stale_bytecode(path)
+    return written
+
+
+def _check_unchanged(change: FileChange) -> None:
+    if change.old is None:
+        if os.path.lexists(change.path):
+            raise Refusal(
+                f"{change.path} already exists; migfix was about to create it. "
+                "Nothing was written. Remove or rename that file, or run migfix again."
+            )
+        return
+    try:
+        current = change.path.read_bytes()
+    except FileNotFoundError:
+        current = None
+    if current != change.old:
+        raise Refusal(
+            f"{change.path} changed under migfix while it was working. "
+            "Nothing was written; run migfix again."
+        )
+
+
 def commit(changes: Sequence[FileChange], root: Path) -> None:
     """Write CHANGES (each checked, none a no-op) as one transaction, under the writer lock."""
     with writer_lock(root):
         state = state_dir(root)
-        hold = _holds[state]
+        hold = holds[state]
         folder = state / TXN
         try:
             _write(changes, folder, hold)
         except BaseException as exc:
-            with _critical():
+            with critical():
                 try:
                     result = _roll_back(folder)
                 except _Stuck as stuck:
-                    _say(stuck.line)
+                    say(stuck.line)
                     raise exc from None
             if isinstance(exc, KeyboardInterrupt):
                 exc.migfix_state = "undone" if result is not None else "nothing"  # type: ignore[attr-defined]
@@ -279,20 +227,54 @@ def commit(changes: Sequence[FileChange], root: Path) -> None:
             raise
 
 
-def _write(changes: Sequence[FileChange], folder: Path, hold: _Hold) -> None:
-    import hashlib
-    import json
-    import secrets
+def _write(changes: Sequence[FileChange], folder: Path, hold: Hold) -> None:
+    """The four steps of the module docstring: journal, stage and keep, replace, commit."""
+    folder.mkdir(exist_ok=True)
+    entries, devices = _plan_entries(changes, folder)
+    _test_ready()
+    journal = folder / JOURNAL
+    draft = folder / (JOURNAL + ".tmp")
+    data = json.dumps({"version": 1, "pid": os.getpid(), "entries": entries}, indent=1)
+    _write_synced(draft, data.encode("utf-8"), 0o644)
+    os.replace(draft, journal)
+    fsync_dir(folder)
+    fsync_dir(folder.parent)
 
-    from migfix.write.fileio import _fsync_dir, _mode_for, _new_file_mode
+    _stage_and_keep(changes, entries)
+    here = devices[folder]
+    for directory in {folder, *(p for p, dev in devices.items() if dev != here)}:
+        fsync_dir(directory)
+
+    pause = _test_pause()
+    for change, entry in zip(changes, entries, strict=True):
+        if entry["staged"] is None:
+            os.unlink(change.path)
+        else:
+            os.replace(entry["staged"], change.path)
+        hold.wrote = True
+        if pause:
+            time.sleep(pause)
+    for directory in devices:
+        if directory != folder:
+            fsync_dir(directory)
+
+    os.unlink(journal)  # the commit point
+    fsync_dir(folder)
+    _remove_leftovers(entries)
+    _remove_folder(folder)
+
+
+def _plan_entries(
+    changes: Sequence[FileChange], folder: Path
+) -> tuple[list[dict[str, Any]], dict[Path, int]]:
+    """The journal's entries, and the device of FOLDER and of each target's folder."""
 
     def sha(data: bytes | None) -> str | None:
         return None if data is None else hashlib.sha256(data).hexdigest()
 
-    folder.mkdir(exist_ok=True)
-    here = os.stat(folder).st_dev
+    devices: dict[Path, int] = {folder: os.stat(folder).st_dev}
+    here = devices[folder]
     token = secrets.token_hex(4)
-    devices: dict[Path, int] = {}
     entries: list[dict[str, Any]] = []
     for i, change in enumerate(changes):
         parent = change.path.parent
@@ -312,49 +294,30 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: _Hold) -> None:
                 "kept": str(kept) if change.old is not None else None,
             }
         )
-    _test_ready()
-    journal = folder / JOURNAL
-    draft = folder / (JOURNAL + ".tmp")
-    data = json.dumps({"version": 1, "pid": os.getpid(), "entries": entries}, indent=1)
-    _write_synced(draft, data.encode("utf-8"), 0o644)
-    os.replace(draft, journal)
-    _fsync_dir(folder)
-    _fsync_dir(folder.parent)
+    return entries, devices
 
+
+def _stage_and_keep(changes: Sequence[FileChange], entries: Sequence[dict[str, Any]]) -> None:
+    """Stage each new content, and keep each old one (a hard link, else a copy)."""
     for change, entry in zip(changes, entries, strict=True):
         if entry["kept"] is not None:
             try:
                 os.link(change.path, entry["kept"])
             except OSError:  # no hard links here: keep a copy (the bytes were just checked)
                 assert change.old is not None
-                _write_synced(Path(entry["kept"]), change.old, _mode_for(change.path))
+                _write_synced(Path(entry["kept"]), change.old, mode_for(change.path))
         if entry["staged"] is not None:
             assert change.new is not None
-            mode = _new_file_mode() if change.old is None else _mode_for(change.path)
+            mode = new_file_mode() if change.old is None else mode_for(change.path)
             _write_synced(Path(entry["staged"]), change.new, mode)
-    for directory in {folder, *(p for p, dev in devices.items() if dev != here)}:
-        _fsync_dir(directory)
 
-    pause = _test_pause()
-    for change, entry in zip(changes, entries, strict=True):
-        if entry["staged"] is None:
-            os.unlink(change.path)
-        else:
-            os.replace(entry["staged"], change.path)
-        hold.wrote = True
-        if pause:
-            time.sleep(pause)
-    for directory in devices:
-        _fsync_dir(directory)
 
-    os.unlink(journal)  # the commit point
-    _fsync_dir(folder)
+def _remove_leftovers(entries: Sequence[dict[str, Any]]) -> None:
     for entry in entries:
         for key in ("staged", "kept"):
             if entry[key] is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry[key])
-    _remove_folder(folder)
 
 
 class _Stuck(Exception):
@@ -372,10 +335,6 @@ def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
     was no journal (nothing had been replaced yet, or the transaction had committed).
     Raises :class:`_Stuck`, keeping the journal, when a file cannot be put back.
     """
-    import json
-
-    from migfix.write.fileio import _fsync_dir, remove_stale_bytecode
-
     try:
         data = json.loads((folder / JOURNAL).read_bytes())
     except (FileNotFoundError, ValueError):
@@ -392,37 +351,43 @@ def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
     error: OSError | None = None
     for entry in reversed(data["entries"]):
         path = Path(entry["path"])
-        now = _sha_of(path)
-        if now != entry["old"]:
-            try:
-                if now == entry["new"] and entry["old"] is None:
-                    path.unlink()
-                elif now == entry["new"]:
-                    os.replace(entry["kept"], path)
-                else:
-                    edited.append(str(path))
-                    continue
-            except OSError as exc:
-                failed.append(str(path))
-                error = exc
-                continue
+        try:
+            outcome = _put_back(path, entry)
+        except OSError as exc:
+            failed.append(str(path))
+            error = exc
+            continue
+        if outcome == "edited":
+            edited.append(str(path))
+        elif outcome == "restored":
             restored += 1
             touched.add(path.parent)
-            if path.suffix == ".py":
-                remove_stale_bytecode(path)
     if error is not None:
         raise _Stuck(_stuck_line(folder, failed, error))
-    for entry in data["entries"]:
-        for key in ("staged", "kept"):
-            if entry[key] is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry[key])
+    _remove_leftovers(data["entries"])
     for directory in touched:
-        _fsync_dir(directory)
+        fsync_dir(directory)
     os.unlink(folder / JOURNAL)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     _remove_folder(folder)
     return restored, sorted(edited)
+
+
+def _put_back(path: Path, entry: dict[str, Any]) -> str:
+    """Give PATH its old bytes back: "restored", "edited" (neither old nor new: left
+    alone), or "as-was" (it never changed)."""
+    now = _sha_of(path)
+    if now == entry["old"]:
+        return "as-was"
+    if now != entry["new"]:
+        return "edited"
+    if entry["old"] is None:
+        path.unlink()
+    else:
+        os.replace(entry["kept"], path)
+    if path.suffix == ".py":
+        remove_stale_bytecode(path)
+    return "restored"
 
 
 def _stuck_line(folder: Path, paths: list[str], exc: OSError) -> str:
@@ -434,8 +399,6 @@ def _stuck_line(folder: Path, paths: list[str], exc: OSError) -> str:
 
 
 def _sha_of(path: Path) -> str | None:
-    import hashlib
-
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
@@ -456,113 +419,7 @@ def _write_synced(path: Path, data: bytes, mode: int) -> None:
 
 
 def _remove_folder(folder: Path) -> None:
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def scratch(root: Path) -> Iterator[Path]:
-    """A fresh folder on the project's file system but outside every version location
-    (where Alembic renders a merge file); removed afterwards, or by recovery if killed."""
-    import tempfile
-
-    folder = state_dir(root) / TXN
-    folder.mkdir(parents=True, exist_ok=True)
-    # The ".migfix-" prefix tells the heads lock's post-write hook to skip this render.
-    path = Path(tempfile.mkdtemp(prefix=".migfix-render-", dir=folder))
-    try:
-        yield path
-    finally:
-        _remove_folder(path)
-        with contextlib.suppress(OSError):
-            folder.rmdir()
-
-
-# -- signals -------------------------------------------------------------------------------
-
-_critical_depth = 0
-_pending: list[int] = []
-_interrupting = False
-
-
-def _on_signal(signum: int, frame: object) -> None:
-    global _interrupting
-    if _critical_depth or _interrupting:
-        _pending.append(signum)
-        return
-    _interrupting = True
-    raise Interrupted(signum)
-
-
-def _signals() -> tuple[int, ...]:
-    """SIGINT, SIGTERM and SIGHUP, the last where it exists (not on Windows)."""
-    import signal
-
-    names = ("SIGINT", "SIGTERM", "SIGHUP")
-    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
-
-
-def _install_handlers(hold: _Hold) -> None:
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in _signals():
-        hold.handlers[signum] = signal.signal(signum, _on_signal)
-
-
-def _restore_handlers(hold: _Hold) -> None:
-    import signal
-
-    global _interrupting
-    for signum, handler in hold.handlers.items():
-        signal.signal(signum, handler)
-    _interrupting = False
-
-
-@contextlib.contextmanager
-def _critical() -> Iterator[None]:
-    """Signals wait until the block is done (undoing must not itself be interrupted)."""
-    import signal
-
-    global _critical_depth
-    # Windows has no signal mask: there _on_signal's deferral (the depth) is the only guard.
-    mask = getattr(signal, "pthread_sigmask", None)
-    old = mask(signal.SIG_BLOCK, _signals()) if mask is not None else None
-    _critical_depth += 1
-    try:
-        yield
-    finally:
-        _critical_depth -= 1
-        if mask is not None and old is not None:
-            mask(signal.SIG_SETMASK, old)
-    if _pending and not _critical_depth and not _interrupting:
-        raise Interrupted(_pending.pop())
-
-
-class Interruption(MigfixError):
-    """A KeyboardInterrupt / :class:`Interrupted` as an error with its line and exit code."""
-
-    def __init__(self, exc: BaseException) -> None:
-        text, code = interrupted_line(exc)
-        super().__init__(text)
-        self.exit_code = code
-
-
-def interrupted_line(exc: BaseException) -> tuple[str, int]:
-    """The one line to print for Ctrl-C / SIGTERM / SIGHUP, and the exit code (128 + signal)."""
-    signum = getattr(exc, "signum", 2)
-    name = SIGNAL_NAMES.get(signum, f"signal {signum}")
-    state = getattr(exc, "migfix_state", None)
-    if state == "undone":
-        text = f"interrupted ({name}); the partial change was undone, every file is as it was."
-    elif state == "nothing":
-        text = f"interrupted ({name}); nothing was written."
-    else:
-        text = f"interrupted ({name})."
-    return text, 128 + signum
 
 
 # -- test hooks ----------------------------------------------------------------------------
@@ -579,7 +436,3 @@ def _test_pause() -> float:
         return float(os.environ.get("MIGFIX_TEST_WRITE_PAUSE", "0"))
     except ValueError:
         return 0.0
-
-
-def _say(text: str) -> None:
-    print(f"migfix: {text}", file=sys.stderr, flush=True)
