@@ -1,16 +1,24 @@
-"""Shared pytest fixtures: the example projects in fixtures/ and the shared corpus download."""
+"""Shared pytest fixtures: the example projects in fixtures/, the shared corpus download, the
+one environment every test that runs git or migfix gets (``git_env``), the two ways a test runs
+migfix: in this process (the ``migfix`` fixture) or as a child (:func:`python`,
+:func:`python_m`), and the check that keeps the ``slow`` mark true."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import pytest
+from gitutil import GIT_ENV
 
 REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
 FIXTURES = REPO / "fixtures"
 # The corpus tooling (fetch.sh, truth files) sits in shared/ beside the checkout; a download
 # there is used when MIGFIX_CORPUS is unset. No path of one machine: a clone anywhere works.
@@ -26,6 +34,86 @@ def pytest_configure(config: pytest.Config) -> None:
         import tempfile
 
         os.environ["MIGFIX_CACHE_DIR"] = tempfile.mkdtemp(prefix="migfix-test-cache-")
+    sys.addaudithook(_note_process)
+
+
+# -- the slow mark is true ---------------------------------------------------------------------
+# `-m "not slow"` is the quick loop: it must leave out every test that starts another process
+# (git, `python -m migfix`, alembic, dot, pytester, a forked child), each of which costs from
+# tens of milliseconds to seconds. The audit hook sees every way Python starts a process: a test
+# that starts one without the mark fails on the spot, and a run that includes slow tests lists
+# those that passed without starting any, so the mark cannot drift either way.
+_PROCESS_EVENTS = frozenset(
+    {"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.system"}
+)
+
+
+class _Running:
+    """The test running now: whether it is marked slow, and the processes it started."""
+
+    item: ClassVar[pytest.Item | None] = None
+    slow: ClassVar[bool] = False
+    started: ClassVar[list[str]] = []  # replaced for each test
+    idle_slow: ClassVar[list[str]] = []  # slow tests that passed without starting one
+
+
+class StartedAProcess(Exception):
+    """A test not marked ``slow`` started a process."""
+
+
+def _unmarked_message(what: str) -> str:
+    return (
+        f"this test starts a process ({what}) but is not marked slow: add @pytest.mark.slow "
+        '(or the module\'s pytestmark) so `-m "not slow"` leaves it out'
+    )
+
+
+def _note_process(event: str, args: tuple[Any, ...]) -> None:
+    if _Running.item is None or event not in _PROCESS_EVENTS:
+        return
+    what = " ".join(map(str, args[1]))[:120] if event == "subprocess.Popen" else event
+    _Running.started.append(what)
+    if not _Running.slow:
+        raise StartedAProcess(_unmarked_message(what))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that asks for the embedded PostgreSQL server starts one (where it is skipped here,
+    # it runs in CI).
+    for item in items:
+        if "postgres_ok" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    _Running.item, _Running.slow, _Running.started = item, bool(item.get_closest_marker("slow")), []
+    try:
+        yield
+    finally:
+        _Running.item = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not _Running.slow and _Running.started and report.passed:
+        # Code under test caught the exception (the hook runner never fails a merge): the test
+        # fails all the same.
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: {_unmarked_message(_Running.started[0])}"
+    if _Running.slow and report.when == "call" and report.passed and not _Running.started:
+        _Running.idle_slow.append(item.nodeid)
+    if not _Running.slow:
+        _Running.started = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _Running.idle_slow:
+        terminalreporter.section("marked slow, started no process")
+        for nodeid in _Running.idle_slow:
+            terminalreporter.write_line(nodeid)
 
 
 # Files that running a fixture in place can leave behind; never part of a copy.
@@ -109,3 +197,94 @@ def postgres_ok() -> None:
     reason = server_check()
     if reason is not None:
         pytest.skip(f"embedded PostgreSQL unavailable: {reason}")
+
+
+# A developer's shell may carry variables that change what git, Flask, migfix or the database
+# lookup do (GIT_DIR, FLASK_APP, MIGFIX_SKIP_HOOK, DATABASE_URL, ...), and the test run may be
+# a CI job whose pull request is not the one under test; no test may see them.
+_FOREIGN_PREFIXES = ("GIT_", "FLASK_", "MIGFIX_", "GITHUB_", "CI_MERGE_REQUEST_")
+_FOREIGN_NAMES = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "PYTHONPATH")
+# Set for the tests on purpose (the private scan cache, the corpus download): kept.
+_KEPT = ("MIGFIX_CACHE_DIR", "MIGFIX_CORPUS")
+
+
+def _foreign(name: str) -> bool:
+    if name in _KEPT:
+        return False
+    return name.startswith(_FOREIGN_PREFIXES) or name in _FOREIGN_NAMES
+
+
+def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process a test starts: this process's (made clean by ``git_env``),
+    git's fixed identity and config (``GIT_ENV``), this checkout's ``src`` on ``PYTHONPATH``
+    (hooks and children run ``python -m migfix``), no bytecode files, then EXTRA."""
+    env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture
+def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The one environment of tests that run git, migfix or Alembic: ``os.environ`` without the
+    foreign variables above, then :func:`child_environ`, so code under test in this process and
+    every git, hook or child it starts see the same; ``tmp_path`` is the outermost repository git
+    may find, and in-process imports of revision files write no ``__pycache__`` into the trees.
+
+    A module whose tests run git says ``pytestmark = pytest.mark.usefixtures("git_env")``.
+    """
+    for name in list(os.environ):
+        if _foreign(name):
+            monkeypatch.delenv(name)
+    for name, value in child_environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+
+
+def python(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` (``-c CODE``, a script) as a child in CWD, in :func:`child_environ` plus
+    ENV; never raises on its exit code. KWARGS go to subprocess.run (``timeout``, ...)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=child_environ(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        **kwargs,
+    )
+
+
+def python_m(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS`` (migfix, migfix.hookrun, alembic, flask): :func:`python`."""
+    return python(cwd, "-m", *args, env=env, **kwargs)
+
+
+class Result(NamedTuple):
+    """What one in-process ``migfix`` run gave: exit code, stdout, stderr."""
+
+    rc: int
+    out: str
+    err: str
+
+
+Migfix = Callable[..., Result]
+
+
+@pytest.fixture
+def migfix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Migfix:
+    """``migfix(cwd, *args)``: the click CLI (``migfix.cli.main.main``) in this process, in CWD."""
+    from migfix.cli.main import main
+
+    def run(cwd: Path, *args: str) -> Result:
+        capsys.readouterr()
+        monkeypatch.chdir(cwd)
+        rc = main(list(args))
+        out, err = capsys.readouterr()
+        return Result(rc, out, err)
+
+    return run

@@ -3,7 +3,7 @@
 Import as ``from gitutil import git, make_repo, commit_all`` (pytest puts ``tests/`` on
 ``sys.path``). Every git call runs with a fixed identity and without the developer's global or
 system config, so a personal ``commit.gpgsign`` or ``core.hooksPath`` cannot change a test.
-Use :func:`isolate_git` (with pytest's ``monkeypatch``) when code under test runs git itself.
+When code under test runs git itself, the test uses conftest's ``git_env`` fixture.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-
-import pytest
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -27,12 +25,6 @@ GIT_ENV = {
     "GIT_MERGE_AUTOEDIT": "no",
     "LC_ALL": "C",
 }
-
-
-def isolate_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Apply GIT_ENV to ``os.environ`` for one test, so code under test sees it too."""
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
 
 
 def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:

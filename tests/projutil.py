@@ -12,19 +12,15 @@ Import as ``from projutil import ...`` (pytest puts ``tests/`` on ``sys.path``).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conftest import copy_fixture
-from gitutil import GIT_ENV, commit_all, git, make_repo
-
-SRC = Path(__file__).resolve().parents[1] / "src"
+from conftest import SRC as SRC  # re-exported: tests import it from here too
+from conftest import copy_fixture, python, python_m
+from gitutil import commit_all, git, make_repo
 
 # The head of each fixture project: revision "a" of the scenarios.
 BASE_HEAD = {"typed": "bbbb0004", "flask": "gggg0003"}
@@ -215,20 +211,15 @@ def alembic_view(proj: Proj, *, upgrade: bool = False) -> dict[str, Any]:
     db = proj.root.parent / f"{proj.root.name}-verify.db"
     db.unlink(missing_ok=True)
     url = f"sqlite:///{db}"
-    env = {
-        **os.environ,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MIGFIX_DATABASE_URL": url,
-        "DATABASE_URL": url,
-    }
     mode = "upgrade" if upgrade else "heads"
-    proc = subprocess.run(
-        [sys.executable, "-c", _VERIFY, str(proj.root), proj.template, mode],
-        cwd=proj.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = python(
+        proj.root,
+        "-c",
+        _VERIFY,
+        str(proj.root),
+        proj.template,
+        mode,
+        env={"MIGFIX_DATABASE_URL": url, "DATABASE_URL": url},
     )
     assert proc.returncode == 0, proc.stderr
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -236,13 +227,85 @@ def alembic_view(proj: Proj, *, upgrade: bool = False) -> dict[str, Any]:
 
 
 def migfix_proc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    """``python -m migfix ARGS`` in a subprocess, with this worktree's src on PYTHONPATH."""
-    full = {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "migfix", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        check=False,
+    """``python -m migfix ARGS`` in a subprocess (:func:`conftest.python_m`)."""
+    return python_m(cwd, "migfix", *args, env=env)
+
+
+def local_project(tmp_path: Path, template: str = "typed") -> Proj:
+    """A repository on main with the fixture project committed, no remote."""
+    proj = new_project(tmp_path, template, "repo")
+    git(proj.root, "init", "-q", "-b", "main")
+    (proj.root / ".gitignore").write_text(GITIGNORE)
+    commit_all(proj.root, "project")
+    return proj
+
+
+def two_migration_branches(proj: Proj, b: str = "b0000001", c: str = "c0000001") -> None:
+    """Branches feat-b and feat-c, each adding one migration (B, C) on top of main's head;
+    main is fast-forwarded to feat-b, so it has one head. The commits run the installed hooks."""
+    for branch, rev in (("feat-b", b), ("feat-c", c)):
+        git(proj.root, "checkout", "-q", "-b", branch, "main")
+        proj.revision(rev, f"add {rev[0]}")
+        git(proj.root, "add", "-A")
+        git(proj.root, "commit", "-q", "-m", f"add {rev}")
+    git(proj.root, "checkout", "-q", "main")
+    git(proj.root, "merge", "-q", "feat-b")  # fast-forward: one head
+
+
+STAMP = "# stamped by the post-write hook\n"
+
+
+def configured_project(tmp_path: Path) -> Proj:
+    """The typed project with every option that shapes a new revision file turned on."""
+    proj = new_project(tmp_path, "typed")
+    hook = tmp_path / "stamp.sh"
+    hook.write_text(f"#!/bin/sh\nprintf '{STAMP.strip()}\\n' >> \"$1\"\n")
+    hook.chmod(0o755)
+    ini = proj.root / "alembic.ini"
+    text = ini.read_text()
+    text = text.replace(
+        "[alembic]\n",
+        "[alembic]\n"
+        "file_template = %%(year)d_%%(rev)s_%%(slug)s\n"
+        "truncate_slug_length = 8\n"
+        "timezone = UTC\n"
+        "output_encoding = latin-1\n"
+        "revision_environment = true\n",
+        1,
     )
+    text = text.replace(
+        "[post_write_hooks]\n",
+        "[post_write_hooks]\n"
+        "hooks = stamp\n"
+        "stamp.type = exec\n"
+        f"stamp.executable = {hook}\n"
+        "stamp.options = REVISION_SCRIPT_FILENAME\n",
+        1,
+    )
+    ini.write_text(text)
+    env = proj.migrations / "env.py"
+    text = env.read_text()
+    text = text.replace(
+        "config = context.config\n",
+        "config = context.config\n"
+        "with open(os.path.join(os.path.dirname(__file__), 'env-ran.txt'), 'a') as _f:\n"
+        "    _f.write('ran\\n')\n",
+        1,
+    )
+    text = text.replace(
+        "connection=connection, target_metadata=target_metadata\n",
+        "connection=connection, target_metadata=target_metadata,\n"
+        "            template_args={'reviewed_by': 'env.py'},\n",
+        1,
+    )
+    env.write_text(text)
+    mako = proj.migrations / "script.py.mako"
+    text = mako.read_text()
+    mako.write_text(
+        # A bare coding comment would be read by Mako as the template's own encoding.
+        '${"# -*- coding: latin-1 -*-"}\n'
+        + text.replace(
+            "import sqlalchemy as sa\n", "import sqlalchemy as sa\n# reviewed by: ${reviewed_by}\n"
+        )
+    )
+    return proj

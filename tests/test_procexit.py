@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import gc
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
-from projutil import SRC
+from conftest import copy_fixture, python
 
 from migfix.procexit import own_work
-
-
-def python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` in CWD, in a process of its own, with this worktree's src."""
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
 
 
 def test_own_work_turns_the_collector_off_inside_and_back_as_it_was() -> None:
@@ -40,6 +28,7 @@ def test_own_work_turns_the_collector_off_inside_and_back_as_it_was() -> None:
         gc.enable()
 
 
+@pytest.mark.slow
 def test_the_quick_exit_flushes_the_streams_and_runs_the_handlers_registered_since() -> None:
     """Piped stdout is block-buffered: without the flush the report would be lost. A
     handler registered by the work (logging's, a user's env.py's) runs first."""
@@ -55,6 +44,7 @@ def test_the_quick_exit_flushes_the_streams_and_runs_the_handlers_registered_sin
     assert (proc.returncode, proc.stdout, proc.stderr) == (3, "report handler ran\n", "notice")
 
 
+@pytest.mark.slow
 def test_the_quick_exit_waits_for_a_running_thread() -> None:
     proc = python(
         Path.cwd(),
@@ -67,6 +57,7 @@ def test_the_quick_exit_waits_for_a_running_thread() -> None:
     assert (proc.returncode, proc.stdout) == (0, "thread done\n")
 
 
+@pytest.mark.slow
 def test_an_exception_that_escapes_gets_pythons_own_exit() -> None:
     proc = python(
         Path.cwd(),
@@ -94,6 +85,7 @@ SPY = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("argv", "seen"), [(["heads"], "migfix GC False"), (["verify"], "env GC True")]
 )

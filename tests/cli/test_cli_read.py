@@ -12,22 +12,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from conftest import SRC, Migfix, copy_fixture
+from gitutil import commit_all, git, make_repo, write
 
-from migfix.cli.main import main
-
-SRC = Path(__file__).resolve().parents[2] / "src"
 READABLE = ["plain", "typed", "two_heads", "labels", "recursive", "pyproject_cfg", "flask_app"]
-
-
-def run(
-    argv: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    monkeypatch.chdir(cwd)
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def alembic_heads(project: Path, monkeypatch: pytest.MonkeyPatch, *, verbose: bool) -> str:
@@ -65,31 +53,23 @@ def alembic_heads(project: Path, monkeypatch: pytest.MonkeyPatch, *, verbose: bo
 @pytest.mark.parametrize("verbose", [False, True])
 @pytest.mark.parametrize("name", READABLE)
 def test_heads_text_equals_alembic_heads(
-    fixtures_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    name: str,
-    verbose: bool,
+    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, name: str, verbose: bool, migfix: Migfix
 ) -> None:
     project = fixtures_dir / name
     expected = alembic_heads(project, monkeypatch, verbose=verbose)
-    code, out, err = run(["heads", *(["-v"] if verbose else [])], project, monkeypatch, capsys)
+    code, out, err = migfix(project, "heads", *(["-v"] if verbose else []))
     assert out.splitlines() == expected.splitlines()
     assert err == ""
     assert code == (1 if name == "two_heads" else 0)
 
 
-def test_heads_labels_text(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(["heads"], fixtures_dir / "labels", monkeypatch, capsys)
+def test_heads_labels_text(fixtures_dir: Path, migfix: Migfix) -> None:
+    code, out, _ = migfix(fixtures_dir / "labels", "heads")
     assert (code, out) == (0, "dddd0004 (billing) (head)\ndddd0003 (auth) (head)\n")
 
 
-def test_heads_json(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(["heads", "--json"], fixtures_dir / "two_heads", monkeypatch, capsys)
+def test_heads_json(fixtures_dir: Path, migfix: Migfix) -> None:
+    code, out, _ = migfix(fixtures_dir / "two_heads", "heads", "--json")
     data = json.loads(out)
     assert code == 1
     assert data["version"] == 1
@@ -102,7 +82,7 @@ def test_heads_json(
         assert set(h) == {"revision", "path", "line", "doc", "branch_labels", "intended"}
         assert h["path"].startswith("migrations/versions/cccc000")
         assert isinstance(h["line"], int) and h["line"] > 0
-    code, out, _ = run(["heads", "--json"], fixtures_dir / "labels", monkeypatch, capsys)
+    code, out, _ = migfix(fixtures_dir / "labels", "heads", "--json")
     data = json.loads(out)
     assert (code, data["ok"]) == (0, True)
     assert [(h["revision"], h["branch_labels"], h["intended"]) for h in data["heads"]] == [
@@ -111,22 +91,18 @@ def test_heads_json(
     ]
 
 
-def test_allow_heads_makes_heads_intended(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_allow_heads_makes_heads_intended(tmp_path: Path, migfix: Migfix) -> None:
     project = copy_fixture("two_heads", tmp_path)
     (project / "pyproject.toml").write_text('[tool.migfix]\nallow_heads = ["cccc0003"]\n')
-    assert run(["heads"], project, monkeypatch, capsys)[0] == 0
-    assert run(["check"], project, monkeypatch, capsys)[0] == 0
+    assert migfix(project, "heads")[0] == 0
+    assert migfix(project, "check")[0] == 0
 
 
 # -- graph ---------------------------------------------------------------------------------------
 
 
-def test_graph_json_schema(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(["graph", "--json"], fixtures_dir / "labels", monkeypatch, capsys)
+def test_graph_json_schema(fixtures_dir: Path, migfix: Migfix) -> None:
+    code, out, _ = migfix(fixtures_dir / "labels", "graph", "--json")
     data = json.loads(out)
     assert code == 0
     assert data["heads"] == ["dddd0004", "dddd0003"]
@@ -149,19 +125,15 @@ def test_graph_json_schema(
     assert lines[by_rev["dddd0004"]["line"] - 1].startswith("revision")
 
 
-def test_graph_json_marks_unknown_values(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(["graph", "--json"], fixtures_dir / "faults", monkeypatch, capsys)
+def test_graph_json_marks_unknown_values(fixtures_dir: Path, migfix: Migfix) -> None:
+    code, out, _ = migfix(fixtures_dir / "faults", "graph", "--json")
     by_rev = {r["revision"]: r for r in json.loads(out)["revisions"]}
     assert code == 0
     assert by_rev["hhhh0005"]["down_revisions"] == {"unknown": "revision_ids.REV"}
 
 
-def test_graph_text_diamond(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(["graph"], fixtures_dir / "typed", monkeypatch, capsys)
+def test_graph_text_diamond(fixtures_dir: Path, migfix: Migfix) -> None:
+    code, out, _ = migfix(fixtures_dir / "typed", "graph")
     assert code == 0
     assert out == (
         "bbbb0001 (base)  create account table\n"
@@ -172,10 +144,8 @@ def test_graph_text_diamond(
     )
 
 
-def test_graph_text_labels(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(["graph"], fixtures_dir / "labels", monkeypatch, capsys)
+def test_graph_text_labels(fixtures_dir: Path, migfix: Migfix) -> None:
+    code, out, _ = migfix(fixtures_dir / "labels", "graph")
     assert code == 0
     assert out == (
         "dddd0001 (base; labels: billing)  create invoice table\n"
@@ -185,13 +155,11 @@ def test_graph_text_labels(
     )
 
 
-def test_graph_text_shows_a_revision_that_names_itself(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_graph_text_shows_a_revision_that_names_itself(tmp_path: Path, migfix: Migfix) -> None:
     # `graph` shows every revision: one whose down_revision is itself was left out entirely.
     write(tmp_path / "v/a.py", "revision = 'a'\ndown_revision = None\n")
     write(tmp_path / "v/s.py", "revision = 's'\ndown_revision = 's'\n")
-    code, out, _ = run(["graph", "--versions", "v"], tmp_path, monkeypatch, capsys)
+    code, out, _ = migfix(tmp_path, "graph", "--versions", "v")
     assert code == 0
     assert out == "a (base; HEAD, unintended)\ns (names itself; HEAD, unintended)\n"
 
@@ -223,10 +191,8 @@ def test_fault_lines_are_where_the_fault_is(fixtures_dir: Path) -> None:
     assert _line_of(root / (versions + "hhhh0004_header_disagrees.py"), "Revises:") == 4
 
 
-def test_check_json_reports_every_fault(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(["check", "--format", "json"], fixtures_dir / "faults", monkeypatch, capsys)
+def test_check_json_reports_every_fault(fixtures_dir: Path, migfix: Migfix) -> None:
+    code, out, _ = migfix(fixtures_dir / "faults", "check", "--format", "json")
     data = json.loads(out)
     assert code == 1
     assert data["ok"] is False
@@ -237,9 +203,9 @@ def test_check_json_reports_every_fault(
 
 
 def test_check_names_the_duplicate_file_relative_to_the_project(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fixtures_dir: Path, migfix: Migfix
 ) -> None:
-    code, out, _ = run(["check", "--format", "json"], fixtures_dir / "faults", monkeypatch, capsys)
+    code, out, _ = migfix(fixtures_dir / "faults", "check", "--format", "json")
     [dupe] = [p for p in json.loads(out)["problems"] if p["code"] == "duplicate-revision"]
     assert code == 1
     assert dupe["message"] == (
@@ -249,10 +215,8 @@ def test_check_names_the_duplicate_file_relative_to_the_project(
     )
 
 
-def test_check_text(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(["check"], fixtures_dir / "faults", monkeypatch, capsys)
+def test_check_text(fixtures_dir: Path, migfix: Migfix) -> None:
+    code, out, _ = migfix(fixtures_dir / "faults", "check")
     lines = out.splitlines()
     assert code == 1
     assert len(lines) == len(FAULTS) + 1
@@ -267,12 +231,11 @@ def test_check_text(
     )
 
 
-def test_check_github(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.slow
+def test_check_github(tmp_path: Path, migfix: Migfix) -> None:
     # A copy outside any git repository: paths are relative to the project root.
     project = copy_fixture("faults", tmp_path)
-    code, out, _ = run(["check", "--format", "github"], project, monkeypatch, capsys)
+    code, out, _ = migfix(project, "check", "--format", "github")
     lines = out.splitlines()
     assert code == 1
     assert len(lines) == len(FAULTS)
@@ -294,39 +257,32 @@ def test_check_github(
     )
 
 
-def test_check_clean_projects(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_clean_projects(fixtures_dir: Path, migfix: Migfix) -> None:
     for name in READABLE:
-        code, out, _ = run(["check"], fixtures_dir / name, monkeypatch, capsys)
+        code, out, _ = migfix(fixtures_dir / name, "check")
         assert code == (1 if name == "two_heads" else 0), (name, out)
 
 
-def test_check_strict_fails_on_warnings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_strict_fails_on_warnings(tmp_path: Path, migfix: Migfix) -> None:
     project = copy_fixture("plain", tmp_path)
     rev = project / "migrations/versions/aaaa0003_add_user_email.py"
     rev.write_text(rev.read_text().replace("Revises: aaaa0002", "Revises: aaaa0001"))
-    code, out, _ = run(["check"], project, monkeypatch, capsys)
+    code, out, _ = migfix(project, "check")
     assert code == 0
     assert out.endswith("4 revisions, 1 head: 0 errors, 1 warning\n")
-    assert run(["check", "--strict"], project, monkeypatch, capsys)[0] == 1
+    assert migfix(project, "check", "--strict")[0] == 1
 
 
 @pytest.mark.parametrize("argv", [["check"], ["check", "--deep"]])
 def test_check_finds_a_syntax_error_in_a_body(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
+    tmp_path: Path, argv: list[str], migfix: Migfix
 ) -> None:
     # By default: --deep is kept only so that existing scripts still work.
     project = copy_fixture("plain", tmp_path)
     rev = project / "migrations/versions/aaaa0004_index_post_title.py"
     text = rev.read_text()
     rev.write_text(text + "\n\ndef broken(:\n    pass\n")
-    code, out, _ = run(argv, project, monkeypatch, capsys)
+    code, out, _ = migfix(project, *argv)
     broken_line = len(text.splitlines()) + 3
     assert code == 1
     assert out.count("[unparseable]") == 1
@@ -337,10 +293,9 @@ def test_check_finds_a_syntax_error_in_a_body(
     ) in out
 
 
-def test_check_against_a_ref(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    isolate_git(monkeypatch)
+@pytest.mark.slow
+@pytest.mark.usefixtures("git_env")
+def test_check_against_a_ref(tmp_path: Path, migfix: Migfix) -> None:
     project = copy_fixture("plain", tmp_path)
     make_repo(project)
     commit_all(project, "initial")
@@ -360,18 +315,16 @@ def test_check_against_a_ref(
     )
     commit_all(project, "main migration")
     git(project, "checkout", "-q", "feature")
-    assert run(["check"], project, monkeypatch, capsys)[0] == 0
-    code, out, _ = run(
-        ["check", "--against", "main", "--format", "json"], project, monkeypatch, capsys
-    )
+    assert migfix(project, "check")[0] == 0
+    code, out, _ = migfix(project, "check", "--against", "main", "--format", "json")
     data = json.loads(out)
     assert code == 1
     assert data["heads"] == ["aaaa0006", "aaaa0005"]
     [problem] = data["problems"]
     assert (problem["code"], problem["path"]) == ("multiple-heads", new)
     # against its own history, the branch is fine
-    assert run(["check", "--against", "feature"], project, monkeypatch, capsys)[0] == 0
-    code, _, err = run(["check", "--against", "no-such-ref"], project, monkeypatch, capsys)
+    assert migfix(project, "check", "--against", "feature")[0] == 0
+    code, _, err = migfix(project, "check", "--against", "no-such-ref")
     assert code == 2
     assert err.startswith("migfix: ") and "no-such-ref" in err and "Traceback" not in err
 
@@ -398,17 +351,12 @@ def test_check_against_a_ref(
     ],
 )
 def test_bad_input_exits_2_without_traceback(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    files: dict[str, str],
-    argv: list[str],
-    fragment: str,
+    tmp_path: Path, files: dict[str, str], argv: list[str], fragment: str, migfix: Migfix
 ) -> None:
     (tmp_path / ".git").mkdir()
     for rel, text in files.items():
         write(tmp_path / rel, text)
-    code, out, err = run(argv, tmp_path, monkeypatch, capsys)
+    code, out, err = migfix(tmp_path, *argv)
     assert code == 2
     assert out == ""
     assert fragment in err
@@ -416,12 +364,10 @@ def test_bad_input_exits_2_without_traceback(
     assert err.count("\n") <= 4, err  # one paragraph (click adds its usage lines)
 
 
-def test_unreadable_revision_file_is_reported_not_raised(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unreadable_revision_file_is_reported_not_raised(tmp_path: Path, migfix: Migfix) -> None:
     project = copy_fixture("plain", tmp_path)
     (project / "migrations/versions/bad_bytes.py").write_bytes(b"revision = '\xff\xfe'\n")
-    code, out, err = run(["check"], project, monkeypatch, capsys)
+    code, out, err = migfix(project, "check")
     assert code == 1
     assert "migrations/versions/bad_bytes.py:1: error: cannot decode the file" in out
     assert err == ""
@@ -432,6 +378,7 @@ def test_unreadable_revision_file_is_reported_not_raised(
 HEAVY = ("alembic", "sqlalchemy", "libcst", "git", "mako")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["check"], ["heads"], ["graph", "--json"]])
 def test_read_commands_do_not_import_heavy_packages(fixtures_dir: Path, argv: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
@@ -453,9 +400,8 @@ def test_read_commands_do_not_import_heavy_packages(fixtures_dir: Path, argv: li
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
 
-def test_check_github_paths_are_relative_to_the_repository(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.slow
+def test_check_github_paths_are_relative_to_the_repository(tmp_path: Path, migfix: Migfix) -> None:
     # GitHub resolves annotation paths against the repository root, not alembic.ini's folder.
     import subprocess
 
@@ -463,7 +409,7 @@ def test_check_github_paths_are_relative_to_the_repository(
     backend.parent.mkdir()
     copy_fixture("two_heads", tmp_path).rename(backend)
     subprocess.run(["git", "init", "-q", str(backend.parent)], check=True)
-    code, out, _ = run(["check", "--format", "github"], backend, monkeypatch, capsys)
+    code, out, _ = migfix(backend, "check", "--format", "github")
     assert code == 1
     assert out.startswith(
         "::error file=backend/migrations/versions/cccc0003_create_team_table.py,line=15,"
@@ -471,16 +417,14 @@ def test_check_github_paths_are_relative_to_the_repository(
     )
 
 
-def test_config_options_before_the_command_like_alembic(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_config_options_before_the_command_like_alembic(tmp_path: Path, migfix: Migfix) -> None:
     # `alembic -c path heads` takes -c before the command; so does migfix.
     project = copy_fixture("two_heads", tmp_path)
     ini = str(project / "alembic.ini")
-    before = run(["-c", ini, "heads"], tmp_path, monkeypatch, capsys)
-    after = run(["heads", "-c", ini], tmp_path, monkeypatch, capsys)
+    before = migfix(tmp_path, "-c", ini, "heads")
+    after = migfix(tmp_path, "heads", "-c", ini)
     assert before == after == (1, "cccc0002 (head)\ncccc0003 (head)\n", "")
-    code, _, err = run(["-c", ini, "-n", "other", "heads"], tmp_path, monkeypatch, capsys)
+    code, _, err = migfix(tmp_path, "-c", ini, "-n", "other", "heads")
     assert code == 2 and "has no [other] section" in err
 
 
@@ -493,7 +437,7 @@ def _rev_file(versions: Path, rev: str, down: str, *, revision: str | None = Non
 
 
 def test_heads_with_a_computed_down_revision_prints_only_sure_heads_and_exits_2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     # The alembic-git-revisions template computes down_revision at import time.
     versions = tmp_path / "versions"
@@ -501,7 +445,7 @@ def test_heads_with_a_computed_down_revision_prints_only_sure_heads_and_exits_2(
     _rev_file(versions, "aaaa0002", "'aaaa0001'")
     _rev_file(versions, "cccc0001", "previous_revision(__file__)")
     _rev_file(versions, "cccc0002", "'cccc0001'")
-    code, out, err = run(["heads", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    code, out, err = migfix(tmp_path, "heads", "--versions", "versions")
     assert (code, out) == (2, "cccc0002 (head)\n")
     assert err == (
         "migfix: cannot tell every head: 1 value is not a literal, so what it names is known "
@@ -510,7 +454,7 @@ def test_heads_with_a_computed_down_revision_prints_only_sure_heads_and_exits_2(
         "Write the revision ids as string literals (see `migfix check`), then run migfix heads "
         "again.\n"
     )
-    code, out, _ = run(["heads", "--json", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    code, out, _ = migfix(tmp_path, "heads", "--json", "--versions", "versions")
     data = json.loads(out)
     assert code == 2 and data["ok"] is False
     assert [h["revision"] for h in data["heads"]] == ["cccc0002"]
@@ -525,13 +469,13 @@ def test_heads_with_a_computed_down_revision_prints_only_sure_heads_and_exits_2(
 
 
 def test_heads_with_a_computed_revision_id_names_it_and_exits_2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     versions = tmp_path / "versions"
     _rev_file(versions, "aaaa0001", "None")
     _rev_file(versions, "aaaa0002", "'aaaa0001'")
     _rev_file(versions, "bbbb0001", "'aaaa0002'", revision="make_id()")
-    code, out, err = run(["heads", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    code, out, err = migfix(tmp_path, "heads", "--versions", "versions")
     # aaaa0002 is named by the file whose own id is unknown: it is no head.
     assert (code, out) == (2, "")
     assert err == (
@@ -542,5 +486,5 @@ def test_heads_with_a_computed_revision_id_names_it_and_exits_2(
     )
     # With literals everywhere the same folder is an ordinary one-head graph.
     _rev_file(versions, "bbbb0001", "'aaaa0002'")
-    code, out, err = run(["heads", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    code, out, err = migfix(tmp_path, "heads", "--versions", "versions")
     assert (code, out, err) == (0, "bbbb0001 (head)\n", "")

@@ -13,6 +13,7 @@ from conftest import copy_fixture
 from projutil import SRC
 
 
+@pytest.mark.slow
 def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
     """Piped stdout is block-buffered: the quick exit must flush it."""
     root = copy_fixture("two_heads", tmp_path)
@@ -29,6 +30,7 @@ def test_the_console_script_reports_through_a_pipe(tmp_path: Path) -> None:
         assert proc.returncode == 1 and proc.stdout.strip(), (argv, proc.stderr)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["heads"], ["check"], ["merge", "--dry-run"]])
 def test_no_stdout_at_all_is_no_crash(tmp_path: Path, argv: list[str]) -> None:
     """Started with stdout closed (`migfix heads >&-`), Python has no sys.stdout: the
@@ -49,6 +51,7 @@ def test_no_stdout_at_all_is_no_crash(tmp_path: Path, argv: list[str]) -> None:
     assert proc.stderr == ""
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     """`migfix heads | head -1`: the reader had all it wanted; no error, no traceback."""
     root = copy_fixture("two_heads", tmp_path)

@@ -18,14 +18,12 @@ from pathlib import Path
 
 import pytest
 from alembic_oracle import fixture_graph
-from conftest import copy_fixture
-from gitutil import GIT_ENV, commit_all, git, isolate_git, make_repo, write
+from conftest import SRC, Migfix, copy_fixture
+from gitutil import GIT_ENV, commit_all, git, make_repo, write
 
-from migfix.cli.main import main
 from migfix.errors import ConfigError
 from migfix.project.config import parse_settings
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 VERSIONS = "migrations/versions"
 BASE = "aaaa0004"
 # Both heads new (no git here): cccc0001 stays, cccc0002 is repointed onto it.
@@ -56,15 +54,6 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
-def run(
-    argv: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    monkeypatch.chdir(cwd)
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def assert_one_paragraph(err: str, *fragments: str) -> None:
     assert err.startswith("migfix: "), err
     assert err.count("\n") == 1, err
@@ -76,12 +65,11 @@ def assert_one_paragraph(err: str, *fragments: str) -> None:
 def refused(
     project: Path,
     argv: list[str],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    migfix: Migfix,
     *fragments: str,
 ) -> None:
     before = snapshot(project)
-    code, out, err = run(argv, project, monkeypatch, capsys)
+    code, out, err = migfix(project, *argv)
     assert (code, out) == (2, ""), (code, out, err)
     assert_one_paragraph(err, *fragments)
     assert snapshot(project) == before
@@ -112,12 +100,10 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [MERGE, REPOINT])
 def test_disk_full(
-    tiny_tmpfs: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
+    tiny_tmpfs: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], migfix: Migfix
 ) -> None:
     project = two_heads(tiny_tmpfs)
     filler = tiny_tmpfs / "filler"
@@ -126,9 +112,10 @@ def test_disk_full(
             f.write(b"\0" * 4096)
             f.flush()
     monkeypatch.setenv("MIGFIX_NO_CACHE", "1")
-    refused(project, argv, monkeypatch, capsys, "no space left", "Nothing was changed")
+    refused(project, argv, migfix, "no space left", "Nothing was changed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [MERGE, REPOINT])
 def test_file_size_limit(tmp_path: Path, argv: list[str]) -> None:
     # RLIMIT_FSIZE works for any user: the kernel refuses to grow a file past the limit
@@ -177,35 +164,29 @@ def read_only_mount(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [MERGE, REPOINT])
-def test_read_only_file_system(
-    read_only_mount: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-) -> None:
+def test_read_only_file_system(read_only_mount: Path, argv: list[str], migfix: Migfix) -> None:
     # Whichever write comes first refuses (the writer lock's file, or the revision file).
-    refused(read_only_mount, argv, monkeypatch, capsys, "ead-only file system", "Nothing was")
+    refused(read_only_mount, argv, migfix, "ead-only file system", "Nothing was")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     os.geteuid() == 0, reason="root writes into a read-only directory: permissions do not apply"
 )
-def test_read_only_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_read_only_directory(tmp_path: Path, migfix: Migfix) -> None:
     project = two_heads(tmp_path)
     versions = project / VERSIONS
     versions.chmod(0o555)
     try:
-        refused(project, MERGE, monkeypatch, capsys, "permission denied", "Nothing was changed")
+        refused(project, MERGE, migfix, "permission denied", "Nothing was changed")
     finally:
         versions.chmod(0o755)
 
 
-def test_immutable_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.slow
+def test_immutable_file(tmp_path: Path, migfix: Migfix) -> None:
     project = two_heads(tmp_path)
     target = project / VERSIONS / "cccc0002_two.py"
     if shutil.which("chattr") is None:
@@ -217,8 +198,7 @@ def test_immutable_file(
         refused(
             project,
             REPOINT,
-            monkeypatch,
-            capsys,
+            migfix,
             "cccc0002_two.py",
             "immutable",
             "Nothing was changed",
@@ -227,15 +207,13 @@ def test_immutable_file(
         subprocess.run(["chattr", "-i", str(target)], check=False)
 
 
-def test_file_name_too_long(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.slow
+def test_file_name_too_long(tmp_path: Path, migfix: Migfix) -> None:
     project = two_heads(tmp_path)
     refused(
         project,
         ["merge", "--rev-id", "a" * 300],
-        monkeypatch,
-        capsys,
+        migfix,
         "too long",
         "--rev-id",
     )
@@ -256,15 +234,11 @@ def test_file_name_too_long(
     ],
 )
 def test_bad_merge_options_are_refused_up_front(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-    fragment: str,
+    tmp_path: Path, argv: list[str], fragment: str, migfix: Migfix
 ) -> None:
     project = two_heads(tmp_path)
-    refused(project, [*argv, "--dry-run"], monkeypatch, capsys, fragment)
-    refused(project, argv, monkeypatch, capsys, fragment)
+    refused(project, [*argv, "--dry-run"], migfix, fragment)
+    refused(project, argv, migfix, fragment)
 
 
 @pytest.mark.parametrize("upstream", ["-rf", "--all", "a b"])
@@ -274,13 +248,11 @@ def test_an_upstream_setting_git_would_read_as_an_option_is_refused(upstream: st
     assert "upstream" in str(info.value) and repr(upstream).strip("'") in str(info.value)
 
 
-def test_pyproject_that_is_not_utf8(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_pyproject_that_is_not_utf8(tmp_path: Path, migfix: Migfix) -> None:
     project = two_heads(tmp_path)
     (project / "pyproject.toml").write_bytes(b'[tool.migfix]\nmessage = "caf\xe9"\n')
     for argv in (["check"], MERGE):
-        refused(project, argv, monkeypatch, capsys, "pyproject.toml", "UTF-8")
+        refused(project, argv, migfix, "pyproject.toml", "UTF-8")
 
 
 # -- a file_template that puts each revision in its own sub-folder ----------------------------
@@ -300,42 +272,36 @@ def sub_folder_project(tmp_path: Path, *, recursive: bool) -> Path:
     return project
 
 
-def test_merge_with_a_sub_folder_file_template(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.slow
+def test_merge_with_a_sub_folder_file_template(tmp_path: Path, migfix: Migfix) -> None:
     project = sub_folder_project(tmp_path, recursive=True)
-    code, _out, err = run(MERGE, project, monkeypatch, capsys)
+    code, _out, err = migfix(project, *MERGE)
     assert code == 0, err
     [written] = list((project / VERSIONS).glob("*/dddd0001_merge_heads.py"))
     assert written.parent.name.isdigit()
     assert fixture_graph(project)["heads"] == ["dddd0001"]
-    assert run(["check"], project, monkeypatch, capsys)[0] == 0
+    assert migfix(project, "check")[0] == 0
     assert not list((project / VERSIONS).rglob(".migfix-*"))
 
 
-def test_a_sub_folder_alembic_would_not_read_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.slow
+def test_a_sub_folder_alembic_would_not_read_is_refused(tmp_path: Path, migfix: Migfix) -> None:
     project = sub_folder_project(tmp_path, recursive=False)
-    refused(project, MERGE, monkeypatch, capsys, "recursive_version_locations")
+    refused(project, MERGE, migfix, "recursive_version_locations")
 
 
 # -- git refuses the repository ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the repository to another user needs root")
 @pytest.mark.parametrize("argv", [MERGE, ["check", "--against", "main"]])
-def test_dubious_ownership(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-) -> None:
-    isolate_git(monkeypatch)
+@pytest.mark.usefixtures("git_env")
+def test_dubious_ownership(tmp_path: Path, argv: list[str], migfix: Migfix) -> None:
     project = two_heads(tmp_path)
     make_repo(project)
     commit_all(project, "initial")
     git(project, "checkout", "-q", "-b", "feature")
     for p in [project, *project.rglob("*")]:
         os.lchown(p, 12345, 12345)
-    refused(project, argv, monkeypatch, capsys, "dubious ownership", "safe.directory")
+    refused(project, argv, migfix, "dubious ownership", "safe.directory")

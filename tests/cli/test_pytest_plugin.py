@@ -14,6 +14,8 @@ import pytest
 from conftest import FIXTURES
 from gitutil import GIT_ENV, commit_all, git, make_repo
 
+pytestmark = pytest.mark.slow
+
 pytest_plugins = ("pytester",)
 
 HEAVY = ("alembic", "sqlalchemy", "libcst", "git")

@@ -10,7 +10,7 @@ import pytest
 
 from migfix.commands.handler import Policy, handled
 from migfix.errors import ConfigError, Refusal
-from migfix.write.txn import Interrupted
+from migfix.write.lock import Interrupted
 
 
 def run(exc: BaseException, **policy: object) -> tuple[int, list[str]]:

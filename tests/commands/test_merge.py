@@ -12,19 +12,18 @@ import json
 import os
 import re
 import shutil
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import corpus_index, corpus_truth
-from gitutil import git, git_proc, isolate_git
+from conftest import Migfix, corpus_index, corpus_truth
+from gitutil import git, git_proc
 from projutil import (
     DOWN_PREFIX,
+    STAMP,
     Proj,
     alembic_view,
+    configured_project,
     land,
     make_team,
     new_project,
@@ -33,52 +32,16 @@ from projutil import (
     repointed,
 )
 
-from migfix.cli.main import main
+pytestmark = pytest.mark.usefixtures("git_env")
 
 B, C, N, B1, B2 = "b0000001", "c0000001", "n0000001", "b1000001", "b2000001"
 M, U = "mmmm0001", "uuuu0001"
 TEMPLATES = ["typed", "flask"]
 
 
-@dataclass(frozen=True)
-class Result:
-    rc: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    isolate_git(monkeypatch)
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    # tmp_path is the outermost repository any test may find.
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # In-process `alembic revision` imports revision files: keep __pycache__ out of the trees.
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    """``migfix ARGS`` through ``migfix.cli.main.main`` in CWD: exit code, stdout, stderr."""
-
-    def _run(cwd: Path, *args: str) -> Result:
-        capsys.readouterr()
-        monkeypatch.chdir(cwd)
-        rc = main(list(args))
-        out, err = capsys.readouterr()
-        return Result(rc, out, err)
-
-    return _run
-
-
-def assert_healthy(run: Run, proj: Proj, heads: list[str], *, upgrade: bool = False) -> None:
+def assert_healthy(migfix: Migfix, proj: Proj, heads: list[str], *, upgrade: bool = False) -> None:
     """migfix check passes and real Alembic sees exactly HEADS (and can upgrade to them)."""
-    checked = run(proj.root, "check")
+    checked = migfix(proj.root, "check")
     assert checked.rc == 0, checked.out + checked.err
     seen = alembic_view(proj, upgrade=upgrade)
     assert seen["heads"] == sorted(heads)
@@ -101,9 +64,10 @@ def merge_file(proj: Proj) -> Path:
 # --- issue 4's table, row by row, with both templates --------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row1_two_settled_heads_get_one_merge_and_nothing_else_changes(
-    run: Run, tmp_path: Path, template: str
+    migfix: Migfix, tmp_path: Path, template: str
 ) -> None:
     team = make_team(tmp_path, template)
     # c lands first, b second from a branch cut before c: git order is not Alembic's order.
@@ -114,7 +78,7 @@ def test_row1_two_settled_heads_get_one_merge_and_nothing_else_changes(
     before = alice.snapshot()
     expected = reference_merge(alice, tmp_path / "ref")
 
-    result = run(alice.root, "merge", "--rev-id", M)
+    result = migfix(alice.root, "merge", "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert result.out == (
@@ -126,12 +90,13 @@ def test_row1_two_settled_heads_get_one_merge_and_nothing_else_changes(
     assert {k: v for k, v in after.items() if k in before} == before
     assert normalize(merge_file(alice).read_bytes()) == expected
     assert git(alice.root, "status", "--porcelain") == f"?? migrations/versions/{M}_merge_heads.py"
-    assert_healthy(run, alice, [M], upgrade=True)
+    assert_healthy(migfix, alice, [M], upgrade=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row2_branch_revision_written_before_upstream_merge_moves_onto_it(
-    run: Run, tmp_path: Path, template: str
+    migfix: Migfix, tmp_path: Path, template: str
 ) -> None:
     team = make_team(tmp_path, template)
     alice, bob = team.alice, team.bob
@@ -150,7 +115,7 @@ def test_row2_branch_revision_written_before_upstream_merge_moves_onto_it(
     old = n_path.read_bytes()
     before = alice.snapshot()
 
-    result = run(alice.root, "merge", "--rev-id", M)
+    result = migfix(alice.root, "merge", "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert result.out == (
@@ -161,12 +126,13 @@ def test_row2_branch_revision_written_before_upstream_merge_moves_onto_it(
     after = alice.snapshot()
     assert set(after) == set(before)  # no new file
     assert [k for k in after if after[k] != before[k]] == [f"{N}_add_n.py"]
-    assert_healthy(run, alice, [N], upgrade=True)
+    assert_healthy(migfix, alice, [N], upgrade=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row3_branch_revision_on_one_of_two_settled_heads_moves_onto_the_merge(
-    run: Run, tmp_path: Path, template: str
+    migfix: Migfix, tmp_path: Path, template: str
 ) -> None:
     team = make_team(tmp_path, template)
     alice, bob = team.alice, team.bob
@@ -180,7 +146,7 @@ def test_row3_branch_revision_on_one_of_two_settled_heads_moves_onto_the_merge(
     old = n_path.read_bytes()
     expected_merge = reference_merge(alice, tmp_path / "ref", drop=(N,))
 
-    result = run(alice.root, "merge", "--rev-id", M)
+    result = migfix(alice.root, "merge", "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert result.out == (
@@ -194,7 +160,7 @@ def test_row3_branch_revision_on_one_of_two_settled_heads_moves_onto_the_merge(
         f" M migrations/versions/{N}_add_n.py",
         f"?? migrations/versions/{M}_merge_heads.py",
     ]
-    assert_healthy(run, alice, [N], upgrade=True)
+    assert_healthy(migfix, alice, [N], upgrade=True)
 
 
 def _row4(tmp_path: Path, template: str) -> Proj:
@@ -209,16 +175,17 @@ def _row4(tmp_path: Path, template: str) -> Proj:
     return alice
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row4_branch_chain_is_moved_onto_the_upstream_head(
-    run: Run, tmp_path: Path, template: str
+    migfix: Migfix, tmp_path: Path, template: str
 ) -> None:
     alice = _row4(tmp_path, template)
     b1 = alice.file(B1)
     old = b1.read_bytes()
     before = alice.snapshot()
 
-    result = run(alice.root, "merge", "--rev-id", M)
+    result = migfix(alice.root, "merge", "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert result.out == (
@@ -228,18 +195,19 @@ def test_row4_branch_chain_is_moved_onto_the_upstream_head(
     assert b1.read_bytes() == repointed(old, template, alice.a, C)
     after = alice.snapshot()
     assert [k for k in after if after.get(k) != before.get(k)] == [f"{B1}_add_b1.py"]
-    assert_healthy(run, alice, [B2], upgrade=True)
+    assert_healthy(migfix, alice, [B2], upgrade=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_row4_no_repoint_writes_what_alembic_merge_heads_writes(
-    run: Run, tmp_path: Path, template: str
+    migfix: Migfix, tmp_path: Path, template: str
 ) -> None:
     alice = _row4(tmp_path, template)
     before = alice.snapshot()
     expected = reference_merge(alice, tmp_path / "ref")
 
-    result = run(alice.root, "merge", "--no-repoint", "--rev-id", M)
+    result = migfix(alice.root, "merge", "--no-repoint", "--rev-id", M)
 
     assert result.rc == 0, result.err
     # Alembic's order: load order, i.e. file names sorted (b2... before c...).
@@ -248,37 +216,43 @@ def test_row4_no_repoint_writes_what_alembic_merge_heads_writes(
     after = alice.snapshot()
     assert {k: v for k, v in after.items() if k in before} == before
     assert len(after) == len(before) + 1
-    assert_healthy(run, alice, [M])
+    assert_healthy(migfix, alice, [M])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_row5_without_git_two_heads_get_a_merge(run: Run, tmp_path: Path, template: str) -> None:
+def test_row5_without_git_two_heads_get_a_merge(
+    migfix: Migfix, tmp_path: Path, template: str
+) -> None:
     proj = new_project(tmp_path, template)
     proj.revision(B, "add b", head=proj.a, splice=True)
     proj.revision(C, "add c", head=proj.a, splice=True)
     expected = reference_merge(proj, tmp_path / "ref")
     before = proj.snapshot()
 
-    result = run(proj.root, "merge", "--rev-id", M)
+    result = migfix(proj.root, "merge", "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert f"Created merge revision {M} ({B}, {C})" in result.out
     assert normalize(merge_file(proj).read_bytes()) == expected
     assert {k: v for k, v in proj.snapshot().items() if k in before} == before
-    assert_healthy(run, proj, [M], upgrade=True)
+    assert_healthy(migfix, proj, [M], upgrade=True)
 
 
 # --- what is new, what is settled -----------------------------------------------------------
 
 
-def test_upstream_option_and_config_override_the_tracking_branch(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_upstream_option_and_config_override_the_tracking_branch(
+    migfix: Migfix, tmp_path: Path
+) -> None:
     alice = _row4(tmp_path, "typed")
     before = alice.snapshot()
-    dry = run(alice.root, "merge", "--dry-run", "--rev-id", M)
+    dry = migfix(alice.root, "merge", "--dry-run", "--rev-id", M)
     assert f"Would repoint {B1}: {alice.a} -> {C}" in dry.out
 
     # Against HEAD everything is settled: b1 may not move, so the heads get a merge.
-    result = run(alice.root, "merge", "--upstream", "HEAD", "--rev-id", M, "--json")
+    result = migfix(alice.root, "merge", "--upstream", "HEAD", "--rev-id", M, "--json")
 
     assert result.rc == 0, result.err
     data = json.loads(result.out)
@@ -289,18 +263,19 @@ def test_upstream_option_and_config_override_the_tracking_branch(run: Run, tmp_p
     # The same through [tool.migfix] upstream, once the merge is undone.
     merge_file(alice).unlink()
     (alice.root / "pyproject.toml").write_text('[tool.migfix]\nupstream = "HEAD"\n')
-    result = run(alice.root, "merge", "--rev-id", M, "--json")
+    result = migfix(alice.root, "merge", "--rev-id", M, "--json")
     data = json.loads(result.out)
     assert (data["upstream"], data["repointed"]) == ("HEAD", [])
     assert [(m["revision"], m["parents"]) for m in data["merges"]] == [(M, [B2, C])]
     # ... and --upstream wins over the config.
     merge_file(alice).unlink()
-    result = run(alice.root, "merge", "--upstream", "origin/main", "--rev-id", M, "--dry-run")
+    result = migfix(alice.root, "merge", "--upstream", "origin/main", "--rev-id", M, "--dry-run")
     assert result.rc == 1
     assert f"Would repoint {B1}: {alice.a} -> {C}" in result.out
 
 
-def test_branch_without_tracking_uses_origin_head(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_branch_without_tracking_uses_origin_head(migfix: Migfix, tmp_path: Path) -> None:
     team = make_team(tmp_path, "typed")
     bob = team.bob  # a real clone: origin/HEAD -> origin/main
     git(bob.root, "checkout", "-q", "-b", "topic")
@@ -310,10 +285,10 @@ def test_branch_without_tracking_uses_origin_head(run: Run, tmp_path: Path) -> N
     land(team.alice, C, "add c")
     git(bob.root, "fetch", "-q")
     # Before the merge origin/main already has c, but the work tree does not: nothing to do.
-    assert run(bob.root, "merge").out == "Nothing to do: no unintended heads.\n"
+    assert migfix(bob.root, "merge").out == "Nothing to do: no unintended heads.\n"
     git(bob.root, "merge", "-q", "--no-edit", "origin/main")
 
-    result = run(bob.root, "merge", "--json")
+    result = migfix(bob.root, "merge", "--json")
 
     data = json.loads(result.out)
     assert data["upstream"] == "origin/main"
@@ -321,11 +296,12 @@ def test_branch_without_tracking_uses_origin_head(run: Run, tmp_path: Path) -> N
     assert data["repointed"] == [
         {"revision": N, "path": f"migrations/versions/{N}_add_n.py", "old": [bob.a], "new": [C]}
     ]
-    assert_healthy(run, bob, [N])
+    assert_healthy(migfix, bob, [N])
 
 
+@pytest.mark.slow
 def test_default_branch_revisions_stay_settled_on_a_branch_tracking_its_own_remote(
-    run: Run, tmp_path: Path
+    migfix: Migfix, tmp_path: Path
 ) -> None:
     # `git push -u origin feature`, then `git merge origin/main`: @{upstream} is origin/feature,
     # which lacks main's revision c. c is on main (maybe applied in production) and must not
@@ -345,7 +321,7 @@ def test_default_branch_revisions_stay_settled_on_a_branch_tracking_its_own_remo
     git(alice.root, "merge", "-q", "--no-edit", "origin/main")
     before = alice.snapshot()
 
-    result = run(alice.root, "merge", "--rev-id", M, "--json")
+    result = migfix(alice.root, "merge", "--rev-id", M, "--json")
 
     assert result.rc == 0, result.err
     data = json.loads(result.out)
@@ -358,11 +334,12 @@ def test_default_branch_revisions_stay_settled_on_a_branch_tracking_its_own_remo
     for rev in (C, B1):
         name = alice.file(rev).name
         assert after[name] == before[name]
-    assert_healthy(run, alice, [B2])
+    assert_healthy(migfix, alice, [B2])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["untracked", "staged"])
-def test_uncommitted_revision_files_are_new(run: Run, tmp_path: Path, stage: str) -> None:
+def test_uncommitted_revision_files_are_new(migfix: Migfix, tmp_path: Path, stage: str) -> None:
     team = make_team(tmp_path, "typed")
     alice, bob = team.alice, team.bob
     land(bob, C, "add c")
@@ -375,21 +352,22 @@ def test_uncommitted_revision_files_are_new(run: Run, tmp_path: Path, stage: str
     old = n_path.read_bytes()
 
     # Even with HEAD as the upstream, a file git does not have committed is new.
-    result = run(alice.root, "merge", "--upstream", "HEAD", "--rev-id", M)
+    result = migfix(alice.root, "merge", "--upstream", "HEAD", "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert f"Repointed {N}: {C} -> {M}" in result.out
     assert n_path.read_bytes() == repointed(old, "typed", C, M)
-    assert_healthy(run, alice, [N])
+    assert_healthy(migfix, alice, [N])
 
 
-def test_new_option_outside_git_moves_the_named_revision(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_new_option_outside_git_moves_the_named_revision(migfix: Migfix, tmp_path: Path) -> None:
     proj = new_project(tmp_path, "flask")
     proj.revision(B, "add b", head=proj.a, splice=True)
     c_path = proj.revision(C, "add c", head=proj.a, splice=True)
     old = c_path.read_bytes()
 
-    result = run(proj.root, "merge", "--new", C, "--rev-id", M)
+    result = migfix(proj.root, "merge", "--new", C, "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert result.out == (
@@ -398,15 +376,16 @@ def test_new_option_outside_git_moves_the_named_revision(run: Run, tmp_path: Pat
     )
     assert c_path.read_bytes() == repointed(old, "flask", proj.a, B)
     assert not list(proj.versions.glob(f"{M}_*"))
-    assert_healthy(run, proj, [C])
+    assert_healthy(migfix, proj, [C])
 
 
-def test_new_option_naming_an_unknown_revision_is_refused(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_new_option_naming_an_unknown_revision_is_refused(migfix: Migfix, tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed")
     proj.revision(B, "add b", head=proj.a, splice=True)
     proj.revision(C, "add c", head=proj.a, splice=True)
     before = proj.snapshot()
-    result = run(proj.root, "merge", "--new", "nosuch01")
+    result = migfix(proj.root, "merge", "--new", "nosuch01")
     assert (result.rc, result.out) == (2, "")
     assert result.err == (
         "migfix: --new nosuch01: no revision file declares 'nosuch01'. Give the id of one of "
@@ -431,27 +410,29 @@ def _row3(tmp_path: Path, template: str = "typed") -> Proj:
     return alice
 
 
-def test_second_run_does_nothing(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_second_run_does_nothing(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
-    assert run(alice.root, "merge", "--rev-id", M).rc == 0
+    assert migfix(alice.root, "merge", "--rev-id", M).rc == 0
     done = alice.snapshot()
     status = git(alice.root, "status", "--porcelain")
 
-    again = run(alice.root, "merge")
+    again = migfix(alice.root, "merge")
 
     assert (again.rc, again.out, again.err) == (0, "Nothing to do: no unintended heads.\n", "")
     assert alice.snapshot() == done  # same bytes, same mtimes: nothing was rewritten
     assert git(alice.root, "status", "--porcelain") == status
-    assert run(alice.root, "merge", "--dry-run").rc == 0
+    assert migfix(alice.root, "merge", "--dry-run").rc == 0
 
 
-def test_dry_run_prints_the_diff_and_writes_nothing(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_dry_run_prints_the_diff_and_writes_nothing(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     before = alice.snapshot()
     n_rel = f"migrations/versions/{N}_add_n.py"
     m_rel = f"migrations/versions/{M}_merge_heads.py"
 
-    result = run(alice.root, "merge", "--dry-run", "--rev-id", M)
+    result = migfix(alice.root, "merge", "--dry-run", "--rev-id", M)
 
     assert result.rc == 1, result.err
     assert alice.snapshot() == before
@@ -474,13 +455,14 @@ def test_dry_run_prints_the_diff_and_writes_nothing(run: Run, tmp_path: Path) ->
         f"+{prefix}'{M}'",
     ]
     # What the dry run showed is what the real run writes.
-    assert run(alice.root, "merge", "--rev-id", M).rc == 0
+    assert migfix(alice.root, "merge", "--rev-id", M).rc == 0
     written = merge_file(alice).read_text()
     shown = "".join(line[1:] + "\n" for line in new_file.splitlines()[3:] if line.startswith("+"))
     assert normalize(shown.encode()) == normalize(written.encode())
 
 
-def test_json_output(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_json_output(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     n_rel = f"migrations/versions/{N}_add_n.py"
     m_rel = f"migrations/versions/{M}_merge_heads.py"
@@ -495,17 +477,17 @@ def test_json_output(run: Run, tmp_path: Path) -> None:
         "folded": [],
     }
 
-    dry = run(alice.root, "merge", "--dry-run", "--json", "--rev-id", M)
+    dry = migfix(alice.root, "merge", "--dry-run", "--json", "--rev-id", M)
     assert dry.rc == 1
     data = json.loads(dry.out)
     assert data.pop("diff").startswith(f"--- /dev/null\n+++ b/{m_rel}\n")
     assert data == {**expected, "dry_run": True, "written": []}
 
-    real = run(alice.root, "merge", "--json", "--rev-id", M)
+    real = migfix(alice.root, "merge", "--json", "--rev-id", M)
     assert real.rc == 0
     assert json.loads(real.out) == {**expected, "dry_run": False, "written": [m_rel, n_rel]}
 
-    again = run(alice.root, "merge", "--json")
+    again = migfix(alice.root, "merge", "--json")
     assert json.loads(again.out) == {
         "version": 1,
         "changed": False,
@@ -523,10 +505,10 @@ def test_json_output(run: Run, tmp_path: Path) -> None:
 # --- refusals: exit 2, one paragraph, nothing written ---------------------------------------
 
 
-def assert_refused(run: Run, proj: Proj, args: list[str], message: str) -> None:
+def assert_refused(migfix: Migfix, proj: Proj, args: list[str], message: str) -> None:
     before = proj.snapshot()
     status = git(proj.root, "status", "--porcelain") if (proj.root / ".git").exists() else None
-    result = run(proj.root, "merge", *args)
+    result = migfix(proj.root, "merge", *args)
     assert (result.rc, result.out) == (2, ""), result
     assert result.err == f"migfix: {message}\n"
     assert proj.snapshot() == before
@@ -534,7 +516,10 @@ def assert_refused(run: Run, proj: Proj, args: list[str], message: str) -> None:
         assert git(proj.root, "status", "--porcelain") == status
 
 
-def test_refuses_a_non_literal_down_revision_that_must_change(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_refuses_a_non_literal_down_revision_that_must_change(
+    migfix: Migfix, tmp_path: Path
+) -> None:
     alice = _row3(tmp_path)
     n_path = alice.file(N)
     prefix = "down_revision: Union[str, Sequence[str], None] = "
@@ -542,7 +527,7 @@ def test_refuses_a_non_literal_down_revision_that_must_change(run: Run, tmp_path
     n_path.write_text(text.replace(f"{prefix}'{C}'", f"PARENT = '{C}'\n{prefix}PARENT"))
     line = n_path.read_text().splitlines().index(f"{prefix}PARENT") + 1
     assert_refused(
-        run,
+        migfix,
         alice,
         ["--rev-id", M],
         "The revision graph has faults that make rewriting unsafe: "
@@ -552,8 +537,9 @@ def test_refuses_a_non_literal_down_revision_that_must_change(run: Run, tmp_path
     )
 
 
+@pytest.mark.slow
 def test_refuses_while_a_merge_has_conflicts_in_the_versions_folder(
-    run: Run, tmp_path: Path
+    migfix: Migfix, tmp_path: Path
 ) -> None:
     team = make_team(tmp_path, "typed")
     alice, bob = team.alice, team.bob
@@ -570,7 +556,7 @@ def test_refuses_while_a_merge_has_conflicts_in_the_versions_folder(
     merged = git_proc(alice.root, "merge", "--no-edit", "origin/main")
     assert merged.returncode == 1 and "CONFLICT (add/add)" in merged.stdout
     assert_refused(
-        run,
+        migfix,
         alice,
         [],
         "A git merge is in progress with unresolved conflicts in the versions folder "
@@ -579,14 +565,17 @@ def test_refuses_while_a_merge_has_conflicts_in_the_versions_folder(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_refuses_a_template_without_down_revision(run: Run, tmp_path: Path, template: str) -> None:
+def test_refuses_a_template_without_down_revision(
+    migfix: Migfix, tmp_path: Path, template: str
+) -> None:
     alice = _row4(tmp_path, template)
     mako = alice.migrations / "script.py.mako"
     kept = [line for line in mako.read_text().splitlines(True) if "down_revision)" not in line]
     mako.write_text("".join(kept))
     assert_refused(
-        run,
+        migfix,
         alice,
         ["--no-repoint"],
         f"{mako} has no ${{down_revision}}, so a merge revision rendered from it would not "
@@ -594,10 +583,11 @@ def test_refuses_a_template_without_down_revision(run: Run, tmp_path: Path, temp
     )
 
 
-def test_refuses_a_rev_id_that_exists(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_refuses_a_rev_id_that_exists(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     assert_refused(
-        run,
+        migfix,
         alice,
         ["--rev-id", B],
         f"--rev-id {B} already exists (migrations/versions/{B}_add_b.py). Choose another id, "
@@ -605,24 +595,26 @@ def test_refuses_a_rev_id_that_exists(run: Run, tmp_path: Path) -> None:
     )
 
 
-def test_refuses_a_named_head_that_is_not_a_head(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_refuses_a_named_head_that_is_not_a_head(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     assert_refused(
-        run,
+        migfix,
         alice,
         [C, B],
         f"{C} is not a head, so it cannot be merged. The current heads are: {B}, {N}.",
     )
     assert_refused(
-        run,
+        migfix,
         alice,
         ["nosuch01", B],
         f"nosuch01 is not a head, so it cannot be merged. The current heads are: {B}, {N}.",
     )
 
 
+@pytest.mark.slow
 def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_the_project(
-    run: Run, tmp_path: Path
+    migfix: Migfix, tmp_path: Path
 ) -> None:
     # Every other refusal names files relative to the project root; this one did not.
     alice = _row3(tmp_path)
@@ -633,7 +625,7 @@ def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_th
     n_path.write_text(n_path.read_text().replace(old, f"revision, down_revision = '{N}', '{C}'"))
     line = n_path.read_text().splitlines().index(f"revision, down_revision = '{N}', '{C}'") + 1
     assert_refused(
-        run,
+        migfix,
         alice,
         ["--rev-id", M],
         f"migrations/versions/{N}_add_n.py:{line}: down_revision is set by unpacking "
@@ -643,7 +635,10 @@ def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_th
     )
 
 
-def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(
+    migfix: Migfix, tmp_path: Path
+) -> None:
     # A typo'd down_revision: the refusal quotes check's message once, without a doubled period.
     proj = new_project(tmp_path, "typed")
     proj.revision(B, "add b", head=proj.a, splice=True)
@@ -652,7 +647,7 @@ def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(run: Run, tmp_pat
     c_path.write_text(c_path.read_text().replace(f"{prefix}'{proj.a}'", f"{prefix}'typo0001'"))
     line = c_path.read_text().splitlines().index(f"{prefix}'typo0001'") + 1
     assert_refused(
-        run,
+        migfix,
         proj,
         ["--new", C],
         "The revision graph has faults that make rewriting unsafe: "
@@ -662,26 +657,29 @@ def test_refuses_a_graph_with_a_missing_parent_in_one_sentence(run: Run, tmp_pat
     )
 
 
-def test_named_heads_are_planned_like_the_default(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_named_heads_are_planned_like_the_default(migfix: Migfix, tmp_path: Path) -> None:
     # Naming the heads picks the group; the plan is the same: the settled heads are merged and
     # the new revision moves on top.
     alice = _row3(tmp_path)
-    result = run(alice.root, "merge", N, B, "--rev-id", M)
+    result = migfix(alice.root, "merge", N, B, "--rev-id", M)
     assert result.rc == 0, result.err
     assert f"Created merge revision {M} ({B}, {C})" in result.out
     assert f"Repointed {N}: {C} -> {M}" in result.out
-    assert_healthy(run, alice, [N])
+    assert_healthy(migfix, alice, [N])
 
 
-def test_one_named_head_is_nothing_to_do(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_one_named_head_is_nothing_to_do(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     before = alice.snapshot()
-    result = run(alice.root, "merge", B)
+    result = migfix(alice.root, "merge", B)
     assert (result.rc, result.out) == (0, "Nothing to do: no unintended heads.\n")
     assert alice.snapshot() == before
 
 
-def test_settled_revisions_are_never_planned_for_a_rewrite(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_settled_revisions_are_never_planned_for_a_rewrite(migfix: Migfix, tmp_path: Path) -> None:
     """A settled file cannot have to change: settled heads are joined by a *new* merge file and
     only new revisions are repointed. Row 3 against HEAD (everything settled) shows it; the
     last guard before writing is exercised through the library with a hand-made plan."""
@@ -711,69 +709,12 @@ def test_settled_revisions_are_never_planned_for_a_rewrite(run: Run, tmp_path: P
 
 # --- the merge file is what `alembic merge` would write -------------------------------------
 
-STAMP = "# stamped by the post-write hook\n"
 
-
-def _configured_project(tmp_path: Path) -> Proj:
-    """The typed project with every option that shapes a new revision file turned on."""
-    proj = new_project(tmp_path, "typed")
-    hook = tmp_path / "stamp.sh"
-    hook.write_text(f"#!/bin/sh\nprintf '{STAMP.strip()}\\n' >> \"$1\"\n")
-    hook.chmod(0o755)
-    ini = proj.root / "alembic.ini"
-    text = ini.read_text()
-    text = text.replace(
-        "[alembic]\n",
-        "[alembic]\n"
-        "file_template = %%(year)d_%%(rev)s_%%(slug)s\n"
-        "truncate_slug_length = 8\n"
-        "timezone = UTC\n"
-        "output_encoding = latin-1\n"
-        "revision_environment = true\n",
-        1,
-    )
-    text = text.replace(
-        "[post_write_hooks]\n",
-        "[post_write_hooks]\n"
-        "hooks = stamp\n"
-        "stamp.type = exec\n"
-        f"stamp.executable = {hook}\n"
-        "stamp.options = REVISION_SCRIPT_FILENAME\n",
-        1,
-    )
-    ini.write_text(text)
-    env = proj.migrations / "env.py"
-    text = env.read_text()
-    text = text.replace(
-        "config = context.config\n",
-        "config = context.config\n"
-        "with open(os.path.join(os.path.dirname(__file__), 'env-ran.txt'), 'a') as _f:\n"
-        "    _f.write('ran\\n')\n",
-        1,
-    )
-    text = text.replace(
-        "connection=connection, target_metadata=target_metadata\n",
-        "connection=connection, target_metadata=target_metadata,\n"
-        "            template_args={'reviewed_by': 'env.py'},\n",
-        1,
-    )
-    env.write_text(text)
-    mako = proj.migrations / "script.py.mako"
-    text = mako.read_text()
-    mako.write_text(
-        # A bare coding comment would be read by Mako as the template's own encoding.
-        '${"# -*- coding: latin-1 -*-"}\n'
-        + text.replace(
-            "import sqlalchemy as sa\n", "import sqlalchemy as sa\n# reviewed by: ${reviewed_by}\n"
-        )
-    )
-    return proj
-
-
+@pytest.mark.slow
 def test_merge_file_honours_the_project_options_like_alembic_merge(
-    run: Run, tmp_path: Path
+    migfix: Migfix, tmp_path: Path
 ) -> None:
-    proj = _configured_project(tmp_path)
+    proj = configured_project(tmp_path)
     proj.revision(B, "add b", head=proj.a, splice=True)
     proj.revision(C, "add c", head=proj.a, splice=True)
     message = "merge h\u00e9ads"
@@ -781,7 +722,7 @@ def test_merge_file_honours_the_project_options_like_alembic_merge(
     expected = ref.alembic_merge(M, message=message)
     ran = (proj.migrations / "env-ran.txt").read_text().count("ran")
 
-    result = run(proj.root, "merge", "-m", message, "--rev-id", M)
+    result = migfix(proj.root, "merge", "-m", message, "--rev-id", M)
 
     assert result.rc == 0, result.err
     (written,) = (p for p in proj.versions.iterdir() if M in p.name)
@@ -799,10 +740,13 @@ def test_merge_file_honours_the_project_options_like_alembic_merge(
     # post_write_hooks: the hook's change is in the written file.
     assert data.endswith(STAMP.encode())
     assert f"{written.name}" in result.out
-    assert_healthy(run, proj, [M])
+    assert_healthy(migfix, proj, [M])
 
 
-def test_parents_follow_alembics_load_order_not_revision_ids(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_parents_follow_alembics_load_order_not_revision_ids(
+    migfix: Migfix, tmp_path: Path
+) -> None:
     proj = new_project(tmp_path, "flask")
     ini = proj.migrations / "alembic.ini"
     ini.write_text(
@@ -816,7 +760,7 @@ def test_parents_follow_alembics_load_order_not_revision_ids(run: Run, tmp_path:
     expected = reference_merge(proj, tmp_path / "ref")
     assert f"down_revision = ('{C}', '{B}')".encode() in expected
 
-    result = run(proj.root, "merge", "--rev-id", M)
+    result = migfix(proj.root, "merge", "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert f"Created merge revision {M} ({C}, {B}): migrations/versions/merge_heads_{M}.py" in (
@@ -825,7 +769,8 @@ def test_parents_follow_alembics_load_order_not_revision_ids(run: Run, tmp_path:
     assert normalize((proj.versions / f"merge_heads_{M}.py").read_bytes()) == expected
 
 
-def test_existing_revision_files_are_never_imported(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_existing_revision_files_are_never_imported(migfix: Migfix, tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed")
     proj.revision(B, "add b", head=proj.a, splice=True)
     proj.revision(C, "add c", head=proj.a, splice=True)
@@ -843,14 +788,14 @@ def test_existing_revision_files_are_never_imported(run: Run, tmp_path: Path) ->
     with pytest.raises(ModuleNotFoundError, match="not_installed_app_module"):
         proj.copy(tmp_path / "ref").alembic_merge(M)
 
-    result = run(proj.root, "merge", "--rev-id", M)
+    result = migfix(proj.root, "merge", "--rev-id", M)
 
     assert result.rc == 0, result.err
     assert f"Created merge revision {M} ({B}, {C})" in result.out
     assert f"down_revision: Union[str, Sequence[str], None] = ('{B}', '{C}')" in (
         merge_file(proj).read_text()
     )
-    assert run(proj.root, "check").rc == 0
+    assert migfix(proj.root, "check").rc == 0
 
 
 # --- a real project's history ---------------------------------------------------------------
@@ -883,10 +828,11 @@ def _removable_merge(revisions: dict[str, Any], heads: list[str]) -> tuple[str, 
     return rev, cut
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 @pytest.mark.parametrize("project_id", ["langflow", "galaxy"])
 def test_real_project_merge_is_rebuilt_with_the_same_parents(
-    run: Run, tmp_path: Path, corpus_dir: Path, project_id: str
+    migfix: Migfix, tmp_path: Path, corpus_dir: Path, project_id: str
 ) -> None:
     from alembic import command
     from alembic.config import Config
@@ -933,7 +879,7 @@ def test_real_project_merge_is_rebuilt_with_the_same_parents(
         )
     )
 
-    result = run(root, "merge", "--rev-id", M, "--json")
+    result = migfix(root, "merge", "--rev-id", M, "--json")
 
     assert result.rc == 0, result.err
     data = json.loads(result.out)
@@ -951,7 +897,7 @@ def test_real_project_merge_is_rebuilt_with_the_same_parents(
     first = Path(truth["revisions"][merge["parents"][0]]["file"]).parent.name
     assert merge["path"].startswith(f"{first}/")
     # Nothing but the project's own redundant parents (langflow has two such merges).
-    checked = json.loads(run(root, "check", "--format", "json").out)["problems"]
+    checked = json.loads(migfix(root, "check", "--format", "json").out)["problems"]
     errors = [p for p in checked if p["severity"] == "error"]
     assert all(p["code"] == "redundant-parent" and M not in p["revisions"] for p in errors)
 
@@ -959,26 +905,28 @@ def test_real_project_merge_is_rebuilt_with_the_same_parents(
 # --- smaller options ------------------------------------------------------------------------
 
 
-def test_message_from_config_and_branch_label(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_message_from_config_and_branch_label(migfix: Migfix, tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed")
     (proj.root / "pyproject.toml").write_text('[tool.migfix]\nmessage = "join the heads"\n')
     proj.revision(B, "add b", head=proj.a, splice=True)
     proj.revision(C, "add c", head=proj.a, splice=True)
 
-    result = run(proj.root, "merge", "--rev-id", M, "--branch-label", "core")
+    result = migfix(proj.root, "merge", "--rev-id", M, "--branch-label", "core")
 
     assert result.rc == 0, result.err
     written = proj.versions / f"{M}_join_the_heads.py"
     text = written.read_text()
     assert text.startswith('"""join the heads\n')
     assert "branch_labels: Union[str, Sequence[str], None] = ('core',)\n" in text
-    assert_healthy(run, proj, [M])
+    assert_healthy(migfix, proj, [M])
 
 
-def test_unknown_upstream_ref_is_a_git_error(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_unknown_upstream_ref_is_a_git_error(migfix: Migfix, tmp_path: Path) -> None:
     alice = _row3(tmp_path)
     assert_refused(
-        run,
+        migfix,
         alice,
         ["--upstream", "origin/nosuch"],
         "Unknown git revision 'origin/nosuch'. If it is a remote branch, run `git fetch` "
@@ -986,7 +934,8 @@ def test_unknown_upstream_ref_is_a_git_error(run: Run, tmp_path: Path) -> None:
     )
 
 
-def test_stale_bytecode_of_a_rewritten_file_is_removed(run: Run, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_stale_bytecode_of_a_rewritten_file_is_removed(migfix: Migfix, tmp_path: Path) -> None:
     import py_compile
 
     proj = new_project(tmp_path, "typed")
@@ -997,7 +946,7 @@ def test_stale_bytecode_of_a_rewritten_file_is_removed(run: Run, tmp_path: Path)
     pyc = Path(py_compile.compile(str(c_path), doraise=True))
     kept = Path(py_compile.compile(str(proj.file(B)), doraise=True))
 
-    result = run(proj.root, "merge", "--new", C)
+    result = migfix(proj.root, "merge", "--new", C)
 
     assert result.rc == 0, result.err
     assert f"Repointed {C}: {proj.a} -> {B}" in result.out
@@ -1005,8 +954,9 @@ def test_stale_bytecode_of_a_rewritten_file_is_removed(run: Run, tmp_path: Path)
     assert kept.exists()  # only the rewritten file's bytecode goes
 
 
+@pytest.mark.slow
 def test_never_writes_a_merge_naming_a_revision_and_its_descendant(
-    run: Run, tmp_path: Path
+    migfix: Migfix, tmp_path: Path
 ) -> None:
     """bbbb0004 <- x (named with --new) <- a3, and s beside: bbbb0004 is settled and has no
     settled child, but it is below a3; a merge over all three could not be walked down."""
@@ -1016,15 +966,15 @@ def test_never_writes_a_merge_naming_a_revision_and_its_descendant(
     proj.revision(a3, "a three", head=x)
     proj.revision(s, "side", head="bbbb0003", splice=True)
 
-    result = run(proj.root, "merge", "--new", x, "--rev-id", M)
+    result = migfix(proj.root, "merge", "--new", x, "--rev-id", M)
 
     assert (result.rc, result.err) == (0, "")
     assert result.out.splitlines()[0] == (
         f"Created merge revision {M} ({a3}, {s}): migrations/versions/{M}_merge_heads.py"
     )
     assert "Repointed" not in result.out
-    assert_healthy(run, proj, [M])
-    assert run(proj.root, "check").out.endswith("0 errors, 0 warnings\n")
+    assert_healthy(migfix, proj, [M])
+    assert migfix(proj.root, "check").out.endswith("0 errors, 0 warnings\n")
 
 
 def test_named_heads_never_give_a_merge_with_a_redundant_parent(tmp_path: Path) -> None:
@@ -1042,11 +992,12 @@ def test_named_heads_never_give_a_merge_with_a_redundant_parent(tmp_path: Path) 
     )
 
 
+@pytest.mark.slow
 def test_dry_run_without_rev_id_says_the_id_is_chosen_when_written(
-    run: Run, tmp_path: Path
+    migfix: Migfix, tmp_path: Path
 ) -> None:
     alice = _row3(tmp_path)
-    result = run(alice.root, "merge", "--dry-run")
+    result = migfix(alice.root, "merge", "--dry-run")
     assert result.rc == 1, result.err
     head = result.out.split("\n\n", 1)[0].splitlines()
     assert head[0].startswith("Would create merge revision ")
@@ -1055,13 +1006,14 @@ def test_dry_run_without_rev_id_says_the_id_is_chosen_when_written(
         "pass --rev-id to fix it."
     )
     # With --rev-id the dry run shows the id the real run writes, and says nothing more.
-    fixed = run(alice.root, "merge", "--dry-run", "--rev-id", M)
+    fixed = migfix(alice.root, "merge", "--dry-run", "--rev-id", M)
     assert "chosen when it is written" not in fixed.out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_a_duplicate_local_merge_is_folded_into_the_incoming_one(
-    run: Run, tmp_path: Path, template: str
+    migfix: Migfix, tmp_path: Path, template: str
 ) -> None:
     """Alice and Bob both joined main's heads B and C. Bob pushed his merge U first; Alice's
     own merge M (unpushed, with N on top) is deleted and N moves onto U: no empty linear
@@ -1071,7 +1023,7 @@ def test_a_duplicate_local_merge_is_folded_into_the_incoming_one(
     land(bob, C, "add c")
     land(bob, B, "add b", beside=True)
     pull(alice)
-    assert run(alice.root, "merge", "--rev-id", M).rc == 0
+    assert migfix(alice.root, "merge", "--rev-id", M).rc == 0
     alice.revision(N, "add n")
     git(alice.root, "add", "-A")
     git(alice.root, "commit", "-q", "-m", "merge and n")
@@ -1082,10 +1034,10 @@ def test_a_duplicate_local_merge_is_folded_into_the_incoming_one(
     pull(alice)
     n_before = alice.file(N).read_text()
     merge_rel = f"migrations/versions/{M}_merge_heads.py"
-    dry = run(alice.root, "merge", "--dry-run")
+    dry = migfix(alice.root, "merge", "--dry-run")
     assert dry.rc == 1 and alice.file(M).exists()
 
-    result = run(alice.root, "merge")
+    result = migfix(alice.root, "merge")
 
     assert (result.rc, result.err) == (
         0,
@@ -1099,15 +1051,16 @@ def test_a_duplicate_local_merge_is_folded_into_the_incoming_one(
     ]
     assert not (alice.versions / f"{M}_merge_heads.py").exists()
     assert alice.file(N).read_text().encode() == repointed(n_before.encode(), template, M, U)
-    assert_healthy(run, alice, [N], upgrade=True)
+    assert_healthy(migfix, alice, [N], upgrade=True)
 
 
 def _down_line(proj: Proj, rev: str) -> str:
     return next(line for line in proj.file(rev).read_text().splitlines() if "down_revision" in line)
 
 
+@pytest.mark.slow
 def test_a_new_merge_whose_parent_moves_on_top_of_its_other_parent_keeps_only_its_own(
-    run: Run, tmp_path: Path
+    migfix: Migfix, tmp_path: Path
 ) -> None:
     """feature: b1 on main's old head, then main's a2 merged in (m1 joins b1 and a2); main
     moved on to a3. b1 moves onto a3, and m1's a2 would become a3, an ancestor of b1:
@@ -1136,11 +1089,11 @@ def test_a_new_merge_whose_parent_moves_on_top_of_its_other_parent_keeps_only_it
     git(proj.root, "commit", "-q", "-m", "m1")
     git(proj.root, "merge", "-q", "--no-edit", "main")
 
-    result = run(proj.root, "merge")
+    result = migfix(proj.root, "merge")
 
     assert result.rc == 0, result.err
     assert result.out.splitlines()[:2] == [
         f"Repointed {b1}: {proj.a} -> {a3}  (migrations/versions/{b1}_b_one.py)",
         f"Repointed {m1}: {b1}, {a2} -> {b1}  (migrations/versions/{m1}_merge_heads.py)",
     ]
-    assert_healthy(run, proj, [m1], upgrade=True)
+    assert_healthy(migfix, proj, [m1], upgrade=True)

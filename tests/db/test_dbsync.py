@@ -11,7 +11,6 @@ head), and ``db status`` then exits 0.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -19,37 +18,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import GIT_ENV, commit_all, git, git_proc, isolate_git
-from projutil import SRC, Proj, make_team, new_project
+from conftest import python_m
+from gitutil import commit_all, git, git_proc
+from projutil import Proj, make_team, new_project
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 R, S1, S2 = "rrrr0001", "ssss0001", "ssss0002"
 ADVICE = "`migfix db sync` brings a database that ran them in step"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("GIT_", "MIGFIX_", "FLASK_")) or name == "DATABASE_URL":
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # The hooks run `python -m migfix.hookrun`: git passes our environment on to them.
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 def run(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``python -m ARGS`` (migfix, alembic, flask) in CWD."""
-    full = {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, env=full, capture_output=True, text=True
-    )
+    return python_m(cwd, *args, env=env)
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -268,6 +251,12 @@ def test_a_failing_revision_on_sqlite_leaves_the_version_record_as_it_was(tmp_pa
     assert failed.returncode == 1
     assert f"Revision {S2} (migrations/versions/{s2.name}) failed" in failed.stderr
     assert "already exists" in failed.stderr
+    # The fix belongs in this branch's own new revision, not in main's published one.
+    assert (
+        f"{S2} collides with {R}, which already ran on this database: both change "
+        f"r_table.id, r_table.note. {R} is new on this branch and {S2} is not: change {R} so "
+        "the two no longer repeat one change. Then run `migfix db sync` again."
+    ) in " ".join(failed.stderr.split())
     assert version(db) == [R]
     # SQLite has no transactional DDL here: S1 ran, stays, and is not run again.
     assert f"{S1} ran and stay" in failed.stderr
@@ -570,6 +559,12 @@ def test_flask_migfix_db_upgrade(tmp_path: Path) -> None:
     git(alice.root, "merge", "-q", "--no-edit", "origin/main")
     # What Flask-Migrate alone does: nothing.
     assert "Running upgrade" not in ok(run(alice.root, "flask", "db", "upgrade", env=env)).stderr
+    # With the guard in env.py, it stops and says what to run instead.
+    ok(run(alice.root, "flask", "migfix", "db", "guard", "init", env=env))
+    stopped = run(alice.root, "flask", "db", "upgrade", env=env)
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert f"{S1}, {S2} never ran on this database" in stopped.stderr
+    assert "Run `flask migfix db upgrade`" in stopped.stderr
 
     upgraded = ok(run(alice.root, "flask", "migfix", "db", "upgrade", env=env))
 
@@ -604,3 +599,177 @@ def test_postgres_db_upgrade(tmp_path: Path, postgres_url: str) -> None:
     engine.dispose()
     assert {"r_table", "s1_table", "s2_table", "t_table"} <= names
     assert rows == ["tttt0001"] and kept == ["kept"]
+
+
+GUARDED_ONLINE = """\
+    with connectable.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=target_metadata
+        )
+
+        migfix_guard(context)  # migfix db guard: stop an upgrade that would skip moved revisions
+
+        with context.begin_transaction():
+            context.run_migrations()
+"""
+
+
+def test_the_guard_stops_a_plain_alembic_upgrade_that_would_skip_moved_revisions(
+    tmp_path: Path,
+) -> None:
+    bob = pulled_rebase_without_hooks(tmp_path)
+    db = bob.root / "typed.db"
+    env_py = bob.migrations / "env.py"
+    before = env_py.read_text()
+
+    added = ok(run(bob.root, "migfix", "db", "guard", "init"))
+    again = ok(run(bob.root, "migfix", "db", "guard", "init"))
+
+    assert "Added the guard to migrations/env.py" in added.stdout
+    assert "already has the guard; nothing changed" in again.stdout
+    expected = before.replace(
+        "from alembic import context\n",
+        "from alembic import context\nfrom migfix.db.guard import check as migfix_guard\n",
+    ).replace(
+        GUARDED_ONLINE.replace(
+            "        migfix_guard(context)  # migfix db guard: stop an "
+            "upgrade that would skip moved revisions\n\n",
+            "",
+        ),
+        GUARDED_ONLINE,
+    )
+    assert env_py.read_text() == expected
+
+    stopped = run(bob.root, "alembic", "upgrade", "heads")
+
+    assert stopped.returncode == 255  # alembic's exit code for a CommandError
+    said = stopped.stderr
+    assert f"records {R}, but {R} moved ({bob.a} -> {S2}) after it ran there" in said, said
+    assert f"{S1}, {S2} never ran on this database" in said
+    assert "Run `migfix db upgrade`, which runs them and then upgrades" in said
+    assert "Traceback" not in said
+    assert version(db) == [R] and "t_table" not in tables(db)
+    # migfix's own upgrade goes through the same env.py, guard and all.
+    ok(run(bob.root, "migfix", "db", "upgrade"))
+    assert version(db) == ["tttt0001"]
+    ok(run(bob.root, "alembic", "upgrade", "heads"))
+    # A downgrade is never stopped.
+    downgraded = ok(run(bob.root, "alembic", "downgrade", "-1"))
+    assert "Running downgrade" in downgraded.stderr
+
+
+def test_the_guard_lets_every_upgrade_through_when_nothing_moved_and_outside_git(
+    tmp_path: Path,
+) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    ok(run(alice.root, "migfix", "db", "guard", "init"))
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R and the guard")
+    ok(run(alice.root, "alembic", "upgrade", "heads"))
+    assert version(alice.root / "typed.db") == [R]
+
+    outside = alice.copy(tmp_path / "outside")
+    add(outside, S1, "s1_table")
+    ok(run(outside.root, "alembic", "upgrade", "heads"))
+    assert version(outside.root / "typed.db") == [S1]
+
+
+def test_guard_init_refuses_an_env_py_it_does_not_know_and_shows_the_lines(
+    tmp_path: Path,
+) -> None:
+    proj = new_project(tmp_path, "typed")
+    env_py = proj.migrations / "env.py"
+    env_py.write_text("from alembic import context\nprint('custom')\n")
+
+    refused = run(proj.root, "migfix", "db", "guard", "init")
+    shown = ok(run(proj.root, "migfix", "db", "guard", "init", "--show"))
+
+    assert refused.returncode == 2, refused.stderr
+    assert "Cannot tell where the guard goes in" in refused.stderr
+    assert "Nothing was changed" in refused.stderr
+    assert env_py.read_text() == "from alembic import context\nprint('custom')\n"
+    assert "from migfix.db.guard import check as migfix_guard" in shown.stdout
+    assert "migfix_guard(context)" in shown.stdout
+
+
+def test_db_commands_from_a_monorepo_root_act_on_each_project_and_its_database(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "mono"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    backend = new_project(tmp_path, "typed", "backend").copy(repo / "backend")
+    billing = new_project(tmp_path, "typed", "billing").copy(repo / "billing")
+    (repo / ".gitignore").write_text("__pycache__/\n*.db\n")
+    commit_all(repo, "two services")
+    git(repo, "checkout", "-q", "-b", "feature")
+    add(backend, R, "r_table")
+    commit_all(repo, "add R")
+    ok(run(backend.root, "alembic", "upgrade", "heads"))
+    ok(run(billing.root, "alembic", "upgrade", "heads"))
+    db = backend.root / "typed.db"
+    write_row(db)
+    git(repo, "checkout", "-q", "main")
+    add(backend, S1, "s1_table")
+    add(backend, S2, "s2_table")
+    commit_all(repo, "add S1, S2")
+    git(repo, "checkout", "-q", "feature")
+    ok(run(backend.root, "migfix", "rebase", "--onto", "main"))
+    commit_all(repo, "R onto S2")
+    git(repo, "merge", "-q", "--no-edit", "main")
+
+    status = run(repo, "migfix", "db", "status")
+    as_json = json.loads(run(repo, "migfix", "db", "status", "--json").stdout)
+
+    assert status.returncode == 1, status.stdout + status.stderr
+    first, second = status.stdout.split("==> billing <==")
+    assert "==> backend <==" in first and f"{S1}, {S2} never ran here" in first
+    assert "in step" in second
+    assert [(p["project"], p["exit_code"]) for p in as_json] == [("backend", 1), ("billing", 0)]
+
+    upgraded = ok(run(repo, "migfix", "db", "upgrade"))
+
+    assert f"Ran {S1}, {S2}" in upgraded.stdout.split("==> billing <==")[0]
+    assert version(db) == [R] and {"s1_table", "s2_table"} <= tables(db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("select note from r_table").fetchall() == [("kept",)]
+    assert version(billing.root / "typed.db") == ["bbbb0004"]
+    ok(run(repo, "migfix", "db", "status"))
+
+
+def test_a_database_is_known_by_the_url_as_the_connection_resolves_it(tmp_path: Path) -> None:
+    # sqlalchemy.url = sqlite:///typed.db is relative: Alembic resolves it from the folder
+    # env.py runs in. Sync from migrations/, then from the root: the same database, synced
+    # once; `db status` from either folder says in step.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    ini = alice.root / "alembic.ini"
+    ini.write_text(ini.read_text().replace("sqlite:///%(here)s/typed.db", "sqlite:///typed.db"))
+    commit_all(alice.root, "relative url")
+    git(alice.root, "push", "-q", "origin", "main")
+    git(team.bob.root, "pull", "-q")
+    ok(run(alice.root, "migfix", "hook", "install"))
+    db = feature_with_r(alice)
+    land_s1_s2(team.bob)
+    ok_pull = git_proc(alice.root, "pull", "--no-rebase", "--no-edit", "origin", "main")
+    assert ok_pull.returncode == 0, ok_pull.stderr
+
+    synced = ok(run(alice.migrations, "migfix", "db", "sync"))
+    assert f"Ran {S1}, {S2}" in synced.stdout, synced.stdout
+
+    again = run(alice.root, "migfix", "db", "sync")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Nothing to do" in again.stdout, again.stdout
+    assert not (alice.migrations / "typed.db").exists()
+    # A hand-edited line whose "old" is a string (read as parents r, r, r, ...) is named and
+    # never planned on.
+    journal = alice.root / ".git" / "migfix-moves.jsonl"
+    lines = journal.read_text().splitlines()
+    bad = json.dumps({"kind": "move", "revision": R, "old": R, "new": [S2], "when": 1, "by": "x"})
+    journal.write_text("\n".join([*lines, bad]) + "\n")
+    for where in (alice.root, alice.migrations):
+        status = ok(run(where, "migfix", "db", "status"))
+        assert "in step" in status.stdout, status.stdout
+        assert f'line {len(lines) + 1}: "old" is not a list of revision ids' in status.stdout
+    assert {"r_table", "s1_table", "s2_table"} <= tables(db)

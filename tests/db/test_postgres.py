@@ -17,22 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_fixture
+from conftest import SRC, copy_fixture, python, python_m
 from gitutil import GIT_ENV
 
 from migfix.db import dialect
 from migfix.project.config import find_project
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+pytestmark = pytest.mark.usefixtures("git_env")
+
 VERSIONS = Path("migrations/versions")
 
 
 def run(cwd: Path, *args: str, env: dict[str, str] | None = None, code: str | None = None) -> Any:
-    full = {k: v for k, v in os.environ.items() if k not in (*dialect.URL_ENV_VARS, "PYTHONPATH")}
-    full.update({**GIT_ENV, "PYTHONPATH": str(SRC), **(env or {})})
-    full = {k: v for k, v in full.items() if not k.startswith("MIGFIX_DATABASE")}
-    argv = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "migfix", *args]
-    return subprocess.run(argv, cwd=cwd, env=full, capture_output=True, text=True, check=False)
+    if code is None:
+        return python_m(cwd, "migfix", *args, env=env)
+    return python(cwd, "-c", code, *args, env=env)
 
 
 def errors(proc: Any) -> str:
@@ -46,6 +45,7 @@ def proj(tmp_path: Path) -> Path:
     return copy_fixture("postgres", tmp_path)
 
 
+@pytest.mark.slow
 def test_sqlite_fails_with_the_dialect_hint(proj: Path) -> None:
     proc = run(proj, "verify", "--sqlite")
     assert proc.returncode == 1, proc.stderr
@@ -59,6 +59,7 @@ def test_sqlite_fails_with_the_dialect_hint(proj: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_real_failure_on_sqlite_gets_no_dialect_hint(tmp_path: Path) -> None:
     proj = copy_fixture("plain", tmp_path)
     path = next((proj / VERSIONS).glob("aaaa0004_*.py"))
@@ -98,6 +99,7 @@ def test_configured_postgres_is_chosen_by_itself_and_said(proj: Path, postgres_o
     assert "on a throw-away PostgreSQL server" in proc.stdout
 
 
+@pytest.mark.slow
 def test_without_the_extra_one_line_says_sqlite_may_not_match(proj: Path) -> None:
     # Python's own way to make a package unimportable: a None entry in sys.modules.
     code = (

@@ -12,19 +12,21 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from gitutil import GIT_ENV, commit_all, git, make_repo, write
+from conftest import REPO, SRC, python_m
+from gitutil import commit_all, git, make_repo, write
+from projutil import migfix_proc
 
 from migfix.db.verify import Step, plan_full, plan_only_new, plan_steps
 from migfix.project.config import find_project, flask_directory
 from migfix.read.graph import read_graph
 
-ROOT = Path(__file__).resolve().parents[2]
-SRC = ROOT / "src"
+pytestmark = pytest.mark.usefixtures("git_env")
+
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "verify"
 
 BROKEN_DOWNGRADE = '''"""broken downgrade
@@ -48,31 +50,6 @@ def upgrade():
 def downgrade():
     op.drop_table("comment")
 '''
-
-
-def _env(extra: dict[str, str] | None = None, *, pythonpath: str | None = None) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FLASK_", "MIGFIX_", "GIT_")) and k != "PYTHONPATH"
-    }
-    env.update(GIT_ENV)
-    env["PYTHONPATH"] = pythonpath or str(SRC)
-    env.update(extra or {})
-    return env
-
-
-def migfix(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "migfix", *args],
-        cwd=cwd,
-        env=_env(env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def errors(proc: subprocess.CompletedProcess[str]) -> str:
@@ -103,21 +80,23 @@ def break_downgrade(path: Path) -> None:
 # -- the Flask app of tests/data/verify/flaskapp -------------------------------------------
 
 
+@pytest.mark.slow
 def test_verify_passes_and_never_touches_the_apps_database(app_dir: Path) -> None:
     real = app_dir / "app.db"
     with sqlite3.connect(real) as conn:
         conn.execute("CREATE TABLE precious (id INTEGER)")
     before = real.read_bytes()
-    proc = migfix(app_dir, "verify")
+    proc = migfix_proc(app_dir, "verify")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)")
     assert real.read_bytes() == before
     assert _listing(app_dir) == ["app.db", "app.py", "migrations"]
 
 
+@pytest.mark.slow
 def test_broken_downgrade_is_named_with_direction_and_database_error(app_dir: Path) -> None:
     write(app_dir / "migrations/versions/dddd0004_broken.py", BROKEN_DOWNGRADE)
-    proc = migfix(app_dir, "verify")
+    proc = migfix_proc(app_dir, "verify")
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert errors(proc) == (
@@ -128,6 +107,7 @@ def test_broken_downgrade_is_named_with_direction_and_database_error(app_dir: Pa
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("broken", "args"),
     [("aaaa0001_users.py", ("--full",)), ("bbbb0002_posts.py", ("--steps", "2"))],
@@ -135,9 +115,9 @@ def test_broken_downgrade_is_named_with_direction_and_database_error(app_dir: Pa
 def test_deeper_modes_reach_older_revisions(app_dir: Path, broken: str, args: tuple[str]) -> None:
     break_downgrade(app_dir / "migrations/versions" / broken)
     # The default (one step) never runs that downgrade ...
-    assert migfix(app_dir, "verify").returncode == 0
+    assert migfix_proc(app_dir, "verify").returncode == 0
     # ... the deeper mode does, and names it.
-    proc = migfix(app_dir, "verify", *args)
+    proc = migfix_proc(app_dir, "verify", *args)
     assert proc.returncode == 1
     rev = broken[:8]
     assert errors(proc) == (
@@ -148,15 +128,17 @@ def test_deeper_modes_reach_older_revisions(app_dir: Path, broken: str, args: tu
     )
 
 
+@pytest.mark.slow
 def test_full_and_steps_report_what_they_exercised(app_dir: Path) -> None:
-    full = migfix(app_dir, "verify", "--full")
+    full = migfix_proc(app_dir, "verify", "--full")
     assert full.stdout == ok_line(
         "stepped 3 revision(s) down and up again (aaaa0001, bbbb0002, cccc0003)"
     )
-    two = migfix(app_dir, "verify", "--steps", "2")
+    two = migfix_proc(app_dir, "verify", "--steps", "2")
     assert two.stdout == ok_line("stepped 2 revision(s) down and up again (bbbb0002, cccc0003)")
 
 
+@pytest.mark.slow
 def test_url_stamped_with_a_revision_is_not_an_empty_database(
     app_dir: Path, tmp_path: Path
 ) -> None:
@@ -169,7 +151,7 @@ def test_url_stamped_with_a_revision_is_not_an_empty_database(
         conn.execute("INSERT INTO alembic_version VALUES ('cccc0003')")
     before = target.read_bytes()
     url = f"sqlite:///{target}"
-    proc = migfix(app_dir, "verify", "--url", url)
+    proc = migfix_proc(app_dir, "verify", "--url", url)
     assert proc.returncode == 2
     assert errors(proc) == (
         f"migfix: The database {url} already has tables (alembic_version); verify downgrades "
@@ -179,13 +161,14 @@ def test_url_stamped_with_a_revision_is_not_an_empty_database(
     assert target.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_url_with_tables_is_refused_unless_allowed(app_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "given.db"
     with sqlite3.connect(target) as conn:
         conn.execute("CREATE TABLE customer (id INTEGER)")
     before = target.read_bytes()
     url = f"sqlite:///{target}"
-    proc = migfix(app_dir, "verify", "--url", url)
+    proc = migfix_proc(app_dir, "verify", "--url", url)
     assert proc.returncode == 2
     assert errors(proc) == (
         f"migfix: The database {url} already has tables (customer); verify downgrades and "
@@ -194,7 +177,7 @@ def test_url_with_tables_is_refused_unless_allowed(app_dir: Path, tmp_path: Path
     )
     assert target.read_bytes() == before
     # The same database through the environment variable, now allowed.
-    proc = migfix(app_dir, "verify", "--allow-existing", env={"MIGFIX_DATABASE_URL": url})
+    proc = migfix_proc(app_dir, "verify", "--allow-existing", env={"MIGFIX_DATABASE_URL": url})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)").replace(
         "a temporary SQLite database", url
@@ -206,10 +189,11 @@ def test_url_with_tables_is_refused_unless_allowed(app_dir: Path, tmp_path: Path
     assert not (app_dir / "app.db").exists()
 
 
+@pytest.mark.slow
 def test_env_py_importing_a_missing_module_gets_one_clear_paragraph(app_dir: Path) -> None:
     env_py = app_dir / "migrations/env.py"
     env_py.write_text("import migfix_no_such_pkg.sub\n" + env_py.read_text())
-    proc = migfix(app_dir, "verify")
+    proc = migfix_proc(app_dir, "verify")
     assert proc.returncode == 2
     assert errors(proc) == (
         "migfix: Cannot import the project's migration environment: No module named "
@@ -220,19 +204,21 @@ def test_env_py_importing_a_missing_module_gets_one_clear_paragraph(app_dir: Pat
     )
 
 
+@pytest.mark.slow
 def test_app_factory_that_needs_settings(app_dir: Path) -> None:
     with (app_dir / "app.py").open("a") as f:
         f.write('\nif "SECRET_KEY" not in os.environ:\n    raise KeyError("SECRET_KEY")\n')
-    proc = migfix(app_dir, "verify")
+    proc = migfix_proc(app_dir, "verify")
     assert proc.returncode == 2
     assert errors(proc) == (
         "migfix: Creating the Flask app failed: KeyError: 'SECRET_KEY'. The app factory may "
         "need settings (environment variables, a .env file or an instance config): set them as "
         "you would for `flask db upgrade`, and run again."
     )
-    assert migfix(app_dir, "verify", env={"SECRET_KEY": "x"}).returncode == 0
+    assert migfix_proc(app_dir, "verify", env={"SECRET_KEY": "x"}).returncode == 0
 
 
+@pytest.mark.slow
 def test_only_new_in_a_repo_with_a_bare_remote(app_dir: Path, tmp_path: Path) -> None:
     # A settled revision with a broken downgrade: --only-new must not step it down.
     break_downgrade(app_dir / "migrations/versions/aaaa0001_users.py")
@@ -247,17 +233,17 @@ def test_only_new_in_a_repo_with_a_bare_remote(app_dir: Path, tmp_path: Path) ->
     write(app_dir / "migrations/versions/dddd0004_body.py", good)
     commit_all(app_dir, "body")
 
-    proc = migfix(app_dir, "verify", "--only-new", "--upstream", "origin/main")
+    proc = migfix_proc(app_dir, "verify", "--only-new", "--upstream", "origin/main")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line(
         "stepped 1 revision(s) down and up again (dddd0004)", 4, "; new = not on origin/main"
     )
-    assert migfix(app_dir, "verify", "--full").returncode == 1
+    assert migfix_proc(app_dir, "verify", "--full").returncode == 1
 
     # A new revision with a broken downgrade is caught (uncommitted counts as new too).
     bad = BROKEN_DOWNGRADE.replace("dddd0004", "eeee0005").replace("cccc0003", "dddd0004")
     write(app_dir / "migrations/versions/eeee0005_bad.py", bad.replace('"body"', '"summary"'))
-    proc = migfix(app_dir, "verify", "--only-new", "--upstream", "origin/main")
+    proc = migfix_proc(app_dir, "verify", "--only-new", "--upstream", "origin/main")
     assert proc.returncode == 1
     assert errors(proc).startswith(
         "migfix: Revision eeee0005 (migrations/versions/eeee0005_bad.py) failed on downgrade"
@@ -267,13 +253,14 @@ def test_only_new_in_a_repo_with_a_bare_remote(app_dir: Path, tmp_path: Path) ->
 # -- Flask-Migrate layouts -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_multidb_layout_scans_and_verifies(tmp_path: Path) -> None:
     proj = Path(shutil.copytree(DATA / "multidb", tmp_path / "proj"))
     project = find_project(proj)
     assert project.kind == "flask"
     assert [f.revision for f in read_graph(project).files] == ["aaaa0001", "bbbb0002"]
-    assert migfix(proj, "heads").stdout == "bbbb0002 (head)\n"
-    proc = migfix(proj, "verify", "--full")
+    assert migfix_proc(proj, "heads").stdout == "bbbb0002 (head)\n"
+    proc = migfix_proc(proj, "verify", "--full")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line("stepped 2 revision(s) down and up again (aaaa0001, bbbb0002)", 2)
     # Neither of the app's two databases was created.
@@ -284,7 +271,7 @@ def test_multidb_layout_scans_and_verifies(tmp_path: Path) -> None:
     break_downgrade_of.write_text(
         text.replace("op.drop_table('login')", "op.drop_table('no_such_table')")
     )
-    proc = migfix(proj, "verify")
+    proc = migfix_proc(proj, "verify")
     assert proc.returncode == 1
     assert "Revision bbbb0002 (migrations/versions/bbbb0002_logins.py) failed on downgrade" in (
         errors(proc)
@@ -302,16 +289,18 @@ def custom_directory_app(app_dir: Path) -> Path:
     return app_dir
 
 
+@pytest.mark.slow
 def test_migrate_directory_is_found_statically(app_dir: Path) -> None:
     custom_directory_app(app_dir)
     assert flask_directory(app_dir) == app_dir / "db_migrations"
     project = find_project(app_dir)
     assert (project.kind, project.script_location) == ("flask", app_dir / "db_migrations")
-    assert migfix(app_dir, "heads").stdout == "cccc0003 (head)\n"
-    proc = migfix(app_dir, "verify")
+    assert migfix_proc(app_dir, "heads").stdout == "cccc0003 (head)\n"
+    proc = migfix_proc(app_dir, "verify")
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_nested_migrate_directory_keeps_the_app_directory_as_the_root(app_dir: Path) -> None:
     # Migrate(app, db, directory="db/migs"): Flask-Migrate resolves it against the app's
     # directory, so that is the project root (paths in reports, where verify loads the app).
@@ -325,33 +314,35 @@ def test_nested_migrate_directory_keeps_the_app_directory_as_the_root(app_dir: P
     )
     project = find_project(app_dir)
     assert (project.root, project.script_location) == (app_dir, app_dir / "db" / "migs")
-    heads = json.loads(migfix(app_dir, "heads", "--json").stdout)["heads"]
+    heads = json.loads(migfix_proc(app_dir, "heads", "--json").stdout)["heads"]
     assert [h["path"] for h in heads] == ["db/migs/versions/cccc0003_longer_names.py"]
-    proc = migfix(app_dir, "verify")
+    proc = migfix_proc(app_dir, "verify")
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_flask_app_environment_variable_names_the_app(app_dir: Path) -> None:
     # The app lives in a module that is neither app.py nor wsgi.py: FLASK_APP names it, as
     # for `flask db upgrade` (and migfix's own message tells the user to set it).
     (app_dir / "app.py").rename(app_dir / "service.py")
-    proc = migfix(app_dir, "verify")
+    proc = migfix_proc(app_dir, "verify")
     assert proc.returncode == 2
     assert "Set FLASK_APP" in errors(proc)
-    proc = migfix(app_dir, "verify", env={"FLASK_APP": "service"})
+    proc = migfix_proc(app_dir, "verify", env={"FLASK_APP": "service"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)")
 
 
+@pytest.mark.slow
 def test_directory_option(app_dir: Path) -> None:
     (app_dir / "migrations").rename(app_dir / "elsewhere")
     # Not where Flask-Migrate looks by default; discovery still finds the folder (env.py
     # beside alembic.ini) and names it.
-    proc = migfix(app_dir, "heads")
+    proc = migfix_proc(app_dir, "heads")
     assert proc.stdout == "==> elsewhere/alembic.ini <==\ncccc0003 (head)\n"
-    assert migfix(app_dir, "heads", "-d", "elsewhere").stdout == "cccc0003 (head)\n"
-    assert migfix(app_dir, "heads", "--directory", "elsewhere").stdout == "cccc0003 (head)\n"
-    proc = migfix(app_dir, "heads", "-d", "nowhere")
+    assert migfix_proc(app_dir, "heads", "-d", "elsewhere").stdout == "cccc0003 (head)\n"
+    assert migfix_proc(app_dir, "heads", "--directory", "elsewhere").stdout == "cccc0003 (head)\n"
+    proc = migfix_proc(app_dir, "heads", "-d", "nowhere")
     assert errors(proc) == (
         f"migfix: --directory {app_dir / 'nowhere'}: no alembic.ini or env.py there. Give the "
         "migrations folder itself (the one `flask db init` created, holding env.py and "
@@ -388,7 +379,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> str:
     """
     import tomllib
 
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())
     project = data["project"]
     site = tmp_path_factory.mktemp("site")
     info = site / f"migfix-{project['version']}.dist-info"
@@ -405,16 +396,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def flask(cwd: Path, pythonpath: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=cwd,
-        env=_env(pythonpath=pythonpath),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return python_m(cwd, "flask", *args, env={"PYTHONPATH": pythonpath})
 
 
+@pytest.mark.slow
 def test_flask_migfix_heads_uses_the_apps_directory(app_dir: Path, installed: str) -> None:
     custom_directory_app(app_dir)
     # Hide the literal from the static scan: only the app itself knows the folder now.
@@ -424,7 +409,7 @@ def test_flask_migfix_heads_uses_the_apps_directory(app_dir: Path, installed: st
     )
     # Discovery still finds the folder (env.py beside alembic.ini), under a heading;
     # `flask migfix` asks the app, which names exactly one project.
-    assert migfix(app_dir, "heads").stdout.startswith("==> db_migrations/alembic.ini <==\n")
+    assert migfix_proc(app_dir, "heads").stdout.startswith("==> db_migrations/alembic.ini <==\n")
     proc = flask(app_dir, installed, "migfix", "heads")
     assert (proc.returncode, proc.stdout) == (0, "cccc0003 (head)\n"), proc.stderr
     # A second head: migfix's exit code 1 survives Flask's standalone mode.
@@ -534,15 +519,17 @@ def test_plans_step_merges_down_through_a_parent(plain: Path) -> None:
     assert only.exercised == ("cccc0003", "dddd0004")
 
 
+@pytest.mark.slow
 def test_plain_alembic_with_merge_verifies_fully(plain: Path) -> None:
     for args in ((), ("--full",)):
-        proc = migfix(plain, "verify", *args)
+        proc = migfix_proc(plain, "verify", *args)
         assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line(
         "stepped 4 revision(s) down and up again (aaaa0001, bbbb0002, cccc0003, dddd0004)", 4
     )
 
 
+@pytest.mark.slow
 def test_env_py_that_ignores_the_url_is_refused_before_migrating(plain: Path) -> None:
     env_py = plain / "migrations/env.py"
     real = plain / "real.db"
@@ -552,7 +539,7 @@ def test_env_py_that_ignores_the_url_is_refused_before_migrating(plain: Path) ->
             f'{{"sqlalchemy.url": "sqlite:///{real}"}}, prefix="sqlalchemy."',
         )
     )
-    proc = migfix(plain, "verify")
+    proc = migfix_proc(plain, "verify")
     assert proc.returncode == 2
     assert errors(proc) == (
         f"migfix: env.py connected to sqlite:///{real} instead of the database migfix gave it, "
@@ -564,8 +551,9 @@ def test_env_py_that_ignores_the_url_is_refused_before_migrating(plain: Path) ->
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
+@pytest.mark.slow
 def test_use_app_db_migrates_the_apps_own_database_only_when_allowed(app_dir: Path) -> None:
-    proc = migfix(app_dir, "verify", "--use-app-db")
+    proc = migfix_proc(app_dir, "verify", "--use-app-db")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ok_line("stepped 1 revision(s) down and up again (cccc0003)").replace(
         "a temporary SQLite database", "the app's database"
@@ -573,10 +561,10 @@ def test_use_app_db_migrates_the_apps_own_database_only_when_allowed(app_dir: Pa
     with sqlite3.connect(app_dir / "app.db") as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("cccc0003",)]
     # Now it has tables: a second run needs --allow-existing.
-    proc = migfix(app_dir, "verify", "--use-app-db")
+    proc = migfix_proc(app_dir, "verify", "--use-app-db")
     assert proc.returncode == 2
     assert "already has tables (post, user)" in errors(proc)
-    assert migfix(app_dir, "verify", "--use-app-db", "--allow-existing").returncode == 0
+    assert migfix_proc(app_dir, "verify", "--use-app-db", "--allow-existing").returncode == 0
 
 
 def _listing(folder: Path) -> list[str]:

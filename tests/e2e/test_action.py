@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from conftest import copy_fixture
+from conftest import REPO, copy_fixture
 from gitutil import GIT_ENV, commit_all, git, make_repo
 
-ROOT = Path(__file__).resolve().parents[2]
-ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
 
 
 def step(name: str) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def run_step(
         "inputs": {**defaults, **inputs},
         "github": {
             "base_ref": base_ref,
-            "action_path": str(ROOT),
+            "action_path": str(REPO),
             "event": {"repository": {"default_branch": "main"}},
         },
     }
@@ -136,6 +136,7 @@ def test_action_is_a_composite_with_the_documented_inputs() -> None:
     assert "pip install" in install["run"] and "${MIGFIX_PACKAGE:-$ACTION_PATH}" in install["run"]
 
 
+@pytest.mark.slow
 def test_problem_is_annotated_and_pictured_in_the_summary(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     proc, summary, output = run_step("Check migrations", clone, tmp_path, {}, "main")
@@ -157,6 +158,7 @@ def test_problem_is_annotated_and_pictured_in_the_summary(tmp_path: Path) -> Non
     assert summary.endswith("Fix it with `migfix merge` or `migfix rebase --onto origin/main`.\n")
 
 
+@pytest.mark.slow
 def test_up_to_date_branch_passes(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=True)
     proc, summary, output = run_step("Check migrations", clone, tmp_path, {}, "main")
@@ -166,6 +168,7 @@ def test_up_to_date_branch_passes(tmp_path: Path) -> None:
     assert output == "status=0\n"
 
 
+@pytest.mark.slow
 def test_args_and_working_directory_are_used(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     inputs = {"args": "-c alembic.ini --strict", "base-ref": "main", "working-directory": "."}
@@ -174,6 +177,7 @@ def test_args_and_working_directory_are_used(tmp_path: Path) -> None:
     assert "```mermaid\nflowchart TD\n" in summary  # graph got -c but not --strict
 
 
+@pytest.mark.slow
 def test_configuration_error_is_reported_without_a_picture(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     proc, summary, output = run_step(
@@ -186,10 +190,11 @@ def test_configuration_error_is_reported_without_a_picture(tmp_path: Path) -> No
 
 
 def test_docs_workflow_is_kept() -> None:
-    text = (ROOT / "docs" / "check-migrations.yml").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "check-migrations.yml").read_text(encoding="utf-8")
     assert "migfix check --format github --against origin/" in text
 
 
+@pytest.mark.slow
 def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     # A second project beside the first: the root alembic.ini moves into backend/.
@@ -197,7 +202,7 @@ def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
     backend.mkdir()
     for name in ("alembic.ini", "migrations"):
         (clone / name).rename(backend / name)
-    shutil.copytree(ROOT / "fixtures" / "two_heads", clone / "shop")  # two heads
+    shutil.copytree(REPO / "fixtures" / "two_heads", clone / "shop")  # two heads
     proc, summary, _ = run_step("Check migrations", clone, tmp_path, {"base-ref": ""}, "")
     assert proc.returncode == 1, proc.stderr
     pictures = summary.split("```mermaid\n")[1:]
@@ -215,6 +220,7 @@ def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
 _BARE_ARRAY = re.compile(r'(?<!\[@\]\+)"\$\{(\w+)\[@\]\}"')
 
 
+@pytest.mark.slow
 def test_every_array_in_the_action_expands_safely_under_bash_3_2() -> None:
     scripts = [s["run"] for s in ACTION["runs"]["steps"] if "run" in s]
     code = [ln for text in scripts for ln in text.splitlines() if not ln.lstrip().startswith("#")]

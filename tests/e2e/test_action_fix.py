@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import REPO
 from gitutil import GIT_ENV, git
 from projutil import Team
-from test_action import ACTION, ROOT, evaluate, step
+from test_action import ACTION, evaluate, step
 from test_ci_fix import branches, server
 
-REPO = "octo/shop"
+GITHUB_REPO = "octo/shop"
 
 
 def run_step(
@@ -31,7 +32,7 @@ def run_step(
     defaults = {k: str(v.get("default", "")) for k, v in ACTION["inputs"].items()}
     context = {
         "inputs": {**defaults, **inputs},
-        "github": {"action_path": str(ROOT), "repository": REPO, "token": "", **github},
+        "github": {"action_path": str(REPO), "repository": GITHUB_REPO, "token": "", **github},
         "steps": {},
     }
     summary = tmp_path / "summary.md"
@@ -88,7 +89,7 @@ def runner_checkout(team: Team, ref: str) -> Path:
     return dest
 
 
-def pr_event(number: int, branch: str, head_repo: str = REPO) -> dict[str, Any]:
+def pr_event(number: int, branch: str, head_repo: str = GITHUB_REPO) -> dict[str, Any]:
     return {
         "event_name": "pull_request",
         "base_ref": "main",
@@ -105,6 +106,7 @@ def team(tmp_path: Path) -> Team:
     return made
 
 
+@pytest.mark.slow
 def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path: Path) -> None:
     runner = runner_checkout(team, "feature-a")
     tip = server(team, "feature-a")
@@ -129,6 +131,7 @@ def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path
     assert summary == "### migfix: migrations OK against origin/main\n"
 
 
+@pytest.mark.slow
 def test_pull_request_from_a_fork_gets_a_patch_and_fails_after_the_check(
     team: Team, tmp_path: Path
 ) -> None:
@@ -153,6 +156,7 @@ def test_pull_request_from_a_fork_gets_a_patch_and_fails_after_the_check(
     assert done.returncode == 1
 
 
+@pytest.mark.slow
 def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) -> None:
     gh = tmp_path / "bin" / "gh"
     gh.parent.mkdir()
@@ -178,6 +182,7 @@ def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) 
     assert git(runner, "rev-parse", "HEAD") == start
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fix", ["none", "rebase"])
 def test_nothing_is_pushed_for_none_or_a_merge_queue(team: Team, tmp_path: Path, fix: str) -> None:
     runner = runner_checkout(team, "feature-a")
@@ -191,6 +196,7 @@ def test_nothing_is_pushed_for_none_or_a_merge_queue(team: Team, tmp_path: Path,
     assert server(team, "feature-a") == tip
 
 
+@pytest.mark.slow
 def test_unknown_fix_is_a_usage_error(team: Team, tmp_path: Path) -> None:
     runner = runner_checkout(team, "feature-a")
     proc, _, _ = run_step(
@@ -205,7 +211,7 @@ def test_unknown_fix_is_a_usage_error(team: Team, tmp_path: Path) -> None:
 
 
 def test_docs_workflow_uses_the_fix() -> None:
-    workflow = yaml.safe_load((ROOT / "docs" / "fix-migrations.yml").read_text(encoding="utf-8"))
+    workflow = yaml.safe_load((REPO / "docs" / "fix-migrations.yml").read_text(encoding="utf-8"))
     # YAML 1.1 reads the key `on` as True.
     assert set(workflow[True]) == {"pull_request", "push", "merge_group"}
     steps = workflow["jobs"]["migfix"]["steps"]
@@ -214,8 +220,9 @@ def test_docs_workflow_uses_the_fix() -> None:
     assert workflow["permissions"]["contents"] == "write"
 
 
+@pytest.mark.slow
 def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Path) -> None:
-    job = yaml.safe_load((ROOT / "docs" / "gitlab-ci-migfix.yml").read_text(encoding="utf-8"))
+    job = yaml.safe_load((REPO / "docs" / "gitlab-ci-migfix.yml").read_text(encoding="utf-8"))
     job = job["migfix-fix"]
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     # A GitLab runner's checkout: the whole history (GIT_DEPTH 0), detached at the commit.

@@ -8,39 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gitutil import git, isolate_git
+from conftest import Migfix
+from gitutil import git
 from projutil import land, make_team, new_project
 
-from migfix.cli.main import main
+pytestmark = pytest.mark.usefixtures("git_env")
 
 WORKFLOW = Path(__file__).resolve().parents[2] / "docs" / "check-migrations.yml"
 B, C = "b0000001", "c0000001"
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-
-
-def run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cwd: Path, argv: list[str]
-) -> tuple[int, str, str]:
-    capsys.readouterr()
-    monkeypatch.chdir(cwd)
-    rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def test_check_format_github_on_two_heads(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.mark.slow
+def test_check_format_github_on_two_heads(tmp_path: Path, migfix: Migfix) -> None:
     from conftest import copy_fixture
 
     project = copy_fixture("two_heads", tmp_path)
 
-    rc, out, err = run(capsys, monkeypatch, project, ["check", "--format", "github"])
+    rc, out, err = migfix(project, "check", "--format", "github")
 
     assert (rc, err) == (1, "")
     assert out == (
@@ -52,7 +36,7 @@ def test_check_format_github_on_two_heads(
     )
     # One head: nothing printed at all (GitHub would show an empty annotation otherwise).
     one = copy_fixture("typed", tmp_path)
-    assert run(capsys, monkeypatch, one, ["check", "--format", "github"]) == (0, "", "")
+    assert migfix(one, "check", "--format", "github") == (0, "", "")
 
 
 def _workflow() -> dict[str, Any]:
@@ -85,8 +69,9 @@ def test_workflow_is_a_pull_request_job_with_full_history() -> None:
     assert argv == ["migfix", "check", "--format", "github", "--against", "origin/main"]
 
 
+@pytest.mark.slow
 def test_workflow_command_flags_a_pull_request_before_it_is_merged(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     team = make_team(tmp_path, "typed")
     pr = team.alice
@@ -97,14 +82,14 @@ def test_workflow_command_flags_a_pull_request_before_it_is_merged(
     argv = _migfix_command("main")[1:]
 
     # Nothing new on main yet: the pull request is fine.
-    assert run(capsys, monkeypatch, pr.root, argv) == (0, "", "")
+    assert migfix(pr.root, *argv) == (0, "", "")
 
     # Someone lands another migration on main: this branch's b now sits on an outdated parent,
     # although the branch itself still has one head.
     land(team.bob, C, "add c")
     git(pr.root, "fetch", "-q")
-    assert run(capsys, monkeypatch, pr.root, ["check"])[0] == 0
-    rc, out, err = run(capsys, monkeypatch, pr.root, argv)
+    assert migfix(pr.root, "check")[0] == 0
+    rc, out, err = migfix(pr.root, *argv)
     assert (rc, err) == (1, "")
     # The annotation lands on this pull request's own file, where the reviewer sees it.
     assert re.fullmatch(
@@ -114,14 +99,13 @@ def test_workflow_command_flags_a_pull_request_before_it_is_merged(
     ), out
 
 
-def test_workflow_command_needs_the_base_branch_fetched(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.mark.slow
+def test_workflow_command_needs_the_base_branch_fetched(tmp_path: Path, migfix: Migfix) -> None:
     proj = new_project(tmp_path, "typed")
     git(proj.root, "init", "-q", "-b", "feature")
     git(proj.root, "add", "-A")
     git(proj.root, "commit", "-q", "-m", "project")
-    rc, out, err = run(capsys, monkeypatch, proj.root, _migfix_command("main")[1:])
+    rc, out, err = migfix(proj.root, *_migfix_command("main")[1:])
     assert (rc, out) == (2, "")
     assert err == (
         "migfix: Unknown git revision 'origin/main'. If it is a remote branch, run `git fetch` "
@@ -129,8 +113,9 @@ def test_workflow_command_needs_the_base_branch_fetched(
     )
 
 
+@pytest.mark.slow
 def test_workflow_command_works_unchanged_at_the_root_of_a_monorepo(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     import shutil
 
@@ -158,7 +143,7 @@ def test_workflow_command_works_unchanged_at_the_root_of_a_monorepo(
     git(repo, "checkout", "-q", "feature")
     argv = _migfix_command("main")[1:]
 
-    rc, out, err = run(capsys, monkeypatch, repo, argv)
+    rc, out, err = migfix(repo, *argv)
 
     assert (rc, err) == (1, "")
     assert re.fullmatch(

@@ -11,27 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitutil import git, git_proc, isolate_git
+from conftest import Migfix, Result
+from gitutil import git, git_proc
 from projutil import Proj, Team, alembic_view, land, make_team
 
 from migfix.cli.main import main
 
 A, B1, B2, M = "aaaa0101", "bbbb0101", "bbbb0102", "cccc0101"
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # The test run itself may be a CI job: its pull request is not the one under test.
-    for name in (
-        "GITHUB_BASE_REF",
-        "GITHUB_HEAD_REF",
-        "GITHUB_STEP_SUMMARY",
-        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
-        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
-    ):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 
 def branches(tmp_path: Path) -> Team:
@@ -60,14 +48,8 @@ def checkout(team: Team, branch: str, name: str) -> Path:
     return dest
 
 
-def ci_fix(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cwd: Path, *args: str
-) -> tuple[int, str, str]:
-    capsys.readouterr()
-    monkeypatch.chdir(cwd)
-    rc = main(["ci", "fix", "--base", "origin/main", *args])
-    out, err = capsys.readouterr()
-    return rc, out, err
+def ci_fix(migfix: Migfix, cwd: Path, *args: str) -> Result:
+    return migfix(cwd, "ci", "fix", "--base", "origin/main", *args)
 
 
 def server(team: Team, branch: str) -> str:
@@ -91,13 +73,11 @@ def merge_into_main(team: Team, branch: str) -> None:
     git(bob, "push", "-q", "origin", "main")
 
 
-def test_two_branches_are_fixed_and_merge_with_one_head(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_two_branches_are_fixed_and_merge_with_one_head(tmp_path: Path, migfix: Migfix) -> None:
     team = branches(tmp_path)
     before = {b: server(team, b) for b in ("feature-a", "feature-b")}
     for branch in ("feature-a", "feature-b"):
-        rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, branch, f"ci-{branch}"))
+        rc, out, err = ci_fix(migfix, checkout(team, branch, f"ci-{branch}"))
         assert rc == 0, err
         assert f"Pushed the fix to origin/{branch}." in out
         # One commit on top of what the branch had (merging main in, the fix with it).
@@ -120,7 +100,7 @@ def test_two_branches_are_fixed_and_merge_with_one_head(
     assert {n: after[n] for n in main_before} == main_before
 
     # main moved again: the push to main runs the fix on feature-b once more.
-    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-b", "ci-b-again"))
+    rc, out, err = ci_fix(migfix, checkout(team, "feature-b", "ci-b-again"))
     assert rc == 0, err
     assert "bbbb0101: cccc0101 -> aaaa0101" in out
     main_before = main_files(team)
@@ -131,15 +111,13 @@ def test_two_branches_are_fixed_and_merge_with_one_head(
     assert {n: after[n] for n in main_before} == main_before
 
 
-def test_nothing_to_fix_changes_nothing(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_nothing_to_fix_changes_nothing(tmp_path: Path, migfix: Migfix) -> None:
     team = branches(tmp_path)
     clone = checkout(team, "feature-a", "ci")
-    assert ci_fix(capsys, monkeypatch, clone)[0] == 0
+    assert ci_fix(migfix, clone)[0] == 0
     tip = server(team, "feature-a")
     again = checkout(team, "feature-a", "ci-again")
-    rc, out, _ = ci_fix(capsys, monkeypatch, again)
+    rc, out, _ = ci_fix(migfix, again)
     assert rc == 0
     assert (
         out
@@ -161,15 +139,13 @@ def more_work(team: Team, branch: str) -> str:
     return git(alice, "rev-parse", "HEAD")
 
 
-def test_a_push_made_before_the_job_ran_is_not_overwritten(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_push_made_before_the_job_ran_is_not_overwritten(tmp_path: Path, migfix: Migfix) -> None:
     team = branches(tmp_path)
     clone = checkout(team, "feature-a", "ci")
     # Alice pushes again while the job is queued on the older commit.
     theirs = more_work(team, "feature-a")
     git(team.remote, "update-ref", "refs/heads/feature-a", theirs)
-    rc, out, err = ci_fix(capsys, monkeypatch, clone)
+    rc, out, err = ci_fix(migfix, clone)
     assert rc == 1
     assert f"origin/feature-a is at {theirs[:12]}, not at the checked-out commit" in err
     assert "nothing was changed" in err and out == ""
@@ -178,7 +154,7 @@ def test_a_push_made_before_the_job_ran_is_not_overwritten(
 
 
 def test_a_push_that_lands_during_the_run_is_not_overwritten(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     team = branches(tmp_path)
     clone = checkout(team, "feature-a", "ci")
@@ -192,7 +168,7 @@ def test_a_push_that_lands_during_the_run_is_not_overwritten(
         "cat >/dev/null\n"
     )
     hook.chmod(0o755)
-    rc, _, err = ci_fix(capsys, monkeypatch, clone)
+    rc, _, err = ci_fix(migfix, clone)
     assert rc == 1
     assert f"origin/feature-a moved while migfix fixed it (it is at {theirs[:12]} now" in err
     assert "nothing was pushed" in err
@@ -245,12 +221,10 @@ def test_a_branch_it_cannot_push_to_gets_a_patch(
     assert {n: after[n] for n in main_before} == main_before
 
 
-def test_merge_strategy_writes_a_merge_revision(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_merge_strategy_writes_a_merge_revision(tmp_path: Path, migfix: Migfix) -> None:
     team = branches(tmp_path)
     clone = checkout(team, "feature-b", "ci")
-    rc, out, err = ci_fix(capsys, monkeypatch, clone, "--strategy", "merge")
+    rc, out, err = ci_fix(migfix, clone, "--strategy", "merge")
     assert rc == 0, err
     assert "Created merge revision" in out
     text = git(team.remote, "log", "-1", "--format=%B", "feature-b")
@@ -264,7 +238,10 @@ def test_merge_strategy_writes_a_merge_revision(
 
 
 def test_heads_lock_conflict_is_resolved_and_the_merge_is_clean(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    migfix: Migfix,
 ) -> None:
     team = make_team(tmp_path, "typed")
     alice, bob = team.alice, team.bob
@@ -291,7 +268,7 @@ def test_heads_lock_conflict_is_resolved_and_the_merge_is_clean(
     assert probe.returncode == 1 and "heads.lock" in probe.stdout
     git(bob.root, "merge", "--abort")
 
-    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-a", "ci"))
+    rc, out, err = ci_fix(migfix, checkout(team, "feature-a", "ci"))
     assert rc == 0, err
     assert "Both origin/main and this branch changed the heads lock migrations/heads.lock" in out
     assert "aaaa0101: bbbb0004 -> cccc0101" in out
@@ -307,7 +284,7 @@ def test_heads_lock_conflict_is_resolved_and_the_merge_is_clean(
 
 
 def test_a_base_that_conflicts_outside_the_migrations_is_left_to_a_person(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     team = branches(tmp_path)
     for proj, branch, text in ((team.alice, "feature-a", "ours\n"), (team.bob, "main", "theirs\n")):
@@ -319,7 +296,7 @@ def test_a_base_that_conflicts_outside_the_migrations_is_left_to_a_person(
         git(proj.root, "push", "-q", "origin", branch)
     tip = server(team, "feature-a")
     clone = checkout(team, "feature-a", "ci")
-    rc, _, err = ci_fix(capsys, monkeypatch, clone)
+    rc, _, err = ci_fix(migfix, clone)
     assert rc == 1
     assert err == (
         "migfix: Merging origin/main into feature-a conflicts outside the migrations "
@@ -353,9 +330,7 @@ def test_without_a_base_or_a_branch_it_says_what_to_give(
     assert "Pushed the fix to origin/feature-a." in capsys.readouterr().out
 
 
-def test_a_branch_without_revisions_is_left_alone(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_branch_without_revisions_is_left_alone(tmp_path: Path, migfix: Migfix) -> None:
     team = branches(tmp_path)
     alice = team.alice.root
     git(alice, "checkout", "-q", "-b", "docs", "main")
@@ -364,14 +339,14 @@ def test_a_branch_without_revisions_is_left_alone(
     git(alice, "commit", "-q", "-m", "docs")
     git(alice, "push", "-q", "origin", "docs")
     clone = checkout(team, "docs", "ci")
-    rc, out, _ = ci_fix(capsys, monkeypatch, clone)
+    rc, out, _ = ci_fix(migfix, clone)
     assert rc == 0
     assert out == "Nothing to fix: docs adds no revisions that origin/main lacks.\n"
     assert git(clone, "rev-parse", "HEAD") == server(team, "docs")
 
 
 def test_a_stale_heads_lock_alone_is_brought_up_to_date(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migfix: Migfix
 ) -> None:
     team = make_team(tmp_path, "typed")
     alice = team.alice
@@ -387,7 +362,7 @@ def test_a_stale_heads_lock_alone_is_brought_up_to_date(
     git(alice.root, "commit", "-q", "-m", "a")
     git(alice.root, "push", "-q", "-u", "origin", "feature-a")
     tip = server(team, "feature-a")
-    rc, out, err = ci_fix(capsys, monkeypatch, checkout(team, "feature-a", "ci"))
+    rc, out, err = ci_fix(migfix, checkout(team, "feature-a", "ci"))
     assert rc == 0, err
     assert out.startswith(
         "The heads lock migrations/heads.lock would not match the merged graph.\n"

@@ -9,20 +9,18 @@ is clean. It needs ``migfix merge`` and the hook runner, so it is skipped until 
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from gitutil import GIT_ENV, commit_all, git, make_repo, write
+from conftest import SRC, python_m
+from gitutil import commit_all, git, make_repo, write
 
-ROOT = Path(__file__).resolve().parents[2]
-SRC = ROOT / "src"
 DATA = Path(__file__).resolve().parents[1] / "data" / "verify"
 
 pytestmark = [
+    pytest.mark.usefixtures("git_env"),
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("migfix.plan.merge") is None,
@@ -46,21 +44,9 @@ class Note(db.Model):
 
 
 def run(cwd: Path, *args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FLASK_", "MIGFIX_", "GIT_")) and k != "PYTHONPATH"
-    }
-    env.update(GIT_ENV)
-    env["PYTHONPATH"] = str(SRC)
-    if db is not None:
-        # app.py reads APP_DATABASE_URL: each branch keeps its own development database,
-        # as two developers would.
-        env["APP_DATABASE_URL"] = f"sqlite:///{db}"
-    proc = subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    return proc
+    # app.py reads APP_DATABASE_URL: each branch keeps its own development database,
+    # as two developers would.
+    return python_m(cwd, *args, env=None if db is None else {"APP_DATABASE_URL": f"sqlite:///{db}"})
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

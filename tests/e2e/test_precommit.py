@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
+from conftest import REPO, copy_fixture
 from gitutil import GIT_ENV, commit_all, git, make_repo
 
-ROOT = Path(__file__).resolve().parents[2]
 # The test extra installs pre-commit beside the interpreter running the tests.
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 
@@ -31,7 +30,7 @@ pytestmark = [
 def migfix_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clone of this repository's HEAD, as pre-commit would fetch it by URL."""
     dest = tmp_path_factory.mktemp("migfix-repo") / "migfix"
-    git(ROOT.parent, "clone", "-q", "--no-hardlinks", str(ROOT), str(dest))
+    git(REPO.parent, "clone", "-q", "--no-hardlinks", str(REPO), str(dest))
     if not (dest / "README.md").exists():
         # pyproject.toml names README.md as the readme; a branch cut before it was written
         # cannot be built. The manifest is what this test is about.
@@ -103,7 +102,7 @@ def test_the_readme_snippet_works_with_a_commit_id_and_autoupdate(
     runs the hook; `pre-commit autoupdate` then keeps a rev that still works."""
     import re
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     found = re.search(r"### pre-commit\n.*?```yaml\n(.*?)```", readme, re.S)
     assert found is not None
     snippet = found.group(1)

@@ -23,6 +23,9 @@ from projutil import Proj, alembic_view, make_team, migfix_proc, new_project
 
 from migfix.hook import precommit
 
+# Both stories run git, pre-commit and the installed hooks.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 TEAM_HOOKS = [
@@ -183,7 +186,6 @@ def _notes(db: Path) -> list[str]:
         return [r[0] for r in conn.execute("select text from notes")]
 
 
-@pytest.mark.slow
 def test_a_team_covered_by_one_committed_pre_commit_config(
     tmp_path: Path, migfix_repo: Path, pre_commit_home: Path
 ) -> None:

@@ -3,28 +3,23 @@ clones, conflicts."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, git_proc, isolate_git, make_repo, write
+from conftest import python
+from gitutil import commit_all, git, git_proc, make_repo, write
 
 from migfix.errors import GitError
-from migfix.git import gitops
+from migfix.git import commits, gitops, history, trees
 
-SRC = Path(__file__).parents[2] / "src"
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
+
 
 REV_1 = 'revision = "aaaa0001"\ndown_revision = None\n'
 REV_2 = 'revision = "aaaa0002"\ndown_revision = "aaaa0001"\n'
 REV_3 = 'revision = "aaaa0003"\ndown_revision = "aaaa0002"\n'
-
-
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch)
 
 
 @dataclass
@@ -66,20 +61,15 @@ def push_second_revision(remote: Remote) -> str:
 
 def test_hook_fast_path_never_loads_gitpython(remote: Remote) -> None:
     code = (
-        "import sys; from pathlib import Path; from migfix.git import gitops\n"
+        "import sys; from pathlib import Path; from migfix.git import gitops, history\n"
         f"root = Path({str(remote.work)!r})\n"
         "print(gitops.find_repo(root) == root)\n"
-        "print(gitops.changed_between(root, 'HEAD', 'HEAD', [root / 'migrations']))\n"
+        "print(history.changed_between(root, 'HEAD', 'HEAD', [root / 'migrations']))\n"
         "print(gitops.operation_in_progress(root))\n"
         "print('git' in sys.modules)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    proc = python(remote.work, "-c", code)
+    assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "False", "None", "False"]
 
 
@@ -123,18 +113,18 @@ def test_tree_diff_answers_both_questions_from_one_git_diff(tmp_path: Path) -> N
     new = commit_all(repo, "b changed, a gone")
     blob = git(repo, "rev-parse", f"{new}:v/b.py")
 
-    diff = gitops.TreeDiff(repo, old, new)
+    diff = history.TreeDiff(repo, old, new)
 
     assert diff.paths() == [repo / "v" / "a.py", repo / "v" / "b.py"]
     entries = diff.raw()
     assert entries is not None
     assert [(p, n) for p, _, n in entries] == [("v/a.py", "0" * 40), ("v/b.py", blob)]
     with pytest.raises(GitError, match=r"^Unknown git revision 'nope'"):
-        gitops.TreeDiff(repo, "nope", new).paths()
-    assert gitops.TreeDiff(repo, "nope", new).raw() is None
+        history.TreeDiff(repo, "nope", new).paths()
+    assert history.TreeDiff(repo, "nope", new).raw() is None
     with pytest.raises(GitError, match=r"^Unknown git revision '--all'"):
-        gitops.TreeDiff(repo, "--all", new).paths()
-    unread = gitops.TreeDiff(repo, old, new)
+        history.TreeDiff(repo, "--all", new).paths()
+    unread = history.TreeDiff(repo, old, new)
     unread.close()  # stopped and reaped: its answer is gone
     assert unread.raw() is None
 
@@ -180,7 +170,7 @@ def test_every_caller_of_git_shares_the_environment_policy(
     monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
     assert hooks_dir(remote.work)[0].resolve() == (remote.work / ".git" / "hooks").resolve()
     added = write(remote.versions / "bbbb0001_new.py", REV_2)
-    gitops.commit_paths(remote.work, [added], "Add a revision")
+    commits.commit_paths(remote.work, [added], "Add a revision")
     monkeypatch.delenv("GIT_DIR")
     monkeypatch.delenv("GIT_WORK_TREE")
     monkeypatch.delenv("GIT_INDEX_FILE")
@@ -233,11 +223,11 @@ def test_resolve_ref_of_a_blob_is_unknown(remote: Remote) -> None:
 def test_is_ancestor(remote: Remote) -> None:
     push_second_revision(remote)
     git(remote.work, "fetch", "-q")
-    assert gitops.is_ancestor(remote.work, "main", "origin/main")
-    assert not gitops.is_ancestor(remote.work, "origin/main", "main")
-    assert gitops.is_ancestor(remote.work, "main", "main")
+    assert history.is_ancestor(remote.work, "main", "origin/main")
+    assert not history.is_ancestor(remote.work, "origin/main", "main")
+    assert history.is_ancestor(remote.work, "main", "main")
     with pytest.raises(GitError) as info:
-        gitops.is_ancestor(remote.work, "main", "origin/nope")
+        history.is_ancestor(remote.work, "main", "origin/nope")
     assert str(info.value).startswith("Unknown git revision 'origin/nope'.")
 
 
@@ -306,7 +296,7 @@ def test_read_tree_files_reads_another_ref_without_touching_the_work_tree(
 ) -> None:
     push_second_revision(remote)
     git(remote.work, "fetch", "-q")
-    files = gitops.read_tree_files(remote.work, "origin/main", remote.versions, recursive=False)
+    files = trees.read_tree_files(remote.work, "origin/main", remote.versions, recursive=False)
     assert files == {
         remote.versions / "aaaa0001_init.py": REV_1.encode(),
         remote.versions / "aaaa0002_second.py": REV_2.encode(),
@@ -325,16 +315,16 @@ def test_read_tree_files_top_level_or_recursive(tmp_path: Path) -> None:
     write(repo / "migrations" / "env.py", "# env\n")
     commit_all(repo, "layout")
 
-    top = gitops.read_tree_files(repo, "HEAD", versions, recursive=False)
+    top = trees.read_tree_files(repo, "HEAD", versions, recursive=False)
     assert top == {versions / "aaaa0001_init.py": REV_1.encode()}
-    everything = gitops.read_tree_files(repo, "HEAD", versions, recursive=True)
+    everything = trees.read_tree_files(repo, "HEAD", versions, recursive=True)
     assert everything == {
         versions / "aaaa0001_init.py": REV_1.encode(),
         versions / "billing" / "aaaa0002_second.py": REV_2.encode(),
         versions / "billing" / "deep" / "aaaa0003_third.py": REV_3.encode(),
     }
-    assert gitops.read_tree_files(repo, "HEAD", repo, recursive=False) == {}
-    assert gitops.read_tree_files(repo, "HEAD", repo / "migrations", recursive=False) == {
+    assert trees.read_tree_files(repo, "HEAD", repo, recursive=False) == {}
+    assert trees.read_tree_files(repo, "HEAD", repo / "migrations", recursive=False) == {
         repo / "migrations" / "env.py": b"# env\n"
     }
 
@@ -351,18 +341,18 @@ def test_read_tree_files_returns_exact_bytes_and_follows_symlinks(tmp_path: Path
     (versions / "outside.py").symlink_to("/etc/hostname")
     (versions / "dangling.py").symlink_to("../nowhere.py")
     commit_all(repo, "crlf")
-    assert gitops.read_tree_files(repo, "HEAD", versions, recursive=False) == {
+    assert trees.read_tree_files(repo, "HEAD", versions, recursive=False) == {
         versions / "aaaa0001_init.py": crlf,
         versions / "alias.py": crlf,
     }
     (repo / "linked").symlink_to("versions")
     (repo / "loop").symlink_to("loop")
     commit_all(repo, "links")
-    assert gitops.read_tree_files(repo, "HEAD", repo / "linked", recursive=False) == {
+    assert trees.read_tree_files(repo, "HEAD", repo / "linked", recursive=False) == {
         repo / "linked" / "aaaa0001_init.py": crlf,
         repo / "linked" / "alias.py": crlf,
     }
-    assert gitops.read_tree_files(repo, "HEAD", repo / "loop", recursive=False) is None
+    assert trees.read_tree_files(repo, "HEAD", repo / "loop", recursive=False) is None
 
 
 def test_read_tree_files_missing_directory_is_none(remote: Remote) -> None:
@@ -370,15 +360,15 @@ def test_read_tree_files_missing_directory_is_none(remote: Remote) -> None:
     write(remote.work / "db" / "versions" / "aaaa0001_init.py", REV_1)
     commit_all(remote.work, "new dir")
     new_dir = remote.work / "db" / "versions"
-    assert gitops.read_tree_files(remote.work, old, new_dir, recursive=True) is None
-    assert gitops.read_tree_files(remote.work, "HEAD", new_dir, recursive=True) is not None
+    assert trees.read_tree_files(remote.work, old, new_dir, recursive=True) is None
+    assert trees.read_tree_files(remote.work, "HEAD", new_dir, recursive=True) is not None
     readme = remote.work / "README"
-    assert gitops.read_tree_files(remote.work, "HEAD", readme, recursive=False) is None
+    assert trees.read_tree_files(remote.work, "HEAD", readme, recursive=False) is None
 
 
 def test_read_tree_files_outside_the_work_tree(remote: Remote, tmp_path: Path) -> None:
     with pytest.raises(GitError) as info:
-        gitops.read_tree_files(remote.work, "HEAD", tmp_path / "elsewhere", recursive=False)
+        trees.read_tree_files(remote.work, "HEAD", tmp_path / "elsewhere", recursive=False)
     assert str(info.value) == (
         f"{tmp_path / 'elsewhere'} is outside the git work tree {remote.work}, so migfix cannot "
         "use git to read it. Keep the migrations inside the repository, or run migfix from the "
@@ -392,7 +382,7 @@ def test_read_tree_files_from_a_linked_worktree(remote: Remote, tmp_path: Path) 
     linked = tmp_path / "linked"
     git(remote.work, "worktree", "add", "-q", "-b", "feature", str(linked), "main")
     versions = linked / "migrations" / "versions"
-    files = gitops.read_tree_files(linked, "origin/main", versions, recursive=False)
+    files = trees.read_tree_files(linked, "origin/main", versions, recursive=False)
     assert files is not None
     assert sorted(p.name for p in files) == ["aaaa0001_init.py", "aaaa0002_second.py"]
 
@@ -410,7 +400,7 @@ def test_read_tree_files_with_a_missing_blob_suggests_fsck(tmp_path: Path) -> No
     commit_all(repo, "init")
     _delete_loose_object(repo, git(repo, "rev-parse", "HEAD:versions/aaaa0001_init.py"))
     with pytest.raises(GitError) as info:
-        gitops.read_tree_files(repo, "HEAD", versions, recursive=False)
+        trees.read_tree_files(repo, "HEAD", versions, recursive=False)
     message = str(info.value)
     assert message.startswith("Cannot read 'versions' from git revision 'HEAD': ")
     assert message.endswith(" The repository may be damaged: run `git fsck` to check it.")
@@ -434,7 +424,7 @@ def test_is_shallow(remote: Remote, shallow: Path) -> None:
 
 def test_shallow_clone_reads_its_tip(shallow: Path) -> None:
     versions = shallow / "migrations" / "versions"
-    files = gitops.read_tree_files(shallow, "origin/main", versions, recursive=False)
+    files = trees.read_tree_files(shallow, "origin/main", versions, recursive=False)
     assert files is not None
     assert sorted(p.name for p in files) == ["aaaa0001_init.py", "aaaa0002_second.py"]
 
@@ -445,7 +435,7 @@ def test_shallow_clone_lacks_an_older_commit(remote: Remote, shallow: Path, olde
     # The commit really is absent from the clone's object store, not just unreachable.
     assert git_proc(shallow, "cat-file", "-e", git(remote.work, "rev-parse", "HEAD")).returncode
     with pytest.raises(GitError) as info:
-        gitops.read_tree_files(shallow, ref, shallow / "migrations", recursive=True)
+        trees.read_tree_files(shallow, ref, shallow / "migrations", recursive=True)
     assert str(info.value) == (
         f"Unknown git revision '{ref}'. If it is a remote branch, run `git fetch` first. "
         "This repository is a shallow clone, so older commits are missing: run "
@@ -453,7 +443,7 @@ def test_shallow_clone_lacks_an_older_commit(remote: Remote, shallow: Path, olde
         "the fetched history. Otherwise check the name with `git branch -a`."
     )
     git(shallow, "fetch", "-q", "--unshallow")
-    files = gitops.read_tree_files(shallow, ref, shallow / "migrations", recursive=True)
+    files = trees.read_tree_files(shallow, ref, shallow / "migrations", recursive=True)
     assert files is not None
     assert sorted(p.name for p in files) == ["aaaa0001_init.py"]
 
@@ -466,7 +456,7 @@ def test_shallow_clone_with_a_missing_blob_suggests_unshallow(shallow: Path) -> 
         shallow, git(shallow, "rev-parse", "HEAD:migrations/versions/aaaa0003_third.py")
     )
     with pytest.raises(GitError) as info:
-        gitops.read_tree_files(shallow, "HEAD", versions, recursive=False)
+        trees.read_tree_files(shallow, "HEAD", versions, recursive=False)
     message = str(info.value)
     assert message.startswith("Cannot read 'migrations/versions' from git revision 'HEAD': ")
     assert message.endswith(
@@ -522,11 +512,11 @@ def test_dirs_are_literal_not_globs(tmp_path: Path) -> None:
     write(repo / "v*" / "b.py", "b\n")
     assert gitops.uncommitted_paths(repo, [repo / "v*"]) == {repo / "v*" / "b.py"}
     commit_all(repo, "both")
-    assert not gitops.changed_between(repo, "HEAD", "HEAD", [repo / "v*"])
+    assert not history.changed_between(repo, "HEAD", "HEAD", [repo / "v*"])
     write(repo / "v1" / "a.py", "changed\n")
     commit_all(repo, "change v1 only")
-    assert not gitops.changed_between(repo, "HEAD~1", "HEAD", [repo / "v*"])
-    assert gitops.changed_between(repo, "HEAD~1", "HEAD", [repo / "v1"])
+    assert not history.changed_between(repo, "HEAD~1", "HEAD", [repo / "v*"])
+    assert history.changed_between(repo, "HEAD~1", "HEAD", [repo / "v1"])
 
 
 def test_uncommitted_paths_with_unusual_names(tmp_path: Path) -> None:
@@ -653,7 +643,7 @@ def test_first_commit_times(tmp_path: Path) -> None:
     git(repo, "add", str(pending))
     untracked = write(versions / "aaaa0005_untracked.py", REV_1)
 
-    times = gitops.first_commit_times(repo, [first, second, moved, top, pending, untracked])
+    times = history.first_commit_times(repo, [first, second, moved, top, pending, untracked])
     assert times == {
         first: _ts(T2020),
         second: _ts(T2021),
@@ -689,15 +679,15 @@ def test_first_commit_times_takes_the_oldest_add_and_follows_merges(tmp_path: Pa
         env={"GIT_AUTHOR_DATE": T2023, "GIT_COMMITTER_DATE": T2023},
     )
 
-    times = gitops.first_commit_times(repo, [readded, from_feature])
+    times = history.first_commit_times(repo, [readded, from_feature])
     assert times == {readded: _ts(T2020), from_feature: _ts(T2021)}
 
 
 def test_first_commit_times_in_an_empty_repo(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     untracked = write(repo / "versions" / "a.py", REV_1)
-    assert gitops.first_commit_times(repo, [untracked]) == {}
-    assert gitops.first_commit_times(repo, []) == {}
+    assert history.first_commit_times(repo, [untracked]) == {}
+    assert history.first_commit_times(repo, []) == {}
 
 
 # -- changed_between -----------------------------------------------------------------------------
@@ -708,17 +698,17 @@ def test_changed_between(remote: Remote) -> None:
     start = git(work, "rev-parse", "HEAD")
     write(work / "README", "docs only\n")
     docs = commit_all(work, "docs")
-    assert not gitops.changed_between(work, start, docs, [migrations])
+    assert not history.changed_between(work, start, docs, [migrations])
     write(remote.versions / "aaaa0002_second.py", REV_2)
     added = commit_all(work, "migration")
-    assert gitops.changed_between(work, docs, added, [migrations])
-    assert gitops.changed_between(work, start, added, [work / "elsewhere", remote.versions])
-    assert not gitops.changed_between(work, start, added, [])
+    assert history.changed_between(work, docs, added, [migrations])
+    assert history.changed_between(work, start, added, [work / "elsewhere", remote.versions])
+    assert not history.changed_between(work, start, added, [])
 
 
 def test_changed_between_unknown_revision(remote: Remote) -> None:
     with pytest.raises(GitError) as info:
-        gitops.changed_between(remote.work, "ORIG_HEAD", "HEAD", [remote.versions])
+        history.changed_between(remote.work, "ORIG_HEAD", "HEAD", [remote.versions])
     assert str(info.value) == (
         "Unknown git revision 'ORIG_HEAD'. If it is a remote branch, run `git fetch` first; "
         "otherwise check the name with `git branch -a`."

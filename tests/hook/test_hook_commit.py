@@ -6,43 +6,26 @@ recorded in the script, and acts when the graph then has unintended heads.
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import git, git_proc, isolate_git
-from projutil import SRC, Proj
+from gitutil import git, git_proc
+from projutil import Proj, local_project, two_migration_branches
 from test_hookrun import (
     MERGE_FILE,
     commit,
     heads,
     hook_lines,
     install,
-    local_project,
     logging_python,
-    two_migration_branches,
 )
 
 from migfix.hook import install as hook
 
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
+
 B, C, D = "b0000001", "c0000001", "d0000001"
 FIXING = f"migfix: the merge left several migration heads ({B}, {C}); fixing with `merge`."
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.delenv("MIGFIX_SKIP_HOOK", raising=False)
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 def assert_fixed_by_a_merge_revision(proj: Proj, stderr: str) -> None:

@@ -11,12 +11,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import GIT_ENV, commit_all, isolate_git
-from projutil import SRC, land, make_team, pull
+from conftest import SRC, python
+from gitutil import GIT_ENV, commit_all
+from projutil import land, make_team, pull
+
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 C, N = "c0000001", "n0000001"
 
@@ -26,16 +28,6 @@ from migfix import hookrun
 rc = hookrun.main(sys.argv[1:])
 print(rc, sorted({"click", "libcst", "git"} & set(sys.modules)))
 """
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    yield
 
 
 def logging_git(tmp_path: Path) -> tuple[Path, Path]:
@@ -59,22 +51,10 @@ def test_fixing_after_a_pull_asks_git_each_question_once(tmp_path: Path, always:
     land(team.bob, C, "add c")
     pull(alice)  # no hook installed: two heads, and ORIG_HEAD is where alice was
     shim, log = logging_git(tmp_path)
-    env = {
-        **os.environ,
-        **GIT_ENV,
-        "PYTHONPATH": str(SRC),
-        "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
-    }
     args = ["post-merge", *(["--always"] if always else []), "--", "0"]
 
-    proc = subprocess.run(
-        [sys.executable, "-c", _RUN, *args],
-        cwd=alice.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    path = f"{shim}{os.pathsep}{os.environ['PATH']}"
+    proc = python(alice.root, "-c", _RUN, *args, env={"PATH": path})
 
     # The fix is made (N moves onto C) without click, libcst or GitPython.
     assert proc.stdout == "0 []\n", proc.stderr

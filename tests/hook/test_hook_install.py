@@ -15,13 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SRC, python
 
 from migfix.errors import GitError, Refusal
 from migfix.hook import install as hook
 from migfix.hook import script
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("git_env")
+
 # The test extra installs pre-commit beside the interpreter running the tests.
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 
@@ -29,22 +30,6 @@ FOREIGN_HOOK = b"""#!/bin/sh
 # the team's own hook, not migfix's
 echo "foreign ran with: $*" >> "$(git rev-parse --show-toplevel)/../foreign-ran.txt"
 """
-
-
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # No user or system config (a global core.hooksPath would change every answer), a fixed
-    # identity for commits, and nothing inherited from a git process running these tests.
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "t")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "t@t")
-    monkeypatch.delenv("MIGFIX_SKIP_HOOK", raising=False)
 
 
 def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -103,6 +88,7 @@ def run_script(
 # --- install / status / uninstall -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -143,6 +129,7 @@ def test_install_writes_the_three_hooks_and_status_reports_them(tmp_path: Path) 
     ]
 
 
+@pytest.mark.slow
 def test_installed_script_is_valid_posix_sh(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hook.install(repo, strategy="it's odd", commit=True, always=True)
@@ -157,6 +144,7 @@ def test_installed_script_is_valid_posix_sh(tmp_path: Path) -> None:
     ] * 4
 
 
+@pytest.mark.slow
 def test_reinstall_is_idempotent(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -183,6 +171,7 @@ def test_reinstall_is_idempotent(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_reinstall_with_other_options_rewrites_our_script_in_place(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -197,6 +186,7 @@ def test_reinstall_with_other_options_rewrites_our_script_in_place(tmp_path: Pat
     assert rewrite_status.state == commit_status.state == checkout_status.state == "not installed"
 
 
+@pytest.mark.slow
 def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -219,6 +209,7 @@ def test_uninstall_removes_only_our_hooks(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_uninstall_leaves_a_foreign_hook_untouched(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -234,6 +225,7 @@ def test_uninstall_leaves_a_foreign_hook_untouched(tmp_path: Path) -> None:
     assert stat.S_IMODE((hooks / "post-merge").stat().st_mode) == 0o750
 
 
+@pytest.mark.slow
 def test_foreign_hook_is_chained_then_restored_byte_identical(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -267,6 +259,7 @@ def test_foreign_hook_is_chained_then_restored_byte_identical(tmp_path: Path) ->
     assert not (hooks / "post-merge.legacy").exists()
 
 
+@pytest.mark.slow
 def test_foreign_symlink_hook_is_moved_and_restored_as_a_symlink(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -282,6 +275,7 @@ def test_foreign_symlink_hook_is_moved_and_restored_as_a_symlink(tmp_path: Path)
     assert shared.read_bytes() == FOREIGN_HOOK
 
 
+@pytest.mark.slow
 def test_legacy_already_present_and_foreign_hook_is_refused(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -303,6 +297,7 @@ def test_legacy_already_present_and_foreign_hook_is_refused(tmp_path: Path) -> N
     assert not (hooks / "post-merge").exists()
 
 
+@pytest.mark.slow
 def test_legacy_left_behind_without_a_hook_is_chained(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -317,6 +312,7 @@ def test_legacy_left_behind_without_a_hook_is_chained(tmp_path: Path) -> None:
     assert hook.status(repo)[0].state == "installed, chained to legacy"
 
 
+@pytest.mark.slow
 def test_uninstall_without_our_hook_leaves_a_legacy_hook_alone(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -330,6 +326,7 @@ def test_uninstall_without_our_hook_leaves_a_legacy_hook_alone(tmp_path: Path) -
     assert not (hooks / "post-merge").exists()
 
 
+@pytest.mark.slow
 def test_unknown_hook_type_is_refused(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     with pytest.raises(Refusal) as info:
@@ -341,6 +338,7 @@ def test_unknown_hook_type_is_refused(tmp_path: Path) -> None:
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
 
+@pytest.mark.slow
 def test_outside_a_repository_is_a_git_error(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -357,6 +355,7 @@ def test_outside_a_repository_is_a_git_error(tmp_path: Path) -> None:
 # --- where the hooks go ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_core_hooks_path_installs_into_the_shared_directory(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     shared = tmp_path / "shared-hooks"
@@ -385,6 +384,7 @@ def test_core_hooks_path_installs_into_the_shared_directory(tmp_path: Path) -> N
     assert [s.state for s in hook.status(other)] == ["installed"] * 4
 
 
+@pytest.mark.slow
 def test_relative_core_hooks_path_from_a_subdirectory(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     git(repo, "config", "core.hooksPath", ".githooks")
@@ -398,6 +398,7 @@ def test_relative_core_hooks_path_from_a_subdirectory(tmp_path: Path) -> None:
     assert not (sub / ".githooks").exists()
 
 
+@pytest.mark.slow
 def test_linked_worktree_installs_into_the_common_hooks_dir(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     worktree = tmp_path / "feature-wt"
@@ -417,6 +418,7 @@ def test_linked_worktree_installs_into_the_common_hooks_dir(tmp_path: Path) -> N
 # --- what the installed script does ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_merge_runs_the_foreign_hook_and_migfix_failure_does_not_fail_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -442,6 +444,7 @@ def test_real_merge_runs_the_foreign_hook_and_migfix_failure_does_not_fail_it(
     assert (tmp_path / "foreign-ran.txt").read_text() == "foreign ran with: 0\n"
 
 
+@pytest.mark.slow
 def test_real_merge_passes_recorded_options_to_migfix(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     add_branch_with_commit(repo, "feature", "feature.txt")
@@ -455,6 +458,7 @@ def test_real_merge_passes_recorded_options_to_migfix(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_real_rebase_feeds_both_hooks_the_same_stdin_and_amend_skips_migfix(
     tmp_path: Path,
 ) -> None:
@@ -494,6 +498,7 @@ def test_real_rebase_feeds_both_hooks_the_same_stdin_and_amend_skips_migfix(
     assert log.read_text().count("args:") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("legacy_exit", "migfix_exit", "expected_exit"),
     [(0, 5, 0), (1, 0, 1), (3, 5, 3)],
@@ -520,6 +525,7 @@ def test_script_exits_with_the_legacy_status_whatever_migfix_does(
         assert proc.stderr == ""
 
 
+@pytest.mark.slow
 def test_missing_interpreter_is_stale_and_the_script_warns_and_exits_0(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     hooks = repo / ".git" / "hooks"
@@ -541,6 +547,7 @@ def test_missing_interpreter_is_stale_and_the_script_warns_and_exits_0(tmp_path:
     )
 
 
+@pytest.mark.slow
 def test_migfix_skip_hook_still_runs_the_legacy_hook(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -558,6 +565,7 @@ def test_migfix_skip_hook_still_runs_the_legacy_hook(
     assert not log.exists()
 
 
+@pytest.mark.slow
 def test_post_commit_chains_the_foreign_hook_and_starts_migfix_only_for_a_merge_commit(
     tmp_path: Path,
 ) -> None:
@@ -600,6 +608,7 @@ def test_post_commit_chains_the_foreign_hook_and_starts_migfix_only_for_a_merge_
     assert not (hooks / "post-commit.legacy").exists()
 
 
+@pytest.mark.slow
 def test_post_commit_script_exits_with_the_legacy_status_and_honours_skip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -626,24 +635,20 @@ def test_post_commit_script_exits_with_the_legacy_status_and_honours_skip(
 # --- packaging ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_module_imports_no_heavy_dependencies() -> None:
     code = (
         "import sys, migfix.hook.install\n"
         "heavy = {'git', 'alembic', 'sqlalchemy', 'libcst', 'click'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert proc.stdout == "[]\n"
+    proc = python(REPO, "-c", code)
+    assert (proc.returncode, proc.stdout) == (0, "[]\n"), proc.stderr
 
 
+@pytest.mark.slow
 def test_pre_commit_manifest_is_valid(tmp_path: Path) -> None:
-    manifest = ROOT / ".pre-commit-hooks.yaml"
+    manifest = REPO / ".pre-commit-hooks.yaml"
     ok = subprocess.run(
         [str(PRE_COMMIT), "validate-manifest", str(manifest)], capture_output=True, text=True
     )
@@ -660,7 +665,7 @@ def test_pre_commit_manifest_is_valid(tmp_path: Path) -> None:
 def test_pre_commit_manifest_hooks_and_files_pattern() -> None:
     yaml = pytest.importorskip("yaml")  # pre-commit depends on PyYAML
 
-    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
     assert set(hooks) == {"migfix-check", "migfix-merge"} | {f"migfix-{t}" for t in hook.HOOK_TYPES}
     check = hooks["migfix-check"]
     # pre-merge-commit: a merge git commits by itself is checked before it is made.
@@ -691,4 +696,4 @@ def test_pre_commit_manifest_is_the_generated_one() -> None:
     `python -m migfix.hook.precommit > .pre-commit-hooks.yaml`."""
     from migfix.hook import precommit
 
-    assert (ROOT / ".pre-commit-hooks.yaml").read_text() == precommit.manifest()
+    assert (REPO / ".pre-commit-hooks.yaml").read_text() == precommit.manifest()

@@ -5,38 +5,24 @@ from the fixtures with real ``alembic revision``."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import copy_fixture
-from gitutil import commit_all, git, git_proc, isolate_git, make_repo, write
-from projutil import SRC, Proj, migfix_proc
+from gitutil import commit_all, git, git_proc, make_repo, write
+from projutil import Proj, migfix_proc
 
 from migfix.hook import install as hook
 from migfix.hook.run import Watch
 
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
+
 B, C = "b0000001", "c0000001"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # The hook runs `python -m migfix.hookrun`: git passes our environment on to it.
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.delenv("MIGFIX_SKIP_HOOK", raising=False)
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 def place(fixture: str, tmp_path: Path, dest: Path) -> Path:

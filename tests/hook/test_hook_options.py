@@ -25,6 +25,7 @@ def _run(cwd: Path, *argv: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "options",
     [

@@ -42,6 +42,7 @@ def test_no_gnu_only_tool_or_option() -> None:
         assert not GNU_ONLY.search(text), (name, GNU_ONLY.findall(text))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("dash") is None, reason="dash (a strict POSIX sh) not installed")
 def test_every_script_parses_in_a_posix_sh(tmp_path: Path) -> None:
     for name, text in variants():
@@ -51,6 +52,7 @@ def test_every_script_parses_in_a_posix_sh(tmp_path: Path) -> None:
         assert proc.returncode == 0, (name, proc.stderr)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("shellcheck") is None,
     reason="shellcheck not installed (apt-get install shellcheck; .ci/run does)",

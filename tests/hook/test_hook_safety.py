@@ -8,7 +8,6 @@ later script exceeds while the ones written before it fit.
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import subprocess
@@ -16,26 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import python_m
 from test_hook_install import FOREIGN_HOOK, make_repo, write_hook
 
 from migfix.hook import install as hook
 from migfix.hook import script
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-@pytest.fixture(autouse=True)
-def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for who in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{who}_NAME", "t")
-        monkeypatch.setenv(f"GIT_{who}_EMAIL", "t@t")
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 
 def migfix(
@@ -47,15 +33,7 @@ def migfix(
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
 
-    return subprocess.run(
-        [sys.executable, "-m", "migfix", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=limit,
-    )
+    return python_m(cwd, "migfix", *args, preexec_fn=limit)
 
 
 def hooks_state(directory: Path) -> dict[str, tuple[bytes, int]]:

@@ -15,7 +15,6 @@ import pytest
 from gitutil import git, git_proc
 from projutil import Proj
 from test_hookrun import (
-    _env,  # noqa: F401  # autouse: git isolated, src on PYTHONPATH
     commit,
     heads,
     hook_lines,
@@ -27,6 +26,8 @@ from test_hookrun import (
 
 from migfix.hook import install as hook
 from migfix.hook import script
+
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 
 def shared_hooks_clone(tmp_path: Path) -> Proj:

@@ -7,37 +7,29 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, git_proc, isolate_git
-from projutil import SRC, Proj, land, make_team, migfix_proc, new_project
+from gitutil import commit_all, git, git_proc
+from projutil import (
+    Proj,
+    land,
+    local_project,
+    make_team,
+    migfix_proc,
+    two_migration_branches,
+)
 
 from migfix.hook import install as hook
 
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
+
 B, C, N = "b0000001", "c0000001", "n0000001"
 MERGE_FILE = re.compile(r"\?\? migrations/versions/([0-9a-f]{12})_merge_heads\.py")
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # The hook runs `python -m migfix`: git passes our environment on to it.
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.delenv("MIGFIX_SKIP_HOOK", raising=False)
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 def install(repo: Path, *args: str) -> str:
@@ -51,23 +43,16 @@ def commit(proj: Proj, message: str) -> None:
     git(proj.root, "commit", "-q", "-m", message)
 
 
-def local_project(tmp_path: Path, template: str = "typed") -> Proj:
-    """A repository on main with the fixture project committed, no remote."""
-    proj = new_project(tmp_path, template, "repo")
-    git(proj.root, "init", "-q", "-b", "main")
-    (proj.root / ".gitignore").write_text("__pycache__/\n*.db\ninstance/\n")
-    commit(proj, "project")
-    return proj
-
-
-def two_migration_branches(proj: Proj) -> None:
-    """Branches feat-b and feat-c, each adding one migration on top of main's head."""
-    for branch, rev in (("feat-b", B), ("feat-c", C)):
-        git(proj.root, "checkout", "-q", "-b", branch, "main")
-        proj.revision(rev, f"add {rev[0]}")
-        commit(proj, f"add {rev}")
-    git(proj.root, "checkout", "-q", "main")
-    git(proj.root, "merge", "-q", "feat-b")  # fast-forward: one head
+def behind(tmp_path: Path, template: str = "typed", *install_args: str) -> Proj:
+    """alice, with the hooks installed (INSTALL_ARGS), committed N on main's head; bob has
+    since landed C on origin/main: her next pull leaves two heads."""
+    team = make_team(tmp_path, template)
+    alice = team.alice
+    install(alice.root, *install_args)
+    alice.revision(N, "add n")
+    commit(alice, "n")
+    land(team.bob, C, "add c")
+    return alice
 
 
 def hook_lines(stderr: str) -> list[str]:
@@ -143,12 +128,7 @@ def test_commit_setting_commits_the_fix(tmp_path: Path, how: str) -> None:
 
 
 def test_commit_after_pull_rebase(tmp_path: Path) -> None:
-    team = make_team(tmp_path, "typed")
-    alice = team.alice
-    install(alice.root, "--commit")
-    alice.revision(N, "add n")
-    commit(alice, "n")
-    land(team.bob, C, "add c")
+    alice = behind(tmp_path, "typed", "--commit")
 
     pulled = git_proc(alice.root, "pull", "--rebase")
 
@@ -191,12 +171,7 @@ def test_commit_setting_never_commits_a_migration_the_user_had_not_committed(
 
 
 def test_git_pull_from_a_bare_remote_repoints_this_branchs_revision(tmp_path: Path) -> None:
-    team = make_team(tmp_path, "flask")
-    alice = team.alice
-    install(alice.root)
-    alice.revision(N, "add n")
-    commit(alice, "n")
-    land(team.bob, C, "add c")
+    alice = behind(tmp_path, "flask")
 
     pulled = git_proc(alice.root, "pull", "--no-rebase", "--no-edit")
 
@@ -210,12 +185,7 @@ def test_git_pull_from_a_bare_remote_repoints_this_branchs_revision(tmp_path: Pa
 
 
 def test_git_pull_rebase_fires_post_rewrite(tmp_path: Path) -> None:
-    team = make_team(tmp_path, "typed")
-    alice = team.alice
-    install(alice.root)
-    alice.revision(N, "add n")
-    commit(alice, "n")
-    land(team.bob, C, "add c")
+    alice = behind(tmp_path)
 
     pulled = git_proc(alice.root, "pull", "--rebase")
 

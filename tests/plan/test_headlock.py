@@ -13,37 +13,23 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import copy_fixture
-from gitutil import GIT_ENV, commit_all, git, git_proc, isolate_git, make_repo, write
-from projutil import GITIGNORE, SRC, Proj, migfix_proc, new_project
+from gitutil import GIT_ENV, commit_all, git, git_proc, make_repo, write
+from projutil import GITIGNORE, Proj, migfix_proc, new_project
 
 from migfix.plan import heads_lock as headlock
 from migfix.project.config import find_project
 from migfix.write import heads_lock_files
 
+pytestmark = pytest.mark.usefixtures("git_env")
+
 B, C = "b0000001", "c0000001"
 LOCK = "migrations/heads.lock"
 ALEMBIC = (sys.executable, "-m", "alembic")
 FLASK_APP = Path(__file__).resolve().parents[1] / "data" / "verify" / "flaskapp"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("GIT_", "FLASK_", "MIGFIX_SKIP")):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    # Alembic's post-write hook and git's hooks start `python -m migfix` / migfix.cli.main: they
-    # must import this checkout.
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 def lock_text(*lines: str) -> str:
@@ -88,6 +74,7 @@ def heads(proj: Proj) -> list[str]:
 # -- lock init ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_lock_init_adds_the_post_write_hook_and_writes_the_lock(tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed", "repo")
     (proj.root / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
@@ -119,6 +106,7 @@ def test_lock_init_adds_the_post_write_hook_and_writes_the_lock(tmp_path: Path) 
     assert (proj.root / "alembic.ini").read_text() == after
 
 
+@pytest.mark.slow
 def test_lock_init_refuses_while_the_lock_is_off(tmp_path: Path) -> None:
     proj = new_project(tmp_path, "typed", "repo")
     proc = migfix_proc(proj.root, "lock", "init")
@@ -149,6 +137,7 @@ def test_ini_hook_joins_an_existing_hooks_list_and_keeps_crlf(tmp_path: Path) ->
 # -- the conflict, and the driver --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_plain_git_merge_stops_on_a_conflict_in_the_lock(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     two_branches(proj)
@@ -162,6 +151,38 @@ def test_plain_git_merge_stops_on_a_conflict_in_the_lock(tmp_path: Path) -> None
     assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == LOCK
 
 
+@pytest.mark.slow
+def test_migfix_merge_after_a_lock_conflict_marks_the_lock_resolved(tmp_path: Path) -> None:
+    proj = locked_project(tmp_path)
+    two_branches(proj)
+    assert git_proc(proj.root, "merge", "--no-edit", "feat-c").returncode == 1
+    (proj.root / "app.py").write_text("unrelated = 1\n")  # never staged by migfix
+
+    merged = ok(migfix_proc(proj.root, "merge", "--rev-id", "dddd0001"))
+
+    assert f"Marked {LOCK} resolved (git add)" in merged.stdout + merged.stderr
+    assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == ""
+    assert git(proj.root, "diff", "--cached", "--name-only", "--", LOCK) == LOCK
+    assert "?? app.py" in git(proj.root, "status", "--porcelain")
+    assert "<<<<<<<" not in read_lock(proj)
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "--no-edit")
+    ok(migfix_proc(proj.root, "check"))
+
+
+@pytest.mark.slow
+def test_lock_update_after_a_lock_conflict_marks_the_lock_resolved(tmp_path: Path) -> None:
+    proj = locked_project(tmp_path)
+    two_branches(proj)
+    assert git_proc(proj.root, "merge", "--no-edit", "feat-c").returncode == 1
+    # Two heads stay (nothing joined them yet): the lock lists both, and is resolved.
+    updated = ok(migfix_proc(proj.root, "lock", "update"))
+
+    assert f"updated {LOCK}; marked {LOCK} resolved (git add)" in updated.stdout
+    assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == ""
+
+
+@pytest.mark.slow
 def test_with_the_hooks_and_driver_the_merge_completes_with_one_head_and_a_correct_lock(
     tmp_path: Path,
 ) -> None:
@@ -188,6 +209,7 @@ def test_with_the_hooks_and_driver_the_merge_completes_with_one_head_and_a_corre
     assert git_proc(proj.root, "config", "merge.migfix-lock.driver").returncode == 1
 
 
+@pytest.mark.slow
 def test_git_rebase_with_the_hooks_and_driver_leaves_one_head_and_a_correct_lock(
     tmp_path: Path,
 ) -> None:
@@ -207,6 +229,7 @@ def test_git_rebase_with_the_hooks_and_driver_leaves_one_head_and_a_correct_lock
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
 
 
+@pytest.mark.slow
 def test_branches_on_different_labels_merge_without_a_conflict(tmp_path: Path) -> None:
     proj = Proj(copy_fixture("labels", tmp_path), "typed")
     make_repo(proj.root)
@@ -235,6 +258,7 @@ def test_branches_on_different_labels_merge_without_a_conflict(tmp_path: Path) -
 # -- Alembic and Flask-Migrate keep it current ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_alembic_revision_on_the_command_line_updates_the_lock(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     sub = proj.root / "migrations"  # alembic run elsewhere than the project root
@@ -255,6 +279,7 @@ def test_alembic_revision_on_the_command_line_updates_the_lock(tmp_path: Path) -
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
 
 
+@pytest.mark.slow
 def test_pyproject_project_gets_the_hook_in_tool_alembic(tmp_path: Path) -> None:
     proj = Proj(copy_fixture("pyproject_cfg", tmp_path), "typed")
     pyproject = proj.root / "pyproject.toml"
@@ -311,6 +336,7 @@ def test_flask_db_migrate_updates_the_lock(tmp_path: Path) -> None:
 # -- check -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_stale_lock_fails_check_with_the_expected_content(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     # A revision written without the post-write hook (by hand, or from another tool).
@@ -336,6 +362,7 @@ def test_a_stale_lock_fails_check_with_the_expected_content(tmp_path: Path) -> N
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_missing_lock_fails_check(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     (proj.root / LOCK).unlink()
@@ -344,6 +371,7 @@ def test_a_missing_lock_fails_check(tmp_path: Path) -> None:
     assert "error: the heads lock does not exist; run `migfix lock update`" in proc.stdout
 
 
+@pytest.mark.slow
 def test_migfix_merge_writes_the_lock_with_its_other_changes(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     two_branches(proj)
@@ -367,6 +395,7 @@ def test_migfix_merge_writes_the_lock_with_its_other_changes(tmp_path: Path) -> 
     assert ok(migfix_proc(proj.root, "check")).returncode == 0
 
 
+@pytest.mark.slow
 def test_the_hook_rewrites_a_lock_left_stale_by_the_driver_when_one_head_remains(
     tmp_path: Path,
 ) -> None:

@@ -5,36 +5,22 @@ hook after a real ``git merge``, ``migfix rebase`` and ``check --against``."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, git_proc, isolate_git
-from projutil import GITIGNORE, SRC, Proj, migfix_proc, new_project
+from conftest import python
+from gitutil import commit_all, git, git_proc
+from projutil import Proj, local_project, migfix_proc
 
 from migfix.plan.overlap_touches import Touch, touches
+
+pytestmark = pytest.mark.usefixtures("git_env")
 
 B, C = "b0000001", "c0000001"
 
 ADD_EMAIL = 'op.add_column("users", sa.Column("email", sa.String(120), nullable=True))'
 ALTER_EMAIL = 'op.alter_column("users", "email", existing_type=sa.String(120), nullable=False)'
 NEW_TABLE = 'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))'
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("GIT_", "MIGFIX_SKIP")):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 # -- reading upgrade() ----------------------------------------------------------------------------
@@ -101,14 +87,6 @@ def test_touches_of_a_file_that_does_not_parse_is_empty() -> None:
 # -- joins -----------------------------------------------------------------------------------------
 
 
-def local_project(tmp_path: Path) -> Proj:
-    proj = new_project(tmp_path, "typed", "repo")
-    git(proj.root, "init", "-q", "-b", "main")
-    (proj.root / ".gitignore").write_text(GITIGNORE)
-    commit_all(proj.root, "project")
-    return proj
-
-
 def revision_with(proj: Proj, rev: str, message: str, body: str) -> None:
     path = proj.revision(rev, message)
     text = path.read_text()
@@ -139,6 +117,7 @@ EXPECTED_ORDERED = (
 )
 
 
+@pytest.mark.slow
 def test_merge_warns_when_both_sides_change_the_same_column(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -150,10 +129,18 @@ def test_merge_warns_when_both_sides_change_the_same_column(tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     # c0000001 is new on feat-c: it moves onto b0000001, so it runs last.
     assert overlap_lines(proc.stdout) == [EXPECTED_ORDERED]
+    # The last line does not say "done": the join is right, the change may still collide.
+    assert proc.stdout.rstrip("\n").splitlines()[-1] == (
+        "The heads are joined and `migfix check` passes, but both sides change the same "
+        "column (see the warning above): a database that runs both will fail there. Change "
+        "your new revision so it no longer repeats the other side's change, then commit."
+    )
+    assert "now passes" not in proc.stdout
     data = json.loads(migfix_proc(proj.root, "merge", "--json").stdout)
     assert data["changed"] is False  # fixed already; and a second run warns of nothing
 
 
+@pytest.mark.slow
 def test_a_merge_revision_over_two_settled_sides_says_it_does_not_order_them(
     tmp_path: Path,
 ) -> None:
@@ -172,6 +159,7 @@ def test_a_merge_revision_over_two_settled_sides_says_it_does_not_order_them(
     ]
 
 
+@pytest.mark.slow
 def test_different_tables_give_no_warning(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, NEW_TABLE, ALTER_EMAIL)
@@ -187,6 +175,7 @@ def test_different_tables_give_no_warning(tmp_path: Path) -> None:
     assert overlap_lines(against.stdout) == []
 
 
+@pytest.mark.slow
 def test_the_hook_warns_after_a_real_git_merge(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     assert migfix_proc(proj.root, "hook", "install").returncode == 0
@@ -199,6 +188,7 @@ def test_the_hook_warns_after_a_real_git_merge(tmp_path: Path) -> None:
     assert overlap_lines(merged.stderr) == [f"migfix: {EXPECTED_ORDERED}"]
 
 
+@pytest.mark.slow
 def test_rebase_warns_and_names_the_order_it_gives(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -210,6 +200,7 @@ def test_rebase_warns_and_names_the_order_it_gives(tmp_path: Path) -> None:
     assert overlap_lines(proc.stdout) == [EXPECTED_ORDERED]
 
 
+@pytest.mark.slow
 def test_check_against_warns_before_the_pull_request_is_merged(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -234,6 +225,7 @@ def test_check_against_warns_before_the_pull_request_is_merged(tmp_path: Path) -
     assert f"migrations/versions/{C}_alter_email.py:23: warning: both sides" in text
 
 
+@pytest.mark.slow
 def test_strict_merge_and_rebase_refuse_to_write_over_an_overlap(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -257,6 +249,7 @@ def test_strict_merge_and_rebase_refuse_to_write_over_an_overlap(tmp_path: Path)
     assert git(proj.root, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_plain_check_does_not_import_libcst(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     branches(proj, ADD_EMAIL, ALTER_EMAIL)
@@ -264,7 +257,5 @@ def test_plain_check_does_not_import_libcst(tmp_path: Path) -> None:
         "import sys\nfrom migfix.cli.main import main\nrc = main(['check'])\n"
         "print(rc, 'libcst' in sys.modules)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=proj.root, capture_output=True, text=True, check=False
-    )
+    proc = python(proj.root, "-c", code)
     assert proc.stdout.splitlines()[-1] == "0 False", proc.stdout + proc.stderr

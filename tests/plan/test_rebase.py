@@ -13,30 +13,23 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, git_proc, isolate_git
+from conftest import SRC, Migfix
+from gitutil import commit_all, git, git_proc
 
-from migfix.cli.main import main
 from migfix.errors import Refusal
 from migfix.plan.rebase import RebasePlan, plan_rebase
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write.moves import ADVICE
 
-SRC = Path(__file__).parents[2] / "src"
+pytestmark = pytest.mark.usefixtures("git_env")
+
 VERSIONS = Path("alembic") / "versions"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch)
-    # Alembic imports revision files; bytecode beside them would show up in `git status`
-    # and could be trusted after a same-second, same-size rewrite.
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
 
 
 @pytest.fixture(scope="session")
@@ -124,28 +117,11 @@ def repos(tmp_path: Path, template: Path) -> Repos:
     return r
 
 
-Run = Callable[..., tuple[int, str, str]]
-
-
 # What rebase tells on stderr when it moved bbbb0001, for databases that ran it.
 MOVED_NOTICE = (
     "moved bbbb0001 (aaaa0001 -> aaaa0002): `migfix db sync` brings a database that ran them "
     "in step.\n"
 )
-
-
-@pytest.fixture
-def migfix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """Run the migfix CLI in-process in CWD; return (exit code, stdout, stderr)."""
-
-    def run(cwd: Path, *args: str) -> tuple[int, str, str]:
-        monkeypatch.chdir(cwd)
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def alembic_heads(root: Path) -> set[str]:
@@ -187,7 +163,8 @@ def status(root: Path) -> str:
 # -- the common cases ----------------------------------------------------------------------------
 
 
-def test_behind_by_one_before_git_merge(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_behind_by_one_before_git_merge(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
     repos.rev(repos.up, "aaaa0002", "second")
@@ -220,7 +197,8 @@ def test_behind_by_one_before_git_merge(repos: Repos, migfix: Run) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
-def test_behind_by_many_after_git_merge(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_behind_by_many_after_git_merge(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     b2 = repos.rev(repos.dev, "bbbb0002", "feature two")
     commit_all(repos.dev, "feature")
@@ -247,7 +225,8 @@ def test_behind_by_many_after_git_merge(repos: Repos, migfix: Run) -> None:
     assert code == 0 and out.startswith("Nothing to do")
 
 
-def test_several_chains_are_stacked_oldest_first_commit_first(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_several_chains_are_stacked_oldest_first_commit_first(repos: Repos, migfix: Migfix) -> None:
     c1 = repos.rev(repos.dev, "cccc0001", "newer chain")
     commit_all(repos.dev, "c", date="2021-06-01T12:00:00+00:00")
     d1 = repos.rev(repos.dev, "dddd0001", "older chain", head="aaaa0001", splice=True)
@@ -318,8 +297,30 @@ def carry_operation(merge_file: Path) -> None:
     merge_file.write_text(text.replace(body, '"""Upgrade schema."""\n    op.execute("SELECT 1")\n'))
 
 
+def assert_own_merge_dropped(own_merge: Repos, out: str, b1_before: str, b2_before: str) -> None:
+    """Rebase deleted own_merge's merge mmmm0001, moved what stood on it, and said so (OUT)."""
+    versions = own_merge.dev / VERSIONS
+    assert out == (
+        "Rebasing onto origin/main:\n"
+        "  bbbb0001: aaaa0001 -> aaaa0003  (alembic/versions/bbbb0001_feature_one.py)\n"
+        "  bbbb0002: mmmm0001 -> bbbb0001  (alembic/versions/bbbb0002_feature_two.py)\n"
+        "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
+        "  (alembic/versions/mmmm0001_merge_main.py)\n"
+        "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0003, which is not in its files yet.\n"
+    )
+    assert not (versions / "mmmm0001_merge_main.py").exists()
+    b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
+    assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
+    assert b2.read_text() == repointed(b2_before, "mmmm0001", "bbbb0001")
+    git(own_merge.dev, "merge", "-q", "--no-edit", "origin/main")
+    assert_alembic_ok(own_merge.dev, {"bbbb0002"})
+
+
+@pytest.mark.slow
 def test_own_merge_revision_with_operations_is_refused_without_drop_merges(
-    own_merge: Repos, migfix: Run
+    own_merge: Repos, migfix: Migfix
 ) -> None:
     carry_operation(own_merge.dev / VERSIONS / "mmmm0001_merge_main.py")
     commit_all(own_merge.dev, "the merge does something")
@@ -335,12 +336,12 @@ def test_own_merge_revision_with_operations_is_refused_without_drop_merges(
     assert status(own_merge.dev) == ""
 
 
+@pytest.mark.slow
 def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
-    own_merge: Repos, migfix: Run
+    own_merge: Repos, migfix: Migfix
 ) -> None:
     versions = own_merge.dev / VERSIONS
     b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
-    merge_file = versions / "mmmm0001_merge_main.py"
     b1_before, b2_before = b1.read_text(), b2.read_text()
 
     code, out, err = migfix(own_merge.dev, "rebase", "--onto", "origin/main")
@@ -350,24 +351,11 @@ def test_own_empty_merge_revision_is_dropped_like_git_rebase_drops_merges(
         "moved bbbb0001 (aaaa0001 -> aaaa0003); bbbb0002 (mmmm0001 -> bbbb0001): "
         "`migfix db sync` brings a database that ran them in step.\n",
     )
-    assert out == (
-        "Rebasing onto origin/main:\n"
-        "  bbbb0001: aaaa0001 -> aaaa0003  (alembic/versions/bbbb0001_feature_one.py)\n"
-        "  bbbb0002: mmmm0001 -> bbbb0001  (alembic/versions/bbbb0002_feature_two.py)\n"
-        "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
-        "  (alembic/versions/mmmm0001_merge_main.py)\n"
-        "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
-        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
-        "origin/main's head aaaa0003, which is not in its files yet.\n"
-    )
-    assert not merge_file.exists()
-    assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
-    assert b2.read_text() == repointed(b2_before, "mmmm0001", "bbbb0001")
-    git(own_merge.dev, "merge", "-q", "--no-edit", "origin/main")
-    assert_alembic_ok(own_merge.dev, {"bbbb0002"})
+    assert_own_merge_dropped(own_merge, out, b1_before, b2_before)
 
 
-def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix: Migfix) -> None:
     versions = own_merge.dev / VERSIONS
     b1, b2 = versions / "bbbb0001_feature_one.py", versions / "bbbb0002_feature_two.py"
     merge_file = versions / "mmmm0001_merge_main.py"
@@ -383,26 +371,15 @@ def test_own_merge_revision_is_dropped_with_drop_merges(own_merge: Repos, migfix
     code, out, _ = migfix(own_merge.dev, "rebase", "--onto", "origin/main", "--drop-merges")
 
     assert code == 0
-    assert out == (
-        "Rebasing onto origin/main:\n"
-        "  bbbb0001: aaaa0001 -> aaaa0003  (alembic/versions/bbbb0001_feature_one.py)\n"
-        "  bbbb0002: mmmm0001 -> bbbb0001  (alembic/versions/bbbb0002_feature_two.py)\n"
-        "  mmmm0001: deleted, it only merged origin/main's history (bbbb0001, aaaa0002)"
-        "  (alembic/versions/mmmm0001_merge_main.py)\n"
-        "Chain: aaaa0003 -> bbbb0001 -> bbbb0002\n"
-        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
-        "origin/main's head aaaa0003, which is not in its files yet.\n"
-    )
-    assert not merge_file.exists()
-    assert b1.read_text() == repointed(b1_before, "aaaa0001", "aaaa0003")
-    assert b2.read_text() == repointed(b2_before, "mmmm0001", "bbbb0001")
-    git(own_merge.dev, "merge", "-q", "--no-edit", "origin/main")
-    assert_alembic_ok(own_merge.dev, {"bbbb0002"})
+    assert_own_merge_dropped(own_merge, out, b1_before, b2_before)
     code, out, _ = migfix(own_merge.dev, "rebase", "--onto", "origin/main", "--drop-merges")
     assert code == 0 and out.startswith("Nothing to do")
 
 
-def test_each_labelled_branch_goes_onto_the_head_with_its_label(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_each_labelled_branch_goes_onto_the_head_with_its_label(
+    repos: Repos, migfix: Migfix
+) -> None:
     repos.rev(repos.up, "eeee0001", "expand base", head="base", label="expand")
     repos.rev(repos.up, "cccc0001", "contract base", head="base", label="contract")
     repos.push("labelled branches")
@@ -434,7 +411,8 @@ def test_each_labelled_branch_goes_onto_the_head_with_its_label(repos: Repos, mi
     assert_alembic_ok(repos.dev, {"aaaa0001", "eeee0002", "cccc0002"})
 
 
-def test_after_git_pull_rebase(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_after_git_pull_rebase(repos: Repos, migfix: Migfix) -> None:
     git(repos.dev, "checkout", "-q", "main")
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "local work")
@@ -452,7 +430,8 @@ def test_after_git_pull_rebase(repos: Repos, migfix: Run) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
-def test_detached_head_is_fine(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_detached_head_is_fine(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
     git(repos.dev, "checkout", "-q", "--detach")
@@ -465,7 +444,8 @@ def test_detached_head_is_fine(repos: Repos, migfix: Run) -> None:
     assert code == 0 and "bbbb0001: aaaa0001 -> aaaa0002" in out
 
 
-def test_nothing_on_the_branch(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_nothing_on_the_branch(repos: Repos, migfix: Migfix) -> None:
     assert migfix(repos.dev, "rebase", "--onto", "origin/main") == (
         0,
         "Nothing to do: this branch has no revisions that origin/main lacks.\n",
@@ -473,7 +453,8 @@ def test_nothing_on_the_branch(repos: Repos, migfix: Run) -> None:
     )
 
 
-def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     commit_all(repos.dev, "feature")
     repos.rev(repos.up, "aaaa0002", "second")
@@ -523,6 +504,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(repos: Repos, migfix: Run) -
     assert migfix(repos.dev, "rebase", "--onto", "origin/main", "--dry-run")[0] == 0
 
 
+@pytest.mark.slow
 def test_console_entry_point_in_a_subprocess(repos: Repos) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     repos.rev(repos.up, "aaaa0002", "second")
@@ -543,7 +525,7 @@ def test_console_entry_point_in_a_subprocess(repos: Repos) -> None:
 # -- refusals: exit 2, nothing written -----------------------------------------------------------
 
 
-def refused(migfix: Run, root: Path, *args: str) -> str:
+def refused(migfix: Migfix, root: Path, *args: str) -> str:
     before = status(root)
     code, out, err = migfix(root, "rebase", *args)
     assert (code, out) == (2, "")
@@ -552,7 +534,8 @@ def refused(migfix: Run, root: Path, *args: str) -> str:
     return err[len("migfix: ") : -1]
 
 
-def test_refuses_an_unknown_ref(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_refuses_an_unknown_ref(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     assert refused(migfix, repos.dev, "--onto", "origin/nope") == (
         "Unknown git revision 'origin/nope'. If it is a remote branch, run `git fetch` first; "
@@ -560,7 +543,8 @@ def test_refuses_an_unknown_ref(repos: Repos, migfix: Run) -> None:
     )
 
 
-def test_refuses_a_ref_with_several_unintended_heads(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_refuses_a_ref_with_several_unintended_heads(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     repos.rev(repos.up, "aaaa0002", "second")
     repos.rev(repos.up, "aaaa0003", "third", head="aaaa0001", splice=True)
@@ -573,7 +557,8 @@ def test_refuses_a_ref_with_several_unintended_heads(repos: Repos, migfix: Run) 
     )
 
 
-def test_refuses_in_a_shallow_clone_lacking_the_ref(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_refuses_in_a_shallow_clone_lacking_the_ref(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.up, "aaaa0002", "second")
     repos.push("second")
     shallow = repos.tmp / "shallow"
@@ -586,8 +571,9 @@ def test_refuses_in_a_shallow_clone_lacking_the_ref(repos: Repos, migfix: Run) -
     )
 
 
+@pytest.mark.slow
 def test_refuses_during_a_merge_with_conflicts_in_the_versions_folder(
-    repos: Repos, migfix: Run
+    repos: Repos, migfix: Migfix
 ) -> None:
     first = "alembic/versions/aaaa0001_first.py"
     for clone, text in ((repos.dev, "# ours\n"), (repos.up, "# theirs\n")):
@@ -604,8 +590,9 @@ def test_refuses_during_a_merge_with_conflicts_in_the_versions_folder(
     )
 
 
+@pytest.mark.slow
 def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
-    repos: Repos, migfix: Run
+    repos: Repos, migfix: Migfix
 ) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     b1.write_text(b1.read_text().replace("= 'aaaa0001'\n", "= PREVIOUS\n"))
@@ -625,8 +612,9 @@ def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
     )
 
 
+@pytest.mark.slow
 def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_the_project(
-    repos: Repos, migfix: Run
+    repos: Repos, migfix: Migfix
 ) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     old = "revision: str = 'bbbb0001'\ndown_revision: Union[str, Sequence[str], None] = 'aaaa0001'"
@@ -644,7 +632,8 @@ def test_refusal_to_edit_an_unpacked_down_revision_names_the_file_relative_to_th
     )
 
 
-def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Migfix) -> None:
     repos.rev(repos.dev, "bbbb0001", "feature one")
     empty_tree = git(repos.dev, "hash-object", "-t", "tree", os.devnull)
     sha = git(repos.dev, "commit-tree", empty_tree, "-m", "nothing here")
@@ -655,7 +644,8 @@ def test_refuses_a_ref_without_the_migrations_folder(repos: Repos, migfix: Run) 
     )
 
 
-def test_never_rewrites_a_file_whose_revision_is_on_the_ref(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_never_rewrites_a_file_whose_revision_is_on_the_ref(repos: Repos, migfix: Migfix) -> None:
     # The developer edited main's aaaa0002 locally (wrongly pointing it elsewhere): it is
     # REF's revision, so it is left alone even though it is not on top.
     repos.rev(repos.up, "aaaa0002", "second")
@@ -685,9 +675,10 @@ def corpus_projects(root: Path) -> Iterator[tuple[str, list[Path]]]:
             yield name, [Path(p) for p in entry["version_locations"]]
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_real_corpus_feature_branch_rebased_onto_main(
-    tmp_path: Path, template: Path, migfix: Run, corpus_dir: Path
+    tmp_path: Path, template: Path, migfix: Migfix, corpus_dir: Path
 ) -> None:
     """From a real graph with a merge M(P1, P2): main holds P1's ancestry, the feature branch
     P2's; rebasing the feature onto main gives one head, and only parents change."""
@@ -715,28 +706,18 @@ def test_real_corpus_feature_branch_rebased_onto_main(
     assert picked is not None, "no merge revision of galaxy or langflow fits this scenario"
     name, g, main_side, feature_side, own, p1, p2 = picked
 
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(remote))
-    up = tmp_path / "up"
-    git(tmp_path, "clone", "-q", str(remote), str(up))
-    git(up, "checkout", "-q", "-b", "main")
-    shutil.copytree(template, up, dirs_exist_ok=True)
-
-    def place(clone: Path, revs: set[str]) -> None:
-        for r in revs:
-            src = g.nodes[r].path
-            (clone / VERSIONS / src.name).write_bytes(src.read_bytes())
+    remote, up = upstream_clone(tmp_path, template)
 
     # The shared history first; then the feature branch and main grow apart.
-    place(up, main_side & feature_side)
+    place_revisions(up, g, main_side & feature_side)
     commit_all(up, f"{name}: shared history")
     git(up, "push", "-q", "-u", "origin", "main")
     dev = tmp_path / "dev"
     git(tmp_path, "clone", "-q", str(remote), str(dev))
     git(dev, "checkout", "-q", "-b", "feature")
-    place(dev, own)
+    place_revisions(dev, g, own)
     commit_all(dev, f"{name}: feature")
-    place(up, main_side - feature_side)
+    place_revisions(up, g, main_side - feature_side)
     commit_all(up, f"{name}: main")
     git(up, "push", "-q", "origin", "main")
     git(dev, "fetch", "-q", "origin")
@@ -867,6 +848,7 @@ def test_plan_json_lists_the_stacked_chains() -> None:
     }
 
 
+@pytest.mark.slow
 def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
     own_merge: Repos,
 ) -> None:
@@ -892,6 +874,7 @@ def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
     assert {p: p.read_bytes() for p in versions.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) -> None:
     from migfix.plan.rebase_onto import plan_onto
     from migfix.project.config import find_project
@@ -911,6 +894,7 @@ def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) 
     assert {p: p.read_bytes() for p in versions.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
     from migfix.commands.rebase import hook_rebase
     from migfix.project.config import find_project
@@ -933,7 +917,8 @@ def test_hook_rebase_uses_the_default_upstream(repos: Repos) -> None:
     assert_alembic_ok(repos.dev, {"bbbb0001"})
 
 
-def test_refuses_a_branch_revision_that_names_itself(repos: Repos, migfix: Run) -> None:
+@pytest.mark.slow
+def test_refuses_a_branch_revision_that_names_itself(repos: Repos, migfix: Migfix) -> None:
     b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
     b1.write_text(b1.read_text().replace("= 'aaaa0001'\n", "= 'bbbb0001'\n"))
     before = b1.read_bytes()
@@ -970,6 +955,24 @@ def test_plan_never_leaves_a_parent_that_is_an_ancestor_of_another() -> None:
     onto = graph_of(("a1", ()), ("a2", ("a1",)))
     plan = plan_rebase(work, onto, ref="main", root=Path("/p"), empty_merges={"m1"})
     assert {m.revision: m.new for m in plan.repoints} == {"b1": ("a2",), "b2": ("b3",)}
+
+
+def upstream_clone(tmp_path: Path, template: Path) -> tuple[Path, Path]:
+    """A bare ``remote.git`` and its clone ``up`` on main, holding the Alembic TEMPLATE."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(remote))
+    up = tmp_path / "up"
+    git(tmp_path, "clone", "-q", str(remote), str(up))
+    git(up, "checkout", "-q", "-b", "main")
+    shutil.copytree(template, up, dirs_exist_ok=True)
+    return remote, up
+
+
+def place_revisions(clone: Path, g: Graph, revs: set[str]) -> None:
+    """Copy the corpus files of REVS (revisions of G) into CLONE's versions folder."""
+    for r in revs:
+        src = g.nodes[r].path
+        (clone / VERSIONS / src.name).write_bytes(src.read_bytes())
 
 
 def _corpus_branches(corpus_dir: Path) -> Iterator[tuple[str, Graph, str, set[str], set[str]]]:
@@ -1021,9 +1024,10 @@ def test_real_corpus_branches_that_merged_main_end_with_one_head(corpus_dir: Pat
     assert outcomes["one head"] >= 3, outcomes
 
 
+@pytest.mark.slow
 @pytest.mark.corpus
 def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
-    tmp_path: Path, template: Path, migfix: Run, corpus_dir: Path
+    tmp_path: Path, template: Path, migfix: Migfix, corpus_dir: Path
 ) -> None:
     """A real branch (real files) that merged main with an empty merge revision: `migfix rebase`
     deletes that merge, re-roots the branch and points the merge's children at its own side."""
@@ -1043,34 +1047,24 @@ def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
     assert picked is not None, "no empty merge of galaxy or langflow fits this scenario"
     name, g, m, main_side, branch = picked
     p1, p2 = g.nodes[m].down
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(remote))
-    up = tmp_path / "up"
-    git(tmp_path, "clone", "-q", str(remote), str(up))
-    git(up, "checkout", "-q", "-b", "main")
-    shutil.copytree(template, up, dirs_exist_ok=True)
-
-    def place(clone: Path, revs: set[str]) -> None:
-        for r in revs:
-            src = g.nodes[r].path
-            (clone / VERSIONS / src.name).write_bytes(src.read_bytes())
+    remote, up = upstream_clone(tmp_path, template)
 
     own = {r for r in branch if r != m and m not in g.ancestors(r)}
     shared = main_side & (g.ancestors(min(own, key=lambda r: len(g.ancestors(r)))))
-    place(up, shared)
+    place_revisions(up, g, shared)
     commit_all(up, f"{name}: shared history")
     git(up, "push", "-q", "-u", "origin", "main")
     dev = tmp_path / "dev"
     git(tmp_path, "clone", "-q", str(remote), str(dev))
     git(dev, "checkout", "-q", "-b", "feature")
-    place(dev, own)
+    place_revisions(dev, g, own)
     commit_all(dev, f"{name}: feature")
-    place(up, main_side - shared)
+    place_revisions(up, g, main_side - shared)
     commit_all(up, f"{name}: main")
     git(up, "push", "-q", "origin", "main")
     git(dev, "fetch", "-q", "origin")
     git(dev, "merge", "-q", "--no-edit", "origin/main")
-    place(dev, branch - own)  # the branch's real merge of main, and what came after it
+    place_revisions(dev, g, branch - own)  # the branch's real merge of main, and what came after it
     commit_all(dev, f"{name}: merged main")
     merge_file = dev / VERSIONS / g.nodes[m].path.name
 
@@ -1085,3 +1079,44 @@ def test_real_corpus_branch_with_its_empty_merge_of_main_rebases_in_git(
     revmap = RevisionMap(lambda: [Revision(r, n.down or None) for r, n in after.nodes.items()])
     assert revmap.heads == after.heads
     assert p1 in after.ancestors(after.heads[0])
+
+
+# -- a stale --onto / --against ref ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_stale_remote_ref_is_named_and_fetch_brings_it_current(tmp_path: Path) -> None:
+    from projutil import make_team, migfix_proc
+
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    alice.revision("rrrr0001", "r")
+    # Made after origin/main was last updated here (by the push in make_team).
+    commit_all(alice.root, "add R", date="2030-01-01T00:00:00+00:00")
+    bob.revision("ssss0001", "s")
+    commit_all(bob.root, "add S")
+    git(bob.root, "push", "-q", "origin", "main")
+
+    stale = migfix_proc(alice.root, "rebase", "--onto", "origin/main")
+    against = migfix_proc(alice.root, "check", "--against", "origin/main")
+
+    assert stale.returncode == 0, stale.stderr
+    assert "Nothing to do" in stale.stdout
+    warning = "origin/main was last fetched "
+    assert warning in stale.stderr and "Run `git fetch origin` (or pass --fetch)" in stale.stderr
+    assert warning in against.stderr, against.stderr
+    assert against.returncode == 0  # against what it knows, one head
+
+    fetched = migfix_proc(alice.root, "rebase", "--onto", "origin/main", "--fetch")
+
+    assert fetched.returncode == 0, fetched.stderr
+    assert warning not in fetched.stderr
+    assert "down_revision: Union[str, Sequence[str], None] = 'ssss0001'" in (
+        alice.file("rrrr0001").read_text()
+    )
+    local = migfix_proc(alice.root, "rebase", "--onto", "main", "--fetch")
+    assert local.returncode == 2
+    assert "--fetch fetches a remote branch such as origin/main, and main is not one" in (
+        local.stderr
+    )

@@ -7,33 +7,18 @@ not exist there, which is where the default branch used to be missed.
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitutil import git, git_proc, isolate_git
-from projutil import SRC, Proj, land, make_team, migfix_proc
+from gitutil import git, git_proc
+from projutil import Proj, land, make_team, migfix_proc
 
 from migfix.plan import settled as newness
 from migfix.project.config import find_project
 
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
+
 C, N = "c0000001", "n0000001"
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", str(SRC))
-    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    monkeypatch.delenv("MIGFIX_SKIP_HOOK", raising=False)
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    yield
 
 
 def commit(proj: Proj, message: str) -> None:

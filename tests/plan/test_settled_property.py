@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import SRC
 from gitutil import git, git_proc
 from graphgen import GenGraph, GenRevision, graphs, render_project, render_revision, template_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from projutil import SRC, migfix_proc, new_project
+from projutil import migfix_proc, new_project
 
 from migfix.hook import install as hook
 from migfix.project.config import find_project

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 import warnings
@@ -255,8 +256,59 @@ def test_missing_package_resource(tmp_path: Path) -> None:
         find_project(tmp_path)
     assert exc.value.message == (
         f"{tmp_path / 'alembic.ini'}: cannot find the package resource 'mfx_no_such_pkg:db' "
-        f"(looked in {tmp_path} and on sys.path). Install the package, or write the location "
-        "as a path."
+        f"(looked in {tmp_path}, its parents up to the repository's root, their src/ folders, "
+        "prepend_sys_path and sys.path). Install the package, or write the location as a path."
+    )
+
+
+@pytest.mark.slow
+def test_package_resource_found_in_the_repository_when_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's layout: the config inside the package it names, the package under src/."""
+    pkg = "src/mfx_prefect_pkg"
+    root = write(
+        tmp_path,
+        {
+            f"{pkg}/__init__.py": "raise RuntimeError('migfix must not import this')\n",
+            f"{pkg}/server/database/alembic.ini": (
+                "[alembic]\nscript_location = mfx_prefect_pkg:server/database/migrations\n"
+            ),
+            **scripts(f"{pkg}/server/database/migrations"),
+        },
+    )
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    config = root / pkg / "server/database/alembic.ini"
+
+    project = find_project(root, config=config)
+
+    assert project.script_location == root / pkg / "server/database/migrations"
+    # Alembic imports the package to find it: as it would once installed.
+    (root / pkg / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(root / "src"))
+    assert migfix_view(project) == alembic_view(monkeypatch, config.parent, config)
+
+
+def test_package_resource_found_where_prepend_sys_path_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        tmp_path,
+        {
+            "lib/mfx_pp_pkg/__init__.py": "",
+            **scripts("lib/mfx_pp_pkg/db"),
+            "proj/alembic.ini": (
+                "[alembic]\nscript_location = mfx_pp_pkg:db\nprepend_sys_path = . ../lib\n"
+            ),
+        },
+    )
+
+    project = find_project(tmp_path / "proj")
+
+    assert project.script_location == tmp_path / "lib/mfx_pp_pkg/db"
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    assert migfix_view(project) == alembic_view(
+        monkeypatch, tmp_path / "proj", tmp_path / "proj/alembic.ini"
     )
 
 
@@ -406,6 +458,7 @@ def test_no_config_at_the_repository_root_does_not_name_the_directory_twice(
     )
 
 
+@pytest.mark.slow
 def test_no_config_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

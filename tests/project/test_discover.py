@@ -9,13 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from conftest import Migfix, copy_fixture
+from gitutil import commit_all, git, make_repo, write
 from projutil import Proj
 
-from migfix.cli.main import main
 from migfix.project import discover
 from migfix.project.config import find_project
+
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 B, C = "b0000001", "c0000001"
 TWO_SECTIONS = """\
@@ -28,22 +29,6 @@ script_location = %(here)s/audit_db
 [loggers]
 keys = root
 """
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-
-
-def run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cwd: Path, *argv: str
-) -> tuple[int, str, str]:
-    capsys.readouterr()
-    monkeypatch.chdir(cwd)
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def place(fixture: str, tmp_path: Path, dest: Path) -> Path:
@@ -143,9 +128,7 @@ def test_a_flask_folder_named_by_migrate_directory_keeps_the_app_directory(
 
 
 def test_flask_migrate_ini_that_names_a_script_location_is_read_as_flask_migrate_does(
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     # Seen in a redash fork: Flask-Migrate ignores this value (it always uses its folder),
     # read as Alembic reads it, it would point at migrations/migrations.
@@ -159,20 +142,20 @@ def test_flask_migrate_ini_that_names_a_script_location_is_read_as_flask_migrate
     assert find_project(tmp_path, directory=Path("app/migrations")).version_locations == expected
     [entry] = discover.discover(app)
     assert entry.project is not None and entry.project.version_locations == expected
-    assert run(capsys, monkeypatch, app, "check")[0] == 0
-    assert run(capsys, monkeypatch, tmp_path, "-d", "app/migrations", "check")[0] == 0
+    assert migfix(app, "check")[0] == 0
+    assert migfix(tmp_path, "-d", "app/migrations", "check")[0] == 0
 
 
 # -- commands at the root of a monorepo --------------------------------------------------------
 
 
 def test_check_at_the_root_names_the_one_project_with_two_heads(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     repo = monorepo(tmp_path)
     billing = second_billing_head(repo)
 
-    rc, out, err = run(capsys, monkeypatch, repo, "check")
+    rc, out, err = migfix(repo, "check")
 
     assert (rc, err) == (1, "")
     c_file = billing.file(C).relative_to(repo).as_posix()
@@ -185,7 +168,7 @@ def test_check_at_the_root_names_the_one_project_with_two_heads(
         "5 revisions, 2 heads: 1 error, 0 warnings; run `migfix merge` to join the heads"
     )
 
-    rc, out, err = run(capsys, monkeypatch, repo, "check", "--format", "json")
+    rc, out, err = migfix(repo, "check", "--format", "json")
     data = json.loads(out)
     assert rc == 1
     assert [(d["project"], d["config"], d["exit_code"]) for d in data] == [
@@ -196,23 +179,23 @@ def test_check_at_the_root_names_the_one_project_with_two_heads(
     assert data[1]["result"]["ok"] is False
 
     # --all from inside a project, and -c from the root still pick as before.
-    assert run(capsys, monkeypatch, repo / "backend", "check")[:2] == (
+    assert migfix(repo / "backend", "check")[:2] == (
         0,
         "4 revisions, 1 head: 0 errors, 0 warnings\n",
     )
-    assert run(capsys, monkeypatch, repo / "backend", "check", "--all")[0] == 1
-    rc, out, _ = run(capsys, monkeypatch, repo, "-c", "backend/alembic.ini", "heads", "--json")
+    assert migfix(repo / "backend", "check", "--all")[0] == 1
+    rc, out, _ = migfix(repo, "-c", "backend/alembic.ini", "heads", "--json")
     assert rc == 0 and json.loads(out)["heads"][0]["revision"] == "bbbb0004"
 
 
 def test_merge_at_the_root_fixes_only_the_project_with_two_heads(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     repo = monorepo(tmp_path)
     billing = second_billing_head(repo)
     backend_before = snapshot(repo / "backend")
 
-    rc, out, err = run(capsys, monkeypatch, repo, "merge")
+    rc, out, err = migfix(repo, "merge")
 
     assert (rc, err) == (0, "")
     assert snapshot(repo / "backend") == backend_before
@@ -221,16 +204,16 @@ def test_merge_at_the_root_fixes_only_the_project_with_two_heads(
     assert lines[:3] == ["==> backend <==", "Nothing to do: no unintended heads.", ""]
     assert lines[3] == "==> services/billing <=="
     assert lines[4].endswith(f"({B}, {C}): {merge_file.relative_to(repo).as_posix()}")
-    assert run(capsys, monkeypatch, repo, "check")[0] == 0
+    assert migfix(repo, "check")[0] == 0
 
 
 def test_an_unreadable_project_is_reported_and_does_not_stop_the_others(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     repo = monorepo(tmp_path)
     write(repo / "broken" / "alembic.ini", "[alembic]\nscript_location = %(here)s/nowhere\n")
 
-    rc, out, err = run(capsys, monkeypatch, repo, "heads")
+    rc, out, err = migfix(repo, "heads")
 
     assert rc == 2
     assert out.splitlines() == [
@@ -245,7 +228,7 @@ def test_an_unreadable_project_is_reported_and_does_not_stop_the_others(
     assert err.startswith("migfix: broken: ")
     assert "script_location" in err and "does not exist" in err
 
-    rc, out, _ = run(capsys, monkeypatch, repo, "heads", "--json")
+    rc, out, _ = migfix(repo, "heads", "--json")
     data = json.loads(out)
     assert [(d["project"], d["exit_code"], d["error"] is None) for d in data] == [
         ("backend", 0, True),
@@ -254,41 +237,35 @@ def test_an_unreadable_project_is_reported_and_does_not_stop_the_others(
     ]
 
 
-def test_nothing_anywhere_in_the_repository_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_nothing_anywhere_in_the_repository_says_so(tmp_path: Path, migfix: Migfix) -> None:
     repo = make_repo(tmp_path / "repo")
     write(repo / "README", "no migrations here\n")
 
-    rc, out, err = run(capsys, monkeypatch, repo, "check")
+    rc, out, err = migfix(repo, "check")
 
     assert (rc, out) == (2, "")
     assert err.startswith("migfix: No Alembic project found: looked for")
     assert f"Nor is there one anywhere in the repository at {repo}" in err
 
 
-def test_check_with_file_names_checks_only_their_projects(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_check_with_file_names_checks_only_their_projects(tmp_path: Path, migfix: Migfix) -> None:
     # What pre-commit passes: the staged files.
     repo = monorepo(tmp_path)
     billing = second_billing_head(repo)
     staged = billing.file(C).relative_to(repo).as_posix()
 
-    rc, out, _ = run(capsys, monkeypatch, repo, "check", staged)
+    rc, out, _ = migfix(repo, "check", staged)
     assert rc == 1
     assert out.splitlines()[0] == "==> services/billing <=="
     assert "==> backend <==" not in out
 
-    rc, out, _ = run(capsys, monkeypatch, repo, "check", "backend/alembic.ini")
+    rc, out, _ = migfix(repo, "check", "backend/alembic.ini")
     assert (rc, out.splitlines()[0]) == (0, "==> backend <==")
-    rc, out, _ = run(capsys, monkeypatch, repo, "check", "README.md")
+    rc, out, _ = migfix(repo, "check", "README.md")
     assert (rc, out) == (0, "No Alembic project among the given files; nothing to check.\n")
 
 
-def test_check_against_at_the_root(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_check_against_at_the_root(tmp_path: Path, migfix: Migfix) -> None:
     # main got a billing migration after this branch was cut; this branch adds another one.
     repo = monorepo(tmp_path)
     billing = Proj(repo / "services" / "billing", "flask")
@@ -300,26 +277,24 @@ def test_check_against_at_the_root(
     commit_all(repo, "add b")
     git(repo, "checkout", "-q", "feature")
 
-    assert run(capsys, monkeypatch, repo, "check")[0] == 0
-    rc, out, err = run(capsys, monkeypatch, repo, "check", "--against", "main")
+    assert migfix(repo, "check")[0] == 0
+    rc, out, err = migfix(repo, "check", "--against", "main")
     assert (rc, err) == (1, "")
     assert "==> services/billing <==\n" in out
     assert "6 revisions, 1 head" not in out and "2 heads" in out
 
     # docs/check-migrations.yml runs exactly this at the root of the pull request's checkout.
-    rc, out, _ = run(capsys, monkeypatch, repo, "check", "--format", "github", "--against", "main")
+    rc, out, _ = migfix(repo, "check", "--format", "github", "--against", "main")
     c_file = billing.file(C).relative_to(repo).as_posix()
     assert rc == 1
     assert out.startswith(f"::error file={c_file},line=")
     assert len(out.splitlines()) == 1
 
 
-def test_graph_json_at_the_root_is_one_result_per_project(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_graph_json_at_the_root_is_one_result_per_project(tmp_path: Path, migfix: Migfix) -> None:
     repo = monorepo(tmp_path)
 
-    rc, out, err = run(capsys, monkeypatch, repo, "graph", "--json")
+    rc, out, err = migfix(repo, "graph", "--json")
 
     assert (rc, err) == (0, "")
     data = json.loads(out)

@@ -92,6 +92,7 @@ def test_redundant_parent_is_what_makes_alembic_downgrade_fail(
     assert main(["check"]) == 0
 
 
+@pytest.mark.slow
 def test_headers_alembic_renders_from_a_bare_down_revision_are_consistent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

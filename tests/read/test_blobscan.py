@@ -7,17 +7,19 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from gitutil import commit_all, git, make_repo, write
 
 from migfix.errors import GitError
-from migfix.git import gitops
+from migfix.git import trees
 from migfix.read.gittree import tree_files
 from migfix.read.scan import scan_sources
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_git(monkeypatch)
+def _own_cache(git_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # An empty cache per test: "each blob scanned once per machine" is counted from nothing.
     monkeypatch.setenv("MIGFIX_CACHE_DIR", str(tmp_path / "cache"))
 
 
@@ -44,7 +46,7 @@ def test_same_files_in_the_same_order_as_reading_every_blob(
     head = git(repo, "rev-parse", "HEAD")
     for recursive in (False, True):
         expected = scan_sources(
-            gitops.read_tree_files(repo, "HEAD", versions, recursive=recursive) or {},
+            trees.read_tree_files(repo, "HEAD", versions, recursive=recursive) or {},
             recursive=recursive,
             locations=[versions],
         )

@@ -11,7 +11,8 @@ from conftest import TRUTH_DIRS, corpus_index, corpus_truth
 
 from migfix.cli.main import main
 from migfix.read.graph import Graph
-from migfix.read.scan import Unknown, scan_locations
+from migfix.read.revision_file import Unknown
+from migfix.read.scan import scan_locations
 
 pytestmark = pytest.mark.corpus
 

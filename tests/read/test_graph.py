@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from migfix.project.config import find_project
 from migfix.read.checks import Problem, problems
 from migfix.read.graph import Graph, read_graph
-from migfix.read.scan import Field, RevisionFile, Unknown, Value, scan_locations
+from migfix.read.revision_file import Field, RevisionFile, Unknown, Value
+from migfix.read.scan import scan_locations
 
 V = Path("/p/versions")
 

@@ -13,23 +13,13 @@ from pathlib import Path
 
 import pytest
 from alembic_oracle import alembic_graph
-from conftest import copy_fixture
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from conftest import Migfix, copy_fixture
+from gitutil import commit_all, git, make_repo, write
 
-from migfix.cli.main import main
 from migfix.read import scan
 
 VERSIONS = "migrations/versions"
 BASE = "aaaa0004"
-
-
-def run(
-    argv: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    monkeypatch.chdir(cwd)
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def revision_text(rev: str, down: str, *, body: str = "", header: str = "") -> str:
@@ -105,14 +95,11 @@ def test_alembic_refuses_each_broken_file(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_check_reports_what_alembic_refuses_by_default(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    name: str,
+    tmp_path: Path, name: str, migfix: Migfix
 ) -> None:
     project, path = broken_project(tmp_path, name)
     _, want_code, want_line = BROKEN[name]
-    code, out, _ = run(["check", "--format", "json"], project, monkeypatch, capsys)
+    code, out, _ = migfix(project, "check", "--format", "json")
     assert code == 1
     found = [
         (p["code"], p["line"])
@@ -123,11 +110,9 @@ def test_check_reports_what_alembic_refuses_by_default(
     assert all(p["severity"] == "error" for p in json.loads(out)["problems"])
 
 
-def test_conflict_markers_message_names_the_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_conflict_markers_message_names_the_line(tmp_path: Path, migfix: Migfix) -> None:
     project, _ = broken_project(tmp_path, "conflict-markers")
-    code, out, _ = run(["check"], project, monkeypatch, capsys)
+    code, out, _ = migfix(project, "check")
     assert code == 1
     assert (
         f"{VERSIONS}/bbbb0001_feature.py:7: error: the file holds git conflict markers "
@@ -137,7 +122,7 @@ def test_conflict_markers_message_names_the_line(
 
 
 def test_markers_inside_a_docstring_that_loads_are_not_a_conflict(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     # reStructuredText underlines look like the middle marker.
     project = copy_fixture("plain", tmp_path)
@@ -147,7 +132,7 @@ def test_markers_inside_a_docstring_that_loads_are_not_a_conflict(
         "revision = 'bbbb0001'\ndown_revision = 'aaaa0004'\n",
     )
     assert alembic_graph([project / VERSIONS])["heads"] == ["bbbb0001"]
-    assert run(["check"], project, monkeypatch, capsys)[0] == 0
+    assert migfix(project, "check")[0] == 0
 
 
 def test_cookie_on_line_two_after_a_comment_is_honoured(tmp_path: Path) -> None:
@@ -249,34 +234,26 @@ BLOCKERS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BLOCKERS))
-def test_merge_refuses_a_graph_with_any_error(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    name: str,
-) -> None:
+def test_merge_refuses_a_graph_with_any_error(tmp_path: Path, name: str, migfix: Migfix) -> None:
     project = two_head_project(tmp_path)
     file_name, text, line = BLOCKERS[name]
     write(project / VERSIONS / file_name, text)
     before = snapshot(project)
-    code, out, err = run(
-        ["merge", "--new", "cccc0001", "--new", "cccc0002"], project, monkeypatch, capsys
-    )
+    code, out, err = migfix(project, "merge", "--new", "cccc0001", "--new", "cccc0002")
     assert code == 2, (out, err)
     assert snapshot(project) == before
     assert f"{VERSIONS}/{file_name}:{line}:" in err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["non-literal-down-revision", "syntax-error", "conflict-markers"])
+@pytest.mark.usefixtures("git_env")
 def test_rebase_refuses_a_branch_revision_alembic_would_not_load(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    name: str,
+    tmp_path: Path, name: str, migfix: Migfix
 ) -> None:
-    isolate_git(monkeypatch)
     project = copy_fixture("plain", tmp_path)
     make_repo(project)
     commit_all(project, "initial")
@@ -289,7 +266,7 @@ def test_rebase_refuses_a_branch_revision_alembic_would_not_load(
     commit_all(project, "main")
     git(project, "checkout", "-q", "feature")
     before = snapshot(project)
-    code, _, err = run(["rebase", "--onto", "main"], project, monkeypatch, capsys)
+    code, _, err = migfix(project, "rebase", "--onto", "main")
     assert code == 2
     assert f"{VERSIONS}/{name}:{line}:" in err
     assert snapshot(project) == before
@@ -335,10 +312,9 @@ def test_a_value_that_never_closes_is_read_in_linear_time(tmp_path: Path) -> Non
 # -- a committed symlink as the versions folder ------------------------------------------------
 
 
-def test_check_against_follows_a_symlinked_versions_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    isolate_git(monkeypatch)
+@pytest.mark.slow
+@pytest.mark.usefixtures("git_env")
+def test_check_against_follows_a_symlinked_versions_folder(tmp_path: Path, migfix: Migfix) -> None:
     project = copy_fixture("plain", tmp_path)
     shared = project / "db" / "versions"
     shared.parent.mkdir()
@@ -353,12 +329,10 @@ def test_check_against_follows_a_symlinked_versions_folder(
     write(shared / "eeee0002_main.py", revision_text("eeee0002", BASE))
     commit_all(project, "main")
     git(project, "checkout", "-q", "feature")
-    code, out, _ = run(
-        ["check", "--against", "main", "--format", "json"], project, monkeypatch, capsys
-    )
+    code, out, _ = migfix(project, "check", "--against", "main", "--format", "json")
     data = json.loads(out)
     assert code == 1
     assert sorted(data["heads"]) == ["eeee0001", "eeee0002"]
-    code, out, err = run(["rebase", "--onto", "main", "--dry-run"], project, monkeypatch, capsys)
+    code, out, err = migfix(project, "rebase", "--onto", "main", "--dry-run")
     assert code == 1, err
     assert "eeee0001: aaaa0004 -> eeee0002" in out

@@ -12,21 +12,22 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from migfix.read import scan
-from migfix.read.scan import Field, Issue, Unknown, list_revision_files, scan_file
+from migfix.read import ast_reader, revision_file, scan
+from migfix.read.revision_file import Field, Issue, Unknown
+from migfix.read.scan import list_revision_files, scan_file
 
 
-def _scan(tmp_path: Path, source: str | bytes, name: str = "rev.py") -> scan.RevisionFile:
+def _scan(tmp_path: Path, source: str | bytes, name: str = "rev.py") -> revision_file.RevisionFile:
     path = tmp_path / name
     path.write_bytes(source.encode("utf-8") if isinstance(source, str) else source)
     return scan_file(path)
 
 
-def _via_ast(path: Path) -> scan.RevisionFile:
+def _via_ast(path: Path) -> revision_file.RevisionFile:
     """The result of forcing the ast path on the same file."""
     text = scan.decode_source(path.read_bytes())
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return scan._build(path, scan._ast_scan(text))
+    return scan._build(path, ast_reader.ast_scan(text))
 
 
 def _src(text: str) -> str:
@@ -426,7 +427,7 @@ def revision_sources(draw: st.DrawFn) -> tuple[str, dict[str, tuple[str, ...]]]:
     rev = draw(_ids)
     values: dict[str, tuple[str, ...]] = {}
     statements: list[str] = []
-    names = draw(st.permutations(list(scan.NAMES)))
+    names = draw(st.permutations(list(revision_file.NAMES)))
     present = [n for n in names if n == "revision" or draw(st.booleans())]
     for name in present:
         if name == "revision":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from migfix.read import scan, scancache
+from migfix.read import revision_file, scan, scancache
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_second_run_reads_no_file(versions: Path, monkeypatch: pytest.MonkeyPatc
     assert first == uncached
     assert list((versions.parent / "cache").iterdir())
 
-    def no_read(path: Path, data: bytes | None = None) -> scan.RevisionFile:
+    def no_read(path: Path, data: bytes | None = None) -> revision_file.RevisionFile:
         raise AssertionError(f"{path} was read although it did not change")
 
     monkeypatch.setattr(scan, "scan_file", no_read)
@@ -76,7 +76,7 @@ def test_unknown_values_survive_the_cache(tmp_path: Path, monkeypatch: pytest.Mo
     first = scan.scan_locations([d], recursive=False)
     second = scan.scan_locations([d], recursive=False)
     assert first == second
-    assert isinstance(second[0].down_revision.value, scan.Unknown)
+    assert isinstance(second[0].down_revision.value, revision_file.Unknown)
     assert [i.code for i in second[0].issues] == ["non-literal", "non-literal"]
 
 

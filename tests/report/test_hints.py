@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
-from gitutil import GIT_ENV, commit_all, git, isolate_git, make_repo, write
+from conftest import SRC, Migfix, copy_fixture
+from gitutil import GIT_ENV, commit_all, git, make_repo, write
 
-from migfix.cli.main import main
-
-SRC = Path(__file__).resolve().parents[2] / "src"
+pytestmark = pytest.mark.usefixtures("git_env")
 
 
 def rev_text(rev: str, down: str | None, label: str | None = None) -> str:
@@ -25,26 +23,8 @@ def rev_text(rev: str, down: str | None, label: str | None = None) -> str:
     )
 
 
-def run(
-    argv: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    monkeypatch.chdir(cwd)
-    capsys.readouterr()
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(autouse=True)
-def _git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_git(monkeypatch)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-
-
-def test_check_against_a_ref_suggests_rebase_not_merge(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.slow
+def test_check_against_a_ref_suggests_rebase_not_merge(tmp_path: Path, migfix: Migfix) -> None:
     root = copy_fixture("typed", tmp_path)
     make_repo(root)
     versions = root / "migrations" / "versions"
@@ -57,28 +37,28 @@ def test_check_against_a_ref_suggests_rebase_not_merge(
     commit_all(root, "main moved on")
     git(root, "checkout", "-q", "feature")
 
-    code, out, _ = run(["check", "--against", "main"], root, monkeypatch, capsys)
+    code, out, _ = migfix(root, "check", "--against", "main")
     assert code == 1
     assert out.splitlines()[-1] == (
         "6 revisions, 2 heads: 1 error, 0 warnings; the heads appear once this branch meets "
         "main: run `migfix rebase --onto main` (or `git merge main`, then `migfix merge`)"
     )
     # What `migfix merge` would say here, and why the hint does not name it:
-    assert run(["merge"], root, monkeypatch, capsys)[1] == "Nothing to do: no unintended heads.\n"
-    code, _, _ = run(["rebase", "--onto", "main"], root, monkeypatch, capsys)
+    assert migfix(root, "merge")[1] == "Nothing to do: no unintended heads.\n"
+    code, _, _ = migfix(root, "rebase", "--onto", "main")
     assert code == 0
-    assert run(["check", "--against", "main"], root, monkeypatch, capsys)[0] == 0
+    assert migfix(root, "check", "--against", "main")[0] == 0
 
 
 def test_check_footer_never_suggests_merge_when_merge_would_refuse(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     versions = tmp_path / "versions"
     write(versions / "a.py", rev_text("aaaa0001", None))
     write(versions / "b.py", rev_text("bbbb0001", "aaaa0001"))
     write(versions / "c.py", rev_text("cccc0001", "aaaa0001"))
     write(versions / "d.py", rev_text("dddd0001", "ffff0001"))
-    code, out, _ = run(["check", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    code, out, _ = migfix(tmp_path, "check", "--versions", "versions")
     assert code == 1
     assert out.splitlines()[-1] == (
         "4 revisions, 3 heads: 2 errors, 0 warnings; fix the unknown-parent error above first "
@@ -87,22 +67,22 @@ def test_check_footer_never_suggests_merge_when_merge_would_refuse(
     assert "run `migfix merge`" not in out.splitlines()[-1]
     # Fixed, the footer says merge, and merge does it.
     write(versions / "d.py", rev_text("dddd0001", "aaaa0001"))
-    code, out, _ = run(["check", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    code, out, _ = migfix(tmp_path, "check", "--versions", "versions")
     assert out.splitlines()[-1] == (
         "4 revisions, 3 heads: 1 error, 0 warnings; run `migfix merge` to join the heads"
     )
 
 
 def test_multiple_heads_under_a_label_name_the_target_that_fails_and_plurals_are_right(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, migfix: Migfix
 ) -> None:
     versions = tmp_path / "versions"
     write(versions / "a.py", rev_text("aaaa0001", None, "expand"))
-    code, out, _ = run(["check", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    code, out, _ = migfix(tmp_path, "check", "--versions", "versions")
     assert (code, out) == (0, "1 revision, 1 head: 0 errors, 0 warnings\n")
     write(versions / "b.py", rev_text("bbbb0001", "aaaa0001"))
     write(versions / "c.py", rev_text("cccc0001", "aaaa0001"))
-    code, out, _ = run(["check", "--versions", "versions"], tmp_path, monkeypatch, capsys)
+    code, out, _ = migfix(tmp_path, "check", "--versions", "versions")
     assert code == 1
     assert out.splitlines()[0] == (
         "versions/c.py:6: error: 2 heads under branch label 'expand': bbbb0001 (b.py), "

@@ -13,11 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
+from conftest import REPO, copy_fixture
 from gitutil import commit_all, git, make_repo, write
 from projutil import migfix_proc
 
-ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 CHAIN_REVISION = '''"""step {n}
@@ -92,20 +91,24 @@ def long_chain(tmp_path: Path) -> Path:
     return proj
 
 
+@pytest.mark.slow
 def test_mermaid_marks_new_revisions_and_the_unintended_heads(two_heads_repo: Path) -> None:
     assert_golden("two_heads.mmd", graph(two_heads_repo, "--format", "mermaid"))
 
 
+@pytest.mark.slow
 def test_mermaid_shows_branch_labels_and_depends_on(tmp_path: Path) -> None:
     proj = copy_fixture("labels", tmp_path)
     assert_golden("labels.mmd", graph(proj, "--format", "mermaid"))
 
 
+@pytest.mark.slow
 def test_mermaid_draws_a_merge_point(tmp_path: Path) -> None:
     proj = copy_fixture("typed", tmp_path)
     assert_golden("typed.mmd", graph(proj, "--format", "mermaid"))
 
 
+@pytest.mark.slow
 def test_long_runs_collapse_unless_full(long_chain: Path) -> None:
     out = graph(long_chain, "--versions", "versions", "--format", "mermaid")
     assert_golden("long_chain.mmd", out)
@@ -115,6 +118,7 @@ def test_long_runs_collapse_unless_full(long_chain: Path) -> None:
         assert f'r_kkkk{i:04d}["kkkk{i:04d}' in full or f'r_kkkk{i:04d}(["kkkk{i:04d}' in full
 
 
+@pytest.mark.slow
 def test_missing_parents_and_json_still_work(tmp_path: Path) -> None:
     proj = copy_fixture("faults", tmp_path)
     assert_golden("faults.mmd", graph(proj, "--format", "mermaid"))
@@ -148,6 +152,7 @@ def plain_layout(dot_source: str) -> tuple[dict[str, list[str]], list[tuple[str,
 
 
 @needs_dot
+@pytest.mark.slow
 def test_dot_is_laid_out_by_graphviz(two_heads_repo: Path) -> None:
     nodes, edges = plain_layout(graph(two_heads_repo, "--format", "dot"))
     assert set(nodes) == {"r_cccc0001", "r_cccc0002", "r_cccc0003"}
@@ -161,6 +166,7 @@ def test_dot_is_laid_out_by_graphviz(two_heads_repo: Path) -> None:
 
 
 @needs_dot
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["plain", "typed", "labels", "faults", "recursive", "flask_app"])
 def test_every_fixture_renders_with_dot(tmp_path: Path, name: str) -> None:
     proj = copy_fixture(name, tmp_path)
@@ -169,6 +175,7 @@ def test_every_fixture_renders_with_dot(tmp_path: Path, name: str) -> None:
 
 
 @needs_dot
+@pytest.mark.slow
 def test_dot_collapses_like_mermaid(long_chain: Path) -> None:
     nodes, edges = plain_layout(graph(long_chain, "--versions", "versions", "--format", "dot"))
     assert sorted(nodes) == [
@@ -187,6 +194,7 @@ def test_dot_collapses_like_mermaid(long_chain: Path) -> None:
     assert len(full) == 14
 
 
+@pytest.mark.slow
 def test_near_keeps_only_what_is_around_the_heads(long_chain: Path) -> None:
     out = graph(long_chain, "--versions", "versions", "--format", "mermaid", "--near", "1")
     boxes = [line.split("[", 1)[0].split("(", 1)[0].strip() for line in out.splitlines()[1:5]]
@@ -195,6 +203,7 @@ def test_near_keeps_only_what_is_around_the_heads(long_chain: Path) -> None:
     assert "    older --> r_kkkk0012" in out
 
 
+@pytest.mark.slow
 def test_against_draws_the_graph_a_merge_would_give(tmp_path: Path) -> None:
     """main gained cccc0002 after feature branched off and added cccc0003."""
     proj = copy_fixture("two_heads", tmp_path)
@@ -237,6 +246,7 @@ def test_real_projects_render(corpus_dir: Path) -> None:
         assert graph(corpus_dir, *args, "--format", "mermaid").startswith("flowchart TD\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["mermaid", "dot"])
 def test_pictures_outside_git_import_nothing_heavy(tmp_path: Path, fmt: str) -> None:
     """Without git there is nothing to classify: no Alembic, SQLAlchemy, libcst or GitPython.
@@ -245,7 +255,7 @@ def test_pictures_outside_git_import_nothing_heavy(tmp_path: Path, fmt: str) -> 
     import sys
 
     proj = copy_fixture("labels", tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "migfix", "graph", "--format", fmt],
         cwd=proj,
@@ -261,3 +271,44 @@ def test_pictures_outside_git_import_nothing_heavy(tmp_path: Path, fmt: str) -> 
     }
     assert "migfix" in imported
     assert not imported & {"alembic", "sqlalchemy", "libcst", "git", "mako"}
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    """Two projects, backend/ (two heads) and billing/, at the root of one repository."""
+    root = make_repo(tmp_path / "mono")
+    copy_fixture("two_heads", tmp_path).rename(root / "backend")
+    copy_fixture("typed", tmp_path).rename(root / "billing")
+    commit_all(root, "two services")
+    return root
+
+
+@pytest.mark.slow
+def test_mermaid_across_projects_is_one_diagram_with_a_subgraph_each(monorepo: Path) -> None:
+    text = graph(monorepo, "--format", "mermaid")
+
+    lines = text.splitlines()
+    assert lines[0] == "flowchart TD" and text.count("flowchart") == 1
+    assert '    subgraph p1["backend"]' in lines and '    subgraph p2["billing"]' in lines
+    assert lines.count("    end") == 2
+    assert "==>" not in text  # no per-project headings inside the diagram
+    # Each project's node ids are its own: the same revision id twice would be one node.
+    assert "        p1_r_cccc0001" in text.replace('["', " ").replace("([", " ")
+    assert "p1_r_cccc0001 --> p1_r_cccc0002" in text
+    assert "p2_r_bbbb0001" in text
+    # A single project keeps the diagram it always had.
+    assert graph(monorepo / "backend", "--format", "mermaid").startswith(
+        "flowchart TD\n    r_cccc0001"
+    )
+
+
+@pytest.mark.slow
+@needs_dot
+def test_dot_across_projects_is_one_graph_with_a_cluster_each(monorepo: Path) -> None:
+    source = graph(monorepo, "--format", "dot")
+
+    assert source.count("digraph") == 1
+    assert "subgraph cluster_p1 {" in source and 'label="billing";' in source
+    nodes, edges = plain_layout(source)
+    assert {"p1_r_cccc0001", "p1_r_cccc0003", "p2_r_bbbb0004"} <= set(nodes)
+    assert ("p1_r_cccc0001", "p1_r_cccc0003") in edges

@@ -202,6 +202,7 @@ def test_flask_app_upgrades_and_downgrades_with_flask_migrate(tmp_path: Path) ->
     assert _tables(db) == set()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["labels", "recursive"])
 def test_copy_fixture_copies_every_tracked_file_byte_for_byte(name: str, tmp_path: Path) -> None:
     tracked = subprocess.run(

@@ -9,19 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gitutil import commit_all, git, isolate_git, make_repo, write
+from gitutil import commit_all, git, make_repo, write
 
 from migfix.db.sync_status import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write import moves
 
+pytestmark = pytest.mark.usefixtures("git_env")
+
 A, R, S1, S2, S3, M = "aaaa0001", "rrrr0001", "ssss0001", "ssss0002", "ssss0003", "mmmm0001"
-
-
-@pytest.fixture(autouse=True)
-def _git(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch)
 
 
 def source(rev: str, down: tuple[str, ...]) -> str:
@@ -103,6 +100,7 @@ def test_an_unknown_recorded_revision(tmp_path: Path) -> None:
 # -- the journal and git ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_record_and_read_skip_the_same_move_seen_twice(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     first = moves.record(repo, [(R, (A,), (S2,))], "migfix merge")
@@ -115,6 +113,7 @@ def test_record_and_read_skip_the_same_move_seen_twice(tmp_path: Path) -> None:
     assert (repo / ".git" / "migfix-moves.jsonl").is_file()
 
 
+@pytest.mark.slow
 def test_a_linked_worktree_shares_the_clones_journal(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     write(repo / "x.txt", "x")
@@ -125,6 +124,7 @@ def test_a_linked_worktree_shares_the_clones_journal(tmp_path: Path) -> None:
     assert [m.by for m in moves.read(repo)[0]] == ["migfix rebase"]
 
 
+@pytest.mark.slow
 def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     versions = repo / "versions"
@@ -146,8 +146,9 @@ def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
     assert seen[0].by == "git commit (seen in the reflog)"
 
 
+@pytest.mark.slow
 def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) -> None:
-    from migfix.git.gitops import TreeDiff
+    from migfix.git.history import TreeDiff
 
     repo = make_repo(tmp_path / "repo")
     versions = repo / "versions"
@@ -180,3 +181,33 @@ def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) ->
         "versions/s2.txt",
         "versions2/s3.py",
     ]
+
+
+@pytest.mark.slow
+def test_a_journal_line_that_does_not_fit_its_schema_is_named_and_never_used(
+    tmp_path: Path,
+) -> None:
+    # "old": "a0" (a string) was read as the parents a and 0.
+    repo = make_repo(tmp_path / "repo")
+    moves.record(repo, [(R, (A,), (S2,))], "migfix merge")
+    path = moves.journal_path(repo)
+    assert path is not None
+    with path.open("a") as f:
+        f.write(
+            '{"kind": "move", "revision": "a0", "old": "a0", "new": ["b1"], "when": 1, "by": "x"}\n'
+        )
+        f.write('{"kind": "synced", "database": "sqlite:///x", "when": 2, "ran": "s1"}\n')
+        f.write("[1, 2]\n")
+        f.write('{"kind": "move", "revision": "r", "old": [], "new": [3], "when": 1, "by": "x"}\n')
+        f.write("not json\n")
+        f.write(
+            '{"kind": "move", "revision": "r", "old": [], "new": [], "when": true, "by": "x"}\n'
+        )
+
+    found, syncs, faults = moves.read_all(repo)
+
+    assert [(m.revision, m.old, m.new) for m in found] == [(R, (A,), (S2,))]
+    assert syncs == []
+    assert [f.split(":")[0] for f in faults] == [f"line {n}" for n in (2, 3, 4, 5, 6, 7)], faults
+    assert '"old" is not a list of revision ids' in faults[0], faults
+    assert moves.read(repo) == (found, syncs)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,6 @@ from migfix.plan.records import FileChange
 from migfix.write.rewrite import replace_parent, rewrite_parents
 from migfix.write.txn import write_changes
 
-SRC = Path(__file__).parents[2] / "src"
 PATH = Path("migrations/versions/aaaa0002_add_users.py")
 
 # Alembic 1.20's generic template, rendered for a revision with one parent.
@@ -597,13 +597,11 @@ def _outside(source: bytes) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_importing_rewrite_does_not_import_libcst() -> None:
     code = "import sys, migfix.write.rewrite; print('libcst' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "False"
+    out = python(REPO, "-c", code)
+    assert (out.returncode, out.stdout.strip()) == (0, "False"), out.stderr
 
 
 def _alembic_parents(ini: Path, rev: str) -> str:
@@ -630,6 +628,7 @@ def _alembic_parents(ini: Path, rev: str) -> str:
     return out.stdout.strip()
 
 
+@pytest.mark.slow
 def test_alembic_loads_the_rewritten_revision(tmp_path: Path) -> None:
     from alembic import command
     from alembic.config import Config

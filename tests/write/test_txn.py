@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
-from gitutil import GIT_ENV, commit_all, git, make_repo
+from conftest import child_environ, copy_fixture
+from gitutil import commit_all, git, make_repo
 from graphgen import GenGraph, GenRevision, render_project
-from projutil import GITIGNORE, SRC, migfix_proc, normalize
+from projutil import GITIGNORE, migfix_proc, normalize
 
 from migfix.errors import Refusal
+
+pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 # What migfix prints when it finds and undoes an interrupted change.
 RECOVERED = "undid an interrupted migfix change"
@@ -116,7 +118,7 @@ def journal_left(root: Path) -> list[str]:
 
 
 def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC), **extra}
+    return child_environ(extra)
 
 
 def start(root: Path, *args: str, **extra: str) -> subprocess.Popen[str]:

@@ -1,7 +1,11 @@
-"""``migfix db status|sync``: the click edge of :mod:`migfix.db.sync`.
+"""``migfix db status|sync|upgrade``: the click edge of :mod:`migfix.db.sync`.
+
+From a repository root with no project at or above it, each command acts on every project
+discovery finds (each with its own database, as its env.py connects), grouped by project,
+exiting with the worst code (:mod:`migfix.cli.every_project`).
 
 Kept out of ``cli.py`` so the database commands grow here; ``cli`` only adds the group.
-Nothing heavy (Alembic, SQLAlchemy) is imported until a command runs.
+Nothing heavy is imported until a command runs.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from migfix.cli.every_project import each_project
 from migfix.cli.every_project import project as chosen_project
 from migfix.cli.options import (
     db_sync_options,
@@ -18,12 +23,9 @@ from migfix.cli.options import (
     project_options,
     url_option,
 )
-from migfix.db import sync as dbsync
-from migfix.db import sync_status
-from migfix.db import upgrade as dbupgrade
-from migfix.db.verify import APP_LOADER_KEY
-from migfix.read.graph import read_graph
-from migfix.report import formats as report
+
+APP_LOADER_KEY = "migfix.load_app"
+"""Same key as ``verify.APP_LOADER_KEY`` (not imported: verify pulls in more than click)."""
 
 database_option = url_option(
     "Database to look at instead of the one env.py / the Flask app configures "
@@ -46,6 +48,7 @@ def db() -> None:
 @database_option
 @json_option
 @click.pass_context
+@each_project
 def db_status(
     ctx: click.Context,
     config: Path | None,
@@ -59,6 +62,9 @@ def db_status(
 
     Reads alembic_version read-only, connecting like `alembic current`.
     """
+    from migfix.db import sync_status
+    from migfix.read.graph import read_graph
+    from migfix.report import formats as report
 
     project = chosen_project(config, name, versions, recursive)
     st = sync_status.status(
@@ -81,6 +87,7 @@ def db_status(
 @dry_run_option("Print the plan; run nothing (exit 1 if the database is out of step).")
 @db_sync_options
 @click.pass_context
+@each_project
 def db_sync(
     ctx: click.Context,
     config: Path | None,
@@ -94,6 +101,9 @@ def db_sync(
     already_in_step: bool,
 ) -> int:
     """Run the revisions this database never ran (no downgrade), then record its real heads."""
+    from migfix.db import sync as dbsync
+    from migfix.db.sync_status import IN_STEP
+    from migfix.read.graph import read_graph
 
     if sql and not dry_run:
         raise click.UsageError("--sql prints what would run: give it with --dry-run.")
@@ -112,7 +122,7 @@ def db_sync(
     if not dry_run and not yes and dbsync.confirm_needed():
         plan = dbsync.sync(project, graph, url=url or None, load_app=load_app, dry_run=True)
         click.echo(dbsync.sync_text(project, plan, command))
-        if plan.status.state == sync_status.IN_STEP:
+        if plan.status.state == IN_STEP:
             return 0
         click.confirm("Go ahead?", abort=True)
     result = dbsync.sync(
@@ -134,6 +144,7 @@ def db_sync(
 @project_options
 @database_option
 @click.pass_context
+@each_project
 def db_upgrade(
     ctx: click.Context,
     revision: str,
@@ -148,6 +159,8 @@ def db_upgrade(
     Use it instead of `alembic upgrade` / `flask db upgrade`: those do nothing on a database
     whose recorded revision moved on top of revisions it never ran.
     """
+    from migfix.db import upgrade as dbupgrade
+    from migfix.read.graph import read_graph
 
     project = chosen_project(config, name, versions, recursive)
     command = _command(ctx)
@@ -163,3 +176,39 @@ def db_upgrade(
     code = dbupgrade.upgrade_exit(result)
     click.echo(text, err=bool(code))
     return code
+
+
+@db.group("guard")
+def db_guard() -> None:
+    """Make a plain `alembic upgrade` stop on a database a moved migration skipped."""
+
+
+@db_guard.command("init")
+@project_options
+@click.option("--show", is_flag=True, help="Print the lines to add to env.py; change nothing.")
+def db_guard_init(
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    show: bool,
+) -> int:
+    """Add migfix's guard to env.py (one import, one call after context.configure).
+
+    Then `alembic upgrade` / `flask db upgrade` on a database that ran a revision before it
+    moved stops and names `migfix db upgrade`, instead of silently doing nothing.
+    """
+    from migfix.db import guard
+    from migfix.project.config import relpath
+
+    if show:
+        click.echo(guard.snippet(), nl=False)
+        return 0
+    project = chosen_project(config, name, versions, recursive)
+    path, changed = guard.init(project)
+    where = relpath(path, Path.cwd())
+    if changed:
+        click.echo(f"Added the guard to {where}; commit it so the whole team has it.")
+    else:
+        click.echo(f"{where} already has the guard; nothing changed.")
+    return 0

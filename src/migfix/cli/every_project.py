@@ -2,7 +2,7 @@
 
 Commands stay written for one project: :func:`each_project` wraps a command's function and,
 when the directory has no project at or above it (or with ``--all``), calls it once per
-project, with ``project`` returning that project. Around each call it prints the
+project, with ``cli._project`` returning that project. Around each call it prints the
 project's heading (text), gathers the printed JSON into one list (``--json`` /
 ``--format json``), reports a project that cannot be read without stopping the others, and
 returns the worst exit code.
@@ -39,9 +39,12 @@ from migfix.write import txn
 F = TypeVar("F", bound=Callable[..., Any])
 
 PROJECT_KEY = "migfix.project"
-"""``ctx.meta`` key of the project the current call acts on (read by ``project``)."""
+"""``ctx.meta`` key of the project the current call acts on (read by ``cli._project``)."""
 FILES_KEY = "migfix.files"
 """``ctx.meta`` key of file names given to the command (pre-commit's staged files)."""
+PICTURES_KEY = "migfix.pictures"
+"""``ctx.meta`` key of the list ``graph --format mermaid|dot`` appends its picture to when
+several projects make one diagram (a subgraph each)."""
 
 
 def project(
@@ -104,6 +107,8 @@ def _mode(kwargs: dict[str, Any]) -> str:
     """json: one list; plain: no headings (GitHub annotations name their files); text."""
     if kwargs.get("as_json") or kwargs.get("fmt") == "json":
         return "json"
+    if kwargs.get("fmt") in ("mermaid", "dot"):
+        return str(kwargs["fmt"])  # one diagram for all projects
     return "plain" if kwargs.get("fmt") == "github" else "text"
 
 
@@ -139,59 +144,56 @@ def run_each(
     as_json = mode == "json"
     worst = EXIT_OK
     results: list[dict[str, Any]] = []
+    pictures: list[Any] = []
+    labelled: list[tuple[str | None, Any]] = []
+    if mode in ("mermaid", "dot"):
+        ctx.meta[PICTURES_KEY] = pictures
     for i, entry in enumerate(sel.entries):
+        code = EXIT_OK
+        error: MigfixError | None = entry.error
+        out = io.StringIO()
         if mode == "text":
             if i:
                 click.echo("")
             click.echo(f"==> {entry.label} <==")
-        code, error, printed = _call_one(ctx, entry, call, as_json)
-        if error is not None and not as_json:
-            click.echo(f"migfix: {entry.label}: {error.message}", err=True)
+        if error is None:
+            ctx.meta[PROJECT_KEY] = entry.project
+            try:
+                with contextlib.redirect_stdout(out) if as_json else contextlib.nullcontext():
+                    rv = call()
+                code = rv if isinstance(rv, int) else EXIT_OK
+            except MigfixError as exc:
+                error = exc
+        if error is not None:
+            code = error.exit_code
+            if not as_json:
+                click.echo(f"migfix: {entry.label}: {error.message}", err=True)
         worst = max(worst, code)
+        labelled.extend((entry.label, pic) for pic in pictures[len(labelled) :])
         if as_json:
-            results.append(_json_record(sel, entry, code, error, printed))
+            text = out.getvalue().strip()
+            try:
+                result = json.loads(text) if text else None
+            except ValueError:
+                result = text
+            results.append(
+                {
+                    "project": entry.label,
+                    "config": relpath(entry.config, sel.root),
+                    "section": entry.section,
+                    "exit_code": code,
+                    "result": result,
+                    "error": error.message if error is not None else None,
+                }
+            )
+    if mode in ("mermaid", "dot"):
+        from migfix.report import diagram
+
+        ctx.meta.pop(PICTURES_KEY, None)
+        many = diagram.mermaid_many if mode == "mermaid" else diagram.dot_many
+        click.echo(many(labelled))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     elif not sel.entries and mode == "text":
         click.echo("No Alembic project among the given files; nothing to check.")
     return worst
-
-
-def _call_one(
-    ctx: click.Context, entry: discover.Entry, call: Callable[[], Any], as_json: bool
-) -> tuple[int, MigfixError | None, str]:
-    """CALL on ENTRY's project: its exit code, the error that stopped it, and what it
-    printed (with AS_JSON; else it prints as it goes)."""
-    if entry.error is not None:
-        return entry.error.exit_code, entry.error, ""
-    ctx.meta[PROJECT_KEY] = entry.project
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out) if as_json else contextlib.nullcontext():
-            rv = call()
-    except MigfixError as exc:
-        return exc.exit_code, exc, out.getvalue()
-    return (rv if isinstance(rv, int) else EXIT_OK), None, out.getvalue()
-
-
-def _json_record(
-    sel: discover.Selection,
-    entry: discover.Entry,
-    code: int,
-    error: MigfixError | None,
-    printed: str,
-) -> dict[str, Any]:
-    """ENTRY's item of the JSON list (see the module doc)."""
-    text = printed.strip()
-    try:
-        result = json.loads(text) if text else None
-    except ValueError:
-        result = text
-    return {
-        "project": entry.label,
-        "config": relpath(entry.config, sel.root),
-        "section": entry.section,
-        "exit_code": code,
-        "result": result,
-        "error": error.message if error is not None else None,
-    }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from migfix.cli.every_project import each_project, project
+from migfix.cli.every_project import PICTURES_KEY, each_project, project
 from migfix.cli.options import (
     against_option,
     format_option,
@@ -55,4 +55,5 @@ def graph(
         against=against,
         near=near,
         echo=click.echo,
+        pictures=click.get_current_context().meta.get(PICTURES_KEY),
     )

@@ -52,5 +52,9 @@ def lock_update(
     heads_lock_files.require(chosen, "migfix lock update")
     path = heads_lock_files.update(chosen)
     rel = chosen.relpath(lock_path(chosen))
-    click.echo(f"updated {rel}" if path else f"{rel} is already current")
+    resolved = heads_lock_files.mark_resolved(chosen, path)
+    click.echo(
+        (f"updated {rel}" if path else f"{rel} is already current")
+        + (f"; {resolved}" if resolved else "")
+    )
     return EXIT_OK

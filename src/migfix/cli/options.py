@@ -184,6 +184,13 @@ def upstream_option(help: str) -> Callable[[F], F]:
     return click.option("--upstream", metavar="REF", help=help)
 
 
+fetch_option = click.option(
+    "--fetch",
+    is_flag=True,
+    help="First `git fetch` the remote branch REF names (origin/main), so it is current.",
+)
+
+
 def against_option(help: str) -> Callable[[F], F]:
     return click.option("--against", metavar="REF", help=help)
 

@@ -11,13 +11,14 @@ from migfix.cli.every_project import each_project, files_argument, project
 from migfix.cli.options import (
     against_option,
     deep_option,
+    fetch_option,
     format_option,
     json_option,
     project_options,
     strict_option,
     verbose_option,
 )
-from migfix.cli.running import migfix_only
+from migfix.cli.running import migfix_only, warn_if_stale
 from migfix.commands import heads_check
 from migfix.report.next_step import prog_name
 
@@ -53,6 +54,7 @@ def heads(
 @against_option(
     "Check what merging this branch into REF would give (REF's revisions plus this branch's)."
 )
+@fetch_option
 @files_argument
 @each_project
 @migfix_only
@@ -65,10 +67,14 @@ def check(
     strict: bool,
     deep: bool,
     against: str | None,
+    fetch: bool,
 ) -> int:
     """Report every problem of the revision graph at once (exit 1 if any)."""
+    chosen = project(config, name, versions, recursive)
+    if against is not None:
+        warn_if_stale(chosen, against, fetch)
     return heads_check.check(
-        project(config, name, versions, recursive),
+        chosen,
         fmt=fmt,
         strict=strict,
         deep=deep,

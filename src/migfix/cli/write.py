@@ -14,6 +14,7 @@ from migfix.cli.options import (
     STRICT_OVERLAP,
     drop_merges_option,
     dry_run_option,
+    fetch_option,
     json_option,
     merge_revision_options,
     onto_option,
@@ -23,7 +24,7 @@ from migfix.cli.options import (
     upstream_options,
     verify_option,
 )
-from migfix.cli.running import err, migfix_only
+from migfix.cli.running import err, migfix_only, warn_if_stale
 from migfix.commands import merge as mergecmd
 from migfix.commands import rebase as rebasecmd
 from migfix.commands import verify as verifycmd
@@ -94,6 +95,7 @@ def _verify_new(chosen: Any, upstream: str | None, postgres: bool | None) -> Cal
 @json_option
 @dry_run_option()
 @onto_option
+@fetch_option
 @drop_merges_option
 @upstream_options
 @verify_option
@@ -109,6 +111,7 @@ def rebase(
     as_json: bool,
     dry_run: bool,
     onto: str,
+    fetch: bool,
     drop_merges: bool,
     upstream: str | None,
     new: tuple[str, ...],
@@ -118,6 +121,7 @@ def rebase(
 ) -> int:
     """Re-root this branch's migrations onto REF's head (read from git, no checkout)."""
     chosen = project(config, name, versions, recursive)
+    warn_if_stale(chosen, onto, fetch)
     return rebasecmd.rebase(
         chosen,
         onto=onto,

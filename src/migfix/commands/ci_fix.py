@@ -24,7 +24,7 @@ from pathlib import Path
 from migfix.commands.merge import run_merge
 from migfix.commands.rebase import text, write_rebase
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, MigfixError, Refusal
-from migfix.git import gitops
+from migfix.git import commits, gitops, history
 from migfix.plan import heads_lock
 from migfix.plan.against import graph_against, ref_files
 from migfix.plan.merge import MergeOptions
@@ -99,7 +99,7 @@ def _base_ref(opts: Options) -> str:
 
 
 def _branch(repo: Path, opts: Options) -> str:
-    name = opts.branch or _from_env(_BRANCH_ENV) or gitops.current_branch(repo)
+    name = opts.branch or _from_env(_BRANCH_ENV) or commits.current_branch(repo)
     if not name:
         raise Refusal(
             "migfix ci fix pushes its fix to the pull request's branch, and HEAD is detached: "
@@ -123,7 +123,7 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
     base = _base_ref(opts)
     branch = _branch(repo, opts)
     if base.startswith(f"{opts.remote}/"):
-        gitops.fetch_branch(repo, opts.remote, base[len(opts.remote) + 1 :])
+        commits.fetch_branch(repo, opts.remote, base[len(opts.remote) + 1 :])
     gitops.resolve_ref(repo, base)
     tip = gitops.resolve_ref(repo, "HEAD")
     _refuse_uncommitted(project, repo)
@@ -143,14 +143,14 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
     run = _Run(project, base, branch, own, before)
     if lock_trouble:
         run.lines.append(lock_trouble)
-    merging = not gitops.is_ancestor(repo, base, "HEAD")
+    merging = not history.is_ancestor(repo, base, "HEAD")
     try:
         _apply_fix(run, repo, opts, merging=merging)
     except BaseException:
         if merging:
-            gitops.abort_merge(repo)  # the checkout as it was: files and git state
+            commits.abort_merge(repo)  # the checkout as it was: files and git state
         raise
-    gitops.commit(repo, run.written, _commit_message(run))
+    commits.commit(repo, run.written, _commit_message(run))
     _refuse_if_base_touched(run, repo, {f.path for f in base_files})
     run.after = read_graph(project)
     return _deliver(run, repo, tip, opts, echo=echo, err=err)
@@ -170,7 +170,7 @@ def _refuse_behind(repo: Path, remote: str, branch: str, tip: str) -> None:
     """Stop before any work when the branch on the server is not the checked-out commit:
     the push would have to overwrite it. (A push landing during the run is caught by the
     push's lease.)"""
-    now = gitops.remote_branch_sha(repo, remote, branch)
+    now = commits.remote_branch_sha(repo, remote, branch)
     if now is not None and now != tip:
         raise CannotFix(
             f"{remote}/{branch} is at {now[:12]}, not at the checked-out commit {tip[:12]}, so "
@@ -187,10 +187,10 @@ def _lock_trouble(project: Project, repo: Path, base: str, merged: Graph) -> str
         return None
     path = heads_lock.lock_path(project)
     rel = project.relpath(path)
-    common = gitops.merge_base(repo, base, "HEAD")
-    ours = gitops.blob_at(repo, "HEAD", path)
-    theirs = gitops.blob_at(repo, base, path)
-    old = gitops.blob_at(repo, common, path) if common else None
+    common = commits.merge_base(repo, base, "HEAD")
+    ours = commits.blob_at(repo, "HEAD", path)
+    theirs = commits.blob_at(repo, base, path)
+    old = commits.blob_at(repo, common, path) if common else None
     if theirs in (old, ours):
         result = ours
     elif ours == old:
@@ -208,7 +208,7 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
     project = run.project
     if merging:
         lock = heads_lock.lock_path(project)
-        conflicted = gitops.start_merge(repo, run.base)
+        conflicted = commits.start_merge(repo, run.base)
         others = [p for p in conflicted if p != lock]
         if others:
             names = ", ".join(relpath(p, repo) for p in others)
@@ -219,7 +219,7 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
                 f"{run.base}` (or let this job run again)."
             )
         if lock in conflicted:
-            gitops.take_theirs(repo, lock)  # rewritten below from the merged graph
+            commits.take_theirs(repo, lock)  # rewritten below from the merged graph
         run.lines.append(f"Merged {run.base} into {run.branch}.")
     if opts.strategy == "rebase":
         _rebase(run)
@@ -261,7 +261,7 @@ def _touched_paths(project: Project) -> list[Path]:
 def _refuse_if_base_touched(run: _Run, repo: Path, base_paths: set[Path]) -> None:
     """The last guard before pushing: no revision file of the base may differ from the
     base's (a planner bug would otherwise reach the server)."""
-    touched = gitops.changed_since(repo, run.base, list(run.project.version_locations), "MDT")
+    touched = commits.changed_since(repo, run.base, list(run.project.version_locations), "MDT")
     bad = sorted(set(touched) & base_paths)
     if bad:  # pragma: no cover - would be a planner bug
         names = ", ".join(relpath(p, repo) for p in bad)
@@ -297,7 +297,7 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
     report = "\n".join(run.lines)
     why = "not asked to push (--no-push)"
     if opts.push:
-        failure = gitops.push_with_lease(repo, opts.remote, run.branch, tip)
+        failure = commits.push_with_lease(repo, opts.remote, run.branch, tip)
         if failure is None:
             echo(report)
             echo(f"Pushed the fix to {opts.remote}/{run.branch}.")
@@ -305,7 +305,7 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
                 err(advice(run.moved))
             _summary(run, opts, pushed=True)
             return EXIT_OK
-        now = gitops.remote_branch_sha(repo, opts.remote, run.branch)
+        now = commits.remote_branch_sha(repo, opts.remote, run.branch)
         if now is not None and now != tip:
             _summary(run, opts, raced=now)
             raise CannotFix(
@@ -316,7 +316,7 @@ def _deliver(run: _Run, repo: Path, tip: str, opts: Options, *, echo: Echo, err:
         why = f"the push was refused: {failure}"
     patch = opts.patch if opts.patch.is_absolute() else Path.cwd() / opts.patch
 
-    atomic_write(patch, gitops.binary_diff(repo, tip, "HEAD"))
+    atomic_write(patch, commits.binary_diff(repo, tip, "HEAD"))
     echo(report)
     _summary(run, opts, patch=patch)
     raise CannotFix(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from migfix.errors import EXIT_OK
 from migfix.plan.against import graph_against
-from migfix.plan.settled import classify
+from migfix.plan.settled import added_against, classify
 from migfix.project.config import Project
 from migfix.read.graph import read_graph
 from migfix.report import diagram
@@ -25,14 +26,24 @@ def graph(
     against: str | None,
     near: int | None,
     echo: Echo,
+    pictures: list[Any] | None = None,
 ) -> int:
-    """``migfix graph``: print the graph (FMT text, json, mermaid or dot); always exit 0."""
+    """``migfix graph``: print the graph (FMT text, json, mermaid or dot); always exit 0.
+    PICTURES: where a picture goes when several projects make one diagram."""
     # Printing only: `check` tells what would not load.
     g = graph_against(project, against) if against else read_graph(project, full=False)
     if fmt in ("mermaid", "dot"):
-        new = classify(project, g, upstream=upstream or against).new
+        if against and not upstream:
+            # The picture of a pull request: green is what this branch adds to REF, whether or
+            # not it was pushed (a pushed revision is published, but still this branch's own).
+            new = added_against(project, g, against)
+        else:
+            new = classify(project, g, upstream=upstream).new
         pic = diagram.build(g, new, full=full, near=near)
-        echo(diagram.mermaid(pic) if fmt == "mermaid" else diagram.dot(pic))
+        if pictures is not None:
+            pictures.append(pic)  # one diagram for every project, printed once all are read
+        else:
+            echo(diagram.mermaid(pic) if fmt == "mermaid" else diagram.dot(pic))
     elif as_json or fmt == "json":
         echo(report.dumps(report.graph_json(project, g)))
     else:

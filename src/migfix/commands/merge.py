@@ -29,6 +29,17 @@ from migfix.write.fileio import unified_diffs
 from migfix.write.render import RenderedMerge, render_merges
 
 REVIEW = "Review the result and commit it; `migfix check` now passes."
+COLLIDES = (
+    "The heads are joined and `migfix check` passes, but both sides change the same column "
+    "(see the warning above): a database that runs both will fail there. Change your new "
+    "revision so it no longer repeats the other side's change, then commit."
+)
+
+
+def review_line(notes: Sequence[str]) -> str:
+    """The closing line of a join: the request to review, unless an overlap says more."""
+    return COLLIDES if overlap.collides(notes) else REVIEW
+
 
 Echo = Callable[[str], None]
 
@@ -90,7 +101,7 @@ class Outcome:
             lines.append("")
             lines.append(self.diff.rstrip("\n"))
         elif review:
-            lines.append(REVIEW)
+            lines.append(review_line(plan.notes))
         return "\n".join(lines)
 
 
@@ -174,6 +185,11 @@ def run_merge(
         overlap.refuse_if_strict(strict, plan.notes)
         _write(project, outcome)
         moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
+        for path in gitops.mark_resolved(repo, outcome.written):
+            plan.notes.append(
+                f"Marked {project.relpath(path)} resolved (git add): git listed it as "
+                "conflicted, and migfix wrote its final content."
+            )
         return outcome
 
 

@@ -95,6 +95,9 @@ def env_error(exc: BaseException, url: str | None, doing: str) -> MigfixError:
 @dataclass
 class Seen:
     url: Any = None
+    key: str = ""
+    """The database's identity, taken while env.py runs: a relative SQLite path means the
+    file the connection opened, from the folder env.py runs in, not from the caller's."""
     heads: tuple[str, ...] = ()
     connected: bool = False
 
@@ -104,6 +107,7 @@ def read_heads(project: Project, url: str | None, load_app: Callable[[], Any] | 
 
     def look(_rev: Any, context: Any) -> list[Any]:
         seen.url = context.connection.engine.url
+        seen.key = database_key(seen.url)
         seen.heads = tuple(context.get_current_heads())
         seen.connected = True
         return []

@@ -39,20 +39,32 @@ def _backend(url: str) -> str | None:
 
 
 def configured(project: Project) -> Configured | None:
-    """The database the project is configured for, read without importing anything."""
+    """The database the project is configured for, read without importing anything:
+    from the environment, then the ini file's sqlalchemy.url, then a URL in the sources."""
+    return _from_environment() or _from_ini(project) or _from_sources(project)
+
+
+def _from_environment() -> Configured | None:
     for var in URL_ENV_VARS:
         value = os.environ.get(var)
         backend = _backend(value) if value else None
         if backend:
             return Configured(backend, f"${var}")
-    if project.config_file is not None and project.config_file.suffix == ".ini":
-        try:
-            url = _ini_options(project.config_file, project.ini_section).get("sqlalchemy.url")
-        except Exception:
-            url = None
-        backend = _backend(url) if url else None
-        if backend:
-            return Configured(backend, project.relpath(project.config_file))
+    return None
+
+
+def _from_ini(project: Project) -> Configured | None:
+    if project.config_file is None or project.config_file.suffix != ".ini":
+        return None
+    try:
+        url = _ini_options(project.config_file, project.ini_section).get("sqlalchemy.url")
+    except Exception:
+        url = None
+    backend = _backend(url) if url else None
+    return Configured(backend, project.relpath(project.config_file)) if backend else None
+
+
+def _from_sources(project: Project) -> Configured | None:
     candidates: list[Path] = []
     if project.script_location is not None:
         candidates.append(project.script_location / "env.py")
@@ -64,10 +76,9 @@ def configured(project: Project) -> Configured | None:
         except (OSError, UnicodeDecodeError):
             continue
         m = _URL.search(text)
-        if m:
-            backend = _backend(m.group(0).strip("\"'"))
-            if backend:
-                return Configured(backend, project.relpath(path))
+        backend = _backend(m.group(0).strip("\"'")) if m else None
+        if backend:
+            return Configured(backend, project.relpath(path))
     return None
 
 

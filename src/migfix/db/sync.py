@@ -156,25 +156,7 @@ def _sync(
         raise Refusal(status_text(project, st) + " Nothing was run.")
     if a.state == IN_STEP or (dry_run and not sql):
         return result
-    recorded = set(a.recorded)
-    step_class = _step_class()
-    ran: list[str] = result.ran
-
-    def steps(heads: Any, context: Any) -> Iterator[Any]:
-        if set(heads) != recorded:
-            raise _Changed(", ".join(heads) or "<base>")
-        result.transactional = bool(
-            context.impl.transactional_ddl and not context.opts.get("transaction_per_migration")
-        )
-        script = context.script
-        for rev in a.missing:
-            yield step_class(script.revision_map, script.get_revision(rev), True)
-            ran.append(rev)
-        _write_heads(context, a.target)
-
-    def fn(heads: Any, context: Any) -> Iterator[Any]:
-        return steps(heads, context)
-
+    fn = _run_missing(result)
     opts: dict[str, Any] = {}
     if sql:
         opts["starting_rev"] = list(a.recorded)
@@ -188,18 +170,59 @@ def _sync(
             f"run. Run `{command} db status` and `{command} db sync` again."
         ) from None
     except Exception as exc:
-        result.failed = a.missing[len(ran)] if len(ran) < len(a.missing) else None
-        result.error = mask(one_line(exc), url)
-        if result.transactional:
-            ran.clear()  # rolled back with everything else
-        else:
-            result.restored = _restore(project, url, load_app, a.recorded)
-        if ran and not sql:
-            journal.record_synced(gitops.find_repo(project.root), st.key, ran, complete=False)
+        _failed(project, result, exc, url=url, load_app=load_app, sql=sql)
         return result
     if not sql:
-        journal.record_synced(gitops.find_repo(project.root), st.key, ran, complete=True)
+        journal.record_synced(gitops.find_repo(project.root), st.key, result.ran, complete=True)
     return result
+
+
+def _run_missing(result: SyncResult) -> Callable[[Any, Any], Iterator[Any]]:
+    """The migration function env.py runs: each missing revision's upgrade(), in graph
+    order, then the heads the database really has; refuses if the heads changed meanwhile."""
+    a = result.status.analysis
+    recorded = set(a.recorded)
+    step_class = _step_class()
+
+    def steps(heads: Any, context: Any) -> Iterator[Any]:
+        if set(heads) != recorded:
+            raise _Changed(", ".join(heads) or "<base>")
+        result.transactional = bool(
+            context.impl.transactional_ddl and not context.opts.get("transaction_per_migration")
+        )
+        script = context.script
+        for rev in a.missing:
+            yield step_class(script.revision_map, script.get_revision(rev), True)
+            result.ran.append(rev)
+        _write_heads(context, a.target)
+
+    def fn(heads: Any, context: Any) -> Iterator[Any]:
+        return steps(heads, context)
+
+    return fn
+
+
+def _failed(
+    project: Project,
+    result: SyncResult,
+    exc: Exception,
+    *,
+    url: str | None,
+    load_app: Callable[[], Any] | None,
+    sql: bool,
+) -> None:
+    """Record a failed sync: which revision failed, and what was undone or kept."""
+    a = result.status.analysis
+    ran = result.ran
+    result.failed = a.missing[len(ran)] if len(ran) < len(a.missing) else None
+    result.error = mask(one_line(exc), url)
+    if result.transactional:
+        ran.clear()  # rolled back with everything else
+    else:
+        result.restored = _restore(project, url, load_app, a.recorded)
+    if ran and not sql:
+        key = result.status.key
+        journal.record_synced(gitops.find_repo(project.root), key, ran, complete=False)
 
 
 def _restore(
@@ -245,10 +268,19 @@ def sync_text(project: Project, r: SyncResult, command: str = "migfix") -> str:
             kept = f"the version record is back at {ids(a.recorded)}"
         if not r.transactional and not r.restored:
             kept += " (could not confirm the version record: check `alembic current`)"
+        advice = (
+            f"Fix the revision (it may conflict with what {ids(a.recorded)} already did) and "
+            f"run `{command} db sync` again."
+        )
+        if r.failed:
+            from migfix.plan.overlap import collision
+
+            found = collision(project, read_graph(project), r.failed, sorted(a.applied))
+            if found:
+                advice = f"{found} Then run `{command} db sync` again."
         return (
             f"{what}{path} failed during `{command} db sync` on {st.database}: {r.error}. "
-            f"Stopped: {kept}. Fix the revision (it may conflict with what "
-            f"{ids(a.recorded)} already did) and run `{command} db sync` again."
+            f"Stopped: {kept}. {advice}"
         )
     ran = f"Ran {', '.join(r.ran)} on {st.database}; " if r.ran else f"{st.database}: "
     tail = ""

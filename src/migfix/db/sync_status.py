@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from migfix.db.connect import database_key, is_flask, read_heads, safe_url
+from migfix.db.connect import is_flask, read_heads, safe_url
 from migfix.git import gitops
 from migfix.project.config import Project
 from migfix.read.gittree import cat_blobs
@@ -74,6 +74,8 @@ class Status:
     heads: tuple[str, ...]
     declared: tuple[Declared, ...] = ()
     fix: str = ""
+    journal_faults: tuple[str, ...] = ()
+    """Lines of the journal of moves that do not fit its schema (left out of the analysis)."""
 
     @property
     def state(self) -> str:
@@ -160,14 +162,16 @@ def status(
 
     seen = read_heads(project, url, load_app)
     repo = gitops.find_repo(project.root)
-    key = database_key(seen.url)
+    key = seen.key
     moves, syncs = journal.all_moves(repo, list(project.version_locations))
+    faults = tuple(journal.read_all(repo)[2]) if repo is not None else ()
     analysis = analyse(graph, seen.heads, moves, [s for s in syncs if s.database == key])
     heads = tuple(r for r in graph.topological_order() if not graph.children[r])
     st = Status(safe_url(seen.url), key, analysis, heads)
     if analysis.unknown and repo is not None:
         st.declared = tuple(_declared(repo, project, r) for r in analysis.unknown)
     st.fix = _fix(project, st, command)
+    st.journal_faults = faults
     return st
 
 
@@ -223,6 +227,19 @@ def _when(ts: float) -> str:
 
 
 def status_text(project: Project, st: Status) -> str:
+    text = _status_text(project, st)
+    if st.journal_faults:
+        repo = gitops.find_repo(project.root)
+        path = journal.journal_path(repo) if repo is not None else None
+        text += (
+            f"\nThe journal of moves {path} has lines that do not fit its schema; they were "
+            f"left out, so no revision was planned from them: {'; '.join(st.journal_faults)}. "
+            "Fix or delete those lines (each is one JSON object, see migfix.write.moves)."
+        )
+    return text
+
+
+def _status_text(project: Project, st: Status) -> str:
     a = st.analysis
     ids = journal.ids
     if a.state == UNKNOWN:
@@ -285,6 +302,7 @@ def status_json(project: Project, st: Status) -> dict[str, Any]:
         "unknown": [{"revision": d.revision, "declared": list(d.where)} for d in st.declared]
         or [{"revision": r, "declared": []} for r in a.unknown],
         "fix": st.fix,
+        "journal_faults": list(st.journal_faults),
     }
 
 

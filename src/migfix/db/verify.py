@@ -200,29 +200,8 @@ def verify(
     ``postgres``: True runs on a throw-away PostgreSQL server (``migfix[postgres]``), False
     on SQLite, None decides from the project's configured database (``dialect.choose``).
     """
-    if mode not in MODES:
-        raise Refusal(f"Unknown verify mode '{mode}'; expected one of {', '.join(MODES)}.")
-    if url and use_app_db:
-        raise Refusal("--url and --use-app-db both name the database to migrate; give only one.")
-    if postgres and (url or use_app_db):
-        raise Refusal(
-            "--postgres starts its own database, and "
-            f"{'--url' if url else '--use-app-db'} names another; give only one."
-        )
-    if project.script_location is None or not (project.script_location / "env.py").is_file():
-        raise ConfigError(
-            "verify runs the migrations through env.py, and this project has none "
-            f"(script_location: {project.script_location}). Run migfix from the project "
-            "or pass -c alembic.ini / -d migrations instead of --versions."
-        )
-    if mode == "full":
-        plan = plan_full(graph)
-    elif mode == "only-new":
-        newness = classify(project, graph, upstream=upstream)
-        plan = plan_only_new(graph, newness.new, newness.reason)
-    else:
-        plan = plan_steps(graph, steps)
-
+    _refuse_options(project, mode=mode, url=url, use_app_db=use_app_db, postgres=postgres)
+    plan = _plan_for(project, graph, mode=mode, steps=steps, upstream=upstream)
     choice = dialect.choose(project, postgres, explicit_db=bool(url) or use_app_db)
     target = Target()
     if url:
@@ -249,20 +228,56 @@ def verify(
         with app_context(project, target, flask, use_app_db, load_app) as app_ext:
             config = alembic_config_for(project, target, app_ext)
             _probe(project, config, target, allow_existing=allow_existing or target.scratch_dir)
-            ran = 0
-            for step in plan.steps:
-                try:
-                    _run(config, step)
-                except Exception as exc:
-                    failure = _failure(project, graph, step, exc)
-                    return Result(plan, database, ran, failure, len(graph.nodes), choice.note)
-                ran += 1
-            return Result(plan, database, ran, None, len(graph.nodes), choice.note)
+            ran, failure = _run_steps(project, graph, config, plan)
+            return Result(plan, database, ran, failure, len(graph.nodes), choice.note)
     finally:
         os.chdir(old_cwd)
         server.close()
         if target.scratch_dir is not None:
             shutil.rmtree(target.scratch_dir, ignore_errors=True)
+
+
+def _refuse_options(
+    project: Project, *, mode: str, url: str | None, use_app_db: bool, postgres: bool | None
+) -> None:
+    if mode not in MODES:
+        raise Refusal(f"Unknown verify mode '{mode}'; expected one of {', '.join(MODES)}.")
+    if url and use_app_db:
+        raise Refusal("--url and --use-app-db both name the database to migrate; give only one.")
+    if postgres and (url or use_app_db):
+        raise Refusal(
+            "--postgres starts its own database, and "
+            f"{'--url' if url else '--use-app-db'} names another; give only one."
+        )
+    if project.script_location is None or not (project.script_location / "env.py").is_file():
+        raise ConfigError(
+            "verify runs the migrations through env.py, and this project has none "
+            f"(script_location: {project.script_location}). Run migfix from the project "
+            "or pass -c alembic.ini / -d migrations instead of --versions."
+        )
+
+
+def _plan_for(
+    project: Project, graph: Graph, *, mode: str, steps: int, upstream: str | None
+) -> Plan:
+    if mode == "full":
+        return plan_full(graph)
+    if mode == "only-new":
+        newness = classify(project, graph, upstream=upstream)
+        return plan_only_new(graph, newness.new, newness.reason)
+    return plan_steps(graph, steps)
+
+
+def _run_steps(
+    project: Project, graph: Graph, config: Any, plan: Plan
+) -> tuple[int, Failure | None]:
+    """Run PLAN's steps in order; stop at the first that fails."""
+    for ran, step in enumerate(plan.steps):
+        try:
+            _run(config, step)
+        except Exception as exc:
+            return ran, _failure(project, graph, step, exc)
+    return len(plan.steps), None
 
 
 def _run(config: Any, step: Step) -> None:

@@ -1,4 +1,6 @@
-"""Everything migfix asks of git: one module runs git, with one environment policy.
+"""Everything migfix asks of git. ``gitops`` starts every git process, with one environment
+policy; ``history`` (what commits hold), ``commits`` (commits and pushes migfix makes) and
+``trees`` (another commit's files, through GitPython) ask through it.
 
 May import: ``migfix.errors``.
 """

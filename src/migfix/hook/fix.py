@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migfix.errors import GitError, MigfixError
-from migfix.git import gitops
+from migfix.git import commits, gitops
 from migfix.hook.job import Fixed, Fixing, say
 from migfix.project.config import Project
 from migfix.read.graph import Graph, checked, read_graph
@@ -105,7 +105,7 @@ def _commit_or_leave(
         say(f"left uncommitted for review: {_review_how(project, written, fixed.added)}.")
         return
     try:
-        gitops.commit_paths(job.repo, written, fixed.title)
+        commits.commit_paths(job.repo, written, fixed.title)
     except GitError as exc:
         # The fix is on disk: say so, rather than the generic "no file was changed".
         say(
@@ -155,7 +155,7 @@ def _refresh_lock(job: Fixing, project: Project, graph: Graph) -> None:
     say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
     if project.settings.commit if job.commit is None else job.commit:
         try:
-            gitops.commit_paths(job.repo, [path], "Update the migration heads lock (migfix)")
+            commits.commit_paths(job.repo, [path], "Update the migration heads lock (migfix)")
         except GitError:
             say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
             return

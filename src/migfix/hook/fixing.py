@@ -3,7 +3,7 @@ or join the heads (merge), each through the same code as ``migfix rebase`` / ``m
 
 from __future__ import annotations
 
-from migfix.commands.merge import REVIEW, run_merge
+from migfix.commands.merge import review_line, run_merge
 from migfix.commands.rebase import hook_rebase
 from migfix.hook.job import Fixed, Fixing, say
 from migfix.plan.merge import MergeOptions
@@ -50,6 +50,6 @@ def merged(job: Fixing, project: Project, graph: Graph, do_commit: bool) -> Fixe
         # really happened, said once the commit is made.
         outcome.text(review=not do_commit),
         added=[m.path for m in outcome.merges],
-        review=REVIEW if do_commit and written else None,
+        review=review_line(outcome.plan.notes) if do_commit and written else None,
         note=published_note(job.repo, outcome.plan, graph),
     )

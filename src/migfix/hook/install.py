@@ -154,30 +154,10 @@ def install(
 
     # Decide everything before touching anything, so a refusal on the second hook does not
     # leave the first one half-installed.
-    plans: list[tuple[str, Path, Path, str, bool]] = []
-    for hook_type in hook_types:
-        hook = directory / hook_type
-        legacy = directory / f"{hook_type}{LEGACY_SUFFIX}"
-        foreign = os.path.lexists(hook) and read_ours(hook) is None
-        if foreign and os.path.lexists(legacy):
-            raise Refusal(
-                f"Refusing to install the {hook_type} hook: {hook} is not migfix's, and "
-                f"{legacy} already exists, so moving the first aside would overwrite the "
-                f"second. Combine them into one {hook_type} script (or delete the one you no "
-                "longer need), then run `migfix hook install` again."
-            )
-        if not foreign and not force and os.path.lexists(hook) and edited(hook.read_bytes()):
-            raise Refusal(
-                f"Refusing to overwrite {hook}: it is migfix's {hook_type} hook, but it was "
-                "edited after migfix wrote it (it no longer matches the checksum on its "
-                f"`{CHECKSUM_MARKER.strip()}` line), and reinstalling would lose those edits. "
-                f"Nothing was changed. Move your additions into {legacy} (a hook there runs "
-                f"before migfix's) and delete {hook}, then run `migfix hook install` again; or "
-                "run `migfix hook install --force` to replace it anyway."
-            )
-        text = render_script(hook_type, python, options, versions or ())
-        plans.append((hook_type, hook, legacy, text, foreign))
-
+    plans = [
+        _plan_hook(directory, hook_type, python, options, versions or (), force=force)
+        for hook_type in hook_types
+    ]
     messages: list[str] = []
     if hooks_path_set:
         messages.append(
@@ -194,34 +174,85 @@ def install(
     current = ""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        for hook_type, hook, legacy, text, foreign in plans:
-            current = f"the {hook_type} hook at {hook}"
-            if foreign:
-                # rename keeps the bytes, the mode, and a symlink as a symlink.
-                os.replace(hook, legacy)
-                undo.append(functools.partial(os.replace, legacy, hook))
-                messages.append(
-                    f"moved the existing {hook_type} hook to {legacy}; it still runs, before migfix"
-                )
-            elif os.path.lexists(legacy) and not os.path.lexists(hook):
-                messages.append(f"chaining to the existing {legacy}; it runs before migfix")
-            if os.path.lexists(hook):
-                if not hook.is_symlink() and hook.read_bytes() == text.encode("utf-8"):
-                    mode = hook.stat().st_mode & 0o777
-                    if mode != 0o755:
-                        os.chmod(hook, 0o755)
-                        undo.append(functools.partial(os.chmod, hook, mode))
-                    messages.append(f"{hook_type} hook already installed at {hook}; nothing to do")
-                    continue
-                undo.append(_undo_overwrite(hook))
-                verb = "updated"
-            else:
-                undo.append(functools.partial(hook.unlink, missing_ok=True))
-                verb = "installed"
-            _write_executable(hook, text)
-            messages.append(f"{verb} the {hook_type} hook at {hook}")
+        for plan in plans:
+            current = f"the {plan.hook_type} hook at {plan.hook}"
+            messages.extend(_put_in_place(plan, undo))
     except OSError as exc:
         raise _install_failed(current or str(directory), exc, undo) from exc
+    return messages
+
+
+@dataclass(frozen=True)
+class _HookPlan:
+    hook_type: str
+    hook: Path
+    legacy: Path
+    text: str
+    foreign: bool
+    """The hook there is not migfix's: it moves to ``legacy`` and is chained."""
+
+
+def _plan_hook(
+    directory: Path,
+    hook_type: str,
+    python: str,
+    options: Sequence[str],
+    versions: Sequence[str],
+    *,
+    force: bool,
+) -> _HookPlan:
+    """What installing HOOK_TYPE will do; refuses what would lose a hook or an edit."""
+    hook = directory / hook_type
+    legacy = directory / f"{hook_type}{LEGACY_SUFFIX}"
+    foreign = os.path.lexists(hook) and read_ours(hook) is None
+    if foreign and os.path.lexists(legacy):
+        raise Refusal(
+            f"Refusing to install the {hook_type} hook: {hook} is not migfix's, and "
+            f"{legacy} already exists, so moving the first aside would overwrite the "
+            f"second. Combine them into one {hook_type} script (or delete the one you no "
+            "longer need), then run `migfix hook install` again."
+        )
+    if not foreign and not force and os.path.lexists(hook) and edited(hook.read_bytes()):
+        raise Refusal(
+            f"Refusing to overwrite {hook}: it is migfix's {hook_type} hook, but it was "
+            "edited after migfix wrote it (it no longer matches the checksum on its "
+            f"`{CHECKSUM_MARKER.strip()}` line), and reinstalling would lose those edits. "
+            f"Nothing was changed. Move your additions into {legacy} (a hook there runs "
+            f"before migfix's) and delete {hook}, then run `migfix hook install` again; or "
+            "run `migfix hook install --force` to replace it anyway."
+        )
+    text = render_script(hook_type, python, options, versions)
+    return _HookPlan(hook_type, hook, legacy, text, foreign)
+
+
+def _put_in_place(plan: _HookPlan, undo: list[Callable[[], None]]) -> list[str]:
+    """Write one planned hook (moving a foreign one aside first); record how to undo it."""
+    hook_type, hook, legacy = plan.hook_type, plan.hook, plan.legacy
+    messages: list[str] = []
+    if plan.foreign:
+        # rename keeps the bytes, the mode, and a symlink as a symlink.
+        os.replace(hook, legacy)
+        undo.append(functools.partial(os.replace, legacy, hook))
+        messages.append(
+            f"moved the existing {hook_type} hook to {legacy}; it still runs, before migfix"
+        )
+    elif os.path.lexists(legacy) and not os.path.lexists(hook):
+        messages.append(f"chaining to the existing {legacy}; it runs before migfix")
+    if os.path.lexists(hook):
+        if not hook.is_symlink() and hook.read_bytes() == plan.text.encode("utf-8"):
+            mode = hook.stat().st_mode & 0o777
+            if mode != 0o755:
+                os.chmod(hook, 0o755)
+                undo.append(functools.partial(os.chmod, hook, mode))
+            messages.append(f"{hook_type} hook already installed at {hook}; nothing to do")
+            return messages
+        undo.append(_undo_overwrite(hook))
+        verb = "updated"
+    else:
+        undo.append(functools.partial(hook.unlink, missing_ok=True))
+        verb = "installed"
+    _write_executable(hook, plan.text)
+    messages.append(f"{verb} the {hook_type} hook at {hook}")
     return messages
 
 

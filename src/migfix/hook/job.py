@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migfix.git import gitops
+from migfix.git import history
 from migfix.project.config import Project
 
 
@@ -33,7 +33,7 @@ class Fixing:
     commit: bool | None
     other_side: Callable[[], list[str]]
     """The commits to rebase onto, in order of preference (asked once, when needed)."""
-    diff: gitops.TreeDiff | None
+    diff: history.TreeDiff | None
     """Between the commits before and after: which revisions arrived moved."""
     to_sync: list[tuple[Project, Sequence[object]]]
     """Where ``fix`` leaves the revisions a database may have to run (see ``sync_db``)."""

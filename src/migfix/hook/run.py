@@ -25,7 +25,7 @@ from pathlib import Path
 
 from migfix.commands import options as declared
 from migfix.commands.handler import Policy, handled
-from migfix.git import gitops
+from migfix.git import gitops, history
 from migfix.git.gitops import remembering
 from migfix.hook.fix import fix, sync_db
 from migfix.hook.job import Fixing, say, what_ran
@@ -96,7 +96,7 @@ def _run(
     # The same diff tells which revisions arrived moved; with --always git runs it while
     # the projects and their graphs are read.
     base, new = span
-    diff = gitops.TreeDiff(repo, base, new) if base else None
+    diff = history.TreeDiff(repo, base, new) if base else None
     try:
         changed = None if always or diff is None else diff.paths()
         if changed is not None:

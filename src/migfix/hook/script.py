@@ -72,21 +72,21 @@ def render_script(
     opts = "".join(" " + shlex.quote(o) for o in options)
     run = f'"$python" -m migfix.hookrun {hook_type}{opts} -- "$@"'
     run_on_path = f'migfix hook run {hook_type}{opts} -- "$@"'
-    failed = (
-        f'echo "migfix: {hook_type} hook failed (exit $?); your {_what(hook_type)} is done, '
-        'run migfix check" >&2'
-    )
-    missing = (
-        f'echo "migfix: skipped the {hook_type} hook: $python, the Python that installed it, '
-        'no longer exists; run migfix hook install again" >&2'
-    )
-    if interpreter == RUN_TIME:
-        missing = (
-            f'echo "migfix: skipped the {hook_type} hook: migfix is neither in this '
-            "repository's .venv nor on PATH; install it in one of them\" >&2"
-        )
     watched = list(versions) if hook_type in ("post-commit", "post-checkout") else []
-    lines = [
+    lines = _header(hook_type, py, options, watched)
+    lines += _FIND_AT_RUN_TIME if interpreter == RUN_TIME else [f"python={py}"]
+    lines += _chain_legacy(hook_type)
+    if hook_type == "post-rewrite":
+        run = f'printf %s "$stdin" | {run}'
+        run_on_path = f'printf %s "$stdin" | {run_on_path}'
+    guard = hook_guard(hook_type, options, watched, _SCRIPT_ARGS)
+    lines += _run_migfix(hook_type, interpreter, guard, run, run_on_path)
+    return _with_checksum("\n".join(lines))
+
+
+def _header(hook_type: str, py: str, options: Sequence[str], watched: Sequence[str]) -> list[str]:
+    """The shebang, the markers ``status`` reads back, and what the script is."""
+    return [
         "#!/bin/sh",
         f"{MARKER}{hook_type}",
         f"{VERSION_MARKER}{SCRIPT_VERSION}",
@@ -103,12 +103,15 @@ def render_script(
         "",
         f'legacy="$(dirname -- "$0")/{hook_type}{LEGACY_SUFFIX}"',
         "legacy_status=0",
-        *(_FIND_AT_RUN_TIME if interpreter == RUN_TIME else [f"python={py}"]),
     ]
+
+
+def _chain_legacy(hook_type: str) -> list[str]:
+    """Run the hook migfix moved aside first, with the same arguments (and stdin)."""
     if hook_type == "post-rewrite":
         # git writes "<old> <new>" lines on stdin; both hooks must be able to read them.
         # The trailing "x" keeps the final newline that $(...) would strip.
-        lines += [
+        return [
             "stdin=$(cat; echo x)",
             "stdin=${stdin%x}",
             "",
@@ -119,34 +122,50 @@ def render_script(
             "",
             "# After `git commit --amend` there is nothing for migfix to do.",
         ]
-        run = f'printf %s "$stdin" | {run}'
-        run_on_path = f'printf %s "$stdin" | {run_on_path}'
-    else:
+    lines = [
+        "",
+        'if [ -x "$legacy" ]; then',
+        '    "$legacy" "$@"',
+        "    legacy_status=$?",
+        "fi",
+        "",
+    ]
+    if hook_type == "post-commit":
         lines += [
-            "",
-            'if [ -x "$legacy" ]; then',
-            '    "$legacy" "$@"',
-            "    legacy_status=$?",
-            "fi",
-            "",
+            "# Only a merge commit (HEAD has a second parent), or a commit that added files",
+            "# to the version locations (a squash merge, a cherry-pick), can bring in another",
+            "# line of migrations; any other commit is passed over here, without Python.",
         ]
-        if hook_type == "post-commit":
-            lines += [
-                "# Only a merge commit (HEAD has a second parent), or a commit that added files",
-                "# to the version locations (a squash merge, a cherry-pick), can bring in another",
-                "# line of migrations; any other commit is passed over here, without Python.",
-            ]
-        elif hook_type == "post-checkout":
-            lines += [
-                "# Only a branch checkout that changed a down_revision line in the version",
-                "# locations can move a migration; any other is passed over here, without Python.",
-            ]
-    guard = hook_guard(hook_type, options, watched, _SCRIPT_ARGS)
+    elif hook_type == "post-checkout":
+        lines += [
+            "# Only a branch checkout that changed a down_revision line in the version",
+            "# locations can move a migration; any other is passed over here, without Python.",
+        ]
+    return lines
+
+
+def _run_migfix(
+    hook_type: str, interpreter: str, guard: str, run: str, run_on_path: str
+) -> list[str]:
+    """Behind the guard: run migfix, never failing the hook because of it."""
+    failed = (
+        f'echo "migfix: {hook_type} hook failed (exit $?); your {_what(hook_type)} is done, '
+        'run migfix check" >&2'
+    )
+    missing = (
+        f'echo "migfix: skipped the {hook_type} hook: $python, the Python that installed it, '
+        'no longer exists; run migfix hook install again" >&2'
+    )
+    if interpreter == RUN_TIME:
+        missing = (
+            f'echo "migfix: skipped the {hook_type} hook: migfix is neither in this '
+            "repository's .venv nor on PATH; install it in one of them\" >&2"
+        )
     on_path = [
         "    elif command -v migfix >/dev/null 2>&1; then",
         f"        {run_on_path} || {failed}",
     ]
-    lines += [
+    return [
         f"if {guard}; then",
         # In a script that finds migfix at run time, python may be empty: -x "" is false.
         '    if [ -x "$python" ]; then',
@@ -159,7 +178,6 @@ def render_script(
         'exit "$legacy_status"',
         "",
     ]
-    return _with_checksum("\n".join(lines))
 
 
 def _with_checksum(text: str) -> str:

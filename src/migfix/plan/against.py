@@ -15,7 +15,7 @@ from migfix.git import gitops
 from migfix.project.config import Project
 from migfix.read.gittree import tree_files
 from migfix.read.graph import Graph, read_graph
-from migfix.read.scan import RevisionFile
+from migfix.read.revision_file import RevisionFile
 
 
 def ref_files(
@@ -45,6 +45,27 @@ def ref_files(
         on_missing=on_missing,
         full=full,
     )
+
+
+def current_ref(project: Project, ref: str, *, fetch: bool = False) -> str | None:
+    """Make sure REF (``--onto`` / ``--against``) is current: with FETCH, fetch the remote
+    branch it names; else return a warning when it may be stale (a "Nothing to do" against a
+    remote that moved since the last fetch is no answer). None when there is nothing to say.
+    """
+    from migfix.errors import Refusal
+    from migfix.git import gitops
+
+    repo = gitops.find_repo(project.root)
+    if repo is None:
+        return None
+    if fetch:
+        if not gitops.fetch_remote_ref(repo, ref):
+            raise Refusal(
+                f"--fetch fetches a remote branch such as origin/main, and {ref} is not one. "
+                "Fetch it your own way, or name the remote branch."
+            )
+        return None
+    return gitops.stale_remote_ref(repo, ref)
 
 
 def graph_against(project: Project, ref: str) -> Graph:

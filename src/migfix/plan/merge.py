@@ -9,7 +9,7 @@ comes out. Alembic renders the planned merge files (``migfix.write.render``); th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from migfix.plan.settled import Newness
 from migfix.project.config import Project
 from migfix.read.does_nothing import does_nothing
 from migfix.read.graph import Graph, reachable
-from migfix.read.scan import Unknown
+from migfix.read.revision_file import Unknown
 
 
 @dataclass(frozen=True)
@@ -210,51 +210,10 @@ def _plan_group(
     folded = _fold_duplicates(graph, newness, region, parents, plan)
     region -= folded
     settled = {r for r in region if not newness.is_new(r)}
-    settled_heads = sorted(
-        (r for r in settled if not any(c in settled for c in graph.children[r])),
-        key=order.__getitem__,
-    )
-    if len(settled_heads) > 1:
-        # A settled head below another one (a revision named with --new between them) is
-        # no head to join: a merge naming a revision and its descendant cannot be walked
-        # down by Alembic ("Ambiguous walk").
-        below = set().union(*(graph.ancestors(h) for h in settled_heads))
-        settled_heads = [h for h in settled_heads if h not in below]
-    target: str | None
-    if len(settled_heads) > 1:
-        target = next(ids)
-        merges.append((target, tuple(settled_heads)))
-        parents[target] = tuple(settled_heads)
-    else:
-        target = settled_heads[0] if settled_heads else None
+    target = _settled_target(graph, settled, order, ids, merges, parents)
     if target is not None:
-        stale = settled - {target}
-        # Over the planned parents: TARGET may be the merge just planned, not in GRAPH.
-        target_ancestry = reachable([target], parents.__getitem__, within=parents)
-        for rev in sorted((r for r in region if newness.is_new(r)), key=order.__getitem__):
-            if rev in target_ancestry or rev in folded:
-                continue  # below the target already: moving it on top would make a loop
-            node = graph.nodes[rev]
-            if isinstance(node.file.down_revision.value, Unknown):
-                # Its parents read as none, so whether it hangs off a stale parent (and
-                # must move) is unknowable; planning around it would write a wrong merge.
-                raise Refusal(
-                    f"{plan.project.relpath(node.path)}:{node.file.down_revision.line}: "
-                    f"down_revision of new revision {rev} is not a literal "
-                    f"({node.file.down_revision.value.source}), so migfix cannot tell whether "
-                    f"it must move onto {target}. Replace it with the revision id(s) it stands "
-                    "for and run migfix merge again."
-                )
-            old = parents[rev]
-            if not any(p in stale and p in target_ancestry for p in old):
-                continue
-            new: list[str] = []
-            for p in old:
-                q = target if (p in stale and p in target_ancestry) else p
-                if q not in new:
-                    new.append(q)
-            parents[rev] = tuple(new)
-            plan.repoints.append(Repoint(rev, node.path, node.down, tuple(new)))
+        new = sorted((r for r in region if newness.is_new(r)), key=order.__getitem__)
+        _move_onto(graph, target, settled - {target}, new, folded, parents, plan)
     _drop_redundant_parents(graph, newness, region, parents, plan, order)
     moved = {rp.revision for rp in plan.repoints}
     for rev in sorted(region, key=order.__getitem__):
@@ -270,6 +229,71 @@ def _plan_group(
         extra = next(ids)
         merges.append((extra, tuple(remaining)))
         parents[extra] = tuple(remaining)
+
+
+def _settled_target(
+    graph: Graph,
+    settled: set[str],
+    order: dict[str, int],
+    ids: Iterator[str],
+    merges: list[tuple[str, tuple[str, ...]]],
+    parents: dict[str, tuple[str, ...]],
+) -> str | None:
+    """Where the new revisions go: the one settled head, or a new merge of several."""
+    settled_heads = sorted(
+        (r for r in settled if not any(c in settled for c in graph.children[r])),
+        key=order.__getitem__,
+    )
+    if len(settled_heads) > 1:
+        # A settled head below another one (a revision named with --new between them) is
+        # no head to join: a merge naming a revision and its descendant cannot be walked
+        # down by Alembic ("Ambiguous walk").
+        below = set().union(*(graph.ancestors(h) for h in settled_heads))
+        settled_heads = [h for h in settled_heads if h not in below]
+    if len(settled_heads) > 1:
+        target = next(ids)
+        merges.append((target, tuple(settled_heads)))
+        parents[target] = tuple(settled_heads)
+        return target
+    return settled_heads[0] if settled_heads else None
+
+
+def _move_onto(
+    graph: Graph,
+    target: str,
+    stale: set[str],
+    new: Sequence[str],
+    folded: set[str],
+    parents: dict[str, tuple[str, ...]],
+    plan: MergePlan,
+) -> None:
+    """Repoint each new revision hanging off a STALE settled revision below TARGET onto it."""
+    # Over the planned parents: TARGET may be the merge just planned, not in GRAPH.
+    target_ancestry = reachable([target], parents.__getitem__, within=parents)
+    for rev in new:
+        if rev in target_ancestry or rev in folded:
+            continue  # below the target already: moving it on top would make a loop
+        node = graph.nodes[rev]
+        if isinstance(node.file.down_revision.value, Unknown):
+            # Its parents read as none, so whether it hangs off a stale parent (and
+            # must move) is unknowable; planning around it would write a wrong merge.
+            raise Refusal(
+                f"{plan.project.relpath(node.path)}:{node.file.down_revision.line}: "
+                f"down_revision of new revision {rev} is not a literal "
+                f"({node.file.down_revision.value.source}), so migfix cannot tell whether "
+                f"it must move onto {target}. Replace it with the revision id(s) it stands "
+                "for and run migfix merge again."
+            )
+        old = parents[rev]
+        if not any(p in stale and p in target_ancestry for p in old):
+            continue
+        moved: list[str] = []
+        for p in old:
+            q = target if (p in stale and p in target_ancestry) else p
+            if q not in moved:
+                moved.append(q)
+        parents[rev] = tuple(moved)
+        plan.repoints.append(Repoint(rev, node.path, node.down, tuple(moved)))
 
 
 def _refuse_redundant_parents(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migfix.errors import EXIT_PROBLEMS, Refusal
-from migfix.git import gitops
+from migfix.git import gitops, trees
 from migfix.plan.against import ref_files
 from migfix.plan.overlap_touches import Touch, touches
 from migfix.project.config import Project
@@ -49,12 +49,21 @@ class Overlap:
 
 NOTE = "warning: overlap: "
 """How merge and rebase list an overlap among their notes."""
+SAME_COLUMNS = "so the order matters"
+"""In an overlap's message when both sides change the same column (see :func:`collides`)."""
 
 
 class OverlapRefusal(Refusal):
     """``--strict``: both sides change the same table; nothing was written."""
 
     exit_code = EXIT_PROBLEMS
+
+
+def collides(notes: Iterable[str]) -> bool:
+    """Whether NOTES warn that both sides change the same column: the graph is joined, yet
+    a database that runs both may fail (a duplicate column), so no one should read
+    "check passes" as "done"."""
+    return any(n.startswith(NOTE) and SAME_COLUMNS in n for n in notes)
 
 
 def refuse_if_strict(strict: bool, notes: Iterable[str]) -> None:
@@ -101,26 +110,7 @@ def find(
     side runs last); JOINED_BY names the merge revision that joins them, if one does."""
     if sum(1 for s in sides if s) < 2:
         return []
-    per_side: list[dict[str, list[tuple[str, Touch]]]] = [{} for _ in sides]
-    # Two sides: read the shorter one first; a file of the other that does not even contain
-    # one of its table names cannot touch them, and is not parsed (a long-lived branch may
-    # have hundreds of revisions, and libcst takes milliseconds per file).
-    todo = sorted(range(len(sides)), key=lambda i: len(sides[i]))
-    wanted: set[str] | None = None
-    for i in todo:
-        tables = per_side[i]
-        for rev in sides[i]:
-            data = read(rev)
-            if data is None:
-                continue
-            if wanted is not None:
-                lowered = data.lower()
-                if not any(name.encode("utf-8") in lowered for name in wanted):
-                    continue
-            for t in touches(data):
-                tables.setdefault(_key(t.table), []).append((rev, t))
-        if len(sides) == 2 and wanted is None:
-            wanted = {k.split(".")[-1] for k in tables}
+    per_side = _tables_per_side(sides, read)
     out: list[Overlap] = []
     for i in range(len(per_side)):
         for j in range(i + 1, len(per_side)):
@@ -139,6 +129,34 @@ def find(
                     )
                 )
     return out
+
+
+def _tables_per_side(
+    sides: Sequence[Sequence[str]], read: Reader
+) -> list[dict[str, list[tuple[str, Touch]]]]:
+    """Per side, each table its revisions touch, with the revision and the touch."""
+    per_side: list[dict[str, list[tuple[str, Touch]]]] = [{} for _ in sides]
+    # Two sides: read the shorter one first; a file of the other that does not even contain
+    # one of its table names cannot touch them, and is not parsed (a long-lived branch may
+    # have hundreds of revisions, and libcst takes milliseconds per file).
+    todo = sorted(range(len(sides)), key=lambda i: len(sides[i]))
+    wanted: set[str] | None = None
+    for i in todo:
+        tables = per_side[i]
+        for rev in sides[i]:
+            data = read(rev)
+            if data is None or (wanted is not None and not _mentions(data, wanted)):
+                continue
+            for t in touches(data):
+                tables.setdefault(_key(t.table), []).append((rev, t))
+        if len(sides) == 2 and wanted is None:
+            wanted = {k.split(".")[-1] for k in tables}
+    return per_side
+
+
+def _mentions(data: bytes, names: set[str]) -> bool:
+    lowered = data.lower()
+    return any(name.encode("utf-8") in lowered for name in names)
 
 
 def _last(a: str, b: str, parents: Mapping[str, Sequence[str]]) -> str | None:
@@ -179,8 +197,8 @@ def message(ov: Overlap) -> str:
     if ov.same_columns:
         cols = ", ".join(f"{ov.table}.{c}" for c in sorted(ov.same_columns))
         if ov.last is not None:
-            return f"{text} Both change {cols}, so the order matters: {order}."
-        return f"{text} Both change {cols}, so the order matters, and {order}."
+            return f"{text} Both change {cols}, {SAME_COLUMNS}: {order}."
+        return f"{text} Both change {cols}, {SAME_COLUMNS}, and {order}."
     return f"{text} Order: {order}."
 
 
@@ -237,7 +255,7 @@ def ref_reader(project: Project, repo: Path, ref: str, graph: Graph, ref_revs: s
             blobs = {}
             for loc in project.version_locations:
                 blobs.update(
-                    gitops.read_tree_files(repo, ref, loc, recursive=project.recursive) or {}
+                    trees.read_tree_files(repo, ref, loc, recursive=project.recursive) or {}
                 )
         node = graph.nodes.get(rev)
         return blobs.get(node.path) if node is not None else None
@@ -297,3 +315,52 @@ def for_rebase(
     sides = [[r for r in order if r in ref_side], [r for r in order if r in set(branch)]]
     read = ref_reader(project, repo, ref, joined, set(onto.nodes))
     return find(sides, read, parents)
+
+
+def collision(project: Project, graph: Graph, failed: str, ran: Iterable[str]) -> str | None:
+    """Why FAILED may have failed on a database that already RAN other revisions: the one
+    among them that changes the same table (the same column first), and which of the two is
+    new on this branch, the one to edit; None when none of them touches its tables.
+
+    What a failed ``db sync`` says: the published revision is rarely the one to change."""
+    node = graph.nodes.get(failed)
+    if node is None:
+        return None
+
+    def read(rev: str) -> list[Touch]:
+        n = graph.nodes.get(rev)
+        try:
+            return touches(n.path.read_bytes()) if n is not None else []
+        except (OSError, SyntaxError, ValueError):
+            return []
+
+    mine = read(failed)
+    best: tuple[int, str, str] | None = None
+    for rev in ran:
+        if rev == failed:
+            continue
+        for a in mine:
+            for b in read(rev):
+                if _key(a.table) != _key(b.table):
+                    continue
+                same = sorted(a.columns & b.columns)
+                what = ", ".join(f"{a.table}.{c}" for c in same) or f"table {a.table}"
+                rank = 0 if same else 1
+                if best is None or rank < best[0]:
+                    best = (rank, rev, what)
+    if best is None:
+        return None
+    _, other, what = best
+    from migfix.plan.settled import classify
+
+    new = classify(project, graph).new
+    if other in new and failed not in new:
+        edit = f"{other} is new on this branch and {failed} is not: change {other}"
+    elif failed in new and other not in new:
+        edit = f"{failed} is new on this branch and {other} is not: change {failed}"
+    else:
+        edit = f"decide which of {failed} and {other} should make that change"
+    return (
+        f"{failed} collides with {other}, which already ran on this database: both change "
+        f"{what}. {edit} so the two no longer repeat one change."
+    )

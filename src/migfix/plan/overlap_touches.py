@@ -8,6 +8,7 @@ inside :func:`touches`: plain ``check`` never pays for it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,21 +106,7 @@ def _call_touches(op: str, call: cst.Call, batch_table: str | None, line: int) -
     positional = [a.value for a in call.args if a.keyword is None and not a.star]
     keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
     if cols_kind == "sql":
-        target = positional[0] if positional else keywords.get("sqltext")
-        text = _string(target)
-        if text is None and target is not None:
-            import libcst as cst
-
-            # op.execute(sa.text("...")) / text("...")
-            if isinstance(target, cst.Call) and target.args:
-                text = _string(target.args[0].value)
-        if text is None:
-            return []
-        sql_columns = frozenset(_unquote(c) for c in _SQL_COLUMN.findall(text))
-        return [
-            Touch(_unquote(t), sql_columns, "execute", line)
-            for t in dict.fromkeys(_SQL_TABLE.findall(text))
-        ]
+        return _sql_touches(positional[0] if positional else keywords.get("sqltext"), line)
     assert pos is not None and kw is not None
     if batch_table is not None:
         # batch_op.add_column(col), batch_op.create_index(name, cols), ...: the table argument
@@ -133,32 +120,62 @@ def _call_touches(op: str, call: cst.Call, batch_table: str | None, line: int) -
         return []
     schema = _string(keywords.get("schema"))
     shown = f"{schema}.{table}" if schema else table
-    columns: set[str] = set()
-    extra: list[Touch] = []
+    columns, extra = _columns_of(cols_kind, rest, keywords, line)
+    return [Touch(shown, frozenset(columns), op, line), *extra]
+
+
+def _sql_touches(target: Any, line: int) -> list[Touch]:
+    """``op.execute("...")``: the tables and columns plain SQL names."""
+    import libcst as cst
+
+    text = _string(target)
+    # op.execute(sa.text("...")) / text("...")
+    if text is None and isinstance(target, cst.Call) and target.args:
+        text = _string(target.args[0].value)
+    if text is None:
+        return []
+    sql_columns = frozenset(_unquote(c) for c in _SQL_COLUMN.findall(text))
+    return [
+        Touch(_unquote(t), sql_columns, "execute", line)
+        for t in dict.fromkeys(_SQL_TABLE.findall(text))
+    ]
+
+
+def _arg(rest: Sequence[Any], index: int, keywords: dict[str, Any], name: str) -> Any:
+    return rest[index] if len(rest) > index else keywords.get(name)
+
+
+def _columns_of(
+    cols_kind: str, rest: Sequence[Any], keywords: dict[str, Any], line: int
+) -> tuple[set[str], list[Touch]]:
+    """The columns an op.* call touches (per the kind in ``_OPS``), and any other table
+    it touches too (a foreign key's referent, a rename's new name)."""
     if cols_kind == "columns":
-        columns = {c for a in rest[1:] if (c := _column_name(a))}
-    elif cols_kind == "column":
-        arg = rest[1] if len(rest) > 1 else keywords.get("column")
-        columns = {c} if (c := _column_name(arg)) else set()
-    elif cols_kind == "name":
-        arg = rest[1] if len(rest) > 1 else keywords.get("column_name")
-        columns = set(_strings(arg)) if arg is not None else set()
-    elif cols_kind == "list":
-        arg = rest[2] if len(rest) > 2 else keywords.get("columns")
-        columns = set(_strings(arg)) if arg is not None else set()
-    elif cols_kind == "fk":
-        referent = _string(rest[2] if len(rest) > 2 else keywords.get("referent_table"))
-        local = rest[3] if len(rest) > 3 else keywords.get("local_cols")
-        remote = rest[4] if len(rest) > 4 else keywords.get("remote_cols")
-        columns = set(_strings(local)) if local is not None else set()
+        return {c for a in rest[1:] if (c := _column_name(a))}, []
+    if cols_kind == "column":
+        c = _column_name(_arg(rest, 1, keywords, "column"))
+        return ({c} if c else set()), []
+    if cols_kind in ("name", "list"):
+        arg = (
+            _arg(rest, 1, keywords, "column_name")
+            if cols_kind == "name"
+            else _arg(rest, 2, keywords, "columns")
+        )
+        return (set(_strings(arg)) if arg is not None else set()), []
+    if cols_kind == "fk":
+        referent = _string(_arg(rest, 2, keywords, "referent_table"))
+        local = _arg(rest, 3, keywords, "local_cols")
+        remote = _arg(rest, 4, keywords, "remote_cols")
+        extra = []
         if referent:
             refcols = frozenset(_strings(remote)) if remote is not None else frozenset()
             extra.append(Touch(referent, refcols, "create_foreign_key (referenced)", line))
-    elif cols_kind == "rename":
-        new = rest[1] if len(rest) > 1 else keywords.get("new_table_name")
-        if (renamed := _string(new)) is not None:
-            extra.append(Touch(renamed, frozenset(), "rename_table (new name)", line))
-    return [Touch(shown, frozenset(columns), op, line), *extra]
+        return (set(_strings(local)) if local is not None else set()), extra
+    if cols_kind == "rename":
+        renamed = _string(_arg(rest, 1, keywords, "new_table_name"))
+        if renamed is not None:
+            return set(), [Touch(renamed, frozenset(), "rename_table (new name)", line)]
+    return set(), []
 
 
 def touches(source: bytes) -> list[Touch]:
@@ -167,17 +184,12 @@ def touches(source: bytes) -> list[Touch]:
     An ``op.*`` call whose table is not a literal is left out: migfix never guesses. A file
     that does not parse has no touches (``check`` reports it elsewhere).
     """
-    if b"op." not in source:
-        # Every call read below is op.* (or inside `with op.batch_alter_table(...)`): no need
-        # to import libcst (~100 ms) and parse a file that cannot have one.
+    module = _parse(source)  # before importing libcst: most files have no op.* call
+    if module is None:
         return []
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    try:
-        module = cst.parse_module(decode_source(source))
-    except (cst.ParserSyntaxError, UnicodeDecodeError, LookupError, ValueError):
-        return []
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     found: list[Touch] = []
 
@@ -199,45 +211,71 @@ def touches(source: bytes) -> list[Touch]:
 
         def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
             self.depth -= 1
-            if self.depth == 0:
-                self.in_upgrade = False
+            self.in_upgrade = self.in_upgrade and self.depth > 0
 
         def visit_ClassDef(self, node: cst.ClassDef) -> bool:
             return self.in_upgrade
 
         def visit_With(self, node: cst.With) -> None:
-            for item in node.items:
-                call = item.item
-                if (
-                    isinstance(call, cst.Call)
-                    and isinstance(call.func, cst.Attribute)
-                    and call.func.attr.value == "batch_alter_table"
-                    and item.asname is not None
-                    and isinstance(item.asname.name, cst.Name)
-                ):
-                    args = [a.value for a in call.args if a.keyword is None]
-                    kws = {a.keyword.value: a.value for a in call.args if a.keyword}
-                    table = _string(args[0] if args else kws.get("table_name"))
-                    schema = _string(kws.get("schema"))
-                    if table is not None:
-                        self.batches[item.asname.name.value] = (
-                            f"{schema}.{table}" if schema else table
-                        )
+            self.batches.update(b for item in node.items if (b := _batch_alias(item)))
 
         def visit_Call(self, node: cst.Call) -> None:
-            if not self.in_upgrade or not isinstance(node.func, cst.Attribute):
-                return
-            owner = node.func.value
-            if not isinstance(owner, cst.Name):
-                return
-            op = node.func.attr.value
-            line = self.get_metadata(PositionProvider, node).start.line
-            if owner.value == "op":
-                if op == "batch_alter_table":
-                    return  # its table is read in visit_With; its calls name the columns
-                found.extend(_call_touches(op, node, None, line))
-            elif owner.value in self.batches:
-                found.extend(_call_touches(op, node, self.batches[owner.value], line))
+            if self.in_upgrade:
+                line = self.get_metadata(PositionProvider, node).start.line
+                found.extend(_touches_of_call(node, self.batches, line))
 
     wrapper.visit(Visitor())
     return found
+
+
+def _batch_alias(item: cst.WithItem) -> tuple[str, str] | None:
+    """``with op.batch_alter_table("t") as batch_op``: ("batch_op", "t")."""
+    import libcst as cst
+
+    call = item.item
+    if not (
+        isinstance(call, cst.Call)
+        and isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == "batch_alter_table"
+        and item.asname is not None
+        and isinstance(item.asname.name, cst.Name)
+    ):
+        return None
+    args = [a.value for a in call.args if a.keyword is None]
+    kws = {a.keyword.value: a.value for a in call.args if a.keyword}
+    table = _string(args[0] if args else kws.get("table_name"))
+    schema = _string(kws.get("schema"))
+    if table is None:
+        return None
+    return item.asname.name.value, f"{schema}.{table}" if schema else table
+
+
+def _touches_of_call(node: cst.Call, batches: dict[str, str], line: int) -> list[Touch]:
+    """What one call inside upgrade() touches: an ``op.*`` call, or one on a batch alias."""
+    import libcst as cst
+
+    if not isinstance(node.func, cst.Attribute) or not isinstance(node.func.value, cst.Name):
+        return []
+    owner = node.func.value.value
+    op = node.func.attr.value
+    if owner == "op":
+        if op == "batch_alter_table":
+            return []  # its table is read in visit_With; its calls name the columns
+        return _call_touches(op, node, None, line)
+    if owner in batches:
+        return _call_touches(op, node, batches[owner], line)
+    return []
+
+
+def _parse(source: bytes) -> cst.Module | None:
+    """The module, or None when it cannot have an op.* call or does not parse."""
+    if b"op." not in source:
+        # Every call read is op.* (or inside `with op.batch_alter_table(...)`): no need to
+        # import libcst (~100 ms) and parse a file that cannot have one.
+        return None
+    import libcst as cst
+
+    try:
+        return cst.parse_module(decode_source(source))
+    except (cst.ParserSyntaxError, UnicodeDecodeError, LookupError, ValueError):
+        return None

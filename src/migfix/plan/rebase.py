@@ -24,7 +24,7 @@ from migfix.plan.rebase_chains import Chain, Sides, chains_of, choose_heads, lin
 from migfix.plan.records import DroppedMerge, Repoint
 from migfix.project.config import Project, relpath
 from migfix.read.graph import Graph, reachable
-from migfix.read.scan import Unknown
+from migfix.read.revision_file import Unknown
 
 JSON_VERSION = 1
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from migfix.errors import Refusal
-from migfix.git import gitops
+from migfix.git import gitops, history
 from migfix.plan import overlap
 from migfix.plan.against import ref_files
 from migfix.plan.guards import refuse_broken, refuse_conflicts
@@ -58,7 +58,7 @@ def plan_onto(
         if len(n.down) > 1 and r not in onto.nodes and does_nothing(n.path.read_bytes())
     }
     branch_paths = [n.path for r, n in work.nodes.items() if r not in onto.nodes]
-    times = gitops.first_commit_times(repo, branch_paths)
+    times = history.first_commit_times(repo, branch_paths)
     plan = plan_rebase(
         work,
         onto,

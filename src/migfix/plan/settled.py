@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migfix.errors import Refusal
-from migfix.git import gitops
+from migfix.git import gitops, history
 from migfix.plan.against import ref_files
 from migfix.project.config import Project
 from migfix.read.gittree import revisions_on
@@ -54,6 +54,19 @@ def upstream_revisions(
         )
 
     return {f.revision for f in ref_files(project, repo, ref, full=False) if f.revision}
+
+
+def added_against(project: Project, graph: Graph, ref: str) -> frozenset[str]:
+    """The revisions of ``graph`` that ``ref``'s tree lacks: what merging this branch adds.
+
+    Not a publication rule (a pushed revision stays published): what ``graph --against``
+    draws as this branch's own. Outside git, every revision is this branch's own.
+    """
+    repo = gitops.find_repo(project.root)
+    if repo is None:
+        return frozenset(graph.nodes)
+    on_ref = upstream_revisions(project, repo, ref, graph)
+    return frozenset(r for r in graph.nodes if r not in on_ref)
 
 
 def settled_refs(repo: Path) -> list[str]:
@@ -112,11 +125,11 @@ def classify(
         for rev in upstream_revisions(project, repo, ref, graph):
             places.setdefault(rev, ref)
     candidates = [r for r in graph.nodes if r not in places]
-    remote = gitops.published_refs(repo)
+    remote = history.published_refs(repo)
     blind = None if configured else _cannot_tell(repo, remote)
     if blind is not None or (not refs and not remote):
         # Committed revisions count as published: only files HEAD lacks are new.
-        added = gitops.added_paths(repo, list(project.version_locations))
+        added = history.added_paths(repo, list(project.version_locations))
         why = blind or (
             "committed, and no upstream ref was found (no @{upstream}, origin/HEAD, main or master)"
         )
@@ -147,14 +160,14 @@ def classify(
 
 def _cannot_tell(repo: Path, remote: Sequence[str]) -> str | None:
     """Why git cannot tell which commits a remote has, or None when it can."""
-    from migfix.git import gitops
+    from migfix.git import gitops, history
 
     if gitops.is_shallow(repo):
         return (
             "committed in a shallow clone, where git cannot tell which commits the remote has; "
             "pass --new REV for a revision that is not pushed, or --upstream REF"
         )
-    if not any(r.startswith("refs/remotes/") for r in remote) and gitops.has_remote(repo):
+    if not any(r.startswith("refs/remotes/") for r in remote) and history.has_remote(repo):
         return (
             "committed, and a remote is configured but there are no remote-tracking refs, so "
             "git cannot tell what is pushed (run `git fetch`); pass --new REV for a revision "
@@ -179,13 +192,13 @@ def _published_elsewhere(
     such ref at once, and count when the file there declares the same revision (a squash
     merge or a cherry-pick of a pushed revision).
     """
-    from migfix.git import gitops
+    from migfix.git import gitops, history
 
     # The candidates' own paths when they are few (usually: this branch's new revisions):
     # git then compares a few files, not every file of the version locations.
     paths = [graph.nodes[r].path for r in candidates]
     under = paths if len(paths) <= 64 else list(project.version_locations)
-    changed = gitops.unpublished_paths(repo, under)
+    changed = history.unpublished_paths(repo, under)
     if changed is not None:
         changed |= gitops.uncommitted_paths(repo, under)
     ask = []
@@ -206,14 +219,14 @@ def _refs_holding(
     """For each of REVS whose file is at the same path on one of REFS, declaring the same
     revision, the first such ref (short name). One ``cat-file`` for the lookups, one for the
     contents of the distinct blobs found."""
-    from migfix.git import gitops
+    from migfix.git import gitops, history
     from migfix.read.scan import scan_file
 
     ask = {gitops.relative(repo, graph.nodes[r].path): r for r in revs}
     if not ask or not refs:
         return {}
-    found = gitops.blobs_at(repo, refs, list(ask))
-    blobs = gitops.blob_contents(repo, (e.split(" ", 1)[1] for es in found.values() for e in es))
+    found = history.blobs_at(repo, refs, list(ask))
+    blobs = history.blob_contents(repo, (e.split(" ", 1)[1] for es in found.values() for e in es))
     held: dict[str, str] = {}
     for rel, entries in found.items():
         rev = ask[rel]
@@ -229,11 +242,11 @@ def _refs_holding(
 def where_published(project: Project, graph: Graph, newness: Newness, revs: Sequence[str]) -> str:
     """Where REVS are published, for a refusal: ref names where git can say (``origin/feature
     or origin/main``), else why they count as published."""
-    from migfix.git import gitops
+    from migfix.git import gitops, history
 
     vague = [r for r in revs if newness.places.get(r) == _PUSHED_BEFORE]
     repo = gitops.find_repo(project.root) if vague else None
-    named = _refs_holding(repo, graph, vague, gitops.published_refs(repo)) if repo else {}
+    named = _refs_holding(repo, graph, vague, history.published_refs(repo)) if repo else {}
     said = [named.get(r) or newness.places.get(r) for r in revs]
     return " or ".join(dict.fromkeys(p for p in said if p)) or "upstream"
 

@@ -431,7 +431,7 @@ def _project_from_options(
                 f"{where}: no script_location configured. Add script_location to [{ini_section}] "
                 "or [tool.alembic]."
             )
-        script_location = _resolve_location(str(raw), base, where)
+        script_location = _resolve_location(str(raw), base, where, _sys_path(ini, base))
 
     locations: list[str] | None = None
     raw_vl = ini.get("version_locations")
@@ -451,7 +451,8 @@ def _project_from_options(
                 )
             locations = list(vl)
     if locations:
-        version_locations = tuple(_resolve_location(p, base, where) for p in locations)
+        extra = _sys_path(ini, base)
+        version_locations = tuple(_resolve_location(p, base, where, extra) for p in locations)
     else:
         version_locations = (script_location / "versions",)
 
@@ -496,25 +497,50 @@ def _separator(ini: Mapping[str, str], where: Path | None) -> str | None:
     return None
 
 
-def _resolve_location(raw: str, base: Path, where: Path | None) -> Path:
+def _resolve_location(
+    raw: str, base: Path, where: Path | None, search: Sequence[Path] = ()
+) -> Path:
     raw = raw.strip()
     if not os.path.isabs(raw) and ":" in raw:
-        return _resolve_resource(raw, base, where)
+        return _resolve_resource(raw, base, where, search)
     return (base / raw).absolute()
 
 
-def _resolve_resource(raw: str, base: Path, where: Path | None) -> Path:
+def _sys_path(ini: Mapping[str, str], base: Path) -> list[Path]:
+    """The folders ``prepend_sys_path`` puts on sys.path (relative to the config's folder,
+    where Alembic is run), where a ``pkg:dir`` package may live uninstalled."""
+    raw = ini.get("prepend_sys_path") or ""
+    parts = re.split(rf"[\s{re.escape(os.pathsep)}]+", raw)
+    return [Path(os.path.normpath(base / p)) for p in parts if p]
+
+
+def _in_repository(base: Path) -> list[Path]:
+    """BASE and its parents up to the repository's root (the first holding ``.git``): an
+    uninstalled package sits in one of them, or in its ``src/``."""
+    out: list[Path] = []
+    for d in (base, *base.parents):
+        out += [d, d / "src"]
+        if (d / ".git").exists():
+            return out
+    return [base, base / "src"]  # outside git: beside the config only
+
+
+def _resolve_resource(
+    raw: str, base: Path, where: Path | None, search: Sequence[Path] = ()
+) -> Path:
     """``pkg:dir`` names a folder inside an importable package.
 
-    Found without importing the package (importing it would run the application):
-    first as a folder beside the config, which is where nearly every project keeps
-    it, then through the import system's finder, which does not execute the package.
+    Found without importing the package (importing it would run the application): first
+    as a folder in the repository, as it would be found once installed (beside the config,
+    where nearly every project keeps it, in a ``src/`` there or in a parent up to the
+    repository's root, or where ``prepend_sys_path`` points: SEARCH), then through the
+    import system's finder, which does not execute the package.
     """
     package, *parts = raw.split(":")
     pkg_dir = Path(*package.split("."))
     # Only the package must exist: a version location inside it may not exist yet,
     # which Alembic accepts (it skips missing version folders).
-    for root in (base, base / "src"):
+    for root in (*search, *_in_repository(base.absolute())):
         if (root / pkg_dir).is_dir():
             return (root / pkg_dir / Path(*parts)).absolute()
     import importlib.util
@@ -529,8 +555,9 @@ def _resolve_resource(raw: str, base: Path, where: Path | None) -> Path:
             if found.is_dir():
                 return Path(found, *parts).absolute()
     raise ConfigError(
-        f"{where}: cannot find the package resource '{raw}' (looked in {base} and on "
-        "sys.path). Install the package, or write the location as a path."
+        f"{where}: cannot find the package resource '{raw}' (looked in {base}, its parents "
+        "up to the repository's root, their src/ folders, prepend_sys_path and sys.path). "
+        "Install the package, or write the location as a path."
     )
 
 

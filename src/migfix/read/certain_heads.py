@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migfix.read.graph import Graph
-from migfix.read.scan import Unknown
+from migfix.read.revision_file import Unknown
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ function here, and ``migfix check``, the rule that stops ``merge``/``rebase`` fr
 --markdown``) all read the same registry.
 
 Some codes are found elsewhere and only declared here: the scanner finds a file's own
-faults (``scan.Issue``), planning finds a stale heads lock and overlapping changes. Checks
-run in registration order, which is the order ``check`` lists problems in.
+faults (``revision_file.Issue``), planning finds a stale heads lock and overlapping
+changes. Checks run in registration order, which is the order ``check`` lists problems in.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from migfix.read.graph import Graph, Node
-from migfix.read.scan import Unknown
+from migfix.read.graph import Graph, Node, header_ids
+from migfix.read.revision_file import Unknown
 
 
 class Problem(NamedTuple):
@@ -74,6 +74,13 @@ def register_check(*codes: Code) -> Callable[[Check], Check]:
         return check
 
     return register
+
+
+def check(
+    name: str, severity: str, doc: str, *, blocks_writes: bool = False
+) -> Callable[[Check], Check]:
+    """Decorator: declare the code NAME and register the function that finds it."""
+    return register_check(declare(name, severity, doc, blocks_writes=blocks_writes))
 
 
 def blocks_writes(problem: Problem) -> bool:
@@ -151,14 +158,7 @@ def file_issues(graph: Graph) -> Iterator[Problem]:
 # -- the graph's faults ---------------------------------------------------------------------
 
 
-@register_check(
-    declare(
-        "duplicate-revision",
-        "error",
-        "two files declare the same revision id",
-        blocks_writes=True,
-    )
-)
+@check("duplicate-revision", "error", "two files declare the same revision id", blocks_writes=True)
 def duplicate_revision(graph: Graph) -> Iterator[Problem]:
     for later, earlier in graph.duplicates:
         yield CODES["duplicate-revision"].problem(
@@ -171,22 +171,8 @@ def duplicate_revision(graph: Graph) -> Iterator[Problem]:
         )
 
 
-def _label_owners(graph: Graph) -> dict[str, Node]:
-    """Each branch label and the first revision declaring it."""
-    owner: dict[str, Node] = {}
-    for node in graph.nodes.values():
-        for label in node.labels or ():
-            owner.setdefault(label, node)
-    return owner
-
-
-@register_check(
-    declare(
-        "duplicate-label",
-        "error",
-        "two revisions declare the same branch label",
-        blocks_writes=True,
-    )
+@check(
+    "duplicate-label", "error", "two revisions declare the same branch label", blocks_writes=True
 )
 def duplicate_label(graph: Graph) -> Iterator[Problem]:
     if not graph.has_labels:
@@ -208,7 +194,7 @@ def duplicate_label(graph: Graph) -> Iterator[Problem]:
             )
 
 
-@register_check(declare("self-reference", "error", "a revision names itself", blocks_writes=True))
+@check("self-reference", "error", "a revision names itself", blocks_writes=True)
 def self_reference(graph: Graph) -> Iterator[Problem]:
     code = CODES["self-reference"]
     for rev in graph.own_parents:
@@ -233,13 +219,11 @@ def self_reference(graph: Graph) -> Iterator[Problem]:
                 )
 
 
-@register_check(
-    declare(
-        "unknown-parent",
-        "error",
-        "`down_revision` names a revision no file declares",
-        blocks_writes=True,
-    )
+@check(
+    "unknown-parent",
+    "error",
+    "`down_revision` names a revision no file declares",
+    blocks_writes=True,
 )
 def unknown_parent(graph: Graph) -> Iterator[Problem]:
     for rev, parent in graph.unknown_parents:
@@ -253,26 +237,24 @@ def unknown_parent(graph: Graph) -> Iterator[Problem]:
         )
 
 
-@register_check(
-    declare(
-        "unknown-dependency",
-        "error",
-        "`depends_on` names neither a revision nor a branch label",
-        blocks_writes=True,
-    )
+@check(
+    "unknown-dependency",
+    "error",
+    "`depends_on` names neither a revision nor a branch label",
+    blocks_writes=True,
 )
 def unknown_dependency(graph: Graph) -> Iterator[Problem]:
     nodes = graph.nodes
-    owners: dict[str, Node] | None = None
+    labels: set[str] | None = None
     for node in nodes.values():
         if not node.deps:
             continue
         for dep in node.deps:
             if dep == node.revision or dep in nodes:
                 continue
-            if owners is None:
-                owners = _label_owners(graph)  # only once a dependency is not a revision
-            if dep not in owners:
+            if labels is None:  # only once a dependency is not a revision
+                labels = {label for n in nodes.values() for label in n.labels or ()}
+            if dep not in labels:
                 yield CODES["unknown-dependency"].problem(
                     f"depends_on names '{dep}', which is neither a revision nor a branch "
                     "label. Fix the id, or restore the missing revision.",
@@ -282,13 +264,7 @@ def unknown_dependency(graph: Graph) -> Iterator[Problem]:
                 )
 
 
-@register_check(
-    declare(
-        "revises-mismatch",
-        "warning",
-        "the docstring's `Revises:` disagrees with `down_revision`",
-    )
-)
+@check("revises-mismatch", "warning", "the docstring's `Revises:` disagrees with `down_revision`")
 def revises_mismatch(graph: Graph) -> Iterator[Problem]:
     for node in graph.nodes.values():
         header = node.file.revises
@@ -310,23 +286,10 @@ def revises_mismatch(graph: Graph) -> Iterator[Problem]:
             )
 
 
-def header_ids(header: Sequence[str]) -> tuple[str, ...]:
-    """The ids a ``Revises:`` header names, however Alembic's template rendered them.
-
-    ``${down_revision | comma,n}`` gives ``a, b`` (nothing for a base); a bare
-    ``${down_revision}`` (pypi/warehouse's template) gives Python's repr: ``None``,
-    ``('a', 'b')``. All of these agree with the same ``down_revision``.
-    """
-    ids = tuple(x for x in (item.strip(" \t()[]'\"") for item in header) if x)
-    return () if ids == ("None",) else ids
-
-
-@register_check(
-    declare(
-        "unknown-allowed-head",
-        "warning",
-        "`[tool.migfix] allow_heads` names a revision that no file declares",
-    )
+@check(
+    "unknown-allowed-head",
+    "warning",
+    "`[tool.migfix] allow_heads` names a revision that no file declares",
 )
 def unknown_allowed_head(graph: Graph) -> Iterator[Problem]:
     for rev in sorted(r for r in graph.allow_heads if r not in graph.nodes):
@@ -339,13 +302,8 @@ def unknown_allowed_head(graph: Graph) -> Iterator[Problem]:
         )
 
 
-@register_check(
-    declare(
-        "cycle",
-        "error",
-        "`down_revision` links form a loop (the loop is printed)",
-        blocks_writes=True,
-    )
+@check(
+    "cycle", "error", "`down_revision` links form a loop (the loop is printed)", blocks_writes=True
 )
 def cycle(graph: Graph) -> Iterator[Problem]:
     for loop in graph.cycles():
@@ -360,14 +318,12 @@ def cycle(graph: Graph) -> Iterator[Problem]:
         )
 
 
-@register_check(
-    declare(
-        "redundant-parent",
-        "error",
-        "a merge names a parent that is an ancestor of another parent: `alembic downgrade` "
-        'fails with "Ambiguous walk". migfix never writes one, but lets one stand (upgrades '
-        "work, and such a merge is often published)",
-    )
+@check(
+    "redundant-parent",
+    "error",
+    "a merge names a parent that is an ancestor of another parent: `alembic downgrade` "
+    'fails with "Ambiguous walk". migfix never writes one, but lets one stand (upgrades '
+    "work, and such a merge is often published)",
 )
 def redundant_parent(graph: Graph) -> Iterator[Problem]:
     """Merges one of whose parents is an ancestor of another: Alembic cannot walk them
@@ -396,7 +352,7 @@ def redundant_parent(graph: Graph) -> Iterator[Problem]:
                 )
 
 
-@register_check(declare("multiple-heads", "error", "several heads that are not intended"))
+@check("multiple-heads", "error", "several heads that are not intended")
 def multiple_heads(graph: Graph) -> Iterator[Problem]:
     for group in graph.head_groups():
         nodes = [graph.nodes[h] for h in group]
@@ -415,12 +371,8 @@ def multiple_heads(graph: Graph) -> Iterator[Problem]:
         )
 
 
-@register_check(
-    declare(
-        "unknown-labels",
-        "warning",
-        "heads whose branch labels are not literals (treated as intended)",
-    )
+@check(
+    "unknown-labels", "warning", "heads whose branch labels are not literals (treated as intended)"
 )
 def unknown_labels(graph: Graph) -> Iterator[Problem]:
     unknown = graph.unknown_label_heads()

@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migfix.git import gitops
-from migfix.read.scan import RevisionFile, scan_file
+from migfix.git import gitops, trees
+from migfix.read.revision_file import RevisionFile
+from migfix.read.scan import SOURCE_FILE, scan_file, walk_key
+from migfix.read.scancache import FORMAT, cache_dir, from_record, load, store, to_record
 
 _SYMLINK, _SUBMODULE = b"120000", b"160000"
 _MAX_ENTRIES = 100_000
@@ -28,9 +30,7 @@ class BlobCache:
     """Scan records of git blobs, keyed by ``"<blob id>/<file name>"``."""
 
     def __init__(self) -> None:
-        from migfix.read.scancache import FORMAT, _cache_dir, load
-
-        base = _cache_dir()
+        base = cache_dir()
         self.format = FORMAT
         self.path = base / "blobs.scan" if base is not None else None
         self.entries: dict[str, Any] = {}
@@ -59,8 +59,6 @@ class BlobCache:
         if len(self.entries) > _MAX_ENTRIES:
             # Bounded: start again rather than grow for ever (the cost is one cold run).
             self.entries = dict(list(self.entries.items())[-_MAX_ENTRIES // 2 :])
-        from migfix.read.scancache import store
-
         store(self.path, (self.format, self.entries))
 
 
@@ -156,9 +154,6 @@ def tree_files(
     load order (as ``scan.scan_sources`` orders them), each blob scanned at most once per
     machine. With ONLY, just those paths. FULL as for ``scan.scan_file`` (a record made
     without compiling the file never stands in for one made with it)."""
-    from migfix.read.scan import _from_record, _to_record, _walk_key
-
-    cache = BlobCache()
     per_loc: list[tuple[Path, dict[Path, str]]] = []
     linked: dict[Path, RevisionFile] = {}
     for loc in locations:
@@ -171,24 +166,38 @@ def tree_files(
         if entries is None or any(is_link for _p, _o, is_link in entries):
             # Symlinks (a linked revision file, a linked folder): gitops follows them
             # inside the tree. Rare, so read without the cache.
-            files = gitops.read_tree_files(repo, sha, loc, recursive=recursive)
+            files = trees.read_tree_files(repo, sha, loc, recursive=recursive)
             if files is None and on_missing is not None:
                 on_missing(loc)
-            chosen = {
-                path: data
-                for path, data in (files or {}).items()
-                if (only is None or path in only) and _wanted(path)
-            }
-            for path, data in chosen.items():
-                linked[path] = scan_file(path, data, full=full)
-            per_loc.append((loc, {path: "" for path in chosen}))
+            chosen = {p: d for p, d in (files or {}).items() if _asked(p, only)}
+            linked.update((path, scan_file(path, data, full=full)) for path, data in chosen.items())
+            per_loc.append((loc, dict.fromkeys(chosen, "")))
             continue
-        listed = {
-            path: oid
-            for path, oid, _link in entries
-            if (only is None or path in only) and _wanted(path)
-        }
-        per_loc.append((loc, listed))
+        per_loc.append((loc, {path: oid for path, oid, _ in entries if _asked(path, only)}))
+    rel = gitops.relative(repo, locations[0]) if locations else "."
+    found = _scanned(repo, per_loc, ref=ref, rel=rel, full=full)
+    out: list[RevisionFile] = []
+    for loc, listed in per_loc:
+        for path in sorted(listed, key=lambda p: walk_key(p, loc)):
+            if not listed[path]:
+                out.append(linked[path])
+                continue
+            rf = found[(listed[path], path.name)]
+            # The record is shared by equal blobs: give this file its own path.
+            out.append(rf if rf.path == path else _with_path(rf, path))
+    return out
+
+
+def _asked(path: Path, only: set[Path] | None) -> bool:
+    return (only is None or path in only) and _wanted(path)
+
+
+def _scanned(
+    repo: Path, per_loc: list[tuple[Path, dict[Path, str]]], *, ref: str, rel: str, full: bool
+) -> dict[tuple[str, str], RevisionFile]:
+    """Each listed blob scanned, keyed by (blob id, file name): from the blob cache, else
+    read from git (all in one ``cat-file``) and scanned once."""
+    cache = BlobCache()
     found: dict[tuple[str, str], RevisionFile] = {}
     unread: dict[str, Path] = {}
     for _loc, listed in per_loc:
@@ -200,28 +209,19 @@ def tree_files(
             if record is None:
                 unread[oid] = path
             else:
-                found[key] = _from_record(path, record)
-    if unread:
-        rel = gitops.relative(repo, locations[0]) if locations else "."
-        contents = read_blobs(repo, list(unread), ref=ref, rel=rel)
-        for _loc, listed in per_loc:
-            for path, oid in listed.items():
-                key = (oid, path.name)
-                if oid and oid in contents and key not in found:
-                    rf = scan_file(path, contents[oid], full=full)
-                    found[key] = rf
-                    cache.put(_key(oid, path, full), _to_record(rf))
-        cache.save()
-    out: list[RevisionFile] = []
-    for loc, listed in per_loc:
-        for path in sorted(listed, key=lambda p: _walk_key(p, loc)):
-            if not listed[path]:
-                out.append(linked[path])
-                continue
-            rf = found[(listed[path], path.name)]
-            # The record is shared by equal blobs: give this file its own path.
-            out.append(rf if rf.path == path else _with_path(rf, path))
-    return out
+                found[key] = from_record(path, record)
+    if not unread:
+        return found
+    contents = read_blobs(repo, list(unread), ref=ref, rel=rel)
+    for _loc, listed in per_loc:
+        for path, oid in listed.items():
+            key = (oid, path.name)
+            if oid and oid in contents and key not in found:
+                rf = scan_file(path, contents[oid], full=full)
+                found[key] = rf
+                cache.put(_key(oid, path, full), to_record(rf))
+    cache.save()
+    return found
 
 
 def _both(repo: Path, first: Sequence[str], second: Sequence[str]) -> tuple[bytes, bytes]:
@@ -268,9 +268,7 @@ def _through_links(repo: Path, locations: Sequence[Path]) -> bool:
 
 def _wanted(path: Path) -> bool:
     """Alembic's file-name filter, as ``scan.scan_sources`` applies it."""
-    from migfix.read.scan import _SOURCE_FILE
-
-    return _SOURCE_FILE.match(path.name) is not None and "__pycache__" not in path.parts
+    return SOURCE_FILE.match(path.name) is not None and "__pycache__" not in path.parts
 
 
 def _key(oid: str, path: Path, full: bool) -> str:
@@ -282,9 +280,7 @@ def _under(path: Path, loc: Path, recursive: bool) -> bool:
 
 
 def _with_path(rf: RevisionFile, path: Path) -> RevisionFile:
-    from migfix.read.scan import _from_record, _to_record
-
-    return _from_record(path, _to_record(rf))
+    return from_record(path, to_record(rf))
 
 
 def revisions_on(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from migfix.project.config import Project, relpath
 from migfix.read import scan
-from migfix.read.scan import RevisionFile, Unknown
+from migfix.read.revision_file import RevisionFile, Unknown
 
 
 @dataclass(slots=True)
@@ -301,6 +301,17 @@ class Graph:
                 on_loop.update(loop)
                 loops.append(loop)
         return loops
+
+
+def header_ids(header: Sequence[str]) -> tuple[str, ...]:
+    """The ids a ``Revises:`` header names, however Alembic's template rendered them.
+
+    ``${down_revision | comma,n}`` gives ``a, b`` (nothing for a base); a bare
+    ``${down_revision}`` (pypi/warehouse's template) gives Python's repr: ``None``,
+    ``('a', 'b')``. All of these agree with the same ``down_revision``.
+    """
+    ids = tuple(x for x in (item.strip(" \t()[]'\"") for item in header) if x)
+    return () if ids == ("None",) else ids
 
 
 def read_graph(project: Project, *, full: bool = True) -> Graph:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from migfix import __version__
+from migfix.read.revision_file import Field, Issue, RevisionFile, Unknown
 
 # Bump when what the scanner extracts changes, so old entries are not reused.
 FORMAT = f"migfix-scan-5/{__version__}"
@@ -31,7 +32,7 @@ _RACY_NS = 2_000_000_000
 Entry = tuple[tuple[int, int, int, int], Any]
 
 
-def _cache_dir() -> Path | None:
+def cache_dir() -> Path | None:
     if os.environ.get("MIGFIX_NO_CACHE"):
         return None
     base = os.environ.get("MIGFIX_CACHE_DIR")
@@ -47,7 +48,7 @@ class LocationCache:
     def __init__(self, location: Path, recursive: bool) -> None:
         self.location = str(location)
         self.recursive = recursive
-        base = _cache_dir()
+        base = cache_dir()
         name = f"{zlib.crc32(self.location.encode()):08x}-{int(recursive)}.scan"
         self.path = base / name if base is not None else None
         self.entries: dict[str, Entry] = {}
@@ -122,3 +123,52 @@ def store(path: Path, data: Any) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+# -- records: a RevisionFile as marshal stores it ----------------------------------------
+
+
+def _field_record(f: Field) -> tuple[object, int, bool]:
+    v = f.value
+    # marshal keeps lists and tuples apart: a list marks an Unknown.
+    return ([v.source, v.reason] if isinstance(v, Unknown) else v), f.line, f.assigned
+
+
+def _field_from(rec: tuple[Any, int, bool]) -> Field:
+    if type(rec[0]) is list:
+        return Field(Unknown(*rec[0]), rec[1], rec[2])
+    return Field(*rec)
+
+
+def to_record(rf: RevisionFile) -> tuple[object, ...]:
+    return (
+        rf.revision,
+        rf.revision_line,
+        _field_record(rf.down_revision),
+        _field_record(rf.branch_labels),
+        _field_record(rf.depends_on),
+        rf.revises,
+        rf.revises_line,
+        rf.doc,
+        rf.docstring,
+        tuple(tuple(i) for i in rf.issues),
+        rf.checked,
+    )
+
+
+def from_record(path: Path, rec: tuple[Any, ...]) -> RevisionFile:
+    rev, rev_line, down, labels, deps, revises, revises_line, doc, docstring, issues, checked = rec
+    return RevisionFile(
+        path,
+        rev,
+        rev_line,
+        _field_from(down),
+        _field_from(labels),
+        _field_from(deps),
+        revises,
+        revises_line,
+        doc,
+        docstring,
+        tuple(Issue(*i) for i in issues) if issues else (),
+        checked,
+    )

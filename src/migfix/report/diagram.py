@@ -11,7 +11,8 @@ Pure functions of the graph: no git, no click.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from migfix.read import checks
 from migfix.read.graph import Graph
@@ -67,30 +68,54 @@ def build(
 ) -> Picture:
     """Lay out ``graph``: ``new`` are the revisions to show as new, ``full`` keeps every box,
     ``near`` keeps only what is that many parents away from the heads (see ``near_heads``)."""
-    order = graph.topological_order()
-    placed = set(order)
-    order += [r for r in graph.nodes if r not in placed]  # on a cycle: still drawn
-    kept = near_heads(graph, near) if near is not None else None
-    heads = set(graph.heads)
-    bad = set(graph.unintended_heads())
-    problem_revs = {r for p in checks.problems(graph) if p.severity == "error" for r in p.revisions}
-    depended_on = {d for n in graph.nodes.values() for d in n.deps or ()}
-    keys: dict[str, str] = {}
-    used: set[str] = set()
+    layout = _Layout(graph, new)
+    layout.collapse_older(near_heads(graph, near) if near is not None else None)
+    if not full:
+        layout.collapse_runs()
+    layout.add_boxes()
+    layout.add_edges()
+    return layout.pic
 
-    def key_of(rev: str) -> str:
-        if rev not in keys:
+
+class _Layout:
+    """The state ``build`` fills in: box keys, what is collapsed into which box, the picture."""
+
+    def __init__(self, graph: Graph, new: frozenset[str]) -> None:
+        self.graph = graph
+        self.new = new
+        order = graph.topological_order()
+        placed = set(order)
+        self.order = order + [r for r in graph.nodes if r not in placed]  # on a cycle: drawn
+        self.heads = set(graph.heads)
+        self.bad = set(graph.unintended_heads())
+        self.problem_revs = {
+            r for p in checks.problems(graph) if p.severity == "error" for r in p.revisions
+        }
+        self.depended_on = {d for n in graph.nodes.values() for d in n.deps or ()}
+        self.keys: dict[str, str] = {}
+        self.used: set[str] = set()
+        self.hidden: dict[str, str] = {}  # revision -> key of the box it is collapsed into
+        self.collapsed_boxes: dict[str, Box] = {}
+        self.drawn: set[tuple[str, str, str]] = set()
+        self.pic = Picture()
+
+    def key_of(self, rev: str) -> str:
+        if rev not in self.keys:
             base = "r_" + re.sub(r"[^A-Za-z0-9_]", "_", rev)
             k, n = base, 1
-            while k in used:
+            while k in self.used:
                 n += 1
                 k = f"{base}_{n}"
-            used.add(k)
-            keys[rev] = k
-        return keys[rev]
+            self.used.add(k)
+            self.keys[rev] = k
+        return self.keys[rev]
 
-    def plain(rev: str) -> bool:
+    def shown(self, rev: str) -> str:
+        return self.hidden.get(rev) or self.key_of(rev)
+
+    def plain(self, rev: str) -> bool:
         """Nothing to see: one parent, one child, no labels, not a head or a problem."""
+        graph = self.graph
         node = graph.nodes[rev]
         kids = graph.children[rev]
         return (
@@ -101,71 +126,77 @@ def build(
             and not node.labels
             and node.labels is not None
             and not node.deps
-            and rev not in problem_revs
-            and rev not in depended_on
+            and rev not in self.problem_revs
+            and rev not in self.depended_on
         )
 
-    hidden: dict[str, str] = {}  # revision -> key of the box it is collapsed into
-    pic = Picture()
-    if kept is not None and len(kept) < len(graph.nodes):
-        older = [r for r in order if r not in kept]
-        pic.boxes.append(
+    def collapse_older(self, kept: set[str] | None) -> None:
+        if kept is None or len(kept) >= len(self.graph.nodes):
+            return
+        older = [r for r in self.order if r not in kept]
+        self.pic.boxes.append(
             Box("older", f"… {len(older)} older revisions …", (), "collapsed", ("settled",))
         )
         for r in older:
-            hidden[r] = "older"
-    collapsed_boxes: dict[str, Box] = {}
-    if not full:
+            self.hidden[r] = "older"
+
+    def collapse_runs(self) -> None:
         seen: set[str] = set()
-        for rev in order:
-            if rev in seen or rev in hidden or not plain(rev):
+        for rev in self.order:
+            if rev in seen or rev in self.hidden or not self.plain(rev):
                 continue
-            parent = graph.nodes[rev].down[0]
-            if plain(parent) and (parent in new) == (rev in new):
+            parent = self.graph.nodes[rev].down[0]
+            if self.plain(parent) and (parent in self.new) == (rev in self.new):
                 continue  # not the start of a run
-            run = [rev]
-            while True:
-                kid = graph.children[run[-1]][0]
-                if kid in seen or kid in hidden or not plain(kid) or (kid in new) != (rev in new):
-                    break
-                run.append(kid)
+            run = self._run_from(rev, seen)
             seen.update(run)
             # Keep the first and the last of the run visible: they connect the picture.
             inner = run[1:-1]
-            if len(inner) < COLLAPSE_AT:
-                continue
-            k = key_of(inner[0]) + "_run"
-            status = "new" if rev in new else "settled"
-            collapsed_boxes[inner[0]] = Box(
-                k,
-                f"… {len(inner)} revisions …",
-                (f"{inner[0]} … {inner[-1]}",),
-                "collapsed",
-                (status,),
-            )
-            for r in inner:
-                hidden[r] = k
+            if len(inner) >= COLLAPSE_AT:
+                self._collapse(inner, "new" if rev in self.new else "settled")
 
-    def shown(rev: str) -> str:
-        return hidden.get(rev) or key_of(rev)
+    def _run_from(self, rev: str, seen: set[str]) -> list[str]:
+        run = [rev]
+        while True:
+            kid = self.graph.children[run[-1]][0]
+            if kid in seen or kid in self.hidden or not self.plain(kid):
+                return run
+            if (kid in self.new) != (rev in self.new):
+                return run
+            run.append(kid)
 
-    for rev in order:
-        if rev in collapsed_boxes:
-            pic.boxes.append(collapsed_boxes[rev])
-        if rev in hidden:
-            continue
-        node = graph.nodes[rev]
-        classes = ["new" if rev in new else "settled"]
+    def _collapse(self, inner: list[str], status: str) -> None:
+        k = self.key_of(inner[0]) + "_run"
+        self.collapsed_boxes[inner[0]] = Box(
+            k,
+            f"… {len(inner)} revisions …",
+            (f"{inner[0]} … {inner[-1]}",),
+            "collapsed",
+            (status,),
+        )
+        for r in inner:
+            self.hidden[r] = k
+
+    def add_boxes(self) -> None:
+        for rev in self.order:
+            if rev in self.collapsed_boxes:
+                self.pic.boxes.append(self.collapsed_boxes[rev])
+            if rev not in self.hidden:
+                self.pic.boxes.append(self._box(rev))
+
+    def _box(self, rev: str) -> Box:
+        node = self.graph.nodes[rev]
+        classes = ["new" if rev in self.new else "settled"]
         tags: list[str] = []
         if not node.down:
             classes.append("base")
         if len(node.down) > 1:
             classes.append("merge")
             tags.append("merge")
-        if rev in heads:
+        if rev in self.heads:
             classes.append("head")
-            tags.append("head, unintended" if rev in bad else "head")
-        if rev in bad or rev in problem_revs:
+            tags.append("head, unintended" if rev in self.bad else "head")
+        if rev in self.bad or rev in self.problem_revs:
             classes.append("problem")
         lines: list[str] = []
         if node.file.doc:
@@ -174,30 +205,32 @@ def build(
             lines.append("@" + ", @".join(node.labels))
         if tags:
             lines.append("(" + "; ".join(tags) + ")")
-        pic.boxes.append(Box(key_of(rev), rev, tuple(lines), "revision", tuple(classes)))
-    missing: list[str] = []
-    drawn: set[tuple[str, str, str]] = set()
+        return Box(self.key_of(rev), rev, tuple(lines), "revision", tuple(classes))
 
-    def connect(edge: tuple[str, str, str]) -> None:
-        if edge[0] != edge[1] and edge not in drawn:
-            drawn.add(edge)
-            pic.edges.append(edge)
+    def connect(self, edge: tuple[str, str, str]) -> None:
+        if edge[0] != edge[1] and edge not in self.drawn:
+            self.drawn.add(edge)
+            self.pic.edges.append(edge)
 
-    for rev in order:
-        node = graph.nodes[rev]
-        for parent in dict.fromkeys(node.down):
-            if parent in graph.nodes:
-                connect((shown(parent), shown(rev), "parent"))
-            elif rev not in hidden:
-                if parent not in missing:
-                    missing.append(parent)
-                connect((key_of(parent), shown(rev), "parent"))
-        for dep in node.deps or ():
-            if dep in graph.nodes:
-                connect((shown(dep), shown(rev), "depends"))
-    for rev in missing:
-        pic.boxes.append(Box(key_of(rev), rev, ("(no file declares it)",), "missing", ("problem",)))
-    return pic
+    def add_edges(self) -> None:
+        graph = self.graph
+        missing: list[str] = []
+        for rev in self.order:
+            node = graph.nodes[rev]
+            for parent in dict.fromkeys(node.down):
+                if parent in graph.nodes:
+                    self.connect((self.shown(parent), self.shown(rev), "parent"))
+                elif rev not in self.hidden:
+                    if parent not in missing:
+                        missing.append(parent)
+                    self.connect((self.key_of(parent), self.shown(rev), "parent"))
+            for dep in node.deps or ():
+                if dep in graph.nodes:
+                    self.connect((self.shown(dep), self.shown(rev), "depends"))
+        for rev in missing:
+            self.pic.boxes.append(
+                Box(self.key_of(rev), rev, ("(no file declares it)",), "missing", ("problem",))
+            )
 
 
 # -- Mermaid ---------------------------------------------------------------------------------
@@ -219,22 +252,41 @@ def _mermaid_text(text: str) -> str:
 
 def mermaid(pic: Picture) -> str:
     """A ``flowchart`` for Mermaid (GitHub renders it inside a ```mermaid block)."""
+    return mermaid_many([(None, pic)])
+
+
+def _prefixed(pic: Picture, prefix: str) -> Picture:
+    """PIC with every node key prefixed, so several projects' pictures share one diagram."""
+    if not prefix:
+        return pic
+    return Picture(
+        [replace(b, key=prefix + b.key) for b in pic.boxes],
+        [(prefix + a, prefix + b, kind) for a, b, kind in pic.edges],
+    )
+
+
+def mermaid_many(pics: Sequence[tuple[str | None, Picture]]) -> str:
+    """One ``flowchart``: each labelled picture in a subgraph of its own (one per project)."""
     out = ["flowchart TD"]
-    for box in pic.boxes:
-        label = "<br/>".join(_mermaid_text(t) for t in (box.title, *box.lines))
-        if box.kind == "collapsed":
-            out.append(f'    {box.key}[/"{label}"/]')
-        elif "head" in box.classes:
-            out.append(f'    {box.key}(["{label}"])')
-        elif "merge" in box.classes:
-            out.append(f'    {box.key}{{{{"{label}"}}}}')
+    every = Picture()
+    for i, (label, pic) in enumerate(pics):
+        if label is None:
+            pic = _prefixed(pic, "")
+            indent = "    "
         else:
-            out.append(f'    {box.key}["{label}"]')
-    for a, b, kind in pic.edges:
+            pic = _prefixed(pic, f"p{i + 1}_")
+            out.append(f'    subgraph p{i + 1}["{_mermaid_text(label)}"]')
+            indent = "        "
+        out.extend(indent + line for line in _mermaid_nodes(pic))
+        if label is not None:
+            out.append("    end")
+        every.boxes.extend(pic.boxes)
+        every.edges.extend(pic.edges)
+    for a, b, kind in every.edges:
         out.append(f"    {a} {'-.->' if kind == 'depends' else '-->'} {b}")
     out.extend(f"    {c}" for c in _MERMAID_CLASSES)
     groups: dict[str, list[str]] = {}
-    for box in pic.boxes:
+    for box in every.boxes:
         names = ["collapsed"] if box.kind == "collapsed" else []
         names += [c for c in box.classes if c in ("settled", "new", "problem")]
         for name in names:
@@ -243,6 +295,21 @@ def mermaid(pic: Picture) -> str:
         if name in groups:
             out.append(f"    class {','.join(groups[name])} {name}")
     return "\n".join(out)
+
+
+def _mermaid_nodes(pic: Picture) -> list[str]:
+    out = []
+    for box in pic.boxes:
+        label = "<br/>".join(_mermaid_text(t) for t in (box.title, *box.lines))
+        if box.kind == "collapsed":
+            out.append(f'{box.key}[/"{label}"/]')
+        elif "head" in box.classes:
+            out.append(f'{box.key}(["{label}"])')
+        elif "merge" in box.classes:
+            out.append(f'{box.key}{{{{"{label}"}}}}')
+        else:
+            out.append(f'{box.key}["{label}"]')
+    return out
 
 
 # -- Graphviz dot ----------------------------------------------------------------------------
@@ -254,12 +321,31 @@ def _dot_quote(text: str) -> str:
 
 def dot(pic: Picture) -> str:
     """A ``digraph`` for Graphviz (``dot -Tsvg``)."""
+    return dot_many([(None, pic)])
+
+
+def dot_many(pics: Sequence[tuple[str | None, Picture]]) -> str:
+    """One ``digraph``: each labelled picture in a ``cluster`` subgraph (one per project)."""
     out = [
         "digraph migrations {",
         "    rankdir=TB;",
         '    node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
         '    edge [color="#666666"];',
     ]
+    for i, (label, pic) in enumerate(pics):
+        if label is None:
+            out.extend(_dot_body(pic, "    "))
+            continue
+        out.append(f"    subgraph cluster_p{i + 1} {{")
+        out.append(f"        label={_dot_quote(label)};")
+        out.extend(_dot_body(_prefixed(pic, f"p{i + 1}_"), "        "))
+        out.append("    }")
+    out.append("}")
+    return "\n".join(out)
+
+
+def _dot_body(pic: Picture, indent: str) -> list[str]:
+    out = []
     for box in pic.boxes:
         attrs = {"label": "\n".join((box.title, *box.lines))}
         if box.kind == "collapsed":
@@ -277,9 +363,8 @@ def dot(pic: Picture) -> str:
         if "problem" in box.classes:
             attrs.update(color="#c62828", penwidth="3")
         rendered = ", ".join(f"{k}={_dot_quote(v)}" for k, v in attrs.items())
-        out.append(f"    {box.key} [{rendered}];")
+        out.append(f"{indent}{box.key} [{rendered}];")
     for a, b, kind in pic.edges:
         style = ' [style=dashed, label="depends on"]' if kind == "depends" else ""
-        out.append(f"    {a} -> {b}{style};")
-    out.append("}")
-    return "\n".join(out)
+        out.append(f"{indent}{a} -> {b}{style};")
+    return out

@@ -9,7 +9,7 @@ from typing import Any
 from migfix.project.config import Project, shown
 from migfix.read.checks import Problem
 from migfix.read.graph import Graph, Node
-from migfix.read.scan import Field, Unknown
+from migfix.read.revision_file import Field, Unknown
 
 JSON_VERSION = 1
 
@@ -134,6 +134,28 @@ def graph_json(project: Project, graph: Graph) -> dict[str, Any]:
     }
 
 
+def _tags(graph: Graph, rev: str, *, head: bool, unintended: bool) -> list[str]:
+    """What the tree says about REV in brackets: base, merges, labels, head..."""
+    node = graph.nodes[rev]
+    tags: list[str] = []
+    if not node.down:
+        tags.append("base")
+    if rev in node.down:
+        tags.append("names itself")
+    if len(node.down) > 1:
+        tags.append("merges " + _comma(node.down))
+    if node.labels:
+        tags.append("labels: " + _comma(node.labels))
+    if node.deps:
+        tags.append("depends on " + _comma(node.deps))
+    if head:
+        tags.append("HEAD, unintended" if unintended else "head")
+    missing = [p for p in node.down if p not in graph.nodes]
+    if missing:
+        tags.append("missing parent " + _comma(missing))
+    return tags
+
+
 def graph_text(project: Project, graph: Graph) -> str:
     """A tree: straight runs stay in one column, branches indent, merges point back.
 
@@ -156,22 +178,7 @@ def graph_text(project: Project, graph: Graph) -> str:
 
     def label(rev: str) -> str:
         node = graph.nodes[rev]
-        tags: list[str] = []
-        if not node.down:
-            tags.append("base")
-        if rev in node.down:
-            tags.append("names itself")
-        if len(node.down) > 1:
-            tags.append("merges " + _comma(node.down))
-        if node.labels:
-            tags.append("labels: " + _comma(node.labels))
-        if node.deps:
-            tags.append("depends on " + _comma(node.deps))
-        if rev in heads:
-            tags.append("HEAD, unintended" if rev in bad else "head")
-        missing = [p for p in node.down if p not in graph.nodes]
-        if missing:
-            tags.append("missing parent " + _comma(missing))
+        tags = _tags(graph, rev, head=rev in heads, unintended=rev in bad)
         text = rev + (f" ({'; '.join(tags)})" if tags else "")
         return text + (f"  {node.file.doc}" if node.file.doc else "")
 

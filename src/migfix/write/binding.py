@@ -78,15 +78,7 @@ def find_binding(module: cst.Module, path: Path) -> Binding:
     for stmt_index, stmt in enumerate(module.body):
         if isinstance(stmt, cst.SimpleStatementLine):
             for small_index, small in enumerate(stmt.body):
-                found = _binding_of(module, small)
-                if isinstance(found, cst.BaseExpression):
-                    parents = literal_parents(found)
-                    if parents is None:
-                        last = _Problem(small, f"is not a literal ({snippet(module, found)})")
-                    else:
-                        last = Binding(stmt_index, small_index, small, found, parents)
-                elif found is not None:
-                    last = found
+                last = _line_binding(module, stmt_index, small_index, small) or last
         elif not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             # if/try/with/for... run at import too; which branch wins is not ours to guess.
             inner = _assignment_inside(stmt)
@@ -109,6 +101,21 @@ def find_binding(module: cst.Module, path: Path) -> Binding:
     return last
 
 
+def _line_binding(
+    module: cst.Module, stmt_index: int, small_index: int, small: cst.BaseSmallStatement
+) -> Binding | _Problem | None:
+    """What one small statement of a module-level line does to down_revision, if anything."""
+    import libcst as cst
+
+    found = _binding_of(module, small)
+    if not isinstance(found, cst.BaseExpression):
+        return found
+    parents = literal_parents(found)
+    if parents is None:
+        return _Problem(small, f"is not a literal ({snippet(module, found)})")
+    return Binding(stmt_index, small_index, small, found, parents)
+
+
 def _binding_of(
     module: cst.Module, small: cst.BaseSmallStatement
 ) -> cst.BaseExpression | _Problem | None:
@@ -120,13 +127,13 @@ def _binding_of(
             return small.value
         return None
     if isinstance(small, (cst.Import, cst.ImportFrom)):
-        if _imports_name(small):
-            return _Problem(small, f"is imported ({snippet(module, small)})")
-        return None
+        imported = _imports_name(small)
+        return _Problem(small, f"is imported ({snippet(module, small)})") if imported else None
     if isinstance(small, cst.AugAssign):
-        if is_name(small.target):
-            return _Problem(small, f"is changed in place ({snippet(module, small)})")
-        return None
+        changed = is_name(small.target)
+        return (
+            _Problem(small, f"is changed in place ({snippet(module, small)})") if changed else None
+        )
     if not isinstance(small, cst.Assign):
         return None
     direct = [t for t in small.targets if is_name(t.target)]
@@ -176,48 +183,37 @@ def _assignment_inside(stmt: cst.BaseCompoundStatement) -> cst.CSTNode | None:
     """First assignment to down_revision in a block, not looking into functions or classes."""
     import libcst as cst
 
-    found: list[cst.CSTNode] = []
+    # Depth first, in source order, as a CSTVisitor would go.
+    stack: list[cst.CSTNode] = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        owner = _binding_use(node)
+        if owner is not None:
+            return owner
+        stack.extend(reversed(node.children))
+    return None
 
-    # Every binding use of the name: assignment targets, for targets, with ... as, walrus.
-    class TargetFinder(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False
 
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
+def _binding_use(node: cst.CSTNode) -> cst.CSTNode | None:
+    """NODE (or its target) when it binds down_revision: an assignment target, a for
+    target, ``with ... as`` / ``except ... as``, a walrus, or an import."""
+    import libcst as cst
 
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def _check(self, owner: cst.CSTNode, target: cst.BaseExpression) -> None:
-            if is_name(target) or _binds_inside(target):
-                found.append(owner)
-
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            self._check(node, node.target)
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            self._check(node, node.target)
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            self._check(node, node.target)
-
-        def visit_For(self, node: cst.For) -> None:
-            self._check(node.target, node.target)
-
-        def visit_AsName(self, node: cst.AsName) -> None:
-            if isinstance(node.name, cst.BaseExpression):
-                self._check(node, node.name)
-
-        def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
-            if node.asname is None and _alias_binds(node):
-                found.append(node)
-
-        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-            self._check(node, node.target)
-
-    stmt.visit(TargetFinder())
-    return found[0] if found else None
+    target: cst.BaseExpression | None = None
+    owner: cst.CSTNode = node
+    if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
+        target = node.target
+    elif isinstance(node, cst.For):
+        target = owner = node.target
+    elif isinstance(node, cst.AsName) and isinstance(node.name, cst.BaseExpression):
+        target = node.name
+    elif isinstance(node, cst.ImportAlias):
+        return node if node.asname is None and _alias_binds(node) else None
+    if target is not None and (is_name(target) or _binds_inside(target)):
+        return owner
+    return None
 
 
 def literal_parents(value: cst.BaseExpression) -> tuple[str, ...] | None:

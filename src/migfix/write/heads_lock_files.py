@@ -36,6 +36,13 @@ def update(project: Project, graph: Graph | None = None) -> Path | None:
         return found.path
 
 
+def mark_resolved(project: Project, path: Path | None) -> str:
+    """``git add`` the lock at PATH if git lists it as conflicted; what to say about it."""
+    if path is None or not gitops.mark_resolved(gitops.find_repo(project.root), [path]):
+        return ""
+    return f"marked {project.relpath(path)} resolved (git add)"
+
+
 # -- lock init: the post_write_hooks entry -----------------------------------------------------
 
 

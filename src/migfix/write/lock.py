@@ -77,7 +77,8 @@ def _timeout() -> float:
 
 
 def acquire(state: Path, *, wait: bool) -> tuple[int, bool] | None:
-    """Open and flock ``state/lock``; None when it is held and WAIT is false.
+    """Open and flock ``state/lock``; None when it is held and WAIT is false. Also says
+    whether it had to wait.
 
     The holder removes the lock file before releasing it (so nothing is left behind), so a
     waiter may end up holding a file no longer at that path: it checks, and starts again.
@@ -86,9 +87,27 @@ def acquire(state: Path, *, wait: bool) -> tuple[int, bool] | None:
     said = False
     path = state / LOCK
     while True:
+        fd = _open_lock_file(state, path, wait=wait)
+        if fd is None:
+            return None
+        waited = _wait_for_lock(fd, path, wait=wait, deadline=deadline, said=said)
+        if waited is None:
+            return None
+        said = said or waited
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd, said
+        os.close(fd)
+
+
+def _open_lock_file(state: Path, path: Path, *, wait: bool) -> int | None:
+    while True:
         try:
             state.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | oslock.O_CLOEXEC, 0o644)
+            return os.open(path, os.O_RDWR | os.O_CREAT | oslock.O_CLOEXEC, 0o644)
         except FileNotFoundError:
             continue  # the holder removed the folder in between
         except OSError as exc:
@@ -99,29 +118,28 @@ def acquire(state: Path, *, wait: bool) -> tuple[int, bool] | None:
                 "migfix runs from writing at once. Nothing was written. Make that folder "
                 "writable (or free some space) and run this again."
             ) from exc
-        while not oslock.try_lock(fd):
-            if not wait:
-                os.close(fd)
-                return None
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise Refusal(
-                    f"Another migfix run is writing this project and kept its lock "
-                    f"({path}) for {_timeout():g} s. Nothing was written. Wait for it to "
-                    "finish and run this again (the lock goes away with the process that "
-                    "holds it, even if it is killed)."
-                ) from None
-            if not said:
-                say("another migfix run is writing this project; waiting for it.")
-                said = True
-            time.sleep(0.05)
-        try:
-            same = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd, said
-        os.close(fd)
+
+
+def _wait_for_lock(fd: int, path: Path, *, wait: bool, deadline: float, said: bool) -> bool | None:
+    """Lock FD, waiting until DEADLINE if WAIT; None (FD closed) when not locked. True when
+    it said it was waiting."""
+    while not oslock.try_lock(fd):
+        if not wait:
+            os.close(fd)
+            return None
+        if time.monotonic() >= deadline:
+            os.close(fd)
+            raise Refusal(
+                f"Another migfix run is writing this project and kept its lock "
+                f"({path}) for {_timeout():g} s. Nothing was written. Wait for it to "
+                "finish and run this again (the lock goes away with the process that "
+                "holds it, even if it is killed)."
+            ) from None
+        if not said:
+            say("another migfix run is writing this project; waiting for it.")
+            said = True
+        time.sleep(0.05)
+    return said
 
 
 def release(state: Path, fd: int) -> None:

@@ -28,9 +28,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from migfix.git.gitops import TreeDiff, remembered, run
+from migfix.git.gitops import remembered, run
+from migfix.git.history import TreeDiff
 from migfix.read.gittree import cat_blobs
-from migfix.read.scan import Unknown, scan_file
+from migfix.read.revision_file import Unknown
+from migfix.read.scan import scan_file
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 JOURNAL = ("migfix-moves.jsonl",)
@@ -113,41 +115,82 @@ def _append(repo: Path, entries: Sequence[dict[str, object]]) -> bool:
 
 
 def read(repo: Path) -> tuple[list[Move], list[Synced]]:
-    """Every move and sync in the journal, oldest first. Unreadable lines are skipped."""
+    """Every move and sync in the journal, oldest first; lines that do not fit are left out
+    (:func:`read_all` names them)."""
+    moves, syncs, _faults = read_all(repo)
+    return moves, syncs
+
+
+def read_all(repo: Path) -> tuple[list[Move], list[Synced], list[str]]:
+    """Every move and sync in the journal, oldest first, and one ``line N: why`` for each
+    line that does not fit its schema. Such a line is never used: a string read as a list
+    of parents (``"a0"`` as ``a``, ``0``) would plan revisions that do not exist."""
     path = journal_path(repo)
     moves: list[Move] = []
     syncs: list[Synced] = []
+    faults: list[str] = []
     if path is None:
-        return moves, syncs
+        return moves, syncs, faults
     try:
         raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return moves, syncs
-    for line in raw.splitlines():
-        try:
-            e = json.loads(line)
-            if e.get("kind") == "move":
-                moves.append(
-                    Move(
-                        str(e["revision"]),
-                        tuple(map(str, e["old"])),
-                        tuple(map(str, e["new"])),
-                        float(e["when"]),
-                        str(e["by"]),
-                    )
-                )
-            elif e.get("kind") == "synced":
-                syncs.append(
-                    Synced(
-                        str(e["database"]),
-                        float(e["when"]),
-                        tuple(map(str, e.get("ran", ()))),
-                        bool(e.get("complete", True)),
-                    )
-                )
-        except (ValueError, KeyError, TypeError, AttributeError):
+    except FileNotFoundError:
+        return moves, syncs, faults
+    except (OSError, UnicodeDecodeError) as exc:
+        return moves, syncs, [f"unreadable ({exc})"]
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
             continue
-    return moves, syncs
+        try:
+            entry = _entry(line)
+        except ValueError as exc:
+            faults.append(f"line {number}: {exc}")
+            continue
+        if isinstance(entry, Move):
+            moves.append(entry)
+        else:
+            syncs.append(entry)
+    return moves, syncs, faults
+
+
+def _entry(line: str) -> Move | Synced:
+    """One journal line, checked field by field against its schema (ValueError says why)."""
+    try:
+        e = json.loads(line)
+    except ValueError:
+        raise ValueError("not JSON") from None
+    if not isinstance(e, dict):
+        raise ValueError("not a JSON object")
+    kind = e.get("kind")
+    if kind == "move":
+        return Move(_text(e, "revision"), _ids(e, "old"), _ids(e, "new"), _time(e), _text(e, "by"))
+    if kind == "synced":
+        complete = e.get("complete", True)
+        if not isinstance(complete, bool):
+            raise ValueError('"complete" is not true or false')
+        ran = _ids(e, "ran") if "ran" in e else ()
+        return Synced(_text(e, "database"), _time(e), ran, complete)
+    raise ValueError(f'"kind" is {json.dumps(kind)}, not "move" or "synced"')
+
+
+def _text(e: dict[str, object], name: str) -> str:
+    value = e.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f'"{name}" is not a non-empty string')
+    return value
+
+
+def _ids(e: dict[str, object], name: str) -> tuple[str, ...]:
+    value = e.get(name)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f'"{name}" is not a list of revision ids')
+    return tuple(value)
+
+
+def _time(e: dict[str, object]) -> float:
+    value = e.get("when")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError('"when" is not a number (seconds since 1970)')
+    return float(value)
 
 
 def record(

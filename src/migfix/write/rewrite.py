@@ -177,26 +177,7 @@ def _edit_sequence(
                 for p in new_parents[j1:j2]
             )
         elif tag == "replace":
-            olds = elements[i1:i2]
-            block: list[cst.Element] = []
-            for k, parent in enumerate(new_parents[j1:j2]):
-                if k < len(olds):
-                    block.append(
-                        olds[k].with_changes(value=_replace_string(olds[k].value, parent, style))
-                    )
-                else:
-                    block.append(
-                        cst.Element(cst.SimpleString(_literal(parent, style)), comma=separator())
-                    )
-            if len(block) > len(olds):
-                # The replaced member's comma (its comment, its line break) follows the
-                # last of the members that replace it.
-                paired = len(olds) - 1
-                block[paired], block[-1] = (
-                    block[paired].with_changes(comma=block[-1].comma),
-                    block[-1].with_changes(comma=block[paired].comma),
-                )
-            result.extend(block)
+            result.extend(_replaced(elements[i1:i2], new_parents[j1:j2], style, separator))
         # "delete": the member and its comma go.
 
     # The member that now ends the sequence carries the closing layout; one that used to end
@@ -207,6 +188,32 @@ def _edit_sequence(
         elif element.comma is original_last or not isinstance(element.comma, cst.Comma):
             result[index] = element.with_changes(comma=separator())
     return node.with_changes(elements=result)
+
+
+def _replaced(
+    olds: Sequence[cst.Element],
+    parents: Sequence[str],
+    style: tuple[str, str],
+    separator: _CommaFactory,
+) -> list[cst.Element]:
+    """PARENTS in place of the members OLDS: each old member keeps its layout."""
+    import libcst as cst
+
+    block: list[cst.Element] = []
+    for k, parent in enumerate(parents):
+        if k < len(olds):
+            block.append(olds[k].with_changes(value=_replace_string(olds[k].value, parent, style)))
+        else:
+            block.append(cst.Element(cst.SimpleString(_literal(parent, style)), comma=separator()))
+    if len(block) > len(olds):
+        # The replaced member's comma (its comment, its line break) follows the last of the
+        # members that replace it.
+        paired = len(olds) - 1
+        block[paired], block[-1] = (
+            block[paired].with_changes(comma=block[-1].comma),
+            block[-1].with_changes(comma=block[paired].comma),
+        )
+    return block
 
 
 def _opening_whitespace(node: _Seq) -> cst.BaseParenthesizableWhitespace | None:
