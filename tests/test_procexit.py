@@ -74,12 +74,12 @@ def test_an_exception_that_escapes_gets_pythons_own_exit() -> None:
 # env.py runs (verify): printed on stderr by a spy and by env.py.
 SPY = (
     "import gc, sys\n"
-    "from migfix.commands import heads_check\n"
-    "real = heads_check.heads\n"
+    "from migfix.commands import heads as heads_command\n"
+    "real = heads_command.heads\n"
     "def spy(*args, **kwargs):\n"
     "    print('migfix GC', gc.isenabled(), file=sys.stderr)\n"
     "    return real(*args, **kwargs)\n"
-    "heads_check.heads = spy\n"
+    "heads_command.heads = spy\n"
     "sys.argv = ['migfix', *sys.argv[1:]]\n"
     "import runpy\nrunpy.run_module('migfix', run_name='__main__')\n"
 )

@@ -773,3 +773,19 @@ def test_a_database_is_known_by_the_url_as_the_connection_resolves_it(tmp_path: 
         assert "in step" in status.stdout, status.stdout
         assert f'line {len(lines) + 1}: "old" is not a list of revision ids' in status.stdout
     assert {"r_table", "s1_table", "s2_table"} <= tables(db)
+
+
+def test_a_one_letter_password_is_masked_in_the_url_not_in_the_whole_message(
+    tmp_path: Path,
+) -> None:
+    # Replacing "e" everywhere told the password: "conn***ction r***fus***d".
+    proj = new_project(tmp_path, "typed")
+    url = "postgresql+psycopg://app:e@127.0.0.1:1/app"
+
+    failed = run(proj.root, "migfix", "db", "status", "--url", url)
+
+    said = failed.stdout + failed.stderr
+    assert failed.returncode == 2, said
+    assert "refused" in said and "Check that the database is reachable" in said, said
+    assert "***" not in said.replace("app:***@", ""), said
+    assert ":e@" not in said, said

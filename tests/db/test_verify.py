@@ -379,14 +379,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> str:
     """
     import tomllib
 
+    from migfix import __version__  # the version's one source (pyproject.toml reads it)
+
     data = tomllib.loads((REPO / "pyproject.toml").read_text())
     project = data["project"]
     site = tmp_path_factory.mktemp("site")
-    info = site / f"migfix-{project['version']}.dist-info"
+    info = site / f"migfix-{__version__}.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: migfix\nVersion: {project['version']}\n"
-    )
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: migfix\nVersion: {__version__}\n")
     lines = []
     for group, entries in project["entry-points"].items():
         lines.append(f"[{group}]")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from migfix.hook import install as hook
+from migfix.hook import script
 
 GNU_ONLY = re.compile(
     r"\bsed -i\b|\breadlink -f\b|\brealpath\b|\bgrep -P\b|\bstat -c\b|\bxargs -r\b|"
@@ -68,3 +69,12 @@ def test_shellcheck_finds_nothing_in_any_script(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout
+
+
+def test_a_windows_interpreter_path_is_written_as_git_for_windows_sh_runs_it() -> None:
+    # Backslashes would be escapes to sh; C:/... is what Git for Windows' sh executes.
+    windows = r"C:\Users\me\app\.venv\Scripts\python.exe"
+    assert script.sh_path(windows, windows=True) == "C:/Users/me/app/.venv/Scripts/python.exe"
+    assert script.sh_path("/opt/app/.venv/bin/python", windows=False) == (
+        "/opt/app/.venv/bin/python"
+    )

@@ -25,7 +25,6 @@ from test_hookrun import (
 )
 
 from migfix.hook import install as hook
-from migfix.hook import script
 
 pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
@@ -121,13 +120,3 @@ def test_a_clone_without_migfix_is_told_in_one_line(tmp_path: Path) -> None:
         "on PATH; install it in one of them"
     ]
     assert git(clone.root, "status", "--porcelain") == ""
-
-
-def test_a_windows_interpreter_path_is_written_as_git_for_windows_sh_runs_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Backslashes would be escapes to sh; C:/... is what Git for Windows' sh executes.
-    monkeypatch.setattr(hook.os, "name", "nt")
-    assert script.sh_path(r"C:\Users\me\app\.venv\Scripts\python.exe") == (
-        "C:/Users/me/app/.venv/Scripts/python.exe"
-    )

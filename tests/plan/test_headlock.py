@@ -433,3 +433,26 @@ def test_the_post_write_hook_ignores_migfix_merge_scratch_files_and_an_unlocked_
     # lock = false: Alembic's hook call changes nothing.
     assert heads_lock_files.hook_update(proj.file(proj.a)) is None
     assert not (proj.root / LOCK).exists()
+
+
+@pytest.mark.slow
+def test_a_lock_checked_out_with_crlf_is_current_and_keeps_crlf_when_updated(
+    tmp_path: Path,
+) -> None:
+    # core.autocrlf=true checks the lock out with CRLF: the content is the same.
+    proj = locked_project(tmp_path)
+    git(proj.root, "config", "core.autocrlf", "true")
+    (proj.root / LOCK).unlink()
+    git(proj.root, "checkout", "--", LOCK)
+    assert b"\r\n" in (proj.root / LOCK).read_bytes()
+
+    assert ok(migfix_proc(proj.root, "check")).returncode == 0
+
+    (proj.root / "alembic.ini").write_text(
+        (proj.root / "alembic.ini").read_text().replace("hooks = migfix_lock", "hooks =")
+    )
+    proj.revision(B, "add b")
+    assert migfix_proc(proj.root, "check").returncode == 1
+    ok(migfix_proc(proj.root, "lock", "update"))
+    assert (proj.root / LOCK).read_bytes() == lock_text(f"{B} add b").replace("\n", "\r\n").encode()
+    assert ok(migfix_proc(proj.root, "check")).returncode == 0

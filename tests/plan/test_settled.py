@@ -401,3 +401,45 @@ def test_settled_refusal_names_where_a_revision_is_published(tmp_path: Path) -> 
 
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"{N} is settled (on origin/feature)" in refused.stderr, refused.stderr
+
+
+def test_a_config_beside_the_migrations_folder_with_dotdot_is_the_same_project(
+    tmp_path: Path,
+) -> None:
+    # server/alembic.ini with script_location = %(here)s/../migrations: paths compared with
+    # git's must be normalised, or the feature's revision looked settled (merge wrote a merge
+    # revision) and rebase found nothing to do with two heads.
+    from gitutil import commit_all, make_repo
+    from projutil import new_project
+
+    proj = new_project(tmp_path, "typed", "seed")
+    repo = make_repo(tmp_path / "repo")
+    for name in ("migrations", ".gitignore"):
+        src = proj.root / name
+        if src.exists():
+            src.rename(repo / name)
+    (repo / "server").mkdir()
+    ini = (proj.root / "alembic.ini").read_text()
+    (repo / "server" / "alembic.ini").write_text(
+        ini.replace("%(here)s/migrations", "%(here)s/../migrations")
+    )
+    commit_all(repo, "project")
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(repo / "server" / "alembic.ini"))
+    git(repo, "checkout", "-q", "-b", "feature")
+    command.revision(cfg, message="add n", rev_id=N)
+    commit_all(repo, "n")
+    git(repo, "checkout", "-q", "main")
+    command.revision(cfg, message="add c", rev_id=C)
+    commit_all(repo, "c")
+    git(repo, "checkout", "-q", "feature")
+    git(repo, "merge", "-q", "--no-edit", "main")
+
+    project = find_project(repo / "server")
+    assert project.version_locations == (repo / "migrations" / "versions",)
+    done = migfix_proc(repo / "server", "merge")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Repointed {N}" in done.stdout, done.stdout

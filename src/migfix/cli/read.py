@@ -19,7 +19,8 @@ from migfix.cli.options import (
     verbose_option,
 )
 from migfix.cli.running import migfix_only, warn_if_stale
-from migfix.commands import heads_check
+from migfix.commands import check as checkcmd
+from migfix.commands import heads as headscmd
 from migfix.report.next_step import prog_name
 
 
@@ -39,7 +40,7 @@ def heads(
 ) -> int:
     """Show the current heads, like `alembic heads` (exit 1 if some are unintended)."""
     chosen = project(config, name, versions, recursive)
-    return heads_check.heads(chosen, as_json=as_json, verbose=verbose, echo=click.echo)
+    return headscmd.heads(chosen, as_json=as_json, verbose=verbose, echo=click.echo)
 
 
 @click.command()
@@ -73,7 +74,7 @@ def check(
     chosen = project(config, name, versions, recursive)
     if against is not None:
         warn_if_stale(chosen, against, fetch)
-    return heads_check.check(
+    return checkcmd.check(
         chosen,
         fmt=fmt,
         strict=strict,

@@ -34,18 +34,15 @@ def database_key(url: Any) -> str:
     return f"{backend}://{where}/{database or ''}"
 
 
-def mask(text: str, url: str | None) -> str:
-    """TEXT with the password of URL (and any user:password@ in a URL) masked."""
-    if url:
-        try:
-            from sqlalchemy.engine import make_url
+def mask(text: str) -> str:
+    """TEXT with the password field of every URL and connection string in it masked.
 
-            password = make_url(url).password
-        except Exception:
-            password = None
-        if password:
-            text = text.replace(str(password), "***")
-    return re.sub(r"(//[^:/@\s]*):[^@/\s]+@", r"\1:***@", text)
+    Only the field is masked, never the password's text wherever it occurs: a password of
+    one letter replaced throughout the message would spell itself out.
+    """
+    text = re.sub(r"(//[^:/@\s]*):[^@/\s]*@", r"\1:***@", text)
+    # libpq's key=value form (psycopg quotes a connection string in some errors).
+    return re.sub(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text)
 
 
 def run_env(
@@ -86,7 +83,7 @@ def run_env(
 
 def env_error(exc: BaseException, url: str | None, doing: str) -> MigfixError:
     return ConfigError(
-        f"Could not {doing}: {mask(one_line(exc), url)}. Check that the database is "
+        f"Could not {doing}: {mask(one_line(exc))}. Check that the database is "
         "reachable with the URL env.py uses (run `alembic current` or `flask db current` to "
         "see it), or pass --url."
     )

@@ -26,6 +26,7 @@ from migfix.db.sync_status import (
 )
 from migfix.errors import MigfixError, Refusal
 from migfix.git import gitops
+from migfix.plan.overlap import collision
 from migfix.project.config import Project
 from migfix.read.graph import Graph, read_graph
 from migfix.write import moves as journal
@@ -215,7 +216,7 @@ def _failed(
     a = result.status.analysis
     ran = result.ran
     result.failed = a.missing[len(ran)] if len(ran) < len(a.missing) else None
-    result.error = mask(one_line(exc), url)
+    result.error = mask(one_line(exc))
     if result.transactional:
         ran.clear()  # rolled back with everything else
     else:
@@ -242,6 +243,39 @@ def _restore(
     return True
 
 
+def _failure_text(project: Project, r: SyncResult, command: str) -> str:
+    """What a failed sync says: which revision failed, what was kept, and what to change."""
+    st, a = r.status, r.status.analysis
+    ids = journal.ids
+    what = f"Revision {r.failed}" if r.failed else "A migration"
+    path = ""
+    if r.failed and r.failed in project_nodes(project):
+        path = f" ({project.relpath(project_nodes(project)[r.failed])})"
+    if r.transactional:
+        kept = "the whole sync was rolled back: nothing changed"
+    elif r.ran:
+        kept = (
+            f"{', '.join(r.ran)} ran and stay (this database has no transactional DDL); "
+            f"the version record is back at {ids(a.recorded)}"
+        )
+    else:
+        kept = f"the version record is back at {ids(a.recorded)}"
+    if not r.transactional and not r.restored:
+        kept += " (could not confirm the version record: check `alembic current`)"
+    advice = (
+        f"Fix the revision (it may conflict with what {ids(a.recorded)} already did) and "
+        f"run `{command} db sync` again."
+    )
+    if r.failed:
+        found = collision(project, read_graph(project), r.failed, sorted(a.applied))
+        if found:
+            advice = f"{found} Then run `{command} db sync` again."
+    return (
+        f"{what}{path} failed during `{command} db sync` on {st.database}: {r.error}. "
+        f"Stopped: {kept}. {advice}"
+    )
+
+
 def sync_text(project: Project, r: SyncResult, command: str = "migfix") -> str:
     st, a = r.status, r.status.analysis
     ids = journal.ids
@@ -253,35 +287,7 @@ def sync_text(project: Project, r: SyncResult, command: str = "migfix") -> str:
         run = f"run {', '.join(a.missing)} (upgrade, in this order), then " if a.missing else ""
         return f"Would {run}record {st.database} at {ids(a.target)}; nothing downgraded."
     if r.error:
-        what = f"Revision {r.failed}" if r.failed else "A migration"
-        path = ""
-        if r.failed and r.failed in project_nodes(project):
-            path = f" ({project.relpath(project_nodes(project)[r.failed])})"
-        if r.transactional:
-            kept = "the whole sync was rolled back: nothing changed"
-        elif r.ran:
-            kept = (
-                f"{', '.join(r.ran)} ran and stay (this database has no transactional DDL); "
-                f"the version record is back at {ids(a.recorded)}"
-            )
-        else:
-            kept = f"the version record is back at {ids(a.recorded)}"
-        if not r.transactional and not r.restored:
-            kept += " (could not confirm the version record: check `alembic current`)"
-        advice = (
-            f"Fix the revision (it may conflict with what {ids(a.recorded)} already did) and "
-            f"run `{command} db sync` again."
-        )
-        if r.failed:
-            from migfix.plan.overlap import collision
-
-            found = collision(project, read_graph(project), r.failed, sorted(a.applied))
-            if found:
-                advice = f"{found} Then run `{command} db sync` again."
-        return (
-            f"{what}{path} failed during `{command} db sync` on {st.database}: {r.error}. "
-            f"Stopped: {kept}. {advice}"
-        )
+        return _failure_text(project, r, command)
     ran = f"Ran {', '.join(r.ran)} on {st.database}; " if r.ran else f"{st.database}: "
     tail = ""
     if a.behind:

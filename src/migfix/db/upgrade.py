@@ -60,7 +60,7 @@ def upgrade(
         except MigfixError:
             raise
         except Exception as exc:
-            result.error = mask(one_line(exc), url)
+            result.error = mask(one_line(exc))
         return result
 
 

@@ -221,10 +221,10 @@ _FIND_AT_RUN_TIME = [
 ]
 
 
-def sh_path(path: str) -> str:
+def sh_path(path: str, *, windows: bool = os.name == "nt") -> str:
     """PATH as the hook's ``sh`` runs it: Git for Windows' sh takes ``C:/x/python.exe``,
     where backslashes would be escapes."""
-    if os.name == "nt":
+    if windows:
         from pathlib import PureWindowsPath
 
         return PureWindowsPath(path).as_posix()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from migfix.errors import GitError
-from migfix.git import gitops
+from migfix.git import gitops, remotes
 from migfix.project.config import Project
 from migfix.read.gittree import tree_files
 from migfix.read.graph import Graph, read_graph
@@ -59,13 +59,13 @@ def current_ref(project: Project, ref: str, *, fetch: bool = False) -> str | Non
     if repo is None:
         return None
     if fetch:
-        if not gitops.fetch_remote_ref(repo, ref):
+        if not remotes.fetch_remote_ref(repo, ref):
             raise Refusal(
                 f"--fetch fetches a remote branch such as origin/main, and {ref} is not one. "
                 "Fetch it your own way, or name the remote branch."
             )
         return None
-    return gitops.stale_remote_ref(repo, ref)
+    return remotes.stale_remote_ref(repo, ref)
 
 
 def graph_against(project: Project, ref: str) -> Graph:

@@ -88,6 +88,10 @@ def change(project: Project, graph: Graph) -> FileChange | None:
     path = lock_path(project)
     old = _current(path)
     new = render(graph)
+    if old is not None and b"\r\n" in old:
+        # Checked out with CRLF (core.autocrlf): the same content, and an update keeps the
+        # file's line endings.
+        new = new.replace(b"\n", b"\r\n")
     return None if old == new else FileChange(path, old, new)
 
 

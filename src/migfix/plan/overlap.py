@@ -317,6 +317,36 @@ def for_rebase(
     return find(sides, read, parents)
 
 
+def _touches_of(graph: Graph, rev: str) -> list[Touch]:
+    n = graph.nodes.get(rev)
+    try:
+        return touches(n.path.read_bytes()) if n is not None else []
+    except (OSError, SyntaxError, ValueError):
+        return []
+
+
+def _closest_collision(
+    graph: Graph, failed: str, ran: Iterable[str]
+) -> tuple[int, str, str] | None:
+    """(0 same column / 1 same table, the revision of RAN, what both change), the first
+    closest one; None when none of RAN touches FAILED's tables."""
+    mine = _touches_of(graph, failed)
+    best: tuple[int, str, str] | None = None
+    for rev in ran:
+        if rev == failed:
+            continue
+        theirs = _touches_of(graph, rev)
+        for a, b in ((a, b) for a in mine for b in theirs):
+            if _key(a.table) != _key(b.table):
+                continue
+            same = sorted(a.columns & b.columns)
+            what = ", ".join(f"{a.table}.{c}" for c in same) or f"table {a.table}"
+            rank = 0 if same else 1
+            if best is None or rank < best[0]:
+                best = (rank, rev, what)
+    return best
+
+
 def collision(project: Project, graph: Graph, failed: str, ran: Iterable[str]) -> str | None:
     """Why FAILED may have failed on a database that already RAN other revisions: the one
     among them that changes the same table (the same column first), and which of the two is
@@ -327,27 +357,7 @@ def collision(project: Project, graph: Graph, failed: str, ran: Iterable[str]) -
     if node is None:
         return None
 
-    def read(rev: str) -> list[Touch]:
-        n = graph.nodes.get(rev)
-        try:
-            return touches(n.path.read_bytes()) if n is not None else []
-        except (OSError, SyntaxError, ValueError):
-            return []
-
-    mine = read(failed)
-    best: tuple[int, str, str] | None = None
-    for rev in ran:
-        if rev == failed:
-            continue
-        for a in mine:
-            for b in read(rev):
-                if _key(a.table) != _key(b.table):
-                    continue
-                same = sorted(a.columns & b.columns)
-                what = ", ".join(f"{a.table}.{c}" for c in same) or f"table {a.table}"
-                rank = 0 if same else 1
-                if best is None or rank < best[0]:
-                    best = (rank, rev, what)
+    best = _closest_collision(graph, failed, ran)
     if best is None:
         return None
     _, other, what = best

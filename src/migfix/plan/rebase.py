@@ -129,7 +129,7 @@ def plan_rebase(
     FIRST_COMMITS gives, per file path, when it was first committed (Unix seconds); it orders
     independent chains (files missing from it count as not committed yet, and go last).
     A merge of this branch that only joined REF's history is dropped when it is in
-    EMPTY_MERGES (its upgrade and downgrade do nothing, see ``noop``), as ``git rebase``
+    EMPTY_MERGES (its upgrade and downgrade do nothing, see ``does_nothing``), as ``git rebase``
     drops merge commits; one that carries operations is refused unless DROP_MERGES.
     """
     sides = Sides(work, onto, ref, root)

@@ -46,7 +46,7 @@ def upstream_revisions(
     """Revision ids declared in the version locations of ``ref``'s tree.
 
     Given GRAPH (the work tree's), only the files that differ from ``ref`` are read from
-    git (``blobscan.revisions_on``); the others are the files already read.
+    git (``gittree.revisions_on``); the others are the files already read.
     """
     if graph is not None:
         return revisions_on(

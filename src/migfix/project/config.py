@@ -120,7 +120,9 @@ def find_project(
     ``config`` names an ini file or a pyproject.toml explicitly; ``directory`` names a
     Flask-Migrate migrations folder (``flask db -d``).
     """
-    cwd = cwd.absolute()
+    # Normalised: `alembic -c ../alembic.ini` names files `migrations/../migrations/...`,
+    # and every path migfix derives is compared as text with others and with git's.
+    cwd = Path(os.path.normpath(cwd.absolute()))
     if directory is not None and not versions and config is None:
         return _from_directory((cwd / directory).absolute(), name)
     if versions:
@@ -140,7 +142,7 @@ def find_project(
             settings=settings,
         )
     if config is not None:
-        config = (cwd / config).absolute()
+        config = Path(os.path.normpath((cwd / config).absolute()))  # `-c ../alembic.ini`
         if not config.is_file():
             raise ConfigError(
                 f"Config file {config} does not exist. Pass the path of your alembic.ini "
@@ -503,7 +505,9 @@ def _resolve_location(
     raw = raw.strip()
     if not os.path.isabs(raw) and ":" in raw:
         return _resolve_resource(raw, base, where, search)
-    return (base / raw).absolute()
+    # Normalised (``%(here)s/../migrations``): paths are compared as text with git's and
+    # with each other, and ``server/../migrations`` names the same folder as ``migrations``.
+    return Path(os.path.normpath((base / raw).absolute()))
 
 
 def _sys_path(ini: Mapping[str, str], base: Path) -> list[Path]:

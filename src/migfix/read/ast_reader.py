@@ -97,7 +97,17 @@ def _assignments(
     elif isinstance(stmt, ast.AnnAssign):
         if stmt.value is not None:
             yield from _bind(stmt.target, stmt.value, stmt.lineno, source)
-    elif isinstance(stmt, ast.AugAssign):
+    else:
+        yield from _other_bindings(stmt, source)
+
+
+def _other_bindings(
+    stmt: ast.stmt, source: Callable[[ast.AST], str]
+) -> Iterator[tuple[str, int, Value]]:
+    """Bindings of the four names by anything but a plain assignment: never a literal."""
+    import ast
+
+    if isinstance(stmt, ast.AugAssign):
         if isinstance(stmt.target, ast.Name) and stmt.target.id in NAMES:
             yield (
                 stmt.target.id,

@@ -167,16 +167,23 @@ def _binds_before(text: str, line_start: int, start: int) -> bool:
     return False
 
 
+def _leading_docstring(text: str, stop: int, found: Found) -> int:
+    """Where the code after a docstring that opens the file (and ends before STOP) starts,
+    the docstring kept in FOUND; 0 when there is none."""
+    doc = DOCSTRING.match(text)
+    if doc is None or doc.end() > stop:
+        return 0
+    found.doc = doc.group(3)
+    found.doc_line = _line_of(text, doc.start(2))
+    return doc.end()
+
+
 def _plain_gap(text: str, begin: int, stop: int, found: Found) -> bool:
     """True when ``stop`` begins a statement: the code between ``begin`` (a statement
     boundary) and ``stop`` leaves no string, comment or bracket open. The first gap
     also yields the module docstring."""
     if begin == 0:
-        doc = DOCSTRING.match(text)
-        if doc is not None and doc.end() <= stop:
-            found.doc = doc.group(3)
-            found.doc_line = _line_of(text, doc.start(2))
-            begin = doc.end()
+        begin = _leading_docstring(text, stop, found)
     if _SAFE_GAP.fullmatch(text, begin, stop) is not None:
         return True  # no string, bracket or continuation: only code words and comments
     depth = 0
