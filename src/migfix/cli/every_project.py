@@ -33,7 +33,8 @@ import click
 from migfix.cli.options import ALL_KEY, CONFIG_KEY, DIRECTORY_KEY, NAME_KEY
 from migfix.errors import EXIT_OK, MigfixError
 from migfix.project import discover
-from migfix.project.config import relpath
+from migfix.project.config import Project, find_project, relpath
+from migfix.write import txn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +45,33 @@ FILES_KEY = "migfix.files"
 PICTURES_KEY = "migfix.pictures"
 """``ctx.meta`` key of the list ``graph --format mermaid|dot`` appends its picture to when
 several projects make one diagram (a subgraph each)."""
+
+
+def project(
+    config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
+) -> Project:
+    """The project a command acts on: the one discovery chose for this call, else the one
+    ``-c``/``-n``/``-d``/``--versions`` name, else the one at or above here.
+
+    ``-d``/``--directory`` (or the app's migrations folder under ``flask migfix``) and
+    ``-c``/``-n`` given before the command arrive through ``ctx.meta`` (see
+    migfix.cli.options), so no command signature changes.
+    """
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    found: Project | None = meta.get(PROJECT_KEY)
+    if found is None:
+        found = find_project(
+            Path.cwd(),
+            config=config or meta.get(CONFIG_KEY),
+            name=name or meta.get(NAME_KEY) or "alembic",
+            versions=versions,
+            recursive=recursive,
+            directory=meta.get(DIRECTORY_KEY),
+        )
+    # Every command first undoes a change that a killed migfix left half done.
+    txn.recover(found.root)
+    return found
 
 
 def files_argument(f: F) -> F:
