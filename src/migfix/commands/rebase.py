@@ -100,11 +100,9 @@ def write_rebase(plan: RebasePlan, *, by: str = "migfix rebase") -> list[Path]:
     """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed.
 
     Each repoint goes into the journal of moves (``migfix db status`` reads it)."""
-    written = txn.write_changes(rebase_changes(plan), root=plan.root)
-    moves.record(
-        gitops.find_repo(plan.root), [(m.revision, m.old, m.new) for m in plan.repoints], by
-    )
-    return written
+    moved = [(m.revision, m.old, m.new) for m in plan.repoints]
+    record = moves.planned(gitops.find_repo(plan.root), moved, by)
+    return txn.write_changes(rebase_changes(plan), root=plan.root, record=record)
 
 
 def diff(plan: RebasePlan) -> str:
