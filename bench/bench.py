@@ -11,7 +11,9 @@ with the targets, so the result means the same on a slow or a fast machine.
 Targets (issue 3, 4 and 6):
   heads on synthetic-5000        >= 15x faster than `alembic heads`
   heads on synthetic-5000        <= 1.5x of the floor (python -c pass + reading every file once;
-                                 issue 13, was 2.5x)
+                                 issue 13, was 2.5x), and <= 1.5x of the floor with click
+                                 imported (python -c "import click" + reading every file
+                                 once: heads goes through click since issue 19)
   check on 300 revisions         <= 4x of python -c pass + cat of its files
   hook no-op on 300 revisions    <= 4x of python -c pass + cat of its files
   merge on synthetic-5000        >= 3x faster than `alembic merge heads` (no git: every
@@ -271,6 +273,7 @@ def main() -> int:
         read_all = "import sys\nfor p in sys.argv[1:]:\n    open(p, 'rb').read()\n"
         t_pass = timed([PY, "-c", "pass"], cwd=tmp, repeat=r)
         t_floor = timed([PY, "-c", read_all, *files], cwd=tmp, repeat=r)
+        t_floor_click = timed([PY, "-c", "import click\n" + read_all, *files], cwd=tmp, repeat=r)
         heads_cmd = [*migfix_cmd(), "heads", "--versions", str(synth)]
         t_heads = timed(heads_cmd, cwd=tmp, repeat=r)
         # Cold: every file read and scanned (no scan cache), for the record.
@@ -293,6 +296,14 @@ def main() -> int:
                 t_heads / t_floor,
                 "<= 1.5",
                 t_heads / t_floor <= 1.5,
+            )
+        )
+        results.append(
+            (
+                "heads 5000: migfix heads / (import click + read)",
+                t_heads / t_floor_click,
+                "<= 1.5",
+                t_heads / t_floor_click <= 1.5,
             )
         )
 
@@ -493,7 +504,8 @@ def main() -> int:
     def ms(t: float) -> str:
         return f"{t * 1000:.0f} ms"
 
-    print(f"python -c pass: {ms(t_pass)}; floor (start + read 5000 files): {ms(t_floor)}")
+    print(f"python -c pass: {ms(t_pass)}; floor (start + read 5000 files): {ms(t_floor)}; ", end="")
+    print(f"with click imported: {ms(t_floor_click)}")
     print(f"migfix heads 5000: {ms(t_heads)} (cold, no scan cache: {ms(t_heads_cold)}); ", end="")
     print(f"alembic heads 5000: {ms(t_alembic_heads)}")
     print(f"migfix check 300: {ms(t_check)}; hook no-op 300: {ms(t_hook)}; ", end="")

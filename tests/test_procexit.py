@@ -85,10 +85,10 @@ SPY = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("argv", "seen"), [(["heads"], "migfix GC False"), (["verify"], "env GC True")]
 )
-@pytest.mark.slow
 def test_the_collector_is_off_for_migfixs_work_and_on_for_the_projects_code(
     tmp_path: Path, argv: list[str], seen: str
 ) -> None:

@@ -1,3 +1,3 @@
-from migfix.cli.fast import run
+from migfix.cli.main import run
 
 run()

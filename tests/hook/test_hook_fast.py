@@ -64,8 +64,12 @@ def test_fixing_after_a_pull_asks_git_each_question_once(tmp_path: Path, always:
     diffs = [c for c in calls if c.startswith("diff")]
     assert diffs == ["diff --raw -z --no-renames --no-abbrev --no-ext-diff ORIG_HEAD HEAD --"]
     # The pull only added a revision file: nothing can have moved, so no blob is read for
-    # that (nor for what is settled: alice's own revision is not on origin/main).
-    assert not [c for c in calls if c.startswith("cat-file")], calls
+    # that. Whether alice's own revision (on no ref she pushed) is published anywhere is
+    # asked of every remote-tracking ref and tag at once: two batch look-ups of names, no
+    # blob read, however many refs there are.
+    lookups = [c for c in calls if c.startswith("cat-file")]
+    assert all(c.startswith("cat-file --batch-check") for c in lookups), calls
+    assert len(lookups) <= 2, calls
     # Where the repository and its journal are is asked once, however many parts need it.
     assert calls.count("rev-parse --show-toplevel") == 1, calls
     assert calls.count("rev-parse --git-common-dir") == 1, calls

@@ -3,7 +3,9 @@
 Every test here runs real ``migfix`` processes on a real git repository and sends them real
 signals. To hit the write phase on purpose, two hidden test hooks of ``migfix.write.txn`` are used:
 ``MIGFIX_TEST_WRITE_READY`` (a file created when the transaction starts) and
-``MIGFIX_TEST_WRITE_PAUSE`` (seconds slept after each file replaced).
+``MIGFIX_TEST_WRITE_PAUSE`` (seconds slept after each file replaced); and to stop at one exact
+moment, ``MIGFIX_TEST_WRITE_STOP`` (``moment:file``: the file is created there and the writer
+waits, up to a minute, to be killed).
 """
 
 from __future__ import annotations
@@ -186,6 +188,72 @@ def test_signal_during_write_undoes_says_one_line_and_exits_128_plus_signum(
     assert err.count("\n") == 1 and UNDONE in err, err
     assert snapshot(split.root) == old
     assert journal_left(split.root) == []
+
+
+def moves_lines(root: Path) -> list[str]:
+    """The journal of moves (migfix.write.moves), one JSON object a line."""
+    path = root / ".git" / "migfix-moves.jsonl"
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("moment", ["replaced", "recorded"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGKILL, signal.SIGINT, signal.SIGHUP], ids=["KILL", "INT", "HUP"]
+)
+def test_a_kill_between_the_files_and_their_move_record_undoes_both(
+    tmp_path: Path, split: Split, moment: str, signum: int
+) -> None:
+    """The record of a move is part of the transaction that moves it: killed once every file
+    was replaced (before or after the move was recorded, before the commit point), the run
+    leaves neither the files nor the record, and says so. A record without its files would
+    make `db sync` run revisions again; files without their record made `db status` say
+    "in step" for a database that never ran two revisions."""
+    reset(split, split.rebase)
+    old = snapshot(split.root)
+    before = moves_lines(split.root)
+    stop = tmp_path / "stop"
+    proc = start(split.root, *REBASE, MIGFIX_TEST_WRITE_STOP=f"{moment}:{stop}")
+    wait_for(stop, proc)
+    assert snapshot(split.root) != old  # every file is replaced by now
+    if moment == "recorded":
+        assert len(moves_lines(split.root)) == len(before) + 10
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=60)
+
+    if signum == signal.SIGKILL:
+        after = migfix_proc(split.root, "heads")
+        assert RECOVERED in after.stderr, after.stderr
+    else:
+        assert proc.returncode == 128 + signum, err
+        assert err.count("\n") == 1 and UNDONE in err, err
+    assert snapshot(split.root) == old
+    assert moves_lines(split.root) == before
+    assert journal_left(split.root) == []
+    # Run again, it does the whole change and records each move once.
+    assert migfix_proc(split.root, *REBASE).returncode == 0
+    assert len(moves_lines(split.root)) == len(before) + 10
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["INT", "HUP"])
+def test_a_signal_after_the_commit_point_says_the_change_was_written(
+    tmp_path: Path, split: Split, signum: int
+) -> None:
+    reset(split, split.rebase)
+    before = moves_lines(split.root)
+    stop = tmp_path / "stop"
+    proc = start(split.root, *REBASE, MIGFIX_TEST_WRITE_STOP=f"committed:{stop}")
+    wait_for(stop, proc)
+    done = snapshot(split.root)
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 128 + signum, err
+    assert err.count("\n") == 1 and "after the change was written" in err, err
+    assert UNDONE not in err and NOTHING not in err
+    assert snapshot(split.root) == done
+    assert len(moves_lines(split.root)) == len(before) + 10
+    assert journal_left(split.root) == []
+    assert RECOVERED not in migfix_proc(split.root, "heads").stderr
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
+from migfix.cli.every_project import project
 from migfix.cli.options import ALL_KEY, ci_fix_options, project_options
+from migfix.commands import ci_fix as fixing
 
 
 @click.group("ci")
@@ -41,17 +43,14 @@ def ci_fix(
     --force-with-lease. A push made meanwhile is never overwritten (exit 1); when it cannot
     push, the fix is written as a patch (exit 1). Nothing to fix: exit 0.
     """
-    from migfix.cli.main import _project
-    from migfix.commands import ci_fix
-
     if click.get_current_context().meta.get(ALL_KEY):
         # One commit and one push per run: several projects would race their own pushes.
         raise click.UsageError(
             "migfix ci fix fixes one project per run; name it with -c (or -d) instead of --all, "
             "and run it once per project."
         )
-    project = _project(config, name, versions, recursive)
-    opts = ci_fix.Options(
+    chosen = project(config, name, versions, recursive)
+    opts = fixing.Options(
         base=base,
         strategy=strategy,
         branch=branch,
@@ -60,4 +59,4 @@ def ci_fix(
         patch=patch,
         summary=summary,
     )
-    return ci_fix.fix(project, opts, echo=click.echo, err=lambda text: click.echo(text, err=True))
+    return fixing.fix(chosen, opts, echo=click.echo, err=lambda text: click.echo(text, err=True))

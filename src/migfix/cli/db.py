@@ -15,17 +15,21 @@ from pathlib import Path
 import click
 
 from migfix.cli.every_project import each_project
-from migfix.cli.options import json_option, project_options
+from migfix.cli.every_project import project as chosen_project
+from migfix.cli.options import (
+    db_sync_options,
+    dry_run_option,
+    json_option,
+    project_options,
+    url_option,
+)
 
 APP_LOADER_KEY = "migfix.load_app"
 """Same key as ``verify.APP_LOADER_KEY`` (not imported: verify pulls in more than click)."""
 
-url_option = click.option(
-    "--url",
-    envvar="MIGFIX_DATABASE_URL",
-    metavar="URL",
-    help="Database to look at instead of the one env.py / the Flask app configures "
-    "(env: MIGFIX_DATABASE_URL).",
+database_option = url_option(
+    "Database to look at instead of the one env.py / the Flask app configures "
+    "(env: MIGFIX_DATABASE_URL)."
 )
 
 
@@ -41,7 +45,7 @@ def db() -> None:
 
 @db.command("status")
 @project_options
-@url_option
+@database_option
 @json_option
 @click.pass_context
 @each_project
@@ -58,12 +62,11 @@ def db_status(
 
     Reads alembic_version read-only, connecting like `alembic current`.
     """
-    from migfix.cli.main import _project
     from migfix.db import sync_status
     from migfix.read.graph import read_graph
     from migfix.report import formats as report
 
-    project = _project(config, name, versions, recursive)
+    project = chosen_project(config, name, versions, recursive)
     st = sync_status.status(
         project,
         read_graph(project),
@@ -80,20 +83,9 @@ def db_status(
 
 @db.command("sync")
 @project_options
-@url_option
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Print the plan; run nothing (exit 1 if the database is out of step).",
-)
-@click.option("--sql", is_flag=True, help="With --dry-run: print the SQL Alembic would emit.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before changing the database.")
-@click.option(
-    "--already-in-step",
-    is_flag=True,
-    help="This database was created or upgraded after the move and ran every revision in "
-    "the new order: record that, run nothing.",
-)
+@database_option
+@dry_run_option("Print the plan; run nothing (exit 1 if the database is out of step).")
+@db_sync_options
 @click.pass_context
 @each_project
 def db_sync(
@@ -109,7 +101,6 @@ def db_sync(
     already_in_step: bool,
 ) -> int:
     """Run the revisions this database never ran (no downgrade), then record its real heads."""
-    from migfix.cli.main import _project
     from migfix.db import sync as dbsync
     from migfix.db.sync_status import IN_STEP
     from migfix.read.graph import read_graph
@@ -118,7 +109,7 @@ def db_sync(
         raise click.UsageError("--sql prints what would run: give it with --dry-run.")
     if already_in_step and dry_run:
         raise click.UsageError("--already-in-step runs nothing: give it without --dry-run.")
-    project = _project(config, name, versions, recursive)
+    project = chosen_project(config, name, versions, recursive)
     graph = read_graph(project)
     load_app = ctx.meta.get(APP_LOADER_KEY)
     command = _command(ctx)
@@ -151,7 +142,7 @@ def db_sync(
 @db.command("upgrade")
 @click.argument("revision", default="heads")
 @project_options
-@url_option
+@database_option
 @click.pass_context
 @each_project
 def db_upgrade(
@@ -168,11 +159,10 @@ def db_upgrade(
     Use it instead of `alembic upgrade` / `flask db upgrade`: those do nothing on a database
     whose recorded revision moved on top of revisions it never ran.
     """
-    from migfix.cli.main import _project
     from migfix.db import upgrade as dbupgrade
     from migfix.read.graph import read_graph
 
-    project = _project(config, name, versions, recursive)
+    project = chosen_project(config, name, versions, recursive)
     command = _command(ctx)
     result = dbupgrade.upgrade(
         project,
@@ -208,14 +198,13 @@ def db_guard_init(
     Then `alembic upgrade` / `flask db upgrade` on a database that ran a revision before it
     moved stops and names `migfix db upgrade`, instead of silently doing nothing.
     """
-    from migfix.cli.main import _project
     from migfix.db import guard
-    from migfix.project.config import relpath
+    from migfix.project.model import relpath
 
     if show:
         click.echo(guard.snippet(), nl=False)
         return 0
-    project = _project(config, name, versions, recursive)
+    project = chosen_project(config, name, versions, recursive)
     path, changed = guard.init(project)
     where = relpath(path, Path.cwd())
     if changed:

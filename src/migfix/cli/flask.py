@@ -6,7 +6,7 @@ click objects of :mod:`migfix.cli.main`; this group only adds what Flask knows a
 cannot find statically:
 
 * the app's migrations folder (``Migrate(app, db, directory=...)``), handed to
-  ``cli._project`` through ``ctx.meta[DIRECTORY_KEY]`` like ``-d`` (which still wins);
+  ``every_project.project`` through ``ctx.meta[DIRECTORY_KEY]`` like ``-d`` (which still wins);
 * the already-loaded app, handed to ``verify`` through ``ctx.meta[APP_LOADER_KEY]``.
 
 Flask runs its groups in click's standalone mode, which ignores return values; the
@@ -23,25 +23,18 @@ from flask.cli import AppGroup, ScriptInfo
 
 from migfix.cli import main as cli
 from migfix.cli.options import DIRECTORY_KEY
+from migfix.cli.running import POLICY
+from migfix.commands.handler import handled
 from migfix.db.verify import APP_LOADER_KEY
-from migfix.errors import ConfigError, MigfixError
+from migfix.errors import ConfigError
 
 
 class MigfixAppGroup(AppGroup):
-    """An AppGroup that reports MigfixError and exit codes like ``migfix`` itself."""
+    """An AppGroup that reports errors and exit codes like ``migfix`` itself (one handler:
+    migfix.commands.handler)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            rv = super().invoke(ctx)
-        except MigfixError as exc:
-            click.echo(f"migfix: {exc.message}", err=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt as exc:  # as cli.main: one line, exit 128 + signal
-            from migfix.write.lock import interrupted_line
-
-            text, code = interrupted_line(exc)
-            click.echo(f"migfix: {text}", err=True)
-            ctx.exit(code)
+        rv = handled(lambda: super(MigfixAppGroup, self).invoke(ctx), POLICY)
         if isinstance(rv, int) and rv:
             ctx.exit(rv)
         return rv
@@ -65,5 +58,7 @@ def migfix_group(ctx: click.Context) -> None:
     ctx.meta[APP_LOADER_KEY] = info.load_app
 
 
-for _name, _command in cli.cli.commands.items():
+for _name in cli.COMMANDS:
+    _command = cli.cli.get_command(None, _name)
+    assert _command is not None
     migfix_group.add_command(_command, _name)

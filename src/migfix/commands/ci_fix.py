@@ -29,7 +29,7 @@ from migfix.plan import heads_lock
 from migfix.plan.against import graph_against, ref_files
 from migfix.plan.merge import MergeOptions
 from migfix.plan.rebase_onto import plan_onto
-from migfix.project.config import Project, relpath
+from migfix.project.model import Project, relpath
 from migfix.read.graph import Graph, read_graph
 from migfix.report import diagram
 from migfix.write import heads_lock_files

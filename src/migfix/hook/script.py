@@ -2,8 +2,8 @@
 what it recorded), the checksum that tells an edited script, and the shell guard that lets
 a merge that touched no migration skip Python entirely.
 
-``migfix.hook.install`` writes it into git's hooks folder. Only the standard library is
-imported here.
+``migfix.hook.install`` writes it into git's hooks folder. Only the standard library and the
+option declarations (migfix.commands.options) are imported here.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from migfix.commands import options as declared
 from migfix.errors import Refusal
 
 # post-commit is there for merges that stopped on conflicts: git runs no post-merge for them,
 # and the merge commit is made later by the user's own `git commit`. post-checkout only
 # notices revisions that moved between two branches (see migfix.write.moves), for databases.
-HOOK_TYPES: tuple[str, ...] = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
+HOOK_TYPES: tuple[str, ...] = declared.HOOK_TYPES
 
 
 LEGACY_SUFFIX = ".legacy"
@@ -48,16 +49,8 @@ RUN_TIME = "found at run time: .venv, then migfix on PATH"
 
 
 def options_of(strategy: str | None, commit: bool | None, always: bool) -> tuple[str, ...]:
-    opts: list[str] = []
-    if strategy is not None:
-        opts += ["--strategy", strategy]
-    if commit is True:
-        opts.append("--commit")
-    elif commit is False:
-        opts.append("--no-commit")
-    if always:
-        opts.append("--always")
-    return tuple(opts)
+    """The hook run options the script passes (read back by migfix.hook.run.main)."""
+    return declared.hook_run_argv({"strategy": strategy, "commit": commit, "always": always})
 
 
 def render_script(
@@ -266,7 +259,7 @@ def hook_guard(
     if hook_type == "post-rewrite":
         # After `git commit --amend` there is nothing for migfix to do.
         return f"[ {argv[0]} = rebase ] && {guard}"
-    if hook_type == "post-merge" and "--always" not in options:
+    if hook_type == "post-merge" and declared.ALWAYS.long not in options:
         # Python starts only when the merge changed an Alembic config, a heads.lock or a
         # line that can move the revision graph; any other merge costs two `git diff`s.
         guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"

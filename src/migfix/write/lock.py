@@ -76,6 +76,8 @@ class Hold:
         self.fd = fd
         self.depth = 1
         self.wrote = False
+        self.committed = False
+        """A transaction reached its commit point: its files and moves record are written."""
         self.handlers: dict[int, Any] = {}
 
 
@@ -239,6 +241,11 @@ def interrupted_line(exc: BaseException) -> tuple[str, int]:
     state = getattr(exc, "migfix_state", None)
     if state == "undone":
         text = f"interrupted ({name}); the partial change was undone, every file is as it was."
+    elif state == "written":
+        text = (
+            f"interrupted ({name}) after the change was written (every file, and the record "
+            "of the revisions it moved); what the command does after writing did not run."
+        )
     elif state == "nothing":
         text = f"interrupted ({name}); nothing was written."
     else:

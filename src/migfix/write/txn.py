@@ -10,17 +10,20 @@ It works like SQLite's rollback journal:
 2. The new contents are staged (fsynced) and every existing target gets a hard link (else a
    copy) in the transaction folder, so its old bytes outlive their replacement.
 3. The targets are replaced by rename (``os.replace``) or unlinked, one after the other.
+   Then the record of the moves they make is appended to the journal of moves
+   (:mod:`migfix.write.moves`; its exact bytes are in the transaction's journal).
 4. Removing the journal is the commit point; the leftovers go after it.
 
 Recovery always rolls back, whatever the step reached: a file holding exactly the new bytes
 gets its old bytes back (by rename of the kept link: mode and mtime too), a created file is
 removed, a deleted one is put back; a file holding neither (edited since) is left alone and
-named, and the journal and old contents stay until the user has chosen. Rolling back is
-always possible, since the old bytes are kept until the commit point, and it is what Ctrl-C
-does, so one rule holds: a run that did not finish changed nothing. Recovery acts only on a
-journal that fits its schema (:mod:`migfix.write.txnjournal`: paths relative to the work tree)
-and names only files in the repository's version locations (:mod:`migfix.write.contain`);
-else it says so and touches nothing.
+named, and the journal and old contents stay until the user has chosen; the record of moves
+is taken out of the journal of moves again. Rolling back is always possible, since the old
+bytes are kept until the commit point, and it is what Ctrl-C does, so one rule holds: a run
+that did not finish changed nothing. Recovery acts only on a journal that fits its schema
+(:mod:`migfix.write.txnjournal`: paths relative to the work tree) and names only files in the
+repository's version locations (:mod:`migfix.write.contain`); else it says so and touches
+nothing.
 
 Where: ``<git dir>/migfix`` (per worktree), found by walking up from the project root to
 ``.git`` (a folder, or a file naming it in worktrees and submodules), else
@@ -32,7 +35,10 @@ Every command calls :func:`recover` once it knows the project (one ``stat`` when
 journal); a writer takes :func:`writer_lock` (see :mod:`migfix.write.lock`), which recovers
 too.
 Test hooks (hidden): ``MIGFIX_TEST_WRITE_READY`` names a file created when a transaction
-starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced.
+starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced;
+``MIGFIX_TEST_WRITE_STOP`` is ``moment:file``, where moment is ``replaced`` (every file
+replaced, the moves not recorded), ``recorded`` (just before the commit point) or
+``committed``: there the file is created and the writer waits up to a minute to be killed.
 """
 
 from __future__ import annotations
@@ -50,8 +56,8 @@ from typing import Any
 
 from migfix.errors import Refusal
 from migfix.plan.records import FileChange
-from migfix.project.config import Project
-from migfix.write import oslock, txnjournal
+from migfix.project.model import Project
+from migfix.write import moves, oslock, txnjournal
 from migfix.write.contain import Scope, real, recovery_scope, refuse_outside, writable
 from migfix.write.fileio import fsync_dir, mode_for, new_file_mode, remove_stale_bytecode
 from migfix.write.lock import (
@@ -100,7 +106,9 @@ def writer_lock(root: Path) -> Iterator[bool]:
             changed = _recover_locked(state, root, writer=True) is not None
             yield changed or waited
         except KeyboardInterrupt as exc:
-            if not hasattr(exc, "migfix_state") and not hold.wrote:
+            if hold.committed:  # whatever a transaction said before: one did land
+                exc.migfix_state = "written"  # type: ignore[attr-defined]
+            elif not hasattr(exc, "migfix_state") and not hold.wrote:
                 exc.migfix_state = "nothing"  # type: ignore[attr-defined]
             raise
         finally:
@@ -185,7 +193,12 @@ def _recover_locked(
 # -- the transaction -----------------------------------------------------------------------
 
 
-def write_changes(changes: Sequence[FileChange], *, root: Path | None = None) -> list[Path]:
+def write_changes(
+    changes: Sequence[FileChange],
+    *,
+    root: Path | None = None,
+    record: moves.Record | None = None,
+) -> list[Path]:
     """Write every change or none of them, even if killed; return the paths written.
 
     This is the one place where a run's files change: the returned paths are exactly what
@@ -194,7 +207,8 @@ def write_changes(changes: Sequence[FileChange], *, root: Path | None = None) ->
     existing file must still hold exactly the bytes migfix read, and each new file must not
     exist yet; then the changes are written as one journaled transaction (below):
     an error, Ctrl-C or SIGTERM undoes what was done, and after SIGKILL the next migfix
-    command does.
+    command does. RECORD, the moves these changes make, is appended to the journal of
+    moves inside the same transaction.
     """
     pending = [change for change in changes if change.new != change.old]
     seen: set[Path] = set()
@@ -210,7 +224,7 @@ def write_changes(changes: Sequence[FileChange], *, root: Path | None = None) ->
     with writer_lock(root):
         for change in pending:
             _check_unchanged(change)
-        commit(pending, root)
+        commit(pending, root, record)
 
     written = [change.path for change in pending]
     for path in written:
@@ -238,15 +252,16 @@ def _check_unchanged(change: FileChange) -> None:
         )
 
 
-def commit(changes: Sequence[FileChange], root: Path) -> None:
-    """Write CHANGES (each checked, none a no-op) as one transaction, under the writer lock."""
+def commit(changes: Sequence[FileChange], root: Path, record: moves.Record | None = None) -> None:
+    """Write CHANGES (each checked, none a no-op) and RECORD as one transaction, under the
+    writer lock."""
     with writer_lock(root):
         state = state_dir(root)
         hold = holds[state]
         folder = state / TXN
         tree = work_tree(root)
         try:
-            _write(changes, folder, hold, tree)
+            _write(changes, folder, hold, tree, record)
         except BaseException as exc:
             with critical():
                 try:
@@ -257,22 +272,34 @@ def commit(changes: Sequence[FileChange], root: Path) -> None:
                     raise exc from None
             if isinstance(exc, KeyboardInterrupt):
                 exc.migfix_state = "undone" if result is not None else "nothing"  # type: ignore[attr-defined]
-                if result is None and hold.wrote:
+                if result is None and hold.committed:
                     exc.migfix_state = "written"  # type: ignore[attr-defined]
             raise
 
 
-def _write(changes: Sequence[FileChange], folder: Path, hold: Hold, tree: Path) -> None:
-    """The four steps of the module docstring: journal, stage and keep, replace, commit."""
+def _write(
+    changes: Sequence[FileChange],
+    folder: Path,
+    hold: Hold,
+    tree: Path,
+    record: moves.Record | None,
+) -> None:
+    """The four steps of the module docstring: journal, stage and keep, replace (and record
+    the moves), commit."""
     folder.mkdir(exist_ok=True)
     entries, devices = _plan_entries(changes, folder)
     _test_ready()
     journal = folder / JOURNAL
     draft = folder / (JOURNAL + ".tmp")
-    stored = txnjournal.stored(entries, tree)
-    data = json.dumps(
-        {"version": txnjournal.VERSION, "pid": os.getpid(), "entries": stored}, indent=1
-    )
+    journaled: dict[str, Any] = {
+        "version": txnjournal.VERSION,
+        "pid": os.getpid(),
+        "entries": txnjournal.stored(entries, tree),
+    }
+    if record is not None:
+        # Only the bytes: recovery finds the journal of moves from the state folder itself.
+        journaled["moves"] = record.data.decode("utf-8")
+    data = json.dumps(journaled, indent=1)
     _write_synced(draft, data.encode("utf-8"), 0o644)
     os.replace(draft, journal)
     fsync_dir(folder)
@@ -295,11 +322,18 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: Hold, tree: Path) 
     for directory in devices:
         if directory != folder:
             fsync_dir(directory)
+    _test_stop("replaced")
+    if record is not None:
+        moves.append(record)
+    _test_stop("recorded")
 
-    os.unlink(journal)  # the commit point
+    with critical():  # so that an interruption from here on is known to come after it
+        os.unlink(journal)  # the commit point
+        hold.committed = True
     fsync_dir(folder)
     _remove_leftovers(entries)
     _remove_folder(folder)
+    _test_stop("committed")
 
 
 def _plan_entries(
@@ -384,7 +418,7 @@ def _roll_back(folder: Path, tree: Path, scope: Callable[[], Scope] | None) -> i
         return None
     except OSError as exc:
         raise _Stuck(_stuck_line(folder, [str(journal)], exc)) from exc
-    entries = _checked_entries(raw, folder, tree, scope)
+    entries, recorded = _checked_entries(raw, folder, tree, scope)
     restored = 0
     edited: list[dict[str, Any]] = []
     touched: set[Path] = set()
@@ -409,6 +443,8 @@ def _roll_back(folder: Path, tree: Path, scope: Callable[[], Scope] | None) -> i
         raise _Stuck(_stuck_line(folder, failed, error))
     if edited:
         raise _Stuck(_edited_line(folder, restored, edited))
+    if recorded is not None:
+        _unrecord(folder.parent, recorded)
     _remove_leftovers(entries)
     try:
         os.unlink(journal)
@@ -425,12 +461,12 @@ def _roll_back(folder: Path, tree: Path, scope: Callable[[], Scope] | None) -> i
 
 def _checked_entries(
     raw: bytes, folder: Path, tree: Path, scope: Callable[[], Scope] | None
-) -> list[dict[str, Any]]:
-    """The journal's entries, once it fits its schema and names only files recovery may
-    write; else :class:`_Stuck` with the paragraph saying so."""
+) -> tuple[list[dict[str, Any]], bytes | None]:
+    """The journal's entries and record of moves, once it fits its schema and names only
+    files recovery may write; else :class:`_Stuck` with the paragraph saying so."""
     journal = folder / JOURNAL
     try:
-        entries = txnjournal.loaded(json.loads(raw), tree, folder)
+        entries, recorded = txnjournal.loaded(json.loads(raw), tree, folder)
     except ValueError as exc:  # not JSON (truncated, say): json's error is a ValueError
         reason = "it is not JSON (it may have been cut short)"
         if isinstance(exc, txnjournal.BadJournal):
@@ -449,7 +485,7 @@ def _checked_entries(
                 f"in {tree}",
             )
         )
-    return entries
+    return entries, recorded
 
 
 def _refused_line(journal: Path, reason: str) -> str:
@@ -489,6 +525,23 @@ def _put_back(path: Path, entry: dict[str, Any]) -> str:
     if path.suffix == ".py":
         remove_stale_bytecode(path)
     return "restored"
+
+
+def _unrecord(state: Path, data: bytes) -> None:
+    """Take the undone transaction's record of moves out of the journal of moves.
+
+    That journal is found from STATE (``<git dir>/migfix``), never from a path in the
+    transaction's journal: ``<git common dir>/migfix-moves.jsonl``, where a linked
+    worktree's git dir names its common dir in the file ``commondir``."""
+    git_dir = state.parent
+    try:
+        common = (git_dir / (git_dir / "commondir").read_text("utf-8").strip()).resolve()
+    except FileNotFoundError:
+        common = git_dir.resolve()
+    except (OSError, UnicodeDecodeError):
+        return
+    with contextlib.suppress(OSError):
+        moves.unappend(common.joinpath(*moves.JOURNAL), data)
 
 
 def _stuck_line(folder: Path, paths: list[str], exc: OSError) -> str:
@@ -532,6 +585,13 @@ def _test_ready() -> None:
     ready = os.environ.get("MIGFIX_TEST_WRITE_READY")
     if ready:
         Path(ready).touch()
+
+
+def _test_stop(moment: str) -> None:
+    wanted, _, marker = os.environ.get("MIGFIX_TEST_WRITE_STOP", "").partition(":")
+    if wanted == moment and marker:
+        Path(marker).touch()
+        time.sleep(60)
 
 
 def _test_pause() -> float:

@@ -54,9 +54,10 @@ def _below(path: Path, tree: Path) -> str:
         return (PurePosixPath(Path(parent).as_posix()) / path.name).as_posix()
 
 
-def loaded(data: object, tree: Path, folder: Path) -> list[dict[str, Any]]:
+def loaded(data: object, tree: Path, folder: Path) -> tuple[list[dict[str, Any]], bytes | None]:
     """The entries of the journal DATA (parsed JSON), with absolute paths under TREE (a
-    target) and FOLDER (a copy); raises :class:`BadJournal` when anything does not fit."""
+    target) and FOLDER (a copy), and the record of moves it appends (the exact bytes), if
+    any; raises :class:`BadJournal` when anything does not fit."""
     if not isinstance(data, dict):
         raise BadJournal(f"it holds {type(data).__name__}, not a journal object")
     if data.get("version") != VERSION:
@@ -66,7 +67,11 @@ def loaded(data: object, tree: Path, folder: Path) -> list[dict[str, Any]]:
     entries = data.get("entries")
     if not isinstance(entries, list) or not entries:
         raise BadJournal("it lists no entries")
-    return [_entry(e, i, tree, folder) for i, e in enumerate(entries, 1)]
+    moves = data.get("moves")
+    if moves is not None and not isinstance(moves, str):
+        raise BadJournal(f"its record of moves is {type(moves).__name__}, not text")
+    checked = [_entry(e, i, tree, folder) for i, e in enumerate(entries, 1)]
+    return checked, moves.encode("utf-8") if moves else None
 
 
 def _entry(raw: object, number: int, tree: Path, folder: Path) -> dict[str, Any]:
