@@ -33,7 +33,8 @@ import click
 from migfix.cli.options import ALL_KEY, CONFIG_KEY, DIRECTORY_KEY, NAME_KEY
 from migfix.errors import EXIT_OK, MigfixError
 from migfix.project import discover
-from migfix.project.config import Project, find_project, relpath
+from migfix.project.config import find_project
+from migfix.project.model import Project, relpath
 from migfix.write import txn
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,7 +12,7 @@ import click
 from migfix.commands.handler import Policy
 from migfix.plan.against import current_ref
 from migfix.procexit import own_work
-from migfix.project.config import Project
+from migfix.project.model import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -20,7 +20,7 @@ from migfix.plan.guards import prove, refuse_broken, refuse_conflicts
 from migfix.plan.merge import MergeOptions, MergePlan, check_options, head_groups, plan_merge
 from migfix.plan.records import FileChange
 from migfix.plan.settled import Newness, classify
-from migfix.project.config import Project, shown
+from migfix.project.model import Project, shown
 from migfix.read.graph import Graph, read_graph
 from migfix.report import formats as report
 from migfix.write import moves, txn

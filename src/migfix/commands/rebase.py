@@ -12,7 +12,7 @@ from migfix.git import gitops
 from migfix.plan.overlap import refuse_if_strict
 from migfix.plan.rebase import RebasePlan, SettledRevisions, SeveralHeads, ids_text
 from migfix.plan.rebase_onto import plan_onto
-from migfix.project.config import Project, shown
+from migfix.project.model import Project, shown
 from migfix.report import formats as report
 from migfix.write import moves, txn
 from migfix.write.changes import rebase_changes

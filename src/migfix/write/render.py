@@ -24,7 +24,8 @@ from typing import Any
 
 from migfix.errors import MigfixError, Refusal
 from migfix.plan.merge import MergePlan
-from migfix.project.config import Project, alembic_config
+from migfix.project.config import alembic_config
+from migfix.project.model import Project
 from migfix.read.graph import Graph
 from migfix.write import txn
 from migfix.write.lock import state_dir
