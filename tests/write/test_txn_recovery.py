@@ -240,3 +240,20 @@ def test_an_unreadable_lock_of_a_journaled_change_is_said(tmp_path: Path, split:
     assert "interrupted" in heads.stderr and str(state / "lock") in heads.stderr, heads.stderr
     assert (state / "txn" / "journal.json").exists()
     os.rmdir(state / "lock")
+
+
+def test_a_command_in_another_project_of_the_repository_recovers_it(
+    tmp_path: Path, split: Split
+) -> None:
+    """The state folder is the repository's: a monorepo's other project finds the journal,
+    and the killed project's version locations (found by discovery) are in its scope."""
+    other = split.root / "other"
+    (other / "migrations" / "versions").mkdir(parents=True)
+    (other / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    old = killed_merge(tmp_path, split)
+
+    heads = migfix_proc(other, "heads")
+
+    assert RECOVERED in heads.stderr, heads.stderr
+    assert snapshot(split.root) == old
+    assert journal_left(split.root) == []
