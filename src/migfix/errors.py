@@ -42,3 +42,20 @@ class Refusal(MigfixError):
 
 class GitError(MigfixError):
     """git could not give what migfix needs (unknown ref, shallow clone, conflicts)."""
+
+
+SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 15: "SIGTERM"}
+
+
+def interrupted_line(exc: BaseException) -> tuple[str, int]:
+    """The one line to print for Ctrl-C / SIGTERM / SIGHUP, and the exit code (128 + signal)."""
+    signum = getattr(exc, "signum", 2)
+    name = SIGNAL_NAMES.get(signum, f"signal {signum}")
+    state = getattr(exc, "migfix_state", None)
+    if state == "undone":
+        text = f"interrupted ({name}); the partial change was undone, every file is as it was."
+    elif state == "nothing":
+        text = f"interrupted ({name}); nothing was written."
+    else:
+        text = f"interrupted ({name})."
+    return text, 128 + signum

@@ -22,9 +22,9 @@ from migfix.errors import EXIT_OK, EXIT_USAGE
 from migfix.procexit import end_quickly
 
 COMMANDS = {
-    "heads": "migfix.cli.read:heads",
+    "heads": "migfix.cli.heads:heads",
     "graph": "migfix.cli.graph:graph",
-    "check": "migfix.cli.read:check",
+    "check": "migfix.cli.check:check",
     "merge": "migfix.cli.write:merge",
     "rebase": "migfix.cli.write:rebase",
     "verify": "migfix.cli.verify:verify",

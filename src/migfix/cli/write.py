@@ -24,7 +24,8 @@ from migfix.cli.options import (
     upstream_options,
     verify_option,
 )
-from migfix.cli.running import err, migfix_only, warn_if_stale
+from migfix.cli.running import err, migfix_only
+from migfix.cli.stale import warn_if_stale
 from migfix.commands import merge as mergecmd
 from migfix.commands import rebase as rebasecmd
 from migfix.commands import verify as verifycmd
