@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,42 @@ def test_the_collector_is_off_for_migfixs_work_and_on_for_the_projects_code(
     proc = python(root, "-c", SPY, *argv)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert seen in proc.stderr.splitlines(), proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["migfix", "migfix.hookrun"])
+def test_ctrl_c_while_migfix_starts_prints_one_line_not_a_traceback(
+    tmp_path: Path, module: str
+) -> None:
+    """Ctrl-C while the command's modules are still being imported (before any command runs,
+    so before its own handling of Ctrl-C): one line and exit 130, never Python's traceback.
+    MIGFIX_TEST_STARTED names a file created as soon as migfix's entry point runs; the
+    signal comes at a different moment after it in each run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    project = copy_fixture("typed", tmp_path)
+    args = ["heads"] if module == "migfix" else ["post-merge", "0"]
+    for i in range(8):
+        started = tmp_path / f"started-{i}"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=project,
+            env={**os.environ, "MIGFIX_TEST_STARTED": str(started)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert started.exists(), proc.communicate()
+        time.sleep(i * 0.01)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (i, err)
+        assert proc.returncode in (0, 130), (i, proc.returncode, err)
+        if proc.returncode == 130:
+            assert err.count("\n") == 1 and "interrupted (SIGINT)" in err, (i, err)

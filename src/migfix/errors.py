@@ -54,6 +54,11 @@ def interrupted_line(exc: BaseException) -> tuple[str, int]:
     state = getattr(exc, "migfix_state", None)
     if state == "undone":
         text = f"interrupted ({name}); the partial change was undone, every file is as it was."
+    elif state == "written":
+        text = (
+            f"interrupted ({name}) after the change was written (every file, and the record "
+            "of the revisions it moved); what the command does after writing did not run."
+        )
     elif state == "nothing":
         text = f"interrupted ({name}); nothing was written."
     else:

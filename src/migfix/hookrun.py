@@ -3,8 +3,12 @@
 Hooks already installed in users' repositories name this module, so it stays, as a shim.
 """
 
+from migfix.procexit import end_quickly, quiet_start
+
+if __name__ == "__main__":
+    quiet_start()  # before the hook's modules are imported (see migfix.procexit)
+
 from migfix.hook.run import main
-from migfix.procexit import end_quickly
 
 if __name__ == "__main__":
     end_quickly(main)

@@ -1,5 +1,9 @@
 """Starting and ending the process: ``migfix``, ``python -m migfix`` and the hook runner.
 
+``quiet_start`` is the first thing the ``python -m`` entry points do: until a command runs
+(and its own handling of Ctrl-C with it), Ctrl-C while its modules are still being
+imported prints one line and exits 130, not Python's traceback from inside an import.
+
 ``own_work`` turns Python's cyclic garbage collector off around migfix's own work: reading
 5,000 revisions allocates enough containers to set it off ~160 times, each pass walking
 every record built so far (~27 ms of a 270 ms merge, ~90 ms once Alembic is imported
@@ -26,6 +30,7 @@ import atexit
 import contextlib
 import gc
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import NoReturn
@@ -43,6 +48,22 @@ def own_work() -> Iterator[None]:
             gc.enable()
 
 
+def quiet_start() -> None:
+    """Ctrl-C from now until :func:`end_quickly` runs its command: one line, exit 130."""
+    started = os.environ.get("MIGFIX_TEST_STARTED")  # a hidden test hook: the moment is known
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+    if started:
+        with open(started, "w"):
+            pass
+
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    # Nothing was read or written yet: no command had started. The same line as a command's.
+    with contextlib.suppress(OSError):
+        os.write(2, b"migfix: interrupted (SIGINT); nothing was written.\n")
+    os._exit(128 + signum)
+
+
 def end_quickly(main: Callable[[], int]) -> NoReturn:
     """Run MAIN and exit with its code, without tearing the interpreter down (see above).
 
@@ -57,6 +78,9 @@ def end_quickly(main: Callable[[], int]) -> NoReturn:
             os._exit(code[0])
 
     atexit.register(leave)
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        # From here the command's own handling of Ctrl-C (KeyboardInterrupt) takes over.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     code.append(main())
     sys.exit(code[0])
 

@@ -22,7 +22,7 @@ from conftest import SRC, Migfix, copy_fixture
 from gitutil import GIT_ENV, commit_all, git, make_repo, write
 
 from migfix.errors import ConfigError
-from migfix.project.config import parse_settings
+from migfix.project.settings import parse_settings
 
 VERSIONS = "migrations/versions"
 BASE = "aaaa0004"

@@ -1097,3 +1097,57 @@ def test_a_new_merge_whose_parent_moves_on_top_of_its_other_parent_keeps_only_it
         f"Repointed {m1}: {b1}, {a2} -> {b1}  (migrations/versions/{m1}_merge_heads.py)",
     ]
     assert_healthy(migfix, proj, [m1], upgrade=True)
+
+
+# --- the project's template and hooks fail: the project's problem, said so -----------------
+
+
+def _two_heads(tmp_path: Path) -> Proj:
+    proj = new_project(tmp_path, "typed")
+    proj.revision(B, "add b", head=proj.a, splice=True)
+    proj.revision(C, "add c", head=proj.a, splice=True)
+    return proj
+
+
+@pytest.mark.slow
+def test_refuses_a_template_that_imports_a_module_that_is_not_installed(
+    migfix: Migfix, tmp_path: Path
+) -> None:
+    proj = _two_heads(tmp_path)
+    mako = proj.migrations / "script.py.mako"
+    mako.write_text("<%! import not_installed_anywhere %>\n" + mako.read_text())
+    assert_refused(
+        migfix,
+        proj,
+        ["--rev-id", M],
+        f"{mako}: rendering the merge revision failed: No module named "
+        "'not_installed_anywhere'. The revision template imports it where migfix runs, as "
+        "`alembic merge` would (from the config's folder, with prepend_sys_path): install it "
+        "(or run migfix inside the project's virtualenv), or fix the template. Nothing was "
+        "written.",
+    )
+
+
+@pytest.mark.slow
+def test_refuses_a_post_write_hook_that_leaves_invalid_python(
+    migfix: Migfix, tmp_path: Path
+) -> None:
+    proj = _two_heads(tmp_path)
+    hook = tmp_path / "mangle.sh"
+    hook.write_text("#!/bin/sh\nprintf 'def broken(:\\n' >> \"$1\"\n")
+    hook.chmod(0o755)
+    ini = proj.root / "alembic.ini"
+    ini.write_text(
+        ini.read_text().replace(
+            "[post_write_hooks]\n",
+            "[post_write_hooks]\nhooks = mangle\nmangle.type = exec\n"
+            f"mangle.executable = {hook}\nmangle.options = REVISION_SCRIPT_FILENAME\n",
+            1,
+        )
+    )
+    result = migfix(proj.root, "merge", "--rev-id", M)
+    assert result.rc == 2, result  # (stdout has Alembic's "Running post write hook" line)
+    assert result.err.count("\n") == 1 and "internal error" not in result.err, result.err
+    assert "post_write_hooks (mangle)" in result.err and "not valid Python" in result.err
+    assert "Nothing was written" in result.err
+    assert not list(proj.versions.glob(f"*{M}*"))

@@ -21,7 +21,8 @@ from gitutil import commit_all, git, make_repo, write
 from projutil import migfix_proc
 
 from migfix.db.verify import Step, plan_full, plan_only_new, plan_steps
-from migfix.project.config import find_project, flask_directory
+from migfix.project.config import find_project
+from migfix.project.flask_app import flask_directory
 from migfix.read.graph import read_graph
 
 pytestmark = pytest.mark.usefixtures("git_env")

@@ -195,7 +195,7 @@ def test_docs_workflow_is_kept() -> None:
 
 
 @pytest.mark.slow
-def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
+def test_monorepo_gets_one_picture_with_a_subgraph_per_project(tmp_path: Path) -> None:
     clone = pull_request(tmp_path, up_to_date=False)
     # A second project beside the first: the root alembic.ini moves into backend/.
     backend = clone / "backend"
@@ -206,12 +206,11 @@ def test_monorepo_gets_one_picture_per_project(tmp_path: Path) -> None:
     proc, summary, _ = run_step("Check migrations", clone, tmp_path, {"base-ref": ""}, "")
     assert proc.returncode == 1, proc.stderr
     pictures = summary.split("```mermaid\n")[1:]
-    assert len(pictures) == 2
-    assert "**backend**\n\n```mermaid\nflowchart TD\n" in summary
-    assert "**shop**\n\n```mermaid\nflowchart TD\n" in summary
-    for picture in pictures:
-        body = picture.split("\n```", 1)[0]
-        assert "==>" not in body and "migfix:" not in body
+    assert len(pictures) == 1
+    body = pictures[0].split("\n```", 1)[0]
+    assert body.startswith("flowchart TD\n")
+    assert '    subgraph p1["backend"]\n' in body and '    subgraph p2["shop"]\n' in body
+    assert "==>" not in body and "migfix:" not in body
 
 
 # An array expanded as "${a[@]}" with nothing in it: an "unbound variable" under set -u in

@@ -175,9 +175,7 @@ def test_a_push_that_lands_during_the_run_is_not_overwritten(
     assert server(team, "feature-a") == theirs
 
 
-def test_a_branch_it_cannot_push_to_gets_a_patch(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_branch_it_cannot_push_to_gets_a_patch(tmp_path: Path, migfix: Migfix) -> None:
     team = branches(tmp_path)
     hook = team.remote / "hooks" / "pre-receive"
     hook.write_text(
@@ -191,8 +189,7 @@ def test_a_branch_it_cannot_push_to_gets_a_patch(
     clone = checkout(team, "feature-b", "ci")
     summary = tmp_path / "summary.md"
     rc, _, err = ci_fix(
-        capsys,
-        monkeypatch,
+        migfix,
         clone,
         "--patch",
         str(tmp_path / "fix.patch"),

@@ -245,3 +245,35 @@ def test_a_recorded_directory_or_section_is_kept_relative_to_the_work_tree(
     [bad, _] = watched(repo, repo, named, None)
     assert bad.label == "web/db/alembic.ini [other]"
     assert bad.error is not None and "has no [other] section" in bad.error.message
+
+
+def test_the_hook_at_the_root_renders_a_template_importing_the_projects_own_package(
+    tmp_path: Path,
+) -> None:
+    """Alembic renders from the config's folder, where ``prepend_sys_path = .`` puts the
+    project's own package on sys.path: so does migfix, whatever folder the hook starts in (it
+    runs at the repository root, where ``.`` is not server/)."""
+    repo = new_repo(tmp_path)
+    server = Proj(place("typed", tmp_path, repo / "server"), "typed")
+    write(repo / "server" / "shop" / "__init__.py", "STAMP = '# stamped by shop'\n")
+    ini = repo / "server" / "alembic.ini"
+    text = ini.read_text()
+    text = text.replace("prepend_sys_path = .\n", "")
+    ini.write_text(text.replace("[alembic]\n", "[alembic]\nprepend_sys_path = .\n", 1))
+    mako = server.migrations / "script.py.mako"
+    mako.write_text("<%! import shop %>\n" + mako.read_text() + "${shop.STAMP}\n")
+    commit_all(repo, "project")
+    install(repo)
+    # alembic revision runs from server/, as a user would.
+    monkey = pytest.MonkeyPatch()
+    with monkey.context() as m:
+        m.chdir(repo / "server")
+        m.syspath_prepend(str(repo / "server"))
+        branches_with_two_heads(repo, server)
+
+    merged = git_proc(repo, "merge", "--no-edit", "feat-c")
+
+    assert merged.returncode == 0, merged.stderr
+    assert "internal error" not in merged.stderr
+    [made] = merge_files(server)
+    assert made.read_text().endswith("# stamped by shop\n")

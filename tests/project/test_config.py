@@ -13,7 +13,8 @@ import pytest
 
 from migfix.cli.main import main
 from migfix.errors import ConfigError
-from migfix.project.config import Project, find_project
+from migfix.project.config import find_project
+from migfix.project.model import Project
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

@@ -3,7 +3,9 @@
 Every test here runs real ``migfix`` processes on a real git repository and sends them real
 signals. To hit the write phase on purpose, two hidden test hooks of ``migfix.write.txn`` are used:
 ``MIGFIX_TEST_WRITE_READY`` (a file created when the transaction starts) and
-``MIGFIX_TEST_WRITE_PAUSE`` (seconds slept after each file replaced).
+``MIGFIX_TEST_WRITE_PAUSE`` (seconds slept after each file replaced); and to stop at one exact
+moment, ``MIGFIX_TEST_WRITE_STOP`` (``moment:file``: the file is created there and the writer
+waits, up to a minute, to be killed).
 """
 
 from __future__ import annotations
@@ -188,6 +190,72 @@ def test_signal_during_write_undoes_says_one_line_and_exits_128_plus_signum(
     assert journal_left(split.root) == []
 
 
+def moves_lines(root: Path) -> list[str]:
+    """The journal of moves (migfix.write.moves), one JSON object a line."""
+    path = root / ".git" / "migfix-moves.jsonl"
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("moment", ["replaced", "recorded"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGKILL, signal.SIGINT, signal.SIGHUP], ids=["KILL", "INT", "HUP"]
+)
+def test_a_kill_between_the_files_and_their_move_record_undoes_both(
+    tmp_path: Path, split: Split, moment: str, signum: int
+) -> None:
+    """The record of a move is part of the transaction that moves it: killed once every file
+    was replaced (before or after the move was recorded, before the commit point), the run
+    leaves neither the files nor the record, and says so. A record without its files would
+    make `db sync` run revisions again; files without their record made `db status` say
+    "in step" for a database that never ran two revisions."""
+    reset(split, split.rebase)
+    old = snapshot(split.root)
+    before = moves_lines(split.root)
+    stop = tmp_path / "stop"
+    proc = start(split.root, *REBASE, MIGFIX_TEST_WRITE_STOP=f"{moment}:{stop}")
+    wait_for(stop, proc)
+    assert snapshot(split.root) != old  # every file is replaced by now
+    if moment == "recorded":
+        assert len(moves_lines(split.root)) == len(before) + 10
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=60)
+
+    if signum == signal.SIGKILL:
+        after = migfix_proc(split.root, "heads")
+        assert RECOVERED in after.stderr, after.stderr
+    else:
+        assert proc.returncode == 128 + signum, err
+        assert err.count("\n") == 1 and UNDONE in err, err
+    assert snapshot(split.root) == old
+    assert moves_lines(split.root) == before
+    assert journal_left(split.root) == []
+    # Run again, it does the whole change and records each move once.
+    assert migfix_proc(split.root, *REBASE).returncode == 0
+    assert len(moves_lines(split.root)) == len(before) + 10
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["INT", "HUP"])
+def test_a_signal_after_the_commit_point_says_the_change_was_written(
+    tmp_path: Path, split: Split, signum: int
+) -> None:
+    reset(split, split.rebase)
+    before = moves_lines(split.root)
+    stop = tmp_path / "stop"
+    proc = start(split.root, *REBASE, MIGFIX_TEST_WRITE_STOP=f"committed:{stop}")
+    wait_for(stop, proc)
+    done = snapshot(split.root)
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 128 + signum, err
+    assert err.count("\n") == 1 and "after the change was written" in err, err
+    assert UNDONE not in err and NOTHING not in err
+    assert snapshot(split.root) == done
+    assert len(moves_lines(split.root)) == len(before) + 10
+    assert journal_left(split.root) == []
+    assert RECOVERED not in migfix_proc(split.root, "heads").stderr
+
+
 @pytest.mark.parametrize(
     "next_command",
     [("heads",), ("check",), ("graph",), ("hookrun", "post-rewrite", "--", "amend")],
@@ -304,6 +372,15 @@ def test_a_reader_leaves_a_live_writers_transaction_alone(tmp_path: Path, split:
     assert journal_left(split.root) == []
 
 
+def versions_of(repo: Path) -> Path:
+    """A project at REPO (an alembic.ini, nothing committed) and its versions folder: recovery
+    puts back only files in a version location of a project of the repository."""
+    (repo / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    versions = repo / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    return versions
+
+
 _APPLY = """
 import sys
 import tempfile
@@ -327,7 +404,8 @@ write_changes(changes)
 def test_an_interrupted_change_with_deletes_and_creations_is_undone(tmp_path: Path) -> None:
     from migfix.write import txn
 
-    root = make_repo(tmp_path / "repo")
+    repo = make_repo(tmp_path / "repo")
+    root = versions_of(repo)
     for i in range(8):
         (root / f"m{i}.py").write_bytes(b"old %d\r\n" % i)
     for i in range(4):
@@ -346,13 +424,13 @@ def test_an_interrupted_change_with_deletes_and_creations_is_undone(tmp_path: Pa
     now = {p.name: (p.read_bytes(), p.stat().st_mode) for p in root.iterdir() if p.is_file()}
     assert now != old
 
-    said = txn.recover(root)
+    said = txn.recover(repo)
 
     assert said is not None and RECOVERED in said
     now = {p.name: (p.read_bytes(), p.stat().st_mode) for p in root.iterdir() if p.is_file()}
     assert now == old
-    assert journal_left(root) == []
-    assert txn.recover(root) is None
+    assert journal_left(repo) == []
+    assert txn.recover(repo) is None
 
 
 @pytest.mark.slow
@@ -428,7 +506,8 @@ def test_kill_at_random_moments_leaves_the_old_tree_or_the_finished_change(
 def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: Path) -> None:
     from migfix.write import txn
 
-    root = make_repo(tmp_path / "repo")
+    repo = make_repo(tmp_path / "repo")
+    root = versions_of(repo)
     for i in range(8):
         (root / f"m{i}.py").write_bytes(b"old %d\n" % i)
     for i in range(4):
@@ -445,21 +524,21 @@ def test_a_file_that_cannot_be_put_back_keeps_the_journal_and_says_so(tmp_path: 
         time.sleep(0.02)
     proc.kill()
     proc.wait()
-    folder = root / ".git" / "migfix" / "txn"
+    folder = repo / ".git" / "migfix" / "txn"
     (folder / "1.old").unlink()  # m1.py's old bytes are gone
 
-    said = txn.recover(root)
+    said = txn.recover(repo)
 
     assert said is not None and "could not undo" in said and "m1.py" in said, said
     assert (folder / "journal.json").exists()
     assert (root / "m0.py").read_bytes() == b"old 0\n"
     assert (root / "m1.py").read_bytes() == b"new 1\n"
-    again = txn.recover(root)
+    again = txn.recover(repo)
     assert again is not None and "could not undo" in again
     # A writer refuses rather than start a new journal over the one still needed.
     with (
         pytest.raises(Refusal, match="Nothing was written: migfix could not undo"),
-        txn.writer_lock(root),
+        txn.writer_lock(repo),
     ):
         pass
     assert (folder / "journal.json").exists()
@@ -493,13 +572,18 @@ def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
     from migfix.write import txn
 
     shm = Path("/dev/shm")
-    root = make_repo(tmp_path / "repo")
-    if not shm.is_dir() or shm.stat().st_dev == root.stat().st_dev:
+    repo = make_repo(tmp_path / "repo")
+    if not shm.is_dir() or shm.stat().st_dev == repo.stat().st_dev:
         pytest.skip("needs /dev/shm on another file system than the repository")
     elsewhere = Path(tempfile.mkdtemp(dir=shm, prefix="migfix-test-"))
     try:
-        (root / "shm").symlink_to(elsewhere)
-        files = root / "shm"
+        # A linked worktree there: its files on /dev/shm, its git dir (the transaction's
+        # folder) in the repository's.
+        (repo / "README").write_text("x")
+        commit_all(repo, "one")
+        root = elsewhere / "wt"
+        git(repo, "worktree", "add", "-q", str(root), "-b", "other")
+        files = versions_of(root)
         for i in range(8):
             (files / f"m{i}.py").write_bytes(b"old %d\n" % i)
         for i in range(4):
@@ -524,7 +608,7 @@ def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
         assert staged != []  # a rename cannot cross file systems: staged beside the targets
         assert said is not None and RECOVERED in said
         assert {p.name: p.read_bytes() for p in files.iterdir()} == old
-        assert journal_left(root) == []
+        assert not (repo / ".git" / "worktrees" / "wt" / "migfix").exists()
     finally:
         shutil.rmtree(elsewhere, ignore_errors=True)
 

@@ -199,7 +199,7 @@ def db_guard_init(
     moved stops and names `migfix db upgrade`, instead of silently doing nothing.
     """
     from migfix.db import guard
-    from migfix.project.config import relpath
+    from migfix.project.model import relpath
 
     if show:
         click.echo(guard.snippet(), nl=False)

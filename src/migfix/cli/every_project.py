@@ -33,7 +33,8 @@ import click
 from migfix.cli.options import ALL_KEY, CONFIG_KEY, DIRECTORY_KEY, NAME_KEY
 from migfix.errors import EXIT_OK, MigfixError
 from migfix.project import discover
-from migfix.project.config import Project, find_project, relpath
+from migfix.project.config import find_project
+from migfix.project.model import Project, relpath
 from migfix.write import txn
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,7 +71,7 @@ def project(
             directory=meta.get(DIRECTORY_KEY),
         )
     # Every command first undoes a change that a killed migfix left half done.
-    txn.recover(found.root)
+    txn.recover(found.root, found)
     return found
 
 
@@ -149,51 +150,73 @@ def run_each(
     if mode in ("mermaid", "dot"):
         ctx.meta[PICTURES_KEY] = pictures
     for i, entry in enumerate(sel.entries):
-        code = EXIT_OK
-        error: MigfixError | None = entry.error
-        out = io.StringIO()
         if mode == "text":
             if i:
                 click.echo("")
             click.echo(f"==> {entry.label} <==")
-        if error is None:
-            ctx.meta[PROJECT_KEY] = entry.project
-            try:
-                with contextlib.redirect_stdout(out) if as_json else contextlib.nullcontext():
-                    rv = call()
-                code = rv if isinstance(rv, int) else EXIT_OK
-            except MigfixError as exc:
-                error = exc
-        if error is not None:
-            code = error.exit_code
-            if not as_json:
-                click.echo(f"migfix: {entry.label}: {error.message}", err=True)
+        code, error, output = _run_one(ctx, entry, call, as_json=as_json)
         worst = max(worst, code)
         labelled.extend((entry.label, pic) for pic in pictures[len(labelled) :])
         if as_json:
-            text = out.getvalue().strip()
-            try:
-                result = json.loads(text) if text else None
-            except ValueError:
-                result = text
-            results.append(
-                {
-                    "project": entry.label,
-                    "config": relpath(entry.config, sel.root),
-                    "section": entry.section,
-                    "exit_code": code,
-                    "result": result,
-                    "error": error.message if error is not None else None,
-                }
-            )
+            results.append(_json_result(sel, entry, code, error, output))
     if mode in ("mermaid", "dot"):
-        from migfix.report import diagram
-
-        ctx.meta.pop(PICTURES_KEY, None)
-        many = diagram.mermaid_many if mode == "mermaid" else diagram.dot_many
-        click.echo(many(labelled))
+        _echo_pictures(ctx, mode, labelled)
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     elif not sel.entries and mode == "text":
         click.echo("No Alembic project among the given files; nothing to check.")
     return worst
+
+
+def _run_one(
+    ctx: click.Context, entry: discover.Entry, call: Callable[[], Any], *, as_json: bool
+) -> tuple[int, MigfixError | None, str]:
+    """One project's run: its exit code, its error (said on stderr unless JSON) and, for
+    JSON, what it printed (captured, to be nested under the project)."""
+    error: MigfixError | None = entry.error
+    out = io.StringIO()
+    code = EXIT_OK
+    if error is None:
+        ctx.meta[PROJECT_KEY] = entry.project
+        try:
+            with contextlib.redirect_stdout(out) if as_json else contextlib.nullcontext():
+                rv = call()
+            code = rv if isinstance(rv, int) else EXIT_OK
+        except MigfixError as exc:
+            error = exc
+    if error is not None:
+        code = error.exit_code
+        if not as_json:
+            click.echo(f"migfix: {entry.label}: {error.message}", err=True)
+    return code, error, out.getvalue()
+
+
+def _json_result(
+    sel: discover.Selection,
+    entry: discover.Entry,
+    code: int,
+    error: MigfixError | None,
+    output: str,
+) -> dict[str, Any]:
+    text = output.strip()
+    try:
+        result = json.loads(text) if text else None
+    except ValueError:
+        result = text
+    return {
+        "project": entry.label,
+        "config": relpath(entry.config, sel.root),
+        "section": entry.section,
+        "exit_code": code,
+        "result": result,
+        "error": error.message if error is not None else None,
+    }
+
+
+def _echo_pictures(ctx: click.Context, mode: str, labelled: list[tuple[str | None, Any]]) -> None:
+    """One diagram for every project: a subgraph (Mermaid) or cluster (dot) each."""
+    from migfix.report import diagram
+
+    ctx.meta.pop(PICTURES_KEY, None)
+    many = diagram.mermaid_many if mode == "mermaid" else diagram.dot_many
+    click.echo(many(labelled))

@@ -8,7 +8,7 @@ project gets three items that fail with migfix's own messages:
   points included) on SQLite, or a throw-away PostgreSQL with ``--migfix-postgres``;
 * ``migfix-new``: the same for the revisions new since the upstream ref only.
 
-Fixtures: ``migfix_project`` (the :class:`migfix.project.config.Project`) and ``migfix_database``
+Fixtures: ``migfix_project`` (the :class:`migfix.project.model.Project`) and ``migfix_database``
 (the URL of a scratch database migrated to the heads).
 
 Being installed costs nothing to anyone else's test run: this module imports only
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from migfix.project.config import Project
+    from migfix.project.model import Project
 
 _ENABLED = pytest.StashKey[bool]()
 ITEMS = ("migfix-graph", "migfix-roundtrip", "migfix-new")

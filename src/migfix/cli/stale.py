@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from migfix.cli.running import say
 from migfix.plan.against import current_ref
-from migfix.project.config import Project
+from migfix.project.model import Project
 
 
 def warn_if_stale(project: Project, ref: str, fetch: bool) -> None:

@@ -11,7 +11,7 @@ from migfix.git.gitops import find_repo
 from migfix.plan import heads_lock as headlock
 from migfix.plan import overlap
 from migfix.plan.against import graph_against
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read import checks
 from migfix.read.graph import read_graph
 from migfix.report import formats as report

@@ -29,7 +29,8 @@ from migfix.plan import heads_lock
 from migfix.plan.against import graph_against, ref_files
 from migfix.plan.merge import MergeOptions
 from migfix.plan.rebase_onto import plan_onto
-from migfix.project.config import Project, relpath
+from migfix.project.model import Project, relpath
+from migfix.project.settings import STRATEGIES
 from migfix.read.graph import Graph, read_graph
 from migfix.report import diagram
 from migfix.write import heads_lock_files
@@ -39,7 +40,6 @@ from migfix.write.moves import advice
 Echo = Callable[[str], None]
 
 BY = "migfix ci fix"
-STRATEGIES = ("rebase", "merge")
 # Where CI services put the pull request's branches (GitHub Actions, GitLab CI).
 _BASE_ENV = ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
 _BRANCH_ENV = ("GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")

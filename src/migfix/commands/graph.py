@@ -8,7 +8,7 @@ from typing import Any
 from migfix.errors import EXIT_OK
 from migfix.plan.against import graph_against
 from migfix.plan.settled import added_against, classify
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.graph import read_graph
 from migfix.report import diagram
 from migfix.report import formats as report

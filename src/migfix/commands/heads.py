@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read import certain_heads
 from migfix.read.graph import Graph, read_graph
 from migfix.report import formats as report

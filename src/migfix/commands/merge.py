@@ -20,7 +20,7 @@ from migfix.plan.guards import prove, refuse_broken, refuse_conflicts
 from migfix.plan.merge import MergeOptions, MergePlan, check_options, head_groups, plan_merge
 from migfix.plan.records import FileChange
 from migfix.plan.settled import Newness, classify
-from migfix.project.config import Project, shown
+from migfix.project.model import Project, shown
 from migfix.read.graph import Graph, read_graph
 from migfix.report import formats as report
 from migfix.write import moves, txn
@@ -183,8 +183,8 @@ def run_merge(
             _dry_run(opts, outcome)
             return outcome
         overlap.refuse_if_strict(strict, plan.notes)
-        _write(project, outcome)
-        moves.record(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
+        record = moves.planned(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
+        _write(project, outcome, record)
         for path in gitops.mark_resolved(repo, outcome.written):
             plan.notes.append(
                 f"Marked {project.relpath(path)} resolved (git add): git listed it as "
@@ -224,11 +224,11 @@ def _dry_run(opts: MergeOptions, outcome: Outcome) -> None:
     outcome.diff = unified_diffs(outcome.changes, outcome.project.root)
 
 
-def _write(project: Project, outcome: Outcome) -> None:
+def _write(project: Project, outcome: Outcome, record: moves.Record | None) -> None:
     made: list[Path] = []
     try:
         _make_folders(outcome.changes, made)
-        outcome.written = txn.write_changes(outcome.changes, root=project.root)
+        outcome.written = txn.write_changes(outcome.changes, root=project.root, record=record)
     except BaseException:
         _remove_folders(made)
         raise

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from migfix.project.settings import STRATEGIES as STRATEGIES
+
 HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
 """The git hooks migfix installs, in the order it installs them."""
-
-STRATEGIES = ("merge", "rebase")
 
 
 @dataclass(frozen=True)

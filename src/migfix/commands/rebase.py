@@ -12,7 +12,7 @@ from migfix.git import gitops
 from migfix.plan.overlap import refuse_if_strict
 from migfix.plan.rebase import RebasePlan, SettledRevisions, SeveralHeads, ids_text
 from migfix.plan.rebase_onto import plan_onto
-from migfix.project.config import Project, shown
+from migfix.project.model import Project, shown
 from migfix.report import formats as report
 from migfix.write import moves, txn
 from migfix.write.fileio import unified_diffs
@@ -100,11 +100,9 @@ def write_rebase(plan: RebasePlan, *, by: str = "migfix rebase") -> list[Path]:
     """Write PLAN: every rewrite and deletion, or none of them. Returns the paths changed.
 
     Each repoint goes into the journal of moves (``migfix db status`` reads it)."""
-    written = txn.write_changes(rebase_changes(plan), root=plan.root)
-    moves.record(
-        gitops.find_repo(plan.root), [(m.revision, m.old, m.new) for m in plan.repoints], by
-    )
-    return written
+    moved = [(m.revision, m.old, m.new) for m in plan.repoints]
+    record = moves.planned(gitops.find_repo(plan.root), moved, by)
+    return txn.write_changes(rebase_changes(plan), root=plan.root, record=record)
 
 
 def diff(plan: RebasePlan) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from migfix.db import verify as verifying
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.graph import read_graph
 
 Echo = Callable[[str], None]

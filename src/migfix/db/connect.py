@@ -19,7 +19,8 @@ from typing import Any
 
 from migfix.db.pgserver import create_database
 from migfix.errors import ConfigError, MigfixError, Refusal
-from migfix.project.config import Project, alembic_config
+from migfix.project.config import alembic_config
+from migfix.project.model import Project
 
 
 def safe_url(url: Any) -> str:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migfix.db import pgserver
-from migfix.project.config import Project, _ini_options
+from migfix.project.ini import ini_options
+from migfix.project.model import Project
 
 URL_ENV_VARS = ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI")
 # Where a URL literal for a Flask app or env.py usually lives.
@@ -57,7 +58,7 @@ def _from_ini(project: Project) -> Configured | None:
     if project.config_file is None or project.config_file.suffix != ".ini":
         return None
     try:
-        url = _ini_options(project.config_file, project.ini_section).get("sqlalchemy.url")
+        url = ini_options(project.config_file, project.ini_section).get("sqlalchemy.url")
     except Exception:
         url = None
     backend = _backend(url) if url else None

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from migfix.project.config import Project
+    from migfix.project.model import Project
 
 IMPORT_LINE = "from migfix.db.guard import check as migfix_guard"
 CALL = "migfix_guard(context)"

@@ -18,7 +18,7 @@ from typing import Any
 
 from migfix.db.connect import is_flask, read_heads, safe_url
 from migfix.git import gitops
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.gittree import cat_blobs
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file

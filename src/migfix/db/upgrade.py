@@ -17,7 +17,7 @@ from migfix.db import sync as dbsync
 from migfix.db.connect import mask, one_line, run_env
 from migfix.db.sync_status import SyncResult
 from migfix.errors import MigfixError
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.graph import Graph
 from migfix.write import txn
 

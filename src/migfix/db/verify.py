@@ -38,7 +38,7 @@ from migfix.db.connect import (
 from migfix.db.pgserver import embedded_postgres
 from migfix.errors import ConfigError, MigfixError, Refusal
 from migfix.plan.settled import classify
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.graph import Graph
 
 MODES = ("steps", "full", "only-new")

@@ -17,7 +17,7 @@ from pathlib import Path
 from migfix.errors import GitError, MigfixError
 from migfix.git import commits, gitops
 from migfix.hook.job import Fixed, Fixing, say
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.graph import Graph, checked, read_graph
 from migfix.write import moves
 

@@ -8,7 +8,7 @@ from migfix.commands.rebase import hook_rebase
 from migfix.hook.job import Fixed, Fixing, say
 from migfix.plan.merge import MergeOptions
 from migfix.plan.rebase import SettledRevisions, SeveralHeads
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.graph import Graph
 from migfix.report.published import published_note, ref_name
 

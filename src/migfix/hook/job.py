@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migfix.git import history
-from migfix.project.config import Project
+from migfix.project.model import Project
 
 
 def say(text: str) -> None:

@@ -31,8 +31,8 @@ from migfix.hook.fix import fix, sync_db
 from migfix.hook.job import Fixing, say, what_ran
 from migfix.hook.watch import Watch, may_matter, projects, watch_lines, watch_report, watched
 from migfix.procexit import own_work
-from migfix.project.config import Project
 from migfix.project.discover import Entry
+from migfix.project.model import Project
 from migfix.write import txn
 
 __all__ = ["Watch", "main", "run", "watch_lines", "watch_report", "watched"]

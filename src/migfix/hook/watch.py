@@ -17,8 +17,9 @@ from migfix.commands import options as declared
 from migfix.errors import ConfigError, MigfixError
 from migfix.git import gitops
 from migfix.project import discover
-from migfix.project.config import find_project, relpath
+from migfix.project.config import find_project
 from migfix.project.discover import Entry
+from migfix.project.model import relpath
 
 
 class Watch(NamedTuple):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from migfix.errors import GitError
 from migfix.git import gitops, remotes
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.gittree import tree_files
 from migfix.read.graph import Graph, read_graph
 from migfix.read.revision_file import RevisionFile

@@ -13,7 +13,7 @@ from pathlib import Path
 from migfix.errors import Refusal
 from migfix.git import gitops
 from migfix.plan.records import FileChange
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read import checks
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file

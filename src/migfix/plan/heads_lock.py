@@ -25,7 +25,7 @@ from pathlib import Path
 
 from migfix.errors import Refusal
 from migfix.plan.records import FileChange
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.checks import LOCK_OUT_OF_DATE, Problem
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file

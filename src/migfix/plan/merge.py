@@ -17,7 +17,7 @@ from typing import Any
 from migfix.errors import Refusal
 from migfix.plan.records import DroppedMerge, Repoint
 from migfix.plan.settled import Newness
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.does_nothing import does_nothing
 from migfix.read.graph import Graph, reachable
 from migfix.read.revision_file import Unknown

@@ -23,7 +23,7 @@ from migfix.errors import EXIT_PROBLEMS, Refusal
 from migfix.git import gitops, trees
 from migfix.plan.against import ref_files
 from migfix.plan.overlap_touches import Touch, touches
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.checks import OVERLAP, Problem
 from migfix.read.graph import Graph, reachable
 

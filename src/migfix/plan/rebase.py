@@ -22,7 +22,7 @@ from typing import Any
 from migfix.errors import Refusal
 from migfix.plan.rebase_chains import Chain, Sides, chains_of, choose_heads, line_head, stack_chains
 from migfix.plan.records import DroppedMerge, Repoint
-from migfix.project.config import Project, relpath
+from migfix.project.model import Project, relpath
 from migfix.read.graph import Graph, reachable
 from migfix.read.revision_file import Unknown
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migfix.errors import Refusal
-from migfix.project.config import relpath
+from migfix.project.model import relpath
 from migfix.read.graph import Graph
 
 

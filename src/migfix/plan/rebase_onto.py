@@ -17,7 +17,7 @@ from migfix.plan.guards import refuse_broken, refuse_conflicts
 from migfix.plan.heads_lock import lock_path
 from migfix.plan.rebase import RebasePlan, SettledRevisions, plan_rebase
 from migfix.plan.settled import classify, where_published
-from migfix.project.config import Project, relpath
+from migfix.project.model import Project, relpath
 from migfix.read.does_nothing import does_nothing
 from migfix.read.graph import Graph, read_graph
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from migfix.errors import Refusal
 from migfix.git import gitops, history
 from migfix.plan.against import ref_files
-from migfix.project.config import Project
+from migfix.project.model import Project
 from migfix.read.gittree import revisions_on
 from migfix.read.graph import Graph
 

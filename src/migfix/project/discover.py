@@ -11,7 +11,7 @@ The file names come from ``git ls-files`` (tracked, and untracked but not ignore
 ignored folders such as ``node_modules`` or ``.venv`` are never walked; outside git, a walk
 bounded in depth and size that skips hidden and ignored-looking folders stands in for it.
 
-Each project carries its own ``[tool.migfix]`` (config.py reads the nearest pyproject.toml at
+Each project carries its own ``[tool.migfix]`` (settings.py reads the nearest pyproject.toml at
 or above its config). A project whose configuration cannot be read is kept as an
 :class:`Entry` with its error, so one broken service never hides the others.
 
@@ -29,8 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from migfix.errors import ConfigError, MigfixError, NoProjectFound
 from migfix.git import gitops
-from migfix.project import config as cfg
-from migfix.project.config import Project
+from migfix.project.config import find_project
+from migfix.project.flask_app import flask_directory
+from migfix.project.ini import from_ini
+from migfix.project.model import Project, relpath
+from migfix.project.pyproject import from_pyproject
 
 if TYPE_CHECKING:
     import subprocess
@@ -175,7 +178,7 @@ def _flask_app_dir(folder: Path, root: Path) -> Path | None:
     if folder.name == "migrations":
         return None  # Flask-Migrate's default: the app runs from the parent
     for d in folder.parents:
-        if cfg.flask_directory(d) == folder:
+        if flask_directory(d) == folder:
             return d
         if d == root or not d.is_relative_to(root):
             break
@@ -184,7 +187,7 @@ def _flask_app_dir(folder: Path, root: Path) -> Path | None:
 
 def label_of(project_root: Path, root: Path, section: str = "alembic") -> str:
     """How output names a project: its folder relative to ROOT, and a section not [alembic]."""
-    rel = cfg.relpath(project_root, root) if project_root != root else "."
+    rel = relpath(project_root, root) if project_root != root else "."
     return rel if section == "alembic" else f"{rel} [{section}]"
 
 
@@ -192,16 +195,31 @@ def projects_from(files: Iterable[Path], root: Path) -> list[Entry]:
     """The projects configured by FILES (alembic.ini and pyproject.toml paths) under ROOT."""
     files = sorted(set(files))
     tomls = {f.parent: f for f in files if f.name == "pyproject.toml"}
-    entries: list[Entry] = []
-    covered: set[Path] = set()  # folders whose pyproject.toml an ini beside it already read
+    found = _Found(root)
+    for ini in (f for f in files if f.name == "alembic.ini"):
+        found.ini(ini, toml_beside=ini.parent in tomls)
+    for folder, toml in tomls.items():
+        if folder not in found.covered and _mentions_alembic(toml):
+            found.add(toml, "alembic", from_pyproject, required=False)
+    return _distinct(found.entries, root)
+
+
+class _Found:
+    """The entries read so far, and the folders whose pyproject.toml an ini beside it read."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.entries: list[Entry] = []
+        self.covered: set[Path] = set()
 
     def add(
-        config: Path, section: str, load: Callable[..., Project | None], *args: Any, **kw: Any
+        self, config: Path, section: str, load: Callable[..., Project | None], *args: Any, **kw: Any
     ) -> None:
+        root = self.root
         try:
             project = load(config, *args, **kw)
         except MigfixError as exc:
-            entries.append(
+            self.entries.append(
                 Entry(label_of(config.parent, root, section), config, section, None, exc)
             )
             return
@@ -210,40 +228,44 @@ def projects_from(files: Iterable[Path], root: Path) -> list[Entry]:
             if project.root == root:
                 # "." says little in a heading: a project at the root goes by its config.
                 label = label_of(config, root, section)
-            entries.append(Entry(label, config, section, project))
+            self.entries.append(Entry(label, config, section, project))
 
-    for ini in (f for f in files if f.name == "alembic.ini"):
+    def ini(self, ini: Path, *, toml_beside: bool) -> None:
         here = ini.parent
         if (here / "env.py").is_file():
             # Flask-Migrate's folder: one project, read the way Flask-Migrate reads it.
-            app_dir = _flask_app_dir(here, root)
-            add(ini, "alembic", cfg._from_ini, "alembic", app_dir=app_dir, flask=True)
-            covered.add(here)
-            continue
+            app_dir = _flask_app_dir(here, self.root)
+            self.add(ini, "alembic", from_ini, "alembic", app_dir=app_dir, flask=True)
+            self.covered.add(here)
+            return
         try:
             sections = _ini_sections(ini)
         except ConfigError as exc:
-            entries.append(Entry(label_of(here, root, "alembic"), ini, "alembic", None, exc))
-            covered.add(here)
-            continue
-        if not sections and here not in tomls:
+            self.entries.append(
+                Entry(label_of(here, self.root, "alembic"), ini, "alembic", None, exc)
+            )
+            self.covered.add(here)
+            return
+        if not sections and not toml_beside:
             # Named alembic.ini yet configures nothing: say so rather than skip it silently.
-            add(ini, "alembic", cfg._from_ini, "alembic")
-            continue
+            self.add(ini, "alembic", from_ini, "alembic")
+            return
         for section in sections:
-            add(ini, section, cfg._from_ini, section)
+            self.add(ini, section, from_ini, section)
         if "alembic" in sections:
-            covered.add(here)
-    for folder, toml in tomls.items():
-        if folder in covered:
-            continue
-        try:
-            # Cheap filter: most pyproject.toml files never mention alembic at all.
-            if "alembic" not in toml.read_text(encoding="utf-8", errors="replace"):
-                continue
-        except OSError:
-            continue
-        add(toml, "alembic", cfg._from_pyproject, required=False)
+            self.covered.add(here)
+
+
+def _mentions_alembic(toml: Path) -> bool:
+    try:
+        # Cheap filter: most pyproject.toml files never mention alembic at all.
+        return "alembic" in toml.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _distinct(entries: list[Entry], root: Path) -> list[Entry]:
+    """ENTRIES without repeats, each with a label of its own, sorted by label."""
     # The same versions folder reached through two configs is one project.
     seen: set[tuple[Path, ...]] = set()
     unique: list[Entry] = []
@@ -259,7 +281,7 @@ def projects_from(files: Iterable[Path], root: Path) -> list[Entry]:
     unique = [
         e
         if labels.count(e.label) == 1
-        else Entry(cfg.relpath(e.config, root), e.config, e.section, e.project, e.error)
+        else Entry(relpath(e.config, root), e.config, e.section, e.project, e.error)
         for e in unique
     ]
     return sorted(unique, key=lambda e: e.label)
@@ -297,7 +319,7 @@ def select(cwd: Path, *, all_projects: bool = False, files: Sequence[Path] = ())
     missing: NoProjectFound | None = None
     if not all_projects:
         try:
-            return Selection(cfg.find_project(cwd), cwd)
+            return Selection(find_project(cwd), cwd)
         except NoProjectFound as exc:
             missing = exc
     root = repo_root(cwd) or cwd

@@ -22,7 +22,7 @@ from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from migfix.project.config import Project, relpath
+from migfix.project.model import Project, relpath
 from migfix.read import scan
 from migfix.read.revision_file import RevisionFile, Unknown
 

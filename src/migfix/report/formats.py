@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from migfix.project.config import Project, shown
+from migfix.project.model import Project, shown
 from migfix.read.checks import Problem
 from migfix.read.graph import Graph, Node
 from migfix.read.revision_file import Field, Unknown

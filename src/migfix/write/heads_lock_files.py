@@ -19,7 +19,9 @@ from migfix.plan.heads_lock import (
     lock_path,
     skipped_hook_file,
 )
-from migfix.project.config import Project, _read_toml, find_project, relpath
+from migfix.project.config import find_project
+from migfix.project.model import Project, relpath
+from migfix.project.settings import read_toml
 from migfix.read.graph import Graph, read_graph
 from migfix.write import txn
 from migfix.write.fileio import atomic_write
@@ -118,7 +120,7 @@ def add_ini_hook(text: str, project: Project) -> str:
 
 
 def _toml_has_hook(path: Path) -> bool | None:
-    data = _read_toml(path)
+    data = read_toml(path)
     hooks = data.get("tool", {}).get("alembic", {}).get("post_write_hooks")
     if hooks is None:
         return False

@@ -97,21 +97,7 @@ def _append(repo: Path, entries: Sequence[dict[str, object]]) -> bool:
     path = journal_path(repo)
     if path is None or not entries:
         return False
-    # merge, rebase and db sync append under the writer lock (txn); the hook's sightings do
-    # not need it: one O_APPEND write of whole lines never interleaves with another.
-    data = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries).encode("utf-8")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-    except OSError:
-        # The journal is a help, not the work: a merge or rebase that wrote its files must
-        # not fail over it (the reflog still shows the move once it is committed).
-        return False
-    return True
+    return append(Record(path, _lines(entries), ()))
 
 
 def read(repo: Path) -> tuple[list[Move], list[Synced]]:
@@ -193,19 +179,37 @@ def _time(e: dict[str, object]) -> float:
     return float(value)
 
 
-def record(
+@dataclass(frozen=True)
+class Record:
+    """Moves to append to the journal at PATH, as the exact bytes DATA.
+
+    A merge or rebase appends them inside the transaction that writes the moved files
+    (:func:`migfix.write.txn.write_changes`), so the files and their record land together or
+    not at all: files without their record made ``db status`` say "in step" for a database
+    that never ran the revisions now below them."""
+
+    path: Path
+    data: bytes
+    moves: tuple[Move, ...]
+
+
+def planned(
     repo: Path | None,
     moved: Iterable[tuple[str, Sequence[str], Sequence[str]]],
     by: str,
-) -> list[Move]:
-    """Append MOVED (revision, old parents, new parents) to the journal; return what was new.
+) -> Record | None:
+    """The record of MOVED (revision, old parents, new parents), to append with the files
+    that move them; None when there is nothing new to record or no journal.
 
     A move identical to the last one recorded for the same revision is the same event seen
     twice (post-checkout and post-rewrite both fire during ``git pull --rebase``).
     """
     wanted = [(r, tuple(o), tuple(n)) for r, o, n in moved if tuple(o) != tuple(n)]
     if repo is None or not wanted:
-        return []
+        return None
+    path = journal_path(repo)
+    if path is None:
+        return None
     last: dict[str, Move] = {}
     for m in read(repo)[0]:
         last[m.revision] = m
@@ -216,8 +220,65 @@ def record(
         if prev is not None and (prev.old, prev.new) == (o, n):
             continue
         fresh.append(Move(r, o, n, now, by))
-    _append(repo, [m.to_json() for m in fresh])
-    return fresh
+    if not fresh:
+        return None
+    return Record(path, _lines([m.to_json() for m in fresh]), tuple(fresh))
+
+
+def record(
+    repo: Path | None,
+    moved: Iterable[tuple[str, Sequence[str], Sequence[str]]],
+    by: str,
+) -> list[Move]:
+    """Append MOVED now, outside any transaction (the hook's sightings of moves that git
+    made); return what was new."""
+    planned_record = planned(repo, moved, by)
+    if planned_record is None:
+        return []
+    append(planned_record)
+    return list(planned_record.moves)
+
+
+def append(record: Record) -> bool:
+    """Append RECORD's lines; False (and nothing else) when the journal cannot be written."""
+    # merge, rebase and db sync append under the writer lock (txn); the hook's sightings do
+    # not need it: one O_APPEND write of whole lines never interleaves with another.
+    try:
+        record.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(record.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, record.data)
+            os.fsync(fd)  # before the transaction's commit point, as its files are
+        finally:
+            os.close(fd)
+    except OSError:
+        # The journal is a help, not the work: a merge or rebase that wrote its files must
+        # not fail over it (the reflog still shows the move once it is committed).
+        return False
+    return True
+
+
+def unappend(path: Path, data: bytes) -> None:
+    """Take DATA (lines :func:`append` wrote, unique by their time stamp) out of the journal
+    at PATH again: an undone transaction leaves no record of the moves it undid."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return
+    at = text.rfind(data)
+    if at < 0:
+        return  # never appended (killed before, or the journal was not writable)
+    if at + len(data) == len(text):
+        os.truncate(path, at)  # the usual case: they are still the last lines
+        return
+    # A sighting by the hook came after them: keep it, write the rest in place of the file.
+    draft = path.with_name(path.name + ".tmp")
+    draft.write_bytes(text[:at] + text[at + len(data) :])
+    os.replace(draft, path)
+
+
+def _lines(entries: Sequence[dict[str, object]]) -> bytes:
+    return "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries).encode("utf-8")
 
 
 def record_synced(repo: Path | None, database: str, ran: Sequence[str], complete: bool) -> None:

@@ -9,9 +9,12 @@ imported only here, inside the functions that render.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import os
 import re
 import shutil
+import sys
 import tempfile
 import types
 from collections.abc import Iterator, Sequence
@@ -21,7 +24,8 @@ from typing import Any
 
 from migfix.errors import MigfixError, Refusal
 from migfix.plan.merge import MergePlan
-from migfix.project.config import Project, alembic_config
+from migfix.project.config import alembic_config
+from migfix.project.model import Project
 from migfix.read.graph import Graph
 from migfix.write import txn
 from migfix.write.lock import state_dir
@@ -125,7 +129,7 @@ def render(project: Project, jobs: Sequence[_RenderJob], message: str) -> list[R
     cfg = alembic_config(project)
     out: list[RenderedMerge] = []
     for job in jobs:
-        with scratch_folder(project.root) as scratch:
+        with scratch_folder(project.root) as scratch, _where_alembic_runs(project):
             script_dir = ScriptDirectory.from_config(cfg)
             script_dir.version_locations = [str(scratch)]
             script_dir.__dict__.pop("_version_locations", None)
@@ -147,13 +151,67 @@ def render(project: Project, jobs: Sequence[_RenderJob], message: str) -> list[R
                 )
             except CommandError as exc:
                 raise Refusal(f"Alembic refused to write the merge revision: {exc}") from exc
+            except ImportError as exc:
+                raise _template_failed(project, exc) from exc
+            except SyntaxError as exc:  # Alembic loads the file it wrote
+                raise _invalid(project, script_dir, exc) from exc
             if script is None:  # pragma: no cover - alembic returns None only for odd names
                 raise Refusal("Alembic wrote no merge revision (check file_template).")
             written = Path(script.path)
             content = written.read_bytes()
+            try:
+                ast.parse(content)
+            except (SyntaxError, ValueError) as exc:
+                raise _invalid(project, script_dir, exc) from exc
             path = job.real_dir / written.relative_to(scratch)
             out.append(RenderedMerge(job.revision, job.heads, path, content))
     return out
+
+
+@contextlib.contextmanager
+def _where_alembic_runs(project: Project) -> Iterator[None]:
+    """Render as ``alembic merge`` run from the config's folder would, whatever folder
+    migfix (or the hook, at the repository root) started in: ``prepend_sys_path = .`` and
+    a template importing the project's own package mean that folder. The working folder
+    and sys.path (Alembic prepends to it) are given back afterwards."""
+    old_cwd = Path.cwd()
+    old_path = list(sys.path)
+    os.chdir(project.root)
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+
+
+def _template_failed(project: Project, exc: ImportError) -> Refusal:
+    assert project.script_location is not None  # checked before rendering
+    return Refusal(
+        f"{project.script_location / 'script.py.mako'}: rendering the merge revision failed: "
+        f"{exc}. The revision template imports it where migfix runs, as `alembic merge` "
+        "would (from the config's folder, with prepend_sys_path): install it (or run migfix "
+        "inside the project's virtualenv), or fix the template. Nothing was written."
+    )
+
+
+def _invalid(project: Project, script_dir: Any, exc: Exception) -> Refusal:
+    """A merge file that is not valid Python is the template's or a post-write hook's
+    doing (Alembic fails to load it, and so would every command after it)."""
+    detail = f"{getattr(exc, 'msg', exc)}, line {getattr(exc, 'lineno', '?')}"
+    names = [str(h.get("_hook_name", "?")) for h in script_dir.hooks]
+    if names:
+        culprit = (
+            f"The post_write_hooks ({', '.join(names)}) left a merge revision that is "
+            f"not valid Python ({detail}). Fix the hook (try it on the file `alembic "
+            "revision` writes)"
+        )
+    else:
+        assert project.script_location is not None
+        culprit = (
+            f"{project.script_location / 'script.py.mako'} renders a merge revision that "
+            f"is not valid Python ({detail}). Fix the template"
+        )
+    return Refusal(f"{culprit}. Nothing was written.")
 
 
 def _parent_scripts(parents: Sequence[_Parent]) -> list[Any]:

@@ -10,13 +10,20 @@ It works like SQLite's rollback journal:
 2. The new contents are staged (fsynced) and every existing target gets a hard link (else a
    copy) in the transaction folder, so its old bytes outlive their replacement.
 3. The targets are replaced by rename (``os.replace``) or unlinked, one after the other.
+   Then the record of the moves they make is appended to the journal of moves
+   (:mod:`migfix.write.moves`; its exact bytes are in the transaction's journal).
 4. Removing the journal is the commit point; the leftovers go after it.
 
 Recovery always rolls back, whatever the step reached: a file holding exactly the new bytes
 gets its old bytes back (by rename of the kept link: mode and mtime too), a created file is
 removed, a deleted one is put back; a file holding neither (edited since) is left alone and
-named. Rolling back is always possible, since the old bytes are kept until the commit point,
-and it is what Ctrl-C does, so one rule holds: a run that did not finish changed nothing.
+named, and the journal and old contents stay until the user has chosen; the record of moves
+is taken out of the journal of moves again. Rolling back is always possible, since the old
+bytes are kept until the commit point, and it is what Ctrl-C does, so one rule holds: a run
+that did not finish changed nothing. Recovery acts only on a journal that fits its schema
+(:mod:`migfix.write.txnjournal`: paths relative to the work tree) and names only files in the
+repository's version locations (:mod:`migfix.write.contain`); else it says so and touches
+nothing.
 
 Where: ``<git dir>/migfix`` (per worktree), found by walking up from the project root to
 ``.git`` (a folder, or a file naming it in worktrees and submodules), else
@@ -28,7 +35,10 @@ Every command calls :func:`recover` once it knows the project (one ``stat`` when
 journal); a writer takes :func:`writer_lock` (see :mod:`migfix.write.lock`), which recovers
 too.
 Test hooks (hidden): ``MIGFIX_TEST_WRITE_READY`` names a file created when a transaction
-starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced.
+starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced;
+``MIGFIX_TEST_WRITE_STOP`` is ``moment:file``, where moment is ``replaced`` (every file
+replaced, the moves not recorded), ``recorded`` (just before the commit point) or
+``committed``: there the file is created and the writer waits up to a minute to be killed.
 """
 
 from __future__ import annotations
@@ -40,15 +50,18 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from migfix.errors import Refusal
 from migfix.plan.records import FileChange
-from migfix.write import oslock
+from migfix.project.model import Project
+from migfix.write import moves, oslock, txnjournal
+from migfix.write.contain import Scope, real, recovery_scope, refuse_outside, writable
 from migfix.write.fileio import fsync_dir, mode_for, new_file_mode, remove_stale_bytecode
 from migfix.write.lock import (
+    LOCK,
     Hold,
     acquire,
     critical,
@@ -58,6 +71,7 @@ from migfix.write.lock import (
     restore_handlers,
     say,
     state_dir,
+    work_tree,
 )
 
 TXN = "txn"
@@ -89,10 +103,12 @@ def writer_lock(root: Path) -> Iterator[bool]:
     try:
         install_handlers(hold)
         try:
-            changed = _recover_locked(state, writer=True) is not None
+            changed = _recover_locked(state, root, writer=True) is not None
             yield changed or waited
         except KeyboardInterrupt as exc:
-            if not hasattr(exc, "migfix_state") and not hold.wrote:
+            if hold.committed:  # whatever a transaction said before: one did land
+                exc.migfix_state = "written"  # type: ignore[attr-defined]
+            elif not hasattr(exc, "migfix_state") and not hold.wrote:
                 exc.migfix_state = "nothing"  # type: ignore[attr-defined]
             raise
         finally:
@@ -102,9 +118,11 @@ def writer_lock(root: Path) -> Iterator[bool]:
         release(state, fd)
 
 
-def recover(root: Path) -> str | None:
+def recover(root: Path, project: Project | None = None) -> str | None:
     """Undo an interrupted transaction of the project at ROOT, say so in one line, and
-    return that line; None (and silence) when there is none or its writer is still alive."""
+    return that line; None (and silence) when there is none or its writer is still alive.
+
+    PROJECT (the command's) adds its version locations to those recovery may write in."""
     state = state_dir(root)
     # The folder exists only while a writer runs, or after one was killed (then its lock
     # file is tidied away too).
@@ -114,21 +132,45 @@ def recover(root: Path) -> str | None:
         return None  # this process is the writer
     locked = acquire(state, wait=False)
     if locked is None:
-        return None  # a live writer: its transaction is not interrupted
+        return _unlockable(state)  # else a live writer: its transaction is not interrupted
     fd = locked[0]
     try:
-        return _recover_locked(state)
+        return _recover_locked(state, root, project=project)
     finally:
         release(state, fd)
 
 
-def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
+def _unlockable(state: Path) -> str | None:
+    """The line saying that an interrupted change waits behind a lock file migfix cannot
+    open (an unwritable state folder); None when the lock is only held by a live writer."""
+    journal = state / TXN / JOURNAL
+    if not os.path.exists(journal):
+        return None
+    try:
+        os.close(os.open(state / LOCK, os.O_RDWR | oslock.O_CLOEXEC))
+    except OSError as exc:
+        if not os.path.exists(journal):
+            return None  # the writer committed and tidied up in between
+        line = (
+            f"cannot open its lock file {state / LOCK} ({exc.strerror or exc}), so the "
+            f"interrupted change journaled in {journal} was not undone and its files may be "
+            f"half changed. Make {state} and what it holds writable by you, then run any "
+            "migfix command again."
+        )
+        say(line)
+        return line
+    return None
+
+
+def _recover_locked(
+    state: Path, root: Path, *, writer: bool = False, project: Project | None = None
+) -> str | None:
     folder = state / TXN
     if not os.path.isdir(folder):
         return None
     with critical():
         try:
-            result = _roll_back(folder)
+            result = _roll_back(folder, work_tree(root), lambda: recovery_scope(root, project))
         except _Stuck as exc:
             if writer:  # a new journal would take the place of the one still needed
                 raise Refusal(f"Nothing was written: migfix {exc.line}") from None
@@ -136,7 +178,7 @@ def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
             return exc.line
     if result is None:
         return None  # nothing had been written yet: only leftovers were removed
-    restored, edited = result
+    restored = result
     if restored:
         line = (
             f"undid an interrupted migfix change ({restored} file(s) put back as they were; "
@@ -144,8 +186,6 @@ def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
         )
     else:
         line = "undid an interrupted migfix change (it had not replaced any file yet)."
-    if edited:
-        line = line[:-1] + f"; left alone, edited since: {', '.join(edited)}."
     say(line)
     return line
 
@@ -153,7 +193,12 @@ def _recover_locked(state: Path, *, writer: bool = False) -> str | None:
 # -- the transaction -----------------------------------------------------------------------
 
 
-def write_changes(changes: Sequence[FileChange], *, root: Path | None = None) -> list[Path]:
+def write_changes(
+    changes: Sequence[FileChange],
+    *,
+    root: Path | None = None,
+    record: moves.Record | None = None,
+) -> list[Path]:
     """Write every change or none of them, even if killed; return the paths written.
 
     This is the one place where a run's files change: the returned paths are exactly what
@@ -162,7 +207,8 @@ def write_changes(changes: Sequence[FileChange], *, root: Path | None = None) ->
     existing file must still hold exactly the bytes migfix read, and each new file must not
     exist yet; then the changes are written as one journaled transaction (below):
     an error, Ctrl-C or SIGTERM undoes what was done, and after SIGKILL the next migfix
-    command does.
+    command does. RECORD, the moves these changes make, is appended to the journal of
+    moves inside the same transaction.
     """
     pending = [change for change in changes if change.new != change.old]
     seen: set[Path] = set()
@@ -174,10 +220,11 @@ def write_changes(changes: Sequence[FileChange], *, root: Path | None = None) ->
         return []
     if root is None:
         root = Path(os.path.commonpath([c.path.parent for c in pending]))
+    refuse_outside([change.path for change in pending], root)
     with writer_lock(root):
         for change in pending:
             _check_unchanged(change)
-        commit(pending, root)
+        commit(pending, root, record)
 
     written = [change.path for change in pending]
     for path in written:
@@ -205,36 +252,54 @@ def _check_unchanged(change: FileChange) -> None:
         )
 
 
-def commit(changes: Sequence[FileChange], root: Path) -> None:
-    """Write CHANGES (each checked, none a no-op) as one transaction, under the writer lock."""
+def commit(changes: Sequence[FileChange], root: Path, record: moves.Record | None = None) -> None:
+    """Write CHANGES (each checked, none a no-op) and RECORD as one transaction, under the
+    writer lock."""
     with writer_lock(root):
         state = state_dir(root)
         hold = holds[state]
         folder = state / TXN
+        tree = work_tree(root)
         try:
-            _write(changes, folder, hold)
+            _write(changes, folder, hold, tree, record)
         except BaseException as exc:
             with critical():
                 try:
-                    result = _roll_back(folder)
+                    # Its own journal, just written: held to the write's rule, not recovery's.
+                    result = _roll_back(folder, tree, None)
                 except _Stuck as stuck:
                     say(stuck.line)
                     raise exc from None
             if isinstance(exc, KeyboardInterrupt):
                 exc.migfix_state = "undone" if result is not None else "nothing"  # type: ignore[attr-defined]
-                if result is None and hold.wrote:
+                if result is None and hold.committed:
                     exc.migfix_state = "written"  # type: ignore[attr-defined]
             raise
 
 
-def _write(changes: Sequence[FileChange], folder: Path, hold: Hold) -> None:
-    """The four steps of the module docstring: journal, stage and keep, replace, commit."""
+def _write(
+    changes: Sequence[FileChange],
+    folder: Path,
+    hold: Hold,
+    tree: Path,
+    record: moves.Record | None,
+) -> None:
+    """The four steps of the module docstring: journal, stage and keep, replace (and record
+    the moves), commit."""
     folder.mkdir(exist_ok=True)
     entries, devices = _plan_entries(changes, folder)
     _test_ready()
     journal = folder / JOURNAL
     draft = folder / (JOURNAL + ".tmp")
-    data = json.dumps({"version": 1, "pid": os.getpid(), "entries": entries}, indent=1)
+    journaled: dict[str, Any] = {
+        "version": txnjournal.VERSION,
+        "pid": os.getpid(),
+        "entries": txnjournal.stored(entries, tree),
+    }
+    if record is not None:
+        # Only the bytes: recovery finds the journal of moves from the state folder itself.
+        journaled["moves"] = record.data.decode("utf-8")
+    data = json.dumps(journaled, indent=1)
     _write_synced(draft, data.encode("utf-8"), 0o644)
     os.replace(draft, journal)
     fsync_dir(folder)
@@ -257,11 +322,18 @@ def _write(changes: Sequence[FileChange], folder: Path, hold: Hold) -> None:
     for directory in devices:
         if directory != folder:
             fsync_dir(directory)
+    _test_stop("replaced")
+    if record is not None:
+        moves.append(record)
+    _test_stop("recorded")
 
-    os.unlink(journal)  # the commit point
+    with critical():  # so that an interruption from here on is known to come after it
+        os.unlink(journal)  # the commit point
+        hold.committed = True
     fsync_dir(folder)
     _remove_leftovers(entries)
     _remove_folder(folder)
+    _test_stop("committed")
 
 
 def _plan_entries(
@@ -328,28 +400,31 @@ class _Stuck(Exception):
         self.line = line
 
 
-def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
+def _roll_back(folder: Path, tree: Path, scope: Callable[[], Scope] | None) -> int | None:
     """Undo the transaction journaled in FOLDER, then remove FOLDER.
 
-    Returns (files restored, files left alone because edited since), or None when there
+    Returns how many files were put back, or None when there
     was no journal (nothing had been replaced yet, or the transaction had committed).
-    Raises :class:`_Stuck`, keeping the journal, when a file cannot be put back.
+    Raises :class:`_Stuck`, keeping the journal and every kept copy, when a file cannot be
+    put back or was edited since, and before touching anything when the journal does not fit
+    its schema or names a file SCOPE (computed only then) does not allow; without SCOPE (a
+    run undoing its own journal), a file anywhere in the work tree TREE.
     """
+    journal = folder / JOURNAL
     try:
-        data = json.loads((folder / JOURNAL).read_bytes())
-    except (FileNotFoundError, ValueError):
-        data = None
-    except OSError as exc:
-        raise _Stuck(_stuck_line(folder, [str(folder / JOURNAL)], exc)) from exc
-    if data is None:
+        raw = journal.read_bytes()
+    except FileNotFoundError:
         _remove_folder(folder)
         return None
+    except OSError as exc:
+        raise _Stuck(_stuck_line(folder, [str(journal)], exc)) from exc
+    entries, recorded = _checked_entries(raw, folder, tree, scope)
     restored = 0
-    edited: list[str] = []
+    edited: list[dict[str, Any]] = []
     touched: set[Path] = set()
     failed: list[str] = []
     error: OSError | None = None
-    for entry in reversed(data["entries"]):
+    for entry in reversed(entries):
         path = Path(entry["path"])
         try:
             outcome = _put_back(path, entry)
@@ -358,19 +433,81 @@ def _roll_back(folder: Path) -> tuple[int, list[str]] | None:
             error = exc
             continue
         if outcome == "edited":
-            edited.append(str(path))
+            edited.append(entry)
         elif outcome == "restored":
             restored += 1
             touched.add(path.parent)
-    if error is not None:
-        raise _Stuck(_stuck_line(folder, failed, error))
-    _remove_leftovers(data["entries"])
     for directory in touched:
         fsync_dir(directory)
-    os.unlink(folder / JOURNAL)
+    if error is not None:
+        raise _Stuck(_stuck_line(folder, failed, error))
+    if edited:
+        raise _Stuck(_edited_line(folder, restored, edited))
+    if recorded is not None:
+        _unrecord(folder.parent, recorded)
+    _remove_leftovers(entries)
+    try:
+        os.unlink(journal)
+    except OSError as exc:
+        raise _Stuck(
+            f"put back {restored} file(s) of an interrupted change, but could not remove its "
+            f"journal {journal} ({exc.strerror or exc}). Make {folder} writable by you, then "
+            "run any migfix command again."
+        ) from exc
     fsync_dir(folder)
     _remove_folder(folder)
-    return restored, sorted(edited)
+    return restored
+
+
+def _checked_entries(
+    raw: bytes, folder: Path, tree: Path, scope: Callable[[], Scope] | None
+) -> tuple[list[dict[str, Any]], bytes | None]:
+    """The journal's entries and record of moves, once it fits its schema and names only
+    files recovery may write; else :class:`_Stuck` with the paragraph saying so."""
+    journal = folder / JOURNAL
+    try:
+        entries, recorded = txnjournal.loaded(json.loads(raw), tree, folder)
+    except ValueError as exc:  # not JSON (truncated, say): json's error is a ValueError
+        reason = "it is not JSON (it may have been cut short)"
+        if isinstance(exc, txnjournal.BadJournal):
+            reason = str(exc)
+        raise _Stuck(_refused_line(journal, reason)) from None
+    allowed = scope() if scope is not None else None
+    for entry in entries:
+        path = Path(entry["path"])
+        if allowed.allows(path) if allowed is not None else writable(path, real(tree)):
+            continue
+        where = f" (it resolves to {real(path)})" if real(path) != path else ""
+        raise _Stuck(
+            _refused_line(
+                journal,
+                f"it names {path}{where}, which is not in a version location of a project "
+                f"in {tree}",
+            )
+        )
+    return entries, recorded
+
+
+def _refused_line(journal: Path, reason: str) -> str:
+    folder = journal.parent
+    return (
+        f"found the journal of an interrupted change, {journal}, but {reason}. It undid nothing "
+        f"and left every file where it is, the old contents kept in {folder} too. Compare the "
+        "files that journal names with git (git status, git diff), put back what you need "
+        "from that folder, then delete it and run migfix again."
+    )
+
+
+def _edited_line(folder: Path, restored: int, edited: Sequence[dict[str, Any]]) -> str:
+    kept = [
+        f"{e['path']} (before the change: {e['kept'] or 'absent, migfix created it'})"
+        for e in reversed(edited)
+    ]
+    return (
+        f"put back {restored} file(s) of an interrupted change, but left {', '.join(kept)} as "
+        "it is: it changed since the change was interrupted. Keep what you want of either "
+        f"version, then delete {folder}; until then migfix says this again and writes nothing."
+    )
 
 
 def _put_back(path: Path, entry: dict[str, Any]) -> str:
@@ -390,6 +527,23 @@ def _put_back(path: Path, entry: dict[str, Any]) -> str:
     return "restored"
 
 
+def _unrecord(state: Path, data: bytes) -> None:
+    """Take the undone transaction's record of moves out of the journal of moves.
+
+    That journal is found from STATE (``<git dir>/migfix``), never from a path in the
+    transaction's journal: ``<git common dir>/migfix-moves.jsonl``, where a linked
+    worktree's git dir names its common dir in the file ``commondir``."""
+    git_dir = state.parent
+    try:
+        common = (git_dir / (git_dir / "commondir").read_text("utf-8").strip()).resolve()
+    except FileNotFoundError:
+        common = git_dir.resolve()
+    except (OSError, UnicodeDecodeError):
+        return
+    with contextlib.suppress(OSError):
+        moves.unappend(common.joinpath(*moves.JOURNAL), data)
+
+
 def _stuck_line(folder: Path, paths: list[str], exc: OSError) -> str:
     return (
         f"could not undo an interrupted migfix change: {', '.join(paths)} "
@@ -404,7 +558,9 @@ def _sha_of(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError:
-        return "?"  # a folder or unreadable: neither old nor new
+        # A folder or unreadable: neither old nor new. A name too long for the file system
+        # is a file that could not be created, as it was.
+        return "?" if os.path.lexists(path) else None
 
 
 def _write_synced(path: Path, data: bytes, mode: int) -> None:
@@ -429,6 +585,13 @@ def _test_ready() -> None:
     ready = os.environ.get("MIGFIX_TEST_WRITE_READY")
     if ready:
         Path(ready).touch()
+
+
+def _test_stop(moment: str) -> None:
+    wanted, _, marker = os.environ.get("MIGFIX_TEST_WRITE_STOP", "").partition(":")
+    if wanted == moment and marker:
+        Path(marker).touch()
+        time.sleep(60)
 
 
 def _test_pause() -> float:

@@ -1,0 +1,74 @@
+"""What a project is: where its revision files live, how Alembic and migfix are configured,
+and how output names its files.
+
+Plain data, read by every layer above; the modules beside this one build it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``[tool.migfix]`` in pyproject.toml."""
+
+    upstream: str | None = None
+    strategy: str = "merge"
+    commit: bool = False
+    message: str = "merge heads"
+    allow_heads: tuple[str, ...] = ()
+    pytest: bool = False
+    """Run the pytest plugin's checks without ``--migfix``."""
+    lock: bool = False
+    """Keep a heads lock file beside the migrations (see ``headlock``)."""
+    source: Path | None = None
+    sync_db: bool = False
+    """The hook runs ``migfix db sync`` on the configured database after a move."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where an Alembic project's revision files live, and how Alembic is configured."""
+
+    root: Path
+    """Directory that relative paths in reports are given against."""
+    version_locations: tuple[Path, ...]
+    recursive: bool = False
+    config_file: Path | None = None
+    toml_file: Path | None = None
+    ini_section: str = "alembic"
+    script_location: Path | None = None
+    kind: str = "alembic"
+    """'alembic', 'flask' (Flask-Migrate migrations/alembic.ini), 'pyproject' or 'versions'."""
+    settings: Settings = field(default_factory=Settings)
+
+    def relpath(self, path: Path) -> str:
+        """``path`` relative to the project root, in POSIX form when it is below it."""
+        return relpath(path, self.root)
+
+
+def relpath(path: Path, root: Path) -> str:
+    """PATH relative to ROOT in POSIX form when it is below ROOT, else PATH as it is.
+
+    How every message and report names a file.
+    """
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def shown(path: Path, root: Path | None = None) -> str:
+    """PATH as text output names it: relative to the directory migfix runs in.
+
+    Relative to where the command runs rather than to the project, so that a path printed
+    by ``migfix -c backend/alembic.ini check`` at the repository root opens from there (and
+    a monorepo's projects never print the same ``versions/x.py``). A path outside that
+    directory is named relative to ROOT (the project's root), else in full.
+    """
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except (ValueError, OSError):
+        return relpath(path, root) if root is not None else str(path)
