@@ -22,6 +22,7 @@ from migfix.plan.against import ref_files
 from migfix.project.model import Project
 from migfix.read.gittree import revisions_on
 from migfix.read.graph import Graph
+from migfix.read.scan import scan_file
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,7 @@ def classify(
     ``--new`` makes a revision new whatever git says.
     """
     extra = set(extra_new)
-    for rev in extra:
-        if rev not in graph.nodes:
-            raise Refusal(
-                f"--new {rev}: no revision file declares '{rev}'. Give the id of one of this "
-                "branch's revisions (see `migfix graph`)."
-            )
-
+    _refuse_unknown_new(graph, extra)
     repo = gitops.find_repo(cwd or project.root)
     if repo is None:
         reason = (
@@ -124,26 +119,7 @@ def classify(
         # exist (asking git here as well cost a process per ref).
         for rev in upstream_revisions(project, repo, ref, graph):
             places.setdefault(rev, ref)
-    candidates = [r for r in graph.nodes if r not in places]
-    remote = history.published_refs(repo)
-    blind = None if configured else _cannot_tell(repo, remote)
-    if blind is not None or (not refs and not remote):
-        # Committed revisions count as published: only files HEAD lacks are new.
-        added = history.added_paths(repo, list(project.version_locations))
-        why = blind or (
-            "committed, and no upstream ref was found (no @{upstream}, origin/HEAD, main or master)"
-        )
-        for rev in candidates:
-            if graph.nodes[rev].path not in added:
-                places[rev] = why
-        reason = f"new = not committed (every committed revision is settled: {why})"
-    else:
-        named = len(places)
-        if candidates and remote:
-            _published_elsewhere(project, repo, graph, candidates, remote, places)
-        # The remote-tracking refs and tags are named when they settled something.
-        elsewhere = ["any remote-tracking ref or tag"] if len(places) > named else []
-        reason = "new = not on " + " nor on ".join([*refs, *elsewhere])
+    reason = _settle_the_rest(project, repo, graph, refs, places, configured=bool(configured))
     # Uncommitted files need no look of their own: one whose id is not published is new by
     # this rule, and one whose id is published stays settled (rewriting it would change a
     # revision someone may have applied).
@@ -158,10 +134,50 @@ def classify(
     )
 
 
+def _refuse_unknown_new(graph: Graph, extra: Iterable[str]) -> None:
+    for rev in extra:
+        if rev not in graph.nodes:
+            raise Refusal(
+                f"--new {rev}: no revision file declares '{rev}'. Give the id of one of this "
+                "branch's revisions (see `migfix graph`)."
+            )
+
+
+def _settle_the_rest(
+    project: Project,
+    repo: Path,
+    graph: Graph,
+    refs: Sequence[str],
+    places: dict[str, str],
+    *,
+    configured: bool,
+) -> str:
+    """Add to PLACES the revisions the named REFS lack but that are published all the same
+    (on a remote-tracking ref or tag, or committed where git cannot tell); say how new was
+    decided."""
+    candidates = [r for r in graph.nodes if r not in places]
+    remote = history.published_refs(repo)
+    blind = None if configured else _cannot_tell(repo, remote)
+    if blind is not None or (not refs and not remote):
+        # Committed revisions count as published: only files HEAD lacks are new.
+        added = history.added_paths(repo, list(project.version_locations))
+        why = blind or (
+            "committed, and no upstream ref was found (no @{upstream}, origin/HEAD, main or master)"
+        )
+        for rev in candidates:
+            if graph.nodes[rev].path not in added:
+                places[rev] = why
+        return f"new = not committed (every committed revision is settled: {why})"
+    named = len(places)
+    if candidates and remote:
+        _published_elsewhere(project, repo, graph, candidates, remote, places)
+    # The remote-tracking refs and tags are named when they settled something.
+    elsewhere = ["any remote-tracking ref or tag"] if len(places) > named else []
+    return "new = not on " + " nor on ".join([*refs, *elsewhere])
+
+
 def _cannot_tell(repo: Path, remote: Sequence[str]) -> str | None:
     """Why git cannot tell which commits a remote has, or None when it can."""
-    from migfix.git import gitops, history
-
     if gitops.is_shallow(repo):
         return (
             "committed in a shallow clone, where git cannot tell which commits the remote has; "
@@ -192,8 +208,6 @@ def _published_elsewhere(
     such ref at once, and count when the file there declares the same revision (a squash
     merge or a cherry-pick of a pushed revision).
     """
-    from migfix.git import gitops, history
-
     # The candidates' own paths when they are few (usually: this branch's new revisions):
     # git then compares a few files, not every file of the version locations.
     paths = [graph.nodes[r].path for r in candidates]
@@ -219,8 +233,6 @@ def _refs_holding(
     """For each of REVS whose file is at the same path on one of REFS, declaring the same
     revision, the first such ref (short name). One ``cat-file`` for the lookups, one for the
     contents of the distinct blobs found."""
-    from migfix.git import gitops, history
-    from migfix.read.scan import scan_file
 
     ask = {gitops.relative(repo, graph.nodes[r].path): r for r in revs}
     if not ask or not refs:
@@ -242,8 +254,6 @@ def _refs_holding(
 def where_published(project: Project, graph: Graph, newness: Newness, revs: Sequence[str]) -> str:
     """Where REVS are published, for a refusal: ref names where git can say (``origin/feature
     or origin/main``), else why they count as published."""
-    from migfix.git import gitops, history
-
     vague = [r for r in revs if newness.places.get(r) == _PUSHED_BEFORE]
     repo = gitops.find_repo(project.root) if vague else None
     named = _refs_holding(repo, graph, vague, history.published_refs(repo)) if repo else {}
