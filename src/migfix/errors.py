@@ -1,7 +1,8 @@
 """The errors a user can act on.
 
 Each is raised where the problem is detected and turned into one paragraph and an
-exit code in exactly one place, ``cli.main``. Nothing else prints a traceback.
+exit code in exactly one place, :mod:`migfix.commands.handler`, which the click group, the
+Flask group and the hook runner all call. Nothing else prints a traceback.
 """
 
 from __future__ import annotations
