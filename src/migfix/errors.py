@@ -1,7 +1,8 @@
 """The errors a user can act on.
 
 Each is raised where the problem is detected and turned into one paragraph and an
-exit code in exactly one place, ``cli.main``. Nothing else prints a traceback.
+exit code in exactly one place, :mod:`migfix.commands.handler`, which the click group, the
+Flask group and the hook runner all call. Nothing else prints a traceback.
 """
 
 from __future__ import annotations
@@ -42,3 +43,25 @@ class Refusal(MigfixError):
 
 class GitError(MigfixError):
     """git could not give what migfix needs (unknown ref, shallow clone, conflicts)."""
+
+
+SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 15: "SIGTERM"}
+
+
+def interrupted_line(exc: BaseException) -> tuple[str, int]:
+    """The one line to print for Ctrl-C / SIGTERM / SIGHUP, and the exit code (128 + signal)."""
+    signum = getattr(exc, "signum", 2)
+    name = SIGNAL_NAMES.get(signum, f"signal {signum}")
+    state = getattr(exc, "migfix_state", None)
+    if state == "undone":
+        text = f"interrupted ({name}); the partial change was undone, every file is as it was."
+    elif state == "written":
+        text = (
+            f"interrupted ({name}) after the change was written (every file, and the record "
+            "of the revisions it moved); what the command does after writing did not run."
+        )
+    elif state == "nothing":
+        text = f"interrupted ({name}); nothing was written."
+    else:
+        text = f"interrupted ({name})."
+    return text, 128 + signum

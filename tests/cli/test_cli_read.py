@@ -400,6 +400,53 @@ def test_read_commands_do_not_import_heavy_packages(fixtures_dir: Path, argv: li
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
 
+def _migfix_modules(cwd: Path, *argv: str) -> set[str]:
+    """The migfix modules a fresh ``python -m migfix ARGV`` imports (from ``-X importtime``)."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "migfix", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    found = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(migfix\S*)", proc.stderr, re.M)
+    assert "migfix.cli.main" in found  # the parse works
+    return set(found)
+
+
+# What only `check`, `merge` or `rebase` need: asking git about remotes and other refs,
+# overlap with another ref, the heads lock, the writer lock's signal handling reached from
+# error reporting, merge hints.
+NOT_FOR_HEADS = {
+    "migfix.commands.check",
+    "migfix.cli.stale",
+    "migfix.plan.against",
+    "migfix.plan.overlap",
+    "migfix.plan.heads_lock",
+    "migfix.plan.settled",
+    "migfix.git.remotes",
+    "migfix.git.history",
+    "migfix.report.next_step",
+    "migfix.report.published",
+}
+
+
+@pytest.mark.slow
+def test_heads_imports_only_what_reading_the_heads_needs(fixtures_dir: Path) -> None:
+    imported = _migfix_modules(fixtures_dir / "labels", "heads")
+    assert not imported & NOT_FOR_HEADS, sorted(imported & NOT_FOR_HEADS)
+
+
+@pytest.mark.slow
+def test_check_imports_no_hint_of_merge(fixtures_dir: Path) -> None:
+    imported = _migfix_modules(fixtures_dir / "labels", "check")
+    assert "migfix.commands.check" in imported
+    assert not imported & {"migfix.report.published", "migfix.plan.settled", "migfix.cli.heads"}
+
+
 @pytest.mark.slow
 def test_check_github_paths_are_relative_to_the_repository(tmp_path: Path, migfix: Migfix) -> None:
     # GitHub resolves annotation paths against the repository root, not alembic.ini's folder.

@@ -878,7 +878,7 @@ def test_nothing_is_written_or_deleted_when_a_file_changed_after_planning(
 def test_a_merge_file_edited_after_planning_stops_every_write(own_merge: Repos) -> None:
     from migfix.plan.rebase_onto import plan_onto
     from migfix.project.config import find_project
-    from migfix.write.changes import rebase_changes
+    from migfix.write.rebase_changes import rebase_changes
     from migfix.write.txn import write_changes
 
     versions = own_merge.dev / VERSIONS

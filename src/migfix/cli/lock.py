@@ -9,7 +9,7 @@ import click
 from migfix.cli.every_project import project
 from migfix.cli.options import NAME_KEY, post_write_hook_option, project_options
 from migfix.errors import EXIT_OK
-from migfix.plan.heads_lock import lock_path
+from migfix.project.model import lock_path
 from migfix.write import heads_lock_files
 
 

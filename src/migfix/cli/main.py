@@ -22,11 +22,11 @@ from migfix.errors import EXIT_OK, EXIT_USAGE
 from migfix.procexit import end_quickly
 
 COMMANDS = {
-    "heads": "migfix.cli.read:heads",
+    "heads": "migfix.cli.heads:heads",
     "graph": "migfix.cli.graph:graph",
-    "check": "migfix.cli.read:check",
-    "merge": "migfix.cli.write:merge",
-    "rebase": "migfix.cli.write:rebase",
+    "check": "migfix.cli.check:check",
+    "merge": "migfix.cli.merge:merge",
+    "rebase": "migfix.cli.rebase:rebase",
     "verify": "migfix.cli.verify:verify",
     "hook": "migfix.cli.hook:hook",
     "lock": "migfix.cli.lock:lock",

@@ -10,9 +10,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from migfix.commands.handler import Policy
-from migfix.plan.against import current_ref
 from migfix.procexit import own_work
-from migfix.project.model import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,10 +45,3 @@ def migfix_only(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return cast(F, wrapper)
-
-
-def warn_if_stale(project: Project, ref: str, fetch: bool) -> None:
-    """``--fetch`` fetches the remote branch REF names; without it, say if REF may be stale."""
-    stale = current_ref(project, ref, fetch=fetch)
-    if stale:
-        say(stale)

@@ -29,7 +29,7 @@ from migfix.plan import heads_lock
 from migfix.plan.against import graph_against, ref_files
 from migfix.plan.merge import MergeOptions
 from migfix.plan.rebase_onto import plan_onto
-from migfix.project.model import Project, relpath
+from migfix.project.model import Project, lock_path, relpath
 from migfix.project.settings import STRATEGIES
 from migfix.read.graph import Graph, read_graph
 from migfix.report import diagram
@@ -185,7 +185,7 @@ def _lock_trouble(project: Project, repo: Path, base: str, merged: Graph) -> str
     or the lock the merge gives would not match the merged graph."""
     if not heads_lock.enabled(project):
         return None
-    path = heads_lock.lock_path(project)
+    path = lock_path(project)
     rel = project.relpath(path)
     common = commits.merge_base(repo, base, "HEAD")
     ours = commits.blob_at(repo, "HEAD", path)
@@ -207,7 +207,7 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
     migrations and update the heads lock; the work tree holds the result, uncommitted."""
     project = run.project
     if merging:
-        lock = heads_lock.lock_path(project)
+        lock = lock_path(project)
         conflicted = commits.start_merge(repo, run.base)
         others = [p for p in conflicted if p != lock]
         if others:
@@ -228,7 +228,7 @@ def _apply_fix(run: _Run, repo: Path, opts: Options, *, merging: bool) -> None:
     lock_written = heads_lock_files.update(project) if heads_lock.enabled(project) else None
     if lock_written is not None:
         run.written.append(lock_written)
-        rel = project.relpath(heads_lock.lock_path(project))
+        rel = project.relpath(lock_path(project))
         run.lines.append(f"Updated the heads lock {rel}.")
 
 
@@ -254,7 +254,7 @@ def _merge(run: _Run) -> None:
 def _touched_paths(project: Project) -> list[Path]:
     paths = list(project.version_locations)
     if heads_lock.enabled(project):
-        paths.append(heads_lock.lock_path(project))
+        paths.append(lock_path(project))
     return paths
 
 

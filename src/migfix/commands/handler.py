@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from migfix.errors import EXIT_OK, EXIT_USAGE, MigfixError
+from migfix.errors import EXIT_OK, EXIT_USAGE, MigfixError, interrupted_line
 from migfix.report.oserrors import describe
-from migfix.write.lock import interrupted_line
 
 T = TypeVar("T")
 

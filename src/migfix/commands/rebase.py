@@ -15,8 +15,8 @@ from migfix.plan.rebase_onto import plan_onto
 from migfix.project.model import Project, shown
 from migfix.report import formats as report
 from migfix.write import moves, txn
-from migfix.write.changes import rebase_changes
 from migfix.write.fileio import unified_diffs
+from migfix.write.rebase_changes import rebase_changes
 
 Echo = Callable[[str], None]
 

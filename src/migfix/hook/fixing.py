@@ -10,7 +10,7 @@ from migfix.plan.merge import MergeOptions
 from migfix.plan.rebase import SettledRevisions, SeveralHeads
 from migfix.project.model import Project
 from migfix.read.graph import Graph
-from migfix.report.next_step import published_note, ref_name
+from migfix.report.published import published_note, ref_name
 
 
 def rebased(job: Fixing, project: Project) -> Fixed | None:

@@ -25,12 +25,11 @@ from pathlib import Path
 
 from migfix.errors import Refusal
 from migfix.plan.records import FileChange
-from migfix.project.model import Project
+from migfix.project.model import Project, lock_path
 from migfix.read.checks import LOCK_OUT_OF_DATE, Problem
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 
-LOCK_NAME = "heads.lock"
 HOOK_NAME = "migfix_lock"
 HOOK_OPTIONS = "lock update --hook REVISION_SCRIPT_FILENAME"
 DRIVER = "migfix-lock"
@@ -43,13 +42,6 @@ HEADER = (
 # The scratch folder `migfix merge` has Alembic render into (``migfix.write.render``): the
 # post-write hook runs there too, and the real lock is written with the merge's other files.
 _SCRATCH_PREFIX = ".migfix-"
-
-
-def lock_path(project: Project) -> Path:
-    """Where the lock lives: beside env.py (the script location), else beside the versions."""
-    if project.script_location is not None:
-        return project.script_location / LOCK_NAME
-    return project.version_locations[0].parent / LOCK_NAME
 
 
 def enabled(project: Project) -> bool:

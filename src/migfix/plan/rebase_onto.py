@@ -14,10 +14,9 @@ from migfix.git import gitops, history
 from migfix.plan import overlap
 from migfix.plan.against import ref_files
 from migfix.plan.guards import refuse_broken, refuse_conflicts
-from migfix.plan.heads_lock import lock_path
 from migfix.plan.rebase import RebasePlan, SettledRevisions, plan_rebase
 from migfix.plan.settled import classify, where_published
-from migfix.project.model import Project, relpath
+from migfix.project.model import Project, lock_path, relpath
 from migfix.read.does_nothing import does_nothing
 from migfix.read.graph import Graph, read_graph
 

@@ -32,7 +32,7 @@ from migfix.git import gitops
 from migfix.project.config import find_project
 from migfix.project.flask_app import flask_directory
 from migfix.project.ini import from_ini
-from migfix.project.model import Project, relpath
+from migfix.project.model import Project, lock_path, relpath
 from migfix.project.pyproject import from_pyproject
 
 if TYPE_CHECKING:
@@ -349,8 +349,8 @@ def owns(entry: Entry, paths: Sequence[Path]) -> bool:
         return any(_under(x, entry.config.parent) for x in paths)
     folders = [*p.version_locations, *([p.script_location] if p.script_location else [])]
     configs = {c for c in (p.config_file, p.toml_file) if c is not None}
-    if p.settings.lock:  # headlock.lock_path, without importing it
-        configs.add((p.script_location or p.version_locations[0].parent) / "heads.lock")
+    if p.settings.lock:
+        configs.add(lock_path(p))
     return any(x in configs or any(_under(x, f) for f in folders) for x in paths)
 
 

@@ -49,6 +49,19 @@ class Project:
         return relpath(path, self.root)
 
 
+LOCK_NAME = "heads.lock"
+"""The heads lock's file name (see ``migfix.plan.heads_lock``)."""
+
+
+def lock_path(project: Project) -> Path:
+    """Where the heads lock lives: beside env.py (the script location), else beside the
+    versions. Here, with the project, because recovery and discovery (which must stay
+    cheap: every command runs them) need the path but none of the lock's logic."""
+    if project.script_location is not None:
+        return project.script_location / LOCK_NAME
+    return project.version_locations[0].parent / LOCK_NAME
+
+
 def relpath(path: Path, root: Path) -> str:
     """PATH relative to ROOT in POSIX form when it is below ROOT, else PATH as it is.
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migfix.errors import MigfixError, Refusal
-from migfix.plan.heads_lock import lock_path
 from migfix.project import discover
 from migfix.project.config import find_project
-from migfix.project.model import Project
+from migfix.project.model import Project, lock_path
 from migfix.write.lock import work_tree
 
 

@@ -16,11 +16,10 @@ from migfix.plan.heads_lock import (
     HOOK_OPTIONS,
     change,
     enabled,
-    lock_path,
     skipped_hook_file,
 )
 from migfix.project.config import find_project
-from migfix.project.model import Project, relpath
+from migfix.project.model import Project, lock_path, relpath
 from migfix.project.settings import read_toml
 from migfix.read.graph import Graph, read_graph
 from migfix.write import txn

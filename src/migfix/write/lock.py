@@ -5,7 +5,8 @@ One migfix run writes a project at a time: ``acquire`` takes an exclusive lock o
 :mod:`migfix.write.oslock`), where the state folder is ``<git dir>/migfix`` (per worktree)
 or ``<project root>/.migfix``. While a writer holds it, SIGINT, SIGTERM and SIGHUP raise
 :class:`Interrupted`, so the transaction (``migfix.write.txn``) is undone, and ``critical``
-defers them while undoing. ``interrupted_line`` is the one line a user sees for them.
+defers them while undoing. ``migfix.errors.interrupted_line`` is the one line a user sees
+for them (there, so reporting an interruption imports no lock).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from migfix.errors import MigfixError, Refusal
+from migfix.errors import MigfixError, Refusal, interrupted_line
 from migfix.write import oslock
 
 LOCK = "lock"
@@ -28,8 +29,6 @@ LOCK = "lock"
 LOCK_TIMEOUT_ENV = "MIGFIX_LOCK_TIMEOUT"
 
 DEFAULT_LOCK_TIMEOUT = 30.0
-
-SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 15: "SIGTERM"}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -232,25 +231,6 @@ class Interruption(MigfixError):
         text, code = interrupted_line(exc)
         super().__init__(text)
         self.exit_code = code
-
-
-def interrupted_line(exc: BaseException) -> tuple[str, int]:
-    """The one line to print for Ctrl-C / SIGTERM / SIGHUP, and the exit code (128 + signal)."""
-    signum = getattr(exc, "signum", 2)
-    name = SIGNAL_NAMES.get(signum, f"signal {signum}")
-    state = getattr(exc, "migfix_state", None)
-    if state == "undone":
-        text = f"interrupted ({name}); the partial change was undone, every file is as it was."
-    elif state == "written":
-        text = (
-            f"interrupted ({name}) after the change was written (every file, and the record "
-            "of the revisions it moved); what the command does after writing did not run."
-        )
-    elif state == "nothing":
-        text = f"interrupted ({name}); nothing was written."
-    else:
-        text = f"interrupted ({name})."
-    return text, 128 + signum
 
 
 def say(text: str) -> None:

@@ -27,12 +27,15 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from migfix.git.gitops import remembered, run
-from migfix.git.history import TreeDiff
 from migfix.read.gittree import cat_blobs
 from migfix.read.revision_file import Unknown
 from migfix.read.scan import scan_file
+
+if TYPE_CHECKING:  # a signature only: recovery, which every command runs, needs no git history
+    from migfix.git.history import TreeDiff
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 JOURNAL = ("migfix-moves.jsonl",)

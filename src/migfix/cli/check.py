@@ -1,5 +1,5 @@
-"""``migfix heads`` and ``migfix check``: the commands git hooks and pre-commit run, so
-they import only what reading needs (see ``main.COMMANDS``)."""
+"""``migfix check``: git hooks and pre-commit run it, so it imports only what checking
+needs (see ``main.COMMANDS``)."""
 
 from __future__ import annotations
 
@@ -13,34 +13,13 @@ from migfix.cli.options import (
     deep_option,
     fetch_option,
     format_option,
-    json_option,
     project_options,
     strict_option,
-    verbose_option,
 )
-from migfix.cli.running import migfix_only, warn_if_stale
+from migfix.cli.running import migfix_only
+from migfix.cli.stale import warn_if_stale
 from migfix.commands import check as checkcmd
-from migfix.commands import heads as headscmd
 from migfix.report.next_step import prog_name
-
-
-@click.command()
-@project_options
-@json_option
-@verbose_option
-@each_project
-@migfix_only
-def heads(
-    config: Path | None,
-    name: str | None,
-    versions: tuple[Path, ...],
-    recursive: bool,
-    as_json: bool,
-    verbose: bool,
-) -> int:
-    """Show the current heads, like `alembic heads` (exit 1 if some are unintended)."""
-    chosen = project(config, name, versions, recursive)
-    return headscmd.heads(chosen, as_json=as_json, verbose=verbose, echo=click.echo)
 
 
 @click.command()
