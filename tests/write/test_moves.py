@@ -14,7 +14,7 @@ from gitutil import commit_all, git, make_repo, write
 from migfix.db.sync_status import IN_STEP, OUT_OF_STEP, UNKNOWN, analyse
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
-from migfix.write import moves
+from migfix.write import moves, moves_seen
 
 pytestmark = pytest.mark.usefixtures("git_env")
 
@@ -138,9 +138,9 @@ def test_moves_between_commits_and_in_the_reflog(tmp_path: Path) -> None:
     write(versions / "r_moved.py", source(R, (S1,)))  # another file name: same revision
     after = commit_all(repo, "R on S1")
 
-    assert moves.moves_between(repo, before, after, [versions]) == [(R, (A,), (S1,))]
-    assert moves.moves_between(repo, before, before, [versions]) == []
-    seen = moves.reflog_moves(repo, [versions])
+    assert moves_seen.moves_between(repo, before, after, [versions]) == [(R, (A,), (S1,))]
+    assert moves_seen.moves_between(repo, before, before, [versions]) == []
+    seen = moves_seen.reflog_moves(repo, [versions])
     # HEAD went R-on-A -> no R -> R-on-S1: the move is seen across the state without R.
     assert [(m.revision, m.old, m.new) for m in seen] == [(R, (A,), (S1,))]
     assert seen[0].by == "git commit (seen in the reflog)"
@@ -166,16 +166,16 @@ def test_moves_in_a_diff_already_run_agree_with_moves_between(tmp_path: Path) ->
     after = commit_all(repo, "R on S1")
 
     diff = TreeDiff(repo, before, after)
-    assert moves.moves_in(repo, diff, [versions]) == [(R, (A,), (S1,))]
-    assert moves.moves_in(repo, diff, [versions]) == moves.moves_between(
+    assert moves_seen.moves_in(repo, diff, [versions]) == [(R, (A,), (S1,))]
+    assert moves_seen.moves_in(repo, diff, [versions]) == moves_seen.moves_between(
         repo, before, after, [versions]
     )
-    assert moves.moves_in(repo, diff, [repo / "versions2"]) == [(S3, (A,), (S1,))]
-    both = moves.moves_in(repo, diff, [repo])  # the whole work tree as the location
+    assert moves_seen.moves_in(repo, diff, [repo / "versions2"]) == [(S3, (A,), (S1,))]
+    both = moves_seen.moves_in(repo, diff, [repo])  # the whole work tree as the location
     assert sorted(both) == [(R, (A,), (S1,)), (S3, (A,), (S1,))]
-    assert both == moves.moves_between(repo, before, after, [repo])
+    assert both == moves_seen.moves_between(repo, before, after, [repo])
     # A failed diff (an unknown commit) finds nothing, as moves_between.
-    assert moves.moves_in(repo, TreeDiff(repo, "nope", after), [versions]) == []
+    assert moves_seen.moves_in(repo, TreeDiff(repo, "nope", after), [versions]) == []
     assert [p.relative_to(repo).as_posix() for p in diff.paths()] == [
         "versions/r.py",
         "versions/s2.txt",

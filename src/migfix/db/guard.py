@@ -57,12 +57,13 @@ def _out_of_step(mc: Any) -> str | None:
         return None
     from migfix.git import gitops
     from migfix.write import moves as journal
+    from migfix.write import moves_seen
 
     dirs = [Path(p) for p in script._version_locations]
     repo = gitops.find_repo(Path(script.dir))
     if repo is None:
         return None
-    moves, syncs = journal.all_moves(repo, dirs)
+    moves, syncs = moves_seen.all_moves(repo, dirs)
     if not moves:
         return None  # the usual case: nothing ever moved here
     from migfix.db.connect import database_key, safe_url

@@ -23,7 +23,8 @@ from migfix.read.gittree import cat_blobs
 from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write import moves as journal
-from migfix.write.moves import _rel
+from migfix.write import moves_seen
+from migfix.write.moves_seen import rel
 
 IN_STEP = "in-step"
 OUT_OF_STEP = "out-of-step"
@@ -163,7 +164,7 @@ def status(
     seen = read_heads(project, url, load_app)
     repo = gitops.find_repo(project.root)
     key = seen.key
-    moves, syncs = journal.all_moves(repo, list(project.version_locations))
+    moves, syncs = moves_seen.all_moves(repo, list(project.version_locations))
     faults = tuple(journal.read_all(repo)[2]) if repo is not None else ()
     analysis = analyse(graph, seen.heads, moves, [s for s in syncs if s.database == key])
     heads = tuple(r for r in graph.topological_order() if not graph.children[r])
@@ -197,7 +198,7 @@ def _fix(project: Project, st: Status, command: str) -> str:
 def _declared(repo: Path, project: Project, rev: str) -> Declared:
     """Which branch (or, failing that, which commit) declares REV, found with git grep/log."""
 
-    specs = [_rel(repo, p) for p in project.version_locations]
+    specs = [rel(repo, p) for p in project.version_locations]
     refs = gitops.run(
         repo, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes"
     )

@@ -19,7 +19,7 @@ from migfix.git import commits, gitops
 from migfix.hook.job import Fixed, Fixing, say
 from migfix.project.model import Project
 from migfix.read.graph import Graph, checked, read_graph
-from migfix.write import moves
+from migfix.write import moves, moves_seen
 
 
 def fix(job: Fixing, project: Project) -> None:
@@ -75,7 +75,7 @@ def fix(job: Fixing, project: Project) -> None:
 def _arrivals(job: Fixing, project: Project) -> list[moves.Move]:
     """The revisions that arrived with other parents than they had before, told."""
     found = (
-        moves.moves_in(job.repo, job.diff, list(project.version_locations))
+        moves_seen.moves_in(job.repo, job.diff, list(project.version_locations))
         if job.diff is not None
         else []
     )

@@ -1,0 +1,180 @@
+"""Moves seen in git: revisions whose ``down_revision`` changed between two commits, in a
+merge's diff (what the hook sees arrive) or along the reflog (a clone where no migfix hook
+ever ran records nothing in the journal of moves, :mod:`migfix.write.moves`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from migfix.git.gitops import run
+from migfix.read.gittree import cat_blobs
+from migfix.read.revision_file import Unknown
+from migfix.read.scan import scan_file
+from migfix.write.moves import _NULL_SHA, Move, Synced, read
+
+if TYPE_CHECKING:  # a signature only
+    from migfix.git.history import TreeDiff
+
+
+def rel(repo: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(repo.resolve()).as_posix() or "."
+    except ValueError:
+        return path.as_posix()
+
+
+def _diff(repo: Path, old: str, new: str, specs: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(path, old blob, new blob) of each revision file that differs between OLD and NEW."""
+    proc = run(repo, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", old, new, "--", *specs)
+    if proc.returncode != 0:
+        return []
+    parts = proc.stdout.split(b"\0")
+    out: list[tuple[str, str, str]] = []
+    for i in range(0, len(parts) - 1, 2):
+        meta = parts[i].decode().split()
+        path = os.fsdecode(parts[i + 1])
+        if len(meta) >= 4 and path.endswith(".py"):
+            out.append((path, meta[2], meta[3]))
+    return out
+
+
+def _parents_of(
+    repo: Path, entries: Sequence[tuple[str, str]], blobs: dict[str, bytes]
+) -> dict[str, tuple[str, ...]]:
+    """revision -> down_revisions of the files (path, blob) ENTRIES, read statically from
+    BLOBS."""
+
+    out: dict[str, tuple[str, ...]] = {}
+    for path, blob in entries:
+        data = blobs.get(blob)
+        if data is None:
+            continue
+        f = scan_file(repo / PurePosixPath(path), data)
+        if f.revision and not isinstance(f.down_revision.value, Unknown):
+            out[f.revision] = f.down_revisions
+    return out
+
+
+class _Tracker:
+    """Parents of each revision as last seen along a walk through commits."""
+
+    def __init__(self, repo: Path, specs: Sequence[str]) -> None:
+        self.repo = repo
+        self.specs = specs
+        self.last: dict[str, tuple[str, ...]] = {}
+
+    def step(self, old: str, new: str) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        return self.compare(_diff(self.repo, old, new, self.specs))
+
+    def compare(
+        self, changed: Sequence[tuple[str, str, str]]
+    ) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        """The moves among CHANGED: (path, old blob, new blob) of revision files."""
+        if not changed:
+            return []
+        # Both sides' blobs in one `git cat-file`.
+        wanted = {b for _, o, n in changed for b in (o, n) if b != _NULL_SHA}
+        blobs = cat_blobs(self.repo, sorted(wanted))
+        before = _parents_of(self.repo, [(p, o) for p, o, _ in changed], blobs)
+        after = _parents_of(self.repo, [(p, n) for p, _, n in changed], blobs)
+        for rev, down in before.items():
+            self.last.setdefault(rev, down)
+        moved = []
+        for rev, down in after.items():
+            seen = self.last.get(rev)
+            if seen is not None and seen != down:
+                moved.append((rev, seen, down))
+            self.last[rev] = down
+        return moved
+
+
+def moves_between(
+    repo: Path, old: str, new: str, under: Sequence[Path]
+) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """Revisions declared both in commit OLD and in commit NEW, with other parents in NEW."""
+    if not under or _NULL_SHA in (old, new):
+        return []
+    return _Tracker(repo, [rel(repo, p) for p in under]).step(old, new)
+
+
+def moves_in(
+    repo: Path, diff: TreeDiff, under: Sequence[Path]
+) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """Same as :func:`moves_between` for DIFF's two commits, from the diff already running
+    (the hook's, which also told it which files changed), so no second ``git diff``."""
+    if not under or _NULL_SHA in (diff.old, diff.new):
+        return []
+    specs = [rel(repo, p) for p in under]
+    if any(PurePosixPath(spec).is_absolute() for spec in specs):
+        return []  # `git diff -- <a path outside the work tree>` fails: as moves_between
+    entries = diff.raw()
+    if entries is None:
+        return []
+    changed = [
+        (path, o, n)
+        for path, o, n in entries
+        if path.endswith(".py")
+        and any(spec == "." or path == spec or path.startswith(f"{spec}/") for spec in specs)
+    ]
+    if all(o == _NULL_SHA for _, o, _ in changed):
+        # Only added files (a pull that brought new revisions, the usual case): nothing
+        # was declared before, so nothing moved, and no file needs reading.
+        return []
+    return _Tracker(repo, specs).compare(changed)
+
+
+def reflog_moves(repo: Path, under: Sequence[Path], *, limit: int = 300) -> list[Move]:
+    """Moves found in HEAD's reflog: a revision's parents in HEAD's earlier states.
+
+    Covers a teammate who pulled a branch that was rebased and force-pushed while no hook was
+    installed. Only states whose versions folders differ are compared (one ``cat-file`` call
+    tells them apart), so a long reflog costs little.
+    """
+    specs = [rel(repo, p) for p in under]
+    proc = run(repo, "log", "-g", f"-n{limit}", "--date=unix", "--format=%H %gd %gs", "HEAD")
+    if proc.returncode != 0 or not specs:
+        return []
+    states: list[tuple[str, float, str]] = []
+    for line in reversed(proc.stdout.decode("utf-8", "replace").splitlines()):
+        sha, _, rest = line.partition(" ")
+        selector, _, subject = rest.partition(" ")
+        try:
+            when = float(selector[selector.index("{") + 1 : selector.index("}")])
+        except ValueError:
+            when = 0.0
+        states.append((sha, when, subject))
+    if len(states) < 2:
+        return []
+    query = "".join(f"{sha}:{spec}\n" for sha, _, _ in states for spec in specs)
+    check = run(repo, "cat-file", "--batch-check", stdin=query.encode())
+    trees = check.stdout.decode().splitlines()
+    keys = [tuple(trees[i * len(specs) : (i + 1) * len(specs)]) for i in range(len(states))]
+    tracker = _Tracker(repo, specs)
+    found: list[Move] = []
+    prev = 0
+    for i in range(1, len(states)):
+        if keys[i] == keys[prev]:
+            continue
+        sha, when, subject = states[i]
+        what = subject.split(":", 1)[0].strip() or "git"
+        for rev, old, new in tracker.step(states[prev][0], sha):
+            found.append(Move(rev, old, new, when, f"git {what} (seen in the reflog)"))
+        prev = i
+    return found
+
+
+def all_moves(repo: Path | None, under: Sequence[Path]) -> tuple[list[Move], list[Synced]]:
+    """The journal's moves and the reflog's, each move once (the earliest sighting), by time."""
+    if repo is None:
+        return [], []
+    journal, syncs = read(repo)
+    seen: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Move] = {}
+    for m in [*journal, *reflog_moves(repo, under)]:
+        key = (m.revision, m.old, m.new)
+        if key not in seen or m.when < seen[key].when:
+            seen[key] = m
+    return sorted(seen.values(), key=lambda m: m.when), syncs
