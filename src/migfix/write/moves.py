@@ -150,12 +150,16 @@ def _entry(line: str) -> Move | Synced:
     if kind == "move":
         return Move(_text(e, "revision"), _ids(e, "old"), _ids(e, "new"), _time(e), _text(e, "by"))
     if kind == "synced":
-        complete = e.get("complete", True)
-        if not isinstance(complete, bool):
-            raise ValueError('"complete" is not true or false')
-        ran = _ids(e, "ran") if "ran" in e else ()
-        return Synced(_text(e, "database"), _time(e), ran, complete)
+        return _synced(e)
     raise ValueError(f'"kind" is {json.dumps(kind)}, not "move" or "synced"')
+
+
+def _synced(e: dict[str, object]) -> Synced:
+    complete = e.get("complete", True)
+    if not isinstance(complete, bool):
+        raise ValueError('"complete" is not true or false')
+    ran = _ids(e, "ran") if "ran" in e else ()
+    return Synced(_text(e, "database"), _time(e), ran, complete)
 
 
 def _text(e: dict[str, object], name: str) -> str:

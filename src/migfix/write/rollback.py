@@ -53,6 +53,30 @@ def roll_back(folder: Path, tree: Path, scope: Callable[[], Scope] | None) -> in
     except OSError as exc:
         raise Stuck(_stuck_line(folder, [str(journal)], exc)) from exc
     entries, recorded = _checked_entries(raw, folder, tree, scope)
+    restored, edited = _put_back_all(folder, entries)
+    if edited:
+        raise Stuck(_edited_line(folder, restored, edited))
+    if recorded is not None:
+        _unrecord(folder.parent, recorded)
+    remove_leftovers(entries)
+    try:
+        os.unlink(journal)
+    except OSError as exc:
+        raise Stuck(
+            f"put back {restored} file(s) of an interrupted change, but could not remove its "
+            f"journal {journal} ({exc.strerror or exc}). Make {folder} writable by you, then "
+            "run any migfix command again."
+        ) from exc
+    fsync_dir(folder)
+    remove_folder(folder)
+    return restored
+
+
+def _put_back_all(
+    folder: Path, entries: Sequence[dict[str, Any]]
+) -> tuple[int, list[dict[str, Any]]]:
+    """Put every file back, last change first: how many were restored, and the entries of
+    files edited since (left alone). :class:`Stuck` when a file could not be put back."""
     restored = 0
     edited: list[dict[str, Any]] = []
     touched: set[Path] = set()
@@ -75,22 +99,7 @@ def roll_back(folder: Path, tree: Path, scope: Callable[[], Scope] | None) -> in
         fsync_dir(directory)
     if error is not None:
         raise Stuck(_stuck_line(folder, failed, error))
-    if edited:
-        raise Stuck(_edited_line(folder, restored, edited))
-    if recorded is not None:
-        _unrecord(folder.parent, recorded)
-    remove_leftovers(entries)
-    try:
-        os.unlink(journal)
-    except OSError as exc:
-        raise Stuck(
-            f"put back {restored} file(s) of an interrupted change, but could not remove its "
-            f"journal {journal} ({exc.strerror or exc}). Make {folder} writable by you, then "
-            "run any migfix command again."
-        ) from exc
-    fsync_dir(folder)
-    remove_folder(folder)
-    return restored
+    return restored, edited
 
 
 def _checked_entries(

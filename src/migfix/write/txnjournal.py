@@ -89,19 +89,10 @@ def _entry(raw: object, number: int, tree: Path, folder: Path) -> dict[str, Any]
         value = raw[key]
         if value is not None and not (isinstance(value, str) and _SHA.fullmatch(value)):
             raise BadJournal(f"{where}'s {key!r} is {value!r}, not a SHA-256")
-    copies: dict[str, Path | None] = {}
-    for key, content in (("staged", "new"), ("kept", "old")):
-        name = raw[key]
-        if (name is None) != (raw[content] is None):
-            raise BadJournal(f"{where}'s {key!r} does not match its {content!r}")
-        if name is None:
-            copies[key] = None
-        elif isinstance(name, str) and _IN_FOLDER.fullmatch(name):
-            copies[key] = folder / name
-        elif isinstance(name, str) and _BESIDE.fullmatch(name):
-            copies[key] = target.parent / name
-        else:
-            raise BadJournal(f"{where}'s {key!r} is {name!r}, not a name migfix gives its copies")
+    copies = {
+        key: _copy(raw, key, content, where, folder, target)
+        for key, content in (("staged", "new"), ("kept", "old"))
+    }
     if raw["old"] is None and raw["new"] is None:
         raise BadJournal(f"{where} neither creates nor changes nor deletes {path}")
     return {
@@ -111,6 +102,23 @@ def _entry(raw: object, number: int, tree: Path, folder: Path) -> dict[str, Any]
         "staged": None if copies["staged"] is None else str(copies["staged"]),
         "kept": None if copies["kept"] is None else str(copies["kept"]),
     }
+
+
+def _copy(
+    raw: dict[str, Any], key: str, content: str, where: str, folder: Path, target: Path
+) -> Path | None:
+    """Where the entry's staged (new) or kept (old) copy is: in the transaction's folder, or
+    beside its target (another file system); None when there is no such content."""
+    name = raw[key]
+    if (name is None) != (raw[content] is None):
+        raise BadJournal(f"{where}'s {key!r} does not match its {content!r}")
+    if name is None:
+        return None
+    if isinstance(name, str) and _IN_FOLDER.fullmatch(name):
+        return folder / name
+    if isinstance(name, str) and _BESIDE.fullmatch(name):
+        return target.parent / name
+    raise BadJournal(f"{where}'s {key!r} is {name!r}, not a name migfix gives its copies")
 
 
 def _relative(path: str) -> bool:
