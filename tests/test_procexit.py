@@ -106,7 +106,7 @@ def test_the_collector_is_off_for_migfixs_work_and_on_for_the_projects_code(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["migfix", "migfix.hookrun"])
+@pytest.mark.parametrize("module", ["migfix", "migfix.hookrun", "the migfix script"])
 def test_ctrl_c_while_migfix_starts_prints_one_line_not_a_traceback(
     tmp_path: Path, module: str
 ) -> None:
@@ -120,11 +120,13 @@ def test_ctrl_c_while_migfix_starts_prints_one_line_not_a_traceback(
     import time
 
     project = copy_fixture("typed", tmp_path)
-    args = ["heads"] if module == "migfix" else ["post-merge", "0"]
+    args = ["post-merge", "0"] if module == "migfix.hookrun" else ["heads"]
+    # The console script pip wrote beside this Python (scripts/test.sh installs the checkout).
+    start = [str(Path(sys.executable).with_name("migfix"))] if "script" in module else []
     for i in range(8):
         started = tmp_path / f"started-{i}"
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
+            start or [sys.executable, "-m", module, *args],
             cwd=project,
             env={**os.environ, "MIGFIX_TEST_STARTED": str(started)},
             stdout=subprocess.PIPE,
