@@ -126,7 +126,7 @@ def test_ctrl_c_while_migfix_starts_prints_one_line_not_a_traceback(
     for i in range(8):
         started = tmp_path / f"started-{i}"
         proc = subprocess.Popen(
-            start or [sys.executable, "-m", module, *args],
+            [*start, *args] if start else [sys.executable, "-m", module, *args],
             cwd=project,
             env={**os.environ, "MIGFIX_TEST_STARTED": str(started)},
             stdout=subprocess.PIPE,
