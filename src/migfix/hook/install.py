@@ -142,12 +142,7 @@ def install(
     _check_hook_types(hook_types)
     options = options_of(strategy, commit, always) + tuple(watch)
     directory, hooks_path_set = hooks_dir(repo)
-    if interpreter is None and hooks_path_set and _in_work_tree(repo, directory):
-        python = RUN_TIME
-    else:
-        python = sh_path(
-            os.path.abspath(interpreter if interpreter is not None else sys.executable)
-        )
+    python = _interpreter(repo, directory, hooks_path_set, interpreter)
     if versions is None and ("post-commit" in hook_types or "post-checkout" in hook_types):
         # Without a project found from here, post-commit acts on merge commits only.
         versions = _watched_versions(repo, watch)
@@ -158,18 +153,7 @@ def install(
         _plan_hook(directory, hook_type, python, options, versions or (), force=force)
         for hook_type in hook_types
     ]
-    messages: list[str] = []
-    if hooks_path_set:
-        messages.append(
-            f"core.hooksPath is set: installed into {directory}, which every repository using "
-            "that path shares"
-            + (
-                "; inside the work tree, so the scripts find migfix when they run (this "
-                "repository's .venv, then migfix on PATH) and can be committed"
-                if python == RUN_TIME
-                else ""
-            )
-        )
+    messages = [_shared_folder_line(directory, python)] if hooks_path_set else []
     undo: list[Callable[[], None]] = []
     current = ""
     try:
@@ -180,6 +164,27 @@ def install(
     except OSError as exc:
         raise _install_failed(current or str(directory), exc, undo) from exc
     return messages
+
+
+def _interpreter(repo: Path, directory: Path, hooks_path_set: bool, interpreter: str | None) -> str:
+    """The Python the scripts run: INTERPRETER, else this one, except in a hooks folder inside
+    the work tree (committed, so on every clone), where the script finds migfix at run time."""
+    if interpreter is None and hooks_path_set and _in_work_tree(repo, directory):
+        return RUN_TIME
+    return sh_path(os.path.abspath(interpreter if interpreter is not None else sys.executable))
+
+
+def _shared_folder_line(directory: Path, python: str) -> str:
+    return (
+        f"core.hooksPath is set: installed into {directory}, which every repository using "
+        "that path shares"
+        + (
+            "; inside the work tree, so the scripts find migfix when they run (this "
+            "repository's .venv, then migfix on PATH) and can be committed"
+            if python == RUN_TIME
+            else ""
+        )
+    )
 
 
 @dataclass(frozen=True)
