@@ -713,3 +713,29 @@ def test_changed_between_unknown_revision(remote: Remote) -> None:
         "Unknown git revision 'ORIG_HEAD'. If it is a remote branch, run `git fetch` first; "
         "otherwise check the name with `git branch -a`."
     )
+
+
+# -- a stale remote-tracking ref -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("minutes", "stale"), [(0, False), (9, False), (11, True)])
+def test_a_remote_ref_is_stale_only_when_fetched_well_before_the_newest_commit(
+    remote: Remote, minutes: int, stale: bool
+) -> None:
+    import datetime
+
+    from migfix.git import remotes
+
+    git(remote.work, "fetch", "-q", "origin")  # a clone leaves no fetch time; a fetch does
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+    write(remote.work / "notes.txt", "work\n")
+    commit_all(remote.work, "work after the clone's fetch", date=later.isoformat())
+
+    note = remotes.stale_remote_ref(remote.work, "origin/main")
+
+    if stale:
+        assert note is not None and note.startswith("origin/main was last fetched "), note
+        assert note.endswith("Run `git fetch origin` (or pass --fetch) to compare with it.")
+    else:
+        assert note is None
+    assert remotes.stale_remote_ref(remote.work, "main") is None  # not a remote-tracking ref

@@ -10,6 +10,11 @@ from pathlib import Path
 
 from migfix.git import gitops
 
+# A fetch this close before the branch's newest commit counts as current. Without a margin
+# the note fired on the ordinary fetch-then-commit rhythm (and flipped with the second a
+# commit landed in); with it, it names the fetch that is plainly older than the work.
+FRESH_ENOUGH_S = 10 * 60
+
 
 def remote_branch(repo_root: Path, ref: str) -> tuple[str, str] | None:
     """(remote, branch) when REF names a remote-tracking branch (``origin/main``), else None."""
@@ -26,8 +31,9 @@ def remote_branch(repo_root: Path, ref: str) -> tuple[str, str] | None:
 
 
 def stale_remote_ref(repo_root: Path, ref: str) -> str | None:
-    """A sentence when REF is a remote-tracking branch last fetched before HEAD's newest
-    commit was made (so the remote may well have moved since); None otherwise.
+    """A sentence when REF is a remote-tracking branch last fetched more than
+    ``FRESH_ENOUGH_S`` before HEAD's newest commit was made (so the remote may well have
+    moved since); None otherwise.
 
     The fetch time is the newest entry of the ref's own reflog (git writes one per fetch
     that moved it), else FETCH_HEAD's time."""
@@ -53,7 +59,7 @@ def stale_remote_ref(repo_root: Path, ref: str) -> str | None:
         head_time = float(gitops.out_line(newest.stdout) or "")
     except ValueError:
         return None
-    if fetched is None or fetched >= head_time:
+    if fetched is None or fetched + FRESH_ENOUGH_S >= head_time:
         return None
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(fetched))
     return (
