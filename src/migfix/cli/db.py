@@ -198,14 +198,14 @@ def db_guard_init(
     Then `alembic upgrade` / `flask db upgrade` on a database that ran a revision before it
     moved stops and names `migfix db upgrade`, instead of silently doing nothing.
     """
-    from migfix.db import guard
+    from migfix.db import guard_install
     from migfix.project.model import relpath
 
     if show:
-        click.echo(guard.snippet(), nl=False)
+        click.echo(guard_install.snippet(), nl=False)
         return 0
     project = chosen_project(config, name, versions, recursive)
-    path, changed = guard.init(project)
+    path, changed = guard_install.init(project)
     where = relpath(path, Path.cwd())
     if changed:
         click.echo(f"Added the guard to {where}; commit it so the whole team has it.")
