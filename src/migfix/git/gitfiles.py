@@ -14,16 +14,10 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-# Variables that change where git looks, or what it finds, when they are set. gitops drops
-# the first ones for its processes (a hook sets them); reading files while they are set
-# could answer for another repository than git would, so they send the caller to git.
-_LOCATING_ENV = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_COMMON_DIR",
-    "GIT_CEILING_DIRECTORIES",
-    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
-)
+# Variables that point git at another repository. gitops drops them for its processes (a
+# hook sets them); reading files while they are set could answer for another repository
+# than git would, so they send the caller to git.
+_LOCATING_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")
 _NULL = frozenset({"0" * 40, "0" * 64})
 
 
@@ -44,11 +38,18 @@ class GitDirs(NamedTuple):
 
 def locate(start: Path) -> GitDirs | None:
     """The git dirs of the work tree holding START; None when no folder above it has a
-    ``.git`` (outside git). Raises :class:`Unusual` when git might answer otherwise."""
+    ``.git`` (outside git). Raises :class:`Unusual` when git might answer otherwise.
+
+    As git does, the walk up stops before a folder named in ``GIT_CEILING_DIRECTORIES``. It
+    does not stop at a file system boundary as git does by default: a ``.git`` beyond one
+    only sends the caller to git, which then says "outside git" itself."""
     if any(name in os.environ for name in _LOCATING_ENV):
         raise Unusual("a variable points git elsewhere")
     here = start if start.is_dir() else start.parent
+    ceilings = _ceilings()
     for folder in (here, *here.parents):
+        if ceilings and folder != here and folder.resolve() in ceilings:
+            return None
         dot = folder / ".git"
         try:
             if dot.is_dir():
@@ -61,6 +62,11 @@ def locate(start: Path) -> GitDirs | None:
         except OSError as exc:
             raise Unusual(str(exc)) from None
     return None
+
+
+def _ceilings() -> set[Path]:
+    value = os.environ.get("GIT_CEILING_DIRECTORIES", "")
+    return {Path(p).resolve() for p in value.split(os.pathsep) if os.path.isabs(p)}
 
 
 def _gitdir_file(dot: Path) -> Path:
