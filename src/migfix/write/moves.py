@@ -35,7 +35,6 @@ from migfix.write.nomove import JOURNAL
 if TYPE_CHECKING:  # a signature only: recovery, which every command runs, needs no git history
     pass
 
-# Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
 ADVICE = "`migfix db sync` brings a database that ran them in step"
 _NULL_SHA = "0" * 40
 

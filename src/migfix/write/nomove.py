@@ -22,7 +22,8 @@ from pathlib import Path
 from migfix.git.gitfiles import GitDirs, ReflogEntry, Unusual, head_reflog
 
 JOURNAL = "migfix-moves.jsonl"
-"""The journal of moves, in the git common dir (see :mod:`migfix.write.moves`)."""
+"""The journal of moves (see :mod:`migfix.write.moves`), in the git common dir beside txn's
+state folder (``migfix``), which is empty when no write is under way."""
 REFLOG_LIMIT = 300
 """How many of HEAD's newest reflog entries the scan compares."""
 _MARK = "migfix-reflog-seen.json"
