@@ -23,7 +23,7 @@ from migfix.cli.options import (
     project_options,
     url_option,
 )
-from migfix.db import guard, sync_status
+from migfix.db import guard_install, sync_status
 from migfix.db import sync as dbsync
 from migfix.db import upgrade as dbupgrade
 from migfix.db.sync_status import IN_STEP
@@ -193,10 +193,10 @@ def db_guard_init(
     moved stops and names `migfix db upgrade`, instead of silently doing nothing.
     """
     if show:
-        click.echo(guard.snippet(), nl=False)
+        click.echo(guard_install.snippet(), nl=False)
         return 0
     project = chosen_project(config, name, versions, recursive)
-    path, changed = guard.init(project)
+    path, changed = guard_install.init(project)
     where = relpath(path, Path.cwd())
     if changed:
         click.echo(f"Added the guard to {where}; commit it so the whole team has it.")
