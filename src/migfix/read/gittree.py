@@ -330,14 +330,14 @@ def revisions_on(
     changes = list(zip(fields[0::2], fields[1::2], strict=False))
     differ = {gitops.from_git_path(repo, raw) for _status, raw in changes if raw}
     in_ref = {gitops.from_git_path(repo, raw) for status, raw in changes if raw and status != b"A"}
-    # Only revision files matter; the rest (Alembic's __pycache__ of every revision, listed
-    # because ignored files are untracked too) would cost a Path each for nothing.
-    listed = untracked.split(b"\0")
-    unknown_to_git = {gitops.from_git_path(repo, raw) for raw in listed if raw.endswith(b".py")}
+    # Only revision files matter; other untracked files (ignored ones are listed too) would
+    # cost a Path each for nothing.
+    others = untracked.split(b"\0")
+    unknown_to_git = {gitops.from_git_path(repo, raw) for raw in others if raw.endswith(b".py")}
     # Every file below an untracked folder is unknown to git too (a __pycache__ holds none).
     folders = tuple(
         os.path.join(gitops.from_git_path(repo, raw), "")
-        for raw in listed
+        for raw in others
         if raw.endswith(b"/") and b"__pycache__" not in raw
     )
     # Compared as text: a file's path text is already made (the scan cache is keyed by
