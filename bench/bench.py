@@ -31,6 +31,10 @@ Targets (issue 3, 4 and 6):
   merge with 1,000 remote        <= 1.5x of the same merge with one (issue 20: published means
   branches                       on any remote-tracking ref, asked only about the revisions
                                  to move)
+  `alembic upgrade head` with    <= 1.03x of the same upgrade without it, on an up-to-date
+  the env.py guard, nothing      SQLite database of 50 revisions (issue 21: costs nothing
+  moved                          measurable): in a fresh clone, and in a clone whose reflog
+                                 holds commits that changed no migration
 """
 
 from __future__ import annotations
@@ -219,6 +223,63 @@ def add_long_line_revision(versions: Path, size: int) -> None:
         f"depends_on = None\n\nROWS = [{rows}]\n\n\ndef upgrade():\n    pass\n\n\n"
         "def downgrade():\n    pass\n"
     )
+
+
+def guard_clones(tmp: Path, synth: Path, n_revs: int = 50) -> dict[str, Path]:
+    """Clones of one project of N_REVS revisions, each database stamped at head (up to date):
+    ``plain`` (Alembic's env.py), ``fresh`` (the guard added, reflog of one clone),
+    ``reflog`` (the guard, and five commits that changed no migration since the clone) and
+    ``moving`` (the same, where every run is preceded by a new commit)."""
+    seed = tmp / "guard-seed"
+    chain_prefix(synth, n_revs, seed / "versions")
+    write_alembic_project(seed, seed / "versions")
+    ini = (seed / "alembic.ini").read_text()
+    ini = ini.replace(
+        f"version_locations = {seed / 'versions'}", "version_locations = %(here)s/versions"
+    )
+    ini = ini.replace(
+        f"script_location = {seed / 'migrations'}", "script_location = %(here)s/migrations"
+    )
+    ini = ini.replace("driver://user:pass@localhost/dbname", "sqlite:///%(here)s/app.db")
+    (seed / "alembic.ini").write_text(ini)
+    (seed / ".gitignore").write_text("__pycache__/\n*.db\n")
+    origin = tmp / "guard-origin.git"
+    sh(tmp, "git", "init", "-q", "--bare", "-b", "main", str(origin))
+    sh(seed, "git", "init", "-q", "-b", "main")
+    sh(seed, "git", "add", "-A")
+    sh(seed, "git", "commit", "-qm", "project")
+    sh(seed, "git", "push", "-q", str(origin), "main")
+    clones = {}
+    for name in ("plain", "fresh", "reflog", "moving"):
+        clone = clones[name] = tmp / f"guard-{name}"
+        sh(tmp, "git", "clone", "-q", str(origin), str(clone))
+        if name != "plain":
+            sh(clone, *migfix_cmd(), "db", "guard", "init")
+        for i in range(5 if name in ("reflog", "moving") else 0):
+            unrelated_commit(clone, i)
+        sh(clone, PY, "-m", "alembic", "stamp", "head")
+    return clones
+
+
+def unrelated_commit(repo: Path, i: int) -> None:
+    """A commit that changes no migration."""
+    (repo / "app.py").write_text(f"VERSION = {i}\n")
+    sh(repo, "git", "add", "app.py")
+    sh(repo, "git", "commit", "-qm", f"app {i}")
+
+
+def interleaved(cmds: dict[str, list[str]], cwds: dict[str, Path], repeat: int) -> dict[str, float]:
+    """The median time of each command, run in turns (one of each per round), so that a change
+    in the machine's load meanwhile weighs on every command alike."""
+    times: dict[str, list[float]] = {name: [] for name in cmds}
+    for _ in range(repeat):
+        for name, cmd in cmds.items():
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=cwds[name], env=ENV, capture_output=True)
+            times[name].append(time.perf_counter() - t)
+            if proc.returncode != 0:
+                sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def make_monorepo(synth: Path, dest: Path, n_projects: int = 20, n_revs: int = 300) -> None:
@@ -413,6 +474,34 @@ def main() -> int:
             )
         )
 
+        # The env.py guard on `alembic upgrade head` when nothing moved: decided from git's
+        # files, no git process. Many rounds: the difference sought is a few milliseconds.
+        clones = guard_clones(tmp, synth)
+        upgrade = [PY, "-m", "alembic", "upgrade", "head"]
+        names = ("plain", "fresh", "reflog")
+        t_up = interleaved(
+            {name: upgrade for name in names},
+            {name: clones[name] for name in names},
+            max(15, 3 * r),
+        )
+        for name, what in (("fresh", "fresh clone"), ("reflog", "commits in the reflog")):
+            ratio = t_up[name] / t_up["plain"]
+            results.append(
+                (
+                    f"alembic upgrade head, guard / no guard, nothing moved ({what})",
+                    ratio,
+                    "<= 1.03",
+                    ratio <= 1.03,
+                )
+            )
+        # For the record: the first upgrade after HEAD reached a new commit scans the reflog
+        # once (one `git cat-file`) and leaves its mark for the next ones.
+        moving = clones["moving"]
+        count = iter(range(5, 10_000))
+        t_up_moving = timed(
+            upgrade, cwd=moving, repeat=r, after=lambda: unrelated_commit(moving, next(count))
+        )
+
         if not args.quick:
             two = tmp / "two" / "versions"
             shutil.copytree(synth, two)
@@ -513,6 +602,11 @@ def main() -> int:
     print(f"migfix heads, 300 KB line: {ms(t_long)}; alembic heads: {ms(t_alembic_long)}")
     print(f"monorepo 20x300: check {ms(t_mono_check)}, floor {ms(t_mono_floor)}; ", end="")
     print(f"hook no-op {ms(t_mono_hook)} (its Python side alone: {ms(t_mono_hookrun)})")
+    print(
+        f"alembic upgrade head, 50 revisions: {ms(t_up['plain'])}; with the guard "
+        f"{ms(t_up['fresh'])} (fresh clone), {ms(t_up['reflog'])} (commits in the reflog), "
+        f"{ms(t_up_moving)} (first upgrade after each new commit)"
+    )
     if not args.quick:
         print(f"migfix merge 5000: {ms(t_mig_merge)}; alembic merge heads: {ms(t_alembic_merge)}")
         for name, t_mig, t_fix, t_alembic in git_rows:

@@ -288,3 +288,44 @@ def migfix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
         return Result(rc, out, err)
 
     return run
+
+
+# -- pre-commit, the team's installer ------------------------------------------------------------
+# The test extra installs pre-commit beside the interpreter running the tests.
+PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
+
+
+@pytest.fixture(scope="session")
+def migfix_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository's HEAD, as pre-commit would fetch it by URL.
+
+    One for the session: pre-commit keys the environment it builds by URL and commit."""
+    dest = tmp_path_factory.mktemp("migfix-repo") / "migfix"
+    subprocess.run(
+        ["git", "clone", "-q", "--no-hardlinks", str(REPO), str(dest)],
+        env={**os.environ, **GIT_ENV},
+        check=True,
+        capture_output=True,
+    )
+    return dest
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One PRE_COMMIT_HOME for the session, so that pre-commit builds migfix's environment
+    (a pip install of migfix and its dependencies, several seconds) once, not once per test."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def pre_commit_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of ``pre-commit`` (and of git, whose hooks start it) in a test."""
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PRE_COMMIT_HOME": str(home),
+        "PRE_COMMIT_COLOR": "never",
+        **extra,
+    }
+    # The hooks must run the migfix pre-commit installed, not this checkout's.
+    env.pop("PYTHONPATH", None)
+    return env

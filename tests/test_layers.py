@@ -2,13 +2,16 @@
 
 ``lint-imports`` (run by ``.ci/run``) checks the ``layers`` contract in pyproject.toml. These tests
 keep that contract whole: every sub-package is in it, and no modules import each other in a
-circle, counting the imports inside functions (grimp reads every import statement).
+circle, counting the imports inside functions (grimp reads every import statement). migfix's
+own imports sit at the top of each module, where the contract and a reader see them; the few
+that wait inside a function, for a measured reason, are listed in ``LAZY_IMPORTS``.
 """
 
 from __future__ import annotations
 
+import ast
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import grimp
@@ -24,6 +27,25 @@ ROOT = Path(__file__).resolve().parents[1]
 # Cycles that exist today and are being removed; a new one fails the test, and so does one of
 # these once it is gone (then delete it here).
 KNOWN_CYCLES: set[frozenset[str]] = set()
+
+_PLUGIN = "loaded by every pytest session of everyone who installs migfix: only when asked"
+_HOOK_NO_OP = (
+    "the hook after a merge that touched no migration: one `git diff`, and these modules "
+    "would double its imports (test_hookrun's no-op test)"
+)
+# (module, the migfix module it imports inside a function): why it waits.
+LAZY_IMPORTS: dict[tuple[str, str], str] = {
+    ("migfix.start", "migfix.cli.main"): "Ctrl-C is handled before click and the commands load",
+    ("migfix.cli.pytest_plugin", "migfix.cli.pytest_checks"): _PLUGIN,
+    ("migfix.hook.run", "migfix.hook.fix"): _HOOK_NO_OP,
+    ("migfix.hook.run", "migfix.write.txn"): _HOOK_NO_OP + "; a journal's folder loads them",
+    ("migfix.hook.fix", "migfix.hook.fixing"): "one head, the usual hook run: 24 more modules",
+    ("migfix.hook.fix", "migfix.db.sync"): "sync_db is off by default: 10 more modules",
+    ("migfix.db.guard", "migfix.db.guard_moved"): (
+        "env.py's guard runs in every `alembic` command; when nothing moved (told from git's "
+        "files) it loads 3 small modules, and this one would add the graph reader and db status"
+    ),
+}
 
 
 def _cycles(imports: Mapping[str, Iterable[str]]) -> list[frozenset[str]]:
@@ -101,3 +123,83 @@ def test_every_sub_package_is_in_the_layers_contract() -> None:
     present = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
     present |= {p.parent.name for p in package.glob("*/__init__.py")}
     assert present == layered
+
+
+def _lazy_imports(package: Path, name: str) -> Iterator[tuple[str, str, int]]:
+    """(module, imported module, line) for each import of NAME's modules inside a function
+    of PACKAGE (the directory of the package NAME)."""
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                targets: list[str] = []
+                if isinstance(node, ast.Import):
+                    targets = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    base = node.module or ""
+                    if node.level:  # relative to the module's package (itself, for __init__)
+                        here = module.split(".")[: None if path.name == "__init__.py" else -1]
+                        anchor = here[: len(here) - node.level + 1]
+                        base = ".".join([*anchor, *([base] if base else [])])
+                    # `from migfix.db import sync` imports the module migfix.db.sync.
+                    targets = [
+                        f"{base}.{alias.name}"
+                        if _is_module(package.parent, f"{base}.{alias.name}")
+                        else base
+                        for alias in node.names
+                    ]
+                for target in targets:
+                    if target == name or target.startswith(name + "."):
+                        yield module, target, node.lineno
+
+
+def _is_module(root: Path, dotted: str) -> bool:
+    path = root.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def test_the_lazy_import_finder_sees_each_form(tmp_path: Path) -> None:
+    package = tmp_path / "layered"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "low.py").write_text("import layered.sub\n\nX = 1\n")
+    (package / "high.py").write_text(
+        "from layered.sub import low\n\n\n"
+        "def late():\n"
+        "    import layered.sub.low\n"
+        "    from layered.sub import X, low\n"
+        "    from .sub.low import X\n"
+        "\n\n"
+        "class Kind:\n"
+        "    def method(self):\n"
+        "        if True:\n"
+        "            from . import sub\n"
+    )
+    found = sorted(_lazy_imports(package, "layered"))
+    assert found == [
+        ("layered.high", "layered.sub", 6),
+        ("layered.high", "layered.sub", 13),
+        ("layered.high", "layered.sub.low", 5),
+        ("layered.high", "layered.sub.low", 6),
+        ("layered.high", "layered.sub.low", 7),
+    ]
+
+
+def test_migfix_imports_its_own_modules_at_the_top() -> None:
+    package = ROOT / "src" / "migfix"
+    found = {(module, target): line for module, target, line in _lazy_imports(package, "migfix")}
+    unlisted = sorted(
+        f"{m}:{line} imports {t}" for (m, t), line in found.items() if (m, t) not in LAZY_IMPORTS
+    )
+    assert unlisted == [], (
+        "import migfix's modules at the top of the module; if one must wait, measure why "
+        "and add the pair to LAZY_IMPORTS with that reason"
+    )
+    assert sorted(set(LAZY_IMPORTS) - set(found)) == [], (
+        "no longer lazy: delete it from LAZY_IMPORTS"
+    )

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.slow
 pytest_plugins = ("pytester",)
 
 HEAVY = ("alembic", "sqlalchemy", "libcst", "git")
+# What an idle plugin loads of migfix (sorted).
+IDLE = ["migfix", "migfix.cli", "migfix.cli.pytest_plugin", "migfix.errors", "migfix.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +61,9 @@ def test_off_by_default_and_imports_nothing_heavy(pytester: pytest.Pytester) -> 
             assert "migfix.pytest_plugin" in sys.modules
             heavy = [m for m in {HEAVY!r} if m in sys.modules]
             assert heavy == []
+            # Nor migfix's own modules beyond the plugin and its errors.
+            ours = sorted(m for m in sys.modules if m.startswith("migfix"))
+            assert ours == {IDLE!r}
         """
     )
     result = run(pytester)

@@ -16,9 +16,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from conftest import python_m
+from conftest import python, python_m
 from gitutil import commit_all, git, git_proc
 from projutil import Proj, make_team, new_project
 
@@ -488,11 +489,20 @@ def test_post_checkout_tells_of_a_move_and_starts_python_only_when_migrations_di
 # -- migfix db upgrade: one command instead of `alembic upgrade` -----------------------------------
 
 
-def pulled_rebase_without_hooks(tmp_path: Path, env: dict[str, str] | None = None) -> Proj:
+def pulled_rebase_without_hooks(
+    tmp_path: Path, env: dict[str, str] | None = None, *, guard: bool = False
+) -> Proj:
     """Bob, who never installed a hook, ran R on his database; then R moved onto S2
-    upstream and he pulled with --rebase. Then T, his next revision, on top of R."""
+    upstream and he pulled with --rebase. Then T, his next revision, on top of R.
+
+    With GUARD, the guard is in the project's env.py from the start, and Bob's upgrades
+    before the move start no git process after the first."""
     team = make_team(tmp_path, "typed")
     alice, bob = team.alice, team.bob
+    if guard:
+        ok(run(alice.root, "migfix", "db", "guard", "init"))
+        commit_all(alice.root, "the guard")
+        git(alice.root, "push", "-q", "origin", "main")
     git(alice.root, "checkout", "-q", "-b", "feature")
     add(alice, R, "r_table")
     commit_all(alice.root, "add R")
@@ -500,6 +510,8 @@ def pulled_rebase_without_hooks(tmp_path: Path, env: dict[str, str] | None = Non
     git(bob.root, "fetch", "-q")
     git(bob.root, "checkout", "-q", "-b", "feature", "--track", "origin/feature")
     ok(run(bob.root, "alembic", "upgrade", "heads", env=env))
+    if guard:
+        assert audited_upgrade(bob.root).started == []
     git(alice.root, "checkout", "-q", "main")
     land_s1_s2(alice)
     git(alice.root, "checkout", "-q", "feature")
@@ -673,6 +685,121 @@ def test_the_guard_lets_every_upgrade_through_when_nothing_moved_and_outside_git
     add(outside, S1, "s1_table")
     ok(run(outside.root, "alembic", "upgrade", "heads"))
     assert version(outside.root / "typed.db") == [S1]
+
+
+# A real `alembic upgrade` (alembic.config.main, what the `alembic` command runs) with an audit
+# hook that lists every process the run starts: the guard's usual case must start none.
+AUDITED_UPGRADE = """\
+import json, sys
+
+started = []
+
+
+def audit(event, args):
+    if event in ("subprocess.Popen", "os.posix_spawn", "os.exec", "os.system", "os.fork"):
+        argv = args[1] if len(args) > 1 else args
+        words = argv if isinstance(argv, (list, tuple)) else [argv]
+        started.append(" ".join([event, *map(str, words)]))
+
+
+sys.addaudithook(audit)
+from alembic.config import main
+
+try:
+    main(argv=["upgrade", "heads"], prog="alembic")
+finally:
+    print(json.dumps(started))
+"""
+
+
+class Audited(NamedTuple):
+    proc: subprocess.CompletedProcess[str]
+    started: list[str]
+    """Each process the upgrade started, as ``<event> <argv>``."""
+
+
+def audited_upgrade(cwd: Path) -> Audited:
+    proc = python(cwd, "-c", AUDITED_UPGRADE)
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "null"
+    started = json.loads(last)
+    assert isinstance(started, list), proc.stdout + proc.stderr
+    return Audited(proc, started)
+
+
+def test_the_guard_starts_no_git_process_when_nothing_moved(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    ok(run(alice.root, "migfix", "db", "guard", "init"))
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R and the guard")
+    git(alice.root, "push", "-q", "origin", "main")
+    carol = Proj(tmp_path / "carol", "typed")
+    git(tmp_path, "clone", "-q", str(team.remote), "carol")
+
+    # A fresh clone: one state in HEAD's reflog, nothing to compare.
+    fresh = audited_upgrade(carol.root)
+    assert fresh.proc.returncode == 0, fresh.proc.stderr
+    assert fresh.started == [] and "Running upgrade" in fresh.proc.stderr
+    assert version(carol.root / "typed.db") == [R]
+    # A commit that changed no migration: the first upgrade compares the reflog's states
+    # once (git, seen by the audit hook), and leaves its mark for the next ones.
+    (carol.root / "app.py").write_text("x = 1\n")
+    commit_all(carol.root, "app only")
+    first = audited_upgrade(carol.root)
+    assert first.proc.returncode == 0, first.proc.stderr
+    assert any(" git cat-file" in p for p in first.started), first.started
+    again = audited_upgrade(carol.root)
+    assert again.proc.returncode == 0 and again.started == []
+    # A linked worktree (a `.git` file), on its own database.
+    git(carol.root, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    in_worktree = audited_upgrade(tmp_path / "wt")
+    assert in_worktree.proc.returncode == 0, in_worktree.proc.stderr
+    assert in_worktree.started == []
+    assert version(tmp_path / "wt" / "typed.db") == [R]
+    # Outside git.
+    outside = carol.copy(tmp_path / "outside")
+    out = audited_upgrade(outside.root)
+    assert out.proc.returncode == 0 and out.started == []
+    assert version(outside.root / "typed.db") == [R]
+
+
+def test_the_guard_stops_after_a_move_only_the_journal_knows(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice = team.alice
+    ok(run(alice.root, "migfix", "db", "guard", "init"))
+    commit_all(alice.root, "the guard")
+    git(alice.root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice.root, "add R")
+    ok(run(alice.root, "alembic", "upgrade", "heads"))
+    land_s1_s2(team.bob)
+    git(alice.root, "fetch", "-q")
+    # R moves in the work tree, not yet committed: the journal records it, and no state of
+    # HEAD's reflog declares R anywhere else than on A.
+    ok(run(alice.root, "migfix", "rebase", "--onto", "origin/main"))
+    git(alice.root, "merge", "-q", "--no-edit", "origin/main")
+    assert git(alice.root, "status", "--porcelain", "--", "migrations").startswith(" M ")
+
+    # Twice: the first scan of the reflog finds nothing there and leaves its mark, which must
+    # not hide the journal's move from the second.
+    for _ in range(2):
+        stopped = run(alice.root, "alembic", "upgrade", "heads")
+        assert stopped.returncode == 255, stopped.stdout + stopped.stderr
+        assert f"but {R} moved ({alice.a} -> {S2}) after it ran there" in stopped.stderr
+        assert f"{S1}, {S2} never ran on this database" in stopped.stderr
+    assert version(alice.root / "typed.db") == [R]
+
+
+def test_the_guard_stops_a_move_pulled_after_upgrades_it_let_through(tmp_path: Path) -> None:
+    bob = pulled_rebase_without_hooks(tmp_path, guard=True)
+
+    stopped = audited_upgrade(bob.root)
+
+    assert stopped.proc.returncode == 255, stopped.proc.stdout + stopped.proc.stderr
+    said = stopped.proc.stderr
+    assert f"records {R}, but {R} moved ({bob.a} -> {S2}) after it ran there" in said, said
+    assert f"{S1}, {S2} never ran on this database" in said
+    assert version(bob.root / "typed.db") == [R]
 
 
 def test_guard_init_refuses_an_env_py_it_does_not_know_and_shows_the_lines(

@@ -1,64 +1,50 @@
-"""The ``.pre-commit-hooks.yaml`` manifest, run by the real ``pre-commit try-repo``.
+"""The ``.pre-commit-hooks.yaml`` manifest, run by the real ``pre-commit run``.
 
-pre-commit builds migfix from the repository into its own virtualenv with pip (about 8 s per
-run here, from the package index pip is configured with), then runs the ``migfix-check`` hook
-in a temp repository holding an Alembic project.
+pre-commit builds migfix from a clone of this repository into its own virtualenv with pip
+(about 8 s here, from the package index pip is configured with), then runs the
+``migfix-check`` hook in a temp repository holding an Alembic project. The build happens once
+per session: the clone and ``PRE_COMMIT_HOME`` are shared (conftest), and the hook is run
+from a config naming the clone at its commit, as a team's is (``pre-commit try-repo`` would
+build a new environment in a new store on every call).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_fixture
-from gitutil import GIT_ENV, commit_all, git, make_repo
+from conftest import PRE_COMMIT, REPO, copy_fixture, pre_commit_env
+from gitutil import commit_all, git, make_repo
 
-# The test extra installs pre-commit beside the interpreter running the tests.
-PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
-
-# slow: each try-repo builds migfix and its dependencies into a fresh virtualenv with pip.
+# slow: pre-commit builds migfix into its own virtualenv, then runs git and migfix.
 pytestmark = [
     pytest.mark.slow,
 ]
 
 
-@pytest.fixture(scope="module")
-def migfix_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone of this repository's HEAD, as pre-commit would fetch it by URL."""
-    dest = tmp_path_factory.mktemp("migfix-repo") / "migfix"
-    git(REPO.parent, "clone", "-q", "--no-hardlinks", str(REPO), str(dest))
-    if not (dest / "README.md").exists():
-        # pyproject.toml names README.md as the readme; a branch cut before it was written
-        # cannot be built. The manifest is what this test is about.
-        (dest / "README.md").write_text("# migfix\n")
-        commit_all(dest, "readme for the build")
-    return dest
-
-
-def try_repo(
-    migfix_repo: Path, project: Path, tmp_path: Path, *, all_files: bool = True
+def run_check(
+    migfix_repo: Path, project: Path, home: Path, *, all_files: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        **GIT_ENV,
-        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-        "PRE_COMMIT_COLOR": "never",
-    }
-    env.pop("PYTHONPATH", None)  # the hook must use the migfix pre-commit installed
+    """`pre-commit run migfix-check` in PROJECT, from a config beside it (outside the
+    repository, so pre-commit does not ask for it to be staged)."""
+    config = project.parent / "pre-commit-config.yaml"
+    sha = git(migfix_repo, "rev-parse", "HEAD")
+    config.write_text(
+        f"repos:\n- repo: {migfix_repo}\n  rev: {sha}\n  hooks: [{{id: migfix-check}}]\n"
+    )
     return subprocess.run(
         [
             str(PRE_COMMIT),
-            "try-repo",
-            str(migfix_repo),
+            "run",
+            "-c",
+            str(config),
             "migfix-check",
             *(["--all-files"] if all_files else []),
         ],
         cwd=project,
-        env=env,
+        env=pre_commit_env(home),
         capture_output=True,
         text=True,
         check=False,
@@ -73,10 +59,12 @@ def project_repo(tmp_path: Path, fixture: str) -> Path:
     return repo
 
 
-def test_migfix_check_hook_fails_on_two_heads(migfix_repo: Path, tmp_path: Path) -> None:
+def test_migfix_check_hook_fails_on_two_heads(
+    migfix_repo: Path, pre_commit_home: Path, tmp_path: Path
+) -> None:
     repo = project_repo(tmp_path, "two_heads")
 
-    proc = try_repo(migfix_repo, repo, tmp_path)
+    proc = run_check(migfix_repo, repo, pre_commit_home)
 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "migfix check (Alembic multiple heads)" in proc.stdout
@@ -85,10 +73,12 @@ def test_migfix_check_hook_fails_on_two_heads(migfix_repo: Path, tmp_path: Path)
     assert "run `migfix merge` to join the heads" in proc.stdout
 
 
-def test_migfix_check_hook_passes_on_one_head(migfix_repo: Path, tmp_path: Path) -> None:
+def test_migfix_check_hook_passes_on_one_head(
+    migfix_repo: Path, pre_commit_home: Path, tmp_path: Path
+) -> None:
     repo = project_repo(tmp_path, "typed")
 
-    proc = try_repo(migfix_repo, repo, tmp_path)
+    proc = run_check(migfix_repo, repo, pre_commit_home)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "migfix check (Alembic multiple heads)" in proc.stdout
@@ -96,7 +86,7 @@ def test_migfix_check_hook_passes_on_one_head(migfix_repo: Path, tmp_path: Path)
 
 
 def test_the_readme_snippet_works_with_a_commit_id_and_autoupdate(
-    migfix_repo: Path, tmp_path: Path
+    migfix_repo: Path, pre_commit_home: Path, tmp_path: Path
 ) -> None:
     """The README's `.pre-commit-config.yaml`, with this repository's URL and a commit id,
     runs the hook; `pre-commit autoupdate` then keeps a rev that still works."""
@@ -115,13 +105,7 @@ def test_the_readme_snippet_works_with_a_commit_id_and_autoupdate(
             "<full commit id>", sha
         )
     )
-    env = {
-        **os.environ,
-        **GIT_ENV,
-        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-        "PRE_COMMIT_COLOR": "never",
-    }
-    env.pop("PYTHONPATH", None)
+    env = pre_commit_env(pre_commit_home)
 
     def pre_commit(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -144,7 +128,7 @@ def test_the_readme_snippet_works_with_a_commit_id_and_autoupdate(
 
 
 def test_migfix_check_hook_at_a_monorepo_root_checks_the_projects_of_the_staged_files(
-    migfix_repo: Path, tmp_path: Path
+    migfix_repo: Path, pre_commit_home: Path, tmp_path: Path
 ) -> None:
     from projutil import Proj
 
@@ -160,7 +144,7 @@ def test_migfix_check_hook_at_a_monorepo_root_checks_the_projects_of_the_staged_
     billing.revision("c0000001", "add c", head=billing.a, splice=True)
     git(repo, "add", "-A")
 
-    proc = try_repo(migfix_repo, repo, tmp_path, all_files=False)
+    proc = run_check(migfix_repo, repo, pre_commit_home, all_files=False)
 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "==> services/billing <==" in proc.stdout
@@ -171,6 +155,6 @@ def test_migfix_check_hook_at_a_monorepo_root_checks_the_projects_of_the_staged_
     commit_all(repo, "add c")
     Proj(repo / "backend", "typed").revision("d0000001", "add d")
     git(repo, "add", "-A")
-    proc = try_repo(migfix_repo, repo, tmp_path, all_files=False)
+    proc = run_check(migfix_repo, repo, pre_commit_home, all_files=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Passed" in proc.stdout

@@ -15,11 +15,14 @@ import shlex
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from conftest import PRE_COMMIT, pre_commit_env
 from gitutil import GIT_ENV, commit_all, git, make_repo, write
-from projutil import Proj, alembic_view, make_team, migfix_proc, new_project
+from projutil import Proj, alembic_view, land, make_team, migfix_proc, new_project, normalize
 
 from migfix.hook import precommit
 
@@ -27,7 +30,6 @@ from migfix.hook import precommit
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 TEAM_HOOKS = [
     "migfix-check",
     "migfix-post-merge",
@@ -113,33 +115,6 @@ def test_pre_commit_hooks_start_python_only_when_a_migration_may_have_moved(
 # --- three clones, one with pre-commit only ---------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def migfix_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone of this repository's HEAD, as pre-commit would fetch it by URL."""
-    dest = tmp_path_factory.mktemp("migfix-repo") / "migfix"
-    git(ROOT.parent, "clone", "-q", "--no-hardlinks", str(ROOT), str(dest))
-    return dest
-
-
-@pytest.fixture(scope="module")
-def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # One home for the module: pre-commit builds migfix's virtualenv once.
-    return tmp_path_factory.mktemp("pre-commit-home")
-
-
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        **GIT_ENV,
-        "PRE_COMMIT_HOME": str(home),
-        "PRE_COMMIT_COLOR": "never",
-        **extra,
-    }
-    # The hooks must run the migfix pre-commit installed, not this checkout's.
-    env.pop("PYTHONPATH", None)
-    return env
-
-
 def readme_config(migfix_repo: Path) -> str:
     """The team's `.pre-commit-config.yaml` exactly as the README shows it."""
     readme = (ROOT / "README.md").read_text()
@@ -198,7 +173,7 @@ def test_a_team_covered_by_one_committed_pre_commit_config(
     assert ok.returncode == 0, ok.stderr
     git(tmp_path, "clone", "-q", str(team.remote), "carol")
     carol = Proj(tmp_path / "carol", "typed")
-    env = _env(pre_commit_home)
+    env = pre_commit_env(pre_commit_home)
     # carol's hooks are pre-commit's, which need its home and this PATH's pre-commit.
     hook_env = {"PRE_COMMIT_HOME": str(pre_commit_home), "PYTHONPATH": ""}
 
@@ -289,3 +264,242 @@ def test_a_team_covered_by_one_committed_pre_commit_config(
     _upgrade(carol, url)
     assert _versions(db) == sorted(heads)
     assert _notes(db) == ["carol was here"]
+
+
+# --- each stage through pre-commit does what the installed hook does ----------------------------
+# Two clones of one origin take the same steps: `hooked` ran `migfix hook install`, `pc` only
+# `pre-commit install` with the team's committed config. What migfix says, the files it leaves,
+# the commits and the working tree must be the same in both (a merge revision's id is Alembic's
+# random one: it is named <new> in both).
+
+
+@dataclass(frozen=True)
+class Twins:
+    bob: Proj  # no hook at all: lands revisions on origin/main
+    hooked: Proj
+    pc: Proj
+    env: dict[str, str]  # pre-commit's home, for git in either clone
+
+    def both(self, *args: str) -> tuple[subprocess.CompletedProcess[str], ...]:
+        """Run ARGS (a git command) in `hooked`, then in `pc`; each must succeed."""
+        done = []
+        for clone in (self.hooked, self.pc):
+            proc = _sh(clone.root, self.env, *args)
+            assert proc.returncode == 0, f"{clone.root.name}: {args}\n{proc.stdout}{proc.stderr}"
+            done.append(proc)
+        return tuple(done)
+
+    def each(self, *args: str) -> None:
+        """Run ARGS in both clones without a hook firing (setting the scene)."""
+        for clone in (self.hooked, self.pc):
+            git(clone.root, *args, env={**self.env, "MIGFIX_SKIP_HOOK": "1"})
+
+
+def twins(tmp_path: Path, migfix_repo: Path, home: Path) -> Twins:
+    team = make_team(tmp_path, "typed")
+    write(team.bob.root / ".pre-commit-config.yaml", readme_config(migfix_repo))
+    commit_all(team.bob.root, "pre-commit for the team")
+    git(team.bob.root, "push", "-q", "origin", "main")
+    env = pre_commit_env(home)
+    clones = []
+    for name in ("hooked", "pc"):
+        git(tmp_path, "clone", "-q", str(team.remote), name)
+        clones.append(Proj(tmp_path / name, "typed"))
+    installed = migfix_proc(clones[0].root, "hook", "install")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    installed = _sh(clones[1].root, env, str(PRE_COMMIT), "install")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return Twins(team.bob, clones[0], clones[1], env)
+
+
+_REVISION_ID = re.compile(r"^revision(?:: str)? = ['\"](\w+)['\"]", re.M)
+
+
+class Outcome(NamedTuple):
+    said: list[str]  # migfix's lines, in order
+    files: dict[str, str]  # the versions folder
+    log: str  # the last commits' subjects
+    status: str  # `git status --porcelain`
+
+
+def _ids(clone: Proj) -> set[str]:
+    return {m for f in clone.versions.glob("*.py") for m in _REVISION_ID.findall(f.read_text())}
+
+
+def _outcome(clone: Proj, proc: subprocess.CompletedProcess[str], new: set[str]) -> Outcome:
+    """What PROC left in CLONE, with the id of the revision migfix wrote there (NEW: the other
+    clone's has another random id) named <new>, and each file's Create Date blanked."""
+    assert len(new) <= 1, new
+
+    def named(text: str) -> str:
+        text = normalize(text.encode()).decode()
+        return text.replace(next(iter(new)), "<new>") if new else text
+
+    files = {p.name: p.read_text() for p in sorted(clone.versions.glob("*.py"))}
+    output = (proc.stdout + proc.stderr).splitlines()
+    return Outcome(
+        [named(line) for line in output if line.startswith("migfix:")],
+        {named(name): named(text) for name, text in files.items()},
+        named(git(clone.root, "log", "--format=%s", "-n", "4")),
+        named(git(clone.root, "status", "--porcelain")),
+    )
+
+
+def _same(twins: Twins, procs: tuple[subprocess.CompletedProcess[str], ...]) -> Outcome:
+    """The outcome of the same step in both clones, which must be equal."""
+    ids = _ids(twins.hooked), _ids(twins.pc)
+    hooked = _outcome(twins.hooked, procs[0], ids[0] - ids[1])
+    pc = _outcome(twins.pc, procs[1], ids[1] - ids[0])
+    assert pc == hooked
+    return hooked
+
+
+def test_post_merge_through_pre_commit_does_what_the_installed_hook_does(
+    tmp_path: Path, migfix_repo: Path, pre_commit_home: Path
+) -> None:
+    t = twins(tmp_path, migfix_repo, pre_commit_home)
+    # bob (no hook) merges two pull requests that each added a revision: main has two heads.
+    land(t.bob, "bob00001", "bob's")
+    land(t.bob, "bob00002", "bob's other", beside=True)
+
+    pulled = t.both("git", "pull", "--no-rebase", "--no-edit")  # a fast-forward
+
+    outcome = _same(t, pulled)
+    assert "migfix after git merge / git pull" in pulled[1].stdout + pulled[1].stderr
+    assert any("left several migration heads" in line for line in outcome.said)
+    assert len(alembic_view(t.pc)["heads"]) == 1
+
+
+def test_post_rewrite_of_git_pull_rebase_through_pre_commit_does_what_the_installed_hook_does(
+    tmp_path: Path, migfix_repo: Path, pre_commit_home: Path
+) -> None:
+    t = twins(tmp_path, migfix_repo, pre_commit_home)
+    for clone in (t.hooked, t.pc):
+        clone.revision("carol001", "carol's")
+    t.both("git", "add", "-A")
+    t.both("git", "commit", "-q", "-m", "add carol001")
+    land(t.bob, "bob00001", "bob's")
+
+    pulled = t.both("git", "pull", "--rebase")
+
+    outcome = _same(t, pulled)
+    assert "migfix after git rebase / git pull --rebase" in pulled[1].stdout + pulled[1].stderr
+    assert "down_revision: Union[str, Sequence[str], None] = 'bob00001'" in (
+        t.pc.file("carol001").read_text()
+    ), outcome
+    assert alembic_view(t.pc)["heads"] == ["carol001"]
+
+
+def test_post_commit_of_a_merge_resolved_by_hand_through_pre_commit_does_what_the_hook_does(
+    tmp_path: Path, migfix_repo: Path, pre_commit_home: Path
+) -> None:
+    t = twins(tmp_path, migfix_repo, pre_commit_home)
+    for clone in (t.hooked, t.pc):
+        clone.revision("carol001", "carol's")
+        write(clone.root / "app.py", "carol = 1\n")
+    t.both("git", "add", "-A")
+    t.both("git", "commit", "-q", "-m", "add carol001")
+    write(t.bob.root / "app.py", "bob = 1\n")
+    land(t.bob, "bob00001", "bob's")
+    for clone in (t.hooked, t.pc):
+        stopped = _sh(clone.root, t.env, "git", "pull", "--no-rebase", "--no-edit")
+        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        assert "CONFLICT (add/add): Merge conflict in app.py" in stopped.stdout
+        write(clone.root / "app.py", "carol = 1\nbob = 1\n")
+    t.both("git", "add", "app.py")
+
+    committed = t.both("git", "commit", "-q", "--no-edit")
+
+    outcome = _same(t, committed)
+    assert "migfix after a merge commit" in committed[1].stdout + committed[1].stderr
+    assert outcome.said[:2] == [
+        "migfix: the merge left several migration heads (bob00001, carol001); fixing with `merge`.",
+        "migfix: Repointed carol001: bbbb0004 -> bob00001  "
+        "(migrations/versions/carol001_carol_s.py)",
+    ]
+    assert len(alembic_view(t.pc)["heads"]) == 1
+
+
+def test_post_checkout_through_pre_commit_does_what_the_installed_hook_does(
+    tmp_path: Path, migfix_repo: Path, pre_commit_home: Path
+) -> None:
+    t = twins(tmp_path, migfix_repo, pre_commit_home)
+    bob = t.bob
+    # feature: carol001 on a. moved: the same revision, moved on top of bob00001 (a rebase).
+    # split: bob00001 and carol001 both on a, two heads nobody joined.
+    git(bob.root, "checkout", "-q", "-b", "feature")
+    bob.revision("carol001", "carol's")
+    commit_all(bob.root, "add carol001")
+    git(bob.root, "checkout", "-q", "main")
+    land(bob, "bob00001", "bob's")
+    git(bob.root, "checkout", "-q", "-b", "split", "feature")
+    git(bob.root, "merge", "-q", "--no-edit", "main")
+    git(bob.root, "checkout", "-q", "-b", "moved", "main")
+    git(bob.root, "checkout", "-q", "feature", "--", "migrations")
+    carol = bob.file("carol001")
+    carol.write_text(
+        carol.read_text()
+        .replace(f"Revises: {bob.a}\n", "Revises: bob00001\n")
+        .replace(f"= '{bob.a}'\n", "= 'bob00001'\n")
+    )
+    commit_all(bob.root, "carol001 on top of bob00001")
+    git(bob.root, "push", "-q", "origin", "feature", "split", "moved")
+    t.each("fetch", "-q")
+    t.each("checkout", "-q", "feature")
+
+    moved = t.both("git", "checkout", "-q", "moved")
+
+    outcome = _same(t, moved)
+    assert "migfix after git checkout" in moved[1].stdout + moved[1].stderr
+    assert any("moved carol001 (bbbb0004 -> bob00001)" in line for line in outcome.said), (
+        outcome.said
+    )
+
+    # Back to two heads: the move back is told; a checkout fixes nothing and writes nothing.
+    split = t.both("git", "checkout", "-q", "split")
+    outcome = _same(t, split)
+    assert outcome.status == ""
+    assert len(alembic_view(t.pc)["heads"]) == 2
+
+
+def _started_migfix(proc: subprocess.CompletedProcess[str]) -> bool:
+    """Whether a Python process under PYTHONPROFILEIMPORTTIME imported migfix: pre-commit
+    shows each hook's output, where the hook's interpreter lists what it imported."""
+    return re.search(r"^import time:.*\|\s+migfix$", proc.stdout + proc.stderr, re.M) is not None
+
+
+def test_through_pre_commit_a_step_that_touched_no_migration_starts_no_migfix(
+    tmp_path: Path, migfix_repo: Path, pre_commit_home: Path
+) -> None:
+    t = twins(tmp_path, migfix_repo, pre_commit_home)
+    pc, bob = t.pc, t.bob
+    env = {**t.env, "PYTHONPROFILEIMPORTTIME": "1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        proc = _sh(pc.root, env, "git", *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    write(pc.root / "app.py", "carol = 1\n")
+    git(pc.root, "add", "app.py")
+    committed = run("commit", "-q", "-m", "app code")  # post-commit: not a merge, no revision
+    write(bob.root / "README", "bob\n")
+    commit_all(bob.root, "readme")
+    git(bob.root, "push", "-q", "origin", "main")
+    merged = run("pull", "--no-rebase", "--no-edit")  # a merge commit: pre-merge-commit too
+    checked_out = run("checkout", "-q", "-b", "other", "HEAD~1")
+    for step, proc in (
+        ("post-commit", committed),
+        ("post-merge", merged),
+        ("post-checkout", checked_out),
+    ):
+        assert "import time:" in proc.stderr, step  # pre-commit's own Python ran, under git
+        assert not _started_migfix(proc), step
+
+    # A fast-forward that brings a revision starts the post-merge hook's migfix (and nothing
+    # else would: no commit is made): the check above can fail.
+    run("checkout", "-q", "main")
+    git(pc.root, "push", "-q", "origin", "main")
+    git(bob.root, "pull", "-q", "--no-rebase", "--no-edit")
+    land(bob, "bob00001", "bob's")
+    assert _started_migfix(run("pull", "--no-rebase", "--no-edit"))

@@ -557,6 +557,41 @@ def test_merge_conflict_in_versions_dir(conflicted: Remote) -> None:
     assert gitops.operation_in_progress(work) is None
 
 
+def test_a_conflict_is_settled_once_no_marker_is_left_and_only_then_marked_resolved(
+    conflicted: Remote,
+) -> None:
+    work, target = conflicted.work, conflicted.versions / "aaaa0001_init.py"
+    # Markers left: the user's to resolve, and never staged by migfix.
+    assert gitops.unresolved_paths(work, [conflicted.versions]) == {target}
+    assert gitops.mark_resolved(work, [target]) == []
+    assert gitops.conflicted_paths(work, [target]) == {target}
+
+    # `git checkout --ours` writes one side and leaves the index unmerged: only `git add` is left.
+    git(work, "checkout", "--ours", "--", str(target))
+    assert gitops.unresolved_paths(work, [conflicted.versions]) == set()
+    assert gitops.conflicted_paths(work, [target]) == {target}
+    write(work / "README", "edited, not staged\n")
+    assert gitops.mark_resolved(work, [target, work / "README"]) == [target]
+    assert gitops.conflicted_paths(work, [conflicted.versions]) == set()
+    # Ours is HEAD's version: nothing to commit for it, and README stays unstaged.
+    assert git(work, "status", "--porcelain") == " M README"
+
+
+def test_a_file_one_side_deleted_stays_unresolved(remote: Remote) -> None:
+    target = remote.versions / "aaaa0001_init.py"
+    git(remote.work, "switch", "-q", "-c", "feature")
+    target.unlink()
+    commit_all(remote.work, "feature deletes it")
+    git(remote.work, "switch", "-q", "main")
+    write(target, REV_1 + "# main\n")
+    commit_all(remote.work, "main edit")
+    assert git_proc(remote.work, "merge", "feature").returncode == 1
+    assert target.read_text() == REV_1 + "# main\n"  # no marker: kept or deleted is a choice
+
+    assert gitops.unresolved_paths(remote.work, [remote.versions]) == {target}
+    assert gitops.mark_resolved(remote.work, [target]) == []
+
+
 def test_operation_in_progress_for_rebase_cherry_pick_and_revert(conflicted: Remote) -> None:
     work = conflicted.work
     git(work, "merge", "--abort")

@@ -18,7 +18,8 @@ from gitutil import commit_all, git, git_proc, make_repo, write
 from projutil import Proj, migfix_proc
 
 from migfix.hook import install as hook
-from migfix.hook.run import Watch
+from migfix.hook.projects import choose, watched
+from migfix.hook.watch import Watch
 
 pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
@@ -226,14 +227,12 @@ def test_post_merge_starts_python_only_when_a_revision_line_or_a_config_changed(
 def test_a_recorded_directory_or_section_is_kept_relative_to_the_work_tree(
     tmp_path: Path,
 ) -> None:
-    from migfix.hook.run import watched
-
     repo = new_repo(tmp_path)
     app = place("flask_app", tmp_path, repo / "web")
     (app / "migrations").rename(app / "db")
     commit_all(repo, "project")
 
-    watch = Watch.choose(repo / "web", None, None, Path("db"))
+    watch = choose(repo / "web", None, None, Path("db"))
 
     assert watch == Watch(directory="web/db")
     assert Watch.from_options(("--strategy", "rebase", *watch.args())) == watch

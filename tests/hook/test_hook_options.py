@@ -14,7 +14,7 @@ from projutil import SRC, new_project
 
 from migfix.cli.hook import hook_run
 from migfix.commands import options as declared
-from migfix.hook.run import Watch
+from migfix.hook.watch import Watch
 
 
 def _run(cwd: Path, *argv: str) -> tuple[int, str, str]:

@@ -219,6 +219,20 @@ def _hook_run_imports(repo: Path, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+def _hookrun_imports(repo: Path, *args: str) -> tuple[int, set[str]]:
+    """Exit code and modules of ``python -m migfix.hookrun ARGS``, the installed hook's own
+    command, as ``-X importtime`` lists them."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "migfix.hookrun", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    return proc.returncode, {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
+
+
 def test_merge_without_migrations_is_silent_and_cheap(tmp_path: Path) -> None:
     proj = local_project(tmp_path)
     install(proj.root)
@@ -238,9 +252,14 @@ def test_merge_without_migrations_is_silent_and_cheap(tmp_path: Path) -> None:
     assert hook_lines(merged.stderr) == []
     assert git(proj.root, "status", "--porcelain") == ""
     assert elapsed < 5, elapsed  # generous: it is one `git diff` and no heavy import
-    # The same path, timed by what it imports: nothing heavy.
-    proc = _hook_run_imports(proj.root, "post-merge", "--", "0")
-    assert (proc.stdout, proc.stderr) == ("0 []\n", "")
+    # The same path, timed by what it imports: nothing heavy, and none of migfix's modules
+    # that find projects, read graphs or write.
+    code, imported = _hookrun_imports(proj.root, "post-merge", "--", "0")
+    assert code == 0
+    assert "migfix.hook.run" in imported  # the listing is real
+    assert {"alembic", "sqlalchemy", "libcst", "git", "mako", "click"} & imported == set()
+    reading = ("migfix.project.discover", "migfix.read.", "migfix.plan.", "migfix.write.txn")
+    assert sorted(m for m in imported if m.startswith(reading)) == []
 
 
 def test_one_head_is_silent(tmp_path: Path) -> None:

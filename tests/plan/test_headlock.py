@@ -171,6 +171,37 @@ def test_migfix_merge_after_a_lock_conflict_marks_the_lock_resolved(tmp_path: Pa
 
 
 @pytest.mark.slow
+def test_migfix_rebase_after_a_lock_conflict_marks_the_lock_resolved(tmp_path: Path) -> None:
+    """A clone without migfix's merge driver (pre-commit only): `git merge feat-c` into main
+    stops on the lock; the user puts feat-c's revision on top of main's with `migfix rebase`."""
+    proj = locked_project(tmp_path)
+    two_branches(proj)
+    for branch, line in (("feat-c", "theirs = 1\n"), ("main", "mine = 1\n")):
+        git(proj.root, "checkout", "-q", branch)
+        (proj.root / "app.py").write_text(line)
+        commit_all(proj.root, f"app on {branch}")
+    assert git_proc(proj.root, "merge", "--no-edit", "feat-c").returncode == 1
+    assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == f"app.py\n{LOCK}"
+    (proj.root / "app.py").write_text("mine = 1\ntheirs = 1\n")  # settled, not added
+
+    rebased = ok(migfix_proc(proj.root, "rebase", "--onto", "main"))
+
+    assert f"  {C}: bbbb0004 -> {B}" in rebased.stdout
+    assert (
+        f"Marked {LOCK} resolved (git add): git listed it as conflicted, and migfix wrote its "
+        "final content."
+    ) in rebased.stdout
+    assert read_lock(proj) == lock_text(f"{C} add c")
+    assert git_proc(proj.root, "show", f":{LOCK}").stdout == read_lock(proj)
+    # Only the lock: app.py is the user's to add, the rewritten revision is left unstaged.
+    assert git(proj.root, "diff", "--name-only", "--diff-filter=U") == "app.py"
+    git(proj.root, "add", "-A")
+    git(proj.root, "commit", "-q", "--no-edit")
+    assert heads(proj) == [C]
+    ok(migfix_proc(proj.root, "check"))
+
+
+@pytest.mark.slow
 def test_lock_update_after_a_lock_conflict_marks_the_lock_resolved(tmp_path: Path) -> None:
     proj = locked_project(tmp_path)
     two_branches(proj)

@@ -591,6 +591,56 @@ def test_refuses_during_a_merge_with_conflicts_in_the_versions_folder(
 
 
 @pytest.mark.slow
+def test_a_conflicted_revision_file_it_rewrites_is_marked_resolved_and_nothing_else(
+    repos: Repos, migfix: Migfix
+) -> None:
+    """A merge of a teammate's work on the same feature stopped on conflicts; the user settled
+    them in the files but did not `git add` them yet, and rebases onto origin/main first."""
+    b1 = repos.rev(repos.dev, "bbbb0001", "feature one")
+    first = repos.dev / VERSIONS / "aaaa0001_first.py"
+    commit_all(repos.dev, "feature")
+    git(repos.dev, "checkout", "-q", "-b", "pair")
+    for branch, who in (("pair", "pair"), ("feature", "mine")):
+        git(repos.dev, "checkout", "-q", branch)
+        b1.write_text(b1.read_text().replace('"""feature one', f'"""feature one, {who}', 1))
+        with first.open("a") as f:
+            f.write(f"# {who}\n")
+        commit_all(repos.dev, f"{who} edits")
+    assert git_proc(repos.dev, "merge", "--no-edit", "pair").returncode == 1
+    b1_rel, first_rel = (str(p.relative_to(repos.dev)) for p in (b1, first))
+    assert git(repos.dev, "diff", "--name-only", "--diff-filter=U") == f"{first_rel}\n{b1_rel}"
+    # Settled by hand: both messages, both comments; no marker left, nothing added yet.
+    ours = git_proc(repos.dev, "show", f":2:{b1_rel}").stdout
+    b1.write_text(ours.replace("feature one, mine", "feature one, mine and pair's", 1))
+    first.write_text(git_proc(repos.dev, "show", f":2:{first_rel}").stdout + "# pair\n")
+    repos.rev(repos.up, "aaaa0002", "second")
+    repos.push("second")
+    repos.fetch()
+    before = b1.read_text()
+
+    code, out, err = migfix(repos.dev, "rebase", "--onto", "origin/main")
+
+    assert (code, err) == (0, MOVED_NOTICE)
+    assert out == (
+        "Rebasing onto origin/main:\n"
+        f"  bbbb0001: aaaa0001 -> aaaa0002  ({b1_rel})\n"
+        f"Marked {b1_rel} resolved (git add): git listed it as conflicted, and migfix wrote "
+        "its final content.\n"
+        "Chain: aaaa0002 -> bbbb0001\n"
+        "Next: `git merge origin/main` (or `git rebase origin/main`). Until then this branch names "
+        "origin/main's head aaaa0002, which is not in its files yet.\n"
+    )
+    assert b1.read_text() == repointed(before, "aaaa0001", "aaaa0002")
+    assert git_proc(repos.dev, "show", f":{b1_rel}").stdout == b1.read_text()  # staged as is
+    # The file migfix did not write stays the user's to add.
+    assert git(repos.dev, "diff", "--name-only", "--diff-filter=U") == first_rel
+    git(repos.dev, "add", first_rel)
+    git(repos.dev, "commit", "-q", "--no-edit")
+    git(repos.dev, "merge", "-q", "--no-edit", "origin/main")
+    assert_alembic_ok(repos.dev, {"bbbb0001"})
+
+
+@pytest.mark.slow
 def test_refuses_a_branch_revision_with_a_non_literal_down_revision(
     repos: Repos, migfix: Migfix
 ) -> None:

@@ -23,9 +23,14 @@ from migfix.cli.options import (
     project_options,
     url_option,
 )
-
-APP_LOADER_KEY = "migfix.load_app"
-"""Same key as ``verify.APP_LOADER_KEY`` (not imported: verify pulls in more than click)."""
+from migfix.db import guard_install, sync_status
+from migfix.db import sync as dbsync
+from migfix.db import upgrade as dbupgrade
+from migfix.db.sync_status import IN_STEP
+from migfix.db.verify import APP_LOADER_KEY
+from migfix.project.model import relpath
+from migfix.read.graph import read_graph
+from migfix.report import formats as report
 
 database_option = url_option(
     "Database to look at instead of the one env.py / the Flask app configures "
@@ -62,10 +67,6 @@ def db_status(
 
     Reads alembic_version read-only, connecting like `alembic current`.
     """
-    from migfix.db import sync_status
-    from migfix.read.graph import read_graph
-    from migfix.report import formats as report
-
     project = chosen_project(config, name, versions, recursive)
     st = sync_status.status(
         project,
@@ -101,10 +102,6 @@ def db_sync(
     already_in_step: bool,
 ) -> int:
     """Run the revisions this database never ran (no downgrade), then record its real heads."""
-    from migfix.db import sync as dbsync
-    from migfix.db.sync_status import IN_STEP
-    from migfix.read.graph import read_graph
-
     if sql and not dry_run:
         raise click.UsageError("--sql prints what would run: give it with --dry-run.")
     if already_in_step and dry_run:
@@ -159,9 +156,6 @@ def db_upgrade(
     Use it instead of `alembic upgrade` / `flask db upgrade`: those do nothing on a database
     whose recorded revision moved on top of revisions it never ran.
     """
-    from migfix.db import upgrade as dbupgrade
-    from migfix.read.graph import read_graph
-
     project = chosen_project(config, name, versions, recursive)
     command = _command(ctx)
     result = dbupgrade.upgrade(
@@ -198,14 +192,11 @@ def db_guard_init(
     Then `alembic upgrade` / `flask db upgrade` on a database that ran a revision before it
     moved stops and names `migfix db upgrade`, instead of silently doing nothing.
     """
-    from migfix.db import guard
-    from migfix.project.model import relpath
-
     if show:
-        click.echo(guard.snippet(), nl=False)
+        click.echo(guard_install.snippet(), nl=False)
         return 0
     project = chosen_project(config, name, versions, recursive)
-    path, changed = guard.init(project)
+    path, changed = guard_install.init(project)
     where = relpath(path, Path.cwd())
     if changed:
         click.echo(f"Added the guard to {where}; commit it so the whole team has it.")

@@ -35,6 +35,7 @@ from migfix.errors import EXIT_OK, MigfixError
 from migfix.project import discover
 from migfix.project.config import find_project
 from migfix.project.model import Project, relpath
+from migfix.report import diagram
 from migfix.write import txn
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -215,8 +216,6 @@ def _json_result(
 
 def _echo_pictures(ctx: click.Context, mode: str, labelled: list[tuple[str | None, Any]]) -> None:
     """One diagram for every project: a subgraph (Mermaid) or cluster (dot) each."""
-    from migfix.report import diagram
-
     ctx.meta.pop(PICTURES_KEY, None)
     many = diagram.mermaid_many if mode == "mermaid" else diagram.dot_many
     click.echo(many(labelled))

@@ -22,7 +22,8 @@ from migfix.errors import EXIT_OK
 from migfix.git.gitops import find_repo
 from migfix.hook import install as hooks
 from migfix.hook import run as hookrun
-from migfix.hook.run import Watch, watch_lines, watch_report
+from migfix.hook.projects import choose, watch_lines, watch_report
+from migfix.hook.watch import Watch
 from migfix.report import formats as report
 from migfix.write import heads_lock_files, txn
 
@@ -56,7 +57,7 @@ def hook_install(
     one that discovery cannot find.
     """
     meta = click.get_current_context().meta
-    watch = Watch.choose(
+    watch = choose(
         Path.cwd(),
         config or meta.get(CONFIG_KEY),
         name or meta.get(NAME_KEY),

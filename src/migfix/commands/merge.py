@@ -23,7 +23,7 @@ from migfix.plan.settled import Newness, classify
 from migfix.project.model import Project, shown
 from migfix.read.graph import Graph, read_graph
 from migfix.report import formats as report
-from migfix.write import moves, txn
+from migfix.write import moves, resolved, txn
 from migfix.write.changes import merge_changes
 from migfix.write.fileio import unified_diffs
 from migfix.write.render import RenderedMerge, render_merges
@@ -185,11 +185,7 @@ def run_merge(
         overlap.refuse_if_strict(strict, plan.notes)
         record = moves.planned(repo, [(r.revision, r.old, r.new) for r in plan.repoints], by)
         _write(project, outcome, record)
-        for path in gitops.mark_resolved(repo, outcome.written):
-            plan.notes.append(
-                f"Marked {project.relpath(path)} resolved (git add): git listed it as "
-                "conflicted, and migfix wrote its final content."
-            )
+        plan.notes.extend(resolved.mark_resolved(project, outcome.written))
         return outcome
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, Refusal
@@ -14,7 +15,7 @@ from migfix.plan.rebase import RebasePlan, SettledRevisions, SeveralHeads, ids_t
 from migfix.plan.rebase_onto import plan_onto
 from migfix.project.model import Project, shown
 from migfix.report import formats as report
-from migfix.write import moves, txn
+from migfix.write import moves, resolved, txn
 from migfix.write.fileio import unified_diffs
 from migfix.write.rebase_changes import rebase_changes
 
@@ -45,7 +46,8 @@ def rebase(
     with txn.writer_lock(project.root):
         plan = plan_onto(project, onto, drop_merges=drop_merges, upstream=upstream, extra_new=new)
         refuse_if_strict(strict, plan.notes)
-        write_rebase(plan)
+        marked = resolved.mark_resolved(project, write_rebase(plan))
+        plan = replace(plan, notes=(*plan.notes, *marked))
     echo(report.dumps(plan.to_json()) if as_json else text(plan))
     if plan.repoints and not as_json:
         err(moves.advice([(m.revision, m.old, m.new) for m in plan.repoints]))

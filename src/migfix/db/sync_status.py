@@ -24,7 +24,7 @@ from migfix.read.graph import Graph
 from migfix.read.scan import scan_file
 from migfix.write import moves as journal
 from migfix.write import moves_seen
-from migfix.write.moves_seen import rel
+from migfix.write.nomove import rel
 
 IN_STEP = "in-step"
 OUT_OF_STEP = "out-of-step"

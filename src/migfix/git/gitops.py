@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -358,8 +359,19 @@ def uncommitted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
 
 def conflicted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
     """Files under UNDER with unmerged index entries (an unresolved merge conflict)."""
+    return set(_unmerged(repo_root, under))
+
+
+def unresolved_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
+    """The conflicted files under UNDER that still need the user's decision: conflict markers
+    are left in them, or one side deleted the file (keep or delete is not migfix's call)."""
+    return {p for p, stages in _unmerged(repo_root, under).items() if not _settled(p, stages)}
+
+
+def _unmerged(repo_root: Path, under: Sequence[Path]) -> dict[Path, set[bytes]]:
+    """Each file under UNDER with unmerged index entries, and the stages git holds for it."""
     if not under:
-        return set()
+        return {}
     out = output(
         repo_root,
         "--literal-pathspecs",
@@ -369,12 +381,29 @@ def conflicted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
         "--",
         *pathspecs(repo_root, under),
     )
-    # Each entry is "mode sha stage<TAB>path"; a conflicted file has one entry per stage.
-    return {
-        from_git_path(repo_root, entry.split(b"\t", 1)[1])
-        for entry in out.split(b"\0")
-        if b"\t" in entry
-    }
+    # Each entry is "mode sha stage<TAB>path"; a conflicted file has one entry per stage
+    # (1 the common ancestor's, 2 ours, 3 theirs).
+    found: dict[Path, set[bytes]] = {}
+    for entry in out.split(b"\0"):
+        if b"\t" in entry:
+            head, path = entry.split(b"\t", 1)
+            found.setdefault(from_git_path(repo_root, path), set()).add(head[-1:])
+    return found
+
+
+# A line git's merge writes around each conflicting hunk (the default marker size, 7).
+_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |\r?$)", re.M)
+
+
+def _settled(path: Path, stages: set[bytes]) -> bool:
+    """Whether the content of conflicted PATH is resolved, with only `git add` left to do:
+    both sides have the file and no conflict marker is left in it."""
+    if not {b"2", b"3"} <= stages:
+        return False
+    try:
+        return _MARKER.search(path.read_bytes()) is None
+    except OSError:
+        return False
 
 
 def mark_resolved(repo_root: Path | None, written: Sequence[Path]) -> list[Path]:
@@ -382,10 +411,12 @@ def mark_resolved(repo_root: Path | None, written: Sequence[Path]) -> list[Path]
 
     migfix wrote their final content (a heads lock, a revision file), so the conflict is
     resolved; left unmerged, git would keep listing them (UU) and refuse to commit.
-    Nothing else is staged."""
+    Nothing else is staged, nor a file that still holds a conflict marker or that one side
+    deleted."""
     if repo_root is None or not written:
         return []
-    conflicted = sorted(conflicted_paths(repo_root, written))
+    unmerged = _unmerged(repo_root, written)
+    conflicted = sorted(p for p, stages in unmerged.items() if _settled(p, stages))
     if conflicted:
         output(repo_root, "--literal-pathspecs", "add", "--", *pathspecs(repo_root, conflicted))
     return conflicted

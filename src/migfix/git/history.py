@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from migfix.errors import GitError
-from migfix.git import gitops
+from migfix.git import gitfiles, gitops
 
 
 def has_remote(repo_root: Path) -> bool:
@@ -325,6 +325,32 @@ class TreeDiff:
                 ". Run it yourself to see what git needs."
             )
         return [self.repo_root.joinpath(*PurePosixPath(path).parts) for path, _, _ in entries]
+
+
+def head_reflog(repo_root: Path, limit: int) -> list[gitfiles.ReflogEntry]:
+    """HEAD's LIMIT newest reflog entries, oldest first: read from the file where git keeps
+    it plainly (no process), else from ``git log -g``."""
+    try:
+        dirs = gitfiles.locate(repo_root)
+        if dirs is not None:
+            return gitfiles.head_reflog(dirs, limit)
+    except gitfiles.Unusual:
+        pass
+    proc = gitops.run(
+        repo_root, "log", "-g", f"-n{limit}", "--date=unix", "--format=%H %gd %gs", "HEAD"
+    )
+    if proc.returncode != 0:
+        return []
+    entries = []
+    for line in reversed(proc.stdout.decode("utf-8", "replace").splitlines()):
+        sha, _, rest = line.partition(" ")
+        selector, _, subject = rest.partition(" ")  # HEAD@{<unix time>}
+        try:
+            when = float(selector[selector.index("{") + 1 : selector.index("}")])
+        except ValueError:
+            when = 0.0
+        entries.append(gitfiles.ReflogEntry(sha, when, subject))
+    return entries
 
 
 def is_ancestor(repo_root: Path, a: str, b: str) -> bool:

@@ -1,9 +1,9 @@
 """How the hook fixes one project after a merge or rebase: read, fix the heads (merge or
 rebase strategy), report, and commit the fix or leave it for review.
 
-Reading is what almost every run does (one head: nothing to fix); the fixing, the heads
-lock and the database sync import their modules where they start, so that path loads
-none of the planning and writing code (a test counts the modules it imports).
+Reading is what almost every run does (one head: nothing to fix); the fixing and the
+database sync import their modules where they start, so that path loads none of the
+planning code (tests/test_layers.py allows these two imports by name).
 
 What it says goes to stderr, one ``migfix:`` line at a time (``say``): git shows the
 hook's output to the user who ran ``git merge`` / ``git pull``.
@@ -11,15 +11,46 @@ hook's output to the user who ran ``git merge`` / ``git pull``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from migfix.commands.handler import Policy, handled
 from migfix.errors import GitError, MigfixError
 from migfix.git import commits, gitops
 from migfix.hook.job import Fixed, Fixing, say
+from migfix.hook.projects import projects
+from migfix.hook.watch import Watch
+from migfix.project.discover import Entry
 from migfix.project.model import Project
 from migfix.read.graph import Graph, checked, read_graph
 from migfix.write import moves, moves_seen
+from migfix.write.heads_lock_files import update
+
+
+def fix_each(
+    repo: Path,
+    cwd: Path,
+    watch: Watch | None,
+    changed: Sequence[Path] | None,
+    job_for: Callable[[str], Fixing],
+) -> None:
+    """Fix each project the hook watches that CHANGED touched (every one when None), each
+    under the hook's policy: one project's failure is told and the next is fixed."""
+    for entry in projects(repo, cwd, watch, changed):
+        where = "" if entry.label == "." else f"in {entry.label}: "
+        job = job_for(where)
+        policy = Policy(say, hook=job.what, where=where, passthrough=(KeyboardInterrupt,))
+        handled(functools.partial(_fix_entry, job, entry), policy)
+
+
+def _fix_entry(job: Fixing, entry: Entry) -> int:
+    """Fix ENTRY's project, or raise the error that kept it from being read."""
+    if entry.error is not None:
+        raise entry.error
+    assert entry.project is not None
+    fix(job, entry.project)
+    return 0
 
 
 def fix(job: Fixing, project: Project) -> None:
@@ -57,6 +88,8 @@ def fix(job: Fixing, project: Project) -> None:
         if do_commit
         else set()
     )
+    # Here, not at the top: one head (above) is the usual run, and it imports 52 of
+    # migfix's modules; the fixing would add 24 more (planning, rendering, rewriting).
     from migfix.hook.fixing import merged, rebased
 
     fixed = rebased(job, project) if chosen == "rebase" else None
@@ -134,6 +167,7 @@ def sync_db(project: Project, moved: Sequence[object]) -> None:
     """
     if not moved or not project.settings.sync_db:
         return
+    # Here, not at the top: off by default, and 10 more modules on every hook run.
     from migfix.db import sync as dbsync
 
     try:
@@ -147,8 +181,6 @@ def sync_db(project: Project, moved: Sequence[object]) -> None:
 
 def _refresh_lock(job: Fixing, project: Project, graph: Graph) -> None:
     """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
-    from migfix.write.heads_lock_files import update
-
     path = update(project, graph)
     if path is None:
         return

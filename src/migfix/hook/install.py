@@ -29,7 +29,7 @@ from pathlib import Path
 
 from migfix.errors import GitError, MigfixError, Refusal
 from migfix.git import gitops
-from migfix.hook.run import Watch, watched
+from migfix.hook.projects import watched
 from migfix.hook.script import (
     CHECKSUM_MARKER,
     HOOK_TYPES,
@@ -41,6 +41,7 @@ from migfix.hook.script import (
     render_script,
     sh_path,
 )
+from migfix.hook.watch import Watch
 
 STATE_INSTALLED = "installed"
 STATE_NOT_INSTALLED = "not installed"

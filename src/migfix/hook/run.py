@@ -11,14 +11,17 @@ with an ordinary commit, and HEAD^..HEAD is what they brought.
 
 A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
 leaves files untouched on error (migfix.commands.handler's hook policy). This module
-decides which commits and projects to look at; ``migfix.hook.watch`` finds the projects,
-``migfix.hook.fix`` fixes each. The common case (one head, or a merge that did not touch
-the migrations) costs one ``git diff`` and never imports Alembic, libcst or GitPython.
+decides which commits to look at and whether any changed file may matter
+(``migfix.hook.watch``); ``migfix.hook.projects`` finds the projects, ``migfix.hook.fix``
+fixes each. The common case (one head, or a merge that did not touch the migrations)
+never imports Alembic, libcst or GitPython; a merge that did not touch them costs one
+``git diff`` and imports neither of those two modules nor the transaction's.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,15 +30,11 @@ from migfix.commands import options as declared
 from migfix.commands.handler import Policy, handled
 from migfix.git import gitops, history
 from migfix.git.gitops import remembering
-from migfix.hook.fix import fix, sync_db
 from migfix.hook.job import Fixing, say, what_ran
-from migfix.hook.watch import Watch, may_matter, projects, watch_lines, watch_report, watched
+from migfix.hook.watch import Watch, may_matter
 from migfix.procexit import own_work
-from migfix.project.discover import Entry
 from migfix.project.model import Project
-from migfix.write import txn
-
-__all__ = ["Watch", "main", "run", "watch_lines", "watch_report", "watched"]
+from migfix.write.lock import state_dir
 
 
 def run(
@@ -69,8 +68,11 @@ def run(
     handled(work, Policy(say, hook=what_ran(hook_type), passthrough=(KeyboardInterrupt,)))
     # The project's own code (env.py, its migrations) runs after migfix's work, with the
     # garbage collector on (see migfix.procexit).
-    for project, moved in to_sync:
-        sync_db(project, moved)
+    if to_sync:
+        from migfix.hook.fix import sync_db  # only after a fix ran (see _run)
+
+        for project, moved in to_sync:
+            sync_db(project, moved)
     return 0
 
 
@@ -83,8 +85,13 @@ def _run(
     fixing: functools.partial[Fixing],
 ) -> None:
     # First undo a change a killed migfix left half done (git runs hooks at the top of the
-    # work tree, whose git dir holds the journal).
-    txn.recover(cwd)
+    # work tree, whose git dir holds the journal). The state folder exists only while a
+    # writer runs or after one was killed: without it, the transaction modules (a third of
+    # this path's imports) are not loaded.
+    if os.path.isdir(state_dir(cwd)):
+        from migfix.write import txn
+
+        txn.recover(cwd)
     if _nothing_to_do(hook_type, args):
         return
     repo = gitops.find_repo(cwd)
@@ -103,6 +110,10 @@ def _run(
             changed = [p for p in changed if may_matter(p)]
             if not changed:
                 return
+        # Only now the modules that find projects, read graphs and fix them: the no-op
+        # path above is one `git diff`, and they would double its imports.
+        from migfix.hook.fix import fix_each
+
         side: list[list[str]] = []
 
         def other_side() -> list[str]:
@@ -111,11 +122,13 @@ def _run(
                 side.append(_rebase_candidates(repo, hook_type))
             return side[0]
 
-        for entry in projects(repo, cwd, watch, changed):
-            where = "" if entry.label == "." else f"in {entry.label}: "
-            job = fixing(repo=repo, other_side=other_side, diff=diff, where=where)
-            policy = Policy(say, hook=job.what, where=where, passthrough=(KeyboardInterrupt,))
-            handled(functools.partial(_fix_entry, job, entry), policy)
+        fix_each(
+            repo,
+            cwd,
+            watch,
+            changed,
+            lambda where: fixing(repo=repo, other_side=other_side, diff=diff, where=where),
+        )
     finally:
         if diff is not None:
             diff.close()  # never leave git running behind
@@ -150,15 +163,6 @@ def _span(repo: Path, hook_type: str, args: Sequence[str]) -> tuple[str, str] | 
             # because the commit added revision files. What it brought is HEAD^..HEAD.
             base = "HEAD^" if gitops.try_resolve(repo, "HEAD^") else ""
     return base, new
-
-
-def _fix_entry(job: Fixing, entry: Entry) -> int:
-    """Fix ENTRY's project, or raise the error that kept it from being read."""
-    if entry.error is not None:
-        raise entry.error
-    assert entry.project is not None
-    fix(job, entry.project)
-    return 0
 
 
 def _rebase_candidates(repo: Path, hook_type: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from migfix.errors import GitError
+from migfix.errors import GitError, Refusal
 from migfix.git import gitops, remotes
 from migfix.project.model import Project
 from migfix.read.gittree import tree_files
@@ -52,9 +52,6 @@ def current_ref(project: Project, ref: str, *, fetch: bool = False) -> str | Non
     branch it names; else return a warning when it may be stale (a "Nothing to do" against a
     remote that moved since the last fetch is no answer). None when there is nothing to say.
     """
-    from migfix.errors import Refusal
-    from migfix.git import gitops
-
     repo = gitops.find_repo(project.root)
     if repo is None:
         return None

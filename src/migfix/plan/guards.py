@@ -20,10 +20,14 @@ from migfix.read.scan import scan_file
 
 
 def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None:
-    """Refuse while git has unresolved conflicts in a version location (merge and rebase)."""
+    """Refuse while git has unresolved conflicts in a version location (merge and rebase).
+
+    A conflicted file whose content the user resolved (no conflict marker left, both sides
+    have it) only waits for `git add`: it is read as it is, and migfix marks it resolved
+    if it rewrites it (``gitops.mark_resolved``)."""
     if repo is None:
         return
-    conflicted = gitops.conflicted_paths(repo, list(project.version_locations))
+    conflicted = gitops.unresolved_paths(repo, list(project.version_locations))
     if conflicted:
         names = ", ".join(sorted(project.relpath(p) for p in conflicted))
         op = gitops.operation_in_progress(repo) or "merge"

@@ -23,6 +23,7 @@ from migfix.errors import EXIT_PROBLEMS, Refusal
 from migfix.git import gitops, trees
 from migfix.plan.against import ref_files
 from migfix.plan.overlap_touches import Touch, touches
+from migfix.plan.settled import classify
 from migfix.project.model import Project
 from migfix.read.checks import OVERLAP, Problem
 from migfix.read.graph import Graph, reachable
@@ -361,8 +362,6 @@ def collision(project: Project, graph: Graph, failed: str, ran: Iterable[str]) -
     if best is None:
         return None
     _, other, what = best
-    from migfix.plan.settled import classify
-
     new = classify(project, graph).new
     if other in new and failed not in new:
         edit = f"{other} is new on this branch and {failed} is not: change {other}"

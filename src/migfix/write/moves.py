@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migfix.git.gitops import remembered
+from migfix.write.nomove import JOURNAL
 
 if TYPE_CHECKING:  # a signature only: recovery, which every command runs, needs no git history
     pass
 
 # Beside txn's state folder (<git dir>/migfix), which is empty when no write is under way.
-JOURNAL = ("migfix-moves.jsonl",)
 ADVICE = "`migfix db sync` brings a database that ran them in step"
 _NULL_SHA = "0" * 40
 
@@ -90,7 +90,7 @@ def journal_path(repo: Path) -> Path | None:
     if proc.returncode != 0:
         return None
     common = Path(os.fsdecode(proc.stdout.rstrip(b"\n")))
-    return (repo / common).resolve().joinpath(*JOURNAL)
+    return (repo / common).resolve().joinpath(JOURNAL)
 
 
 def _append(repo: Path, entries: Sequence[dict[str, object]]) -> bool:

@@ -10,21 +10,19 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from migfix.git.gitfiles import ReflogEntry, Unusual, locate
 from migfix.git.gitops import run
+from migfix.git.history import head_reflog
 from migfix.read.gittree import cat_blobs
 from migfix.read.revision_file import Unknown
 from migfix.read.scan import scan_file
+from migfix.write import nomove
+from migfix.write.fileio import atomic_write
 from migfix.write.moves import _NULL_SHA, Move, Synced, read
+from migfix.write.nomove import rel
 
 if TYPE_CHECKING:  # a signature only
     from migfix.git.history import TreeDiff
-
-
-def rel(repo: Path, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(repo.resolve()).as_posix() or "."
-    except ValueError:
-        return path.as_posix()
 
 
 def _diff(repo: Path, old: str, new: str, specs: Sequence[str]) -> list[tuple[str, str, str]]:
@@ -127,29 +125,21 @@ def moves_in(
     return _Tracker(repo, specs).compare(changed)
 
 
-def reflog_moves(repo: Path, under: Sequence[Path], *, limit: int = 300) -> list[Move]:
+def reflog_moves(
+    repo: Path, under: Sequence[Path], *, limit: int = nomove.REFLOG_LIMIT
+) -> list[Move]:
     """Moves found in HEAD's reflog: a revision's parents in HEAD's earlier states.
 
     Covers a teammate who pulled a branch that was rebased and force-pushed while no hook was
     installed. Only states whose versions folders differ are compared (one ``cat-file`` call
-    tells them apart), so a long reflog costs little.
+    tells them apart), so a long reflog costs little. A scan that finds nothing leaves its
+    mark (:mod:`migfix.write.nomove`), so that the next one need not start git at all.
     """
     specs = [rel(repo, p) for p in under]
-    proc = run(repo, "log", "-g", f"-n{limit}", "--date=unix", "--format=%H %gd %gs", "HEAD")
-    if proc.returncode != 0 or not specs:
+    states = head_reflog(repo, limit)
+    if len(states) < 2 or not specs:
         return []
-    states: list[tuple[str, float, str]] = []
-    for line in reversed(proc.stdout.decode("utf-8", "replace").splitlines()):
-        sha, _, rest = line.partition(" ")
-        selector, _, subject = rest.partition(" ")
-        try:
-            when = float(selector[selector.index("{") + 1 : selector.index("}")])
-        except ValueError:
-            when = 0.0
-        states.append((sha, when, subject))
-    if len(states) < 2:
-        return []
-    query = "".join(f"{sha}:{spec}\n" for sha, _, _ in states for spec in specs)
+    query = "".join(f"{s.commit}:{spec}\n" for s in states for spec in specs)
     check = run(repo, "cat-file", "--batch-check", stdin=query.encode())
     trees = check.stdout.decode().splitlines()
     keys = [tuple(trees[i * len(specs) : (i + 1) * len(specs)]) for i in range(len(states))]
@@ -159,12 +149,25 @@ def reflog_moves(repo: Path, under: Sequence[Path], *, limit: int = 300) -> list
     for i in range(1, len(states)):
         if keys[i] == keys[prev]:
             continue
-        sha, when, subject = states[i]
-        what = subject.split(":", 1)[0].strip() or "git"
-        for rev, old, new in tracker.step(states[prev][0], sha):
-            found.append(Move(rev, old, new, when, f"git {what} (seen in the reflog)"))
+        state = states[i]
+        what = state.subject.split(":", 1)[0].strip() or "git"
+        for rev, old, new in tracker.step(states[prev].commit, state.commit):
+            found.append(Move(rev, old, new, state.when, f"git {what} (seen in the reflog)"))
         prev = i
+    if not found and check.returncode == 0 and len(trees) == len(states) * len(specs):
+        _leave_mark(repo, specs, states, keys)
     return found
+
+
+def _leave_mark(
+    repo: Path, specs: list[str], states: Sequence[ReflogEntry], keys: list[tuple[str, ...]]
+) -> None:
+    try:
+        dirs = locate(repo)
+        if dirs is not None:
+            atomic_write(*nomove.mark(dirs, specs, states, keys))
+    except (Unusual, OSError):
+        pass  # a read-only git dir: the next scan starts git again, nothing worse
 
 
 def all_moves(repo: Path | None, under: Sequence[Path]) -> tuple[list[Move], list[Synced]]:

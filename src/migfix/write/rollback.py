@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from migfix.write import moves, txnjournal
+from migfix.write import moves, nomove, txnjournal
 from migfix.write.contain import Scope, real, writable
 from migfix.write.fileio import fsync_dir, remove_stale_bytecode
 
@@ -184,7 +184,7 @@ def _unrecord(state: Path, data: bytes) -> None:
     except (OSError, UnicodeDecodeError):
         return
     with contextlib.suppress(OSError):
-        moves.unappend(common.joinpath(*moves.JOURNAL), data)
+        moves.unappend(common.joinpath(nomove.JOURNAL), data)
 
 
 def _stuck_line(folder: Path, paths: list[str], exc: OSError) -> str:
