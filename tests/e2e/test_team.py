@@ -91,8 +91,13 @@ def test_pre_commit_hooks_start_python_only_when_a_migration_may_have_moved(
         "PRE_COMMIT_CHECKOUT_TYPE": "1",
     }
     _run_entry(repo, "post-checkout", {**path_env, **checkout})
-    # `git commit --amend` is a rewrite that moves nothing.
+    # `git commit --amend` is a rewrite that moves nothing; so is a rebase onto app code.
     _run_entry(repo, "post-rewrite", {**path_env, "PRE_COMMIT_REWRITE_COMMAND": "amend"})
+    git(repo, "checkout", "-q", "-b", "mine", "main~1")
+    write(repo / "mine.py", "y = 1\n")
+    commit_all(repo, "mine")
+    git(repo, "rebase", "-q", "main")
+    _run_entry(repo, "post-rewrite", {**path_env, "PRE_COMMIT_REWRITE_COMMAND": "rebase"})
     assert not marker.exists(), marker.read_text()
 
     # A merge that brings a revision in: now Python starts, with git's arguments.
@@ -110,6 +115,12 @@ def test_pre_commit_hooks_start_python_only_when_a_migration_may_have_moved(
     commit_all(repo, "d")
     _run_entry(repo, "post-commit", path_env)
     assert marker.read_text() == "-m migfix.hookrun post-commit --\n"
+    # A rebase onto a revision.
+    marker.unlink()
+    git(repo, "checkout", "-q", "mine")
+    git(repo, "rebase", "-q", "main")
+    _run_entry(repo, "post-rewrite", {**path_env, "PRE_COMMIT_REWRITE_COMMAND": "rebase"})
+    assert marker.read_text() == "-m migfix.hookrun post-rewrite -- rebase\n"
 
 
 # --- three clones, one with pre-commit only ---------------------------------------------------
@@ -487,10 +498,15 @@ def test_through_pre_commit_a_step_that_touched_no_migration_starts_no_migfix(
     commit_all(bob.root, "readme")
     git(bob.root, "push", "-q", "origin", "main")
     merged = run("pull", "--no-rebase", "--no-edit")  # a merge commit: pre-merge-commit too
+    write(bob.root / "README", "bob again\n")
+    commit_all(bob.root, "readme again")
+    git(bob.root, "push", "-q", "origin", "main")
+    rebased = run("pull", "--rebase")
     checked_out = run("checkout", "-q", "-b", "other", "HEAD~1")
     for step, proc in (
         ("post-commit", committed),
         ("post-merge", merged),
+        ("post-rewrite", rebased),
         ("post-checkout", checked_out),
     ):
         assert "import time:" in proc.stderr, step  # pre-commit's own Python ran, under git

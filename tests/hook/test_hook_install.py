@@ -475,8 +475,9 @@ def test_real_rebase_feeds_both_hooks_the_same_stdin_and_amend_skips_migfix(
     exe, log = recording_interpreter(tmp_path)
     hook.install(repo, hook_types=["post-rewrite"], interpreter=str(exe))
     add_branch_with_commit(repo, "feature", "feature.txt")
-    (repo / "main.txt").write_text("main\n")
-    git(repo, "add", "main.txt")
+    # main brings a line that can move the revision graph: only then does migfix start.
+    (repo / "main.py").write_text("revision = 'aaaa0001'\n")
+    git(repo, "add", "main.py")
     git(repo, "commit", "-q", "-m", "main moves on")
     old = git(repo, "rev-parse", "feature").stdout.strip()
 

@@ -200,6 +200,32 @@ def test_git_pull_rebase_fires_post_rewrite(tmp_path: Path) -> None:
     assert heads(alice) == [N]
 
 
+def test_a_rebase_that_brought_no_migration_starts_no_python(tmp_path: Path) -> None:
+    team = make_team(tmp_path, "typed")
+    alice, bob = team.alice, team.bob
+    exe, log = logging_python(tmp_path)
+    # post-rewrite alone: post-checkout and post-commit start Python for the rebase's own
+    # checkout and the commit of her revision.
+    hook.install(alice.root, hook_types=["post-rewrite"], interpreter=str(exe))
+    alice.revision(N, "add n")  # her own revision: unchanged by a rebase onto app code
+    commit(alice, "n")
+    (bob.root / "app.py").write_text("x = 1\n")
+    commit(bob, "app code")
+    git(bob.root, "push", "-q", "origin", "main")
+
+    pulled = git_proc(alice.root, "pull", "--rebase")
+
+    assert pulled.returncode == 0, pulled.stderr
+    assert hook_lines(pulled.stderr) == []
+    assert not log.exists(), log.read_text()  # two `git diff`s, no Python
+    # One that brings a revision does start it, with git's arguments.
+    land(bob, C, "add c")
+    pulled = git_proc(alice.root, "pull", "--rebase")
+    assert pulled.returncode == 0, pulled.stderr
+    assert log.read_text() == "-m migfix.hookrun post-rewrite -- rebase\n"
+    assert heads(alice) == [N]
+
+
 _IMPORTS = r"""
 import sys
 from migfix.cli.main import main

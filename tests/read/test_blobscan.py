@@ -11,8 +11,8 @@ from gitutil import commit_all, git, make_repo, write
 
 from migfix.errors import GitError
 from migfix.git import trees
-from migfix.read.gittree import tree_files
-from migfix.read.scan import scan_sources
+from migfix.read.gittree import revisions_on, tree_files
+from migfix.read.scan import scan_locations, scan_sources
 
 pytestmark = pytest.mark.slow
 
@@ -114,9 +114,6 @@ def rev(r: str, down: str | None) -> str:
 def test_revisions_on_a_ref_read_only_what_differs_and_agree_with_a_full_read(
     tmp_path: Path,
 ) -> None:
-    from migfix.read.gittree import revisions_on
-    from migfix.read.scan import scan_locations
-
     repo = make_repo(tmp_path / "repo")
     v = repo / "versions"
     for name, text in {
@@ -156,9 +153,6 @@ def test_revisions_on_a_ref_through_a_symlinked_folder_read_the_ref_itself(
 ) -> None:
     # git diff sees the link, not the files behind it: a revision of this branch only is
     # still not on the ref.
-    from migfix.read.gittree import revisions_on
-    from migfix.read.scan import scan_locations
-
     repo = make_repo(tmp_path / "repo")
     shared = repo / "db" / "versions"
     write(shared / "a1.py", rev("aaaa0001", None))
@@ -170,3 +164,25 @@ def test_revisions_on_a_ref_through_a_symlinked_folder_read_the_ref_itself(
     work = scan_locations([repo / "versions"], recursive=False, cache=False)
     assert {f.revision for f in work} == {"aaaa0001", "bbbb0001"}
     assert revisions_on([repo / "versions"], repo, "up", work, recursive=False) == {"aaaa0001"}
+
+
+def test_revisions_in_a_folder_git_does_not_know_are_not_on_the_ref(tmp_path: Path) -> None:
+    # git lists a wholly untracked folder as one name ("versions/2024/"), not file by file
+    # (so Alembic's __pycache__ of thousands of files is not walked): every revision in it
+    # is still new, and so is every revision of a version location git does not know at all.
+    repo = make_repo(tmp_path / "repo")
+    v = repo / "versions"
+    write(v / "a1.py", rev("aaaa0001", None))
+    write(v / "__pycache__" / "a1.cpython-311.pyc", "not python")
+    commit_all(repo, "base")
+    git(repo, "branch", "up")
+    write(v / "2024" / "b1.py", rev("bbbb0001", "aaaa0001"))
+    write(v / "2024" / "deeper" / "b2.py", rev("bbbb0002", "bbbb0001"))
+    write(v / "__pycache__" / "b1.cpython-311.pyc", "not python")
+    elsewhere = repo / "other"
+    write(elsewhere / "c1.py", rev("cccc0001", None))
+    work = scan_locations([v], recursive=True, cache=False)
+    assert {f.revision for f in work} == {"aaaa0001", "bbbb0001", "bbbb0002"}
+    assert revisions_on([v], repo, "up", work, recursive=True) == {"aaaa0001"}
+    work = scan_locations([v, elsewhere], recursive=False, cache=False)
+    assert revisions_on([v, elsewhere], repo, "up", work, recursive=False) == {"aaaa0001"}

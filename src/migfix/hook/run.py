@@ -11,9 +11,11 @@ with an ordinary commit, and HEAD^..HEAD is what they brought.
 
 A hook must never lose the user's merge: whatever happens here, ``run`` returns 0 and
 leaves files untouched on error (migfix.commands.handler's hook policy). This module
-decides which commits and projects to look at; ``migfix.hook.watch`` finds the projects,
-``migfix.hook.fix`` fixes each. The common case (one head, or a merge that did not touch
-the migrations) costs one ``git diff`` and never imports Alembic, libcst or GitPython.
+decides which commits to look at and whether any changed file may matter
+(``migfix.hook.watch``); ``migfix.hook.projects`` finds the projects, ``migfix.hook.fix``
+fixes each. The common case (one head, or a merge that did not touch the migrations)
+never imports Alembic, libcst or GitPython; a merge that did not touch them costs one
+``git diff`` and imports neither of those two modules nor the transaction's.
 """
 
 from __future__ import annotations

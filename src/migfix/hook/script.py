@@ -258,10 +258,11 @@ def hook_guard(
     guard = '[ -z "${MIGFIX_SKIP_HOOK:-}" ]'
     if hook_type == "post-rewrite":
         # After `git commit --amend` there is nothing for migfix to do.
-        return f"[ {argv[0]} = rebase ] && {guard}"
-    if hook_type == "post-merge" and declared.ALWAYS.long not in options:
-        # Python starts only when the merge changed an Alembic config, a heads.lock or a
-        # line that can move the revision graph; any other merge costs two `git diff`s.
+        guard = f"[ {argv[0]} = rebase ] && {guard}"
+    if hook_type in ("post-merge", "post-rewrite") and declared.ALWAYS.long not in options:
+        # Python starts only when the merge or rebase changed an Alembic config, a heads.lock
+        # or a line that can move the revision graph (ORIG_HEAD..HEAD, what it brought in, as
+        # the runner reads it); any other costs two `git diff`s.
         guard += f" && {{ {_CONFIG_CHANGED} || {_GRAPH_CHANGED}; }} >/dev/null 2>&1"
     elif hook_type == "post-commit":
         merge_commit = 'git rev-parse -q --verify "HEAD^2" >/dev/null 2>&1'

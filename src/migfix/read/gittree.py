@@ -321,22 +321,35 @@ def revisions_on(
             "--",
             *specs,
         ),
-        ("--literal-pathspecs", "ls-files", "--others", "-z", "--", *specs),
+        # --directory: a folder git tracks nothing in is one name, not walked file by file
+        # (Alembic's __pycache__ beside 5,000 revisions took longer than the diff).
+        ("--literal-pathspecs", "ls-files", "--others", "--directory", "-z", "--", *specs),
     )
     # "<status>\0<path>\0" pairs; a file the work tree added (A) is not in REF's tree.
     fields = diff.split(b"\0")
     changes = list(zip(fields[0::2], fields[1::2], strict=False))
     differ = {gitops.from_git_path(repo, raw) for _status, raw in changes if raw}
     in_ref = {gitops.from_git_path(repo, raw) for status, raw in changes if raw and status != b"A"}
-    # Only revision files matter; the rest (Alembic's __pycache__ of every revision, listed
-    # because ignored files are untracked too) would cost a Path each for nothing.
-    unknown_to_git = {
-        gitops.from_git_path(repo, raw) for raw in untracked.split(b"\0") if raw.endswith(b".py")
-    }
+    # Only revision files matter; other untracked files (ignored ones are listed too) would
+    # cost a Path each for nothing.
+    others = untracked.split(b"\0")
+    unknown_to_git = {gitops.from_git_path(repo, raw) for raw in others if raw.endswith(b".py")}
+    # Every file below an untracked folder is unknown to git too (a __pycache__ holds none).
+    folders = tuple(
+        os.path.join(gitops.from_git_path(repo, raw), "")
+        for raw in others
+        if raw.endswith(b"/") and b"__pycache__" not in raw
+    )
     # Compared as text: a file's path text is already made (the scan cache is keyed by
     # it), while hashing 5,000 Paths the first time costs ~7 ms.
     elsewhere = {str(p) for p in differ | unknown_to_git}
-    same = {f.revision for f in work if f.revision and str(f.path) not in elsewhere}
+    same = {
+        f.revision
+        for f in work
+        if f.revision
+        and str(f.path) not in elsewhere
+        and not (folders and str(f.path).startswith(folders))
+    }
     if not in_ref:
         return same
     theirs = tree_files(locations, repo, sha, ref=ref, recursive=recursive, only=in_ref, full=False)

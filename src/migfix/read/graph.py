@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import heapq
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -61,6 +61,24 @@ def reachable(
             continue
         seen.add(r)
         stack.extend(step(r))
+    return seen
+
+
+def ancestry(parents: Mapping[str, Sequence[str]], starts: Iterable[str]) -> set[str]:
+    """STARTS and every revision reached from them through PARENTS, keeping only the
+    revisions PARENTS has: ``reachable(starts, parents.__getitem__, within=parents)``
+    without a call per revision (planning walks 5,000 revisions several times)."""
+    seen: set[str] = set()
+    stack = list(starts)
+    while stack:
+        r = stack.pop()
+        if r in seen:
+            continue
+        down = parents.get(r)
+        if down is None:
+            continue
+        seen.add(r)
+        stack.extend(down)
     return seen
 
 
