@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migfix.git.gitfiles import Unusual, locate
 from migfix.git.gitops import remembered
 from migfix.write.nomove import JOURNAL
 
@@ -84,7 +85,15 @@ def advice(moved: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> str:
 
 
 def journal_path(repo: Path) -> Path | None:
-    """``<git common dir>/migfix-moves.jsonl``: one journal for every worktree of a clone."""
+    """``<git common dir>/migfix-moves.jsonl``: one journal for every worktree of a clone.
+
+    Read from git's files where they are plainly laid out (no process), else asked of git."""
+    try:
+        dirs = locate(repo)
+    except Unusual:
+        dirs = None
+    if dirs is not None:
+        return dirs.common_dir.resolve().joinpath(JOURNAL)
     proc = remembered(repo, "rev-parse", "--git-common-dir")
     if proc.returncode != 0:
         return None
