@@ -38,7 +38,10 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("migfix.start", "migfix.cli.main"): "Ctrl-C is handled before click and the commands load",
     ("migfix.cli.pytest_plugin", "migfix.cli.pytest_checks"): _PLUGIN,
     ("migfix.hook.run", "migfix.hook.fix"): _HOOK_NO_OP,
-    ("migfix.hook.run", "migfix.write.txn"): _HOOK_NO_OP + "; a journal's folder loads them",
+    ("migfix.write.recovery", "migfix.write.txn"): (
+        "every command and hook run asks first; only a left state folder needs the "
+        "transaction modules (a third of `check`'s and the hook no-op path's imports)"
+    ),
     ("migfix.hook.fix", "migfix.hook.fixing"): "one head, the usual hook run: 24 more modules",
     ("migfix.hook.fix", "migfix.db.sync"): "sync_db is off by default: 10 more modules",
     ("migfix.db.guard", "migfix.db.guard_moved"): (

@@ -36,7 +36,7 @@ from migfix.project import discover
 from migfix.project.config import find_project
 from migfix.project.model import Project, relpath
 from migfix.report import diagram
-from migfix.write import txn
+from migfix.write import recovery
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,7 +72,7 @@ def project(
             directory=meta.get(DIRECTORY_KEY),
         )
     # Every command first undoes a change that a killed migfix left half done.
-    txn.recover(found.root, found)
+    recovery.recover(found.root, found)
     return found
 
 

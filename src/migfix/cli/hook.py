@@ -25,13 +25,13 @@ from migfix.hook import run as hookrun
 from migfix.hook.projects import choose, watch_lines, watch_report
 from migfix.hook.watch import Watch
 from migfix.report import formats as report
-from migfix.write import heads_lock_files, txn
+from migfix.write import heads_lock_files, recovery
 
 
 @click.group()
 def hook() -> None:
     """Install, remove or inspect the git hooks that fix heads after merges."""
-    txn.recover(Path.cwd())
+    recovery.recover(Path.cwd())
 
 
 @hook.command("install")

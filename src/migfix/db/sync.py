@@ -26,7 +26,7 @@ from migfix.db.sync_status import (
 )
 from migfix.errors import MigfixError, Refusal
 from migfix.git import gitops
-from migfix.plan.overlap import collision
+from migfix.plan.collision import collision
 from migfix.project.model import Project
 from migfix.read.graph import Graph, read_graph
 from migfix.write import moves as journal

@@ -21,7 +21,6 @@ never imports Alembic, libcst or GitPython; a merge that did not touch them cost
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ from migfix.hook.job import Fixing, say, what_ran
 from migfix.hook.watch import Watch, may_matter
 from migfix.procexit import own_work
 from migfix.project.model import Project
-from migfix.write.lock import state_dir
+from migfix.write import recovery
 
 
 def run(
@@ -85,13 +84,8 @@ def _run(
     fixing: functools.partial[Fixing],
 ) -> None:
     # First undo a change a killed migfix left half done (git runs hooks at the top of the
-    # work tree, whose git dir holds the journal). The state folder exists only while a
-    # writer runs or after one was killed: without it, the transaction modules (a third of
-    # this path's imports) are not loaded.
-    if os.path.isdir(state_dir(cwd)):
-        from migfix.write import txn
-
-        txn.recover(cwd)
+    # work tree, whose git dir holds the journal).
+    recovery.recover(cwd)
     if _nothing_to_do(hook_type, args):
         return
     repo = gitops.find_repo(cwd)
