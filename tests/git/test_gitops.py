@@ -12,7 +12,7 @@ from conftest import python
 from gitutil import commit_all, git, git_proc, make_repo, write
 
 from migfix.errors import GitError
-from migfix.git import commits, gitops, history, trees
+from migfix.git import commits, gitops, history, trees, worktree
 
 pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
@@ -61,11 +61,11 @@ def push_second_revision(remote: Remote) -> str:
 
 def test_hook_fast_path_never_loads_gitpython(remote: Remote) -> None:
     code = (
-        "import sys; from pathlib import Path; from migfix.git import gitops, history\n"
+        "import sys; from pathlib import Path; from migfix.git import gitops, history, worktree\n"
         f"root = Path({str(remote.work)!r})\n"
         "print(gitops.find_repo(root) == root)\n"
         "print(history.changed_between(root, 'HEAD', 'HEAD', [root / 'migrations']))\n"
-        "print(gitops.operation_in_progress(root))\n"
+        "print(worktree.operation_in_progress(root))\n"
         "print('git' in sys.modules)\n"
     )
     proc = python(remote.work, "-c", code)
@@ -151,7 +151,7 @@ def test_git_dir_from_a_hook_environment_does_not_redirect_calls(
     monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
     write(remote.versions / "bbbb0001_new.py", REV_2)
     assert gitops.find_repo(remote.versions) == remote.work
-    assert gitops.uncommitted_paths(remote.work, [remote.versions]) == {
+    assert worktree.uncommitted_paths(remote.work, [remote.versions]) == {
         remote.versions / "bbbb0001_new.py"
     }
 
@@ -478,7 +478,7 @@ def test_uncommitted_paths_sees_every_kind_of_change_under_the_dirs(tmp_path: Pa
     write(repo / ".gitignore", "*.pyc\n")
     write(repo / "app.py", "app\n")
     commit_all(repo, "init")
-    assert gitops.uncommitted_paths(repo, [versions]) == set()
+    assert worktree.uncommitted_paths(repo, [versions]) == set()
 
     write(versions / "aaaa0001_init.py", REV_1 + "# edited\n")  # modified, unstaged
     write(versions / "aaaa0002_second.py", REV_2 + "# staged\n")
@@ -492,7 +492,7 @@ def test_uncommitted_paths_sees_every_kind_of_change_under_the_dirs(tmp_path: Pa
     write(repo / "app.py", "changed outside\n")
     write(repo / "loose.py", "untracked outside\n")
 
-    assert gitops.uncommitted_paths(repo, [versions]) == {
+    assert worktree.uncommitted_paths(repo, [versions]) == {
         versions / "aaaa0001_init.py",
         versions / "aaaa0002_second.py",
         versions / "bbbb0001_added.py",
@@ -501,8 +501,8 @@ def test_uncommitted_paths_sees_every_kind_of_change_under_the_dirs(tmp_path: Pa
         versions / "old_name.py",
         versions / "doomed.py",
     }
-    assert gitops.uncommitted_paths(repo, []) == set()
-    assert repo / "loose.py" in gitops.uncommitted_paths(repo, [repo])
+    assert worktree.uncommitted_paths(repo, []) == set()
+    assert repo / "loose.py" in worktree.uncommitted_paths(repo, [repo])
 
 
 def test_dirs_are_literal_not_globs(tmp_path: Path) -> None:
@@ -510,7 +510,7 @@ def test_dirs_are_literal_not_globs(tmp_path: Path) -> None:
     # As a glob, "v*" would also match "v1/a.py".
     write(repo / "v1" / "a.py", "a\n")
     write(repo / "v*" / "b.py", "b\n")
-    assert gitops.uncommitted_paths(repo, [repo / "v*"]) == {repo / "v*" / "b.py"}
+    assert worktree.uncommitted_paths(repo, [repo / "v*"]) == {repo / "v*" / "b.py"}
     commit_all(repo, "both")
     assert not history.changed_between(repo, "HEAD", "HEAD", [repo / "v*"])
     write(repo / "v1" / "a.py", "changed\n")
@@ -525,7 +525,7 @@ def test_uncommitted_paths_with_unusual_names(tmp_path: Path) -> None:
     names = ["with space.py", "caf\u00e9.py", 'quote".py']
     for name in names:
         write(versions / name, "x\n")
-    assert gitops.uncommitted_paths(repo, [versions]) == {versions / n for n in names}
+    assert worktree.uncommitted_paths(repo, [versions]) == {versions / n for n in names}
 
 
 @pytest.fixture
@@ -545,16 +545,16 @@ def conflicted(remote: Remote) -> Remote:
 
 def test_merge_conflict_in_versions_dir(conflicted: Remote) -> None:
     work, versions = conflicted.work, conflicted.versions
-    assert gitops.conflicted_paths(work, [versions]) == {versions / "aaaa0001_init.py"}
-    assert gitops.conflicted_paths(work, [work / "docs"]) == set()
-    assert gitops.uncommitted_paths(work, [versions]) == {versions / "aaaa0001_init.py"}
-    assert gitops.operation_in_progress(work) == "merge"
+    assert worktree.conflicted_paths(work, [versions]) == {versions / "aaaa0001_init.py"}
+    assert worktree.conflicted_paths(work, [work / "docs"]) == set()
+    assert worktree.uncommitted_paths(work, [versions]) == {versions / "aaaa0001_init.py"}
+    assert worktree.operation_in_progress(work) == "merge"
 
     git(work, "checkout", "--theirs", "--", str(versions / "aaaa0001_init.py"))
     git(work, "add", str(versions / "aaaa0001_init.py"))
-    assert gitops.conflicted_paths(work, [versions]) == set()
+    assert worktree.conflicted_paths(work, [versions]) == set()
     git(work, "commit", "-q", "--no-edit")
-    assert gitops.operation_in_progress(work) is None
+    assert worktree.operation_in_progress(work) is None
 
 
 def test_a_conflict_is_settled_once_no_marker_is_left_and_only_then_marked_resolved(
@@ -562,17 +562,17 @@ def test_a_conflict_is_settled_once_no_marker_is_left_and_only_then_marked_resol
 ) -> None:
     work, target = conflicted.work, conflicted.versions / "aaaa0001_init.py"
     # Markers left: the user's to resolve, and never staged by migfix.
-    assert gitops.unresolved_paths(work, [conflicted.versions]) == {target}
-    assert gitops.mark_resolved(work, [target]) == []
-    assert gitops.conflicted_paths(work, [target]) == {target}
+    assert worktree.unresolved_paths(work, [conflicted.versions]) == {target}
+    assert worktree.mark_resolved(work, [target]) == []
+    assert worktree.conflicted_paths(work, [target]) == {target}
 
     # `git checkout --ours` writes one side and leaves the index unmerged: only `git add` is left.
     git(work, "checkout", "--ours", "--", str(target))
-    assert gitops.unresolved_paths(work, [conflicted.versions]) == set()
-    assert gitops.conflicted_paths(work, [target]) == {target}
+    assert worktree.unresolved_paths(work, [conflicted.versions]) == set()
+    assert worktree.conflicted_paths(work, [target]) == {target}
     write(work / "README", "edited, not staged\n")
-    assert gitops.mark_resolved(work, [target, work / "README"]) == [target]
-    assert gitops.conflicted_paths(work, [conflicted.versions]) == set()
+    assert worktree.mark_resolved(work, [target, work / "README"]) == [target]
+    assert worktree.conflicted_paths(work, [conflicted.versions]) == set()
     # Ours is HEAD's version: nothing to commit for it, and README stays unstaged.
     assert git(work, "status", "--porcelain") == " M README"
 
@@ -588,21 +588,21 @@ def test_a_file_one_side_deleted_stays_unresolved(remote: Remote) -> None:
     assert git_proc(remote.work, "merge", "feature").returncode == 1
     assert target.read_text() == REV_1 + "# main\n"  # no marker: kept or deleted is a choice
 
-    assert gitops.unresolved_paths(remote.work, [remote.versions]) == {target}
-    assert gitops.mark_resolved(remote.work, [target]) == []
+    assert worktree.unresolved_paths(remote.work, [remote.versions]) == {target}
+    assert worktree.mark_resolved(remote.work, [target]) == []
 
 
 def test_operation_in_progress_for_rebase_cherry_pick_and_revert(conflicted: Remote) -> None:
     work = conflicted.work
     git(work, "merge", "--abort")
-    assert gitops.operation_in_progress(work) is None
+    assert worktree.operation_in_progress(work) is None
 
     assert git_proc(work, "rebase", "feature").returncode != 0
-    assert gitops.operation_in_progress(work) == "rebase"
+    assert worktree.operation_in_progress(work) == "rebase"
     git(work, "rebase", "--abort")
 
     assert git_proc(work, "cherry-pick", "feature").returncode != 0
-    assert gitops.operation_in_progress(work) == "cherry-pick"
+    assert worktree.operation_in_progress(work) == "cherry-pick"
     git(work, "cherry-pick", "--abort")
 
     # Reverting the feature edit on top of the feature branch's tip conflicts once main's
@@ -611,7 +611,7 @@ def test_operation_in_progress_for_rebase_cherry_pick_and_revert(conflicted: Rem
     write(conflicted.versions / "aaaa0001_init.py", REV_1 + "# later\n")
     commit_all(work, "later")
     assert git_proc(work, "revert", "--no-edit", "HEAD~1^2").returncode != 0
-    assert gitops.operation_in_progress(work) == "revert"
+    assert worktree.operation_in_progress(work) == "revert"
 
 
 def test_operation_in_progress_with_git_am(remote: Remote) -> None:
@@ -626,7 +626,7 @@ def test_operation_in_progress_with_git_am(remote: Remote) -> None:
         ["git", "am", "-q"], cwd=remote.work, input=patch + "\n", text=True, capture_output=True
     )
     assert proc.returncode != 0
-    assert gitops.operation_in_progress(remote.work) == "am"
+    assert worktree.operation_in_progress(remote.work) == "am"
 
 
 def test_linked_worktree_has_its_own_state(conflicted: Remote, tmp_path: Path) -> None:
@@ -636,13 +636,13 @@ def test_linked_worktree_has_its_own_state(conflicted: Remote, tmp_path: Path) -
     linked_versions = linked / "migrations" / "versions"
     write(linked_versions / "dddd0001_untracked.py", REV_1)
 
-    assert gitops.operation_in_progress(linked) is None
-    assert gitops.conflicted_paths(linked, [linked_versions]) == set()
-    assert gitops.uncommitted_paths(linked, [linked_versions]) == {
+    assert worktree.operation_in_progress(linked) is None
+    assert worktree.conflicted_paths(linked, [linked_versions]) == set()
+    assert worktree.uncommitted_paths(linked, [linked_versions]) == {
         linked_versions / "dddd0001_untracked.py"
     }
-    assert gitops.operation_in_progress(work) == "merge"
-    assert gitops.uncommitted_paths(work, [versions]) == {versions / "aaaa0001_init.py"}
+    assert worktree.operation_in_progress(work) == "merge"
+    assert worktree.uncommitted_paths(work, [versions]) == {versions / "aaaa0001_init.py"}
 
 
 # -- first_commit_times --------------------------------------------------------------------------

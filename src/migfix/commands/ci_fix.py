@@ -24,7 +24,7 @@ from pathlib import Path
 from migfix.commands.merge import run_merge
 from migfix.commands.rebase import text, write_rebase
 from migfix.errors import EXIT_OK, EXIT_PROBLEMS, MigfixError, Refusal
-from migfix.git import commits, gitops, history
+from migfix.git import commits, gitops, history, worktree
 from migfix.plan import heads_lock
 from migfix.plan.against import graph_against, ref_files
 from migfix.plan.merge import MergeOptions
@@ -157,7 +157,7 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
 
 
 def _refuse_uncommitted(project: Project, repo: Path) -> None:
-    dirty = gitops.uncommitted_paths(repo, _touched_paths(project))
+    dirty = worktree.uncommitted_paths(repo, _touched_paths(project))
     if dirty:
         names = ", ".join(sorted(relpath(p, repo) for p in dirty))
         raise Refusal(

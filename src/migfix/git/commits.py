@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migfix.errors import GitError
-from migfix.git import gitops
+from migfix.git import gitops, worktree
 
 # -- CI: bring the base branch in, commit the fix, push it back (``migfix ci fix``) --------------
 
@@ -57,7 +57,7 @@ def start_merge(repo_root: Path, ref: str) -> list[Path]:
     if gitops.looks_like_option(ref):
         raise gitops.unknown_revision(repo_root, ref)
     proc = gitops.run(repo_root, *_NO_HOOKS, "merge", "--quiet", "--no-commit", "--no-ff", ref)
-    conflicted = gitops.conflicted_paths(repo_root, [repo_root])
+    conflicted = worktree.conflicted_paths(repo_root, [repo_root])
     if proc.returncode != 0 and not conflicted:
         raise GitError(
             f"`git merge {ref}` failed in {repo_root} (exit {proc.returncode}): "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from migfix.commands.handler import Policy, handled
 from migfix.errors import GitError, MigfixError
-from migfix.git import commits, gitops
+from migfix.git import commits, worktree
 from migfix.hook.job import Fixed, Fixing, say
 from migfix.hook.projects import projects
 from migfix.hook.watch import Watch
@@ -84,7 +84,7 @@ def fix(job: Fixing, project: Project) -> None:
     # Files with uncommitted work of the user's (an untracked migration still being written)
     # are fixed but never committed: the commit would sweep their unfinished content in.
     own = (
-        {p.resolve() for p in gitops.uncommitted_paths(job.repo, list(project.version_locations))}
+        {p.resolve() for p in worktree.uncommitted_paths(job.repo, list(project.version_locations))}
         if do_commit
         else set()
     )

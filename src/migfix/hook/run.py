@@ -27,7 +27,7 @@ from pathlib import Path
 
 from migfix.commands import options as declared
 from migfix.commands.handler import Policy, handled
-from migfix.git import gitops, history
+from migfix.git import gitops, history, worktree
 from migfix.git.gitops import remembering
 from migfix.hook.job import Fixing, say, what_ran
 from migfix.hook.watch import Watch, may_matter
@@ -146,8 +146,8 @@ def _span(repo: Path, hook_type: str, args: Sequence[str]) -> tuple[str, str] | 
             return None
         base, new = args[0], args[1]
     if hook_type == "post-commit":
-        op = gitops.operation_in_progress(repo)
-        if op is not None and not (op == "cherry-pick" and gitops.picks_left(repo) == 0):
+        op = worktree.operation_in_progress(repo)
+        if op is not None and not (op == "cherry-pick" and worktree.picks_left(repo) == 0):
             # A commit replayed by `git rebase` (post-rewrite runs when it is done), or a
             # cherry-pick with more picks to come: moving HEAD or dirtying the tree under
             # the sequencer would break it. The last pick is the one to act on.

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migfix.errors import Refusal
-from migfix.git import gitops
+from migfix.git import worktree
 from migfix.plan.records import FileChange
 from migfix.project.model import Project
 from migfix.read import checks
@@ -24,13 +24,13 @@ def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None
 
     A conflicted file whose content the user resolved (no conflict marker left, both sides
     have it) only waits for `git add`: it is read as it is, and migfix marks it resolved
-    if it rewrites it (``gitops.mark_resolved``)."""
+    if it rewrites it (``worktree.mark_resolved``)."""
     if repo is None:
         return
-    conflicted = gitops.unresolved_paths(repo, list(project.version_locations))
+    conflicted = worktree.unresolved_paths(repo, list(project.version_locations))
     if conflicted:
         names = ", ".join(sorted(project.relpath(p) for p in conflicted))
-        op = gitops.operation_in_progress(repo) or "merge"
+        op = worktree.operation_in_progress(repo) or "merge"
         raise Refusal(
             f"A git {op} is in progress with unresolved conflicts in the versions folder "
             f"({names}). Resolve them and `git add` the files, then finish the {op} "

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migfix.errors import Refusal
-from migfix.git import gitops, history
+from migfix.git import gitops, history, worktree
 from migfix.plan.against import ref_files
 from migfix.project.model import Project
 from migfix.read.gittree import revisions_on
@@ -214,7 +214,7 @@ def _published_elsewhere(
     under = paths if len(paths) <= 64 else list(project.version_locations)
     changed = history.unpublished_paths(repo, under)
     if changed is not None:
-        changed |= gitops.uncommitted_paths(repo, under)
+        changed |= worktree.uncommitted_paths(repo, under)
     ask = []
     for rev in candidates:
         if changed is not None and graph.nodes[rev].path not in changed:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from migfix.errors import ConfigError, Refusal
-from migfix.git import gitops
+from migfix.git import gitops, worktree
 from migfix.plan.heads_lock import (
     DRIVER,
     HOOK_NAME,
@@ -39,7 +39,7 @@ def update(project: Project, graph: Graph | None = None) -> Path | None:
 
 def mark_resolved(project: Project, path: Path | None) -> str:
     """``git add`` the lock at PATH if git lists it as conflicted; what to say about it."""
-    if path is None or not gitops.mark_resolved(gitops.find_repo(project.root), [path]):
+    if path is None or not worktree.mark_resolved(gitops.find_repo(project.root), [path]):
         return ""
     return f"marked {project.relpath(path)} resolved (git add)"
 

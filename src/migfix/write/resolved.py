@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from migfix.git import gitops
+from migfix.git import gitops, worktree
 from migfix.project.model import Project
 
 
@@ -17,5 +17,5 @@ def mark_resolved(project: Project, written: Sequence[Path]) -> list[str]:
     return [
         f"Marked {project.relpath(path)} resolved (git add): git listed it as conflicted, "
         "and migfix wrote its final content."
-        for path in gitops.mark_resolved(gitops.find_repo(project.root), written)
+        for path in worktree.mark_resolved(gitops.find_repo(project.root), written)
     ]
