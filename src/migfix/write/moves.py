@@ -27,14 +27,10 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from migfix.git.gitfiles import Unusual, locate
 from migfix.git.gitops import remembered
 from migfix.write.nomove import JOURNAL
-
-if TYPE_CHECKING:  # a signature only: recovery, which every command runs, needs no git history
-    pass
 
 ADVICE = "`migfix db sync` brings a database that ran them in step"
 _NULL_SHA = "0" * 40
