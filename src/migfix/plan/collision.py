@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from migfix.plan.overlap import table_key
 from migfix.plan.overlap_touches import Touch, touches
 from migfix.plan.settled import classify
 from migfix.project.model import Project
@@ -36,7 +37,7 @@ def _closest_collision(
             continue
         theirs = _touches_of(graph, rev)
         for a, b in ((a, b) for a in mine for b in theirs):
-            if a.table.lower() != b.table.lower():
+            if table_key(a.table) != table_key(b.table):
                 continue
             same = sorted(a.columns & b.columns)
             what = ", ".join(f"{a.table}.{c}" for c in same) or f"table {a.table}"

@@ -95,7 +95,8 @@ def sides_of_heads(graph: Graph, heads: Sequence[str]) -> list[list[str]]:
     return [[r for r in order if r in lines[h] and leads[r] == 1] for h in heads]
 
 
-def _key(table: str) -> str:
+def table_key(table: str) -> str:
+    """What makes two table names the same table (SQL folds unquoted names)."""
     return table.lower()
 
 
@@ -148,7 +149,7 @@ def _tables_per_side(
             if data is None or (wanted is not None and not _mentions(data, wanted)):
                 continue
             for t in touches(data):
-                tables.setdefault(_key(t.table), []).append((rev, t))
+                tables.setdefault(table_key(t.table), []).append((rev, t))
         if len(sides) == 2 and wanted is None:
             wanted = {k.split(".")[-1] for k in tables}
     return per_side
