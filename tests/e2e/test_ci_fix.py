@@ -86,6 +86,13 @@ def test_two_branches_are_fixed_and_merge_with_one_head(tmp_path: Path, migfix: 
             == "1"
         )
         assert git(team.remote, "rev-parse", f"{branch}^1") == before[branch]
+        # Every moved revision is named with the `migfix db sync` a database that ran it needs.
+        moved = {"feature-a": [A], "feature-b": [B1]}[branch]
+        assert err == (
+            "moved "
+            + "; ".join(f"{r} (bbbb0004 -> cccc0101)" for r in moved)
+            + ": `migfix db sync` brings a database that ran them in step.\n"
+        )
     assert "aaaa0101: bbbb0004 -> cccc0101" in git(team.remote, "log", "-1", "feature-a")
     assert "bbbb0101: bbbb0004 -> cccc0101" in git(team.remote, "log", "-1", "feature-b")
     # The branch alone now upgrades too (a review app deployed from it).
@@ -100,15 +107,48 @@ def test_two_branches_are_fixed_and_merge_with_one_head(tmp_path: Path, migfix: 
     assert {n: after[n] for n in main_before} == main_before
 
     # main moved again: the push to main runs the fix on feature-b once more.
+    tip = server(team, "feature-b")
     rc, out, err = ci_fix(migfix, checkout(team, "feature-b", "ci-b-again"))
     assert rc == 0, err
     assert "bbbb0101: cccc0101 -> aaaa0101" in out
+    assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..feature-b") == "1"
     main_before = main_files(team)
     merge_into_main(team, "feature-b")
     view = alembic_view(bob, upgrade=True)
     assert view["heads"] == [B2] and view["current"] == [B2]
     after = main_files(team)
     assert {n: after[n] for n in main_before} == main_before
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [{}, {"EMAIL": "ci@runner.example.com"}],
+    ids=["none", "guessed-from-the-host"],
+)
+def test_the_fix_is_committed_as_a_bot_unless_an_identity_is_configured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migfix: Migfix, identity: dict[str, str]
+) -> None:
+    """A runner with no git identity (or one git would only guess from the host and user
+    name) commits as migfix; an identity the job configured (the action's bot) is kept."""
+    team = branches(tmp_path)
+    for name in ("NAME", "EMAIL"):
+        for who in ("AUTHOR", "COMMITTER"):
+            monkeypatch.delenv(f"GIT_{who}_{name}")
+    for name, value in identity.items():
+        monkeypatch.setenv(name, value)
+    rc, _, err = ci_fix(migfix, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    bot = "migfix <migfix@users.noreply.github.com>"
+    assert git(team.remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "feature-a") == (
+        f"{bot}|{bot}"
+    )
+    clone = checkout(team, "feature-b", "ci-b")
+    git(clone, "config", "user.name", "shop-bot")
+    git(clone, "config", "user.email", "bot@shop.example")
+    assert ci_fix(migfix, clone)[0] == 0
+    assert git(team.remote, "log", "-1", "--format=%an <%ae>", "feature-b") == (
+        "shop-bot <bot@shop.example>"
+    )
 
 
 def test_nothing_to_fix_changes_nothing(tmp_path: Path, migfix: Migfix) -> None:
