@@ -9,6 +9,7 @@ here, so a ``gh`` script on PATH answers with the list GitHub would give.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,7 +123,15 @@ def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path
     assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..feature-a") == "1"
     assert git(runner, "rev-parse", "HEAD") == server(team, "feature-a")
     assert summary.startswith("### migfix: fixed the migrations of feature-a for origin/main\n")
+    # What moved, the db sync it needs, and the picture before and after.
+    assert "aaaa0101: bbbb0004 -> cccc0101" in summary
+    assert "moved aaaa0101 (bbbb0004 -> cccc0101): `migfix db sync`" in summary
     assert summary.count("```mermaid") == 2
+    # Committed as the action's bot, not as whoever the runner is.
+    bot = "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>"
+    assert git(team.remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "feature-a") == (
+        f"{bot}|{bot}"
+    )
     # The check step that follows sees the fixed branch.
     proc, summary, output = run_step(
         "Check migrations", runner, tmp_path, inputs=inputs, github=event
@@ -194,6 +203,58 @@ def test_nothing_is_pushed_for_none_or_a_merge_queue(team: Team, tmp_path: Path,
     assert proc.returncode == 0, proc.stderr
     assert (proc.stdout, summary, output) == ("", "", "")
     assert server(team, "feature-a") == tip
+
+
+def queue(team: Team, number: int, *branches: str) -> str:
+    """What a merge queue builds: main with BRANCHES merged in, on a gh-readonly-queue branch."""
+    bob = team.bob.root
+    git(bob, "fetch", "-q", "origin")
+    git(bob, "checkout", "-q", "--detach", "origin/main")
+    for branch in branches:
+        git(bob, "merge", "-q", "--no-edit", f"origin/{branch}")
+    ref = f"gh-readonly-queue/main/pr-{number}-{git(bob, 'rev-parse', 'origin/main')}"
+    git(bob, "push", "-q", "origin", f"HEAD:refs/heads/{ref}")
+    return ref
+
+
+def merge_group_event() -> dict[str, Any]:
+    # A merge_group event has no base_ref of its own; the queue's branch is in the payload
+    # (the default branch is another one here, so the test sees which was used).
+    return {
+        "event_name": "merge_group",
+        "event": {
+            "merge_group": {"base_ref": "refs/heads/main"},
+            "repository": {"default_branch": "trunk"},
+        },
+    }
+
+
+@pytest.mark.slow
+def test_merge_group_checks_the_queued_result(team: Team, tmp_path: Path) -> None:
+    inputs = {"fix": "rebase"}
+    # Two unfixed pull requests queued together: the queued result has three heads.
+    ref = queue(team, 8, "feature-a", "feature-b")
+    runner = runner_checkout(team, ref)
+    proc, summary, output = run_step(
+        "Check migrations", runner, tmp_path, inputs=inputs, github=merge_group_event()
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert output == "status=1\n"
+    assert summary.startswith("### migfix: migration problems against origin/main\n")
+    shutil.rmtree(runner)
+    # feature-a fixed on its pull request, then queued alone: the queued result passes.
+    fixer = runner_checkout(team, "feature-a")
+    proc, _, _ = run_step(
+        "Fix migrations", fixer, tmp_path, inputs=inputs, github=pr_event(7, "feature-a")
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shutil.rmtree(fixer)
+    runner = runner_checkout(team, queue(team, 7, "feature-a"))
+    proc, summary, output = run_step(
+        "Check migrations", runner, tmp_path, inputs=inputs, github=merge_group_event()
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert summary == "### migfix: migrations OK against origin/main\n"
 
 
 @pytest.mark.slow
