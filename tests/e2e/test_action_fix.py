@@ -167,12 +167,22 @@ def test_pull_request_from_a_fork_gets_a_patch_and_fails_after_the_check(
 
 @pytest.mark.slow
 def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) -> None:
+    # A third pull request touches no migration: it is run through ci fix too, and left as
+    # it is (only a pull request with revisions of its own is ever pushed to).
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "-b", "docs", "main")
+    (alice / "NOTES").write_text("docs only\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "docs")
+    git(alice, "push", "-q", "origin", "docs")
+    git(team.remote, "update-ref", "refs/pull/9/head", "refs/heads/docs")
+    docs = server(team, "docs")
     gh = tmp_path / "bin" / "gh"
     gh.parent.mkdir()
-    # What `gh pr list --json ... --jq ...` prints for the two open pull requests.
+    # What `gh pr list --json ... --jq ...` prints for the three open pull requests.
     gh.write_text(
         '#!/bin/sh\n[ "$1 $2 $3 $4" = "pr list --base main" ] || exit 3\n'
-        'printf "7 feature-a false\\n8 feature-b false\\n"\n'
+        'printf "7 feature-a false\\n8 feature-b false\\n9 docs false\\n"\n'
     )
     gh.chmod(0o755)
     runner = runner_checkout(team, "main")
@@ -188,6 +198,8 @@ def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) 
         assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..{branch}") == "1"
     assert "::group::migfix ci fix: #8 (feature-b)" in proc.stdout
     assert summary.count("### migfix: fixed the migrations of") == 2
+    assert "Nothing to fix: docs adds no revisions that origin/main lacks." in proc.stdout
+    assert server(team, "docs") == docs
     assert git(runner, "rev-parse", "HEAD") == start
 
 

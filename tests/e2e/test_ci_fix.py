@@ -347,8 +347,20 @@ def test_a_base_that_conflicts_outside_the_migrations_is_left_to_a_person(
     assert not (clone / ".git" / "MERGE_HEAD").exists()
 
 
+@pytest.mark.parametrize(
+    ("base_var", "branch_var"),
+    [
+        ("GITHUB_BASE_REF", "GITHUB_HEAD_REF"),
+        ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"),
+    ],
+    ids=["github", "gitlab"],
+)
 def test_without_a_base_or_a_branch_it_says_what_to_give(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    base_var: str,
+    branch_var: str,
 ) -> None:
     team = branches(tmp_path)
     clone = checkout(team, "feature-a", "ci")
@@ -360,9 +372,9 @@ def test_without_a_base_or_a_branch_it_says_what_to_give(
     git(clone, "checkout", "-q", "--detach")
     assert main(["ci", "fix", "--base", "origin/main"]) == 2
     assert "HEAD is detached: give `--branch NAME`" in capsys.readouterr().err
-    # In a merge request pipeline, GitLab names both.
-    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
-    monkeypatch.setenv("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature-a")
+    # A pull request's workflow (GitHub) or a merge request pipeline (GitLab) names both.
+    monkeypatch.setenv(base_var, "main")
+    monkeypatch.setenv(branch_var, "feature-a")
     assert main(["ci", "fix"]) == 0
     assert "Pushed the fix to origin/feature-a." in capsys.readouterr().out
 
