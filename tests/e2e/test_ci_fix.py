@@ -431,3 +431,23 @@ def test_all_projects_is_refused(
     monkeypatch.chdir(tmp_path)
     assert main(["ci", "fix", "--all", "--base", "origin/main"]) == 2
     assert "fixes one project per run; name it with -c" in capsys.readouterr().err
+
+
+def test_a_pull_request_that_edits_a_base_revision_is_still_fixed(
+    tmp_path: Path, migfix: Migfix
+) -> None:
+    """The guard before the push is about what migfix changed: a pull request may edit one
+    of main's revisions itself (a comment, a fix not deployed yet), and that edit is kept."""
+    team = branches(tmp_path)
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "feature-a")
+    old = alice / "migrations" / "versions" / "bbbb0001_create_account_table.py"
+    old.write_bytes(old.read_bytes() + b"# reviewed\n")
+    git(alice, "commit", "-q", "-am", "note on an old revision")
+    git(alice, "push", "-q", "origin", "feature-a")
+    tip = server(team, "feature-a")
+    rc, out, err = ci_fix(migfix, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    assert "aaaa0101: bbbb0004 -> cccc0101" in out
+    rel = "migrations/versions/bbbb0001_create_account_table.py"
+    assert git(team.remote, "show", f"feature-a:{rel}") == git(team.remote, "show", f"{tip}:{rel}")

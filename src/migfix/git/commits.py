@@ -122,24 +122,6 @@ def commit(repo_root: Path, paths: Sequence[Path], message: str) -> str:
     return gitops.resolve_ref(repo_root, "HEAD")
 
 
-def changed_since(repo_root: Path, rev: str, under: Sequence[Path], kinds: str) -> list[Path]:
-    """Files under UNDER that differ between commit REV and HEAD, of the diff-filter KINDS
-    (``"MDT"``: modified, deleted, type changed)."""
-    out = gitops.output(
-        repo_root,
-        "diff",
-        "--name-only",
-        "-z",
-        "--no-renames",
-        f"--diff-filter={kinds}",
-        rev,
-        "HEAD",
-        "--",
-        *gitops.pathspecs(repo_root, under),
-    )
-    return [gitops.from_git_path(repo_root, raw) for raw in out.split(b"\0") if raw]
-
-
 def binary_diff(repo_root: Path, old: str, new: str) -> bytes:
     """The patch from commit OLD to NEW, as ``git apply`` takes it (binary files too)."""
     return gitops.output(repo_root, "diff", "--binary", "--no-renames", old, new)
