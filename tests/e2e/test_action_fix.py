@@ -293,19 +293,22 @@ def test_docs_workflow_uses_the_fix() -> None:
     assert workflow["permissions"]["contents"] == "write"
 
 
-@pytest.mark.slow
-def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Path) -> None:
+def run_gitlab_job(team: Team, **variables: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The template's job on a merge request pipeline for feature-b, as a GitLab runner runs
+    it; returns the finished script and the runner's checkout."""
     job = yaml.safe_load((REPO / "docs" / "gitlab-ci-migfix.yml").read_text(encoding="utf-8"))
     job = job["migfix-fix"]
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert set(job["artifacts"]["paths"]) == {"migfix-fix.patch", "migfix-summary.md"}
     # A GitLab runner's checkout: the whole history (GIT_DEPTH 0), detached at the commit.
     runner = team.remote.parent / "runner"
     git(runner.parent, "clone", "-q", f"file://{team.remote}", "runner")
     git(runner, "checkout", "-q", "--detach", "origin/feature-b")
-    tip = server(team, "feature-b")
+    # The runner has no git identity of its own: the template leaves it to migfix's bot.
+    identity = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))},
-        **GIT_ENV,
+        **{k: v for k, v in GIT_ENV.items() if k not in identity},
         **{k: str(v) for k, v in job["variables"].items()},
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "CI_PIPELINE_SOURCE": "merge_request_event",
@@ -313,7 +316,12 @@ def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Pat
         "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature-b",
         "CI_PROJECT_ID": "1",
         "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "1",
+        "CI_SERVER_HOST": "gitlab.example",
+        "CI_PROJECT_PATH": "octo/shop",
+        **variables,
     }
+    for name in identity:
+        env.pop(name, None)
     proc = subprocess.run(
         # GitLab runs the script's lines in one bash that stops at the first failure.
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
@@ -323,9 +331,37 @@ def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Pat
         text=True,
         check=False,
     )
+    return proc, runner
+
+
+@pytest.mark.slow
+def test_gitlab_template_without_a_token_saves_a_patch(team: Team) -> None:
+    tip = server(team, "feature-b")
+    proc, runner = run_gitlab_job(team)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "not asked to push (--no-push)" in proc.stderr
     assert server(team, "feature-b") == tip
-    assert set(job["artifacts"]["paths"]) == {"migfix-fix.patch", "migfix-summary.md"}
     assert (runner / "migfix-fix.patch").is_file()
     assert "git apply migfix-fix.patch" in (runner / "migfix-summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_gitlab_template_with_a_token_pushes_the_fix(team: Team) -> None:
+    tip = server(team, "feature-b")
+    # The URL the template pushes to, with the token in it, leads to the bare repository.
+    url = "https://oauth2:glpat-secret@gitlab.example/octo/shop.git"
+    proc, runner = run_gitlab_job(
+        team,
+        MIGFIX_PUSH_TOKEN="glpat-secret",
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0=f"url.file://{team.remote}.insteadOf",
+        GIT_CONFIG_VALUE_0=url,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Pushed the fix to origin/feature-b." in proc.stdout
+    assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..feature-b") == "1"
+    bot = "migfix <migfix@users.noreply.github.com>"
+    assert git(team.remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "feature-b") == (
+        f"{bot}|{bot}"
+    )
+    assert "bbbb0101 (bbbb0004 -> cccc0101)" in (runner / "migfix-summary.md").read_text()
