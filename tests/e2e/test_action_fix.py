@@ -9,6 +9,7 @@ here, so a ``gh`` script on PATH answers with the list GitHub would give.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,7 +123,15 @@ def test_pull_request_is_fixed_pushed_and_then_checks_clean(team: Team, tmp_path
     assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..feature-a") == "1"
     assert git(runner, "rev-parse", "HEAD") == server(team, "feature-a")
     assert summary.startswith("### migfix: fixed the migrations of feature-a for origin/main\n")
+    # What moved, the db sync it needs, and the picture before and after.
+    assert "aaaa0101: bbbb0004 -> cccc0101" in summary
+    assert "moved aaaa0101 (bbbb0004 -> cccc0101): `migfix db sync`" in summary
     assert summary.count("```mermaid") == 2
+    # Committed as the action's bot, not as whoever the runner is.
+    bot = "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>"
+    assert git(team.remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "feature-a") == (
+        f"{bot}|{bot}"
+    )
     # The check step that follows sees the fixed branch.
     proc, summary, output = run_step(
         "Check migrations", runner, tmp_path, inputs=inputs, github=event
@@ -158,12 +167,22 @@ def test_pull_request_from_a_fork_gets_a_patch_and_fails_after_the_check(
 
 @pytest.mark.slow
 def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) -> None:
+    # A third pull request touches no migration: it is run through ci fix too, and left as
+    # it is (only a pull request with revisions of its own is ever pushed to).
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "-b", "docs", "main")
+    (alice / "NOTES").write_text("docs only\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "docs")
+    git(alice, "push", "-q", "origin", "docs")
+    git(team.remote, "update-ref", "refs/pull/9/head", "refs/heads/docs")
+    docs = server(team, "docs")
     gh = tmp_path / "bin" / "gh"
     gh.parent.mkdir()
-    # What `gh pr list --json ... --jq ...` prints for the two open pull requests.
+    # What `gh pr list --json ... --jq ...` prints for the three open pull requests.
     gh.write_text(
         '#!/bin/sh\n[ "$1 $2 $3 $4" = "pr list --base main" ] || exit 3\n'
-        'printf "7 feature-a false\\n8 feature-b false\\n"\n'
+        'printf "7 feature-a false\\n8 feature-b false\\n9 docs false\\n"\n'
     )
     gh.chmod(0o755)
     runner = runner_checkout(team, "main")
@@ -179,6 +198,8 @@ def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) 
         assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..{branch}") == "1"
     assert "::group::migfix ci fix: #8 (feature-b)" in proc.stdout
     assert summary.count("### migfix: fixed the migrations of") == 2
+    assert "Nothing to fix: docs adds no revisions that origin/main lacks." in proc.stdout
+    assert server(team, "docs") == docs
     assert git(runner, "rev-parse", "HEAD") == start
 
 
@@ -194,6 +215,58 @@ def test_nothing_is_pushed_for_none_or_a_merge_queue(team: Team, tmp_path: Path,
     assert proc.returncode == 0, proc.stderr
     assert (proc.stdout, summary, output) == ("", "", "")
     assert server(team, "feature-a") == tip
+
+
+def queue(team: Team, number: int, *branches: str) -> str:
+    """What a merge queue builds: main with BRANCHES merged in, on a gh-readonly-queue branch."""
+    bob = team.bob.root
+    git(bob, "fetch", "-q", "origin")
+    git(bob, "checkout", "-q", "--detach", "origin/main")
+    for branch in branches:
+        git(bob, "merge", "-q", "--no-edit", f"origin/{branch}")
+    ref = f"gh-readonly-queue/main/pr-{number}-{git(bob, 'rev-parse', 'origin/main')}"
+    git(bob, "push", "-q", "origin", f"HEAD:refs/heads/{ref}")
+    return ref
+
+
+def merge_group_event() -> dict[str, Any]:
+    # A merge_group event has no base_ref of its own; the queue's branch is in the payload
+    # (the default branch is another one here, so the test sees which was used).
+    return {
+        "event_name": "merge_group",
+        "event": {
+            "merge_group": {"base_ref": "refs/heads/main"},
+            "repository": {"default_branch": "trunk"},
+        },
+    }
+
+
+@pytest.mark.slow
+def test_merge_group_checks_the_queued_result(team: Team, tmp_path: Path) -> None:
+    inputs = {"fix": "rebase"}
+    # Two unfixed pull requests queued together: the queued result has three heads.
+    ref = queue(team, 8, "feature-a", "feature-b")
+    runner = runner_checkout(team, ref)
+    proc, summary, output = run_step(
+        "Check migrations", runner, tmp_path, inputs=inputs, github=merge_group_event()
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert output == "status=1\n"
+    assert summary.startswith("### migfix: migration problems against origin/main\n")
+    shutil.rmtree(runner)
+    # feature-a fixed on its pull request, then queued alone: the queued result passes.
+    fixer = runner_checkout(team, "feature-a")
+    proc, _, _ = run_step(
+        "Fix migrations", fixer, tmp_path, inputs=inputs, github=pr_event(7, "feature-a")
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shutil.rmtree(fixer)
+    runner = runner_checkout(team, queue(team, 7, "feature-a"))
+    proc, summary, output = run_step(
+        "Check migrations", runner, tmp_path, inputs=inputs, github=merge_group_event()
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert summary == "### migfix: migrations OK against origin/main\n"
 
 
 @pytest.mark.slow
@@ -220,19 +293,22 @@ def test_docs_workflow_uses_the_fix() -> None:
     assert workflow["permissions"]["contents"] == "write"
 
 
-@pytest.mark.slow
-def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Path) -> None:
+def run_gitlab_job(team: Team, **variables: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The template's job on a merge request pipeline for feature-b, as a GitLab runner runs
+    it; returns the finished script and the runner's checkout."""
     job = yaml.safe_load((REPO / "docs" / "gitlab-ci-migfix.yml").read_text(encoding="utf-8"))
     job = job["migfix-fix"]
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert set(job["artifacts"]["paths"]) == {"migfix-fix.patch", "migfix-summary.md"}
     # A GitLab runner's checkout: the whole history (GIT_DEPTH 0), detached at the commit.
     runner = team.remote.parent / "runner"
     git(runner.parent, "clone", "-q", f"file://{team.remote}", "runner")
     git(runner, "checkout", "-q", "--detach", "origin/feature-b")
-    tip = server(team, "feature-b")
+    # The runner has no git identity of its own: the template leaves it to migfix's bot.
+    identity = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "CI_"))},
-        **GIT_ENV,
+        **{k: v for k, v in GIT_ENV.items() if k not in identity},
         **{k: str(v) for k, v in job["variables"].items()},
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "CI_PIPELINE_SOURCE": "merge_request_event",
@@ -240,7 +316,12 @@ def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Pat
         "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature-b",
         "CI_PROJECT_ID": "1",
         "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "1",
+        "CI_SERVER_HOST": "gitlab.example",
+        "CI_PROJECT_PATH": "octo/shop",
+        **variables,
     }
+    for name in identity:
+        env.pop(name, None)
     proc = subprocess.run(
         # GitLab runs the script's lines in one bash that stops at the first failure.
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
@@ -250,9 +331,37 @@ def test_gitlab_template_without_a_token_saves_a_patch(team: Team, tmp_path: Pat
         text=True,
         check=False,
     )
+    return proc, runner
+
+
+@pytest.mark.slow
+def test_gitlab_template_without_a_token_saves_a_patch(team: Team) -> None:
+    tip = server(team, "feature-b")
+    proc, runner = run_gitlab_job(team)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "not asked to push (--no-push)" in proc.stderr
     assert server(team, "feature-b") == tip
-    assert set(job["artifacts"]["paths"]) == {"migfix-fix.patch", "migfix-summary.md"}
     assert (runner / "migfix-fix.patch").is_file()
     assert "git apply migfix-fix.patch" in (runner / "migfix-summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_gitlab_template_with_a_token_pushes_the_fix(team: Team) -> None:
+    tip = server(team, "feature-b")
+    # The URL the template pushes to, with the token in it, leads to the bare repository.
+    url = "https://oauth2:glpat-secret@gitlab.example/octo/shop.git"
+    proc, runner = run_gitlab_job(
+        team,
+        MIGFIX_PUSH_TOKEN="glpat-secret",
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0=f"url.file://{team.remote}.insteadOf",
+        GIT_CONFIG_VALUE_0=url,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Pushed the fix to origin/feature-b." in proc.stdout
+    assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..feature-b") == "1"
+    bot = "migfix <migfix@users.noreply.github.com>"
+    assert git(team.remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "feature-b") == (
+        f"{bot}|{bot}"
+    )
+    assert "bbbb0101 (bbbb0004 -> cccc0101)" in (runner / "migfix-summary.md").read_text()

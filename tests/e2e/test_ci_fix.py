@@ -86,6 +86,13 @@ def test_two_branches_are_fixed_and_merge_with_one_head(tmp_path: Path, migfix: 
             == "1"
         )
         assert git(team.remote, "rev-parse", f"{branch}^1") == before[branch]
+        # Every moved revision is named with the `migfix db sync` a database that ran it needs.
+        moved = {"feature-a": [A], "feature-b": [B1]}[branch]
+        assert err == (
+            "moved "
+            + "; ".join(f"{r} (bbbb0004 -> cccc0101)" for r in moved)
+            + ": `migfix db sync` brings a database that ran them in step.\n"
+        )
     assert "aaaa0101: bbbb0004 -> cccc0101" in git(team.remote, "log", "-1", "feature-a")
     assert "bbbb0101: bbbb0004 -> cccc0101" in git(team.remote, "log", "-1", "feature-b")
     # The branch alone now upgrades too (a review app deployed from it).
@@ -100,15 +107,48 @@ def test_two_branches_are_fixed_and_merge_with_one_head(tmp_path: Path, migfix: 
     assert {n: after[n] for n in main_before} == main_before
 
     # main moved again: the push to main runs the fix on feature-b once more.
+    tip = server(team, "feature-b")
     rc, out, err = ci_fix(migfix, checkout(team, "feature-b", "ci-b-again"))
     assert rc == 0, err
     assert "bbbb0101: cccc0101 -> aaaa0101" in out
+    assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..feature-b") == "1"
     main_before = main_files(team)
     merge_into_main(team, "feature-b")
     view = alembic_view(bob, upgrade=True)
     assert view["heads"] == [B2] and view["current"] == [B2]
     after = main_files(team)
     assert {n: after[n] for n in main_before} == main_before
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [{}, {"EMAIL": "ci@runner.example.com"}],
+    ids=["none", "guessed-from-the-host"],
+)
+def test_the_fix_is_committed_as_a_bot_unless_an_identity_is_configured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migfix: Migfix, identity: dict[str, str]
+) -> None:
+    """A runner with no git identity (or one git would only guess from the host and user
+    name) commits as migfix; an identity the job configured (the action's bot) is kept."""
+    team = branches(tmp_path)
+    for name in ("NAME", "EMAIL"):
+        for who in ("AUTHOR", "COMMITTER"):
+            monkeypatch.delenv(f"GIT_{who}_{name}")
+    for name, value in identity.items():
+        monkeypatch.setenv(name, value)
+    rc, _, err = ci_fix(migfix, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    bot = "migfix <migfix@users.noreply.github.com>"
+    assert git(team.remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "feature-a") == (
+        f"{bot}|{bot}"
+    )
+    clone = checkout(team, "feature-b", "ci-b")
+    git(clone, "config", "user.name", "shop-bot")
+    git(clone, "config", "user.email", "bot@shop.example")
+    assert ci_fix(migfix, clone)[0] == 0
+    assert git(team.remote, "log", "-1", "--format=%an <%ae>", "feature-b") == (
+        "shop-bot <bot@shop.example>"
+    )
 
 
 def test_nothing_to_fix_changes_nothing(tmp_path: Path, migfix: Migfix) -> None:
@@ -307,8 +347,20 @@ def test_a_base_that_conflicts_outside_the_migrations_is_left_to_a_person(
     assert not (clone / ".git" / "MERGE_HEAD").exists()
 
 
+@pytest.mark.parametrize(
+    ("base_var", "branch_var"),
+    [
+        ("GITHUB_BASE_REF", "GITHUB_HEAD_REF"),
+        ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"),
+    ],
+    ids=["github", "gitlab"],
+)
 def test_without_a_base_or_a_branch_it_says_what_to_give(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    base_var: str,
+    branch_var: str,
 ) -> None:
     team = branches(tmp_path)
     clone = checkout(team, "feature-a", "ci")
@@ -320,9 +372,9 @@ def test_without_a_base_or_a_branch_it_says_what_to_give(
     git(clone, "checkout", "-q", "--detach")
     assert main(["ci", "fix", "--base", "origin/main"]) == 2
     assert "HEAD is detached: give `--branch NAME`" in capsys.readouterr().err
-    # In a merge request pipeline, GitLab names both.
-    monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
-    monkeypatch.setenv("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature-a")
+    # A pull request's workflow (GitHub) or a merge request pipeline (GitLab) names both.
+    monkeypatch.setenv(base_var, "main")
+    monkeypatch.setenv(branch_var, "feature-a")
     assert main(["ci", "fix"]) == 0
     assert "Pushed the fix to origin/feature-a." in capsys.readouterr().out
 
@@ -379,3 +431,23 @@ def test_all_projects_is_refused(
     monkeypatch.chdir(tmp_path)
     assert main(["ci", "fix", "--all", "--base", "origin/main"]) == 2
     assert "fixes one project per run; name it with -c" in capsys.readouterr().err
+
+
+def test_a_pull_request_that_edits_a_base_revision_is_still_fixed(
+    tmp_path: Path, migfix: Migfix
+) -> None:
+    """The guard before the push is about what migfix changed: a pull request may edit one
+    of main's revisions itself (a comment, a fix not deployed yet), and that edit is kept."""
+    team = branches(tmp_path)
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "feature-a")
+    old = alice / "migrations" / "versions" / "bbbb0001_create_account_table.py"
+    old.write_bytes(old.read_bytes() + b"# reviewed\n")
+    git(alice, "commit", "-q", "-am", "note on an old revision")
+    git(alice, "push", "-q", "origin", "feature-a")
+    tip = server(team, "feature-a")
+    rc, out, err = ci_fix(migfix, checkout(team, "feature-a", "ci"))
+    assert rc == 0, err
+    assert "aaaa0101: bbbb0004 -> cccc0101" in out
+    rel = "migrations/versions/bbbb0001_create_account_table.py"
+    assert git(team.remote, "show", f"feature-a:{rel}") == git(team.remote, "show", f"{tip}:{rel}")

@@ -146,12 +146,12 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
     merging = not history.is_ancestor(repo, base, "HEAD")
     try:
         _apply_fix(run, repo, opts, merging=merging)
+        _refuse_if_base_touched(run, repo, {f.path for f in base_files})
     except BaseException:
         if merging:
             commits.abort_merge(repo)  # the checkout as it was: files and git state
         raise
     commits.commit(repo, run.written, _commit_message(run))
-    _refuse_if_base_touched(run, repo, {f.path for f in base_files})
     run.after = read_graph(project)
     return _deliver(run, repo, tip, opts, echo=echo, err=err)
 
@@ -259,10 +259,12 @@ def _touched_paths(project: Project) -> list[Path]:
 
 
 def _refuse_if_base_touched(run: _Run, repo: Path, base_paths: set[Path]) -> None:
-    """The last guard before pushing: no revision file of the base may differ from the
-    base's (a planner bug would otherwise reach the server)."""
-    touched = commits.changed_since(repo, run.base, list(run.project.version_locations), "MDT")
-    bad = sorted(set(touched) & base_paths)
+    """The last guard before the commit: the fix wrote or deleted none of the base's revision
+    files (a planner bug would otherwise reach the server). The commit is git's merge plus
+    exactly ``run.written``, so this is all it can change; a file the pull request itself
+    edited (an old revision's comment) is the author's change, kept as git merged it."""
+    ours = {p.resolve() for p in base_paths}
+    bad = sorted(p for p in run.written if p.resolve() in ours)
     if bad:  # pragma: no cover - would be a planner bug
         names = ", ".join(relpath(p, repo) for p in bad)
         raise Refusal(

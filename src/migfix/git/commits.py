@@ -17,6 +17,22 @@ from migfix.git import gitops, worktree
 # Our own commits and merges in CI run none of the repository's hooks (migfix's included:
 # ci fix does the hook's work itself, once, and says so).
 _NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+# Who ci fix's merge and commit are made as when the job configured nobody.
+BOT_NAME = "migfix"
+BOT_EMAIL = "migfix@users.noreply.github.com"
+
+
+def _identity(repo_root: Path) -> tuple[str, ...]:
+    """``-c`` options that make migfix's bot the author and committer, unless the job set an
+    identity (``user.name``/``user.email`` or ``GIT_COMMITTER_*``). An identity git would
+    only guess from the host and the user name (``root@runner-7.internal``) is not one the
+    job chose, so ``user.useConfigOnly`` keeps git from guessing."""
+    configured = gitops.run(
+        repo_root, "-c", "user.useConfigOnly=true", "var", "GIT_COMMITTER_IDENT"
+    )
+    if configured.returncode == 0:
+        return ()
+    return ("-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}")
 
 
 def current_branch(repo_root: Path) -> str | None:
@@ -56,7 +72,17 @@ def start_merge(repo_root: Path, ref: str) -> list[Path]:
     stays in progress either way, for :func:`commit` or :func:`abort_merge`)."""
     if gitops.looks_like_option(ref):
         raise gitops.unknown_revision(repo_root, ref)
-    proc = gitops.run(repo_root, *_NO_HOOKS, "merge", "--quiet", "--no-commit", "--no-ff", ref)
+    # git wants an identity before it merges, though nothing is committed yet.
+    proc = gitops.run(
+        repo_root,
+        *_NO_HOOKS,
+        *_identity(repo_root),
+        "merge",
+        "--quiet",
+        "--no-commit",
+        "--no-ff",
+        ref,
+    )
     conflicted = worktree.conflicted_paths(repo_root, [repo_root])
     if proc.returncode != 0 and not conflicted:
         raise GitError(
@@ -80,34 +106,20 @@ def take_theirs(repo_root: Path, path: Path) -> None:
 def commit(repo_root: Path, paths: Sequence[Path], message: str) -> str:
     """Stage PATHS (written or deleted) and commit the index (a merge in progress becomes a
     merge commit); returns the new commit's sha. Without a configured identity, the commit
-    is made as ``migfix``."""
+    is made as migfix's bot."""
     if paths:
         gitops.output(repo_root, "add", "--all", "--", *gitops.pathspecs(repo_root, paths))
-    identity: tuple[str, ...] = ()
-    if gitops.run(repo_root, "var", "GIT_COMMITTER_IDENT").returncode != 0:
-        identity = ("-c", "user.name=migfix", "-c", "user.email=migfix@users.noreply.github.com")
     gitops.output(
-        repo_root, *_NO_HOOKS, *identity, "commit", "--quiet", "--no-verify", "-m", message
+        repo_root,
+        *_NO_HOOKS,
+        *_identity(repo_root),
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-m",
+        message,
     )
     return gitops.resolve_ref(repo_root, "HEAD")
-
-
-def changed_since(repo_root: Path, rev: str, under: Sequence[Path], kinds: str) -> list[Path]:
-    """Files under UNDER that differ between commit REV and HEAD, of the diff-filter KINDS
-    (``"MDT"``: modified, deleted, type changed)."""
-    out = gitops.output(
-        repo_root,
-        "diff",
-        "--name-only",
-        "-z",
-        "--no-renames",
-        f"--diff-filter={kinds}",
-        rev,
-        "HEAD",
-        "--",
-        *gitops.pathspecs(repo_root, under),
-    )
-    return [gitops.from_git_path(repo_root, raw) for raw in out.split(b"\0") if raw]
 
 
 def binary_diff(repo_root: Path, old: str, new: str) -> bytes:
