@@ -120,7 +120,9 @@ def test_ctrl_c_while_migfix_starts_prints_one_line_not_a_traceback(
     import time
 
     project = copy_fixture("typed", tmp_path)
-    args = ["post-merge", "0"] if module == "migfix.hookrun" else ["heads"]
+    # As the installed hook calls it: without "--", the 0 is read as an unknown option and
+    # warned about (a second line of stderr, depending on when the signal lands).
+    args = ["post-merge", "--", "0"] if module == "migfix.hookrun" else ["heads"]
     # The console script pip wrote beside this Python (scripts/test.sh installs the checkout).
     start = [str(Path(sys.executable).with_name("migfix"))] if "script" in module else []
     for i in range(8):
