@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from migfix.errors import EXIT_OK, EXIT_USAGE, MigfixError, interrupted_line
 from migfix.report.oserrors import describe
@@ -24,8 +23,8 @@ from migfix.report.oserrors import describe
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Policy:
+# A NamedTuple, not a dataclass: it is defined on every start (see migfix.project.model).
+class Policy(NamedTuple):
     """How errors end a run."""
 
     say: Callable[[str], None]

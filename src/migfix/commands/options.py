@@ -11,8 +11,7 @@ accept the same options and no option string is written twice.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from migfix.project.settings import STRATEGIES as STRATEGIES
 
@@ -20,8 +19,8 @@ HOOK_TYPES = ("post-merge", "post-rewrite", "post-commit", "post-checkout")
 """The git hooks migfix installs, in the order it installs them."""
 
 
-@dataclass(frozen=True)
-class Option:
+# A NamedTuple, not a dataclass: it is defined on every start (see migfix.project.model).
+class Option(NamedTuple):
     """One option: its spellings, the parameter it sets, and what it takes."""
 
     names: tuple[str, ...]

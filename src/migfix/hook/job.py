@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from migfix.git import history
 from migfix.project.model import Project
@@ -23,8 +24,8 @@ def what_ran(hook_type: str) -> str:
     return {"post-rewrite": "rebase", "post-checkout": "checkout"}.get(hook_type, "merge")
 
 
-@dataclass(frozen=True)
-class Fixing:
+# A NamedTuple, not a dataclass: it is defined on every start (see migfix.project.model).
+class Fixing(NamedTuple):
     """What one hook run knows when it fixes a project."""
 
     repo: Path

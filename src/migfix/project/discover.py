@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from migfix.errors import ConfigError, MigfixError, NoProjectFound
 from migfix.git import gitops
@@ -61,8 +60,8 @@ _MAX_DEPTH = 8
 _MAX_DIRS = 5000
 
 
-@dataclass(frozen=True)
-class Entry:
+# A NamedTuple, not a dataclass: it is defined on every start (see migfix.project.model).
+class Entry(NamedTuple):
     """One project discovery found; ``error`` is set when its configuration cannot be read."""
 
     label: str
@@ -74,8 +73,7 @@ class Entry:
     error: MigfixError | None = None
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """What a command acts on.
 
     ``single``: the one project found at or above the directory, exactly as before discovery

@@ -2,16 +2,21 @@
 and how output names its files.
 
 Plain data, read by every layer above; the modules beside this one build it.
+
+The records that every run of ``check`` and the git hook defines are NamedTuples, not
+dataclasses (here and in discovery, the graph, the moves journal, the options, the error
+policy and the hook's job): Python builds a dataclass's methods with ``exec`` when the module
+loads, ~0.5 ms each for a frozen one against ~0.1 ms for a NamedTuple, and those records made
+a tenth of the hook's start-up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """``[tool.migfix]`` in pyproject.toml."""
 
     upstream: str | None = None
@@ -28,8 +33,7 @@ class Settings:
     """The hook runs ``migfix db sync`` on the configured database after a move."""
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     """Where an Alembic project's revision files live, and how Alembic is configured."""
 
     root: Path
@@ -42,7 +46,7 @@ class Project:
     script_location: Path | None = None
     kind: str = "alembic"
     """'alembic', 'flask' (Flask-Migrate migrations/alembic.ini), 'pyproject' or 'versions'."""
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = Settings()
 
     def relpath(self, path: Path) -> str:
         """``path`` relative to the project root, in POSIX form when it is below it."""

@@ -19,16 +19,16 @@ from __future__ import annotations
 import copy
 import heapq
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from migfix.project.model import Project, relpath
 from migfix.read import scan
 from migfix.read.revision_file import RevisionFile, Unknown
 
 
-@dataclass(slots=True)
-class Node:
+# A NamedTuple, not a dataclass: it is defined on every start (see migfix.project.model).
+class Node(NamedTuple):
     revision: str
     file: RevisionFile
     down: tuple[str, ...]
@@ -366,7 +366,7 @@ def checked(graph: Graph) -> Graph:
     out.nodes = dict(graph.nodes)
     for _, f in redone:
         if f.revision is not None:
-            out.nodes[f.revision] = replace(graph.nodes[f.revision], file=f)
+            out.nodes[f.revision] = graph.nodes[f.revision]._replace(file=f)
     return out
 
 

@@ -25,8 +25,8 @@ import json
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from migfix.git.gitfiles import Unusual, locate
 from migfix.git.gitops import remembered
@@ -36,8 +36,8 @@ ADVICE = "`migfix db sync` brings a database that ran them in step"
 _NULL_SHA = "0" * 40
 
 
-@dataclass(frozen=True)
-class Move:
+# A NamedTuple, not a dataclass: it is defined on every start (see migfix.project.model).
+class Move(NamedTuple):
     revision: str
     old: tuple[str, ...]
     new: tuple[str, ...]
@@ -57,8 +57,7 @@ class Move:
         }
 
 
-@dataclass(frozen=True)
-class Synced:
+class Synced(NamedTuple):
     database: str
     """The database's identity (see ``migfix.db.connect.database_key``), never with a password."""
     when: float
@@ -187,8 +186,7 @@ def _time(e: dict[str, object]) -> float:
     return float(value)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """Moves to append to the journal at PATH, as the exact bytes DATA.
 
     A merge or rebase appends them inside the transaction that writes the moved files
