@@ -3,7 +3,6 @@ and real Alembic."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import textwrap
 from pathlib import Path
@@ -210,7 +209,7 @@ def test_other_bindings_are_never_guessed(tmp_path: Path, binding: str) -> None:
     f = _scan(tmp_path, f"revision = 'r1'\ndown_revision = None\n{binding}\n")
     # The compiler refuses `global` after an assignment; the ast path cannot see that.
     loads = tuple(i for i in f.issues if i.code != "unparseable")
-    assert dataclasses.replace(f, issues=loads) == _via_ast(f.path)
+    assert f._replace(issues=loads) == _via_ast(f.path)
     assert f.down_revision.value != ()
 
 

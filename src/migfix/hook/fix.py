@@ -15,17 +15,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migfix.commands.handler import Policy, handled
 from migfix.errors import GitError, MigfixError
 from migfix.git import commits, worktree
-from migfix.hook.job import Fixed, Fixing, say
+from migfix.hook.job import Fixing, say
 from migfix.hook.projects import projects
 from migfix.hook.watch import Watch
 from migfix.project.discover import Entry
 from migfix.project.model import Project
 from migfix.read.graph import checked, read_graph
 from migfix.write import moves, moves_seen
+
+if TYPE_CHECKING:
+    from migfix.hook.fixing import Fixed
 
 
 def fix_each(

@@ -4,17 +4,32 @@ the heads lock's refresh when one head is left but the lock is stale."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from migfix.commands.merge import review_line, run_merge
 from migfix.commands.rebase import hook_rebase
 from migfix.errors import GitError
 from migfix.git import commits
-from migfix.hook.job import Fixed, Fixing, say
+from migfix.hook.job import Fixing, say
 from migfix.plan.merge import MergeOptions
 from migfix.plan.rebase import SettledRevisions, SeveralHeads
 from migfix.project.model import Project
 from migfix.read.graph import Graph
 from migfix.report.published import published_note, ref_name
 from migfix.write.heads_lock_files import update
+
+
+@dataclass
+class Fixed:
+    """What a strategy wrote and said."""
+
+    written: list[Path]
+    report: str
+    title: str = "Merge migration heads (migfix)"
+    added: list[Path] = field(default_factory=list)
+    review: str | None = None
+    note: str | None = None
 
 
 def rebased(job: Fixing, project: Project) -> Fixed | None:

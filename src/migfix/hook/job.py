@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -48,15 +47,3 @@ class Fixing(NamedTuple):
     @property
     def by(self) -> str:
         return f"migfix hook ({self.hook_type})"
-
-
-@dataclass
-class Fixed:
-    """What a strategy wrote and said."""
-
-    written: list[Path]
-    report: str
-    title: str = "Merge migration heads (migfix)"
-    added: list[Path] = field(default_factory=list)
-    review: str | None = None
-    note: str | None = None

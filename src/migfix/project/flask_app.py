@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from migfix.errors import ConfigError
@@ -55,21 +54,35 @@ def flask_directory(base: Path) -> Path | None:
             # the rest of `migfix check`.
             if "Migrate" not in text:
                 continue
-            try:
-                tree = ast.parse(text, str(path))
-            except (SyntaxError, ValueError):
-                continue
-            found = _migrate_directory(tree)
+            found = _migrate_directory(text, path)
             if found is not None:
                 # Flask-Migrate resolves it against the directory `flask` runs in.
                 return (base / found).absolute()
     return None
 
 
-def _migrate_directory(tree: ast.AST) -> str | None:
+def _migrate_directory(text: str, path: Path) -> str | None:
     """The first string literal given as ``directory`` to ``Migrate`` or ``init_app``."""
+    # Here, not at the top: ast is the largest module the git hook would load, and only an
+    # app file that names Migrate needs it.
+    import ast
+
+    try:
+        tree = ast.parse(text, str(path))
+    except (SyntaxError, ValueError):
+        return None
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or _called(node.func) not in ("Migrate", "init_app"):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = (
+            func.id
+            if isinstance(func, ast.Name)
+            else func.attr
+            if isinstance(func, ast.Attribute)
+            else None
+        )
+        if called not in ("Migrate", "init_app"):
             continue
         # Migrate(app, db, directory) and init_app(app, db, directory) alike.
         values = [kw.value for kw in node.keywords if kw.arg == "directory"]
@@ -77,12 +90,4 @@ def _migrate_directory(tree: ast.AST) -> str | None:
         for value in values:
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 return value.value
-    return None
-
-
-def _called(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
     return None

@@ -4,19 +4,34 @@ shares (``scan`` builds them, ``header_reader`` and ``ast_reader`` find the valu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
 
-@dataclass(frozen=True)
 class Unknown:
-    """A value migfix will not guess: not a literal (a name, an attribute, a call...)."""
+    """A value migfix will not guess: not a literal (a name, an attribute, a call...).
 
-    source: str
-    reason: str = "not a literal"
+    A plain class: a literal value is a tuple (``Value``), which an Unknown must never pass
+    for, so not a NamedTuple; and not a dataclass (see migfix.project.model)."""
+
+    __slots__ = ("reason", "source")
+
+    def __init__(self, source: str, reason: str = "not a literal") -> None:
+        self.source = source
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Unknown):
+            return NotImplemented
+        return (self.source, self.reason) == (other.source, other.reason)
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.reason))
+
+    def __repr__(self) -> str:
+        return f"Unknown(source={self.source!r}, reason={self.reason!r})"
 
 
 Value = tuple[str, ...] | Unknown
@@ -42,10 +57,11 @@ class Field(NamedTuple):
 ABSENT = Field((), 0, assigned=False)
 
 
-@dataclass(slots=True)
-class RevisionFile:
-    """What one revision file declares, read statically. Treat it as immutable (it is
-    not frozen only because a frozen dataclass is ~3x slower to build, 5,000 times)."""
+class RevisionFile(NamedTuple):
+    """What one revision file declares, read statically.
+
+    A NamedTuple, not a dataclass: cheap to build 5,000 times, and to define on every start
+    (see migfix.project.model)."""
 
     path: Path
     revision: str | None
@@ -60,7 +76,7 @@ class RevisionFile:
     """First paragraph of the docstring (Alembic's ``Script.doc``)."""
     docstring: str = ""
     """The whole docstring, raw and stripped (Alembic's ``Script.longdoc``)."""
-    issues: tuple[Issue, ...] = field(default=())
+    issues: tuple[Issue, ...] = ()
     checked: bool = True
     """The whole file was compiled, so ``issues`` says whether Python can load it. Only
     ``heads`` and ``graph`` skip that (see ``scan_file``'s ``full``)."""
@@ -71,11 +87,15 @@ class RevisionFile:
         return () if isinstance(v, Unknown) else v
 
 
-@dataclass(slots=True)
 class Found:
-    fields: dict[str, Field] = field(default_factory=dict)
-    doc: str | None = None
-    doc_line: int = 0
-    issues: list[Issue] = field(default_factory=list)
-    down_imported: bool = False
-    """``down_revision`` may come from a star import: its absence is no fault."""
+    """What a reader found in one file's text, filled in as it reads (see ``scan``)."""
+
+    __slots__ = ("doc", "doc_line", "down_imported", "fields", "issues")
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Field] = {}
+        self.doc: str | None = None
+        self.doc_line = 0
+        self.issues: list[Issue] = []
+        self.down_imported = False
+        """``down_revision`` may come from a star import: its absence is no fault."""

@@ -132,9 +132,7 @@ def scan_file(path: Path, data: bytes | None = None, *, full: bool = True) -> Re
         found.issues.append(Issue(fault.code, fault.line, fault.message))
     elif "down_revision" not in found.fields and not loadable.missing_down_revision(text):
         found.down_imported = True
-    rf = _build(path, found)
-    rf.checked = full
-    return rf
+    return _build(path, found, checked=full)
 
 
 def _parse_revises(doc: str | None, doc_line: int) -> tuple[tuple[str, ...] | None, int]:
@@ -147,7 +145,7 @@ def _parse_revises(doc: str | None, doc_line: int) -> tuple[tuple[str, ...] | No
     return ids, doc_line + doc.count("\n", 0, m.start())
 
 
-def _build(path: Path, found: Found) -> RevisionFile:
+def _build(path: Path, found: Found, *, checked: bool = True) -> RevisionFile:
     issues = list(found.issues)
     fields = found.fields
     revision, revision_line = _revision(path, fields.get("revision"), issues)
@@ -167,6 +165,7 @@ def _build(path: Path, found: Found) -> RevisionFile:
         doc=doc,
         docstring=(found.doc or "").strip(),
         issues=tuple(issues),
+        checked=checked,
     )
 
 
