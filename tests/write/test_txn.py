@@ -614,16 +614,16 @@ def test_files_on_another_file_system_are_staged_beside_them_and_cleaned_up(
 
 
 def test_the_journal_of_a_linked_worktree_is_in_its_own_git_dir(tmp_path: Path) -> None:
-    from migfix.write import lock
+    from migfix.write.state import state_dir
 
     root = make_repo(tmp_path / "repo")
     (root / "f").write_text("x")
     commit_all(root, "one")
     git(root, "worktree", "add", "-q", str(tmp_path / "other"), "-b", "other")
 
-    assert lock.state_dir(root) == root / ".git" / "migfix"
+    assert state_dir(root) == root / ".git" / "migfix"
     assert (
-        lock.state_dir(tmp_path / "other" / "sub").resolve()
+        state_dir(tmp_path / "other" / "sub").resolve()
         == (root / ".git" / "worktrees" / "other" / "migfix").resolve()
     )
-    assert lock.state_dir(tmp_path / "plain") == tmp_path / "plain" / ".migfix"
+    assert state_dir(tmp_path / "plain") == tmp_path / "plain" / ".migfix"

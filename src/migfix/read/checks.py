@@ -16,7 +16,6 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,8 +32,8 @@ class Problem(NamedTuple):
     revisions: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Code:
+# A NamedTuple, not a dataclass: it is defined on every start (see migfix.project.model).
+class Code(NamedTuple):
     """One problem code and what is known about it without a graph."""
 
     name: str

@@ -21,7 +21,7 @@ from migfix.errors import MigfixError, Refusal
 from migfix.project import discover
 from migfix.project.config import find_project
 from migfix.project.model import Project, lock_path
-from migfix.write.lock import work_tree
+from migfix.write.state import work_tree
 
 
 def real(path: Path) -> Path:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from migfix.project.model import Project
-from migfix.write.lock import state_dir
+from migfix.write.state import state_dir
 
 
 def recover(root: Path, project: Project | None = None) -> str | None:

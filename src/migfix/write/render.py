@@ -28,7 +28,7 @@ from migfix.project.config import alembic_config
 from migfix.project.model import Project
 from migfix.read.graph import Graph
 from migfix.write import txn
-from migfix.write.lock import state_dir
+from migfix.write.state import state_dir
 
 # A line assigning down_revision from the template variable, e.g.
 # ``down_revision: Union[...] = ${repr(down_revision)}``.

@@ -69,9 +69,8 @@ from migfix.write.lock import (
     release,
     restore_handlers,
     say,
-    state_dir,
-    work_tree,
 )
+from migfix.write.state import state_dir, work_tree
 
 TXN = "txn"
 
