@@ -232,3 +232,25 @@ def test_every_array_in_the_action_expands_safely_under_bash_3_2() -> None:
         subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True).stdout
         == "<x><y z>"
     )
+
+
+# What bash 3.2 lacks beyond that (each came with bash 4.0 or later): associative and name
+# reference variables, mapfile, case changes in an expansion, |&, &>>, the ;& and ;;& case
+# ends, negative array indices, `-v`, `wait -n`, globstar, the ${x@Q} transformations.
+_BASH4_ONLY = re.compile(
+    r"\b(?:declare|local|typeset)\s+-\w*[An]|\b(?:mapfile|readarray|coproc)\b|"
+    r"\$\{\w+(?:\[[^]]*\])?(?:,,?|\^\^?)[^}]*\}|\|&|&>>|;;?&|\[-\d+\]|"
+    r"\[\[?\s+-v\s|\bwait\s+-n\b|\bglobstar\b|\$\{[^}]*@[QEPAaKkUuL]\}|\bEPOCH(?:SECONDS|REALTIME)\b"
+)
+
+
+def test_the_action_uses_nothing_newer_than_bash_3_2() -> None:
+    newer = [
+        'declare -A seen=()', "mapfile -t lines < f", 'echo "${name,,}"', 'echo "${a[-1]}"',
+        "cmd |& tee log", "[[ -v name ]]", "wait -n", 'echo "${x@Q}"', "local -n ref=$1",
+    ]  # fmt: skip
+    assert [ln for ln in newer if not _BASH4_ONLY.search(ln)] == []  # the check can fail
+    scripts = [s["run"] for s in ACTION["runs"]["steps"] if "run" in s]
+    code = [ln for text in scripts for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    found = [ln.strip() for ln in code if _BASH4_ONLY.search(ln)]
+    assert found == [], "not in macOS runners' bash 3.2: " + "; ".join(found)
