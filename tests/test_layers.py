@@ -33,8 +33,14 @@ _HOOK_NO_OP = (
     "the hook after a merge that touched no migration: one `git diff`, and these modules "
     "would double its imports (test_hookrun's no-op test)"
 )
+_AGAINST = (
+    "`check --against`'s other refs, remotes and overlap: 9 modules every plain check (each "
+    "git hook and pre-commit run) would load for nothing"
+)
 # (module, the migfix module it imports inside a function): why it waits.
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
+    ("migfix.cli.check", "migfix.cli.stale"): _AGAINST,
+    ("migfix.cli.check", "migfix.commands.check_against"): _AGAINST,
     ("migfix.start", "migfix.cli.main"): "Ctrl-C is handled before click and the commands load",
     ("migfix.cli.pytest_plugin", "migfix.cli.pytest_checks"): _PLUGIN,
     ("migfix.hook.run", "migfix.hook.fix"): _HOOK_NO_OP,
@@ -42,7 +48,10 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
         "every command and hook run asks first; only a left state folder needs the "
         "transaction modules (a third of `check`'s and the hook no-op path's imports)"
     ),
-    ("migfix.hook.fix", "migfix.hook.fixing"): "one head, the usual hook run: 24 more modules",
+    ("migfix.hook.fix", "migfix.hook.fixing"): (
+        "one head and no heads lock, the usual hook run: 24 more modules (planning, rendering, "
+        "the transaction)"
+    ),
     ("migfix.hook.fix", "migfix.db.sync"): "sync_db is off by default: 10 more modules",
     ("migfix.db.guard", "migfix.db.guard_moved"): (
         "env.py's guard runs in every `alembic` command; when nothing moved (told from git's "

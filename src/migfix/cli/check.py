@@ -1,5 +1,5 @@
 """``migfix check``: git hooks and pre-commit run it, so it imports only what checking
-needs (see ``main.COMMANDS``)."""
+needs (see ``main.COMMANDS``); ``--against``'s modules load only when it is given."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from migfix.cli.options import (
     strict_option,
 )
 from migfix.cli.running import migfix_only
-from migfix.cli.stale import warn_if_stale
 from migfix.commands import check as checkcmd
 from migfix.report.next_step import prog_name
 
@@ -51,14 +50,16 @@ def check(
 ) -> int:
     """Report every problem of the revision graph at once (exit 1 if any)."""
     chosen = project(config, name, versions, recursive)
-    if against is not None:
-        warn_if_stale(chosen, against, fetch)
-    return checkcmd.check(
-        chosen,
-        fmt=fmt,
-        strict=strict,
-        deep=deep,
-        against=against,
-        prog=prog_name(),
-        echo=click.echo,
+    if against is None:
+        return checkcmd.check(
+            chosen, fmt=fmt, strict=strict, deep=deep, prog=prog_name(), echo=click.echo
+        )
+    # Here, not at the top: other refs' trees, remotes and overlap are 9 modules that every
+    # plain check (each git hook and pre-commit run) would load for nothing.
+    from migfix.cli.stale import warn_if_stale
+    from migfix.commands.check_against import check_against
+
+    warn_if_stale(chosen, against, fetch)
+    return check_against(
+        chosen, against, fmt=fmt, strict=strict, deep=deep, prog=prog_name(), echo=click.echo
     )

@@ -35,10 +35,12 @@ from migfix.errors import EXIT_OK, MigfixError
 from migfix.project import discover
 from migfix.project.config import find_project
 from migfix.project.model import Project, relpath
-from migfix.report import diagram
 from migfix.write import recovery
 
 F = TypeVar("F", bound=Callable[..., Any])
+Labelled = list[tuple[str | None, Any]]
+Draw = Callable[[str, Labelled], str]
+"""Joins each project's picture (labelled with the project) into one diagram of a format."""
 
 PROJECT_KEY = "migfix.project"
 """``ctx.meta`` key of the project the current call acts on (read by ``cli._project``)."""
@@ -116,7 +118,16 @@ def _mode(kwargs: dict[str, Any]) -> str:
 
 def each_project(fn: F) -> F:
     """Make a one-project command act on every discovered project (see the module doc)."""
+    return _each(fn, None)
 
+
+def each_project_drawn(draw: Draw) -> Callable[[F], F]:
+    """:func:`each_project` for a command that draws: with several projects, DRAW joins
+    their pictures into one diagram (the drawing code loads with the command that draws)."""
+    return functools.partial(_each, draw=draw)
+
+
+def _each(fn: F, draw: Draw | None) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
@@ -132,7 +143,8 @@ def each_project(fn: F) -> F:
             ctx.meta[PROJECT_KEY] = sel.single
             return fn(*args, **kwargs)
         try:
-            return run_each(ctx, sel, functools.partial(fn, *args, **kwargs), _mode(kwargs))
+            call = functools.partial(fn, *args, **kwargs)
+            return run_each(ctx, sel, call, _mode(kwargs), draw)
         finally:
             ctx.meta.pop(PROJECT_KEY, None)
 
@@ -140,15 +152,21 @@ def each_project(fn: F) -> F:
 
 
 def run_each(
-    ctx: click.Context, sel: discover.Selection, call: Callable[[], Any], mode: str
+    ctx: click.Context,
+    sel: discover.Selection,
+    call: Callable[[], Any],
+    mode: str,
+    draw: Draw | None = None,
 ) -> int:
     """Call CALL once per project of SEL; print grouped output; return the worst exit code."""
     as_json = mode == "json"
     worst = EXIT_OK
     results: list[dict[str, Any]] = []
     pictures: list[Any] = []
-    labelled: list[tuple[str | None, Any]] = []
-    if mode in ("mermaid", "dot"):
+    labelled: Labelled = []
+    # Only a picture format makes one diagram of every project's picture.
+    drawing = draw if mode in ("mermaid", "dot") else None
+    if drawing is not None:
         ctx.meta[PICTURES_KEY] = pictures
     for i, entry in enumerate(sel.entries):
         if mode == "text":
@@ -160,8 +178,9 @@ def run_each(
         labelled.extend((entry.label, pic) for pic in pictures[len(labelled) :])
         if as_json:
             results.append(_json_result(sel, entry, code, error, output))
-    if mode in ("mermaid", "dot"):
-        _echo_pictures(ctx, mode, labelled)
+    if drawing is not None:
+        ctx.meta.pop(PICTURES_KEY, None)
+        click.echo(drawing(mode, labelled))
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     elif not sel.entries and mode == "text":
@@ -212,10 +231,3 @@ def _json_result(
         "result": result,
         "error": error.message if error is not None else None,
     }
-
-
-def _echo_pictures(ctx: click.Context, mode: str, labelled: list[tuple[str | None, Any]]) -> None:
-    """One diagram for every project: a subgraph (Mermaid) or cluster (dot) each."""
-    ctx.meta.pop(PICTURES_KEY, None)
-    many = diagram.mermaid_many if mode == "mermaid" else diagram.dot_many
-    click.echo(many(labelled))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from migfix.cli.every_project import PICTURES_KEY, each_project, project
+from migfix.cli.every_project import PICTURES_KEY, each_project_drawn, project
 from migfix.cli.options import (
     against_option,
     format_option,
@@ -18,6 +18,7 @@ from migfix.cli.options import (
 )
 from migfix.cli.running import migfix_only
 from migfix.commands import graph as graphcmd
+from migfix.report.diagram import many
 
 
 @click.command()
@@ -31,7 +32,7 @@ from migfix.commands import graph as graphcmd
 @upstream_option("In a picture, revisions not on REF are drawn as new (default: as for merge).")
 @against_option("Show what merging this branch into REF would give (as check --against).")
 @near_option
-@each_project
+@each_project_drawn(many)
 @migfix_only
 def graph(
     config: Path | None,

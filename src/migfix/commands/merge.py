@@ -23,9 +23,9 @@ from migfix.plan.settled import Newness, classify
 from migfix.project.model import Project, shown
 from migfix.read.graph import Graph, read_graph
 from migfix.report import formats as report
+from migfix.report.diffs import unified_diffs
 from migfix.write import moves, resolved, txn
 from migfix.write.changes import merge_changes
-from migfix.write.fileio import unified_diffs
 from migfix.write.render import RenderedMerge, render_merges
 
 REVIEW = "Review the result and commit it; `migfix check` now passes."

@@ -15,8 +15,8 @@ from migfix.plan.rebase import RebasePlan, SettledRevisions, SeveralHeads, ids_t
 from migfix.plan.rebase_onto import plan_onto
 from migfix.project.model import Project, shown
 from migfix.report import formats as report
+from migfix.report.diffs import unified_diffs
 from migfix.write import moves, resolved, txn
-from migfix.write.fileio import unified_diffs
 from migfix.write.rebase_changes import rebase_changes
 
 Echo = Callable[[str], None]

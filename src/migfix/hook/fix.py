@@ -1,9 +1,10 @@
 """How the hook fixes one project after a merge or rebase: read, fix the heads (merge or
 rebase strategy), report, and commit the fix or leave it for review.
 
-Reading is what almost every run does (one head: nothing to fix); the fixing and the
-database sync import their modules where they start, so that path loads none of the
-planning code (tests/test_layers.py allows these two imports by name).
+Reading is what almost every run does (one head: nothing to fix); the fixing (and the heads
+lock's refresh) and the database sync import their modules where they start, so that path
+loads none of the planning or writing code (tests/test_layers.py allows these imports by
+name).
 
 What it says goes to stderr, one ``migfix:`` line at a time (``say``): git shows the
 hook's output to the user who ran ``git merge`` / ``git pull``.
@@ -23,9 +24,8 @@ from migfix.hook.projects import projects
 from migfix.hook.watch import Watch
 from migfix.project.discover import Entry
 from migfix.project.model import Project
-from migfix.read.graph import Graph, checked, read_graph
+from migfix.read.graph import checked, read_graph
 from migfix.write import moves, moves_seen
-from migfix.write.heads_lock_files import update
 
 
 def fix_each(
@@ -71,7 +71,11 @@ def fix(job: Fixing, project: Project) -> None:
         graph = checked(graph)
     if not graph.head_groups():
         if project.settings.lock:
-            _refresh_lock(job, project, graph)
+            # Here, not at the top: writing the lock loads the transaction modules, which
+            # a project without a lock (one head, the usual run) never needs.
+            from migfix.hook.fixing import refresh_lock
+
+            refresh_lock(job, project, graph)
         job.to_sync.append((project, arrived))
         return
     mark = len(moves.read(job.repo)[0])
@@ -177,20 +181,3 @@ def sync_db(project: Project, moved: Sequence[object]) -> None:
         say(f"sync_db: could not sync the database: {exc.message} Run `migfix db sync`.")
     except Exception as exc:
         say(f"sync_db: could not sync the database ({type(exc).__name__}); run `migfix db sync`.")
-
-
-def _refresh_lock(job: Fixing, project: Project, graph: Graph) -> None:
-    """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
-    path = update(project, graph)
-    if path is None:
-        return
-    say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
-    if project.settings.commit if job.commit is None else job.commit:
-        try:
-            commits.commit_paths(job.repo, [path], "Update the migration heads lock (migfix)")
-        except GitError:
-            say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
-            return
-        say("committed the result.")
-    else:
-        say("left uncommitted for review: `git diff`, then commit.")

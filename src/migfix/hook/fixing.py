@@ -1,16 +1,20 @@
 """The hook's two strategies for several heads: re-root this branch's revisions (rebase)
-or join the heads (merge), each through the same code as ``migfix rebase`` / ``merge``."""
+or join the heads (merge), each through the same code as ``migfix rebase`` / ``merge``; and
+the heads lock's refresh when one head is left but the lock is stale."""
 
 from __future__ import annotations
 
 from migfix.commands.merge import review_line, run_merge
 from migfix.commands.rebase import hook_rebase
+from migfix.errors import GitError
+from migfix.git import commits
 from migfix.hook.job import Fixed, Fixing, say
 from migfix.plan.merge import MergeOptions
 from migfix.plan.rebase import SettledRevisions, SeveralHeads
 from migfix.project.model import Project
 from migfix.read.graph import Graph
 from migfix.report.published import published_note, ref_name
+from migfix.write.heads_lock_files import update
 
 
 def rebased(job: Fixing, project: Project) -> Fixed | None:
@@ -53,3 +57,20 @@ def merged(job: Fixing, project: Project, graph: Graph, do_commit: bool) -> Fixe
         review=review_line(outcome.plan.notes) if do_commit and written else None,
         note=published_note(job.repo, outcome.plan, graph),
     )
+
+
+def refresh_lock(job: Fixing, project: Project, graph: Graph) -> None:
+    """One head, but the heads lock is stale (its merge driver kept one side): rewrite it."""
+    path = update(project, graph)
+    if path is None:
+        return
+    say(f"rewrote the heads lock {project.relpath(path)} to match the merged migrations.")
+    if project.settings.commit if job.commit is None else job.commit:
+        try:
+            commits.commit_paths(job.repo, [path], "Update the migration heads lock (migfix)")
+        except GitError:
+            say("could not commit it; it is left uncommitted for review: `git diff`, then commit.")
+            return
+        say("committed the result.")
+    else:
+        say("left uncommitted for review: `git diff`, then commit.")

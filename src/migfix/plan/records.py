@@ -2,16 +2,17 @@
 parents, a merge revision deleted, and the bytes a file will hold.
 
 Planning produces them; ``migfix.write`` applies them and ``migfix.report`` describes them.
+They are NamedTuples, not dataclasses: ``check`` and the hook load this module through the
+heads lock, and a frozen dataclass costs several times more to define at import.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Repoint:
+class Repoint(NamedTuple):
     """A new revision whose ``down_revision`` changes from OLD to NEW."""
 
     revision: str
@@ -20,8 +21,7 @@ class Repoint:
     new: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class DroppedMerge:
+class DroppedMerge(NamedTuple):
     """A new merge revision whose file is deleted: it joined PARENTS and nothing else.
 
     ``into`` is the incoming merge over the same parents that its children now name
@@ -35,8 +35,7 @@ class DroppedMerge:
     into: str | None = None
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):
     """New content for one file; ``old`` is what migfix read (``None``: the file is new).
 
     ``new`` is ``None`` to delete the file (``old`` must then be the bytes migfix read).

@@ -265,6 +265,11 @@ def _prefixed(pic: Picture, prefix: str) -> Picture:
     )
 
 
+def many(fmt: str, pics: Sequence[tuple[str | None, Picture]]) -> str:
+    """One diagram in FMT (``mermaid`` or ``dot``) of every labelled picture."""
+    return mermaid_many(pics) if fmt == "mermaid" else dot_many(pics)
+
+
 def mermaid_many(pics: Sequence[tuple[str | None, Picture]]) -> str:
     """One ``flowchart``: each labelled picture in a subgraph of its own (one per project)."""
     out = ["flowchart TD"]

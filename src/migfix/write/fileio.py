@@ -1,5 +1,5 @@
 """Single files, written safely: an atomic replace that keeps the mode bits, durable
-renames, stale bytecode removed, and the unified diff a dry run shows.
+renames, stale bytecode removed.
 
 Several files at once go through the transaction (``migfix.write.txn``), which uses these.
 """
@@ -7,16 +7,11 @@ Several files at once go through the transaction (``migfix.write.txn``), which u
 from __future__ import annotations
 
 import contextlib
-import difflib
-import io
 import os
 import re
 import stat
-import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
-from migfix.plan.records import FileChange
 from migfix.read.scan import decode_source as strict_decode
 
 # Temp names stay short and fixed in shape: a long target name must not make the temp
@@ -61,38 +56,6 @@ def remove_stale_bytecode(path: Path) -> None:
             _unlink_quietly(cache / name)
 
 
-def unified_diffs(changes: Sequence[FileChange], root: Path) -> str:
-    """The unified diffs of every change, one after the other (what a dry run prints)."""
-    return "".join(unified_diff(c, root) for c in changes)
-
-
-def unified_diff(change: FileChange, root: Path) -> str:
-    """A unified diff of ``change`` labelled ``a/<relpath>`` and ``b/<relpath>``."""
-    try:
-        rel = change.path.relative_to(root).as_posix()
-    except ValueError:
-        rel = change.path.as_posix()
-    if change.old is None:
-        before: list[str] = []
-        from_label = "/dev/null"
-    else:
-        before = _lines(decode_source(change.old))
-        from_label = f"a/{rel}"
-    if change.new is None:
-        after: list[str] = []
-        to_label = "/dev/null"
-    else:
-        after = _lines(decode_source(change.new))
-        to_label = f"b/{rel}"
-    out: list[str] = []
-    for line in difflib.unified_diff(before, after, from_label, to_label):
-        if line.endswith(("\n", "\r")):
-            out.append(line)
-        else:
-            out.append(line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
 def decode_source(data: bytes) -> str:
     """Decode Python source as the scanner does (BOM, PEP 263 cookie, else UTF-8), falling
     back to latin-1, which never fails, so a diff can always be shown."""
@@ -102,13 +65,13 @@ def decode_source(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _lines(text: str) -> list[str]:
-    # newline="" splits on \n, \r and \r\n but keeps each ending as it is in the file.
-    return io.StringIO(text, newline="").readlines()
-
-
 def _stage(path: Path, data: bytes, mode: int) -> Path:
     """Write ``data`` to a temp file beside ``path``, with permission bits ``mode``."""
+    # Here, not at the top: tempfile brings shutil, random and the compression modules
+    # (~15 of the hook's imports), and the hook's usual run reads this module to write
+    # nothing.
+    import tempfile
+
     fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=path.parent)
     tmp = Path(name)
     try:
