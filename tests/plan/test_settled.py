@@ -364,6 +364,12 @@ def test_rebase_in_a_shallow_clone_treats_committed_revisions_as_published(
     assert refused.returncode == 2, said
     assert f"{N} is settled" in said and "shallow" in said, said
     assert carol.file(N).read_bytes() == before
+    # --upstream names the ref to compare with: git can tell again, and n is not on it.
+    named = migfix_proc(carol.root, "rebase", "--onto", "origin/main", "--upstream",
+                        "origin/main", "--dry-run")  # fmt: skip
+    assert named.returncode in (0, 1), named.stdout + named.stderr
+    assert f"{N}: {carol.a} -> {C}" in named.stdout, named.stdout
+    assert carol.file(N).read_bytes() == before
 
     forced = migfix_proc(carol.root, "rebase", "--onto", "origin/main", "--new", N)
 
