@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,9 +269,15 @@ def unrelated_commit(repo: Path, i: int) -> None:
     sh(repo, "git", "commit", "-qm", f"app {i}")
 
 
-def interleaved(cmds: dict[str, list[str]], cwds: dict[str, Path], repeat: int) -> dict[str, float]:
+def interleaved(
+    cmds: dict[str, list[str]],
+    cwds: dict[str, Path],
+    repeat: int,
+    after: Callable[[str], None] | None = None,
+) -> dict[str, float]:
     """The median time of each command, run in turns (one of each per round), so that a change
-    in the machine's load meanwhile weighs on every command alike."""
+    in the machine's load meanwhile weighs on every command alike. AFTER(name), untimed,
+    follows each run (to undo what it wrote)."""
     times: dict[str, list[float]] = {name: [] for name in cmds}
     for _ in range(repeat):
         for name, cmd in cmds.items():
@@ -279,6 +286,8 @@ def interleaved(cmds: dict[str, list[str]], cwds: dict[str, Path], repeat: int) 
             times[name].append(time.perf_counter() - t)
             if proc.returncode != 0:
                 sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()}")
+            if after is not None:
+                after(name)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -570,17 +579,22 @@ def main() -> int:
 
             # Published means on any remote-tracking ref: the cost must not follow their
             # number. The same merge (a new revision to move) with one remote branch and with
-            # 1,000 more.
-            repo = upstream_repo(tmp, synth, "branches", settled_side=False)
+            # 1,000 more, in two repositories timed in turns: one after the other, a change
+            # in the machine's load came out as a ratio of 1.6 on one run, 1.1 on the next.
+            branches = {
+                "one": upstream_repo(tmp, synth, "one_branch", settled_side=False),
+                "many": upstream_repo(tmp, synth, "many_branches", settled_side=False),
+            }
+            add_remote_branches(branches["many"], 1000)
             settle()
-
-            def undo_branches(repo: Path = repo) -> None:
-                restore(repo)
-
-            reps = max(3, r // 2)
-            t_one = timed([*migfix_cmd(), "merge"], cwd=repo, repeat=reps, after=undo_branches)
-            add_remote_branches(repo, 1000)
-            t_many = timed([*migfix_cmd(), "merge"], cwd=repo, repeat=reps, after=undo_branches)
+            merge_cmd = [*migfix_cmd(), "merge"]
+            t_branches = interleaved(
+                {name: merge_cmd for name in branches},
+                branches,
+                repeat=max(5, r),
+                after=lambda name: restore(branches[name]),
+            )
+            t_one, t_many = t_branches["one"], t_branches["many"]
             results.append(
                 (
                     "merge, 1,000 remote branches / one",

@@ -900,6 +900,57 @@ def test_a_database_is_known_by_the_url_as_the_connection_resolves_it(tmp_path: 
         assert "in step" in status.stdout, status.stdout
         assert f'line {len(lines) + 1}: "old" is not a list of revision ids' in status.stdout
     assert {"r_table", "s1_table", "s2_table"} <= tables(db)
+    plan = run(alice.root, "migfix", "db", "sync", "--dry-run")
+    assert plan.returncode == 0 and "Nothing to do" in plan.stdout, plan.stdout + plan.stderr
+
+
+def test_the_hook_syncs_a_sub_folder_project_at_the_root_and_status_there_agrees(
+    tmp_path: Path,
+) -> None:
+    # backend/alembic.ini with sqlalchemy.url = sqlite:///app.db: the hook runs at the
+    # repository root, the user later in backend/. Both mean backend/app.db, the file the
+    # connection opens from the config's folder; a key taken from the caller's folder made
+    # db status and db sync there see a database that never ran the moved revisions.
+    remote = tmp_path / "origin.git"
+    remote.mkdir()
+    git(remote, "init", "-q", "--bare", "-b", "main")
+    seed = new_project(tmp_path, "typed", "seed")
+    alice_root = tmp_path / "alice"
+    alice_root.mkdir()
+    git(alice_root, "init", "-q", "-b", "main")
+    seed.root.rename(alice_root / "backend")
+    alice = Proj(alice_root / "backend", "typed")
+    ini = alice.root / "alembic.ini"
+    ini.write_text(ini.read_text().replace("sqlite:///%(here)s/typed.db", "sqlite:///app.db"))
+    (alice.root / "pyproject.toml").write_text("[tool.migfix]\nsync_db = true\n")
+    (alice_root / ".gitignore").write_text("__pycache__/\n*.db\n")
+    commit_all(alice_root, "project")
+    git(alice_root, "remote", "add", "origin", str(remote))
+    git(alice_root, "push", "-q", "-u", "origin", "main")
+    git(tmp_path, "clone", "-q", str(remote), "bob")
+    bob = Proj(tmp_path / "bob" / "backend", "typed")
+    ok(run(alice_root, "migfix", "hook", "install"))
+    git(alice_root, "checkout", "-q", "-b", "feature")
+    add(alice, R, "r_table")
+    commit_all(alice_root, "add R")
+    ok(run(alice.root, "alembic", "upgrade", "heads"))
+    db = alice.root / "app.db"
+    write_row(db)
+    add(bob, S1, "s1_table")
+    add(bob, S2, "s2_table")
+    commit_all(bob.root.parent, "add S1, S2")
+    git(bob.root.parent, "push", "-q", "origin", "main")
+
+    pulled = git_proc(alice_root, "pull", "--no-rebase", "--no-edit", "origin", "main")
+
+    assert f"Ran {S1}, {S2} on sqlite:///app.db" in pulled.stderr, pulled.stderr
+    for where in (alice.root, alice.migrations, alice_root):
+        status = ok(run(where, "migfix", "db", "status"))
+        assert "in step" in status.stdout, (where, status.stdout)
+        again = ok(run(where, "migfix", "db", "sync"))
+        assert "Nothing to do" in again.stdout, (where, again.stdout)
+    assert version(db) == [R] and {"r_table", "s1_table", "s2_table"} <= tables(db)
+    assert not (alice_root / "app.db").exists() and not (alice.migrations / "app.db").exists()
 
 
 def test_a_one_letter_password_is_masked_in_the_url_not_in_the_whole_message(

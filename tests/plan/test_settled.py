@@ -364,6 +364,12 @@ def test_rebase_in_a_shallow_clone_treats_committed_revisions_as_published(
     assert refused.returncode == 2, said
     assert f"{N} is settled" in said and "shallow" in said, said
     assert carol.file(N).read_bytes() == before
+    # --upstream names the ref to compare with: git can tell again, and n is not on it.
+    named = migfix_proc(carol.root, "rebase", "--onto", "origin/main", "--upstream",
+                        "origin/main", "--dry-run")  # fmt: skip
+    assert named.returncode in (0, 1), named.stdout + named.stderr
+    assert f"{N}: {carol.a} -> {C}" in named.stdout, named.stdout
+    assert carol.file(N).read_bytes() == before
 
     forced = migfix_proc(carol.root, "rebase", "--onto", "origin/main", "--new", N)
 
@@ -403,12 +409,12 @@ def test_settled_refusal_names_where_a_revision_is_published(tmp_path: Path) -> 
     assert f"{N} is settled (on origin/feature)" in refused.stderr, refused.stderr
 
 
-def test_a_config_beside_the_migrations_folder_with_dotdot_is_the_same_project(
-    tmp_path: Path,
-) -> None:
-    # server/alembic.ini with script_location = %(here)s/../migrations: paths compared with
-    # git's must be normalised, or the feature's revision looked settled (merge wrote a merge
-    # revision) and rebase found nothing to do with two heads.
+def _config_beside_the_migrations_folder(tmp_path: Path) -> Path:
+    """server/alembic.ini with script_location = %(here)s/../migrations (what `alembic init
+    ../migrations` run in server/ writes); main adds c, feature adds n, and feature has merged
+    main: two heads, n new. The repository's root, on feature."""
+    from alembic import command
+    from alembic.config import Config
     from gitutil import commit_all, make_repo
     from projutil import new_project
 
@@ -424,9 +430,6 @@ def test_a_config_beside_the_migrations_folder_with_dotdot_is_the_same_project(
         ini.replace("%(here)s/migrations", "%(here)s/../migrations")
     )
     commit_all(repo, "project")
-    from alembic import command
-    from alembic.config import Config
-
     cfg = Config(str(repo / "server" / "alembic.ini"))
     git(repo, "checkout", "-q", "-b", "feature")
     command.revision(cfg, message="add n", rev_id=N)
@@ -435,11 +438,44 @@ def test_a_config_beside_the_migrations_folder_with_dotdot_is_the_same_project(
     command.revision(cfg, message="add c", rev_id=C)
     commit_all(repo, "c")
     git(repo, "checkout", "-q", "feature")
-    git(repo, "merge", "-q", "--no-edit", "main")
+    return repo
 
+
+@pytest.mark.parametrize("command", ["merge", "rebase"])
+def test_a_config_beside_the_migrations_folder_with_dotdot_is_the_same_project(
+    tmp_path: Path, command: str
+) -> None:
+    # Paths compared with git's must be normalised, or the feature's revision looked settled
+    # (merge wrote a merge revision) and rebase found nothing to do with two heads.
+    repo = _config_beside_the_migrations_folder(tmp_path)
+    git(repo, "merge", "-q", "--no-edit", "main")
     project = find_project(repo / "server")
     assert project.version_locations == (repo / "migrations" / "versions",)
-    done = migfix_proc(repo / "server", "merge")
+    args = ["merge"] if command == "merge" else ["rebase", "--onto", "main"]
+
+    done = migfix_proc(repo / "server", *args)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"Repointed {N}" in done.stdout, done.stdout
+    said = done.stdout + done.stderr
+    assert f"{N}: bbbb0004 -> {C}" in said, said
+    assert "Created merge revision" not in said, said
+    assert migfix_proc(repo / "server", "heads").stdout.split()[0] == N
+
+
+def test_the_hook_fixes_a_project_whose_config_sits_beside_its_migrations_folder(
+    tmp_path: Path,
+) -> None:
+    # The hook runs at the root, where no config is; the merge touched only
+    # migrations/versions/, and server/alembic.ini is in none of its parent folders: the
+    # hook was silent and left two heads.
+    repo = _config_beside_the_migrations_folder(tmp_path)
+    assert migfix_proc(repo, "hook", "install").returncode == 0
+
+    merged = git_proc(repo, "merge", "--no-edit", "main")
+
+    assert merged.returncode == 0, merged.stderr
+    lines = hook_lines(merged.stderr)
+    assert f"migfix: Repointed {N}: bbbb0004 -> {C}  (migrations/versions/{N}_add_n.py)" in (
+        lines
+    ), merged.stderr
+    assert migfix_proc(repo / "server", "heads").stdout.split()[0] == N

@@ -7,11 +7,11 @@ and a feature branch each add a chain of revisions, with a random cut point, a r
 of each side pushed, the remote's HEAD set or not. The feature is pushed with or without
 ``-u``, to the same remote or to a second one (a fork), or not at all. One side merges the
 other with a real ``git merge`` (or ``git merge --squash`` + ``git commit``), from the
-branch, from a detached HEAD, or in a linked worktree, and either the installed hook fixes
-the heads (strategy merge or rebase) or ``migfix merge`` / ``migfix rebase --onto`` is run by
-hand. Published = every revision file on any remote-tracking ref; each keeps its bytes. When
-migfix says it fixed the heads, no unintended head is left; when it refuses, nothing was
-written.
+branch, from a detached HEAD, or in a linked worktree, in a shallow repository or not, and
+either the installed hook fixes the heads (strategy merge or rebase) or ``migfix merge`` /
+``migfix rebase --onto`` is run by hand. Published = every revision file on any
+remote-tracking ref; each keeps its bytes. When migfix says it fixed the heads, no unintended
+head is left; when it refuses, nothing was written.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class Topology:
     feature_to: str = "same"  # where the feature is pushed: "same" remote or a "fork"
     upstream_set: bool = True  # the feature is pushed with -u
     checkout: str = "branch"  # "branch", "detached" (at the branch's commit) or "worktree"
+    shallow: bool = False  # the history below the project's first commit is cut (a shallow
+    # fetch): git cannot tell what is pushed, so every committed revision counts as published
 
 
 @st.composite
@@ -76,6 +78,7 @@ def topologies(draw: st.DrawFn) -> Topology:
         feature_to=draw(st.sampled_from(["same", "fork"])),
         upstream_set=draw(st.booleans()),
         checkout=draw(st.sampled_from(["branch", "detached", "worktree"])),
+        shallow=draw(st.booleans()),
     )
 
 
@@ -139,6 +142,9 @@ def build(tmp: Path, topo: Topology) -> Repo:
     render_project(base, repo.versions, typed=True)
     (repo.root / ".gitignore").write_text("__pycache__/\n*.db\n")
     repo.git("init", "-q", "-b", main)
+    if topo.shallow:  # a commit below the project's, for the shallow fetch to cut off
+        repo.git("commit", "-q", "--allow-empty", "-m", "root")
+        repo.git("tag", "root")
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "project")
     # GitHub's "push an existing repository": the remote's HEAD is not set by this.
@@ -163,6 +169,12 @@ def build(tmp: Path, topo: Topology) -> Repo:
     repo.add_chain("m", topo.main_after_cut, start=topo.main_before_cut + 1)
     if topo.main_pushed == "tip":
         repo.git("push", "-q", name, main)
+    if topo.shallow:
+        # As after `git clone --depth`: .git/shallow cuts the history, yet every commit the
+        # merge needs is still there (the cut is below the project's first commit).
+        repo.git("push", "-q", name, "root")
+        repo.git("fetch", "-q", "--shallow-exclude=root", name)
+        assert repo.git("rev-parse", "--is-shallow-repository").strip() == "true"
     return repo
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import child_environ, copy_fixture
+from conftest import SRC, child_environ, copy_fixture
 from gitutil import commit_all, git, make_repo
 from graphgen import GenGraph, GenRevision, render_project
 from projutil import GITIGNORE, migfix_proc, normalize
@@ -328,10 +328,22 @@ def test_nothing_is_staged_inside_a_version_location(tmp_path: Path, split: Spli
     assert journal_left(split.root) == []
 
 
-def test_four_concurrent_merges_write_one_merge_revision(split: Split) -> None:
+# tests/winsim: the writer lock through the msvcrt stand-in (Windows' byte-range lock).
+WINSIM = {"PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "winsim"), str(SRC)])}
+
+
+@pytest.mark.parametrize("windows", [False, True], ids=["posix", "windows-sim"])
+def test_four_concurrent_merges_write_one_merge_revision(split: Split, windows: bool) -> None:
     old = snapshot(split.root)
     procs = [
-        start(split.root, "merge", "--upstream", "main", MIGFIX_TEST_WRITE_PAUSE="0.05")
+        start(
+            split.root,
+            "merge",
+            "--upstream",
+            "main",
+            MIGFIX_TEST_WRITE_PAUSE="0.05",
+            **(WINSIM if windows else {}),
+        )
         for _ in range(4)
     ]
     results = [(p.communicate(timeout=120), p.returncode) for p in procs]

@@ -369,6 +369,11 @@ def touched(repo: Path, changed: Sequence[Path]) -> list[Entry]:
             if d == repo or not d.is_relative_to(repo):
                 break
     files = [d / name for d in folders for name in CONFIG_NAMES if (d / name).is_file()]
-    if not files:
-        return []
-    return [e for e in projects_from(files, repo) if owns(e, relevant)]
+    found = [e for e in projects_from(files, repo) if owns(e, relevant)] if files else []
+    revisions = [p for p in relevant if p.suffix == ".py"]
+    if any(not any(owns(e, [p]) for e in found) for p in revisions):
+        # A revision file no config above it claims: the config may sit beside the
+        # migrations folder (server/alembic.ini, script_location = %(here)s/../migrations),
+        # so every project is asked. Only then: usually a config is found above.
+        return [e for e in discover(repo) if owns(e, relevant)]
+    return found
