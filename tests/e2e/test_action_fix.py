@@ -166,9 +166,11 @@ def test_pull_request_from_a_fork_gets_a_patch_and_fails_after_the_check(
 
 
 @pytest.mark.slow
-def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) -> None:
-    # A third pull request touches no migration: it is run through ci fix too, and left as
-    # it is (only a pull request with revisions of its own is ever pushed to).
+def test_push_to_main_fixes_every_open_pull_request_that_touches_the_migrations(
+    team: Team, tmp_path: Path
+) -> None:
+    # A third pull request touches no migration: it is skipped with one line, never checked
+    # out nor run through ci fix, and left as it is.
     alice = team.alice.root
     git(alice, "checkout", "-q", "-b", "docs", "main")
     (alice / "NOTES").write_text("docs only\n")
@@ -198,7 +200,15 @@ def test_push_to_main_fixes_every_open_pull_request(team: Team, tmp_path: Path) 
         assert git(team.remote, "rev-list", "--count", "--first-parent", f"{tip}..{branch}") == "1"
     assert "::group::migfix ci fix: #8 (feature-b)" in proc.stdout
     assert summary.count("### migfix: fixed the migrations of") == 2
-    assert "Nothing to fix: docs adds no revisions that origin/main lacks." in proc.stdout
+    assert "::group::migfix ci fix: #9 (docs)" not in proc.stdout
+    assert "Nothing to fix: docs" not in proc.stdout
+    assert (
+        "Skipped #9 (docs): pull/9/head changes nothing in migrations/versions since origin/main.\n"
+    ) in proc.stdout
+    # HEAD's reflog holds every commit the runner checked out: the docs one is not there.
+    checked_out = git(runner, "reflog", "--format=%H", "HEAD").split()
+    assert tips["feature-a"] in checked_out
+    assert docs not in checked_out
     assert server(team, "docs") == docs
     assert git(runner, "rev-parse", "HEAD") == start
 

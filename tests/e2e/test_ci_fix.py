@@ -394,6 +394,40 @@ def test_a_branch_without_revisions_is_left_alone(tmp_path: Path, migfix: Migfix
     assert git(clone, "rev-parse", "HEAD") == server(team, "docs")
 
 
+def test_untouched_says_which_pull_requests_change_the_migrations(
+    tmp_path: Path, migfix: Migfix
+) -> None:
+    team = branches(tmp_path)
+    alice = team.alice.root
+    # docs left main before cccc0101 landed there: what main gained since is not docs' change.
+    git(alice, "checkout", "-q", "-b", "docs", "main")
+    (alice / "NOTES").write_text("docs only\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "docs")
+    git(alice, "push", "-q", "origin", "docs")
+    assert git(team.remote, "diff", "--name-only", "docs", "main").endswith(
+        "cccc0101_main_moves_on.py"
+    )
+    # A runner's checkout of main: one commit deep, so the merge base must be fetched.
+    git(team.remote.parent, "clone", "-q", "--depth", "1", f"file://{team.remote}", "runner")
+    runner = team.remote.parent / "runner"
+    for branch in ("docs", "feature-b"):
+        git(runner, "fetch", "-q", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+    untouched = ("ci", "untouched", "--base", "origin/main")
+    rc, out, err = migfix(runner, *untouched, "origin/docs")
+    assert (rc, err) == (0, "")
+    assert out == "origin/docs changes nothing in migrations/versions since origin/main.\n"
+    rc, out, err = migfix(runner, *untouched, "origin/feature-b")
+    assert (rc, err) == (1, "")
+    assert out == (
+        "origin/feature-b changes migrations/versions since origin/main: "
+        "`migfix ci fix` has to look at it.\n"
+    )
+    rc, _, err = migfix(runner, *untouched, "no-such-ref")
+    assert rc == 2
+    assert "no-such-ref" in err
+
+
 def test_a_stale_heads_lock_alone_is_brought_up_to_date(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migfix: Migfix
 ) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 
 from migfix.cli.every_project import project
-from migfix.cli.options import ALL_KEY, ci_fix_options, project_options
+from migfix.cli.options import ALL_KEY, ci_fix_options, ci_untouched_options, project_options
 from migfix.commands import ci_fix as fixing
+from migfix.project.model import Project
 
 
 @click.group("ci")
@@ -43,13 +44,7 @@ def ci_fix(
     --force-with-lease. A push made meanwhile is never overwritten (exit 1); when it cannot
     push, the fix is written as a patch (exit 1). Nothing to fix: exit 0.
     """
-    if click.get_current_context().meta.get(ALL_KEY):
-        # One commit and one push per run: several projects would race their own pushes.
-        raise click.UsageError(
-            "migfix ci fix fixes one project per run; name it with -c (or -d) instead of --all, "
-            "and run it once per project."
-        )
-    chosen = project(config, name, versions, recursive)
+    chosen = _one_project(config, name, versions, recursive)
     opts = fixing.Options(
         base=base,
         strategy=strategy,
@@ -60,3 +55,39 @@ def ci_fix(
         summary=summary,
     )
     return fixing.fix(chosen, opts, echo=click.echo, err=lambda text: click.echo(text, err=True))
+
+
+@ci.command("untouched")
+@project_options
+@ci_untouched_options
+def ci_untouched(
+    config: Path | None,
+    name: str | None,
+    versions: tuple[Path, ...],
+    recursive: bool,
+    rev: str,
+    base: str | None,
+    remote: str,
+) -> int:
+    """Exit 0 when the pull request at REV leaves the migrations untouched.
+
+    Compares REV with where it left the base (git diff BASE...REV): exit 0 when it changes
+    nothing in the version locations or the heads lock, so `migfix ci fix` has nothing to
+    do for it; exit 1 when it does. The GitHub action asks this of every open pull request
+    on a push to the base branch, and fixes only those that touch the migrations.
+    """
+    chosen = _one_project(config, name, versions, recursive)
+    opts = fixing.Options(base=base, remote=remote)
+    return fixing.untouched(chosen, rev, opts, echo=click.echo)
+
+
+def _one_project(
+    config: Path | None, name: str | None, versions: tuple[Path, ...], recursive: bool
+) -> Project:
+    if click.get_current_context().meta.get(ALL_KEY):
+        # One commit and one push per run: several projects would race their own pushes.
+        raise click.UsageError(
+            "migfix ci fixes one project per run; name it with -c (or -d) instead of --all, "
+            "and run it once per project."
+        )
+    return project(config, name, versions, recursive)

@@ -375,16 +375,22 @@ def hook_behaviour_options(f: F) -> F:
 # -- ci ----------------------------------------------------------------------------------------
 
 
+_ci_base_option = click.option(
+    "--base",
+    metavar="REF",
+    help="The branch the pull request merges into, e.g. origin/main (default: "
+    "<remote>/GITHUB_BASE_REF or <remote>/CI_MERGE_REQUEST_TARGET_BRANCH_NAME).",
+)
+_ci_remote_option = click.option(
+    "--remote", default="origin", show_default=True, help="The remote to fetch and push."
+)
+
+
 def ci_fix_options(f: F) -> F:
     """``migfix ci fix``: which pull request, how to fix it, where the fix goes."""
     return _stack(
         f,
-        click.option(
-            "--base",
-            metavar="REF",
-            help="The branch the pull request merges into, e.g. origin/main (default: "
-            "<remote>/GITHUB_BASE_REF or <remote>/CI_MERGE_REQUEST_TARGET_BRANCH_NAME).",
-        ),
+        _ci_base_option,
         from_declared(
             declared.STRATEGY,
             default="rebase",
@@ -398,9 +404,7 @@ def ci_fix_options(f: F) -> F:
             help="The pull request's branch, pushed to (default: GITHUB_HEAD_REF, "
             "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME, else the checked-out branch).",
         ),
-        click.option(
-            "--remote", default="origin", show_default=True, help="The remote to fetch and push."
-        ),
+        _ci_remote_option,
         click.option(
             "--push/--no-push",
             default=True,
@@ -421,6 +425,11 @@ def ci_fix_options(f: F) -> F:
             "(env: GITHUB_STEP_SUMMARY).",
         ),
     )
+
+
+def ci_untouched_options(f: F) -> F:
+    """``migfix ci untouched REV``: the pull request's commit and the base it left."""
+    return _stack(f, click.argument("rev", metavar="REV"), _ci_base_option, _ci_remote_option)
 
 
 post_write_hook_option = click.option(

@@ -114,12 +114,7 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
     or the fix was pushed; :class:`CannotFix` (exit 1) when it was needed and not pushed."""
     if opts.strategy not in STRATEGIES:
         raise Refusal(f"--strategy {opts.strategy}: use rebase or merge.")
-    repo = gitops.find_repo(project.root)
-    if repo is None:
-        raise Refusal(
-            f"{project.root} is not inside a git repository; migfix ci fix runs in the "
-            "pull request's checkout."
-        )
+    repo = _repo(project)
     base = _base_ref(opts)
     branch = _branch(repo, opts)
     if base.startswith(f"{opts.remote}/"):
@@ -154,6 +149,49 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
     commits.commit(repo, run.written, _commit_message(run))
     run.after = read_graph(project)
     return _deliver(run, repo, tip, opts, echo=echo, err=err)
+
+
+def untouched(project: Project, rev: str, opts: Options, *, echo: Echo) -> int:
+    """``migfix ci untouched REV``: exit 0 when the pull request at REV changes nothing in
+    the project's version locations or heads lock since it left the base (so ``fix`` would
+    have nothing to do and need not check it out), 1 when it changes something there.
+
+    On a push to the base branch the action asks this of every open pull request: only
+    those that touch the migrations are checked out and fixed. Reads git only.
+    """
+    repo = _repo(project)
+    base = _base_ref(opts)
+    if base.startswith(f"{opts.remote}/"):
+        commits.fetch_branch(repo, opts.remote, base[len(opts.remote) + 1 :])
+    gitops.resolve_ref(repo, base)
+    gitops.resolve_ref(repo, rev)
+    # What the pull request changed is the diff from where it left the base (git diff
+    # BASE...REV), not from the base's tip, whose own new migrations are not the pull
+    # request's.
+    common = commits.merge_base(repo, base, rev)
+    if common is None:
+        raise Refusal(
+            f"{rev} and {base} share no commit, so what {rev} changes cannot be told; "
+            f"fetch their whole history (`git fetch --unshallow`) and run it again."
+        )
+    watched = _touched_paths(project)
+    names = gitops.pathspecs(repo, watched)
+    where = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    if history.changed_between(repo, common, rev, watched):
+        echo(f"{rev} changes {where} since {base}: `{BY}` has to look at it.")
+        return EXIT_PROBLEMS
+    echo(f"{rev} changes nothing in {where} since {base}.")
+    return EXIT_OK
+
+
+def _repo(project: Project) -> Path:
+    repo = gitops.find_repo(project.root)
+    if repo is None:
+        raise Refusal(
+            f"{project.root} is not inside a git repository; migfix ci runs in the "
+            "pull request's checkout."
+        )
+    return repo
 
 
 def _refuse_uncommitted(project: Project, repo: Path) -> None:
