@@ -428,6 +428,32 @@ def test_untouched_says_which_pull_requests_change_the_migrations(
     assert "no-such-ref" in err
 
 
+def test_untouched_counts_the_heads_lock_as_the_migrations(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migfix: Migfix
+) -> None:
+    # A pull request that changes only the heads lock may still need ci fix (a stale lock).
+    team = make_team(tmp_path, "typed")
+    alice = team.alice.root
+    (alice / "pyproject.toml").write_text("[tool.migfix]\nlock = true\n")
+    monkeypatch.chdir(alice)
+    assert main(["lock", "update"]) == 0
+    git(alice, "add", "-A")
+    git(alice, "commit", "-q", "-m", "lock the heads")
+    git(alice, "push", "-q", "origin", "main")
+    git(alice, "checkout", "-q", "-b", "relock")
+    lock = alice / "migrations" / "heads.lock"
+    lock.write_text(lock.read_text() + "\n")
+    git(alice, "commit", "-q", "-am", "touch the lock")
+    git(alice, "push", "-q", "origin", "relock")
+    runner = checkout(team, "main", "ci")
+    rc, out, err = migfix(runner, "ci", "untouched", "--base", "origin/main", "origin/relock")
+    assert (rc, err) == (1, "")
+    assert out == (
+        "origin/relock changes migrations/versions or migrations/heads.lock since origin/main: "
+        "`migfix ci fix` has to look at it.\n"
+    )
+
+
 def test_a_stale_heads_lock_alone_is_brought_up_to_date(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migfix: Migfix
 ) -> None:
