@@ -54,7 +54,7 @@ def check(
         return checkcmd.check(
             chosen, fmt=fmt, strict=strict, deep=deep, prog=prog_name(), echo=click.echo
         )
-    # Here, not at the top: other refs' trees, remotes and overlap are 9 modules that every
+    # Here, not at the top: other refs' trees, remotes and overlap are 8 modules that every
     # plain check (each git hook and pre-commit run) would load for nothing.
     from migfix.cli.stale import warn_if_stale
     from migfix.commands.check_against import check_against
