@@ -41,6 +41,10 @@ _AGAINST = (
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("migfix.cli.check", "migfix.cli.stale"): _AGAINST,
     ("migfix.cli.check", "migfix.commands.check_against"): _AGAINST,
+    ("migfix.cli.verify_after", "migfix.commands.verify"): (
+        "merge/rebase --verify only: 7 database modules every merge, rebase and hook fix would "
+        "load for nothing"
+    ),
     ("migfix.start", "migfix.cli.main"): "Ctrl-C is handled before click and the commands load",
     ("migfix.cli.pytest_plugin", "migfix.cli.pytest_checks"): _PLUGIN,
     ("migfix.hook.run", "migfix.hook.fix"): _HOOK_NO_OP,

@@ -20,7 +20,7 @@ from migfix.cli.options import (
     verify_option,
 )
 from migfix.cli.running import err, migfix_only
-from migfix.cli.verify import verify_after
+from migfix.cli.verify_after import verify_after
 from migfix.commands import merge as mergecmd
 
 

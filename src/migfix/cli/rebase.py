@@ -22,7 +22,7 @@ from migfix.cli.options import (
 )
 from migfix.cli.running import err, migfix_only
 from migfix.cli.stale import warn_if_stale
-from migfix.cli.verify import verify_after
+from migfix.cli.verify_after import verify_after
 from migfix.commands import rebase as rebasecmd
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -64,10 +61,3 @@ def verify(
         postgres=postgres,
     )
     return verifycmd.report(chosen, result, echo=click.echo, err=err)
-
-
-def verify_after(chosen: Any, upstream: str | None, postgres: bool | None) -> Callable[[], int]:
-    """``--verify`` after merge/rebase, to run once they changed something."""
-    return functools.partial(
-        verifycmd.verify_new, chosen, upstream, postgres, echo=click.echo, err=err
-    )
