@@ -21,6 +21,7 @@ from migfix.plan.merge import MergeOptions, MergePlan, check_options, head_group
 from migfix.plan.records import FileChange
 from migfix.plan.settled import Newness, classify
 from migfix.project.model import Project, shown
+from migfix.read.checks import Problem
 from migfix.read.graph import Graph, read_graph
 from migfix.report import formats as report
 from migfix.report.diffs import unified_diffs
@@ -168,7 +169,7 @@ def run_merge(
         graph = graph or read_graph(project)
         repo = gitops.find_repo(project.root)
         refuse_conflicts(project, repo, rerun="migfix merge")
-        refuse_broken(project, graph)
+        problems = refuse_broken(project, graph)
         if not graph.head_groups() and not opts.heads:
             # Nothing to do: decide that before asking git which revisions are new.
             return Outcome(
@@ -176,7 +177,7 @@ def run_merge(
             )
         newness = classify(project, graph, upstream=upstream, extra_new=extra_new)
         plan = plan_merge(project, graph, newness, opts)
-        outcome = _prepare(project, graph, opts, plan, dry_run=dry_run)
+        outcome = _prepare(project, graph, opts, plan, dry_run=dry_run, problems=problems)
         if plan.empty:
             return outcome
         if dry_run:
@@ -190,7 +191,13 @@ def run_merge(
 
 
 def _prepare(
-    project: Project, graph: Graph, opts: MergeOptions, plan: MergePlan, *, dry_run: bool
+    project: Project,
+    graph: Graph,
+    opts: MergeOptions,
+    plan: MergePlan,
+    *,
+    dry_run: bool,
+    problems: Sequence[Problem],
 ) -> Outcome:
     """Render the planned merges and compute every file change; prove the result."""
     outcome = Outcome(project, plan, dry_run=dry_run)
@@ -199,7 +206,7 @@ def _prepare(
     outcome.merges = render_merges(project, graph, plan) if plan.merges else []
     outcome.changes = merge_changes(plan, outcome.merges)
     _refuse_unreadable_folders(project, outcome.merges)
-    after = prove(graph, outcome.changes)
+    after = prove(graph, outcome.changes, problems)
     if not opts.heads and after.head_groups():  # pragma: no cover - would be a planner bug
         left = ", ".join(h for g in after.head_groups() for h in g)
         raise Refusal(

@@ -38,10 +38,13 @@ def refuse_conflicts(project: Project, repo: Path | None, *, rerun: str) -> None
         )
 
 
-def refuse_broken(project: Project, graph: Graph, *, ignore: Sequence[str] = ()) -> None:
-    blocking = [
-        p for p in checks.problems(graph) if checks.blocks_writes(p) and p.code not in ignore
-    ]
+def refuse_broken(
+    project: Project, graph: Graph, *, ignore: Sequence[str] = ()
+) -> list[checks.Problem]:
+    """Refuse a graph whose faults make rewriting unsafe; else return its problems (which
+    ``prove`` compares the planned result with, so they are found once)."""
+    problems = checks.problems(graph)
+    blocking = [p for p in problems if checks.blocks_writes(p) and p.code not in ignore]
     if blocking:
         first = blocking[0]
         where = project.relpath(first.path) if first.path else str(project.root)
@@ -51,17 +54,23 @@ def refuse_broken(project: Project, graph: Graph, *, ignore: Sequence[str] = ())
             f"The revision graph has faults that make rewriting unsafe: {where}:{first.line}: "
             f"{first.message.rstrip('.')}{more}. Fix them first."
         )
+    return problems
 
 
-def prove(graph: Graph, changes: Sequence[FileChange]) -> Graph:
-    """Re-read the files as they will be and refuse a plan that would not fix the heads."""
+def prove(
+    graph: Graph, changes: Sequence[FileChange], before: Sequence[checks.Problem] | None = None
+) -> Graph:
+    """Re-read the files as they will be and refuse a plan that would not fix the heads.
+
+    BEFORE: GRAPH's problems, when already found (``refuse_broken`` returns them)."""
     # Keyed by path text, made already for every file (hashing 5,000 Paths is not).
     replaced = {str(c.path): scan_file(c.path, c.new) for c in changes if c.new is not None}
     deleted = {str(c.path) for c in changes if c.new is None}
     files = [replaced.pop(str(f.path), f) for f in graph.files if str(f.path) not in deleted]
     files.extend(replaced.values())
     after = Graph(files, allow_heads=graph.allow_heads, root=graph.root)
-    before_codes = {(p.code, p.path) for p in checks.problems(graph)}
+    found = checks.problems(graph) if before is None else before
+    before_codes = {(p.code, p.path) for p in found}
     new_faults = [
         p
         for p in checks.problems(after)
