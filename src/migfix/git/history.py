@@ -157,28 +157,6 @@ def blob_contents(repo_root: Path, oids: Iterable[str]) -> dict[str, bytes]:
     return out
 
 
-def added_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
-    """Files under UNDER that HEAD does not have: untracked (not ignored) or added."""
-    if not under:
-        return set()
-    out = gitops.output(
-        repo_root,
-        "--literal-pathspecs",
-        "status",
-        "--porcelain",
-        "-z",
-        "--untracked-files=all",
-        "--no-renames",
-        "--",
-        *gitops.pathspecs(repo_root, under),
-    )
-    return {
-        gitops.from_git_path(repo_root, entry[3:])
-        for entry in out.split(b"\0")
-        if entry[:2] == b"??" or entry[:1] == b"A"
-    }
-
-
 _COMMIT_MARK = "\x01"
 
 

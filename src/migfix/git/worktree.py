@@ -21,16 +21,7 @@ def uncommitted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
     """
     if not under:
         return set()
-    out = output(
-        repo_root,
-        "--literal-pathspecs",
-        "status",
-        "--porcelain",
-        "-z",
-        "--untracked-files=all",
-        "--",
-        *pathspecs(repo_root, under),
-    )
+    out = _status(repo_root, under)
     paths: set[Path] = set()
     entries = iter(out.split(b"\0"))
     for entry in entries:
@@ -44,6 +35,33 @@ def uncommitted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
             if b"R" in status and source:
                 paths.add(from_git_path(repo_root, source))
     return paths
+
+
+def added_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:
+    """Files under UNDER that HEAD does not have: untracked (not ignored) or added."""
+    if not under:
+        return set()
+    return {
+        from_git_path(repo_root, entry[3:])
+        for entry in _status(repo_root, under, "--no-renames").split(b"\0")
+        if entry[:2] == b"??" or entry[:1] == b"A"
+    }
+
+
+def _status(repo_root: Path, under: Sequence[Path], *flags: str) -> bytes:
+    """``git status --porcelain -z`` of every file under UNDER, untracked ones listed one by
+    one (the entries are ``XY path``)."""
+    return output(
+        repo_root,
+        "--literal-pathspecs",
+        "status",
+        "--porcelain",
+        "-z",
+        "--untracked-files=all",
+        *flags,
+        "--",
+        *pathspecs(repo_root, under),
+    )
 
 
 def conflicted_paths(repo_root: Path, under: Sequence[Path]) -> set[Path]:

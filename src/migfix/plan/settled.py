@@ -160,7 +160,7 @@ def _settle_the_rest(
     blind = None if configured else _cannot_tell(repo, remote)
     if blind is not None or (not refs and not remote):
         # Committed revisions count as published: only files HEAD lacks are new.
-        added = history.added_paths(repo, list(project.version_locations))
+        added = worktree.added_paths(repo, list(project.version_locations))
         why = blind or (
             "committed, and no upstream ref was found (no @{upstream}, origin/HEAD, main or master)"
         )
