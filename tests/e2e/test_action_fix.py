@@ -21,7 +21,7 @@ from conftest import REPO
 from gitutil import GIT_ENV, git
 from projutil import Team
 from test_action import ACTION, evaluate, step
-from test_ci_fix import branches, server
+from test_ci_fix import branches, push_docs_branch, server
 
 GITHUB_REPO = "octo/shop"
 
@@ -171,12 +171,7 @@ def test_push_to_main_fixes_every_open_pull_request_that_touches_the_migrations(
 ) -> None:
     # A third pull request touches no migration: it is skipped with one line, never checked
     # out nor run through ci fix, and left as it is.
-    alice = team.alice.root
-    git(alice, "checkout", "-q", "-b", "docs", "main")
-    (alice / "NOTES").write_text("docs only\n")
-    git(alice, "add", "NOTES")
-    git(alice, "commit", "-q", "-m", "docs")
-    git(alice, "push", "-q", "origin", "docs")
+    push_docs_branch(team)
     git(team.remote, "update-ref", "refs/pull/9/head", "refs/heads/docs")
     docs = server(team, "docs")
     gh = tmp_path / "bin" / "gh"

@@ -64,6 +64,16 @@ def main_files(team: Team) -> dict[str, bytes]:
     }
 
 
+def push_docs_branch(team: Team) -> None:
+    """Alice pushes ``docs``, a branch from main that changes no migration."""
+    alice = team.alice.root
+    git(alice, "checkout", "-q", "-b", "docs", "main")
+    (alice / "NOTES").write_text("docs only\n")
+    git(alice, "add", "NOTES")
+    git(alice, "commit", "-q", "-m", "docs")
+    git(alice, "push", "-q", "origin", "docs")
+
+
 def merge_into_main(team: Team, branch: str) -> None:
     """The merge button: a plain `git merge` of the branch into main, pushed."""
     bob = team.bob.root
@@ -381,12 +391,7 @@ def test_without_a_base_or_a_branch_it_says_what_to_give(
 
 def test_a_branch_without_revisions_is_left_alone(tmp_path: Path, migfix: Migfix) -> None:
     team = branches(tmp_path)
-    alice = team.alice.root
-    git(alice, "checkout", "-q", "-b", "docs", "main")
-    (alice / "NOTES").write_text("docs only\n")
-    git(alice, "add", "NOTES")
-    git(alice, "commit", "-q", "-m", "docs")
-    git(alice, "push", "-q", "origin", "docs")
+    push_docs_branch(team)
     clone = checkout(team, "docs", "ci")
     rc, out, _ = ci_fix(migfix, clone)
     assert rc == 0
@@ -398,13 +403,8 @@ def test_untouched_says_which_pull_requests_change_the_migrations(
     tmp_path: Path, migfix: Migfix
 ) -> None:
     team = branches(tmp_path)
-    alice = team.alice.root
     # docs left main before cccc0101 landed there: what main gained since is not docs' change.
-    git(alice, "checkout", "-q", "-b", "docs", "main")
-    (alice / "NOTES").write_text("docs only\n")
-    git(alice, "add", "NOTES")
-    git(alice, "commit", "-q", "-m", "docs")
-    git(alice, "push", "-q", "origin", "docs")
+    push_docs_branch(team)
     assert git(team.remote, "diff", "--name-only", "docs", "main").endswith(
         "cccc0101_main_moves_on.py"
     )
