@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -262,6 +263,15 @@ def python_m(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m ARGS`` (migfix, migfix.hookrun, alembic, flask): :func:`python`."""
     return python(cwd, "-m", *args, env=env, **kwargs)
+
+
+def child_imports(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """A child ``python -X importtime ARGS`` (see :func:`python`) and every module it
+    imported, in the order ``-X importtime`` lists them (dotted names)."""
+    proc = python(cwd, "-X", "importtime", *args, env=env)
+    return proc, re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", proc.stderr, re.M)
 
 
 class Result(NamedTuple):

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import child_imports
 from gitutil import commit_all, git, git_proc
 from projutil import (
     Proj,
@@ -248,15 +249,8 @@ def _hook_run_imports(repo: Path, *args: str) -> subprocess.CompletedProcess[str
 def _hookrun_imports(repo: Path, *args: str) -> tuple[int, set[str]]:
     """Exit code and modules of ``python -m migfix.hookrun ARGS``, the installed hook's own
     command, as ``-X importtime`` lists them."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "migfix.hookrun", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
-    return proc.returncode, {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
+    proc, modules = child_imports(repo, "-m", "migfix.hookrun", *args)
+    return proc.returncode, set(modules)
 
 
 def test_merge_without_migrations_is_silent_and_cheap(tmp_path: Path) -> None:
