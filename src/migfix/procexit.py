@@ -13,6 +13,14 @@ commands that run no code of the project's; ``verify``, ``db`` and ``--verify`` 
 run env.py, the migrations and the Flask app) run outside it, so their garbage is
 collected as usual, and no module below has to turn the collector back on.
 
+Python swallows an exception raised inside a finalizer (``__del__``): it prints "Exception
+ignored in" with a traceback and goes on. So a KeyboardInterrupt raised while, say, a
+finished ``subprocess.Popen`` is being freed would print a traceback and be lost: the
+command would go on as if Ctrl-C had not been pressed. :func:`interrupt` (the command's
+SIGINT handler, in place of Python's own) and the writer lock's handler ask
+:func:`in_finalizer` first and, inside one, deliver the signal again (:func:`deliver_later`),
+so it is raised at the first moment after the finalizer returns.
+
 ``end_quickly`` skips the interpreter's teardown. Python's own exit would free every
 module and object one at a time: after a merge rendered through Alembic that is
 SQLAlchemy's and Alembic's ~700 modules and 5,000 revision records, ~100 ms spent on
@@ -26,6 +34,7 @@ writes is closed (and fsynced) before its command returns, so nothing is lost.
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import contextlib
 import gc
@@ -33,6 +42,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import NoReturn
 
 
@@ -80,9 +90,51 @@ def end_quickly(main: Callable[[], int]) -> NoReturn:
     atexit.register(leave)
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         # From here the command's own handling of Ctrl-C (KeyboardInterrupt) takes over.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, interrupt)
     code.append(main())
     sys.exit(code[0])
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGINT while a command runs: KeyboardInterrupt, as Python's own handler, but never
+    inside a finalizer, where it would be lost (see above)."""
+    if in_finalizer(frame):
+        deliver_later(signum)
+        return
+    raise KeyboardInterrupt
+
+
+def in_finalizer(frame: FrameType | None) -> bool:
+    """Whether FRAME runs inside a ``__del__``, where an exception raised is swallowed."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def deliver_later(signum: int) -> None:
+    """Have SIGNUM's handler run again once the main thread has left the finalizer.
+
+    Not from here: a signal tripped from inside a handler is handled at once, inside the
+    same finalizer (and so again, without end). A thread waits until the main thread runs
+    outside any finalizer and trips it from there; should it land in another finalizer,
+    the handler defers it once more. Rare enough (a signal in the moments a finalizer runs)
+    that a thread per time costs nothing anyone sees.
+    """
+    import threading
+    import time
+
+    main = threading.main_thread().ident
+
+    def when_out_of_finalizers() -> None:
+        while (frame := sys._current_frames().get(main or 0)) is not None:
+            if not in_finalizer(frame):
+                _thread.interrupt_main(signal.Signals(signum))
+                return
+            time.sleep(0.001)
+
+    threading.Thread(target=when_out_of_finalizers, daemon=True).start()
 
 
 def flush_streams() -> None:

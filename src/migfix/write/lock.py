@@ -19,8 +19,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+from migfix import procexit
 from migfix.errors import MigfixError, Refusal, interrupted_line
 from migfix.write import oslock
 
@@ -146,10 +148,13 @@ _pending: list[int] = []
 _interrupting = False
 
 
-def _on_signal(signum: int, frame: object) -> None:
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     global _interrupting
     if _critical_depth or _interrupting:
         _pending.append(signum)
+        return
+    if procexit.in_finalizer(frame):
+        procexit.deliver_later(signum)  # raised there, it would be swallowed (migfix.procexit)
         return
     _interrupting = True
     raise Interrupted(signum)
