@@ -357,6 +357,47 @@ def test_four_concurrent_merges_write_one_merge_revision(split: Split, windows: 
     assert heads.returncode == 0 and heads.stdout.count("(head)") == 1, heads.stdout
 
 
+_RELEASE_WHILE_WAITED_ON = """
+import subprocess, sys
+from pathlib import Path
+from migfix.write import lock
+state = Path(sys.argv[1])
+fd, _ = lock.acquire(state, wait=False)
+waiter = subprocess.Popen(
+    [sys.executable, "-c", "import os, sys; os.open(sys.argv[1], os.O_RDWR); print(flush=True); "
+     "sys.stdin.read()", str(state / lock.LOCK)],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+)
+waiter.stdout.readline()  # the waiter has the lock file open, as one waiting for it has
+lock.release(state, fd)
+print((state / lock.LOCK).exists())
+waiter.communicate("")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("windows", "kept"), [(False, False), (True, True)], ids=["posix", "windows-sim"]
+)
+def test_the_lock_file_a_waiter_holds_open_is_the_one_it_gets(
+    tmp_path: Path, windows: bool, kept: bool
+) -> None:
+    """The holder removes its lock file as it lets go. On POSIX it goes at once and the
+    waiter, finding its file no longer at the path, starts again. Windows cannot remove a
+    file another process holds open, so the waiter's file must stay: removed, the next run
+    would create a second lock file and two runs would write at once (what the four
+    concurrent merges above once did in the simulation, before it refused such removals)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _RELEASE_WHILE_WAITED_ON, str(tmp_path / "state")],
+        env=child_environ(WINSIM if windows else {}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(kept), proc.stderr
+
+
 def test_a_second_writer_gives_up_after_the_lock_timeout(split: Split) -> None:
     from migfix.write import txn
 
