@@ -9,15 +9,16 @@ be, and names the files it cannot read, instead of a wrong answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from migfix.read.graph import Graph
 from migfix.read.revision_file import Unknown
 
 
-@dataclass(frozen=True)
-class Unsure:
+# A NamedTuple, not a dataclass: every `heads` defines it, and a frozen dataclass (with the
+# dataclasses module) is 7.8M instructions of its start against 1.3M (callgrind).
+class Unsure(NamedTuple):
     """A file whose ``revision`` or ``down_revision`` migfix cannot read."""
 
     path: Path
