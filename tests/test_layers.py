@@ -57,6 +57,18 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
         "the transaction)"
     ),
     ("migfix.hook.fix", "migfix.db.sync"): "sync_db is off by default: 10 more modules",
+    **{
+        ("migfix.read.scan", reader): (
+            "only a file the scan cache does not hold is read: the readers' regular "
+            "expressions and the compile check were 12M instructions of every `heads` and "
+            "`check` that found every file in the cache (callgrind)"
+        )
+        for reader in (
+            "migfix.read.loadable",
+            "migfix.read.ast_reader",
+            "migfix.read.header_reader",
+        )
+    },
     ("migfix.db.guard", "migfix.db.guard_moved"): (
         "env.py's guard runs in every `alembic` command; when nothing moved (told from git's "
         "files) it loads 3 small modules, and this one would add the graph reader and db status"
