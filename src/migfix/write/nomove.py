@@ -15,7 +15,6 @@ every ``alembic upgrade``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,6 +51,8 @@ def nothing_moved(dirs: GitDirs, under: Sequence[Path]) -> bool:
         return False
     if len({s.commit for s in states}) < 2:
         return True  # a fresh clone, or only upgrades since: one state, nothing to compare
+    import json  # see moves._entry: most runs stop above, without reading JSON
+
     try:
         mark = json.loads((dirs.git_dir / _MARK).read_text(encoding="utf-8"))
         if mark["specs"] != [rel(dirs.work_tree, p) for p in under]:
@@ -76,6 +77,8 @@ def mark(
     dirs: GitDirs, specs: Sequence[str], states: Sequence[ReflogEntry], keys: Sequence[Key]
 ) -> tuple[Path, bytes]:
     """Where and what to write after a scan of STATES (their KEYS) found no move."""
+    import json  # see nothing_moved
+
     data = {
         "specs": list(specs),
         "keys": {s.commit: list(k) for s, k in zip(states, keys, strict=True)},
