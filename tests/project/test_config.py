@@ -549,3 +549,19 @@ def test_bad_tool_migfix_exits_2(
     monkeypatch.chdir(root)
     assert main(["check"]) == 2
     assert capsys.readouterr().err == f"migfix: {root / 'pyproject.toml'}: {message}\n"
+
+
+def test_a_file_outside_the_project_root_is_named_from_its_repository(tmp_path: Path) -> None:
+    # backend/alembic.ini beside migrations/: the revision files are outside the project
+    # root but in its repository, and named from there (as `git status` names them).
+    from migfix.project.model import relpath
+
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    root = tmp_path / "repo" / "backend"
+    versions = tmp_path / "repo" / "migrations" / "versions"
+
+    assert relpath(root / "migrations" / "x.py", root) == "migrations/x.py"
+    assert relpath(versions / "x.py", root) == "migrations/versions/x.py"
+    # Outside the repository there is no shorter name that still says where it is.
+    assert relpath(tmp_path / "other" / "x.py", root) == str(tmp_path / "other" / "x.py")
+    assert relpath(tmp_path / "x.py", tmp_path / "repo") == str(tmp_path / "x.py")
