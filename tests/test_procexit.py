@@ -76,13 +76,15 @@ def test_ctrl_c_that_lands_in_a_finalizer_still_stops_the_command() -> None:
     """Python swallows an exception raised inside ``__del__`` (it prints "Exception ignored
     in" and goes on), so a Ctrl-C that lands while a finished ``subprocess.Popen`` is being
     freed was lost, with a traceback printed. It is delivered again, to the command."""
+    # The command's minute of sleeps is a safety net: the signal comes back within
+    # milliseconds (from a thread, which a loaded machine may start late).
     proc = python(
         Path.cwd(),
         "-c",
         "import signal, time\nfrom migfix.procexit import end_quickly, quiet_start\nquiet_start()\n"
         "class Popen:\n    def __del__(self):\n        signal.raise_signal(signal.SIGINT)\n"
         "def main():\n"
-        "    try:\n        Popen()\n        for _ in range(500): time.sleep(0.01)\n"
+        "    try:\n        Popen()\n        for _ in range(6000): time.sleep(0.01)\n"
         "    except KeyboardInterrupt:\n        print('stopped')\n        return 130\n"
         "    return 0\n"
         "end_quickly(main)\n",
@@ -100,7 +102,7 @@ def test_a_signal_that_lands_in_a_finalizer_while_writing_still_interrupts_the_w
         "import signal, time\nfrom migfix.write import lock\n"
         "class Popen:\n    def __del__(self):\n        signal.raise_signal(signal.SIGTERM)\n"
         "lock.install_handlers(lock.Hold(-1))\n"
-        "try:\n    Popen()\n    for _ in range(500): time.sleep(0.01)\n"
+        "try:\n    Popen()\n    for _ in range(6000): time.sleep(0.01)\n"
         "except lock.Interrupted as exc:\n    print('interrupted by', exc.signum)\n",
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "interrupted by 15\n", "")
