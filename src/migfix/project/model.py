@@ -29,6 +29,7 @@ class Settings(NamedTuple):
     lock: bool = False
     """Keep a heads lock file beside the migrations (see ``headlock``)."""
     source: Path | None = None
+    """The pyproject.toml the settings were read from (with a [tool.migfix] table or not)."""
     sync_db: bool = False
     """The hook runs ``migfix db sync`` on the configured database after a move."""
 
@@ -51,6 +52,15 @@ class Project(NamedTuple):
     def relpath(self, path: Path) -> str:
         """``path`` relative to the project root, in POSIX form when it is below it."""
         return relpath(path, self.root)
+
+    @property
+    def config_files(self) -> tuple[Path, ...]:
+        """The files discovery read this project's configuration from: the ini, the
+        pyproject.toml with [tool.alembic], the one the [tool.migfix] settings come from.
+        A change to one can change the heads (a version location) or what is allowed of
+        them (allow_heads, the heads lock)."""
+        found = (self.config_file, self.toml_file, self.settings.source)
+        return tuple(dict.fromkeys(p for p in found if p is not None))
 
 
 LOCK_NAME = "heads.lock"
