@@ -17,6 +17,21 @@ from typing import Any, ClassVar, NamedTuple
 
 import pytest
 from gitutil import GIT_ENV
+from hypothesis import HealthCheck, settings
+
+# Property tests try the same examples on every run and every machine (derandomize: no
+# seed, no example database carried from run to run) and never fail for being slow (no
+# deadline per example, no health check on generation time): a loaded CI machine fails
+# only on a real counterexample, and any failure replays. A test's own settings override
+# these per key: one that lists health checks to suppress lists too_slow as well.
+settings.register_profile(
+    "migfix",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("migfix")
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"

@@ -76,13 +76,15 @@ def test_ctrl_c_that_lands_in_a_finalizer_still_stops_the_command() -> None:
     """Python swallows an exception raised inside ``__del__`` (it prints "Exception ignored
     in" and goes on), so a Ctrl-C that lands while a finished ``subprocess.Popen`` is being
     freed was lost, with a traceback printed. It is delivered again, to the command."""
+    # The command's minute of sleeps is a safety net: the signal comes back within
+    # milliseconds (from a thread, which a loaded machine may start late).
     proc = python(
         Path.cwd(),
         "-c",
         "import signal, time\nfrom migfix.procexit import end_quickly, quiet_start\nquiet_start()\n"
         "class Popen:\n    def __del__(self):\n        signal.raise_signal(signal.SIGINT)\n"
         "def main():\n"
-        "    try:\n        Popen()\n        for _ in range(500): time.sleep(0.01)\n"
+        "    try:\n        Popen()\n        for _ in range(6000): time.sleep(0.01)\n"
         "    except KeyboardInterrupt:\n        print('stopped')\n        return 130\n"
         "    return 0\n"
         "end_quickly(main)\n",
@@ -100,10 +102,47 @@ def test_a_signal_that_lands_in_a_finalizer_while_writing_still_interrupts_the_w
         "import signal, time\nfrom migfix.write import lock\n"
         "class Popen:\n    def __del__(self):\n        signal.raise_signal(signal.SIGTERM)\n"
         "lock.install_handlers(lock.Hold(-1))\n"
-        "try:\n    Popen()\n    for _ in range(500): time.sleep(0.01)\n"
+        "try:\n    Popen()\n    for _ in range(6000): time.sleep(0.01)\n"
         "except lock.Interrupted as exc:\n    print('interrupted by', exc.signum)\n",
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "interrupted by 15\n", "")
+
+
+# After the command returned: from an atexit handler it registered (run before the quick
+# exit's), and from a thread the exit waits for, once the main thread waits in
+# threading._shutdown (polled: the moment is known, whatever the machine's load).
+_CTRL_C_AFTER_THE_COMMAND = {
+    "atexit": "    atexit.register(signal.raise_signal, signal.SIGINT)\n",
+    "thread": (
+        "    main_id = threading.get_ident()\n"
+        "    def late():\n"
+        "        while sys._current_frames()[main_id].f_code.co_name != '_shutdown':\n"
+        "            time.sleep(0.001)\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(60)\n"
+        "    threading.Thread(target=late).start()\n"
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", list(_CTRL_C_AFTER_THE_COMMAND))
+def test_ctrl_c_after_the_command_returned_ends_the_exit_with_its_code(where: str) -> None:
+    """Once the command has returned, its output and exit code are final: a Ctrl-C while
+    the exit runs (atexit handlers, waiting for threads, flushing) only ends it sooner. It
+    was raised there as KeyboardInterrupt, which Python reports with "Exception ignored"
+    and a traceback (seen when the hook's no-op run and a Ctrl-C ended together)."""
+    proc = python(
+        Path.cwd(),
+        "-c",
+        "import atexit, os, signal, sys, threading, time\n"
+        "from migfix.procexit import end_quickly, quiet_start\nquiet_start()\n"
+        "def main():\n" + _CTRL_C_AFTER_THE_COMMAND[where] + "    print('report')\n"
+        "    return 3\n"
+        "end_quickly(main)\n",
+        timeout=60,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "report\n", "")
 
 
 # What the collector is doing while migfix reads (heads) and while the project's own

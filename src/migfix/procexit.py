@@ -29,7 +29,8 @@ point registers, before anything else can, an ``atexit`` handler that flushes th
 standard streams and leaves with ``os._exit``. Handlers run last-registered first, so
 every handler registered later (logging's flush, a user's env.py, temporary folders)
 has run by then, and Python has already waited for running threads. Every file migfix
-writes is closed (and fsynced) before its command returns, so nothing is lost.
+writes is closed (and fsynced) before its command returns, so nothing is lost. A Ctrl-C
+once the command has returned leaves at once too, with the command's exit code.
 """
 
 from __future__ import annotations
@@ -87,11 +88,21 @@ def end_quickly(main: Callable[[], int]) -> NoReturn:
             flush_streams()
             os._exit(code[0])
 
+    def finished(signum: int, frame: FrameType | None) -> None:
+        leave()
+
     atexit.register(leave)
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         # From here the command's own handling of Ctrl-C (KeyboardInterrupt) takes over.
         signal.signal(signal.SIGINT, interrupt)
     code.append(main())
+    try:
+        # The command is over, its output and exit code final: a Ctrl-C from here on (while
+        # Python waits for threads, runs atexit handlers, flushes) only ends the exit sooner.
+        # Raised there, Python would print "Exception ignored" and a traceback.
+        signal.signal(signal.SIGINT, finished)
+    except KeyboardInterrupt:
+        leave()  # it landed just before the handler changed
     sys.exit(code[0])
 
 

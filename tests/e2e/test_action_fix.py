@@ -198,7 +198,8 @@ def test_push_to_main_fixes_every_open_pull_request_that_touches_the_migrations(
     assert "::group::migfix ci fix: #9 (docs)" not in proc.stdout
     assert "Nothing to fix: docs" not in proc.stdout
     assert (
-        "Skipped #9 (docs): pull/9/head changes nothing in migrations/versions since origin/main.\n"
+        "Skipped #9 (docs): pull/9/head changes nothing in migrations/versions or alembic.ini "
+        "since origin/main.\n"
     ) in proc.stdout
     # HEAD's reflog holds every commit the runner checked out: the docs one is not there.
     checked_out = git(runner, "reflog", "--format=%H", "HEAD").split()

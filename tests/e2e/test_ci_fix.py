@@ -416,11 +416,13 @@ def test_untouched_says_which_pull_requests_change_the_migrations(
     untouched = ("ci", "untouched", "--base", "origin/main")
     rc, out, err = migfix(runner, *untouched, "origin/docs")
     assert (rc, err) == (0, "")
-    assert out == "origin/docs changes nothing in migrations/versions since origin/main.\n"
+    assert out == (
+        "origin/docs changes nothing in migrations/versions or alembic.ini since origin/main.\n"
+    )
     rc, out, err = migfix(runner, *untouched, "origin/feature-b")
     assert (rc, err) == (1, "")
     assert out == (
-        "origin/feature-b changes migrations/versions since origin/main: "
+        "origin/feature-b changes migrations/versions or alembic.ini since origin/main: "
         "`migfix ci fix` has to look at it.\n"
     )
     rc, _, err = migfix(runner, *untouched, "no-such-ref")
@@ -449,8 +451,71 @@ def test_untouched_counts_the_heads_lock_as_the_migrations(
     rc, out, err = migfix(runner, "ci", "untouched", "--base", "origin/main", "origin/relock")
     assert (rc, err) == (1, "")
     assert out == (
-        "origin/relock changes migrations/versions or migrations/heads.lock since origin/main: "
-        "`migfix ci fix` has to look at it.\n"
+        "origin/relock changes migrations/versions, migrations/heads.lock, alembic.ini or "
+        "pyproject.toml since origin/main: `migfix ci fix` has to look at it.\n"
+    )
+
+
+# What the base's project reads its configuration from, and what the pull request changes.
+CONFIG_CHANGES = {
+    # A second version location: the heads are read from more folders.
+    "alembic.ini": (
+        None,
+        (
+            "alembic.ini",
+            lambda t: t.replace(
+                "[alembic]\n",
+                "[alembic]\nversion_locations = %(here)s/migrations/versions %(here)s/shared\n",
+            ),
+        ),
+    ),
+    # Two heads become allowed (or no longer are): what check and fix accept changes.
+    "tool.migfix": (
+        '[tool.migfix]\nstrategy = "merge"\n',
+        ("pyproject.toml", lambda t: t + 'allow_heads = ["bbbb0004"]\n'),
+    ),
+    "tool.alembic": (
+        "[tool.alembic]\nrecursive_version_locations = false\n",
+        ("pyproject.toml", lambda t: t.replace("false", "true")),
+    ),
+    # A pyproject.toml without [tool.migfix] is where discovery read the settings from.
+    "new tool.migfix": (
+        '[project]\nname = "app"\n',
+        ("pyproject.toml", lambda t: t + "[tool.migfix]\nlock = true\n"),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(CONFIG_CHANGES))
+def test_untouched_counts_the_projects_configuration_as_the_migrations(
+    tmp_path: Path, migfix: Migfix, change: str
+) -> None:
+    # A pull request that changes only how the project is configured can change its heads
+    # (a version location) or what is allowed of them (allow_heads): ci fix must look at it.
+    team = make_team(tmp_path, "typed")
+    alice = team.alice.root
+    base, (name, edit) = CONFIG_CHANGES[change]
+    if base is not None:
+        (alice / "pyproject.toml").write_text(base)
+        git(alice, "add", "-A")
+        git(alice, "commit", "-q", "-m", "configure")
+        git(alice, "push", "-q", "origin", "main")
+    git(alice, "checkout", "-q", "-b", "config")
+    (alice / name).write_text(edit((alice / name).read_text()))
+    git(alice, "commit", "-q", "-am", "reconfigure")
+    git(alice, "push", "-q", "origin", "config")
+    runner = checkout(team, "main", "ci")
+
+    rc, out, err = migfix(runner, "ci", "untouched", "--base", "origin/main", "origin/config")
+
+    assert (rc, err) == (1, "")
+    read = (
+        "migrations/versions or alembic.ini"
+        if base is None
+        else "migrations/versions, alembic.ini or pyproject.toml"
+    )
+    assert out == (
+        f"origin/config changes {read} since origin/main: `migfix ci fix` has to look at it.\n"
     )
 
 

@@ -549,3 +549,48 @@ def test_bad_tool_migfix_exits_2(
     monkeypatch.chdir(root)
     assert main(["check"]) == 2
     assert capsys.readouterr().err == f"migfix: {root / 'pyproject.toml'}: {message}\n"
+
+
+def test_a_file_outside_the_project_root_is_named_from_its_repository(tmp_path: Path) -> None:
+    # backend/alembic.ini beside migrations/: the revision files are outside the project
+    # root but in its repository, and named from there (as `git status` names them).
+    from migfix.project.model import relpath
+
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    root = tmp_path / "repo" / "backend"
+    versions = tmp_path / "repo" / "migrations" / "versions"
+
+    assert relpath(root / "migrations" / "x.py", root) == "migrations/x.py"
+    assert relpath(versions / "x.py", root) == "migrations/versions/x.py"
+    # Outside the repository there is no shorter name that still says where it is.
+    assert relpath(tmp_path / "other" / "x.py", root) == str(tmp_path / "other" / "x.py")
+    assert relpath(tmp_path / "x.py", tmp_path / "repo") == str(tmp_path / "x.py")
+
+
+def test_config_files_are_every_file_the_configuration_was_read_from(tmp_path: Path) -> None:
+    # `ci untouched` and the hook treat a change to one as a change to the migrations.
+    from migfix.project.discover import Entry, owns
+
+    (tmp_path / ".git").mkdir()
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.migfix]\nlock = true\n",
+            "app/alembic.ini": "[alembic]\nscript_location = s\n",
+            **scripts("app/s"),
+        },
+    )
+    ini = tmp_path / "app" / "alembic.ini"
+    assert find_project(ini.parent).config_files == (ini, tmp_path / "pyproject.toml")
+    entry = Entry("app", ini, project=find_project(ini.parent))
+    assert owns(entry, [tmp_path / "pyproject.toml"])
+    assert not owns(entry, [tmp_path / "README.md"])
+
+    # A pyproject.toml beside the ini is read even with neither table: adding
+    # [tool.migfix] or [tool.alembic] to it changes the project.
+    (tmp_path / "app" / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    toml = tmp_path / "app" / "pyproject.toml"
+    assert find_project(ini.parent).config_files == (ini, toml)
+    # [tool.alembic] and [tool.migfix] in one file: named once.
+    toml.write_text("[tool.alembic]\nscript_location = 's'\n[tool.migfix]\nlock = true\n")
+    assert find_project(ini.parent).config_files == (ini, toml)

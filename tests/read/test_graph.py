@@ -295,7 +295,9 @@ def _differential(graph: GenGraph, dest: Path, *, typed: bool) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(graphs(max_size=15))
 def test_generated_graphs_typed_template(
@@ -305,7 +307,9 @@ def test_generated_graphs_typed_template(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(graphs(max_size=15))
 def test_generated_graphs_flask_template(

@@ -457,7 +457,9 @@ def revision_sources(draw: st.DrawFn) -> tuple[str, dict[str, tuple[str, ...]]]:
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(revision_sources())
 def test_fast_path_equals_ast_path(
@@ -476,7 +478,9 @@ def test_fast_path_equals_ast_path(
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(revision_sources())
 def test_scan_equals_what_alembic_imports(

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from test_txn import (
     make_split,
     snapshot,
     start,
-    wait_changed,
+    stop_at,
     wait_for,
 )
 
@@ -55,16 +54,13 @@ def files_in(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-def killed_merge(tmp_path: Path, split: Split, later: float = 0.0) -> dict[str, bytes]:
-    """Kill a real ``migfix merge`` half-way through replacing files; the tree before it."""
+def killed_merge(tmp_path: Path, split: Split, moment: str = "first") -> dict[str, bytes]:
+    """Kill a real ``migfix merge`` at MOMENT of its write (txn's test hook: ``first``, half-way
+    through replacing files); the tree before it."""
     old = snapshot(split.root)
-    ready = tmp_path / "ready"
-    proc = start(
-        split.root, *MERGE, MIGFIX_TEST_WRITE_READY=str(ready), MIGFIX_TEST_WRITE_PAUSE="0.3"
-    )
-    wait_for(ready, proc)
-    wait_changed(split.root, old, proc)
-    time.sleep(later)
+    stop = tmp_path / "stop"
+    proc = start(split.root, *MERGE, **stop_at(moment, stop))
+    wait_for(stop, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert snapshot(split.root) != old
@@ -207,7 +203,7 @@ def test_a_repository_moved_after_the_kill_still_recovers(tmp_path: Path, split:
 def test_a_file_edited_since_the_kill_keeps_its_backup_and_no_undid_is_said(
     tmp_path: Path, split: Split
 ) -> None:
-    killed_merge(tmp_path, split, later=0.5)  # a repointed file, not only the created one
+    killed_merge(tmp_path, split, "replaced")  # a repointed file, not only the created one
     folder = split.root / ".git" / "migfix" / "txn"
     entries = json.loads((folder / "journal.json").read_bytes())["entries"]
     replaced = next(

@@ -153,8 +153,10 @@ def fix(project: Project, opts: Options, *, echo: Echo, err: Echo) -> int:
 
 def untouched(project: Project, rev: str, opts: Options, *, echo: Echo) -> int:
     """``migfix ci untouched REV``: exit 0 when the pull request at REV changes nothing in
-    the project's version locations or heads lock since it left the base (so ``fix`` would
-    have nothing to do and need not check it out), 1 when it changes something there.
+    the project's version locations, heads lock or configuration files since it left the
+    base (so ``fix`` would have nothing to do and need not check it out), 1 when it changes
+    something there. A configuration change alone can change the heads (a version location
+    added) or what is allowed of them (allow_heads, lock).
 
     On a push to the base branch the action asks this of every open pull request: only
     those that touch the migrations are checked out and fixed. Reads git only.
@@ -174,7 +176,9 @@ def untouched(project: Project, rev: str, opts: Options, *, echo: Echo) -> int:
             f"{rev} and {base} share no commit, so what {rev} changes cannot be told; "
             f"fetch their whole history (`git fetch --unshallow`) and run it again."
         )
-    watched = _touched_paths(project)
+    # A config outside the repository (-c elsewhere) is no pull request's change.
+    configs = [p for p in project.config_files if p.resolve().is_relative_to(repo.resolve())]
+    watched = [*_touched_paths(project), *configs]
     names = gitops.pathspecs(repo, watched)
     where = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
     if history.changed_between(repo, common, rev, watched):

@@ -346,7 +346,7 @@ def owns(entry: Entry, paths: Sequence[Path]) -> bool:
     if p is None:
         return any(_under(x, entry.config.parent) for x in paths)
     folders = [*p.version_locations, *([p.script_location] if p.script_location else [])]
-    configs = {c for c in (p.config_file, p.toml_file) if c is not None}
+    configs = set(p.config_files)
     if p.settings.lock:
         configs.add(lock_path(p))
     return any(x in configs or any(_under(x, f) for f in folders) for x in paths)

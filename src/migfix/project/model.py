@@ -29,6 +29,7 @@ class Settings(NamedTuple):
     lock: bool = False
     """Keep a heads lock file beside the migrations (see ``headlock``)."""
     source: Path | None = None
+    """The pyproject.toml the settings were read from (with a [tool.migfix] table or not)."""
     sync_db: bool = False
     """The hook runs ``migfix db sync`` on the configured database after a move."""
 
@@ -52,6 +53,15 @@ class Project(NamedTuple):
         """``path`` relative to the project root, in POSIX form when it is below it."""
         return relpath(path, self.root)
 
+    @property
+    def config_files(self) -> tuple[Path, ...]:
+        """The files discovery read this project's configuration from: the ini, the
+        pyproject.toml with [tool.alembic], the one the [tool.migfix] settings come from.
+        A change to one can change the heads (a version location) or what is allowed of
+        them (allow_heads, the heads lock)."""
+        found = (self.config_file, self.toml_file, self.settings.source)
+        return tuple(dict.fromkeys(p for p in found if p is not None))
+
 
 LOCK_NAME = "heads.lock"
 """The heads lock's file name (see ``migfix.plan.heads_lock``)."""
@@ -67,14 +77,26 @@ def lock_path(project: Project) -> Path:
 
 
 def relpath(path: Path, root: Path) -> str:
-    """PATH relative to ROOT in POSIX form when it is below ROOT, else PATH as it is.
+    """PATH relative to ROOT in POSIX form when it is below ROOT, else relative to the git
+    work tree that holds ROOT when PATH is in it too, else PATH as it is.
 
-    How every message and report names a file.
+    How every message, report and diff names a file. The work tree is the second anchor for
+    a config that sits beside its migrations (``backend/alembic.ini`` with
+    ``script_location = %(here)s/../migrations``): their files are outside ROOT, and named
+    from the repository they read as they do in ``git status`` rather than in full.
     """
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
-        return str(path)
+        pass
+    for d in (root, *root.parents):
+        # The work tree's root is where .git is, as config discovery bounds its search:
+        # a plain look rather than a git process, as this runs for every path a report names.
+        if (d / ".git").exists():
+            if path.is_relative_to(d):
+                return path.relative_to(d).as_posix()
+            break
+    return str(path)
 
 
 def shown(path: Path, root: Path | None = None) -> str:
@@ -83,7 +105,7 @@ def shown(path: Path, root: Path | None = None) -> str:
     Relative to where the command runs rather than to the project, so that a path printed
     by ``migfix -c backend/alembic.ini check`` at the repository root opens from there (and
     a monorepo's projects never print the same ``versions/x.py``). A path outside that
-    directory is named relative to ROOT (the project's root), else in full.
+    directory is named as :func:`relpath` names it against ROOT (the project's root).
     """
     try:
         return path.relative_to(Path.cwd()).as_posix()

@@ -57,7 +57,8 @@ def settings_from(data: Mapping[str, Any], path: Path) -> Settings:
     tool = data.get("tool", {})
     raw = tool.get("migfix") if isinstance(tool, dict) else None
     if raw is None:
-        return Settings(source=None)
+        # The defaults, but from this file: adding [tool.migfix] to it changes them.
+        return Settings(source=path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [tool.migfix] must be a table.")
     return parse_settings(raw, path)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migfix.plan.records import FileChange
+from migfix.project.model import relpath
 from migfix.write.fileio import decode_source
 
 
@@ -19,10 +20,7 @@ def unified_diffs(changes: Sequence[FileChange], root: Path) -> str:
 
 def unified_diff(change: FileChange, root: Path) -> str:
     """A unified diff of ``change`` labelled ``a/<relpath>`` and ``b/<relpath>``."""
-    try:
-        rel = change.path.relative_to(root).as_posix()
-    except ValueError:
-        rel = change.path.as_posix()
+    rel = relpath(change.path, root)
     if change.old is None:
         before: list[str] = []
         from_label = "/dev/null"

@@ -36,9 +36,11 @@ journal); a writer takes :func:`writer_lock` (see :mod:`migfix.write.lock`), whi
 too.
 Test hooks (hidden): ``MIGFIX_TEST_WRITE_READY`` names a file created when a transaction
 starts; ``MIGFIX_TEST_WRITE_PAUSE`` is a number of seconds slept after each file replaced;
-``MIGFIX_TEST_WRITE_STOP`` is ``moment:file``, where moment is ``replaced`` (every file
-replaced, the moves not recorded), ``recorded`` (just before the commit point) or
-``committed``: there the file is created and the writer waits up to a minute to be killed.
+``MIGFIX_TEST_WRITE_STOP`` is ``moment:file``, where moment is ``first`` (the first file
+replaced, the others staged), ``replaced`` (every file replaced, the moves not recorded),
+``recorded`` (just before the commit point) or ``committed``: there the file is created and
+the writer waits, up to a minute, to be killed or for the file to be removed (then it goes on).
+A test that signals the writer there hits that moment however loaded the machine is.
 """
 
 from __future__ import annotations
@@ -310,12 +312,14 @@ def _write(
         fsync_dir(directory)
 
     pause = _test_pause()
-    for change, entry in zip(changes, entries, strict=True):
+    for i, (change, entry) in enumerate(zip(changes, entries, strict=True)):
         if entry["staged"] is None:
             os.unlink(change.path)
         else:
             os.replace(entry["staged"], change.path)
         hold.wrote = True
+        if i == 0:
+            _test_stop("first")
         if pause:
             time.sleep(pause)
     for directory in devices:
@@ -406,8 +410,11 @@ def _test_ready() -> None:
 def _test_stop(moment: str) -> None:
     wanted, _, marker = os.environ.get("MIGFIX_TEST_WRITE_STOP", "").partition(":")
     if wanted == moment and marker:
-        Path(marker).touch()
-        time.sleep(60)
+        path = Path(marker)
+        path.touch()
+        deadline = time.monotonic() + 60
+        while path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def _test_pause() -> float:
