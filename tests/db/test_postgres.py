@@ -190,7 +190,8 @@ def test_ctrl_c_stops_and_deletes_the_server(proj: Path, tmp_path: Path, postgre
     assert proc.returncode == 130, stderr  # 128 + SIGINT
     assert stderr.splitlines()[-1] == "migfix: interrupted (SIGINT)."
     assert list(scratch.glob("migfix-pg-*")) == []
-    _gone, alive = psutil.wait_procs(servers, timeout=10)
+    # A safety net: they are gone within moments, later on a busy machine.
+    _gone, alive = psutil.wait_procs(servers, timeout=60)
     assert alive == []
 
 
