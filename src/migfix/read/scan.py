@@ -62,15 +62,24 @@ def list_revision_files(directory: Path, *, recursive: bool) -> list[Path]:
     sub-directories, ``__pycache__`` skipped) and the same name filter as
     ``Script._from_path``.
     """
-    out: list[Path] = []
+    return [p for p, _ in _revision_files(directory, recursive=recursive)]
+
+
+def _revision_files(directory: Path, *, recursive: bool) -> list[tuple[Path, str]]:
+    """``list_revision_files``, each path with its name as a string, as ``os.walk`` joins it
+    (``str(path)`` too, but for a location spelled ``.``): the scan cache's key and
+    ``os.stat`` need the string, and ``str(path)`` building it again from the path's parts
+    was 17M instructions (3%) of a 5,000-file ``heads`` (callgrind)."""
+    out: list[tuple[Path, str]] = []
     if not directory.is_dir():
         return out
+    join = os.path.join
     for root, dirs, files in os.walk(directory, topdown=True):
         if root.endswith("__pycache__"):
             continue
         rootp = Path(root)
         match = SOURCE_FILE.match
-        out.extend(_child(rootp, name) for name in sorted(files) if match(name))
+        out.extend((_child(rootp, name), join(root, name)) for name in sorted(files) if match(name))
         if not recursive:
             break
         dirs.sort()
@@ -306,8 +315,7 @@ def scan_locations(
     dedupe = len(locations) > 1 or recursive
     for loc in locations:
         store = LocationCache(loc, recursive) if cache else None
-        for p in list_revision_files(loc, recursive=recursive):
-            name = str(p)
+        for p, name in _revision_files(loc, recursive=recursive):
             if dedupe:
                 real = os.path.realpath(name)
                 if real in seen:
