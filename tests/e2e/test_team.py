@@ -351,7 +351,9 @@ def _outcome(clone: Proj, proc: subprocess.CompletedProcess[str], new: set[str])
     return Outcome(
         [named(line) for line in output if line.startswith("migfix:")],
         {named(name): named(text) for name, text in files.items()},
-        named(git(clone.root, "log", "--format=%s", "-n", "4")),
+        # --topo-order: by date, the two sides of a merge come in the order of their commits'
+        # seconds, which differ between the clones when a second turns between them.
+        named(git(clone.root, "log", "--topo-order", "--format=%s", "-n", "4")),
         named(git(clone.root, "status", "--porcelain")),
     )
 
