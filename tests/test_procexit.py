@@ -145,6 +145,26 @@ def test_ctrl_c_after_the_command_returned_ends_the_exit_with_its_code(where: st
     assert (proc.returncode, proc.stdout, proc.stderr) == (3, "report\n", "")
 
 
+@pytest.mark.slow
+def test_ctrl_c_while_click_parses_the_command_line_is_one_line_and_130() -> None:
+    """Ctrl-C after the command's own handling took over but before a command runs, while
+    click parses the options: click turned it into a blank line, "Aborted." and exit 2. The
+    signal is raised at that moment (click's parse step, wrapped), not hoped for."""
+    proc = python(
+        Path.cwd(),
+        "-c",
+        "import signal\nfrom migfix.procexit import quiet_start\nquiet_start()\n"
+        "import click\nparse = click.Command.parse_args\n"
+        "def interrupted(self, ctx, args):\n"
+        "    signal.raise_signal(signal.SIGINT)\n    return parse(self, ctx, args)\n"
+        "click.Command.parse_args = interrupted\n"
+        "import sys\nsys.argv = ['migfix', 'heads']\n"
+        "from migfix.cli.main import run\nrun()\n",
+    )
+    assert (proc.returncode, proc.stdout) == (130, ""), proc.stderr
+    assert proc.stderr == "migfix: interrupted (SIGINT); nothing was written.\n"
+
+
 # What the collector is doing while migfix reads (heads) and while the project's own
 # env.py runs (verify): printed on stderr by a spy and by env.py.
 SPY = (

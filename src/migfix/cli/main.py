@@ -18,7 +18,7 @@ from migfix import __version__
 from migfix.cli.options import global_project_options
 from migfix.cli.running import POLICY
 from migfix.commands.handler import handled
-from migfix.errors import EXIT_OK, EXIT_USAGE
+from migfix.errors import EXIT_OK, EXIT_USAGE, interrupted_line
 from migfix.procexit import end_quickly
 
 COMMANDS = {
@@ -48,6 +48,24 @@ class _Group(click.Group):
         command = getattr(importlib.import_module(module), name)
         assert isinstance(command, click.Command)
         return command
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # Ctrl-C while click parses the options: no command has run, so one line and
+        # 128 + signal, as at every other moment. Left to click it is a blank line,
+        # "Aborted." and exit 2.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt as exc:
+            exc.migfix_state = "nothing"  # type: ignore[attr-defined]
+            text, code = interrupted_line(exc)
+            POLICY.say(text)
+            raise click.exceptions.Exit(code) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         # Inside click: click would turn Ctrl-C into "Aborted!" after a blank line.
