@@ -32,7 +32,9 @@ pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 R, S1, S2, S3 = "rrrr0001", "ssss0001", "ssss0002", "ssss0003"
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return python_m(cwd, *args, env=env)
 
 
@@ -157,3 +159,29 @@ def test_a_rebase_just_before_a_sync_is_not_run_again(tmp_path: Path, ahead: int
     assert "Nothing to do" in again.stdout
     assert ran(db) == [R, S1, S2]  # each once
     assert version(db) == [R]
+
+
+def test_when_the_syncs_reflog_entry_expired_a_same_second_move_counts_as_synced_and_is_said(
+    tmp_path: Path,
+) -> None:
+    """Nothing orders them any more: the safe side is to run nothing again, and tell."""
+    alice, bob, db = feature_with_r(tmp_path)
+    alice_moves_r_onto(alice, S1, S2)
+    pull_rebase(bob)  # R: A -> S2
+    ok(run(bob.root, "migfix", "db", "sync"))
+    sync = last_sync(bob)
+    assert sync.reflog is not None
+    alice_moves_r_onto(alice, S3)
+    pull_rebase(bob, at(math.floor(sync.when)))  # R: S2 -> S3, after the sync
+    entries = git(bob.root, "log", "-g", "--format=%H %ct %gs", "HEAD").splitlines()
+    point = f"{sync.reflog.commit} {sync.reflog.when:.0f} {sync.reflog.subject}"
+    git(bob.root, "reflog", "delete", f"HEAD@{{{entries.index(point)}}}")
+
+    status = ok(run(bob.root, "migfix", "db", "status"))
+    assert "in step" in status.stdout
+    assert f"Note: {R} moved ({S2} -> {S3}, by `git pull" in status.stdout, status.stdout
+    assert f"If the move came after the sync, {S3} never ran here" in status.stdout
+    data = json.loads(run(bob.root, "migfix", "db", "status", "--json").stdout)
+    assert data["doubtful"] == [S3] and data["state"] == "in-step"
+    assert "Nothing to do" in ok(run(bob.root, "migfix", "db", "sync")).stdout
+    assert ran(db) == [R, S1, S2]
