@@ -417,6 +417,9 @@ _BINDINGS = [
     "if True:\n    down_revision = 'zz'",
     "(depends_on := 'zz')",
     "def revision(): pass",
+    "import ids as depends_on",
+    "del branch_labels",
+    "match 'zz':\n    case revision:\n        pass",
 ]
 
 
