@@ -167,7 +167,8 @@ def test_when_the_syncs_reflog_entry_expired_a_same_second_move_counts_as_synced
     """Nothing orders them any more: the safe side is to run nothing again, and tell."""
     alice, bob, db = feature_with_r(tmp_path)
     alice_moves_r_onto(alice, S1, S2)
-    pull_rebase(bob)  # R: A -> S2
+    # R: A -> S2, seconds before the sync by time too (only the later move shares its second).
+    pull_rebase(bob, at(1_700_000_000))
     ok(run(bob.root, "migfix", "db", "sync"))
     sync = last_sync(bob)
     assert sync.reflog is not None

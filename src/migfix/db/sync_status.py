@@ -278,10 +278,11 @@ def status_text(project: Project, st: Status) -> str:
         text += (
             f"\nNote: {shown} in the same second as the last sync of this database, and "
             "nothing tells which came first (HEAD's reflog no longer holds the entry the sync "
-            "recorded, or the sync was in another worktree or by an older migfix). migfix counts the move as synced: counted wrongly as unsynced, it "
-            "would make `db sync` run again revisions the database already ran. If the move "
-            f"came after the sync, {journal.ids(a.doubtful)} never ran here: check the "
-            "database, and run what is missing by hand."
+            "recorded, or the sync was in another worktree or by an older migfix). migfix "
+            "counts the move as synced: counted wrongly as unsynced, it would make `db sync` "
+            "run again revisions the database already ran. If the move came after the sync, "
+            f"{journal.ids(a.doubtful)} never ran here: check the database, and run what is "
+            "missing by hand."
         )
     if st.journal_faults:
         repo = gitops.find_repo(project.root)
