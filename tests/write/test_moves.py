@@ -6,6 +6,7 @@ read from real git repositories. The end-to-end stories are in test_dbsync.py.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,76 @@ def test_a_journal_line_that_does_not_fit_its_schema_is_named_and_never_used(
     assert [f.split(":")[0] for f in faults] == [f"line {n}" for n in (2, 3, 4, 5, 6, 7)], faults
     assert '"old" is not a list of revision ids' in faults[0], faults
     assert moves.read(repo) == (found, syncs)
+
+
+@pytest.mark.slow
+def test_sync_records_with_and_without_a_reflog_point_are_read_and_a_bad_one_is_named(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    point = moves.ReflogPoint(".", "c" * 40, 1700000000.0, "pull --rebase (finish): x")
+    moves.record_synced(repo, "sqlite:///x", [S1], True, point)
+    path = moves.journal_path(repo)
+    assert path is not None
+    with path.open("a") as f:
+        # What migfix wrote before syncs kept their reflog point: still read.
+        f.write('{"kind": "synced", "database": "sqlite:///x", "when": 2, "ran": ["s1"]}\n')
+        f.write('{"kind": "synced", "database": "d", "when": 2, "reflog": "HEAD@{3}"}\n')
+        bad = {"head": ".", "commit": "zz", "when": 1, "subject": ""}
+        f.write(json.dumps({"kind": "synced", "database": "d", "when": 2, "reflog": bad}) + "\n")
+
+    _, syncs, faults = moves.read_all(repo)
+
+    assert [(s.ran, s.reflog, s.line) for s in syncs] == [((S1,), point, 1), (("s1",), None, 2)]
+    assert faults == [
+        'line 3: "reflog" is not a JSON object',
+        'line 4: "reflog"."commit" is not a commit id',
+    ]
+
+
+@pytest.mark.slow
+def test_journal_moves_and_syncs_are_ordered_by_their_lines_not_their_clocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock went back between a sync and a move migfix made after it (and forward
+    between a move and the sync after it): the journal's order is what happened."""
+    g = graph(tmp_path, MOVED)
+    repo = make_repo(tmp_path / "repo")
+    monkeypatch.setenv("MIGFIX_TEST_NOW", "100.5")
+    moves.record(repo, [(R, (S2,), (A,))], "migfix rebase")  # before the sync, clock ahead
+    monkeypatch.setenv("MIGFIX_TEST_NOW", "50.25")
+    moves.record_synced(repo, "sqlite:///x", [], True, None)
+    monkeypatch.setenv("MIGFIX_TEST_NOW", "20.75")
+    moves.record(repo, [(R, (A,), (S2,))], "migfix rebase")  # after the sync, clock behind
+
+    found, syncs = moves.read(repo)
+
+    assert [m.when for m in found] == [100.5, 20.75] and [s.when for s in syncs] == [50.25]
+    assert [moves.order(m, syncs[0]) for m in found] == [moves.BEFORE, moves.AFTER]
+    a = analyse(g, [R], found, syncs)
+    assert a.missing == (S1, S2)
+    assert [m[:3] for m in a.moved] == [(R, (A,), (S2,))]
+
+
+def test_a_reflog_move_is_ordered_by_entry_and_by_time_only_when_no_entry_is_known(
+    tmp_path: Path,
+) -> None:
+    g = graph(tmp_path, MOVED)
+    seen_at = moves.Move(R, (A,), (S2,), 1000.0, "git pull (seen in the reflog)", entry=7)
+    synced = moves.Synced("sqlite:///x", 1000.5, (), True, entry=6)
+    # By position: entry 7 came after the sync's 6, whatever the times say.
+    assert moves.order(seen_at, synced) == moves.AFTER
+    assert analyse(g, [R], [seen_at], [synced]).missing == (S1, S2)
+    assert moves.order(seen_at, synced._replace(entry=7)) == moves.BEFORE
+
+    # The sync's entry expired (or another worktree's, or an old record): time, and the
+    # same second cannot be ordered. It counts as synced, and says so.
+    lost = synced._replace(entry=None)
+    assert moves.order(seen_at, lost) == moves.UNORDERED
+    a = analyse(g, [R], [seen_at], [lost])
+    assert a.state == IN_STEP and a.missing == ()
+    assert a.unordered == (seen_at,) and a.doubtful == (S1, S2)
+    assert moves.order(seen_at._replace(when=1001.0), lost) == moves.AFTER
+    assert moves.order(seen_at._replace(when=999.0), lost) == moves.BEFORE
+    # A move migfix wrote has a fractional time of its own: no second to share.
+    assert moves.order(seen_at._replace(entry=None, when=1000.25), lost) == moves.BEFORE

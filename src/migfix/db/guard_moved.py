@@ -27,7 +27,7 @@ def refusal(mc: Any, repo: Path | None) -> str | None:
         repo = gitops.find_repo(Path(script.dir))
         if repo is None:
             return None  # outside git: nothing can have moved
-    moves, syncs = moves_seen.all_moves(repo, dirs)
+    moves, syncs, _ = moves_seen.all_moves(repo, dirs)
     if not moves:
         return None
     project = find_project(

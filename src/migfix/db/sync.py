@@ -126,7 +126,7 @@ def mark_in_step(
             repo = gitops.find_repo(project.root)
             if repo is None:  # pragma: no cover - moves are only known inside git
                 raise Refusal("Not in a git repository: migfix keeps no record of moves here.")
-            journal.record_synced(repo, st.key, [], complete=True)
+            journal.record_synced(repo, st.key, [], True, st.reflog)
         return st
 
 
@@ -174,7 +174,8 @@ def _sync(
         _failed(project, result, exc, url=url, load_app=load_app, sql=sql)
         return result
     if not sql:
-        journal.record_synced(gitops.find_repo(project.root), st.key, result.ran, complete=True)
+        repo = gitops.find_repo(project.root)
+        journal.record_synced(repo, st.key, result.ran, True, st.reflog)
     return result
 
 
@@ -222,8 +223,8 @@ def _failed(
     else:
         result.restored = _restore(project, url, load_app, a.recorded)
     if ran and not sql:
-        key = result.status.key
-        journal.record_synced(gitops.find_repo(project.root), key, ran, complete=False)
+        st = result.status
+        journal.record_synced(gitops.find_repo(project.root), st.key, ran, False, st.reflog)
 
 
 def _restore(

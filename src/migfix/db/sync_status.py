@@ -56,6 +56,11 @@ class Analysis:
     """(revision, parents when it ran, parents now, the first move) of moved applied ones."""
     unknown: tuple[str, ...]
     ran_partly: tuple[str, ...] = ()
+    unordered: tuple[journal.Move, ...] = ()
+    """Moves of applied revisions in the very second of the last sync that no position
+    orders against it: counted as synced (see :func:`analyse`), and said."""
+    doubtful: tuple[str, ...] = ()
+    """What never ran here if the unordered moves came after the sync, in graph order."""
 
     @property
     def state(self) -> str:
@@ -77,6 +82,8 @@ class Status:
     fix: str = ""
     journal_faults: tuple[str, ...] = ()
     """Lines of the journal of moves that do not fit its schema (left out of the analysis)."""
+    reflog: journal.ReflogPoint | None = None
+    """Where HEAD's reflog stood when the moves were read: what a sync of them records."""
 
     @property
     def state(self) -> str:
@@ -107,24 +114,45 @@ def analyse(
     files put below the recorded heads and the database never ran is missing.
     """
     nodes = graph.nodes
-    last_sync = max((s.when for s in syncs if s.complete), default=float("-inf"))
-    ran_partly = {r for s in syncs if not s.complete and s.when > last_sync for r in s.ran}
+
+    def rank(s: journal.Synced) -> tuple[int, float]:
+        return (s.line, s.when)  # the journal's order; time only for syncs from no journal
+
+    complete = [s for s in syncs if s.complete]
+    last = max(complete, key=rank) if complete else None
+    ran_partly = {
+        r for s in syncs if not s.complete and (last is None or rank(s) > rank(last)) for r in s.ran
+    }
     first: dict[str, journal.Move] = {}
+    unordered: list[journal.Move] = []
     for m in sorted(moves, key=lambda m: m.when):
-        if m.when > last_sync and m.revision not in first:
+        seen = journal.AFTER if last is None else journal.order(m, last)
+        # A move that cannot be ordered against the sync counts as synced: counted as
+        # unsynced, it would make the sync's revisions look unrun when the sync came after
+        # it, and `db sync` would run them a second time. Missed, a later move of the
+        # revision is only unseen, and the status says so (a revision run twice cannot be
+        # undone; one left unrun can still be run).
+        if seen == journal.UNORDERED:
+            unordered.append(m)
+        elif seen == journal.AFTER and m.revision not in first:
             first[m.revision] = m
     unknown = tuple(r for r in recorded if r not in nodes)
-    applied: set[str] = set()
-    stack = [r for r in recorded if r in nodes]
-    while stack:
-        rev = stack.pop()
-        if rev in applied:
-            continue
-        applied.add(rev)
-        move = first.get(rev)
-        parents = move.old if move is not None else nodes[rev].down
-        stack.extend(p for p in parents if p in nodes and p not in applied)
-    applied |= {r for r in ran_partly if r in nodes}
+
+    def ran_under(first: dict[str, journal.Move]) -> set[str]:
+        """What ran, each revision under the parents it had before its FIRST move."""
+        applied: set[str] = set()
+        stack = [r for r in recorded if r in nodes]
+        while stack:
+            rev = stack.pop()
+            if rev in applied:
+                continue
+            applied.add(rev)
+            move = first.get(rev)
+            parents = move.old if move is not None else nodes[rev].down
+            stack.extend(p for p in parents if p in nodes and p not in applied)
+        return applied | {r for r in ran_partly if r in nodes}
+
+    applied = ran_under(first)
     expected: set[str] = set()
     for rev in recorded:
         if rev in nodes:
@@ -139,6 +167,15 @@ def analyse(
         for r, m in first.items()
         if r in applied and r not in ran_partly and m.old != nodes[r].down
     )
+    unsure = [
+        m
+        for m in unordered
+        if m.revision in applied and m.revision not in first and m.old != nodes[m.revision].down
+    ]
+    doubtful: set[str] = set()
+    if unsure:
+        after = ran_under({**{m.revision: m for m in reversed(unsure)}, **first})
+        doubtful = expected - after - set(missing)
     return Analysis(
         tuple(recorded),
         frozenset(applied),
@@ -148,6 +185,8 @@ def analyse(
         moved,
         unknown,
         tuple(r for r in order if r in ran_partly),
+        tuple(unsure),
+        tuple(r for r in order if r in doubtful),
     )
 
 
@@ -164,11 +203,12 @@ def status(
     seen = read_heads(project, url, load_app)
     repo = gitops.find_repo(project.root)
     key = seen.key
-    moves, syncs = moves_seen.all_moves(repo, list(project.version_locations))
+    known = moves_seen.all_moves(repo, list(project.version_locations))
     faults = tuple(journal.read_all(repo)[2]) if repo is not None else ()
-    analysis = analyse(graph, seen.heads, moves, [s for s in syncs if s.database == key])
+    syncs = [s for s in known.syncs if s.database == key]
+    analysis = analyse(graph, seen.heads, known.moves, syncs)
     heads = tuple(r for r in graph.topological_order() if not graph.children[r])
-    st = Status(safe_url(seen.url), key, analysis, heads)
+    st = Status(safe_url(seen.url), key, analysis, heads, reflog=known.reflog)
     if analysis.unknown and repo is not None:
         st.declared = tuple(_declared(repo, project, r) for r in analysis.unknown)
     st.fix = _fix(project, st, command)
@@ -229,6 +269,21 @@ def _when(ts: float) -> str:
 
 def status_text(project: Project, st: Status) -> str:
     text = _status_text(project, st)
+    a = st.analysis
+    if a.unordered:
+        shown = "; ".join(
+            f"{m.revision} moved ({journal.ids(m.old)} -> {journal.ids(m.new)}, by `{m.by}`)"
+            for m in a.unordered
+        )
+        text += (
+            f"\nNote: {shown} in the same second as the last sync of this database, and "
+            "nothing tells which came first (HEAD's reflog no longer holds the entry the sync "
+            "recorded, or the sync was in another worktree or by an older migfix). migfix "
+            "counts the move as synced: counted wrongly as unsynced, it would make `db sync` "
+            "run again revisions the database already ran. If the move came after the sync, "
+            f"{journal.ids(a.doubtful)} never ran here: check the database, and run what is "
+            "missing by hand."
+        )
     if st.journal_faults:
         repo = gitops.find_repo(project.root)
         path = journal.journal_path(repo) if repo is not None else None
@@ -304,6 +359,11 @@ def status_json(project: Project, st: Status) -> dict[str, Any]:
         or [{"revision": r, "declared": []} for r in a.unknown],
         "fix": st.fix,
         "journal_faults": list(st.journal_faults),
+        "unordered": [
+            {"revision": m.revision, "old": list(m.old), "new": list(m.new), "by": m.by}
+            for m in a.unordered
+        ],
+        "doubtful": list(a.doubtful),
     }
 
 

@@ -9,8 +9,15 @@ shared by every worktree of the clone, never committed):
   (``merge``, ``rebase``, the hook) and for every move the hook sees arrive with a pull,
   merge, rebase or checkout (the same revision id declared with other parents before and
   after);
-* ``{"kind": "synced", "database", "when", "ran", "complete"}`` when ``migfix db sync``
-  brought a database in step (or ran part of the way on a database without transactional DDL).
+* ``{"kind": "synced", "database", "when", "ran", "complete", "reflog"}`` when ``migfix db
+  sync`` brought a database in step (or ran part of the way on a database without
+  transactional DDL). ``reflog`` (absent in records written before it existed) is where HEAD's
+  reflog stood when the sync read it: ``{"head", "commit", "when", "subject"}`` of its newest
+  entry, ``head`` naming the worktree (see :class:`ReflogPoint`).
+
+Which moves came after a sync is told by position (:func:`order`), not by clock: the reflog's
+times are whole seconds, a sync's are not, so by time a rebase in the second after a sync
+looked synced.
 
 Moves that happened without the hook (not installed yet) are found again in HEAD's reflog:
 :func:`reflog_moves` reads the revision files of HEAD's earlier states.
@@ -44,6 +51,11 @@ class Move(NamedTuple):
     """Unix time."""
     by: str
     """What moved it: ``migfix merge``, ``migfix rebase``, ``git pull (post-merge hook)``..."""
+    line: int = 0
+    """Its line in the journal (from 1); 0 when seen in the reflog or not read from a file."""
+    entry: int | None = None
+    """The index of the reflog entry it was seen at, among HEAD's reflog entries as read now;
+    None when it comes from the journal."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -56,12 +68,37 @@ class Move(NamedTuple):
         }
 
 
+class ReflogPoint(NamedTuple):
+    """Where HEAD's reflog of one worktree stood: its newest entry, as git wrote it.
+
+    An entry, not a line number or a size: ``git reflog expire`` drops old lines, and what
+    is left still holds the entry as long as it matters."""
+
+    head: str
+    """Whose HEAD: this worktree's git dir relative to the common dir (``.`` for the main
+    one). Another worktree's reflog is another sequence: no position there compares."""
+    commit: str
+    when: float
+    """Whole seconds, as git wrote them."""
+    subject: str
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self._asdict())
+
+
 class Synced(NamedTuple):
     database: str
     """The database's identity (see ``migfix.db.connect.database_key``), never with a password."""
     when: float
     ran: tuple[str, ...]
     complete: bool
+    reflog: ReflogPoint | None = None
+    """Where HEAD's reflog stood when the sync read the moves; None in older records."""
+    line: int = 0
+    """Its line in the journal (from 1); 0 when not read from one."""
+    entry: int | None = None
+    """The index of ``reflog`` among HEAD's reflog entries as read now
+    (:func:`migfix.write.moves_seen.all_moves`); None when it is not found there."""
 
 
 def ids(revs: Sequence[str]) -> str:
@@ -134,9 +171,9 @@ def read_all(repo: Path) -> tuple[list[Move], list[Synced], list[str]]:
             faults.append(f"line {number}: {exc}")
             continue
         if isinstance(entry, Move):
-            moves.append(entry)
+            moves.append(entry._replace(line=number))
         else:
-            syncs.append(entry)
+            syncs.append(entry._replace(line=number))
     return moves, syncs, faults
 
 
@@ -165,7 +202,25 @@ def _synced(e: dict[str, object]) -> Synced:
     if not isinstance(complete, bool):
         raise ValueError('"complete" is not true or false')
     ran = _ids(e, "ran") if "ran" in e else ()
-    return Synced(_text(e, "database"), _time(e), ran, complete)
+    reflog = _point(e["reflog"]) if "reflog" in e else None
+    return Synced(_text(e, "database"), _time(e), ran, complete, reflog)
+
+
+def _point(value: object) -> ReflogPoint:
+    if not isinstance(value, dict):
+        raise ValueError('"reflog" is not a JSON object')
+    head, commit, subject = value.get("head"), value.get("commit"), value.get("subject")
+    if not isinstance(head, str) or not head:
+        raise ValueError('"reflog"."head" is not a non-empty string')
+    if not isinstance(commit, str) or len(commit) < 40 or commit.strip("0123456789abcdef"):
+        raise ValueError('"reflog"."commit" is not a commit id')
+    if not isinstance(subject, str):
+        raise ValueError('"reflog"."subject" is not a string')
+    try:
+        when = _time(value)
+    except ValueError:
+        raise ValueError('"reflog"."when" is not a number (seconds since 1970)') from None
+    return ReflogPoint(head, commit, when, subject)
 
 
 def _text(e: dict[str, object], name: str) -> str:
@@ -222,7 +277,7 @@ def planned(
     last: dict[str, Move] = {}
     for m in read(repo)[0]:
         last[m.revision] = m
-    now = time.time()
+    now = _now()
     fresh: list[Move] = []
     for r, o, n in wanted:
         prev = last.get(r)
@@ -286,24 +341,63 @@ def unappend(path: Path, data: bytes) -> None:
     os.replace(draft, path)
 
 
+def _now() -> float:
+    """The time a record carries: ``time.time()``, or ``MIGFIX_TEST_NOW`` (a hidden test
+    hook, as ``MIGFIX_TEST_STARTED`` in procexit) so that a test can put a sync in the very
+    second of a reflog entry."""
+    fixed = os.environ.get("MIGFIX_TEST_NOW")
+    return float(fixed) if fixed else time.time()
+
+
 def _lines(entries: Sequence[dict[str, object]]) -> bytes:
     import json  # see _entry
 
     return "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries).encode("utf-8")
 
 
-def record_synced(repo: Path | None, database: str, ran: Sequence[str], complete: bool) -> None:
+def record_synced(
+    repo: Path | None,
+    database: str,
+    ran: Sequence[str],
+    complete: bool,
+    reflog: ReflogPoint | None,
+) -> None:
+    """Record a sync of DATABASE; REFLOG is where HEAD's reflog stood when the sync read the
+    moves it acted on (not now: a rebase while it ran is not one it settled)."""
     if repo is None:
         return
-    _append(
-        repo,
-        [
-            {
-                "kind": "synced",
-                "database": database,
-                "when": time.time(),
-                "ran": list(ran),
-                "complete": complete,
-            }
-        ],
-    )
+    entry: dict[str, object] = {
+        "kind": "synced",
+        "database": database,
+        "when": _now(),
+        "ran": list(ran),
+        "complete": complete,
+    }
+    if reflog is not None:
+        entry["reflog"] = reflog.to_json()
+    _append(repo, [entry])
+
+
+AFTER, BEFORE, UNORDERED = "after", "before", "unordered"
+
+
+def order(move: Move, sync: Synced) -> str:
+    """Whether MOVE came :data:`AFTER` SYNC or :data:`BEFORE` it, by their positions where
+    both have one; :data:`UNORDERED` when only time can tell and it cannot (the same second).
+    """
+    if move.line and sync.line:
+        # Both lines of the journal, which only ever grows at its end (merge, rebase and
+        # sync append under the writer lock): its order is theirs, whatever the clock did.
+        return AFTER if move.line > sync.line else BEFORE
+    if move.entry is not None and sync.entry is not None:
+        # Both entries of HEAD's reflog as read now: the sync had read up to its entry.
+        return AFTER if move.entry > sync.entry else BEFORE
+    # No common sequence: the sync's entry expired from the reflog (or lies beyond the
+    # entries read), it was recorded in another worktree or before records kept one, or
+    # the move is the hook's while the sync is not in the journal (tests). Then time; a
+    # reflog entry's whole second equal to the sync's cannot be ordered.
+    if move.when > sync.when:
+        return AFTER
+    if move.entry is not None and move.when > sync.when - 1:
+        return UNORDERED
+    return BEFORE

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from migfix.git.gitfiles import ReflogEntry, Unusual, locate
 from migfix.git.gitops import run
@@ -18,7 +18,7 @@ from migfix.read.revision_file import Unknown
 from migfix.read.scan import scan_file
 from migfix.write import nomove
 from migfix.write.fileio import atomic_write
-from migfix.write.moves import _NULL_SHA, Move, Synced, read
+from migfix.write.moves import _NULL_SHA, Move, ReflogPoint, Synced, read
 from migfix.write.nomove import rel
 
 if TYPE_CHECKING:  # a signature only
@@ -135,8 +135,12 @@ def reflog_moves(
     tells them apart), so a long reflog costs little. A scan that finds nothing leaves its
     mark (:mod:`migfix.write.nomove`), so that the next one need not start git at all.
     """
+    return _reflog_moves(repo, under, head_reflog(repo, limit))
+
+
+def _reflog_moves(repo: Path, under: Sequence[Path], states: Sequence[ReflogEntry]) -> list[Move]:
+    """:func:`reflog_moves` along STATES, each move placed at its state's index there."""
     specs = [rel(repo, p) for p in under]
-    states = head_reflog(repo, limit)
     if len(states) < 2 or not specs:
         return []
     query = "".join(f"{s.commit}:{spec}\n" for s in states for spec in specs)
@@ -152,7 +156,8 @@ def reflog_moves(
         state = states[i]
         what = state.subject.split(":", 1)[0].strip() or "git"
         for rev, old, new in tracker.step(states[prev].commit, state.commit):
-            found.append(Move(rev, old, new, state.when, f"git {what} (seen in the reflog)"))
+            by = f"git {what} (seen in the reflog)"
+            found.append(Move(rev, old, new, state.when, by, entry=i))
         prev = i
     if not found and check.returncode == 0 and len(trees) == len(states) * len(specs):
         _leave_mark(repo, specs, states, keys)
@@ -170,14 +175,62 @@ def _leave_mark(
         pass  # a read-only git dir: the next scan starts git again, nothing worse
 
 
-def all_moves(repo: Path | None, under: Sequence[Path]) -> tuple[list[Move], list[Synced]]:
+class Seen(NamedTuple):
+    moves: list[Move]
     """The journal's moves and the reflog's, each move once (the earliest sighting), by time."""
+    syncs: list[Synced]
+    """The journal's syncs, oldest first, each placed in HEAD's reflog where it still can be."""
+    reflog: ReflogPoint | None
+    """Where HEAD's reflog stands: what a sync acting on these moves records."""
+
+
+def all_moves(repo: Path | None, under: Sequence[Path]) -> Seen:
+    """Every move and sync known, placed so that :func:`migfix.write.moves.order` can tell
+    which moves came after which sync by position."""
     if repo is None:
-        return [], []
+        return Seen([], [], None)
     journal, syncs = read(repo)
+    states = head_reflog(repo, nomove.REFLOG_LIMIT)
     seen: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Move] = {}
-    for m in [*journal, *reflog_moves(repo, under)]:
+    for m in [*journal, *_reflog_moves(repo, under, states)]:
         key = (m.revision, m.old, m.new)
         if key not in seen or m.when < seen[key].when:
             seen[key] = m
-    return sorted(seen.values(), key=lambda m: m.when), syncs
+    moves = sorted(seen.values(), key=lambda m: m.when)
+    head = _head_name(repo)
+    if head is None or not states:
+        return Seen(moves, syncs, None)
+    placed = [s._replace(entry=_find(s.reflog, head, states)) for s in syncs]
+    newest = states[-1]
+    return Seen(moves, placed, ReflogPoint(head, newest.commit, newest.when, newest.subject))
+
+
+def _find(point: ReflogPoint | None, head: str, states: Sequence[ReflogEntry]) -> int | None:
+    """POINT's index among STATES (this worktree's reflog entries, oldest first); None when it
+    is another worktree's, expired, beyond the entries read, or not told apart from a twin."""
+    if point is None or point.head != head:
+        return None
+    at = [
+        i
+        for i, s in enumerate(states)
+        if (s.commit, s.when, s.subject) == (point.commit, point.when, point.subject)
+    ]
+    return at[0] if len(at) == 1 else None
+
+
+def _head_name(repo: Path) -> str | None:
+    """Which worktree's HEAD REPO's reflog is: its git dir relative to the common dir (``.``
+    for the main worktree); None when git's files are not laid out plainly."""
+    try:
+        dirs = locate(repo)
+    except Unusual:
+        return None
+    if dirs is None:
+        return None
+    git_dir, common = dirs.git_dir.resolve(), dirs.common_dir.resolve()
+    if git_dir == common:
+        return "."
+    try:
+        return git_dir.relative_to(common).as_posix()
+    except ValueError:
+        return None
