@@ -74,8 +74,8 @@ def ci_untouched(
     Compares REV with where it left the base (git diff BASE...REV): exit 0 when it changes
     nothing in the version locations, the heads lock or the files the project's
     configuration is read from, so `migfix ci fix` has nothing to do for it; exit 1 when
-    it does. The GitHub action asks this of every open pull request
-    on a push to the base branch, and fixes only those that touch the migrations.
+    it does. The GitHub action asks this of every open pull request on a push to the base
+    branch, and fixes only those that touch the migrations.
     """
     chosen = _one_project(config, name, versions, recursive)
     opts = fixing.Options(base=base, remote=remote)
