@@ -270,7 +270,7 @@ def _when(ts: float) -> str:
 def status_text(project: Project, st: Status) -> str:
     text = _status_text(project, st)
     a = st.analysis
-    if a.unordered:
+    if a.doubtful:  # an unordered move that changes nothing of what ran needs no note
         shown = "; ".join(
             f"{m.revision} moved ({journal.ids(m.old)} -> {journal.ids(m.new)}, by `{m.by}`)"
             for m in a.unordered
