@@ -101,27 +101,22 @@ class SyncResult:
     restored: bool = False
 
 
-def analyse(
-    graph: Graph,
-    recorded: Sequence[str],
-    moves: Sequence[journal.Move],
-    syncs: Sequence[journal.Synced] = (),
-) -> Analysis:
-    """What a database recorded at RECORDED really ran, given the moves since its last sync.
+def _rank(s: journal.Synced) -> tuple[int, float]:
+    return (s.line, s.when)  # the journal's order; time only for syncs from no journal
 
-    A revision ran under the parents it had then: the old parents of its first move since
-    the database was last brought in step (its current parents if it never moved). What the
-    files put below the recorded heads and the database never ran is missing.
-    """
-    nodes = graph.nodes
 
-    def rank(s: journal.Synced) -> tuple[int, float]:
-        return (s.line, s.when)  # the journal's order; time only for syncs from no journal
-
+def _since_last_sync(
+    moves: Sequence[journal.Move], syncs: Sequence[journal.Synced]
+) -> tuple[dict[str, journal.Move], list[journal.Move], set[str]]:
+    """Each revision's first move since the last complete sync, the moves that cannot be
+    ordered against that sync, and what partial syncs after it ran."""
     complete = [s for s in syncs if s.complete]
-    last = max(complete, key=rank) if complete else None
+    last = max(complete, key=_rank) if complete else None
     ran_partly = {
-        r for s in syncs if not s.complete and (last is None or rank(s) > rank(last)) for r in s.ran
+        r
+        for s in syncs
+        if not s.complete and (last is None or _rank(s) > _rank(last))
+        for r in s.ran
     }
     first: dict[str, journal.Move] = {}
     unordered: list[journal.Move] = []
@@ -136,23 +131,44 @@ def analyse(
             unordered.append(m)
         elif seen == journal.AFTER and m.revision not in first:
             first[m.revision] = m
+    return first, unordered, ran_partly
+
+
+def _ran_under(
+    graph: Graph, recorded: Sequence[str], first: dict[str, journal.Move], ran_partly: set[str]
+) -> set[str]:
+    """What a database at RECORDED ran, each revision under the parents it had before its
+    FIRST move (its current ones if it never moved), and what partial syncs ran."""
+    nodes = graph.nodes
+    applied: set[str] = set()
+    stack = [r for r in recorded if r in nodes]
+    while stack:
+        rev = stack.pop()
+        if rev in applied:
+            continue
+        applied.add(rev)
+        move = first.get(rev)
+        parents = move.old if move is not None else nodes[rev].down
+        stack.extend(p for p in parents if p in nodes and p not in applied)
+    return applied | {r for r in ran_partly if r in nodes}
+
+
+def analyse(
+    graph: Graph,
+    recorded: Sequence[str],
+    moves: Sequence[journal.Move],
+    syncs: Sequence[journal.Synced] = (),
+) -> Analysis:
+    """What a database recorded at RECORDED really ran, given the moves since its last sync.
+
+    A revision ran under the parents it had then: the old parents of its first move since
+    the database was last brought in step (its current parents if it never moved). What the
+    files put below the recorded heads and the database never ran is missing.
+    """
+    nodes = graph.nodes
+    first, unordered, ran_partly = _since_last_sync(moves, syncs)
     unknown = tuple(r for r in recorded if r not in nodes)
-
-    def ran_under(first: dict[str, journal.Move]) -> set[str]:
-        """What ran, each revision under the parents it had before its FIRST move."""
-        applied: set[str] = set()
-        stack = [r for r in recorded if r in nodes]
-        while stack:
-            rev = stack.pop()
-            if rev in applied:
-                continue
-            applied.add(rev)
-            move = first.get(rev)
-            parents = move.old if move is not None else nodes[rev].down
-            stack.extend(p for p in parents if p in nodes and p not in applied)
-        return applied | {r for r in ran_partly if r in nodes}
-
-    applied = ran_under(first)
+    applied = _ran_under(graph, recorded, first, ran_partly)
     expected: set[str] = set()
     for rev in recorded:
         if rev in nodes:
@@ -174,8 +190,9 @@ def analyse(
     ]
     doubtful: set[str] = set()
     if unsure:
-        after = ran_under({**{m.revision: m for m in reversed(unsure)}, **first})
-        doubtful = expected - after - set(missing)
+        # What would have run had the unordered moves come after the sync.
+        later = {**{m.revision: m for m in reversed(unsure)}, **first}
+        doubtful = expected - _ran_under(graph, recorded, later, ran_partly) - set(missing)
     return Analysis(
         tuple(recorded),
         frozenset(applied),
