@@ -284,6 +284,12 @@ def python_m(
     return python(cwd, "-m", *args, env=env, **kwargs)
 
 
+def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """PROC, once it is known to have exited 0 (else its command and output in the failure)."""
+    assert proc.returncode == 0, f"{proc.args}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
 def child_imports(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from conftest import python, python_m
+from conftest import ok, python, python_m
 from gitutil import commit_all, git, git_proc
 from projutil import Proj, make_team, new_project
 
@@ -34,11 +34,6 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m ARGS`` (migfix, alembic, flask) in CWD."""
     return python_m(cwd, *args, env=env)
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, f"{proc.args}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def give_table(path: Path, table: str) -> None:

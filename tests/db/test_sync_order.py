@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import python_m
+from conftest import ok, python_m
 from gitutil import commit_all, git
 from projutil import Proj, make_team
 
@@ -30,17 +29,6 @@ from migfix.write import moves
 pytestmark = [pytest.mark.usefixtures("git_env"), pytest.mark.slow]
 
 R, S1, S2, S3 = "rrrr0001", "ssss0001", "ssss0002", "ssss0003"
-
-
-def run(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return python_m(cwd, *args, env=env)
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, f"{proc.args}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def add(proj: Proj, rev: str) -> None:
@@ -77,7 +65,7 @@ def feature_with_r(tmp_path: Path) -> tuple[Proj, Proj, Path]:
     git(alice.root, "push", "-q", "-u", "origin", "feature")
     git(bob.root, "fetch", "-q")
     git(bob.root, "checkout", "-q", "-b", "feature", "--track", "origin/feature")
-    ok(run(bob.root, "alembic", "upgrade", "heads"))
+    ok(python_m(bob.root, "alembic", "upgrade", "heads"))
     db = bob.root / "typed.db"
     assert ran(db) == [R]
     return alice, bob, db
@@ -91,7 +79,7 @@ def alice_moves_r_onto(alice: Proj, *revs: str) -> None:
         add(alice, rev)
     commit_all(alice.root, f"add {', '.join(revs)}")
     git(alice.root, "checkout", "-q", "feature")
-    ok(run(alice.root, "migfix", "rebase", "--onto", "main", "--new", R))
+    ok(python_m(alice.root, "migfix", "rebase", "--onto", "main", "--new", R))
     commit_all(alice.root, f"R onto {revs[-1]}")
     git(alice.root, "rebase", "-q", "main")
     git(alice.root, "push", "-q", "--force", "origin", "feature")
@@ -118,7 +106,7 @@ def test_a_rebase_in_the_same_second_after_a_sync_is_seen(tmp_path: Path) -> Non
     alice, bob, db = feature_with_r(tmp_path)
     alice_moves_r_onto(alice, S1, S2)
     pull_rebase(bob)  # R: A -> S2
-    synced = ok(run(bob.root, "migfix", "db", "sync"))
+    synced = ok(python_m(bob.root, "migfix", "db", "sync"))
     assert f"Ran {S1}, {S2}" in synced.stdout
     assert ran(db) == [R, S1, S2]
     alice_moves_r_onto(alice, S3)
@@ -126,17 +114,18 @@ def test_a_rebase_in_the_same_second_after_a_sync_is_seen(tmp_path: Path) -> Non
     # In the second the sync recorded, whatever it was: R: S2 -> S3, after the sync.
     pull_rebase(bob, at(math.floor(last_sync(bob).when)))
 
-    status = run(bob.root, "migfix", "db", "status")
+    status = python_m(bob.root, "migfix", "db", "status")
     assert status.returncode == 1, status.stdout + status.stderr
     assert f"{S3} never ran here" in status.stdout, status.stdout
     assert f"{R} moved ({S2} -> {S3}" in status.stdout
-    assert json.loads(run(bob.root, "migfix", "db", "status", "--json").stdout)["missing"] == [S3]
+    data = json.loads(python_m(bob.root, "migfix", "db", "status", "--json").stdout)
+    assert data["missing"] == [S3]
 
-    synced = ok(run(bob.root, "migfix", "db", "sync"))
+    synced = ok(python_m(bob.root, "migfix", "db", "sync"))
     assert f"Ran {S3} " in synced.stdout, synced.stdout
     assert ran(db) == [R, S1, S2, S3]  # each once
     assert version(db) == [R]
-    assert "in step" in ok(run(bob.root, "migfix", "db", "status")).stdout
+    assert "in step" in ok(python_m(bob.root, "migfix", "db", "status")).stdout
 
 
 @pytest.mark.parametrize("ahead", [0, 1], ids=["same-second", "clock-a-second-ahead"])
@@ -148,14 +137,14 @@ def test_a_rebase_just_before_a_sync_is_not_run_again(tmp_path: Path, ahead: int
     second = 1_700_000_000  # any second: both times below are set from it
     pull_rebase(bob, at(second + ahead))  # R: A -> S2
 
-    synced = ok(run(bob.root, "migfix", "db", "sync", env={"MIGFIX_TEST_NOW": f"{second}.5"}))
+    synced = ok(python_m(bob.root, "migfix", "db", "sync", env={"MIGFIX_TEST_NOW": f"{second}.5"}))
     assert f"Ran {S1}, {S2}" in synced.stdout
     assert last_sync(bob).when == second + 0.5
 
-    status = run(bob.root, "migfix", "db", "status")
+    status = python_m(bob.root, "migfix", "db", "status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "in step" in status.stdout
-    again = ok(run(bob.root, "migfix", "db", "sync"))
+    again = ok(python_m(bob.root, "migfix", "db", "sync"))
     assert "Nothing to do" in again.stdout
     assert ran(db) == [R, S1, S2]  # each once
     assert version(db) == [R]
@@ -169,7 +158,7 @@ def test_when_the_syncs_reflog_entry_expired_a_same_second_move_counts_as_synced
     alice_moves_r_onto(alice, S1, S2)
     # R: A -> S2, seconds before the sync by time too (only the later move shares its second).
     pull_rebase(bob, at(1_700_000_000))
-    ok(run(bob.root, "migfix", "db", "sync"))
+    ok(python_m(bob.root, "migfix", "db", "sync"))
     sync = last_sync(bob)
     assert sync.reflog is not None
     alice_moves_r_onto(alice, S3)
@@ -179,11 +168,11 @@ def test_when_the_syncs_reflog_entry_expired_a_same_second_move_counts_as_synced
     point = f"{sync.reflog.commit} {sync.reflog.subject}"
     git(bob.root, "reflog", "delete", f"HEAD@{{{entries.index(point)}}}")
 
-    status = ok(run(bob.root, "migfix", "db", "status"))
+    status = ok(python_m(bob.root, "migfix", "db", "status"))
     assert "in step" in status.stdout
     assert f"Note: {R} moved ({S2} -> {S3}, by `git pull" in status.stdout, status.stdout
     assert f"If the move came after the sync, {S3} never ran here" in status.stdout
-    data = json.loads(run(bob.root, "migfix", "db", "status", "--json").stdout)
+    data = json.loads(python_m(bob.root, "migfix", "db", "status", "--json").stdout)
     assert data["doubtful"] == [S3] and data["state"] == "in-step"
-    assert "Nothing to do" in ok(run(bob.root, "migfix", "db", "sync")).stdout
+    assert "Nothing to do" in ok(python_m(bob.root, "migfix", "db", "sync")).stdout
     assert ran(db) == [R, S1, S2]

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import SRC, python_m
+from conftest import SRC, ok, python_m
 from gitutil import commit_all, git, make_repo, write
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "verify"
@@ -47,11 +47,6 @@ def run(cwd: Path, *args: str, db: Path | None = None) -> subprocess.CompletedPr
     # app.py reads APP_DATABASE_URL: each branch keeps its own development database,
     # as two developers would.
     return python_m(cwd, *args, env=None if db is None else {"APP_DATABASE_URL": f"sqlite:///{db}"})
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, f"{proc.args}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def add_model(app_py: Path, model: str, *, after: str | None = None) -> None:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_fixture
+from conftest import copy_fixture, ok
 from gitutil import GIT_ENV, commit_all, git, git_proc, make_repo, write
 from projutil import GITIGNORE, Proj, migfix_proc, new_project
 
@@ -34,11 +34,6 @@ FLASK_APP = Path(__file__).resolve().parents[1] / "data" / "verify" / "flaskapp"
 
 def lock_text(*lines: str) -> str:
     return headlock.HEADER + "\n" + "\n\n".join(lines) + "\n"
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, f"{proc.args}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def locked_project(tmp_path: Path, template: str = "typed") -> Proj:
